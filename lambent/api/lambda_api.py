@@ -1,0 +1,481 @@
+"""The Lambda REST API (2015-03-31): routes and wire <-> domain translation.
+
+Paths, status codes and shapes come from botocore's ``lambda/2015-03-31/service-2.json``. Bodies
+have already been read and their SigV4 signature verified by :mod:`lambent.api.app`; handlers find
+the body in ``request.state.body``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any
+
+import botocore.session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+
+from lambent import arns
+from lambent.api import shapes
+from lambent.api.codeurl import presign_code_url
+from lambent.api.envelopes import error_response
+from lambent.control.functions import NOT_GIVEN, CreateFunctionInput, FunctionService
+from lambent.control.validation import (
+    EPHEMERAL_MAX_MB,
+    EPHEMERAL_MIN_MB,
+    HANDLER_PATTERN,
+    MEMORY_MAX_MB,
+    MEMORY_MIN_MB,
+    ROLE_PATTERN,
+    TIMEOUT_MAX_S,
+    TIMEOUT_MIN_S,
+    Checker,
+)
+from lambent.errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    LambentError,
+    RequestEntityTooLarge,
+    RequestTooLarge,
+    ServiceError,
+)
+from lambent.platform import Platform
+from lambent.worker.environment import InvokeRequest
+
+Handler = Callable[[Request], Awaitable[Response]]
+#: AWS's limit on a CreateFunction/UpdateFunctionCode request (a 50 MB zip, base64-encoded, plus JSON).
+CODE_REQUEST_MAX_BYTES = 70_167_211
+
+
+@cache
+def runtime_enum() -> tuple[str, ...]:
+    model = botocore.session.get_session().get_service_model("lambda")
+    return tuple(model.shape_for("Runtime").enum)
+
+
+def _platform(request: Request) -> Platform:
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def _body_json(request: Request) -> dict[str, Any]:
+    body: bytes = request.state.body
+    if not body:
+        return {}
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidRequestContent("Could not parse request body into json: expected a JSON object")
+    return obj
+
+
+def endpoint(fn: Handler) -> Handler:
+    """Map lambent errors to AWS envelopes; anything unexpected becomes a ServiceException."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except LambentError as exc:
+            return error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - never crash on a request
+            request.app.state.log.exception("unhandled error in %s", fn.__name__)
+            return error_response(ServiceError(f"Internal error: {type(exc).__name__}"))
+
+    return wrapped
+
+
+def _decode_zip(code: Any, limit: int) -> bytes:
+    if not isinstance(code, dict):
+        raise InvalidParameterValue("Code must be an object with ZipFile.")
+    if code.get("ImageUri"):
+        raise InvalidParameterValue("Container images are not supported by this lambent server yet; use a .zip package.")
+    if code.get("S3Bucket") or code.get("S3Key"):
+        raise InvalidParameterValue("Code from S3 is not supported by this lambent server; upload the .zip as ZipFile.")
+    raw = code.get("ZipFile")
+    if not raw:
+        raise InvalidParameterValue("Please provide a source for function code.")
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidParameterValue("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+    if len(data) > limit:
+        raise RequestEntityTooLarge(f"Request must be smaller than {CODE_REQUEST_MAX_BYTES} bytes for the CreateFunction operation")
+    return data
+
+
+def _check_common(c: Checker, body: dict[str, Any]) -> None:
+    c.string("role", body.get("Role"), max_len=10000, pattern=ROLE_PATTERN)
+    c.string("handler", body.get("Handler"), max_len=128, pattern=HANDLER_PATTERN)
+    c.string("description", body.get("Description"), max_len=256)
+    c.int_range("timeout", body.get("Timeout"), TIMEOUT_MIN_S, TIMEOUT_MAX_S)
+    c.int_range("memorySize", body.get("MemorySize"), MEMORY_MIN_MB, MEMORY_MAX_MB)
+    c.enum("runtime", body.get("Runtime"), runtime_enum())
+    eph = body.get("EphemeralStorage")
+    if eph is not None:
+        size = eph.get("Size") if isinstance(eph, dict) else None
+        c.required("ephemeralStorage.size", size)
+        c.int_range("ephemeralStorage.size", size, EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB)
+    env = body.get("Environment")
+    if env is not None and not isinstance(env, dict):
+        c.fail("environment", env, "Member must be a structure")
+
+
+def _env_vars(body: dict[str, Any]) -> dict[str, str] | None:
+    env = body.get("Environment")
+    return env.get("Variables") if isinstance(env, dict) else None
+
+
+# -- functions -------------------------------------------------------------------------------------
+@endpoint
+async def create_function(request: Request) -> Response:
+    p = _platform(request)
+    body = _body_json(request)
+    c = Checker()
+    c.required("functionName", body.get("FunctionName"))
+    c.required("role", body.get("Role"))
+    c.required("code", body.get("Code"))
+    _check_common(c, body)
+    archs = body.get("Architectures")
+    if archs is not None:
+        if not isinstance(archs, list) or len(archs) != 1:
+            c.fail("architectures", archs, "Member must have length less than or equal to 1")
+        else:
+            c.enum("architectures.1.member", archs[0], ["x86_64", "arm64"])
+    c.raise_if_any()
+    ref = arns.parse_function_name(str(body["FunctionName"]))
+    arns.check_account(ref, p.settings.region, p.settings.account_id)
+    if ref.qualifier:
+        raise InvalidParameterValue("Unsupported: function name with a qualifier in CreateFunction.")
+    if body.get("PackageType", "Zip") != "Zip":
+        raise InvalidParameterValue("Container images are not supported by this lambent server yet; use a .zip package.")
+    runtime = body.get("Runtime")
+    handler = body.get("Handler")
+    if not runtime:
+        raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+    if not handler:
+        raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+    if archs and archs[0] != "x86_64":
+        raise InvalidParameterValue("Architecture arm64 is not supported on this lambent host (x86_64).")
+    zip_file = _decode_zip(body["Code"], p.settings.limits.zip_max_bytes)
+    tags = body.get("Tags") or {}
+    if not isinstance(tags, dict):
+        raise InvalidParameterValue("Tags must be a map of strings.")
+    logging_cfg = body.get("LoggingConfig") or {}
+    cfg = await p.functions.create(
+        CreateFunctionInput(
+            name=ref.name, runtime=runtime, role=body["Role"], handler=handler, zip_file=zip_file,
+            description=body.get("Description") or "",
+            timeout_s=body.get("Timeout") or 3,
+            memory_mb=body.get("MemorySize") or 128,
+            ephemeral_storage_mb=(body.get("EphemeralStorage") or {}).get("Size") or 512,
+            environment=_env_vars(body),
+            architectures=("x86_64",),
+            tags={str(k): str(v) for k, v in tags.items()},
+            tracing_mode=(body.get("TracingConfig") or {}).get("Mode") or "PassThrough",
+            log_format=logging_cfg.get("LogFormat") or "Text",
+            log_group=logging_cfg.get("LogGroup"),
+        )
+    )
+    return _json(shapes.function_configuration(cfg, p.functions.arn(cfg.name)), status=201)
+
+
+def _target(request: Request) -> tuple[Platform, str, str | None]:
+    p = _platform(request)
+    name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
+    return p, name, qualifier
+
+
+def _config_out(p: Platform, name: str, qualifier: str | None) -> dict[str, Any]:
+    cfg = p.functions.resolve(name, qualifier)
+    q = None if cfg.version == arns.LATEST and qualifier is None else cfg.version
+    return shapes.function_configuration(cfg, p.functions.arn(name, q))
+
+
+@endpoint
+async def get_function(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    cfg = p.functions.resolve(name, qualifier)
+    entry = p.functions.entry(name)
+    out: dict[str, Any] = {
+        "Configuration": _config_out(p, name, qualifier),
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": presign_code_url(p.settings.base_url, cfg.code_hash_hex, p.credentials.secret_access_key),
+        },
+    }
+    if entry.tags:
+        out["Tags"] = dict(entry.tags)
+    if entry.reserved_concurrency is not None:
+        out["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved_concurrency}
+    return _json(out)
+
+
+@endpoint
+async def get_function_configuration(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    return _json(_config_out(p, name, qualifier))
+
+
+@endpoint
+async def list_functions(request: Request) -> Response:
+    p = _platform(request)
+    q = request.query_params
+    max_items = 50
+    if "MaxItems" in q:
+        c = Checker()
+        try:
+            max_items = int(q["MaxItems"])
+        except ValueError:
+            raise InvalidParameterValue(f"Invalid MaxItems: {q['MaxItems']}") from None
+        c.int_range("maxItems", max_items, 1, 10000)
+        c.raise_if_any()
+    entries = p.functions.list()
+    start = 0
+    marker = q.get("Marker")
+    if marker:
+        try:
+            after = base64.urlsafe_b64decode(marker.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
+        start = next((i for i, e in enumerate(entries) if e.name > after), len(entries))
+    page = entries[start : start + max_items]
+    out: dict[str, Any] = {
+        "Functions": [shapes.function_configuration(e.latest, p.functions.arn(e.name)) for e in page]
+    }
+    if start + max_items < len(entries) and page:
+        out["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+    return _json(out)
+
+
+@endpoint
+async def update_function_code(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    if qualifier is not None:
+        raise InvalidParameterValue("Updating the code of a qualified function is not allowed.")
+    body = _body_json(request)
+    if body.get("DryRun"):
+        p.code.check(_decode_zip(body, p.settings.limits.zip_max_bytes))
+        return _json(_config_out(p, name, None))
+    zip_file = _decode_zip(body, p.settings.limits.zip_max_bytes)
+    cfg = await p.functions.update_code(name, zip_file, body.get("RevisionId"))
+    return _json(shapes.function_configuration(cfg, p.functions.arn(name)))
+
+
+_CONFIG_FIELDS = {
+    "Role": "role",
+    "Handler": "handler",
+    "Description": "description",
+    "Timeout": "timeout_s",
+    "MemorySize": "memory_mb",
+    "Runtime": "runtime",
+}
+
+
+@endpoint
+async def update_function_configuration(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    if qualifier is not None:
+        raise InvalidParameterValue("Updating the configuration of a qualified function is not allowed.")
+    body = _body_json(request)
+    c = Checker()
+    _check_common(c, body)
+    c.raise_if_any()
+    p.functions.entry(name)  # 404 before anything else
+    changes: dict[str, Any] = {field: body[key] for key, field in _CONFIG_FIELDS.items() if key in body and body[key] is not None}
+    if "Environment" in body:
+        changes["environment"] = _env_vars(body) or {}
+    if isinstance(body.get("EphemeralStorage"), dict):
+        changes["ephemeral_storage_mb"] = body["EphemeralStorage"]["Size"]
+    if isinstance(body.get("TracingConfig"), dict) and body["TracingConfig"].get("Mode"):
+        changes["tracing_mode"] = body["TracingConfig"]["Mode"]
+    if isinstance(body.get("LoggingConfig"), dict):
+        lc = body["LoggingConfig"]
+        if lc.get("LogFormat"):
+            changes["log_format"] = lc["LogFormat"]
+        if lc.get("LogGroup"):
+            changes["log_group"] = lc["LogGroup"]
+    cfg = await p.functions.update_configuration(name, changes, body.get("RevisionId", NOT_GIVEN) or None)
+    return _json(shapes.function_configuration(cfg, p.functions.arn(name)))
+
+
+@endpoint
+async def delete_function(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    await p.functions.delete(name, qualifier)
+    return Response(status_code=204)
+
+
+# -- invoke ----------------------------------------------------------------------------------------
+@endpoint
+async def invoke(request: Request) -> Response:
+    p = _platform(request)
+    headers = request.headers
+    name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
+    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    payload: bytes = request.state.body
+    if len(payload) > p.settings.limits.sync_payload_max_bytes:
+        raise RequestTooLarge(
+            f"Request must be smaller than {p.settings.limits.sync_payload_max_bytes} bytes for the InvokeFunction operation"
+        )
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        c = Checker()
+        c.enum("invocationType", invocation_type, ["Event", "RequestResponse", "DryRun"])
+        c.raise_if_any()
+    log_type = headers.get("x-amz-log-type", "None")
+    if log_type not in ("None", "Tail"):
+        c = Checker()
+        c.enum("logType", log_type, ["None", "Tail"])
+        c.raise_if_any()
+    if payload:
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
+    else:
+        payload = b"{}"
+    cfg = p.functions.resolve(name, qualifier)
+    request_id = str(uuid.uuid4())
+    if invocation_type == "DryRun":
+        p.invoker.check_invocable(cfg)
+        return Response(status_code=204, headers={"x-amzn-RequestId": request_id})
+    if invocation_type == "Event":
+        raise InvalidParameterValue("InvocationType Event is not supported by this lambent server yet.")
+    invoked_arn = p.functions.arn(name, qualifier)
+    result = await p.invoker.invoke(
+        name, qualifier,
+        InvokeRequest(
+            request_id=request_id, payload=payload, invoked_arn=invoked_arn, want_tail=log_type == "Tail",
+            client_context=headers.get("x-amz-client-context"), trace_id=headers.get("x-amzn-trace-id"),
+        ),
+    )
+    out_headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": result.config.version}
+    if result.outcome.function_error:
+        out_headers["X-Amz-Function-Error"] = result.outcome.function_error
+    if log_type == "Tail":
+        out_headers["X-Amz-Log-Result"] = base64.b64encode(result.outcome.log_tail).decode()
+    return Response(result.outcome.payload, status_code=200, headers=out_headers, media_type="application/json")
+
+
+# -- account, concurrency, tags ------------------------------------------------------------------
+@endpoint
+async def get_account_settings(request: Request) -> Response:
+    p = _platform(request)
+    limits = p.settings.limits
+    total_code = await asyncio.to_thread(p.store.total_code_size)
+    return _json(
+        {
+            "AccountLimit": {
+                "TotalCodeSize": 80_530_636_800,
+                "CodeSizeUnzipped": limits.unzipped_max_bytes,
+                "CodeSizeZipped": limits.zip_max_bytes,
+                "ConcurrentExecutions": limits.account_concurrency,
+                "UnreservedConcurrentExecutions": limits.account_concurrency - p.functions.total_reserved(),
+            },
+            "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(p.functions.list())},
+        }
+    )
+
+
+@endpoint
+async def put_function_concurrency(request: Request) -> Response:
+    p, name, qualifier = _target(request)
+    if qualifier is not None:
+        raise InvalidParameterValue("Reserved concurrency is set on the function, not on a version or alias.")
+    body = _body_json(request)
+    value = body.get("ReservedConcurrentExecutions")
+    c = Checker()
+    c.required("reservedConcurrentExecutions", value)
+    c.int_range("reservedConcurrentExecutions", value, 0, p.settings.limits.account_concurrency)
+    c.raise_if_any()
+    result = await p.functions.put_concurrency(name, int(value))
+    return _json({"ReservedConcurrentExecutions": result})
+
+
+@endpoint
+async def get_function_concurrency(request: Request) -> Response:
+    p, name, _ = _target(request)
+    value = p.functions.entry(name).reserved_concurrency
+    return _json({} if value is None else {"ReservedConcurrentExecutions": value})
+
+
+@endpoint
+async def delete_function_concurrency(request: Request) -> Response:
+    p, name, _ = _target(request)
+    await p.functions.delete_concurrency(name)
+    return Response(status_code=204)
+
+
+@endpoint
+async def tag_resource(request: Request) -> Response:
+    p = _platform(request)
+    body = _body_json(request)
+    tags = body.get("Tags")
+    c = Checker()
+    c.required("tags", tags)
+    c.raise_if_any()
+    if not isinstance(tags, dict):
+        raise InvalidParameterValue("Tags must be a map of strings.")
+    await p.functions.tag(request.path_params["arn"], {str(k): str(v) for k, v in tags.items()})
+    return Response(status_code=204)
+
+
+@endpoint
+async def untag_resource(request: Request) -> Response:
+    p = _platform(request)
+    keys = request.query_params.getlist("tagKeys")
+    c = Checker()
+    if not keys:
+        c.required("tagKeys", None)
+    c.raise_if_any()
+    await p.functions.untag(request.path_params["arn"], keys)
+    return Response(status_code=204)
+
+
+@endpoint
+async def list_tags(request: Request) -> Response:
+    p = _platform(request)
+    return _json({"Tags": p.functions.tags(request.path_params["arn"])})
+
+
+def max_body_bytes(method: str, path: str) -> int:
+    """Largest body read for a route; bigger requests are refused before they are read."""
+    if path.endswith("/invocations"):
+        return 6_291_456 + 1
+    return CODE_REQUEST_MAX_BYTES
+
+
+def build_router() -> Router:
+    fn = "/2015-03-31/functions/{name}"
+    return Router(
+        routes=[
+            Route(fn + "/invocations", invoke, methods=["POST"]),
+            Route("/2015-03-31/functions", create_function, methods=["POST"]),
+            Route("/2015-03-31/functions/", create_function, methods=["POST"]),
+            Route("/2015-03-31/functions", list_functions, methods=["GET"]),
+            Route("/2015-03-31/functions/", list_functions, methods=["GET"]),
+            Route(fn, get_function, methods=["GET"]),
+            Route(fn, delete_function, methods=["DELETE"]),
+            Route(fn + "/configuration", get_function_configuration, methods=["GET"]),
+            Route(fn + "/configuration", update_function_configuration, methods=["PUT"]),
+            Route(fn + "/code", update_function_code, methods=["PUT"]),
+            Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
+            Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),
+            Route("/2017-10-31/functions/{name}/concurrency", put_function_concurrency, methods=["PUT"]),
+            Route("/2017-10-31/functions/{name}/concurrency", delete_function_concurrency, methods=["DELETE"]),
+            Route("/2019-09-30/functions/{name}/concurrency", get_function_concurrency, methods=["GET"]),
+            Route("/2017-03-31/tags/{arn}", tag_resource, methods=["POST"]),
+            Route("/2017-03-31/tags/{arn}", untag_resource, methods=["DELETE"]),
+            Route("/2017-03-31/tags/{arn}", list_tags, methods=["GET"]),
+        ]
+    )

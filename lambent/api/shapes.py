@@ -1,0 +1,48 @@
+"""Wire shapes of the Lambda API (2015-03-31), built from the control plane's domain values.
+
+Member names and formats follow botocore's service model (``FunctionConfiguration`` etc.).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambent.control.model import FunctionConfig
+
+
+def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "FunctionName": cfg.name,
+        "FunctionArn": arn,
+        "Runtime": cfg.runtime,
+        "Role": cfg.role,
+        "Handler": cfg.handler,
+        "CodeSize": cfg.code_size,
+        "Description": cfg.description,
+        "Timeout": cfg.timeout_s,
+        "MemorySize": cfg.memory_mb,
+        "LastModified": cfg.last_modified,
+        "CodeSha256": cfg.code_sha256_b64,
+        "Version": cfg.version,
+        "TracingConfig": {"Mode": cfg.tracing_mode},
+        "RevisionId": cfg.revision_id,
+        "State": cfg.state.value,
+        "PackageType": cfg.package_type,
+        "Architectures": list(cfg.architectures),
+        "EphemeralStorage": {"Size": cfg.ephemeral_storage_mb},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": cfg.log_group_name},
+    }
+    if cfg.environment:
+        out["Environment"] = {"Variables": dict(cfg.environment)}
+    if cfg.state_reason:
+        out["StateReason"] = cfg.state_reason
+    if cfg.state_reason_code:
+        out["StateReasonCode"] = cfg.state_reason_code
+    if cfg.last_update_status is not None:
+        out["LastUpdateStatus"] = cfg.last_update_status.value
+    if cfg.last_update_status_reason:
+        out["LastUpdateStatusReason"] = cfg.last_update_status_reason
+    if cfg.last_update_status_reason_code:
+        out["LastUpdateStatusReasonCode"] = cfg.last_update_status_reason_code
+    return out

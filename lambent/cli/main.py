@@ -1,0 +1,21 @@
+"""The ``lambent`` command: one sub-command per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lambent.cli import logs_cmd, server_cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lambent", description="Self-hosted AWS Lambda.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    server_cmd.register(sub)
+    logs_cmd.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

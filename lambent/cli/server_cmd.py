@@ -1,0 +1,57 @@
+"""``lambent server``: run the whole platform in this process tree."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+
+from lambent.api.app import LambentApp
+from lambent.platform import Platform
+from lambent.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("server", help="run the lambent server")
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 9900)")
+    p.add_argument("--data-dir", type=Path, default=None, help="state directory (default ./.lambent)")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    console = Console(stderr=True)
+    platform = Platform(settings)
+    creds = platform.credentials
+    if creds.generated:
+        console.print(
+            "[bold]Root credentials generated[/bold] (stored in "
+            f"{settings.data_dir / 'root-credentials'}, shown only this once):\n"
+            f"  AWS_ACCESS_KEY_ID={creds.access_key_id}\n  AWS_SECRET_ACCESS_KEY={creds.secret_access_key}"
+        )
+    console.print(
+        f"lambent listening on [bold]http://{settings.host}:{settings.port}[/bold] "
+        f"(account {settings.account_id}, region {settings.region}, data {settings.data_dir})"
+    )
+    config = uvicorn.Config(
+        LambentApp(platform),
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_level=args.log_level,
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        timeout_graceful_shutdown=int(settings.worker.shutdown_grace_s),
+        timeout_keep_alive=60,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0

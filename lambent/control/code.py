@@ -1,0 +1,73 @@
+"""Deployment packages on disk: one zip and one unpacked tree per content hash.
+
+Layout under ``<data dir>/code``: ``<sha256>.zip`` (what GetFunction's Code.Location serves) and
+``<sha256>/`` (mounted read-only at /var/task by every sandbox of every version with that code).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from lambent.control.codezip import ZipLimits, inspect_zip, unpack_zip
+from lambent.control.model import CodeInfo
+from lambent.store import Store
+
+
+class CodeStore:
+    """Scope: one per server; thread-safe enough for one writer per hash (writes are atomic renames)."""
+
+    def __init__(self, root: Path, store: Store, limits: ZipLimits) -> None:
+        self.root = root
+        self.store = store
+        self.limits = limits
+        root.mkdir(parents=True, exist_ok=True)
+        # Sandboxes run as an unprivileged host uid: they must be able to traverse to the code.
+        os.chmod(root, 0o711)
+
+    def zip_path(self, sha256_hex: str) -> Path:
+        return self.root / f"{sha256_hex}.zip"
+
+    def code_dir(self, sha256_hex: str) -> Path:
+        return self.root / sha256_hex
+
+    def check(self, data: bytes) -> CodeInfo:
+        """Validate and hash a package without storing it (raises the AWS-shaped error)."""
+        unzipped = inspect_zip(data, self.limits)
+        digest = hashlib.sha256(data).digest()
+        return CodeInfo(digest.hex(), base64.b64encode(digest).decode(), len(data), unzipped)
+
+    def put(self, data: bytes) -> CodeInfo:
+        """Store a package (idempotent per content) and unpack it once."""
+        info = self.check(data)
+        zpath = self.zip_path(info.sha256_hex)
+        if not zpath.exists():
+            tmp = zpath.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, zpath)
+        if not self.code_dir(info.sha256_hex).exists():
+            unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
+        self.store.add_code_blob(info.sha256_hex, info.size, info.unzipped_size)
+        return info
+
+    def ensure_unpacked(self, sha256_hex: str) -> Path:
+        """Re-create an unpacked tree from its zip if it went missing (e.g. a crash mid-unpack)."""
+        d = self.code_dir(sha256_hex)
+        if not d.exists():
+            unpack_zip(self.zip_path(sha256_hex).read_bytes(), d, self.limits)
+        return d
+
+    def release(self, sha256_hex: str) -> None:
+        """Delete a package no version refers to any more."""
+        if self.store.code_blob_in_use(sha256_hex):
+            return
+        self.store.delete_code_blob(sha256_hex)
+        self.zip_path(sha256_hex).unlink(missing_ok=True)
+        shutil.rmtree(self.code_dir(sha256_hex), ignore_errors=True)

@@ -1,0 +1,347 @@
+"""Functions: create, read, update, delete, tags and reserved concurrency. Domain logic only:
+no HTTP, no SQL (that is :mod:`lambent.store`).
+
+The registry of function configurations is held in memory (loaded from the store at start-up,
+written through on every change) so that the invoke path never touches the database.
+State transitions copy AWS: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from lambent import arns
+from lambent.control.code import CodeStore
+from lambent.control.model import CodeInfo, FunctionConfig, State, UpdateStatus
+from lambent.control.runtimes import RuntimeCatalog
+from lambent.control.validation import check_environment
+from lambent.errors import (
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from lambent.settings import Settings
+from lambent.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: "Not given" is not the same as ``None`` in partial updates.
+NOT_GIVEN: Any = _NotGiven()
+
+
+@dataclass(frozen=True)
+class CreateFunctionInput:
+    name: str
+    runtime: str
+    role: str
+    handler: str
+    zip_file: bytes
+    description: str = ""
+    timeout_s: int = 3
+    memory_mb: int = 128
+    ephemeral_storage_mb: int = 512
+    environment: dict[str, str] | None = None
+    architectures: tuple[str, ...] = ("x86_64",)
+    tags: dict[str, str] = field(default_factory=dict)
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    log_group: str | None = None
+
+
+@dataclass
+class FunctionEntry:
+    """A function and its versions, as the registry holds it."""
+
+    name: str
+    created_at: float
+    tags: dict[str, str]
+    reserved_concurrency: int | None
+    versions: dict[str, FunctionConfig]
+
+    @property
+    def latest(self) -> FunctionConfig:
+        return self.versions[arns.LATEST]
+
+
+ChangeListener = Callable[[str], None]
+
+
+class FunctionService:
+    """The function registry and its operations. Scope: one per server."""
+
+    def __init__(self, settings: Settings, store: Store, code: CodeStore, runtimes: RuntimeCatalog) -> None:
+        self.settings = settings
+        self.store = store
+        self.code = code
+        self.runtimes = runtimes
+        self._fns: dict[str, FunctionEntry] = {}
+        self._listeners: list[ChangeListener] = []
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        for row, versions in store.iter_functions():
+            configs = {v: FunctionConfig.from_json(c) for v, c in versions.items()}
+            if arns.LATEST not in configs:
+                continue
+            self._fns[row.name] = FunctionEntry(row.name, row.created_at, row.tags, row.reserved_concurrency, configs)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def on_change(self, listener: ChangeListener) -> None:
+        """``listener(name)`` runs after a function's code/config changes or it is deleted."""
+        self._listeners.append(listener)
+
+    def _notify(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        return arns.function_arn(self.settings.region, self.settings.account_id, name, qualifier)
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFound:
+        return ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+
+    def entry(self, name: str) -> FunctionEntry:
+        fn = self._fns.get(name)
+        if fn is None:
+            raise self._not_found(name)
+        return fn
+
+    def ref(self, raw: str, qualifier: str | None = None) -> tuple[str, str | None]:
+        """Parse a FunctionName path parameter (+ ?Qualifier) into (name, qualifier)."""
+        ref = arns.parse_function_name(raw, max_len=256)
+        arns.check_account(ref, self.settings.region, self.settings.account_id)
+        return ref.name, arns.resolve_qualifier(ref, qualifier)
+
+    def resolve(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """The configuration an invoke (or a read) with this qualifier addresses. Hot path."""
+        fn = self._fns.get(name)
+        if fn is None:
+            raise self._not_found(name)
+        cfg = fn.versions.get(qualifier or arns.LATEST)
+        if cfg is None:
+            raise self._not_found(name, qualifier)
+        return cfg
+
+    def list(self) -> list[FunctionEntry]:
+        return [self._fns[n] for n in sorted(self._fns)]
+
+    def _check_runtime(self, runtime: str) -> None:
+        if not self.runtimes.supports(runtime):
+            raise InvalidParameterValue(
+                f"The runtime parameter of {runtime} is not supported by this lambent server. "
+                f"Supported runtimes here: {', '.join(self.runtimes.names)}"
+            )
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+    # -- create / update / delete ---------------------------------------------------------------
+    async def create(self, inp: CreateFunctionInput) -> FunctionConfig:
+        self._check_runtime(inp.runtime)
+        env = check_environment(inp.environment, self.settings.limits.env_vars_max_bytes)
+        async with self._lock(inp.name):
+            if inp.name in self._fns:
+                raise ResourceConflict(f"Function already exist: {inp.name}")
+            info: CodeInfo = await asyncio.to_thread(self.code.put, inp.zip_file)
+            cfg = FunctionConfig(
+                name=inp.name, runtime=inp.runtime, role=inp.role, handler=inp.handler,
+                code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
+                last_modified=self._now(), revision_id=str(uuid.uuid4()), description=inp.description,
+                timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
+                environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
+                log_format=inp.log_format, log_group=inp.log_group,
+            )
+            ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
+            if not ok:
+                raise ResourceConflict(f"Function already exist: {inp.name}")
+            self._fns[inp.name] = FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})
+        self._spawn(self._activate(inp.name))
+        return cfg
+
+    async def _activate(self, name: str) -> None:
+        """The Pending -> Active transition: make sure the code tree is there, then go Active."""
+        async with self._lock(name):
+            fn = self._fns.get(name)
+            if fn is None:
+                return
+            cfg = fn.latest
+            try:
+                await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                new = cfg.replace(
+                    state=State.ACTIVE, state_reason=None, state_reason_code=None,
+                    last_update_status=UpdateStatus.SUCCESSFUL,
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure makes the function Failed, as on AWS
+                log.exception("activating %s failed", name)
+                new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
+            await self._put_latest(fn, new)
+
+    async def _finish_update(self, name: str, revision_id: str) -> None:
+        async with self._lock(name):
+            fn = self._fns.get(name)
+            if fn is None or fn.latest.revision_id != revision_id:
+                return
+            cfg = fn.latest
+            try:
+                await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                new = cfg.replace(
+                    last_update_status=UpdateStatus.SUCCESSFUL, last_update_status_reason=None,
+                    last_update_status_reason_code=None,
+                )
+            except Exception as exc:  # noqa: BLE001
+                new = cfg.replace(
+                    last_update_status=UpdateStatus.FAILED, last_update_status_reason=str(exc),
+                    last_update_status_reason_code="InternalError",
+                )
+            await self._put_latest(fn, new)
+
+    async def _put_latest(self, fn: FunctionEntry, cfg: FunctionConfig) -> None:
+        await asyncio.to_thread(self.store.put_version_config, fn.name, arns.LATEST, cfg.to_json())
+        fn.versions[arns.LATEST] = cfg
+
+    def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
+        if revision_id is not None and revision_id != cfg.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        if cfg.last_update_status == UpdateStatus.IN_PROGRESS:
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. An update is in progress for resource: "
+                + self.arn(cfg.name)
+            )
+
+    async def update_code(self, name: str, zip_file: bytes, revision_id: str | None = None) -> FunctionConfig:
+        fn = self.entry(name)
+        async with self._lock(name):
+            self._check_updatable(fn.latest, revision_id)
+            info = await asyncio.to_thread(self.code.put, zip_file)
+            old_hash = fn.latest.code_hash_hex
+            cfg = fn.latest.replace(
+                code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
+                last_modified=self._now(), revision_id=str(uuid.uuid4()),
+                last_update_status=UpdateStatus.IN_PROGRESS,
+                last_update_status_reason="The function is being created.",
+                last_update_status_reason_code="Creating",
+            )
+            await self._put_latest(fn, cfg)
+            if old_hash != info.sha256_hex:
+                await asyncio.to_thread(self.code.release, old_hash)
+        self._notify(name)
+        self._spawn(self._finish_update(name, cfg.revision_id))
+        return cfg
+
+    async def update_configuration(self, name: str, changes: dict[str, Any], revision_id: str | None = None) -> FunctionConfig:
+        """Apply a partial update; ``changes`` holds only the fields the caller gave."""
+        fn = self.entry(name)
+        if "runtime" in changes:
+            self._check_runtime(changes["runtime"])
+        if "environment" in changes:
+            env = check_environment(changes["environment"], self.settings.limits.env_vars_max_bytes)
+            changes["environment"] = env or None
+        async with self._lock(name):
+            self._check_updatable(fn.latest, revision_id)
+            cfg = fn.latest.replace(
+                **changes, last_modified=self._now(), revision_id=str(uuid.uuid4()),
+                last_update_status=UpdateStatus.IN_PROGRESS,
+                last_update_status_reason="The function is being created.",
+                last_update_status_reason_code="Creating",
+            )
+            await self._put_latest(fn, cfg)
+        self._notify(name)
+        self._spawn(self._finish_update(name, cfg.revision_id))
+        return cfg
+
+    async def delete(self, name: str, qualifier: str | None = None) -> None:
+        fn = self.entry(name)
+        if qualifier not in (None, arns.LATEST):
+            raise self._not_found(name, qualifier)
+        if qualifier == arns.LATEST:
+            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+        async with self._lock(name):
+            await asyncio.to_thread(self.store.delete_function, name)
+            self._fns.pop(name, None)
+            for cfg in fn.versions.values():
+                await asyncio.to_thread(self.code.release, cfg.code_hash_hex)
+        self._notify(name)
+
+    def resume_transitions(self, name: str) -> None:
+        """After a restart: finish a Pending -> Active or InProgress -> Successful transition."""
+        cfg = self._fns[name].latest
+        if cfg.state == State.PENDING:
+            self._spawn(self._activate(name))
+        elif cfg.last_update_status == UpdateStatus.IN_PROGRESS:
+            self._spawn(self._finish_update(name, cfg.revision_id))
+
+    # -- tags --------------------------------------------------------------------------------------
+    def _tag_target(self, resource: str) -> FunctionEntry:
+        ref = arns.parse_function_name(resource, field="resource", max_len=256)
+        if not resource.startswith("arn:"):
+            raise InvalidParameterValue(f"Invalid resource ARN: {resource}")
+        arns.check_account(ref, self.settings.region, self.settings.account_id)
+        return self.entry(ref.name)
+
+    async def tag(self, resource: str, tags: dict[str, str]) -> None:
+        fn = self._tag_target(resource)
+        merged = {**fn.tags, **tags}
+        if len(merged) > 50:
+            raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+        await asyncio.to_thread(self.store.set_tags, fn.name, merged)
+        fn.tags = merged
+
+    async def untag(self, resource: str, keys: list[str]) -> None:
+        fn = self._tag_target(resource)
+        remaining = {k: v for k, v in fn.tags.items() if k not in set(keys)}
+        await asyncio.to_thread(self.store.set_tags, fn.name, remaining)
+        fn.tags = remaining
+
+    def tags(self, resource: str) -> dict[str, str]:
+        return dict(self._tag_target(resource).tags)
+
+    # -- concurrency ------------------------------------------------------------------------------
+    def total_reserved(self, excluding: str | None = None) -> int:
+        return sum(f.reserved_concurrency or 0 for f in self._fns.values() if f.name != excluding)
+
+    async def put_concurrency(self, name: str, value: int) -> int:
+        fn = self.entry(name)
+        limits = self.settings.limits
+        unreserved = limits.account_concurrency - self.total_reserved(excluding=name) - value
+        if unreserved < limits.min_unreserved_concurrency:
+            raise InvalidParameterValue(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{limits.min_unreserved_concurrency}]."
+            )
+        await asyncio.to_thread(self.store.set_reserved_concurrency, name, value)
+        fn.reserved_concurrency = value
+        return value
+
+    async def delete_concurrency(self, name: str) -> None:
+        fn = self.entry(name)
+        await asyncio.to_thread(self.store.set_reserved_concurrency, name, None)
+        fn.reserved_concurrency = None
+
+    async def wait_idle(self) -> None:
+        """Wait for background state transitions (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

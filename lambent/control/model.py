@@ -1,0 +1,85 @@
+"""Domain values of the control plane: snake_case, frozen, independent of the wire format."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    FAILED = "Failed"
+
+
+class UpdateStatus(StrEnum):
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    IN_PROGRESS = "InProgress"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One version's configuration (``$LATEST`` or a published number). Replaced, never mutated."""
+
+    name: str
+    runtime: str
+    role: str
+    handler: str
+    code_hash_hex: str
+    code_sha256_b64: str
+    code_size: int
+    last_modified: str
+    revision_id: str
+    version: str = "$LATEST"
+    description: str = ""
+    timeout_s: int = 3
+    memory_mb: int = 128
+    ephemeral_storage_mb: int = 512
+    environment: dict[str, str] | None = None
+    architectures: tuple[str, ...] = ("x86_64",)
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    log_group: str | None = None
+    state: State = State.PENDING
+    state_reason: str | None = "The function is being created."
+    state_reason_code: str | None = "Creating"
+    last_update_status: UpdateStatus | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+    package_type: str = "Zip"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    def replace(self, **changes: Any) -> FunctionConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["architectures"] = list(self.architectures)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FunctionConfig:
+        d = dict(d)
+        d["architectures"] = tuple(d.get("architectures") or ("x86_64",))
+        d["state"] = State(d["state"])
+        if d.get("last_update_status"):
+            d["last_update_status"] = UpdateStatus(d["last_update_status"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """A stored deployment package."""
+
+    sha256_hex: str
+    sha256_b64: str
+    size: int
+    unzipped_size: int

@@ -1,0 +1,83 @@
+"""Which Lambda runtimes this host can run, and how each one starts inside a sandbox.
+
+A managed runtime maps to an interpreter on the host (bind-mounted read-only with /usr) plus our
+runtime client in ``lambent/runtimes/<language>``, mounted at /var/runtime. ``provided*`` runtimes
+start the package's own ``bootstrap``. See https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
+_PY = re.compile(r"^python3\.(\d+)$")
+_NODE = re.compile(r"^nodejs(\d+)\.x$")
+CUSTOM = ("provided", "provided.al2", "provided.al2023")
+
+
+@dataclass(frozen=True)
+class RuntimeLaunch:
+    """How to start one runtime inside a sandbox."""
+
+    argv: tuple[str, ...]
+    #: Host directory mounted at /var/runtime (None for custom runtimes).
+    runtime_dir: Path | None
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+class RuntimeCatalog:
+    """The runtimes supported on this host. Scope: one per server, computed at start-up."""
+
+    def __init__(self, python_bin: str = "/usr/bin/python3", node_bin: str = "/usr/bin/node") -> None:
+        self._launch: dict[str, RuntimeLaunch] = {}
+        py_dir = Path(python_bin).parent
+        for minor in range(11, 20):
+            exe = py_dir / f"python3.{minor}"
+            if os.access(exe, os.X_OK):
+                self._launch[f"python3.{minor}"] = RuntimeLaunch(
+                    (str(exe), "-S", "-u", "/var/runtime/bootstrap.py"), RUNTIMES_DIR / "python",
+                    (("PYTHONPATH", "/var/runtime"),),
+                )
+        major = _node_major(node_bin)
+        if major is not None:
+            self._launch[f"nodejs{major}.x"] = RuntimeLaunch(
+                (node_bin, "/var/runtime/bootstrap.mjs"), RUNTIMES_DIR / "nodejs",
+                (("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/task"),),
+            )
+        for name in CUSTOM:
+            self._launch[name] = RuntimeLaunch(("/var/task/bootstrap",), None)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._launch)
+
+    def supports(self, runtime: str) -> bool:
+        return runtime in self._launch
+
+    def launch(self, runtime: str) -> RuntimeLaunch:
+        return self._launch[runtime]
+
+    @staticmethod
+    def language(runtime: str) -> str:
+        if _PY.match(runtime):
+            return "python"
+        if _NODE.match(runtime):
+            return "nodejs"
+        return "custom"
+
+
+@cache
+def _node_major(node_bin: str) -> int | None:
+    if not os.access(node_bin, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([node_bin, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.match(r"v(\d+)\.", out.strip())
+    return int(m.group(1)) if m else None

@@ -1,0 +1,115 @@
+"""lambent's error tree. Domain code raises these; :mod:`lambent.api.envelopes` alone maps them to
+AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one entry serves a family.
+
+    LambentError
+    ├── ClientError                    the caller did something wrong
+    │   ├── ValidationError            a field breaks its model constraint (pattern, range, enum, length)
+    │   ├── InvalidParameterValue      a value is well-formed but not acceptable here
+    │   ├── InvalidRequestContent      the body is not the JSON the operation expects
+    │   ├── UnsupportedMediaType
+    │   ├── ResourceNotFound
+    │   ├── ResourceConflict           already exists / wrong state for the operation
+    │   ├── PreconditionFailed         RevisionId / CodeSha256 precondition did not hold
+    │   ├── RequestTooLarge            Invoke payload over the limit
+    │   ├── RequestEntityTooLarge      CreateFunction/UpdateFunctionCode body over the limit
+    │   ├── TooManyRequests            throttled; carries an AWS ThrottleReason
+    │   ├── UnknownOperation           no route for the method and path
+    │   └── AuthError                  SigV4 failures, all 403
+    │       ├── MissingAuthenticationToken
+    │       ├── IncompleteSignature
+    │       ├── UnrecognizedClient     unknown access key
+    │       └── InvalidSignature       wrong signature or expired timestamp
+    ├── ServiceError                   lambent itself failed (500)
+    └── ResourceNotReady               the function cannot run yet / any more (502)
+"""
+
+from __future__ import annotations
+
+
+class LambentError(Exception):
+    """Root of every error lambent raises on purpose. ``message`` is what the caller sees."""
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Extra context (function ARN, request id, hint) for logs; never sent to the caller.
+        self.context = context
+
+
+class ClientError(LambentError):
+    pass
+
+
+class ValidationError(ClientError):
+    pass
+
+
+class InvalidParameterValue(ClientError):
+    pass
+
+
+class InvalidRequestContent(ClientError):
+    pass
+
+
+class UnsupportedMediaType(ClientError):
+    pass
+
+
+class ResourceNotFound(ClientError):
+    pass
+
+
+class ResourceConflict(ClientError):
+    pass
+
+
+class PreconditionFailed(ClientError):
+    pass
+
+
+class RequestTooLarge(ClientError):
+    pass
+
+
+class RequestEntityTooLarge(ClientError):
+    pass
+
+
+class UnknownOperation(ClientError):
+    pass
+
+
+class TooManyRequests(ClientError):
+    def __init__(self, message: str, reason: str, **context: object) -> None:
+        super().__init__(message, **context)
+        #: One of AWS's ThrottleReason values.
+        self.reason = reason
+
+
+class AuthError(ClientError):
+    pass
+
+
+class MissingAuthenticationToken(AuthError):
+    pass
+
+
+class IncompleteSignature(AuthError):
+    pass
+
+
+class UnrecognizedClient(AuthError):
+    pass
+
+
+class InvalidSignature(AuthError):
+    pass
+
+
+class ServiceError(LambentError):
+    pass
+
+
+class ResourceNotReady(LambentError):
+    pass

@@ -1,0 +1,86 @@
+"""The synchronous invoke path: resolve the version, take a concurrency slot, get an environment
+(warm or cold), run, give everything back. Kept lean: it runs for every invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from lambent import arns
+from lambent.control.functions import FunctionService
+from lambent.control.model import FunctionConfig, State
+from lambent.errors import ResourceConflict, ResourceNotFound
+from lambent.invoke.concurrency import ConcurrencyLimiter
+from lambent.worker.environment import InvokeOutcome, InvokeRequest
+from lambent.worker.pool import WorkerPool
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    config: FunctionConfig
+    outcome: InvokeOutcome
+
+
+class InvokeService:
+    """Scope: one per server."""
+
+    def __init__(self, functions: FunctionService, pool: WorkerPool, limiter: ConcurrencyLimiter) -> None:
+        self.functions = functions
+        self.pool = pool
+        self.limiter = limiter
+        self.in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    def check_invocable(self, cfg: FunctionConfig) -> None:
+        if cfg.state != State.ACTIVE:
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. The function is currently in the following state: "
+                f"{cfg.state.value}"
+            )
+
+    async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
+        cfg = self.functions.resolve(name, qualifier)
+        self.check_invocable(cfg)
+        lease = self.limiter.acquire(name, self.functions.entry(name).reserved_concurrency)
+        self.in_flight += 1
+        self._drained.clear()
+        try:
+            env = self.pool.take_idle(cfg)
+            if env is None:
+                env = await self.pool.new_environment(cfg)
+                try:
+                    failure = await env.start(req.request_id)
+                except BaseException:
+                    self.pool.discard(env)
+                    raise
+                if failure is not None:
+                    self.pool.discard(env)
+                    return SyncResult(cfg, InvokeOutcome(failure, "Unhandled", b"", 0.0, 0, None))
+            try:
+                outcome = await env.invoke(req)
+            except BaseException:
+                self.pool.discard(env)
+                raise
+            self.pool.release(env, self._current(name, cfg.version))
+            return SyncResult(cfg, outcome)
+        finally:
+            self.limiter.release(lease)
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._drained.set()
+
+    def _current(self, name: str, version: str) -> FunctionConfig | None:
+        try:
+            return self.functions.resolve(name, version if version != arns.LATEST else None)
+        except ResourceNotFound:
+            return None
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait for in-flight invocations (graceful shutdown); False if the grace period ran out."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout_s)
+            return True
+        except asyncio.TimeoutError:
+            return False

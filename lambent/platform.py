@@ -1,0 +1,118 @@
+"""The composition root: builds every long-lived component from :class:`Settings` and owns their
+lifetimes. One ``Platform`` per server process; nothing else creates these objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambent.control.code import CodeStore
+from lambent.control.codezip import ZipLimits
+from lambent.control.functions import FunctionService
+from lambent.control.runtimes import RuntimeCatalog
+from lambent.invoke.concurrency import ConcurrencyLimiter
+from lambent.invoke.service import InvokeService
+from lambent.observability.logs import LogStore
+from lambent.sandbox import CgroupManager
+from lambent.settings import Settings
+from lambent.store import Store
+from lambent.worker.pool import WorkerPool, pool_key
+
+log = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = "root-credentials"
+
+
+@dataclass(frozen=True)
+class RootCredentials:
+    access_key_id: str
+    secret_access_key: str
+    generated: bool = False
+
+
+def load_root_credentials(settings: Settings) -> RootCredentials:
+    """From the environment if set; otherwise from the data dir, generating them on first start."""
+    if settings.root_access_key_id and settings.root_secret_access_key:
+        return RootCredentials(settings.root_access_key_id, settings.root_secret_access_key)
+    path = settings.data_dir / CREDENTIALS_FILE
+    if path.exists():
+        key, secret = path.read_text().split()[:2]
+        return RootCredentials(key, secret)
+    alphabet = string.ascii_uppercase + string.digits
+    key = "LKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = secrets.token_urlsafe(30)[:40]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{key} {secret}\n")
+    return RootCredentials(key, secret, generated=True)
+
+
+class Platform:
+    """Every component of one lambent server. Scope: the server process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        os.chmod(data, 0o711)
+        self.credentials = load_root_credentials(settings)
+        self.store = Store.open_in(data)
+        limits = settings.limits
+        self.code = CodeStore(
+            data / "code",
+            self.store,
+            ZipLimits(limits.unzipped_max_bytes, limits.zip_max_ratio, limits.zip_max_entries),
+        )
+        self.runtimes = RuntimeCatalog(settings.worker.python_bin, settings.worker.node_bin)
+        self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
+        self.logs = LogStore(data / "logs")
+        self.cgroups = CgroupManager()
+        self.pool = WorkerPool(
+            settings.worker,
+            runtimes=self.runtimes,
+            code_dir=self.code.code_dir,
+            logs=self.logs,
+            cgroups=self.cgroups,
+            region=settings.region,
+        )
+        self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
+        self.invoker = InvokeService(self.functions, self.pool, self.limiter)
+        self.functions.on_change(self._function_changed)
+        self.ready = asyncio.Event()
+
+    def _function_changed(self, name: str) -> None:
+        try:
+            keep = pool_key(self.functions.resolve(name))
+        except Exception:  # noqa: BLE001 - deleted: drop everything
+            keep = None
+        self.pool.invalidate(name, keep)
+
+    async def start(self) -> None:
+        stale = await asyncio.to_thread(self.cgroups.cleanup_stale)
+        if stale:
+            log.warning("removed %d stale sandbox cgroups from a previous run", stale)
+        # Functions left Pending / InProgress by a crash finish their transition now.
+        for entry in self.functions.list():
+            self.functions.resume_transitions(entry.name)
+        self.pool.start()
+        self.ready.set()
+
+    async def stop(self) -> None:
+        self.ready.clear()
+        drained = await self.invoker.drain(self.settings.worker.shutdown_grace_s)
+        if not drained:
+            log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)
+        await self.pool.shutdown()
+        await self.functions.wait_idle()
+        self.store.close()
+
+
+def default_data_dir() -> Path:
+    return Path(".lambent")

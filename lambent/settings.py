@@ -1,0 +1,113 @@
+"""All of lambent's configuration, in one frozen tree.
+
+Settings are read once at start-up (``Settings.from_env``) and passed explicitly to whatever needs
+them; nothing reads the environment later. Every leaf can be set by an environment variable named
+``LAMBENT_`` + its dotted path in upper case with dots as underscores, e.g. ``LAMBENT_LIMITS_ACCOUNT_CONCURRENCY``
+for ``limits.account_concurrency``. The documented user-facing names (``LAMBENT_ROOT_ACCESS_KEY_ID``,
+``LAMBENT_ROOT_SECRET_ACCESS_KEY``, ``LAMBENT_ACCOUNT_ID``, ``LAMBENT_REGION``) are fields of
+:class:`Settings` itself and keep exactly those names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Account-wide quotas; the defaults are AWS Lambda's defaults."""
+
+    account_concurrency: int = 1000
+    #: AWS keeps at least this much of the account limit unreserved.
+    min_unreserved_concurrency: int = 100
+    #: Zip upload size in a CreateFunction/UpdateFunctionCode request (AWS: 50 MB).
+    zip_max_bytes: int = 50 * 1024 * 1024
+    #: Unpacked code size (AWS: 250 MB).
+    unzipped_max_bytes: int = 262_144_000
+    #: Largest compression ratio a zip may have before it is treated as a bomb.
+    zip_max_ratio: int = 200
+    zip_max_entries: int = 20_000
+    #: Synchronous request and response payloads (AWS: 6 MB).
+    sync_payload_max_bytes: int = 6_291_456
+    env_vars_max_bytes: int = 4096
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Execution environments: warm pools, reaping and the memory budget."""
+
+    #: Idle environments older than this are destroyed.
+    idle_ttl_s: float = 300.0
+    #: Total MemorySize of all live environments; least-recently-used idle ones are evicted first.
+    memory_budget_mb: int = 16384
+    #: Upper bound for a runtime to reach its first /next (AWS: 10 s init phase).
+    init_timeout_s: float = 10.0
+    #: pids.max inside each environment (AWS allows 1024 processes/threads).
+    pids_max: int = 1024
+    #: Log bytes kept per invocation; the rest is dropped and a line says how much.
+    log_max_bytes_per_invoke: int = 1024 * 1024
+    #: Host interpreter/binaries used for managed runtimes.
+    python_bin: str = "/usr/bin/python3"
+    node_bin: str = "/usr/bin/node"
+    #: How long shutdown waits for in-flight invocations.
+    shutdown_grace_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The root of the settings tree; see the module docstring for how it is loaded."""
+
+    host: str = "127.0.0.1"
+    port: int = 9900
+    data_dir: Path = Path(".lambent")
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    root_access_key_id: str = ""
+    root_secret_access_key: str = ""
+    #: Where GetFunction's Code.Location points (defaults to http://host:port).
+    public_url: str = ""
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``LAMBENT_*`` variables, then apply explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values = _load(cls, "LAMBENT", env)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _load(cls: type, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        typ = hints[f.name]
+        name = f"{prefix}_{f.name.upper()}"
+        if dataclasses.is_dataclass(typ):
+            out[f.name] = typ(**_load(typ, name, env))  # type: ignore[operator]
+        elif name in env:
+            out[f.name] = _convert(name, env[name], typ)
+    return out
+
+
+def _convert(name: str, raw: str, typ: Any) -> Any:
+    try:
+        if typ is bool:
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if typ in (int, float, str):
+            return typ(raw)
+        if typ is Path:
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r}: {exc}") from exc
+    raise TypeError(f"unsupported settings type for {name}: {typ}")

@@ -1,0 +1,301 @@
+"""One execution environment: a sandbox running a runtime, its Runtime API endpoint and its logs.
+
+Lifecycle (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
+``STARTING`` (sandbox up, runtime initialising) -> ``IDLE`` (parked in /next, frozen) <-> ``BUSY``
+-> ``DEAD``. Any failure (timeout, crash, OOM, init error) makes it ``DEAD`` and destroys the sandbox;
+``destroy()`` is idempotent and calling anything afterwards is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal as _signal
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from lambent.control.model import FunctionConfig
+from lambent.control.runtimes import RuntimeLaunch
+from lambent.observability.logs import LogStore, stream_name
+from lambent.runtime_api import EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
+from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxSpec
+from lambent.settings import WorkerSettings
+from lambent.worker.envvars import RUNTIME_API_PORT, build_env
+from lambent.worker.logcapture import LogCapture
+
+#: Lambda's CPU model: 1,769 MB of memory is one vCPU; at most 6 vCPUs.
+MB_PER_VCPU = 1769
+MAX_MILLICORES = 6000
+
+
+def cpu_millicores(memory_mb: int) -> int:
+    return max(1, min(MAX_MILLICORES, memory_mb * 1000 // MB_PER_VCPU))
+
+
+class EnvState(StrEnum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    want_tail: bool = False
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    """What one invocation produced, as the Invoke API reports it."""
+
+    payload: bytes
+    function_error: str | None
+    log_tail: bytes
+    duration_ms: float
+    max_memory_mb: int
+    init_duration_ms: float | None
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Died(Exception):
+    pass
+
+
+def error_payload(request_id: str, error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}).encode()
+
+
+class ExecutionEnvironment:
+    """Scope: one sandboxed runtime for one function version; owned by a :class:`WorkerPool`."""
+
+    def __init__(
+        self,
+        env_id: str,
+        cfg: FunctionConfig,
+        launch: RuntimeLaunch,
+        code_dir: Path,
+        *,
+        cgroups: CgroupManager,
+        logs: LogStore,
+        settings: WorkerSettings,
+        region: str,
+    ) -> None:
+        self.env_id = env_id
+        self.cfg = cfg
+        self.launch = launch
+        self.code_dir = code_dir
+        self.cgroups = cgroups
+        self.settings = settings
+        self.region = region
+        self.state = EnvState.STARTING
+        self.last_used = time.monotonic()
+        self.log_stream = stream_name(cfg.version, env_id)
+        self._writer = logs.writer(cfg.log_group_name, self.log_stream)
+        self._sandbox: Sandbox | None = None
+        self._endpoint: RuntimeApiEndpoint | None = None
+        self._capture: LogCapture | None = None
+        self._init_ms: float | None = None
+        self._pending_init_report = True
+        self._death: asyncio.Task[None] | None = None
+        self._destroyed = False
+        self.death_reason: str | None = None
+
+    @property
+    def memory_mb(self) -> int:
+        return self.cfg.memory_mb
+
+    # -- start (cold start) ---------------------------------------------------------------------
+    async def start(self, request_id: str) -> bytes | None:
+        """Start the sandbox and run the init phase. Returns None when ready, or an error payload
+        (already logged) for the invocation that triggered this cold start; the env is then dead."""
+        started = time.monotonic()
+        missing = self._missing_entrypoint()
+        if missing:
+            self._writer.write(missing)
+            await self.destroy("invalid entrypoint")
+            return error_payload(request_id, "Runtime.InvalidEntrypoint", missing)
+        mounts = [Mount(str(self.code_dir), "/var/task")]
+        if self.launch.runtime_dir is not None:
+            mounts.append(Mount(str(self.launch.runtime_dir), "/var/runtime"))
+        spec = SandboxSpec(
+            sandbox_id=self.env_id,
+            argv=self.launch.argv,
+            env=build_env(self.cfg, self.launch, region=self.region, log_stream=self.log_stream),
+            mounts=tuple(mounts),
+            tmp_size_mb=self.cfg.ephemeral_storage_mb,
+            limits=Limits(self.cfg.memory_mb, cpu_millicores(self.cfg.memory_mb), self.settings.pids_max),
+            listen_port=RUNTIME_API_PORT,
+        )
+        self._sandbox = await Sandbox.start(spec, self.cgroups)
+        assert self._sandbox.listener is not None  # noqa: S101 - listen_port is set above
+        self._capture = LogCapture(self._sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
+        self._endpoint = RuntimeApiEndpoint(self._sandbox.listener)
+        await self._endpoint.start()
+        self._death = asyncio.get_running_loop().create_task(self._watch_death())
+        try:
+            await asyncio.wait_for(self._endpoint.wait_ready(), self.settings.init_timeout_s)
+        except RuntimeInitError as exc:
+            body = exc.init_error.body
+            etype = exc.init_error.error_type or _error_type(body) or "Runtime.Unknown"
+            self._init_failed(started, etype)
+            await self.destroy("init error")
+            return body
+        except (asyncio.TimeoutError, EndpointClosed, _Died):
+            msg = self._exit_message() if self.death_reason else f"Init timed out after {self.settings.init_timeout_s:.2f} seconds"
+            etype = "Runtime.ExitError" if self.death_reason else "Sandbox.Timedout"
+            self._init_failed(started, etype)
+            await self.destroy("init failed")
+            return error_payload(request_id, etype, msg)
+        self._init_ms = (time.monotonic() - started) * 1000
+        self.state = EnvState.IDLE
+        return None
+
+    def _missing_entrypoint(self) -> str | None:
+        if self.launch.runtime_dir is None:
+            boot = self.code_dir / "bootstrap"
+            if not (boot.is_file() and os.access(boot, os.X_OK)):
+                return "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+        return None
+
+    def _init_failed(self, started: float, etype: str) -> None:
+        if self._capture:
+            self._capture.end()
+        ms = (time.monotonic() - started) * 1000
+        self._writer.write(f"INIT_REPORT Init Duration: {ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {etype}")
+        self._writer.flush()
+
+    async def _watch_death(self) -> None:
+        assert self._sandbox is not None  # noqa: S101
+        status = await self._sandbox.wait()
+        if self._destroyed:
+            return
+        if status.oom_killed or status.signal == _signal.SIGKILL:
+            self.death_reason = "signal: killed"
+        elif status.signal is not None:
+            self.death_reason = f"signal: {_signal.Signals(status.signal).name.lower().removeprefix('sig')}"
+        else:
+            self.death_reason = f"exit status {status.exit_code}"
+        if self._endpoint is not None:
+            self._endpoint.abort(_Died(self.death_reason))
+
+    def _exit_message(self) -> str:
+        return f"Runtime exited with error: {self.death_reason}"
+
+    # -- invoke ------------------------------------------------------------------------------------
+    async def invoke(self, req: InvokeRequest) -> InvokeOutcome:
+        """Run one invocation. The caller holds the env exclusively (state BUSY)."""
+        sandbox, endpoint, capture = self._sandbox, self._endpoint, self._capture
+        assert sandbox is not None and endpoint is not None and capture is not None  # noqa: S101
+        self.state = EnvState.BUSY
+        capture.begin(req.want_tail)
+        capture.system(f"START RequestId: {req.request_id} Version: {self.cfg.version}")
+        sandbox.reset_memory_peak()
+        timeout_s = self.cfg.timeout_s
+        start = time.monotonic()
+        deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(timeout_s, endpoint.abort, _Timeout())
+        function_error: str | None = None
+        try:
+            result = await endpoint.invoke(
+                Invocation(
+                    request_id=req.request_id, payload=req.payload, deadline_ms=deadline_ms,
+                    invoked_function_arn=req.invoked_arn, trace_id=req.trace_id,
+                    client_context=req.client_context, cognito_identity=req.cognito_identity,
+                )
+            )
+            payload = result.body
+            if not result.ok:
+                function_error = "Unhandled"
+        except _Timeout:
+            payload = error_payload(req.request_id, "Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds")
+            function_error = "Unhandled"
+            self.death_reason = "timeout"
+            capture.end()
+            capture.system(f"{_iso_now()} {req.request_id} Task timed out after {timeout_s:.2f} seconds")
+        except (_Died, EndpointClosed):
+            payload = error_payload(req.request_id, "Runtime.ExitError", self._exit_message())
+            function_error = "Unhandled"
+        except RuntimeInitError as exc:
+            payload = exc.init_error.body
+            function_error = "Unhandled"
+            self.death_reason = "init error"
+        finally:
+            timer.cancel()
+        duration_ms = (time.monotonic() - start) * 1000
+        capture.end()
+        peak_mb = math.ceil(sandbox.memory_peak_bytes() / (1024 * 1024)) if not self.death_reason else self.cfg.memory_mb
+        init_ms = self._init_ms if self._pending_init_report else None
+        self._pending_init_report = False
+        capture.system(f"END RequestId: {req.request_id}")
+        report = (
+            f"REPORT RequestId: {req.request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {self.cfg.memory_mb} MB\t"
+            f"Max Memory Used: {min(peak_mb, self.cfg.memory_mb)} MB\t"
+        )
+        if init_ms is not None:
+            report += f"Init Duration: {init_ms:.2f} ms\t"
+        if self.death_reason:
+            report += f"Status: {'timeout' if self.death_reason == 'timeout' else 'error'}\t"
+        capture.system(report)
+        capture.flush()
+        self.last_used = time.monotonic()
+        return InvokeOutcome(payload, function_error, capture.tail(), duration_ms, peak_mb, init_ms)
+
+    @property
+    def healthy(self) -> bool:
+        return not self._destroyed and self.death_reason is None and self._sandbox is not None and not self._sandbox.exited
+
+    def park(self) -> None:
+        """Invocation done and the env is healthy: freeze it until the next one."""
+        self.state = EnvState.IDLE
+        if self._sandbox is not None:
+            self._sandbox.freeze()
+
+    def unpark(self) -> None:
+        self.state = EnvState.BUSY
+        if self._sandbox is not None:
+            self._sandbox.thaw()
+
+    async def destroy(self, reason: str = "destroyed") -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        self.state = EnvState.DEAD
+        self.death_reason = self.death_reason or reason
+        if self._capture is not None:
+            self._capture.close()
+        if self._endpoint is not None:
+            self._endpoint.abort(EndpointClosed(reason))
+            await self._endpoint.close()
+        if self._sandbox is not None:
+            await self._sandbox.destroy()
+        if self._death is not None and not self._death.done():
+            self._death.cancel()
+        self._writer.close()
+
+
+def _error_type(body: bytes) -> str | None:
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    return obj.get("errorType") if isinstance(obj, dict) else None
+
+
+def _iso_now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"

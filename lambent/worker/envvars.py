@@ -1,0 +1,44 @@
+"""The environment variables an execution environment sees, as Lambda defines them:
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+"""
+
+from __future__ import annotations
+
+from lambent.control.model import FunctionConfig
+from lambent.control.runtimes import RuntimeLaunch
+
+RUNTIME_API_PORT = 9001
+
+#: Defaults a function's own variables may override (Lambda lets users change these).
+_OVERRIDABLE = {
+    "LANG": "en_US.UTF-8",
+    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "TZ": ":UTC",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "HOME": "/tmp",
+}
+
+
+def build_env(cfg: FunctionConfig, launch: RuntimeLaunch, *, region: str, log_stream: str) -> dict[str, str]:
+    env: dict[str, str] = {**_OVERRIDABLE, **dict(launch.extra_env), **(cfg.environment or {})}
+    # Reserved keys: validation refuses them in the function's configuration, so these always win.
+    env.update(
+        {
+            "_HANDLER": cfg.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": cfg.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_mb),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": cfg.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{RUNTIME_API_PORT}",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        }
+    )
+    return env

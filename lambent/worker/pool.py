@@ -1,0 +1,173 @@
+"""Warm execution environments, per function version, under one memory budget.
+
+An invoke takes an idle environment of the exact configuration (name, version, revision) if there
+is one (most recently used first, so the warmest serves), otherwise starts a new one. Idle
+environments are frozen, reaped after ``idle_ttl_s``, and evicted least-recently-used first when a
+new environment would exceed ``memory_budget_mb``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from lambent.control.model import FunctionConfig
+from lambent.control.runtimes import RuntimeCatalog
+from lambent.errors import TooManyRequests
+from lambent.observability.logs import LogStore
+from lambent.sandbox import CgroupManager
+from lambent.settings import WorkerSettings
+from lambent.worker.environment import EnvState, ExecutionEnvironment
+
+log = logging.getLogger(__name__)
+
+PoolKey = tuple[str, str, str]
+
+
+def pool_key(cfg: FunctionConfig) -> PoolKey:
+    return (cfg.name, cfg.version, cfg.revision_id)
+
+
+class WorkerPool:
+    """All execution environments of the server. Scope: one per server; event-loop only."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        runtimes: RuntimeCatalog,
+        code_dir: Callable[[str], Path],
+        logs: LogStore,
+        cgroups: CgroupManager,
+        region: str,
+    ) -> None:
+        self.settings = settings
+        self.runtimes = runtimes
+        self.code_dir = code_dir
+        self.logs = logs
+        self.cgroups = cgroups
+        self.region = region
+        self._idle: dict[PoolKey, list[ExecutionEnvironment]] = {}
+        self._all: set[ExecutionEnvironment] = set()
+        self._reserved_mb = 0
+        self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
+        self._bg: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
+
+    async def shutdown(self) -> None:
+        self._closing = True
+        if self._reaper:
+            self._reaper.cancel()
+        envs = list(self._all)
+        await asyncio.gather(*(e.destroy("shutdown") for e in envs), return_exceptions=True)
+        self._all.clear()
+        self._idle.clear()
+        self._reserved_mb = 0
+
+    @property
+    def memory_in_use_mb(self) -> int:
+        return self._reserved_mb
+
+    def environments(self) -> list[ExecutionEnvironment]:
+        return list(self._all)
+
+    # -- acquire / release ---------------------------------------------------------------------
+    def take_idle(self, cfg: FunctionConfig) -> ExecutionEnvironment | None:
+        """A warm environment for exactly this configuration, thawed and marked busy; or None."""
+        idle = self._idle.get(pool_key(cfg))
+        while idle:
+            env = idle.pop()
+            if env.healthy:
+                env.unpark()
+                return env
+            self._forget(env)
+        return None
+
+    async def new_environment(self, cfg: FunctionConfig) -> ExecutionEnvironment:
+        """Reserve memory for a new environment (evicting idle ones if needed); not started yet."""
+        if self._closing:
+            raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
+        await self._make_room(cfg.memory_mb)
+        env = ExecutionEnvironment(
+            uuid.uuid4().hex,
+            cfg,
+            self.runtimes.launch(cfg.runtime),
+            self.code_dir(cfg.code_hash_hex),
+            cgroups=self.cgroups,
+            logs=self.logs,
+            settings=self.settings,
+            region=self.region,
+        )
+        self._all.add(env)
+        self._reserved_mb += cfg.memory_mb
+        return env
+
+    def release(self, env: ExecutionEnvironment, current: FunctionConfig | None) -> None:
+        """Give an environment back after an invocation. Unhealthy or outdated ones are destroyed."""
+        if self._closing or not env.healthy or current is None or pool_key(current) != pool_key(env.cfg):
+            self.discard(env)
+            return
+        env.park()
+        self._idle.setdefault(pool_key(env.cfg), []).append(env)
+
+    def discard(self, env: ExecutionEnvironment) -> None:
+        self._forget(env)
+        self._background(env.destroy())
+
+    def invalidate(self, name: str, keep: PoolKey | None = None) -> None:
+        """A function changed or was deleted: drop its idle environments that no longer match."""
+        for key in [k for k in self._idle if k[0] == name and k != keep]:
+            for env in self._idle.pop(key):
+                self.discard(env)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        if env in self._all:
+            self._all.discard(env)
+            self._reserved_mb -= env.memory_mb
+        idle = self._idle.get(pool_key(env.cfg))
+        if idle and env in idle:
+            idle.remove(env)
+
+    def _background(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _make_room(self, memory_mb: int) -> None:
+        budget = self.settings.memory_budget_mb
+        if self._reserved_mb + memory_mb <= budget:
+            return
+        idle = sorted((e for e in self._all if e.state == EnvState.IDLE), key=lambda e: e.last_used)
+        victims = []
+        freed = 0
+        for env in idle:
+            if self._reserved_mb - freed + memory_mb <= budget:
+                break
+            victims.append(env)
+            freed += env.memory_mb
+        if self._reserved_mb - freed + memory_mb > budget:
+            raise TooManyRequests(
+                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded",
+                hint=f"memory budget of {budget} MB for execution environments is exhausted",
+            )
+        for env in victims:
+            self._forget(env)
+        await asyncio.gather(*(e.destroy("evicted") for e in victims), return_exceptions=True)
+
+    async def _reap_loop(self) -> None:
+        interval = max(0.05, min(30.0, self.settings.idle_ttl_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for env in [e for e in self._all if e.state == EnvState.IDLE and now - e.last_used > self.settings.idle_ttl_s]:
+                log.debug("reaping idle environment %s", env.env_id)
+                self.discard(env)

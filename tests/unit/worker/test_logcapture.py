@@ -1,0 +1,68 @@
+"""Per-invocation attribution of output, the volume cap, and the 4 KB tail."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambent.observability.logs import LogStore
+from lambent.worker.logcapture import TAIL_BYTES, LogCapture
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    return r, w
+
+
+async def test_lines_written_before_end_belong_to_the_invocation(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 1024)
+    cap.begin(want_tail=True)
+    cap.system("START")
+    os.write(w, b"one\ntwo\npartial")
+    cap.end()
+    cap.system("END")
+    cap.close()
+    cap.writer.close()
+    assert [e.message for e in store.events("g")] == ["START", "one", "two", "partial", "END"]
+    assert cap.tail() == b"START\none\ntwo\npartial\nEND\n"
+    os.close(r)
+    os.close(w)
+
+
+async def test_flood_is_capped_and_the_cap_is_logged(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 100)
+    cap.begin(want_tail=False)
+    os.write(w, b"x" * 50 + b"\n" + b"y" * 200 + b"\n" + b"z" * 10 + b"\n")
+    cap.end()
+    cap.writer.flush()
+    msgs = [e.message for e in store.events("g")]
+    assert msgs[0] == "x" * 50
+    assert "z" * 10 in msgs
+    assert not any(m.startswith("y") for m in msgs)
+    assert msgs[-1].startswith("[lambent] log output truncated: 201 bytes")
+    cap.close()
+    cap.writer.close()
+    os.close(r)
+    os.close(w)
+
+
+async def test_tail_is_last_4kb(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 1 << 20)
+    cap.begin(want_tail=True)
+    for i in range(200):
+        os.write(w, f"line {i:04d} ".encode() + b"." * 90 + b"\n")
+    cap.end()
+    tail = cap.tail()
+    assert len(tail) == TAIL_BYTES
+    assert tail.endswith(b"line 0199 " + b"." * 90 + b"\n")
+    cap.close()
+    cap.writer.close()
+    os.close(r)
+    os.close(w)
