@@ -5,6 +5,8 @@ lifetimes. One ``Platform`` per server process; nothing else creates these objec
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import logging
 import os
 import secrets
@@ -62,6 +64,7 @@ class Platform:
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
         os.chmod(data, 0o711)
+        self._lock_fd = lock_data_dir(data)
         self.credentials = load_root_credentials(settings)
         self.store = Store.open_in(data)
         limits = settings.limits
@@ -73,7 +76,8 @@ class Platform:
         self.runtimes = RuntimeCatalog(settings.worker.python_bin, settings.worker.node_bin)
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
         self.logs = LogStore(data / "logs")
-        self.cgroups = CgroupManager()
+        # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
+        self.cgroups = CgroupManager(prefix=cgroup_prefix(data))
         self.pool = WorkerPool(
             settings.worker,
             runtimes=self.runtimes,
@@ -114,5 +118,17 @@ class Platform:
         self.store.close()
 
 
-def default_data_dir() -> Path:
-    return Path(".lambent")
+def cgroup_prefix(data_dir: Path) -> str:
+    return "lambent-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Hold an exclusive lock on the data dir for the life of the process: two servers on one
+    data dir would corrupt each other's sandboxes and state."""
+    fd = os.open(data_dir / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SystemExit(f"another lambent server is using {data_dir}") from None
+    return fd

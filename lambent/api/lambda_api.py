@@ -356,7 +356,7 @@ async def invoke(request: Request) -> Response:
         name, qualifier,
         InvokeRequest(
             request_id=request_id, payload=payload, invoked_arn=invoked_arn, want_tail=log_type == "Tail",
-            client_context=headers.get("x-amz-client-context"), trace_id=headers.get("x-amzn-trace-id"),
+            client_context=_client_context(headers.get("x-amz-client-context")), trace_id=headers.get("x-amzn-trace-id"),
         ),
     )
     out_headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": result.config.version}
@@ -365,6 +365,20 @@ async def invoke(request: Request) -> Response:
     if log_type == "Tail":
         out_headers["X-Amz-Log-Result"] = base64.b64encode(result.outcome.log_tail).decode()
     return Response(result.outcome.payload, status_code=200, headers=out_headers, media_type="application/json")
+
+
+def _client_context(raw: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON (at most 3583 bytes); runtimes get the JSON text."""
+    if not raw:
+        return None
+    if len(raw) > 3583:
+        raise InvalidRequestContent("Client context must be no longer than 3583 bytes.")
+    try:
+        text = base64.b64decode(raw, validate=True).decode()
+        json.loads(text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from None
+    return text
 
 
 # -- account, concurrency, tags ------------------------------------------------------------------

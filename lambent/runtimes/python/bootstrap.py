@@ -1,0 +1,651 @@
+# mypy: ignore-errors
+# (Runs on Python 3.9-3.13 with -S and no typing import; checked by its tests, not by mypy.)
+"""lambent's runtime client for Python functions; runs INSIDE the sandbox, one process per environment.
+
+Started as ``/usr/bin/python3.11 -S -u /var/runtime/bootstrap.py`` (the handler comes from
+``_HANDLER``, or argv[1]). Standard library only, Python 3.9 to 3.13, nothing from lambent.
+
+It behaves as AWS's Python runtime interface client, awslambdaric
+(aws/aws-lambda-python-runtime-interface-client, ``awslambdaric/bootstrap.py``): the same handler
+resolution, the same init and invocation error shapes, the same log lines, the same context
+object, and it speaks the Runtime API 2018-06-01
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html) over ``AWS_LAMBDA_RUNTIME_API``.
+
+Cold start matters here, so the module imports only what the first /next needs (``_socket``
+rather than ``socket``, no ``http.client``, no ``json`` yet), sends that /next, and only then
+imports ``json`` while it waits; ``traceback`` is imported on the error path and ``logging`` is
+configured the moment user code imports it.
+"""
+
+import os
+import sys
+import time
+
+import _socket
+
+_API = "/2018-06-01/runtime/"
+_ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+_ERROR_LOG_LINE_TERMINATOR = "\r"  # one CloudWatch event per error, as awslambdaric writes it
+_ERROR_LOG_INDENT = "\u00a0"  # awslambdaric indents traceback lines with NO-BREAK SPACE
+_LAMBDA_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. "
+    "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
+    "For functions using managed runtimes, runtime updates can be triggered by a function change, "
+    "or can be applied automatically. To determine if the runtime has been updated, check the "
+    "runtime version in the INIT_START log entry. If this error correlates with a change in the "
+    "runtime version, you may be able to mitigate this error by temporarily rolling back to the "
+    "previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+_request_id = None  # the invocation being handled, for log lines; None during init
+json = None  # imported after the first /next is sent (see _RuntimeLoop.run)
+
+
+class _Fault(Exception):
+    """A failure the runtime reports with its own error type (awslambdaric's FaultException)."""
+
+    def __init__(self, error_type, message, trace=None):
+        Exception.__init__(self, message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+# -- Runtime API client -------------------------------------------------------------------------
+
+
+class _RuntimeApiClient:
+    """One keep-alive HTTP/1.1 connection to the Runtime API; lives as long as the process.
+
+    A deliberately small client on ``_socket``: requests carry Content-Length, responses may be
+    Content-Length, chunked or close-delimited. A connection the server dropped while idle is
+    re-opened once.
+    """
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        family = _socket.AF_INET
+        if host.startswith("["):
+            host, family = host[1:-1], _socket.AF_INET6
+        self._address = (host or "127.0.0.1", int(port))
+        self._family = family
+        self._host_header = address
+        self._sock = None
+        self._buf = b""
+
+    def _connect(self):
+        sock = _socket.socket(self._family, _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.connect(self._address)
+        self._sock = sock
+        self._buf = b""
+
+    def _close(self):
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._buf = b""
+
+    def send(self, method, path, body=b"", headers=None):
+        """Send one request; a connection found dead is replaced once."""
+        head = "%s %s%s HTTP/1.1\r\nHost: %s\r\n" % (method, _API, path, self._host_header)
+        if headers:
+            for name, value in headers.items():
+                head += "%s: %s\r\n" % (name, value)
+        if method != "GET":
+            head += "Content-Length: %d\r\n" % len(body)
+        data = (head + "\r\n").encode("latin-1") + body
+        for attempt in (0, 1):
+            if self._sock is None:
+                self._connect()
+            try:
+                self._sock.sendall(data)
+                return
+            except OSError:
+                self._close()
+                if attempt:
+                    raise
+
+    def receive(self):
+        """Read one response: (status, {lowercase header: value}, body)."""
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        head = self._buf[:end].decode("latin-1").split("\r\n")
+        self._buf = self._buf[end + 4 :]
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        elif "content-length" in headers:
+            body = self._read_exactly(int(headers["content-length"]))
+        elif status in (204, 304) or status < 200:
+            body = b""
+        else:
+            body = self._read_to_close()
+        if headers.get("connection", "").lower() == "close":
+            self._close()
+        return status, headers, body
+
+    def request(self, method, path, body=b"", headers=None):
+        """Send and receive; a request whose connection dropped before any answer is re-sent."""
+        for attempt in (0, 1):
+            self.send(method, path, body, headers)
+            try:
+                return self.receive()
+            except ConnectionError:
+                self._close()
+                if attempt:
+                    raise
+        raise ConnectionError("unreachable")  # pragma: no cover
+
+    def _fill(self):
+        chunk = self._sock.recv(65536) if self._sock is not None else b""
+        if not chunk:
+            self._close()
+            raise ConnectionError("Runtime API closed the connection")
+        self._buf += chunk
+
+    def _read_exactly(self, n):
+        while len(self._buf) < n:
+            self._fill()
+        body, self._buf = self._buf[:n], self._buf[n:]
+        return body
+
+    def _read_line(self):
+        while True:
+            end = self._buf.find(b"\r\n")
+            if end >= 0:
+                line, self._buf = self._buf[:end], self._buf[end + 2 :]
+                return line
+            self._fill()
+
+    def _read_chunked(self):
+        parts = []
+        while True:
+            size = int(self._read_line().split(b";", 1)[0], 16)
+            if size == 0:
+                while self._read_line():  # trailers, then the blank line
+                    pass
+                return b"".join(parts)
+            parts.append(self._read_exactly(size))
+            self._read_line()
+
+    def _read_to_close(self):
+        parts = [self._buf]
+        self._buf = b""
+        while True:
+            chunk = self._sock.recv(65536) if self._sock is not None else b""
+            if not chunk:
+                self._close()
+                return b"".join(parts)
+            parts.append(chunk)
+
+
+# -- logging ------------------------------------------------------------------------------------
+
+
+def _timestamp():
+    now = time.time()
+    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)), int(now % 1 * 1000))
+
+
+def _log_level_name():
+    """AWS_LAMBDA_LOG_LEVEL as awslambdaric maps it (TRACE is DEBUG in Python)."""
+    value = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    return {None: "", "TRACE": "DEBUG"}.get(value, value or "").upper()
+
+
+def _write_log(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _log_error(error):
+    """Write an error result the way awslambdaric's StandardLogSink does (text log format)."""
+    description = "[ERROR]"
+    if error["errorType"]:
+        description += " " + error["errorType"]
+    if error["errorMessage"]:
+        if error["errorType"]:
+            description += ":"
+        description += " " + error["errorMessage"]
+    lines = [description]
+    stack = error.get("stackTrace")
+    if stack is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack:
+            if element == "":
+                lines.append("")
+                continue
+            for line in element.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append(_ERROR_LOG_INDENT * (len(line) - len(stripped)) + stripped)
+    _write_log(_ERROR_LOG_LINE_TERMINATOR.join(lines) + "\n")
+
+
+def _configure_logging(logging):
+    """Install the root handler awslambdaric installs: AWS's text format, on stdout."""
+    logging.Formatter.converter = time.gmtime
+
+    class LambdaLoggerHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                _write_log(self.format(record))
+            except Exception:  # noqa: BLE001 - logging must not break the handler
+                self.handleError(record)
+
+    class LambdaLoggerFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id or ""
+            return True
+
+    handler = LambdaLoggerHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(LambdaLoggerFilter())
+    root = logging.getLogger()
+    level = _log_level_name()
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+class _LoggingImportHook:
+    """Configures ``logging`` right after user code first imports it.
+
+    awslambdaric imports and configures logging before loading the handler; importing it costs
+    more than the rest of this runtime's start-up, so we defer that work to the moment the
+    function imports logging (before its first line that could log), if it ever does.
+    """
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        if cls in sys.meta_path:
+            sys.meta_path.remove(cls)
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if find is not None:
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        original = spec.loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            _configure_logging(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _install_logging():
+    if "logging" in sys.modules:
+        _configure_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingImportHook)
+
+
+def _log_lambda_warning():
+    # awslambdaric logs this through logging.warning before reporting an init error.
+    if _log_level_name() in ("ERROR", "CRITICAL", "FATAL"):
+        return
+    logging = sys.modules.get("logging")
+    if logging is not None and logging.getLogger().handlers:
+        logging.getLogger().warning(_LAMBDA_WARNING)
+    else:
+        _write_log("[WARNING]\t%s\t\t%s\n" % (_timestamp(), _LAMBDA_WARNING))
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def _make_error(message, error_type, stack_trace, request_id=None):
+    return {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": stack_trace if stack_trace else [],
+    }
+
+
+def _error_from_exception(exc_info, request_id=None):
+    """The error result for an exception from user code: frames of this file are skipped."""
+    import traceback
+
+    etype, value, tb = exc_info
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame[0]:
+            frames = frames[i:]
+            break
+    return _make_error(str(value), etype.__name__, traceback.format_list(frames), request_id)
+
+
+# -- handler loading ----------------------------------------------------------------------------
+
+
+def _load_handler(handler):
+    """Resolve ``module.function`` exactly as awslambdaric's ``_get_handler`` does."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise _Fault("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, e))
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise _Fault(
+                "Runtime.BuiltInModuleConflict",
+                "Cannot use built-in module %s as a handler module" % modname,
+            )
+        name = modname.replace("/", ".")
+        __import__(name)
+        module = sys.modules[name]
+    except ImportError as e:
+        raise _Fault(
+            "Runtime.ImportModuleError", "Unable to import module '%s': %s" % (modname, e)
+        )
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise _Fault(
+            "Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (modname, e), trace
+        )
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise _Fault(
+            "Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname)
+        )
+
+
+# -- context ------------------------------------------------------------------------------------
+
+
+class CognitoIdentity(object):
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id,
+            self.cognito_identity_pool_id,
+        )
+
+
+class Client(object):
+    __slots__ = [
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ]
+
+    def __repr__(self):
+        return "Client([%s])" % ",".join("%s=%s" % (f, getattr(self, f)) for f in self.__slots__)
+
+
+class ClientContext(object):
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+def _obj_from_dict(cls, values):
+    if values is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, values.get(field))
+    return obj
+
+
+def _parse_json_header(value, name):
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise _Fault(
+            "Runtime.LambdaContextUnmarshalError", "Unable to parse %s JSON: %s" % (name, e)
+        )
+
+
+class LambdaContext(object):
+    """The handler's ``context`` argument, with awslambdaric's attributes and methods."""
+
+    def __init__(self, request_id, client_context, cognito_identity, deadline_ms, function_arn):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = function_arn
+        self.client_context = _obj_from_dict(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _obj_from_dict(Client, self.client_context.client)
+        self.identity = _obj_from_dict(CognitoIdentity, {})
+        if cognito_identity is not None:
+            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def log(self, msg):
+        _write_log(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,"
+            "function_name=%s,memory_limit_in_mb=%s,function_version=%s,"
+            "invoked_function_arn=%s,client_context=%s,identity=%s])"
+            % (
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+            )
+        )
+
+
+# -- marshalling --------------------------------------------------------------------------------
+
+
+def _make_encoder():
+    """json.JSONEncoder configured as awslambdaric's simplejson Encoder.
+
+    Decimals are encoded as numbers (integral ones exactly; others via float, where awslambdaric
+    writes the decimal's digits verbatim); anything else unknown raises the same
+    "Object of type X is not JSON serializable" TypeError.
+    """
+
+    def default(obj):
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(obj, decimal.Decimal):
+            if obj.is_nan() or obj.is_infinite():
+                return float(obj)
+            if obj == obj.to_integral_value():
+                return int(obj)
+            return float(obj)
+        raise TypeError("Object of type %s is not JSON serializable" % obj.__class__.__name__)
+
+    # Python 3.12+ Lambda runtimes emit UTF-8 rather than \u escapes (awslambdaric's Encoder).
+    ascii_only = os.environ.get("AWS_EXECUTION_ENV") not in (
+        "AWS_Lambda_python3.12",
+        "AWS_Lambda_python3.13",
+        "AWS_Lambda_python3.14",
+    )
+    return json.JSONEncoder(ensure_ascii=ascii_only, allow_nan=True, default=default)
+
+
+# -- the invocation loop ------------------------------------------------------------------------
+
+
+class _RuntimeLoop:
+    """Init, then next -> handle -> post, forever. One per process."""
+
+    def __init__(self, client, handler_name):
+        self.client = client
+        self.handler_name = handler_name
+        self.encoder = None
+
+    def init(self):
+        try:
+            return _load_handler(self.handler_name)
+        except _Fault as fault:
+            error = _make_error(fault.message, fault.error_type, fault.trace)
+        except Exception:
+            error = _error_from_exception(sys.exc_info())
+        self.report_init_error(error)
+        sys.exit(1)
+
+    def report_init_error(self, error):
+        global json
+        import json as json_module
+
+        json = json_module
+        _log_lambda_warning()
+        _log_error(error)
+        body = json.dumps(error).encode("utf-8")
+        headers = {"Content-Type": "application/json", _ERROR_TYPE_HEADER: error["errorType"]}
+        try:
+            self.client.request("POST", "init/error", body, headers)
+        except OSError:
+            pass  # the platform sees the exit either way
+
+    def run(self, handler):
+        global json
+        client = self.client
+        # Tell the platform we are ready first, then finish importing while it answers.
+        client.send("GET", "invocation/next")
+        if json is None:
+            import json as json_module
+
+            json = json_module
+        self.encoder = _make_encoder()
+        while True:
+            try:
+                status, headers, body = client.receive()
+            except ConnectionError:
+                client.send("GET", "invocation/next")
+                status, headers, body = client.receive()
+            if status != 200:
+                # /next refused (403 after an init error): nothing more will come.
+                _write_log("[ERROR] Runtime API refused /next with HTTP %d: %r\n" % (status, body))
+                sys.exit(1)
+            self.handle(handler, headers, body)
+            client.send("GET", "invocation/next")
+
+    def handle(self, handler, headers, body):
+        global _request_id
+        request_id = headers.get("lambda-runtime-aws-request-id", "")
+        _request_id = request_id
+        trace_id = headers.get("lambda-runtime-trace-id")
+        if trace_id is not None:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        error = None
+        try:
+            context = self.context(request_id, headers)
+            if headers.get("content-type", "application/json") == "application/json":
+                try:
+                    event = json.loads(body)
+                except Exception as e:
+                    raise _Fault("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
+            else:
+                event = body
+            response = handler(event, context)
+            if isinstance(response, bytes):
+                result, content_type = response, "application/unknown"
+            else:
+                try:
+                    result = self.encoder.encode(response).encode("utf-8")
+                except Exception as e:
+                    raise _Fault("Runtime.MarshalError", "Unable to marshal response: %s" % e)
+                content_type = "application/json"
+        except _Fault as fault:
+            error = _make_error(fault.message, fault.error_type, fault.trace, request_id)
+        except Exception:
+            error = _error_from_exception(sys.exc_info(), request_id)
+        if error is not None:
+            _log_error(error)
+            body = self.encoder.encode(error).encode("utf-8")
+            headers = {"Content-Type": "application/json", _ERROR_TYPE_HEADER: error["errorType"]}
+            self.post("invocation/%s/error" % request_id, body, headers)
+        else:
+            self.post("invocation/%s/response" % request_id, result, {"Content-Type": content_type})
+
+    def post(self, path, body, headers):
+        status, _, reply = self.client.request("POST", path, body, headers)
+        if status != 202:
+            # e.g. 413 for a response over 6 MB: the platform already turned it into an error.
+            _write_log("[ERROR] Runtime API answered HTTP %d to %s: %r\n" % (status, path, reply))
+
+    def context(self, request_id, headers):
+        client_context = headers.get("lambda-runtime-client-context")
+        cognito_identity = headers.get("lambda-runtime-cognito-identity")
+        return LambdaContext(
+            request_id,
+            _parse_json_header(client_context, "Client Context") if client_context else None,
+            _parse_json_header(cognito_identity, "Cognito Identity") if cognito_identity else None,
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn"),
+        )
+
+
+def _prepare_process(task_root):
+    """sys.path, working directory and unbuffered streams as the Lambda Python runtime sets them."""
+    runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR") or os.path.dirname(os.path.abspath(__file__))
+    version = "python%d.%d" % sys.version_info[:2]
+    # /var/task first, then layers (/opt), then the runtime, then the standard library.
+    front = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python", runtime_dir]
+    rest = [p for p in sys.path if p not in front and p != os.path.dirname(os.path.abspath(__file__))]
+    sys.path[:] = front + rest
+    try:
+        os.chdir(task_root)
+    except OSError:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(write_through=True)
+        except (AttributeError, ValueError):
+            pass
+
+
+def main():
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
+    handler_name = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("_HANDLER", "")
+    _prepare_process(task_root)
+    _install_logging()
+    loop = _RuntimeLoop(_RuntimeApiClient(os.environ["AWS_LAMBDA_RUNTIME_API"]), handler_name)
+    handler = loop.init()
+    loop.run(handler)
+
+
+if __name__ == "__main__":
+    main()
