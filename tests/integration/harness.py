@@ -1,0 +1,155 @@
+"""Integration harness (helpers; fixtures are in conftest.py): the real ``lambent server`` process, real sandboxes, driven by boto3.
+
+Tests here need root, bubblewrap and cgroups. On a laptop without them they skip with the reason;
+in CI (``CI=true``) a missing prerequisite is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import urllib.request
+from botocore.config import Config
+
+ACCESS_KEY = "LKIATESTACCESSKEY001"
+SECRET_KEY = "test-secret-key-for-integration-tests"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def _missing_prerequisite() -> str | None:
+    if os.geteuid() != 0:
+        return "integration tests need root (cgroups)"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    if not (Path("/sys/fs/cgroup/memory").is_dir() or Path("/sys/fs/cgroup/cgroup.controllers").exists()):
+        return "no usable cgroup hierarchy"
+    return None
+
+
+def require_prerequisites() -> None:
+    reason = _missing_prerequisite()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI prerequisite missing: {reason}")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running ``lambent server`` subprocess."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    env_extra: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "LAMBENT_ROOT_ACCESS_KEY_ID": ACCESS_KEY,
+                "LAMBENT_ROOT_SECRET_ACCESS_KEY": SECRET_KEY,
+                "LAMBENT_WORKER_SHUTDOWN_GRACE_S": "5",
+            }
+        )
+        env.update(self.env_extra)
+        return env
+
+    def start(self, timeout_s: float = 30) -> Server:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - kept for the process lifetime
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lambent.cli.main", "server", "--port", str(self.port), "--data-dir", str(self.data_dir), "--log-level", "info"],
+            env=self.env(), stdout=logf, stderr=subprocess.STDOUT,
+        )
+        logf.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server not healthy in {timeout_s}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def client(self, service: str = "lambda", **config: Any) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            config=Config(retries={"max_attempts": 0}, read_timeout=120, **config),
+        )
+
+
+def zip_of(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644) | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, content)
+    return buf.getvalue()
+
+
+def unique(prefix: str = "fn") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def create_function(lam: Any, code: dict[str, str | bytes], *, runtime: str = "python3.11", handler: str = "app.handler",
+                    wait: bool = True, modes: dict[str, int] | None = None, **kwargs: Any) -> str:
+    name = kwargs.pop("FunctionName", None) or unique()
+    lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                        Code={"ZipFile": zip_of(code, modes)}, **kwargs)
+    if wait:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    return name
+
+
+def invoke_json(lam: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    import json
+
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}).encode(), **kwargs)
+    body = resp["Payload"].read()
+    return resp, json.loads(body) if body else None

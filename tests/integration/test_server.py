@@ -1,0 +1,174 @@
+"""Server-level behaviour: throttling, restart persistence, graceful shutdown, logs CLI, health."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import create_function, invoke_json
+
+SLEEPY = {"app.py": "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n    return 'done'\n"}
+
+
+def _invoke_in_thread(lam: Any, name: str, event: Any, results: list[Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            results.append(invoke_json(lam, name, event)[1])
+        except ClientError as exc:
+            results.append(exc.response)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_reserved_concurrency_throttles_with_reason(fresh_server: Any) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    name = create_function(lam, SLEEPY)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    results: list[Any] = []
+    t = _invoke_in_thread(lam, name, {"s": 2}, results)
+    time.sleep(0.8)
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    r = exc.value.response
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert r["Error"]["Code"] == "TooManyRequestsException"
+    assert r["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    t.join()
+    assert results == ["done"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert exc.value.response["Error"]["Code"] == "TooManyRequestsException"
+
+
+def test_account_concurrency_limit(fresh_server: Any) -> None:
+    srv = fresh_server(LAMBENT_LIMITS_ACCOUNT_CONCURRENCY="2", LAMBENT_LIMITS_MIN_UNRESERVED_CONCURRENCY="1")
+    lam = srv.client()
+    name = create_function(lam, SLEEPY)
+    assert lam.get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 2
+    results: list[Any] = []
+    threads = [_invoke_in_thread(lam, name, {"s": 2}, results) for _ in range(2)]
+    time.sleep(1.0)
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert exc.value.response["Reason"] == "ConcurrentInvocationLimitExceeded"
+    for t in threads:
+        t.join()
+    assert results == ["done", "done"]
+
+
+def test_everything_survives_a_restart(fresh_server: Any, tmp_path: Path) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    name = create_function(lam, {"app.py": "def handler(e, c):\n    return 'persisted'\n"}, Tags={"k": "v"},
+                           Environment={"Variables": {"A": "1"}})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
+    before = lam.get_function_configuration(FunctionName=name)
+    invoke_json(lam, name)
+    srv.stop()
+    srv.start()
+    lam = srv.client()
+    after = lam.get_function_configuration(FunctionName=name)
+    for key in ("CodeSha256", "RevisionId", "LastModified", "Environment", "MemorySize", "State"):
+        assert after[key] == before[key], key
+    assert lam.list_tags(Resource=after["FunctionArn"])["Tags"] == {"k": "v"}
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 3
+    assert invoke_json(lam, name)[1] == "persisted"
+    # logs of both runs are kept
+    out = subprocess.run([sys.executable, "-m", "lambent.cli.main", "logs", name, "--data-dir", str(srv.data_dir)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.count("START RequestId:") == 2 and out.count("REPORT RequestId:") == 2
+
+
+def _lambent_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "bwrap" in line or "/var/runtime/bootstrap" in line]
+
+
+def _our_cgroups() -> list[str]:
+    """Every sandbox cgroup directory below any lambent server's parent cgroup."""
+    import glob
+
+    found: list[str] = []
+    for pattern in ("/sys/fs/cgroup/memory/lambent*/*", "/sys/fs/cgroup/pids/lambent*/*", "/sys/fs/cgroup/lambent*/*"):
+        found.extend(p for p in glob.glob(pattern) if os.path.isdir(p))
+    return found
+
+
+def test_graceful_shutdown_finishes_in_flight_and_leaves_nothing(fresh_server: Any) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    name = create_function(lam, SLEEPY)
+    invoke_json(lam, name)  # a warm, frozen environment exists
+    mine_before = [c for c in _our_cgroups()]
+    assert mine_before, "expected at least one sandbox cgroup while the server runs"
+    results: list[Any] = []
+    t = _invoke_in_thread(lam, name, {"s": 1.5}, results)
+    time.sleep(0.5)
+    assert srv.proc is not None
+    srv.proc.send_signal(signal.SIGTERM)
+    t.join(timeout=30)
+    assert results == ["done"]
+    assert srv.proc.wait(timeout=30) == 0
+    # no sandbox processes of this server, no cgroups of its sandboxes
+    pid_hint = str(srv.data_dir)
+    assert not [p for p in _lambent_processes() if pid_hint in p]
+    left = set(_our_cgroups()) & set(mine_before)
+    assert not left, left
+
+
+def test_kill_9_leaves_no_orphans_and_next_start_cleans_cgroups(fresh_server: Any) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    name = create_function(lam, SLEEPY)
+    invoke_json(lam, name)
+    cgroups = set(_our_cgroups())
+    assert srv.proc is not None
+    srv.proc.kill()
+    srv.proc.wait()
+    # Frozen sandboxes cannot act on their parent-death signal until thawed; the next start of a
+    # server on this data dir thaws and kills them, and removes their cgroups.
+    srv.start()
+    assert not [p for p in _lambent_processes() if str(srv.data_dir) in p]
+    assert not (cgroups & set(_our_cgroups()))
+    assert invoke_json(srv.client(), name)[1] == "done"
+
+
+def test_health(server: Any) -> None:
+    with urllib.request.urlopen(server.url + "/health") as r:
+        assert r.status == 200 and json.load(r)["status"] == "ok"
+
+
+def test_generated_credentials_are_private_and_printed_once(tmp_path: Path) -> None:
+    from harness import Server, require_prerequisites
+
+    require_prerequisites()
+    srv = Server(tmp_path / "d")
+    env = srv.env()
+    env.pop("LAMBENT_ROOT_ACCESS_KEY_ID")
+    env.pop("LAMBENT_ROOT_SECRET_ACCESS_KEY")
+    srv.env = lambda: env  # type: ignore[method-assign]
+    srv.start()
+    srv.stop()
+    first = srv.log()
+    creds = (tmp_path / "d" / "root-credentials")
+    assert oct(creds.stat().st_mode & 0o777) == "0o600"
+    key, secret = creds.read_text().split()
+    assert key in first and secret in first
+    srv.start()
+    srv.stop()
+    assert srv.log().count(secret) == 1
