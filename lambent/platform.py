@@ -17,7 +17,7 @@ from pathlib import Path
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.functions import FunctionService
-from lambent.control.runtimes import RuntimeCatalog
+from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
@@ -63,21 +63,27 @@ class Platform:
         self.settings = settings
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
-        os.chmod(data, 0o711)
+        os.chmod(data, 0o700)
         self._lock_fd = lock_data_dir(data)
         self.credentials = load_root_credentials(settings)
         self.store = Store.open_in(data)
         limits = settings.limits
+        prefix = cgroup_prefix(data)
+        self.sandbox_dir = prepare_sandbox_dir(Path(settings.worker.sandbox_dir or f"/var/lib/lambent/{prefix}"))
         self.code = CodeStore(
             data / "code",
             self.store,
             ZipLimits(limits.unzipped_max_bytes, limits.zip_max_ratio, limits.zip_max_entries),
+            unpack_root=self.sandbox_dir / "code",
         )
-        self.runtimes = RuntimeCatalog(settings.worker.python_bin, settings.worker.node_bin)
+        self.runtimes = RuntimeCatalog(
+            settings.worker.python_bin, settings.worker.node_bin,
+            install_runtime_clients(self.sandbox_dir / "runtimes"),
+        )
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
         self.logs = LogStore(data / "logs")
         # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
-        self.cgroups = CgroupManager(prefix=cgroup_prefix(data))
+        self.cgroups = CgroupManager(prefix=prefix)
         self.pool = WorkerPool(
             settings.worker,
             runtimes=self.runtimes,
@@ -116,6 +122,20 @@ class Platform:
         await self.pool.shutdown()
         await self.functions.wait_idle()
         self.store.close()
+
+
+def prepare_sandbox_dir(path: Path) -> Path:
+    """Create the sandbox dir and check an unprivileged uid can traverse every ancestor."""
+    path = path.resolve()
+    path.mkdir(parents=True, exist_ok=True, mode=0o711)
+    os.chmod(path, 0o711)
+    for parent in [path, *path.parents]:
+        if not os.stat(parent).st_mode & 0o001:
+            raise SystemExit(
+                f"{parent} is not world-traversable: sandboxes could not reach {path}; "
+                "set LAMBENT_WORKER_SANDBOX_DIR to a path under a 0711/0755 directory"
+            )
+    return path
 
 
 def cgroup_prefix(data_dir: Path) -> str:

@@ -56,6 +56,10 @@ class WorkerSettings:
     node_bin: str = "/usr/bin/node"
     #: How long shutdown waits for in-flight invocations.
     shutdown_grace_s: float = 30.0
+    #: Where unpacked code and runtime clients live for sandboxes to mount. Sandboxes are set up
+    #: by an unprivileged uid, so this path must be world-traversable (the data dir need not be).
+    #: Empty: /var/lib/lambent/<server id>.
+    sandbox_dir: str = ""
 
 
 @dataclass(frozen=True)

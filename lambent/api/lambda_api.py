@@ -25,7 +25,7 @@ from lambent import arns
 from lambent.api import shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.envelopes import error_response
-from lambent.control.functions import NOT_GIVEN, CreateFunctionInput, FunctionService
+from lambent.control.functions import CreateFunctionInput
 from lambent.control.validation import (
     EPHEMERAL_MAX_MB,
     EPHEMERAL_MIN_MB,
@@ -305,7 +305,7 @@ async def update_function_configuration(request: Request) -> Response:
             changes["log_format"] = lc["LogFormat"]
         if lc.get("LogGroup"):
             changes["log_group"] = lc["LogGroup"]
-    cfg = await p.functions.update_configuration(name, changes, body.get("RevisionId", NOT_GIVEN) or None)
+    cfg = await p.functions.update_configuration(name, changes, body.get("RevisionId"))
     return _json(shapes.function_configuration(cfg, p.functions.arn(name)))
 
 

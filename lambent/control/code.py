@@ -1,7 +1,9 @@
 """Deployment packages on disk: one zip and one unpacked tree per content hash.
 
-Layout under ``<data dir>/code``: ``<sha256>.zip`` (what GetFunction's Code.Location serves) and
-``<sha256>/`` (mounted read-only at /var/task by every sandbox of every version with that code).
+``<data dir>/code/<sha256>.zip`` is the durable copy (what GetFunction's Code.Location serves);
+``<sandbox dir>/code/<sha256>/`` is the unpacked tree, mounted read-only at /var/task by every
+sandbox of every version with that code. The unpacked tree is a cache: it is rebuilt from the zip
+whenever it is missing.
 """
 
 from __future__ import annotations
@@ -20,19 +22,22 @@ from lambent.store import Store
 class CodeStore:
     """Scope: one per server; thread-safe enough for one writer per hash (writes are atomic renames)."""
 
-    def __init__(self, root: Path, store: Store, limits: ZipLimits) -> None:
+    def __init__(self, root: Path, store: Store, limits: ZipLimits, unpack_root: Path | None = None) -> None:
         self.root = root
+        self.unpack_root = unpack_root or root
         self.store = store
         self.limits = limits
         root.mkdir(parents=True, exist_ok=True)
-        # Sandboxes run as an unprivileged host uid: they must be able to traverse to the code.
-        os.chmod(root, 0o711)
+        os.chmod(root, 0o700)
+        self.unpack_root.mkdir(parents=True, exist_ok=True)
+        # Sandboxes are set up by an unprivileged host uid: it must be able to traverse to the code.
+        os.chmod(self.unpack_root, 0o711)
 
     def zip_path(self, sha256_hex: str) -> Path:
         return self.root / f"{sha256_hex}.zip"
 
     def code_dir(self, sha256_hex: str) -> Path:
-        return self.root / sha256_hex
+        return self.unpack_root / sha256_hex
 
     def check(self, data: bytes) -> CodeInfo:
         """Validate and hash a package without storing it (raises the AWS-shaped error)."""

@@ -33,20 +33,22 @@ class RuntimeLaunch:
 class RuntimeCatalog:
     """The runtimes supported on this host. Scope: one per server, computed at start-up."""
 
-    def __init__(self, python_bin: str = "/usr/bin/python3", node_bin: str = "/usr/bin/node") -> None:
+    def __init__(
+        self, python_bin: str = "/usr/bin/python3", node_bin: str = "/usr/bin/node", runtimes_dir: Path = RUNTIMES_DIR
+    ) -> None:
         self._launch: dict[str, RuntimeLaunch] = {}
         py_dir = Path(python_bin).parent
         for minor in range(11, 20):
             exe = py_dir / f"python3.{minor}"
             if os.access(exe, os.X_OK):
                 self._launch[f"python3.{minor}"] = RuntimeLaunch(
-                    (str(exe), "-S", "-u", "/var/runtime/bootstrap.py"), RUNTIMES_DIR / "python",
+                    (str(exe), "-S", "-u", "/var/runtime/bootstrap.py"), runtimes_dir / "python",
                     (("PYTHONPATH", "/var/runtime"),),
                 )
         major = _node_major(node_bin)
         if major is not None:
             self._launch[f"nodejs{major}.x"] = RuntimeLaunch(
-                (node_bin, "/var/runtime/bootstrap.mjs"), RUNTIMES_DIR / "nodejs",
+                (node_bin, "/var/runtime/bootstrap.mjs"), runtimes_dir / "nodejs",
                 (("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/task"),),
             )
         for name in CUSTOM:
@@ -69,6 +71,26 @@ class RuntimeCatalog:
         if _NODE.match(runtime):
             return "nodejs"
         return "custom"
+
+
+def install_runtime_clients(dest: Path) -> Path:
+    """Copy the in-sandbox runtime clients to ``dest`` (world-readable), for sandboxes to mount."""
+    for lang in ("python", "nodejs"):
+        src = RUNTIMES_DIR / lang
+        target = dest / lang
+        target.mkdir(parents=True, exist_ok=True)
+        os.chmod(target, 0o755)
+        for f in src.iterdir():
+            if f.is_file() and f.suffix in (".py", ".mjs", ".js", ".cjs", ".json"):
+                data = f.read_bytes()
+                out = target / f.name
+                if not out.exists() or out.read_bytes() != data:
+                    tmp = out.with_suffix(out.suffix + ".tmp")
+                    tmp.write_bytes(data)
+                    os.chmod(tmp, 0o644)
+                    os.replace(tmp, out)
+    os.chmod(dest, 0o755)
+    return dest
 
 
 @cache

@@ -32,6 +32,11 @@ MB_PER_VCPU = 1769
 MAX_MILLICORES = 6000
 
 
+#: The init phase runs with at least one full vCPU, as Lambda is observed to boost init; the
+#: memory-proportional quota applies from the first invocation on.
+INIT_MIN_MILLICORES = 1000
+
+
 def cpu_millicores(memory_mb: int) -> int:
     return max(1, min(MAX_MILLICORES, memory_mb * 1000 // MB_PER_VCPU))
 
@@ -136,7 +141,9 @@ class ExecutionEnvironment:
             env=build_env(self.cfg, self.launch, region=self.region, log_stream=self.log_stream),
             mounts=tuple(mounts),
             tmp_size_mb=self.cfg.ephemeral_storage_mb,
-            limits=Limits(self.cfg.memory_mb, cpu_millicores(self.cfg.memory_mb), self.settings.pids_max),
+            limits=Limits(
+                self.cfg.memory_mb, max(INIT_MIN_MILLICORES, cpu_millicores(self.cfg.memory_mb)), self.settings.pids_max
+            ),
             listen_port=RUNTIME_API_PORT,
         )
         self._sandbox = await Sandbox.start(spec, self.cgroups)
@@ -160,6 +167,7 @@ class ExecutionEnvironment:
             await self.destroy("init failed")
             return error_payload(request_id, etype, msg)
         self._init_ms = (time.monotonic() - started) * 1000
+        self._sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
         self.state = EnvState.IDLE
         return None
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lambent.sandbox import CgroupManager, Limits, Sandbox, SandboxSpec
+from lambent.sandbox import CgroupManager, ExitStatus, Limits, Sandbox, SandboxSpec
 
 DEFAULT_LIMITS = Limits(memory_mb=256, cpu_millicores=1000, pids_max=64)
 BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -131,7 +131,9 @@ class SandboxKit:
                 text += chunk.decode(errors="replace")
         return text
 
-    async def run(self, argv: tuple[str, ...], timeout_s: float = 20.0, **overrides: Any) -> tuple[str, Any]:
+    async def run(
+        self, argv: tuple[str, ...], timeout_s: float = 20.0, **overrides: Any
+    ) -> tuple[str, ExitStatus]:
         """Start, collect all output, return (output, ExitStatus)."""
         sandbox = await self.start(argv, **overrides)
         out = await self.output(sandbox, timeout_s)

@@ -142,7 +142,9 @@ async def test_environment_is_exactly_the_spec(kit: SandboxKit) -> None:
     finally:
         del os.environ["LAMBENT_HOST_ONLY"]
     # Then only the spec's variables are set, plus PWD which bwrap always exports
-    assert sorted(out.splitlines()) == ["AWS_REGION=eu-west-1", "EMPTY=", "PATH=/usr/bin", "PWD=/tmp"]
+    assert sorted(out.splitlines()) == [
+        "AWS_REGION=eu-west-1", "EMPTY=", "PATH=/usr/bin", "PWD=/tmp",
+    ]  # fmt: skip
 
 
 async def test_network_is_loopback_only_and_host_unreachable(kit: SandboxKit) -> None:
@@ -216,9 +218,12 @@ async def test_stdout_and_stderr_share_one_pipe_and_stdin_is_empty(kit: SandboxK
 
 @pytest.mark.parametrize(
     ("script", "exit_code", "signal"),
-    [("exit 0", 0, None), ("exit 3", 3, None), ("kill -TERM $$", None, 15), ("kill -9 $$", None, 9)],
-)
-async def test_exit_status(kit: SandboxKit, script: str, exit_code: int | None, signal: int | None) -> None:
+    [("exit 0", 0, None), ("exit 3", 3, None), ("kill -TERM $$", None, 15),
+     ("kill -9 $$", None, 9)],
+)  # fmt: skip
+async def test_exit_status(
+    kit: SandboxKit, script: str, exit_code: int | None, signal: int | None
+) -> None:
     sandbox = await kit.start(("/bin/sh", "-c", script))
     status = await asyncio.wait_for(sandbox.wait(), 10)
     assert (status.exit_code, status.signal, status.oom_killed) == (exit_code, signal, False)

@@ -17,7 +17,6 @@ import pytest
 
 from lambent.sandbox import (
     CgroupManager,
-    Limits,
     Mount,
     Sandbox,
     SandboxError,
@@ -107,6 +106,10 @@ async def test_listener_in_the_sandbox_talks_to_the_host(kit: SandboxKit) -> Non
         await loop.sock_sendall(conn, b"pong")
     # Then bytes flowed both ways
     assert request == b"ping"
+    # And every thread of the host process is back in the host's network namespace
+    own = os.stat("/proc/self/ns/net").st_ino
+    for task in os.listdir("/proc/self/task"):
+        assert os.stat(f"/proc/self/task/{task}/ns/net").st_ino == own
     assert (await kit.output(sandbox)).strip() == "pong"
     assert (await sandbox.wait()).exit_code == 0
 

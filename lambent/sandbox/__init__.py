@@ -1,0 +1,24 @@
+"""Isolation only: bubblewrap namespaces, cgroup limits, mounts and a listener in the sandbox's
+network namespace. Knows nothing of Lambda; see README.md for the threat model.
+
+The public API is assembled here and pinned by tests/unit/sandbox/test_sandbox_public_api.py.
+"""
+
+from ._cgroup_base import Cgroup
+from ._status import ExitStatus
+from .cgroups import CgroupManager
+from .errors import SandboxError
+from .sandbox import Sandbox
+from .spec import Limits, Mount, SandboxOptions, SandboxSpec
+
+__all__ = [
+    "Cgroup",
+    "CgroupManager",
+    "ExitStatus",
+    "Limits",
+    "Mount",
+    "Sandbox",
+    "SandboxError",
+    "SandboxOptions",
+    "SandboxSpec",
+]

@@ -1,0 +1,154 @@
+"""The exact command line that launches one sandbox: ``setpriv … -- bwrap … -- argv``.
+
+Pure functions of the spec, the host options and the fd numbers (plus ``host_root_entries``,
+which only ``lstat``s a handful of top-level paths), so the whole filesystem and namespace
+layout is unit-testable without running anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .spec import SandboxOptions, SandboxSpec
+
+# Top-level directories a program expects besides /usr. On merged-/usr hosts (Debian 12) they
+# are symlinks into /usr and are recreated as symlinks; otherwise they are bound read-only.
+_ROOT_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+@dataclass(frozen=True)
+class RootEntry:
+    """One top-level path: recreated as a symlink (``symlink_to`` set) or bound read-only."""
+
+    path: str
+    symlink_to: str | None
+
+
+@dataclass(frozen=True)
+class ChildFds:
+    """Descriptor numbers bwrap inherits (``pass_fds``) for the handshake and generated files."""
+
+    status_w: int
+    block_r: int
+    passwd_r: int
+    group_r: int
+    hosts_r: int
+
+    def all(self) -> tuple[int, ...]:
+        return (self.status_w, self.block_r, self.passwd_r, self.group_r, self.hosts_r)
+
+
+def host_root_entries(root: str = "/") -> tuple[RootEntry, ...]:
+    """Mirror the host's top-level layout for the directories in ``_ROOT_DIRS`` that exist."""
+    entries: list[RootEntry] = []
+    for name in _ROOT_DIRS:
+        host_path = os.path.join(root, name)
+        if os.path.islink(host_path):
+            entries.append(RootEntry(path="/" + name, symlink_to=os.readlink(host_path)))
+        elif os.path.isdir(host_path):
+            entries.append(RootEntry(path="/" + name, symlink_to=None))
+    return tuple(entries)
+
+
+def passwd_bytes(spec: SandboxSpec, options: SandboxOptions) -> bytes:
+    """/etc/passwd naming the sandbox user; nobody covers host files of unmapped owners."""
+    lines = ["root:x:0:0:root:/root:/usr/sbin/nologin"]
+    if spec.uid not in (0, 65534):
+        lines.append(f"{options.user_name}:x:{spec.uid}:{spec.gid}::/tmp:/usr/sbin/nologin")
+    lines.append("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def group_bytes(spec: SandboxSpec, options: SandboxOptions) -> bytes:
+    lines = ["root:x:0:"]
+    if spec.gid not in (0, 65534):
+        lines.append(f"{options.user_name}:x:{spec.gid}:")
+    lines.append("nogroup:x:65534:")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def hosts_bytes(spec: SandboxSpec) -> bytes:
+    # glibc resolves "localhost" through /etc/hosts; without it lookups would go to DNS,
+    # which does not exist in the sandbox's empty network namespace.
+    names = "localhost" if spec.hostname == "localhost" else f"localhost {spec.hostname}"
+    return f"127.0.0.1 {names}\n::1 localhost ip6-localhost ip6-loopback\n".encode()
+
+
+def build_command(
+    spec: SandboxSpec,
+    options: SandboxOptions,
+    fds: ChildFds,
+    root_entries: tuple[RootEntry, ...],
+) -> list[str]:
+    """The full exec vector: privilege drop, then bwrap, then the sandboxed command."""
+    return [
+        options.setpriv_path,
+        f"--reuid={options.host_uid}",
+        f"--regid={options.host_gid}",
+        "--clear-groups",
+        "--",
+        options.bwrap_path,
+        *bwrap_args(spec, options, fds, root_entries),
+        "--",
+        *spec.argv,
+    ]
+
+
+def bwrap_args(
+    spec: SandboxSpec,
+    options: SandboxOptions,
+    fds: ChildFds,
+    root_entries: tuple[RootEntry, ...],
+) -> list[str]:
+    """bwrap options, in the order bwrap applies them (order matters for --perms/--size)."""
+    args = [
+        "--unshare-all",
+        # --disable-userns needs an explicit --unshare-user; it stops sandboxed code from
+        # creating nested user namespaces, which is kernel attack surface it never needs.
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop", "ALL",
+        "--uid", str(spec.uid),
+        "--gid", str(spec.gid),
+        "--hostname", spec.hostname,
+        "--ro-bind", "/usr", "/usr",
+    ]  # fmt: skip
+    for entry in root_entries:
+        if entry.symlink_to is not None:
+            args += ["--symlink", entry.symlink_to, entry.path]
+        else:
+            args += ["--ro-bind", entry.path, entry.path]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for path in options.etc_binds:
+        args += ["--ro-bind-try", path, path]
+    for fd, target in (
+        (fds.passwd_r, "/etc/passwd"),
+        (fds.group_r, "/etc/group"),
+        (fds.hosts_r, "/etc/hosts"),
+    ):
+        # Without --perms bwrap creates these 0600, unreadable for any other uid.
+        args += ["--perms", "0444", "--ro-bind-data", str(fd), target]
+    args += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        # --perms and --size apply to the next --tmpfs only.
+        "--perms", "1777",
+        "--size", str(spec.tmp_size_mb * 1024 * 1024),
+        "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    # bwrap runs as an unprivileged host uid: every mount source must be reachable by it (bwrap
+    # canonicalises sources with realpath, so even --ro-bind-fd needs a traversable path).
+    for mount in spec.mounts:
+        args += ["--bind" if mount.writable else "--ro-bind", mount.source, mount.target]
+    args += [
+        # The root is a tmpfs bwrap created; making it read-only stops the sandbox from
+        # filling it (only /tmp and writable mounts remain writable).
+        "--remount-ro", "/",
+        "--chdir", spec.cwd,
+        "--json-status-fd", str(fds.status_w),
+        "--block-fd", str(fds.block_r),
+    ]  # fmt: skip
+    return args
