@@ -120,6 +120,7 @@ class Platform:
         if not drained:
             log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)
         await self.pool.shutdown()
+        await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
         self.store.close()
 

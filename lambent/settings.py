@@ -49,6 +49,8 @@ class WorkerSettings:
     init_timeout_s: float = 10.0
     #: pids.max inside each environment (AWS allows 1024 processes/threads).
     pids_max: int = 1024
+    #: An idle environment is frozen this long after its last invocation (0: at once).
+    freeze_after_ms: float = 50.0
     #: Log bytes kept per invocation; the rest is dropped and a line says how much.
     log_max_bytes_per_invoke: int = 1024 * 1024
     #: Host interpreter/binaries used for managed runtimes.

@@ -27,6 +27,16 @@ _AUTH_RE = re.compile(
 MAX_SKEW = dt.timedelta(minutes=5)
 
 
+def _parse_amz_date(value: str) -> dt.datetime:
+    """``YYYYMMDDTHHMMSSZ``; hand-parsed because strptime costs ~20 µs on every request."""
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z":
+        raise ValueError(value)
+    return dt.datetime(
+        int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]),
+        tzinfo=dt.timezone.utc,
+    )
+
+
 @dataclass(frozen=True)
 class Scope:
     """The parts of the credential scope the router needs."""
@@ -84,7 +94,7 @@ class SigV4Verifier:
         if not amz_date:
             raise IncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         try:
-            ts = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+            ts = _parse_amz_date(amz_date)
         except ValueError:
             raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.") from None
         now = now or dt.datetime.now(dt.timezone.utc)

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         loop="uvloop",
         timeout_graceful_shutdown=int(settings.worker.shutdown_grace_s),
         timeout_keep_alive=60,
+        proxy_headers=False,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -134,6 +134,10 @@ def test_graceful_shutdown_finishes_in_flight_and_leaves_nothing(fresh_server: A
     assert not [p for p in _lambent_processes() if pid_hint in p]
     left = set(_our_cgroups(srv.data_dir)) & set(mine_before)
     assert not left, left
+    from lambent.platform import cgroup_prefix
+
+    prefix = cgroup_prefix(srv.data_dir)
+    assert not [c for c in ("memory", "pids", "freezer", "cpu") if os.path.exists(f"/sys/fs/cgroup/{c}/{prefix}")]
 
 
 def test_kill_9_leaves_no_orphans_and_next_start_cleans_cgroups(fresh_server: Any) -> None:
