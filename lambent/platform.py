@@ -16,7 +16,9 @@ from pathlib import Path
 
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
+from lambent.control.aliases import AliasService
 from lambent.control.functions import FunctionService
+from lambent.control.versions import VersionService
 from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.service import InvokeService
@@ -81,6 +83,8 @@ class Platform:
             install_runtime_clients(self.sandbox_dir / "runtimes"),
         )
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
+        self.versions = VersionService(self.functions)
+        self.aliases = AliasService(self.functions)
         self.logs = LogStore(data / "logs")
         # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
         self.cgroups = CgroupManager(prefix=prefix)

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
@@ -22,9 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from lambent import arns
-from lambent.api import shapes
+from lambent.api import lambda_versions, shapes
 from lambent.api.codeurl import presign_code_url
-from lambent.api.envelopes import error_response
+from lambent.api.rest import body_json, endpoint, json_response, platform_of
 from lambent.control.functions import CreateFunctionInput
 from lambent.control.validation import (
     EPHEMERAL_MAX_MB,
@@ -40,15 +39,12 @@ from lambent.control.validation import (
 from lambent.errors import (
     InvalidParameterValue,
     InvalidRequestContent,
-    LambentError,
     RequestEntityTooLarge,
     RequestTooLarge,
-    ServiceError,
 )
 from lambent.platform import Platform
 from lambent.worker.environment import InvokeRequest
 
-Handler = Callable[[Request], Awaitable[Response]]
 #: AWS's limit on a CreateFunction/UpdateFunctionCode request (a 50 MB zip, base64-encoded, plus JSON).
 CODE_REQUEST_MAX_BYTES = 70_167_211
 
@@ -57,42 +53,6 @@ CODE_REQUEST_MAX_BYTES = 70_167_211
 def runtime_enum() -> tuple[str, ...]:
     model = botocore.session.get_session().get_service_model("lambda")
     return tuple(model.shape_for("Runtime").enum)
-
-
-def _platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(data), status_code=status, media_type="application/json", headers=headers)
-
-
-def _body_json(request: Request) -> dict[str, Any]:
-    body: bytes = request.state.body
-    if not body:
-        return {}
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
-    if not isinstance(obj, dict):
-        raise InvalidRequestContent("Could not parse request body into json: expected a JSON object")
-    return obj
-
-
-def endpoint(fn: Handler) -> Handler:
-    """Map lambent errors to AWS envelopes; anything unexpected becomes a ServiceException."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except LambentError as exc:
-            return error_response(exc)
-        except Exception as exc:  # noqa: BLE001 - never crash on a request
-            request.app.state.log.exception("unhandled error in %s", fn.__name__)
-            return error_response(ServiceError(f"Internal error: {type(exc).__name__}"))
-
-    return wrapped
 
 
 def _decode_zip(code: Any, limit: int) -> bytes:
@@ -139,8 +99,8 @@ def _env_vars(body: dict[str, Any]) -> dict[str, str] | None:
 # -- functions -------------------------------------------------------------------------------------
 @endpoint
 async def create_function(request: Request) -> Response:
-    p = _platform(request)
-    body = _body_json(request)
+    p = platform_of(request)
+    body = body_json(request)
     c = Checker()
     c.required("functionName", body.get("FunctionName"))
     c.required("role", body.get("Role"))
@@ -187,19 +147,18 @@ async def create_function(request: Request) -> Response:
             log_group=logging_cfg.get("LogGroup"),
         )
     )
-    return _json(shapes.function_configuration(cfg, p.functions.arn(cfg.name)), status=201)
+    return json_response(shapes.function_configuration(cfg, p.functions.arn(cfg.name)), status=201)
 
 
 def _target(request: Request) -> tuple[Platform, str, str | None]:
-    p = _platform(request)
+    p = platform_of(request)
     name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
     return p, name, qualifier
 
 
 def _config_out(p: Platform, name: str, qualifier: str | None) -> dict[str, Any]:
     cfg = p.functions.resolve(name, qualifier)
-    q = None if cfg.version == arns.LATEST and qualifier is None else cfg.version
-    return shapes.function_configuration(cfg, p.functions.arn(name, q))
+    return shapes.function_configuration(cfg, p.functions.arn(name, qualifier))
 
 
 @endpoint
@@ -218,18 +177,18 @@ async def get_function(request: Request) -> Response:
         out["Tags"] = dict(entry.tags)
     if entry.reserved_concurrency is not None:
         out["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved_concurrency}
-    return _json(out)
+    return json_response(out)
 
 
 @endpoint
 async def get_function_configuration(request: Request) -> Response:
     p, name, qualifier = _target(request)
-    return _json(_config_out(p, name, qualifier))
+    return json_response(_config_out(p, name, qualifier))
 
 
 @endpoint
 async def list_functions(request: Request) -> Response:
-    p = _platform(request)
+    p = platform_of(request)
     q = request.query_params
     max_items = 50
     if "MaxItems" in q:
@@ -255,7 +214,7 @@ async def list_functions(request: Request) -> Response:
     }
     if start + max_items < len(entries) and page:
         out["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
-    return _json(out)
+    return json_response(out)
 
 
 @endpoint
@@ -263,13 +222,13 @@ async def update_function_code(request: Request) -> Response:
     p, name, qualifier = _target(request)
     if qualifier is not None:
         raise InvalidParameterValue("Updating the code of a qualified function is not allowed.")
-    body = _body_json(request)
+    body = body_json(request)
     if body.get("DryRun"):
         p.code.check(_decode_zip(body, p.settings.limits.zip_max_bytes))
-        return _json(_config_out(p, name, None))
+        return json_response(_config_out(p, name, None))
     zip_file = _decode_zip(body, p.settings.limits.zip_max_bytes)
     cfg = await p.functions.update_code(name, zip_file, body.get("RevisionId"))
-    return _json(shapes.function_configuration(cfg, p.functions.arn(name)))
+    return json_response(shapes.function_configuration(cfg, p.functions.arn(name)))
 
 
 _CONFIG_FIELDS = {
@@ -287,7 +246,7 @@ async def update_function_configuration(request: Request) -> Response:
     p, name, qualifier = _target(request)
     if qualifier is not None:
         raise InvalidParameterValue("Updating the configuration of a qualified function is not allowed.")
-    body = _body_json(request)
+    body = body_json(request)
     c = Checker()
     _check_common(c, body)
     c.raise_if_any()
@@ -306,20 +265,23 @@ async def update_function_configuration(request: Request) -> Response:
         if lc.get("LogGroup"):
             changes["log_group"] = lc["LogGroup"]
     cfg = await p.functions.update_configuration(name, changes, body.get("RevisionId"))
-    return _json(shapes.function_configuration(cfg, p.functions.arn(name)))
+    return json_response(shapes.function_configuration(cfg, p.functions.arn(name)))
 
 
 @endpoint
 async def delete_function(request: Request) -> Response:
     p, name, qualifier = _target(request)
-    await p.functions.delete(name, qualifier)
+    if qualifier is None:
+        await p.functions.delete(name)
+    else:
+        await p.versions.delete(name, qualifier)
     return Response(status_code=204)
 
 
 # -- invoke ----------------------------------------------------------------------------------------
 @endpoint
 async def invoke(request: Request) -> Response:
-    p = _platform(request)
+    p = platform_of(request)
     headers = request.headers
     name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
     invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
@@ -344,10 +306,9 @@ async def invoke(request: Request) -> Response:
             raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
     else:
         payload = b"{}"
-    cfg = p.functions.resolve(name, qualifier)
     request_id = str(uuid.uuid4())
     if invocation_type == "DryRun":
-        p.invoker.check_invocable(cfg)
+        p.invoker.check_invocable(p.functions.resolve(name, qualifier))
         return Response(status_code=204, headers={"x-amzn-RequestId": request_id})
     if invocation_type == "Event":
         raise InvalidParameterValue("InvocationType Event is not supported by this lambent server yet.")
@@ -384,10 +345,10 @@ def _client_context(raw: str | None) -> str | None:
 # -- account, concurrency, tags ------------------------------------------------------------------
 @endpoint
 async def get_account_settings(request: Request) -> Response:
-    p = _platform(request)
+    p = platform_of(request)
     limits = p.settings.limits
     total_code = await asyncio.to_thread(p.store.total_code_size)
-    return _json(
+    return json_response(
         {
             "AccountLimit": {
                 "TotalCodeSize": 80_530_636_800,
@@ -406,21 +367,21 @@ async def put_function_concurrency(request: Request) -> Response:
     p, name, qualifier = _target(request)
     if qualifier is not None:
         raise InvalidParameterValue("Reserved concurrency is set on the function, not on a version or alias.")
-    body = _body_json(request)
+    body = body_json(request)
     value = body.get("ReservedConcurrentExecutions")
     c = Checker()
     c.required("reservedConcurrentExecutions", value)
     c.int_range("reservedConcurrentExecutions", value, 0, p.settings.limits.account_concurrency)
     c.raise_if_any()
     result = await p.functions.put_concurrency(name, int(value))
-    return _json({"ReservedConcurrentExecutions": result})
+    return json_response({"ReservedConcurrentExecutions": result})
 
 
 @endpoint
 async def get_function_concurrency(request: Request) -> Response:
     p, name, _ = _target(request)
     value = p.functions.entry(name).reserved_concurrency
-    return _json({} if value is None else {"ReservedConcurrentExecutions": value})
+    return json_response({} if value is None else {"ReservedConcurrentExecutions": value})
 
 
 @endpoint
@@ -432,8 +393,8 @@ async def delete_function_concurrency(request: Request) -> Response:
 
 @endpoint
 async def tag_resource(request: Request) -> Response:
-    p = _platform(request)
-    body = _body_json(request)
+    p = platform_of(request)
+    body = body_json(request)
     tags = body.get("Tags")
     c = Checker()
     c.required("tags", tags)
@@ -446,7 +407,7 @@ async def tag_resource(request: Request) -> Response:
 
 @endpoint
 async def untag_resource(request: Request) -> Response:
-    p = _platform(request)
+    p = platform_of(request)
     keys = request.query_params.getlist("tagKeys")
     c = Checker()
     if not keys:
@@ -458,8 +419,8 @@ async def untag_resource(request: Request) -> Response:
 
 @endpoint
 async def list_tags(request: Request) -> Response:
-    p = _platform(request)
-    return _json({"Tags": p.functions.tags(request.path_params["arn"])})
+    p = platform_of(request)
+    return json_response({"Tags": p.functions.tags(request.path_params["arn"])})
 
 
 def max_body_bytes(method: str, path: str) -> int:
@@ -491,5 +452,6 @@ def build_router() -> Router:
             Route("/2017-03-31/tags/{arn}", tag_resource, methods=["POST"]),
             Route("/2017-03-31/tags/{arn}", untag_resource, methods=["DELETE"]),
             Route("/2017-03-31/tags/{arn}", list_tags, methods=["GET"]),
+            *lambda_versions.routes(),
         ]
     )

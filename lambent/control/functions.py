@@ -19,7 +19,7 @@ from typing import Any
 
 from lambent import arns
 from lambent.control.code import CodeStore
-from lambent.control.model import CodeInfo, FunctionConfig, State, UpdateStatus
+from lambent.control.model import Alias, CodeInfo, FunctionConfig, State, UpdateStatus
 from lambent.control.runtimes import RuntimeCatalog
 from lambent.control.validation import check_environment
 from lambent.errors import (
@@ -71,6 +71,8 @@ class FunctionEntry:
     tags: dict[str, str]
     reserved_concurrency: int | None
     versions: dict[str, FunctionConfig]
+    last_version: int = 0
+    aliases: dict[str, Alias] = field(default_factory=dict)
 
     @property
     def latest(self) -> FunctionConfig:
@@ -96,21 +98,27 @@ class FunctionService:
             configs = {v: FunctionConfig.from_json(c) for v, c in versions.items()}
             if arns.LATEST not in configs:
                 continue
-            self._fns[row.name] = FunctionEntry(row.name, row.created_at, row.tags, row.reserved_concurrency, configs)
+            self._fns[row.name] = FunctionEntry(
+                row.name, row.created_at, row.tags, row.reserved_concurrency, configs, row.last_version
+            )
+        for fn_name, alias_json in store.iter_aliases():
+            if fn_name in self._fns:
+                alias = Alias.from_json(alias_json)
+                self._fns[fn_name].aliases[alias.name] = alias
 
     # -- helpers ---------------------------------------------------------------------------------
     def on_change(self, listener: ChangeListener) -> None:
         """``listener(name)`` runs after a function's code/config changes or it is deleted."""
         self._listeners.append(listener)
 
-    def _notify(self, name: str) -> None:
+    def notify(self, name: str) -> None:
         for listener in self._listeners:
             listener(name)
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         return arns.function_arn(self.settings.region, self.settings.account_id, name, qualifier)
 
-    def _lock(self, name: str) -> asyncio.Lock:
+    def lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
     def _spawn(self, coro: Any) -> None:
@@ -118,13 +126,13 @@ class FunctionService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFound:
+    def not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFound:
         return ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
 
     def entry(self, name: str) -> FunctionEntry:
         fn = self._fns.get(name)
         if fn is None:
-            raise self._not_found(name)
+            raise self.not_found(name)
         return fn
 
     def ref(self, raw: str, qualifier: str | None = None) -> tuple[str, str | None]:
@@ -133,14 +141,24 @@ class FunctionService:
         arns.check_account(ref, self.settings.region, self.settings.account_id)
         return ref.name, arns.resolve_qualifier(ref, qualifier)
 
-    def resolve(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        """The configuration an invoke (or a read) with this qualifier addresses. Hot path."""
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+        """The configuration a read or an invoke with this qualifier addresses. Hot path.
+
+        An alias resolves to its primary version, or, given a uniform ``draw`` in [0, 1) (an
+        invoke), to the version its routing weights pick for that draw.
+        """
         fn = self._fns.get(name)
         if fn is None:
-            raise self._not_found(name)
+            raise self.not_found(name)
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
-            raise self._not_found(name, qualifier)
+            alias = fn.aliases.get(qualifier) if qualifier else None
+            if alias is None:
+                raise self.not_found(name, qualifier)
+            version = alias.pick_version(draw) if draw is not None else alias.function_version
+            cfg = fn.versions.get(version)
+            if cfg is None:
+                raise self.not_found(name, version)
         return cfg
 
     def list(self) -> list[FunctionEntry]:
@@ -154,21 +172,21 @@ class FunctionService:
             )
 
     @staticmethod
-    def _now() -> str:
+    def now() -> str:
         return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
     # -- create / update / delete ---------------------------------------------------------------
     async def create(self, inp: CreateFunctionInput) -> FunctionConfig:
         self._check_runtime(inp.runtime)
         env = check_environment(inp.environment, self.settings.limits.env_vars_max_bytes)
-        async with self._lock(inp.name):
+        async with self.lock(inp.name):
             if inp.name in self._fns:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
             info: CodeInfo = await asyncio.to_thread(self.code.put, inp.zip_file)
             cfg = FunctionConfig(
                 name=inp.name, runtime=inp.runtime, role=inp.role, handler=inp.handler,
                 code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
-                last_modified=self._now(), revision_id=str(uuid.uuid4()), description=inp.description,
+                last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
                 timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
                 environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
                 log_format=inp.log_format, log_group=inp.log_group,
@@ -182,7 +200,7 @@ class FunctionService:
 
     async def _activate(self, name: str) -> None:
         """The Pending -> Active transition: make sure the code tree is there, then go Active."""
-        async with self._lock(name):
+        async with self.lock(name):
             fn = self._fns.get(name)
             if fn is None:
                 return
@@ -199,7 +217,7 @@ class FunctionService:
             await self._put_latest(fn, new)
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
-        async with self._lock(name):
+        async with self.lock(name):
             fn = self._fns.get(name)
             if fn is None or fn.latest.revision_id != revision_id:
                 return
@@ -234,13 +252,13 @@ class FunctionService:
 
     async def update_code(self, name: str, zip_file: bytes, revision_id: str | None = None) -> FunctionConfig:
         fn = self.entry(name)
-        async with self._lock(name):
+        async with self.lock(name):
             self._check_updatable(fn.latest, revision_id)
             info = await asyncio.to_thread(self.code.put, zip_file)
             old_hash = fn.latest.code_hash_hex
             cfg = fn.latest.replace(
                 code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
-                last_modified=self._now(), revision_id=str(uuid.uuid4()),
+                last_modified=self.now(), revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
                 last_update_status_reason_code="Creating",
@@ -248,7 +266,7 @@ class FunctionService:
             await self._put_latest(fn, cfg)
             if old_hash != info.sha256_hex:
                 await asyncio.to_thread(self.code.release, old_hash)
-        self._notify(name)
+        self.notify(name)
         self._spawn(self._finish_update(name, cfg.revision_id))
         return cfg
 
@@ -260,31 +278,28 @@ class FunctionService:
         if "environment" in changes:
             env = check_environment(changes["environment"], self.settings.limits.env_vars_max_bytes)
             changes["environment"] = env or None
-        async with self._lock(name):
+        async with self.lock(name):
             self._check_updatable(fn.latest, revision_id)
             cfg = fn.latest.replace(
-                **changes, last_modified=self._now(), revision_id=str(uuid.uuid4()),
+                **changes, last_modified=self.now(), revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
                 last_update_status_reason_code="Creating",
             )
             await self._put_latest(fn, cfg)
-        self._notify(name)
+        self.notify(name)
         self._spawn(self._finish_update(name, cfg.revision_id))
         return cfg
 
-    async def delete(self, name: str, qualifier: str | None = None) -> None:
+    async def delete(self, name: str) -> None:
+        """Delete the function with all its versions and aliases (versions: VersionService)."""
         fn = self.entry(name)
-        if qualifier not in (None, arns.LATEST):
-            raise self._not_found(name, qualifier)
-        if qualifier == arns.LATEST:
-            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
-        async with self._lock(name):
+        async with self.lock(name):
             await asyncio.to_thread(self.store.delete_function, name)
             self._fns.pop(name, None)
             for cfg in fn.versions.values():
                 await asyncio.to_thread(self.code.release, cfg.code_hash_hex)
-        self._notify(name)
+        self.notify(name)
 
     def resume_transitions(self, name: str) -> None:
         """After a restart: finish a Pending -> Active or InProgress -> Successful transition."""

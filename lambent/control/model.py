@@ -83,3 +83,33 @@ class CodeInfo:
     sha256_b64: str
     size: int
     unzipped_size: int
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A stable name for a version, optionally sending ``additional_weight`` of the traffic to
+    ``additional_version`` (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html)."""
+
+    function: str
+    name: str
+    function_version: str
+    revision_id: str
+    description: str = ""
+    additional_version: str | None = None
+    additional_weight: float = 0.0
+
+    def replace(self, **changes: Any) -> Alias:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Alias:
+        return cls(**d)
+
+    def pick_version(self, u: float) -> str:
+        """The version one invocation runs, for a uniform draw ``u`` in [0, 1)."""
+        if self.additional_version is not None and u < self.additional_weight:
+            return self.additional_version
+        return self.function_version

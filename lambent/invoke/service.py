@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambent import arns
@@ -14,6 +16,10 @@ from lambent.errors import ResourceConflict, ResourceNotFound
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 from lambent.worker.pool import WorkerPool
+
+
+#: Called after every invocation with (function name, executed version, function error?).
+OutcomeObserver = Callable[[str, str, bool], None]
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class InvokeService:
         self.pool = pool
         self.limiter = limiter
         self.in_flight = 0
+        self.observers: list[OutcomeObserver] = []
         self._drained = asyncio.Event()
         self._drained.set()
 
@@ -41,7 +48,8 @@ class InvokeService:
             )
 
     async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
-        cfg = self.functions.resolve(name, qualifier)
+        # An alias with routing weights picks its version here, per invocation.
+        cfg = self.functions.resolve(name, qualifier, draw=random.random())
         self.check_invocable(cfg)
         lease = self.limiter.acquire(name, self.functions.entry(name).reserved_concurrency)
         self.in_flight += 1
@@ -57,6 +65,7 @@ class InvokeService:
                     raise
                 if failure is not None:
                     self.pool.discard(env)
+                    self._observe(name, cfg.version, True)
                     return SyncResult(cfg, InvokeOutcome(failure, "Unhandled", b"", 0.0, 0, None))
             try:
                 outcome = await env.invoke(req)
@@ -64,12 +73,17 @@ class InvokeService:
                 self.pool.discard(env)
                 raise
             self.pool.release(env, self._current(name, cfg.version))
+            self._observe(name, cfg.version, outcome.function_error is not None)
             return SyncResult(cfg, outcome)
         finally:
             self.limiter.release(lease)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._drained.set()
+
+    def _observe(self, name: str, version: str, failed: bool) -> None:
+        for observer in self.observers:
+            observer(name, version, failed)
 
     def _current(self, name: str, version: str) -> FunctionConfig | None:
         try:

@@ -71,8 +71,40 @@ class Store:
 
     def delete_function(self, name: str) -> None:
         with self.engine.begin() as conn:
+            conn.execute(t.aliases.delete().where(t.aliases.c.name == name))
             conn.execute(t.function_versions.delete().where(t.function_versions.c.name == name))
             conn.execute(t.functions.delete().where(t.functions.c.name == name))
+
+    # -- versions ------------------------------------------------------------------------------
+    def add_version(self, name: str, number: int, config: dict[str, Any]) -> None:
+        """Insert published version ``number`` and advance the function's version counter."""
+        with self.engine.begin() as conn:
+            conn.execute(t.function_versions.insert().values(name=name, version=str(number), config=json.dumps(config)))
+            conn.execute(t.functions.update().where(t.functions.c.name == name).values(last_version=number))
+
+    def delete_version(self, name: str, version: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.function_versions.delete().where(
+                    (t.function_versions.c.name == name) & (t.function_versions.c.version == version)
+                )
+            )
+
+    # -- aliases -------------------------------------------------------------------------------
+    def put_alias(self, name: str, alias: str, config: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.aliases.delete().where((t.aliases.c.name == name) & (t.aliases.c.alias == alias)))
+            conn.execute(t.aliases.insert().values(name=name, alias=alias, config=json.dumps(config)))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.aliases.delete().where((t.aliases.c.name == name) & (t.aliases.c.alias == alias)))
+
+    def iter_aliases(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.aliases)).all()
+        for r in rows:
+            yield r.name, json.loads(r.config)
 
     def get_function(self, name: str) -> FunctionRow | None:
         with self.engine.connect() as conn:

@@ -45,12 +45,26 @@ code_blobs = sa.Table(
 )
 
 
+#: Aliases: a name pointing at one version, optionally with a weighted second version.
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("name", sa.String(64), sa.ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+)
+
+
 def _m1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[functions, function_versions, code_blobs])
 
 
+def _m2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[aliases])
+
+
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_m1]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_m1, _m2]
 
 
 def migrate(engine: sa.Engine) -> int:

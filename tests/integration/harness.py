@@ -16,7 +16,6 @@ import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 import urllib.request
-import zipfile
 from typing import Any
 
 import pytest

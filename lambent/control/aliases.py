@@ -1,0 +1,123 @@
+"""Aliases: stable names (dev / test / prod) for versions, with weighted routing to a second one.
+
+Rules copied from https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html and
+https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html: an alias points to
+``$LATEST`` or a published version; routing adds at most one *published* version with a weight
+in [0, 1], never ``$LATEST``, never the primary version itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from lambent import arns
+from lambent.control.functions import FunctionService
+from lambent.control.model import Alias
+from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
+
+
+class AliasService:
+    """Alias CRUD over the function registry. Scope: one per server."""
+
+    def __init__(self, functions: FunctionService) -> None:
+        self.functions = functions
+
+    def arn(self, alias: Alias) -> str:
+        return self.functions.arn(alias.function, alias.name)
+
+    def get(self, name: str, alias: str) -> Alias:
+        found = self.functions.entry(name).aliases.get(alias)
+        if found is None:
+            raise ResourceNotFound(f"Alias not found: {self.functions.arn(name, alias)}")
+        return found
+
+    def list(self, name: str, function_version: str | None = None) -> list[Alias]:
+        aliases = sorted(self.functions.entry(name).aliases.values(), key=lambda a: a.name)
+        if function_version is not None:
+            aliases = [a for a in aliases if function_version in (a.function_version, a.additional_version)]
+        return aliases
+
+    def _check_version(self, name: str, version: str) -> None:
+        if version not in self.functions.entry(name).versions:
+            raise ResourceNotFound(f"Function not found: {self.functions.arn(name, version)}")
+
+    def _routing(self, name: str, primary: str, weights: Mapping[str, Any] | None) -> tuple[str | None, float]:
+        if not weights:
+            return None, 0.0
+        if len(weights) > 1:
+            raise InvalidParameterValue("Number of items in AdditionalVersionWeights cannot be greater than 1")
+        (version, weight), = weights.items()
+        if primary == arns.LATEST or version == arns.LATEST:
+            raise InvalidParameterValue("$LATEST is not supported for an alias pointing to more than 1 version")
+        if version == primary:
+            raise InvalidParameterValue(
+                f"Invalid function version {version}. Function version {version} is already included in routing configuration."
+            )
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= float(weight) <= 1.0:
+            raise InvalidParameterValue(f"Invalid weight {weight}: must be between 0.0 and 1.0.")
+        self._check_version(name, version)
+        return version, float(weight)
+
+    async def create(
+        self, name: str, alias: str, function_version: str, description: str = "", weights: Mapping[str, Any] | None = None
+    ) -> Alias:
+        f = self.functions
+        fn = f.entry(name)
+        async with f.lock(name):
+            if alias in fn.aliases:
+                raise ResourceConflict(f"Alias already exists: {f.arn(name, alias)}")
+            self._check_version(name, function_version)
+            extra, weight = self._routing(name, function_version, weights)
+            new = Alias(name, alias, function_version, str(uuid.uuid4()), description, extra, weight)
+            await asyncio.to_thread(f.store.put_alias, name, alias, new.to_json())
+            fn.aliases[alias] = new
+        return new
+
+    async def update(
+        self,
+        name: str,
+        alias: str,
+        *,
+        function_version: str | None = None,
+        description: str | None = None,
+        weights: Mapping[str, Any] | None = None,
+        clear_routing: bool = False,
+        revision_id: str | None = None,
+    ) -> Alias:
+        """Partial update; ``weights=None`` keeps the routing unless ``clear_routing``."""
+        f = self.functions
+        fn = f.entry(name)
+        async with f.lock(name):
+            current = self.get(name, alias)
+            if revision_id is not None and revision_id != current.revision_id:
+                raise PreconditionFailed(
+                    "The Revision Id provided does not match the latest Revision Id. "
+                    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+                )
+            primary = function_version or current.function_version
+            self._check_version(name, primary)
+            if weights is not None or clear_routing:
+                extra, weight = self._routing(name, primary, weights)
+            else:
+                extra, weight = self._routing(
+                    name, primary, {current.additional_version: current.additional_weight} if current.additional_version else None
+                )
+            new = current.replace(
+                function_version=primary,
+                description=current.description if description is None else description,
+                additional_version=extra, additional_weight=weight, revision_id=str(uuid.uuid4()),
+            )
+            await asyncio.to_thread(f.store.put_alias, name, alias, new.to_json())
+            fn.aliases[alias] = new
+        return new
+
+    async def delete(self, name: str, alias: str) -> None:
+        f = self.functions
+        fn = f.entry(name)
+        async with f.lock(name):
+            self.get(name, alias)
+            await asyncio.to_thread(f.store.delete_alias, name, alias)
+            del fn.aliases[alias]

@@ -1,0 +1,156 @@
+"""Versions and aliases through boto3: numbering, immutability, qualifiers, routing."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import create_function, invoke_json, zip_of
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+
+def code(v: int) -> dict[str, str]:
+    return {"app.py": f"def handler(e, c):\n    return {{'v': {v}, 'arn': c.invoked_function_arn, 'fv': c.function_version}}\n"}
+
+
+def update_code(lam: Any, name: str, v: int) -> None:
+    lam.update_function_code(FunctionName=name, ZipFile=zip_of(code(v)))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+
+
+def error_of(call: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as exc:
+        call()
+    return exc.value.response["Error"]["Code"], exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_publish_numbers_and_immutability(lam: Any) -> None:
+    name = create_function(lam, code(1))
+    v1 = lam.publish_version(FunctionName=name, Description="first")
+    assert v1["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert (v1["Version"], v1["FunctionArn"], v1["Description"]) == ("1", f"{ARN}{name}:1", "first")
+    # nothing changed: the same version comes back
+    assert lam.publish_version(FunctionName=name)["Version"] == "1"
+    update_code(lam, name, 2)
+    v2 = lam.publish_version(FunctionName=name)
+    assert v2["Version"] == "2"
+    # each version runs its own code and knows its version
+    assert invoke_json(lam, name, Qualifier="1")[1]["v"] == 1
+    resp, body = invoke_json(lam, f"{name}:2")
+    assert body == {"v": 2, "arn": f"{ARN}{name}:2", "fv": "2"}
+    assert resp["ExecutedVersion"] == "2"
+    assert invoke_json(lam, name)[1]["v"] == 2
+    assert lam.get_function(FunctionName=name, Qualifier="1")["Configuration"]["CodeSha256"] == v1["CodeSha256"]
+    # numbers are never reused
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    assert error_of(lambda: lam.get_function(FunctionName=name, Qualifier="2")) == ("ResourceNotFoundException", 404)
+    update_code(lam, name, 3)
+    assert lam.publish_version(FunctionName=name)["Version"] == "3"
+
+
+def test_published_versions_cannot_be_changed(lam: Any) -> None:
+    name = create_function(lam, code(1))
+    lam.publish_version(FunctionName=name)
+    assert error_of(lambda: lam.update_function_configuration(FunctionName=f"{name}:1", Timeout=9))[1] == 400
+    assert error_of(lambda: lam.update_function_code(FunctionName=f"{name}:1", ZipFile=zip_of(code(9))))[1] == 400
+    assert lam.get_function_configuration(FunctionName=name, Qualifier="1")["Timeout"] == 3
+
+
+def test_publish_preconditions(lam: Any) -> None:
+    name = create_function(lam, code(1))
+    assert error_of(lambda: lam.publish_version(FunctionName=name, CodeSha256="bm9wZQ==")) == ("PreconditionFailedException", 412)
+    assert error_of(lambda: lam.publish_version(FunctionName=name, RevisionId="stale")) == ("PreconditionFailedException", 412)
+    cfg = lam.get_function_configuration(FunctionName=name)
+    assert lam.publish_version(FunctionName=name, CodeSha256=cfg["CodeSha256"], RevisionId=cfg["RevisionId"])["Version"] == "1"
+
+
+def test_list_versions_paginates(lam: Any) -> None:
+    name = create_function(lam, code(0))
+    for v in range(1, 4):
+        update_code(lam, name, v)
+        lam.publish_version(FunctionName=name)
+    seen = [c["Version"] for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=name, PaginationConfig={"PageSize": 2}) for c in page["Versions"]]
+    assert seen == ["$LATEST", "1", "2", "3"]
+
+
+def test_aliases_crud_and_routing_validation(lam: Any) -> None:
+    name = create_function(lam, code(1))
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, 2)
+    lam.publish_version(FunctionName=name)
+    a = lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1", Description="p")
+    assert a["AliasArn"] == f"{ARN}{name}:prod" and a["FunctionVersion"] == "1"
+    assert error_of(lambda: lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1")) == ("ResourceConflictException", 409)
+    assert error_of(lambda: lam.create_alias(FunctionName=name, Name="x", FunctionVersion="9")) == ("ResourceNotFoundException", 404)
+    assert error_of(lambda: lam.create_alias(FunctionName=name, Name="123", FunctionVersion="1"))[0] == "ValidationException"
+    assert error_of(lambda: lam.create_alias(FunctionName=name, Name="y", FunctionVersion="$LATEST",
+                                             RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}))[0] == "InvalidParameterValueException"
+    assert error_of(lambda: lam.create_alias(FunctionName=name, Name="y", FunctionVersion="1",
+                                             RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}))[0] == "InvalidParameterValueException"
+    lam.create_alias(FunctionName=name, Name="dev", FunctionVersion="$LATEST")
+    got = lam.get_alias(FunctionName=name, Name="prod")
+    assert got["Description"] == "p"
+    up = lam.update_alias(FunctionName=name, Name="prod", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}},
+                          RevisionId=got["RevisionId"])
+    assert up["RoutingConfig"] == {"AdditionalVersionWeights": {"1": 0.25}} and up["RevisionId"] != got["RevisionId"]
+    assert {x["Name"] for x in lam.list_aliases(FunctionName=name)["Aliases"]} == {"prod", "dev"}
+    assert [x["Name"] for x in lam.list_aliases(FunctionName=name, FunctionVersion="1")["Aliases"]] == ["prod"]
+    # versions an alias uses cannot be deleted
+    assert error_of(lambda: lam.delete_function(FunctionName=name, Qualifier="1")) == ("ResourceConflictException", 409)
+    lam.delete_alias(FunctionName=name, Name="dev")
+    assert error_of(lambda: lam.get_alias(FunctionName=name, Name="dev")) == ("ResourceNotFoundException", 404)
+    # an alias qualifies reads and invokes
+    assert lam.get_function_configuration(FunctionName=f"{name}:prod")["Version"] == "2"
+    resp, body = invoke_json(lam, name, Qualifier="prod")
+    assert body["arn"] == f"{ARN}{name}:prod" and resp["ExecutedVersion"] in ("1", "2")
+
+
+def test_stale_revision_on_concurrent_alias_updates(lam: Any) -> None:
+    name = create_function(lam, code(1))
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, 2)
+    lam.publish_version(FunctionName=name)
+    rev = lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")["RevisionId"]
+
+    def bump(version: str) -> str:
+        try:
+            lam.update_alias(FunctionName=name, Name="live", FunctionVersion=version, RevisionId=rev)
+            return "ok"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(bump, ["2", "1", "2", "1"]))
+    assert results.count("ok") == 1
+    assert results.count("PreconditionFailedException") == 3
+
+
+def test_weighted_routing_statistics(lam: Any) -> None:
+    name = create_function(lam, {"app.py": "def handler(e, c):\n    return c.function_version\n"}, MemorySize=1769)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Description="v2")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="split", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 0.3}})
+    counts = {"1": 0, "2": 0}
+
+    def run(n: int) -> dict[str, int]:
+        local = {"1": 0, "2": 0}
+        for _ in range(n):
+            resp = lam.invoke(FunctionName=name, Qualifier="split", Payload=b"{}")
+            ran = json.loads(resp["Payload"].read())
+            assert ran == resp["ExecutedVersion"]
+            local[ran] += 1
+        return local
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for part in pool.map(run, [2500] * 4):
+            for k, v in part.items():
+                counts[k] += v
+    share = counts["2"] / 10_000
+    assert abs(share - 0.3) <= 0.02, counts
