@@ -196,6 +196,46 @@ def _offer_load(port: int, paths: list[str], procs: int, warmup_s: float, durati
     )
 
 
+def _offer_load_node(port: int, paths: list[str], warmup_s: float, duration_s: float, probe: Probe) -> LoadResult:
+    """The same load from ``loadgen.mjs``: one Node.js process, one keep-alive connection per
+    client, every request freshly SigV4-signed; it costs the machine far less CPU than Python
+    clients, so the server, not the generator, is what is measured."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from _common import ACCESS_KEY, ECHO_PAYLOAD as BODY, REGION, SECRET_KEY
+
+    now = time.time()
+    t0, t1 = now + 0.5 + warmup_s, now + 0.5 + warmup_s + duration_s
+    env = dict(os.environ, LG_ACCESS_KEY=ACCESS_KEY, LG_SECRET_KEY=SECRET_KEY, LG_REGION=REGION,
+               LG_BODY=BODY.decode() if isinstance(BODY, bytes) else str(BODY))
+    proc = subprocess.Popen(
+        ["node", str(Path(__file__).with_name("loadgen.mjs")), str(port), ",".join(paths), repr(t0), repr(t1)],
+        stdout=subprocess.PIPE, env=env, text=True,
+    )
+    time.sleep(max(0.0, t0 - time.time()))
+    busy0, total0 = _machine_cpu()
+    first = probe()
+    time.sleep(max(0.0, t1 - time.time()))
+    busy1, total1 = _machine_cpu()
+    last = probe()
+    out, _ = proc.communicate(timeout=120)
+    data = json.loads(out.strip().splitlines()[-1])
+    latencies = [ms / 1000 for ms in data["latencies_ms"]]
+    return LoadResult(
+        rps=data["ok"] / duration_s,
+        ok=data["ok"],
+        errors=data["errors"],
+        latency=Latency.of(latencies) if latencies else None,
+        client_cpu_s=data["cpu_s"],
+        machine_busy=(busy1 - busy0) / max(1, total1 - total0),
+        window_start=first,
+        window_end=last,
+        error_examples=data["error_examples"],
+    )
+
+
 def _as_info(result: LoadResult) -> dict[str, Any]:
     info = {k: v for k, v in result.__dict__.items() if k != "latency"}
     info["latency"] = result.latency.as_dict() if result.latency else None
@@ -209,6 +249,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4, help="client processes")
     parser.add_argument("--warmup-s", type=float, default=3.0)
     parser.add_argument("--duration-s", type=float, default=10.0)
+    parser.add_argument("--client", choices=["node", "python"], default="node",
+                        help="load generator: loadgen.mjs (default) or Python threads in --procs processes")
     args = parser.parse_args()
     clients = args.functions * args.clients_per_function
 
@@ -223,15 +265,19 @@ def main() -> None:
             create_function(lam, name, ECHO_HANDLER, memory_mb=FULL_CPU_MEMORY_MB)
         paths = [invoke_path(n) for n in names for _ in range(args.clients_per_function)]
 
+        def offer(port: int, probe: Probe) -> LoadResult:
+            if args.client == "node":
+                return _offer_load_node(port, paths, args.warmup_s, args.duration_s, probe)
+            return _offer_load(port, paths, args.procs, args.warmup_s, args.duration_s, probe)
+
         with EchoServer() as echo:
-            base = _offer_load(echo.port, paths, args.procs, args.warmup_s, args.duration_s,
-                               lambda: {"server_cpu_s": echo.cpu_s()})
+            base = offer(echo.port, lambda: {"server_cpu_s": echo.cpu_s()})
 
         def lambent_probe() -> dict[str, float]:
             return {"server_cpu_s": srv.cpu_s(), "sandbox_cpu_s": srv.sandbox_cpu_s(),
                     "environments": len(srv.sandboxes())}
 
-        ours = _offer_load(srv.port, paths, args.procs, args.warmup_s, args.duration_s, lambent_probe)
+        ours = offer(srv.port, lambent_probe)
         signing_us = SigningClient(srv.port).signing_cost_us()
 
     envs_start, envs_end = int(ours.window_start["environments"]), int(ours.window_end["environments"])
@@ -262,10 +308,15 @@ def main() -> None:
         }
     )
     procs = min(args.procs, len(paths))
+    load = (
+        f"one Node.js process (loadgen.mjs) with {clients} keep-alive connections"
+        if args.client == "node"
+        else f"{procs} client processes × {clients // procs} threads, one keep-alive connection per thread"
+    )
     report.notes += [
-        f"load: {procs} client processes × {clients // procs} threads, one keep-alive signed connection per "
-        f"thread, back to back; {args.warmup_s:g} s unmeasured warm-up, then {args.duration_s:g} s counted; "
-        f"signing alone costs the client {signing_us:.0f} µs per request",
+        f"load: {load}, every request freshly SigV4-signed, back to back; {args.warmup_s:g} s unmeasured "
+        f"warm-up, then {args.duration_s:g} s counted; botocore signing would cost a Python client "
+        f"{signing_us:.0f} µs per request",
         f"environments: {envs_start} at the start of the window, {envs_end} at the end "
         "(growth means cold starts inside the window)",
         f"server runs with LAMBENT_WORKER_MEMORY_BUDGET_MB={MEMORY_BUDGET_MB} "

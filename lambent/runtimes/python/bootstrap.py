@@ -12,8 +12,7 @@ object, and it speaks the Runtime API 2018-06-01
 (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html) over ``AWS_LAMBDA_RUNTIME_API``.
 
 Cold start matters here, so the module imports only what the first /next needs (``_socket``
-rather than ``socket``, no ``http.client``, no ``json`` yet), sends that /next, and only then
-imports ``json`` while it waits; ``traceback`` is imported on the error path and ``logging`` is
+rather than ``socket``, no ``http.client``) and ``json`` last, just before the first /next; ``traceback`` is imported on the error path and ``logging`` is
 configured the moment user code imports it.
 """
 
@@ -39,7 +38,7 @@ _LAMBDA_WARNING = (
 )
 
 _request_id = None  # the invocation being handled, for log lines; None during init
-json = None  # imported after the first /next is sent (see _RuntimeLoop.run)
+json = None  # imported at the end of init, just before the first /next (see _RuntimeLoop.run)
 
 
 class _Fault(Exception):
@@ -540,13 +539,14 @@ class _RuntimeLoop:
     def run(self, handler):
         global json
         client = self.client
-        # Tell the platform we are ready first, then finish importing while it answers.
-        client.send("GET", "invocation/next")
+        # Finish importing before the first /next: that call ends the init phase, which runs
+        # with a CPU boost, while the first invocation runs at the memory-proportional share.
         if json is None:
             import json as json_module
 
             json = json_module
         self.encoder = _make_encoder()
+        client.send("GET", "invocation/next")
         while True:
             try:
                 status, headers, body = client.receive()
