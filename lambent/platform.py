@@ -17,15 +17,22 @@ from pathlib import Path
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.aliases import AliasService
+from lambent.control.deployments import DeploymentService
+from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
 from lambent.control.versions import VersionService
 from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
+from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
+from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager
 from lambent.settings import Settings
 from lambent.store import Store
+from lambent.store.async_queue import AsyncEventStore
+from lambent.store.invoke_configs import InvokeConfigStore
+from lambent.store.deployments import DeploymentStore
 from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
@@ -98,7 +105,18 @@ class Platform:
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
+        self.async_store = AsyncEventStore(data / "async-queue.db")
+        self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine))
+        self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
+                                          self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
+        # Safe deployments: error-rate windows fed by every invocation, runners resumed at start.
+        self.metrics = ErrorRateWindow(settings.deploy.alarm_window_s)
+        self.invoker.observers.append(self.metrics.observe)
+        self.deployments = DeploymentService(
+            settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
+            store=DeploymentStore(self.store.engine), metrics=self.metrics,
+        )
         self.ready = asyncio.Event()
 
     def _function_changed(self, name: str) -> None:
@@ -116,10 +134,14 @@ class Platform:
         for entry in self.functions.list():
             self.functions.resume_transitions(entry.name)
         self.pool.start()
+        await self.async_invoker.start()
+        await self.deployments.start()
         self.ready.set()
 
     async def stop(self) -> None:
         self.ready.clear()
+        await self.deployments.shutdown()  # first: a running hook is an in-flight invocation
+        await self.async_invoker.stop(grace_s=min(5.0, self.settings.worker.shutdown_grace_s))
         drained = await self.invoker.drain(self.settings.worker.shutdown_grace_s)
         if not drained:
             log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)

@@ -34,6 +34,9 @@ class LimitSettings:
     zip_max_entries: int = 20_000
     #: Synchronous request and response payloads (AWS: 6 MB).
     sync_payload_max_bytes: int = 6_291_456
+    #: InvocationType=Event payloads (AWS: 1 MB) and the legacy InvokeAsync (256 KB).
+    async_payload_max_bytes: int = 1_048_576
+    invoke_async_max_bytes: int = 262_144
     env_vars_max_bytes: int = 4096
 
 
@@ -65,6 +68,57 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class DeploySettings:
+    """Safe deployments (docs/deployments.md)."""
+
+    #: Multiplies every strategy interval: 1.0 is real minutes; 0.001 makes 10 minutes last 0.6 s.
+    time_scale: float = 1.0
+    #: The error-rate alarm looks at the new version's invocations of the last this many (real) seconds,
+    alarm_window_s: float = 60.0
+    #: needs at least this many of them before it can fire,
+    alarm_min_invocations: int = 20
+    #: and is evaluated this often while traffic is shifting.
+    alarm_poll_s: float = 1.0
+    #: Shutdown waits this long for deployment runners to reach a safe point before cancelling them.
+    shutdown_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (self.time_scale > 0 and self.alarm_window_s > 0 and self.alarm_poll_s > 0 and self.alarm_min_invocations >= 1):
+            raise ValueError(f"invalid deploy settings: {self}")
+
+
+@dataclass(frozen=True)
+class AsyncSettings:
+    """Asynchronous invocation: the durable queue, retries and event age.
+    Defaults copy https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"""
+
+    #: Multiplies every retry delay (tests run with e.g. 0.001; 1.0 = real minutes).
+    time_scale: float = 1.0
+    #: Waits before the 2nd and 3rd attempt after a function error.
+    first_retry_delay_s: float = 60.0
+    second_retry_delay_s: float = 120.0
+    #: Throttles and system errors: exponential backoff between these bounds, until the event expires.
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 300.0
+    #: Events the dispatcher runs at once (each also needs a concurrency slot).
+    max_in_flight: int = 64
+    #: Attempts to hand a record to a destination or DLQ before it is recorded as undeliverable.
+    delivery_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class AwsEndpointSettings:
+    """Where lambent reaches other AWS services (destinations, DLQs): AWS itself (empty URL) or a
+    self-hosted implementation. Env: LAMBENT_AWS_SQS_ENDPOINT_URL etc."""
+
+    sqs_endpoint_url: str = ""
+    sns_endpoint_url: str = ""
+    events_endpoint_url: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The root of the settings tree; see the module docstring for how it is loaded."""
 
@@ -79,6 +133,9 @@ class Settings:
     public_url: str = ""
     limits: LimitSettings = field(default_factory=LimitSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    async_: AsyncSettings = field(default_factory=AsyncSettings)
+    aws: AwsEndpointSettings = field(default_factory=AwsEndpointSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
 
     @property
     def base_url(self) -> str:
@@ -98,7 +155,7 @@ def _load(cls: type, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         typ = hints[f.name]
-        name = f"{prefix}_{f.name.upper()}"
+        name = f"{prefix}_{f.name.rstrip('_').upper()}"
         if dataclasses.is_dataclass(typ):
             out[f.name] = typ(**_load(typ, name, env))  # type: ignore[operator]
         elif name in env:

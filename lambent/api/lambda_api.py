@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import uuid
 from functools import cache
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from lambent import arns
-from lambent.api import lambda_versions, shapes
+from lambent.api import lambda_async, lambda_versions, shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.rest import body_json, endpoint, json_response, platform_of
 from lambent.control.functions import CreateFunctionInput
@@ -91,6 +92,23 @@ def _check_common(c: Checker, body: dict[str, Any]) -> None:
         c.fail("environment", env, "Member must be a structure")
 
 
+_DLQ_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
+
+
+def _dead_letter_arn(body: dict[str, Any]) -> str | None:
+    dlc = body.get("DeadLetterConfig")
+    if dlc is None:
+        return None
+    target = dlc.get("TargetArn") if isinstance(dlc, dict) else None
+    if not target:
+        return None
+    if not isinstance(target, str) or not _DLQ_ARN.match(target):
+        raise InvalidParameterValue(
+            f"The provided target ARN {target} is invalid: a dead-letter queue must be an SQS queue or SNS topic ARN."
+        )
+    return target
+
+
 def _env_vars(body: dict[str, Any]) -> dict[str, str] | None:
     env = body.get("Environment")
     return env.get("Variables") if isinstance(env, dict) else None
@@ -132,6 +150,7 @@ async def create_function(request: Request) -> Response:
     if not isinstance(tags, dict):
         raise InvalidParameterValue("Tags must be a map of strings.")
     logging_cfg = body.get("LoggingConfig") or {}
+    dlq = _dead_letter_arn(body)
     cfg = await p.functions.create(
         CreateFunctionInput(
             name=ref.name, runtime=runtime, role=body["Role"], handler=handler, zip_file=zip_file,
@@ -145,6 +164,7 @@ async def create_function(request: Request) -> Response:
             tracing_mode=(body.get("TracingConfig") or {}).get("Mode") or "PassThrough",
             log_format=logging_cfg.get("LogFormat") or "Text",
             log_group=logging_cfg.get("LogGroup"),
+            dead_letter_arn=dlq,
         )
     )
     return json_response(shapes.function_configuration(cfg, p.functions.arn(cfg.name)), status=201)
@@ -258,6 +278,8 @@ async def update_function_configuration(request: Request) -> Response:
         changes["ephemeral_storage_mb"] = body["EphemeralStorage"]["Size"]
     if isinstance(body.get("TracingConfig"), dict) and body["TracingConfig"].get("Mode"):
         changes["tracing_mode"] = body["TracingConfig"]["Mode"]
+    if "DeadLetterConfig" in body:
+        changes["dead_letter_arn"] = _dead_letter_arn(body)
     if isinstance(body.get("LoggingConfig"), dict):
         lc = body["LoggingConfig"]
         if lc.get("LogFormat"):
@@ -311,7 +333,11 @@ async def invoke(request: Request) -> Response:
         p.invoker.check_invocable(p.functions.resolve(name, qualifier))
         return Response(status_code=204, headers={"x-amzn-RequestId": request_id})
     if invocation_type == "Event":
-        raise InvalidParameterValue("InvocationType Event is not supported by this lambent server yet.")
+        limit = p.settings.limits.async_payload_max_bytes
+        if len(payload) > limit:
+            raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+        await p.async_invoker.enqueue(name, qualifier, payload, request_id=request_id)
+        return Response(status_code=202, headers={"x-amzn-RequestId": request_id})
     invoked_arn = p.functions.arn(name, qualifier)
     result = await p.invoker.invoke(
         name, qualifier,
@@ -340,6 +366,24 @@ def _client_context(raw: str | None) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from None
     return text
+
+
+@endpoint
+async def invoke_async(request: Request) -> Response:
+    """The deprecated InvokeAsync (2014-11-13): queue the body as an event, answer 202."""
+    p = platform_of(request)
+    name, qualifier = p.functions.ref(request.path_params["name"])
+    payload: bytes = request.state.body
+    limit = p.settings.limits.invoke_async_max_bytes
+    if len(payload) > limit:
+        raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeAsync operation")
+    if payload:
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
+    request_id = await p.async_invoker.enqueue(name, qualifier, payload or b"{}")
+    return json_response({"Status": 202}, status=202, headers={"x-amzn-RequestId": request_id})
 
 
 # -- account, concurrency, tags ------------------------------------------------------------------
@@ -427,6 +471,8 @@ def max_body_bytes(method: str, path: str) -> int:
     """Largest body read for a route; bigger requests are refused before they are read."""
     if path.endswith("/invocations"):
         return 6_291_456 + 1
+    if "/invoke-async" in path:
+        return 262_144 + 1
     return CODE_REQUEST_MAX_BYTES
 
 
@@ -452,6 +498,9 @@ def build_router() -> Router:
             Route("/2017-03-31/tags/{arn}", tag_resource, methods=["POST"]),
             Route("/2017-03-31/tags/{arn}", untag_resource, methods=["DELETE"]),
             Route("/2017-03-31/tags/{arn}", list_tags, methods=["GET"]),
+            Route("/2014-11-13/functions/{name}/invoke-async", invoke_async, methods=["POST"]),
+            Route("/2014-11-13/functions/{name}/invoke-async/", invoke_async, methods=["POST"]),
             *lambda_versions.routes(),
+            *lambda_async.routes(),
         ]
     )

@@ -35,6 +35,8 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
     }
     if cfg.environment:
         out["Environment"] = {"Variables": dict(cfg.environment)}
+    if cfg.dead_letter_arn:
+        out["DeadLetterConfig"] = {"TargetArn": cfg.dead_letter_arn}
     if cfg.state_reason:
         out["StateReason"] = cfg.state_reason
     if cfg.state_reason_code:

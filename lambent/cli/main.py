@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lambent.cli import logs_cmd, server_cmd
+from lambent.cli import deploy_cmd, logs_cmd, server_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     server_cmd.register(sub)
     logs_cmd.register(sub)
+    deploy_cmd.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

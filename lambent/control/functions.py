@@ -60,6 +60,7 @@ class CreateFunctionInput:
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
     log_group: str | None = None
+    dead_letter_arn: str | None = None
 
 
 @dataclass
@@ -189,7 +190,7 @@ class FunctionService:
                 last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
                 timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
                 environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
-                log_format=inp.log_format, log_group=inp.log_group,
+                log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
             )
             ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
             if not ok:

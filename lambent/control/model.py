@@ -44,6 +44,8 @@ class FunctionConfig:
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
     log_group: str | None = None
+    #: DeadLetterConfig.TargetArn: where failed asynchronous events go (SQS queue or SNS topic).
+    dead_letter_arn: str | None = None
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."
     state_reason_code: str | None = "Creating"

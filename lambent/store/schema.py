@@ -55,6 +55,37 @@ aliases = sa.Table(
 )
 
 
+#: Safe deployments (lambent.control.deployments): indexed columns + the whole record as JSON.
+#: ``active`` is 1 while InProgress; the partial unique index allows one active deployment per alias.
+#: ``stop_requested`` is its own column so a stop request never races the runner's writes of ``doc``.
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("function_name", sa.String(64), nullable=False, index=True),
+    sa.Column("alias", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("active", sa.Integer, nullable=False),
+    sa.Column("stop_requested", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Index("deployments_one_active_per_alias", "function_name", "alias", unique=True,
+             sqlite_where=sa.text("active = 1"), postgresql_where=sa.text("active = 1")),
+)
+
+#: Append-only event log of each deployment (timestamps in epoch seconds).
+deployment_events = sa.Table(
+    "deployment_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployment_id", sa.String(32), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+)
+
+
 def _m1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[functions, function_versions, code_blobs])
 
@@ -63,8 +94,12 @@ def _m2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[aliases])
 
 
+def _m3(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[deployments, deployment_events])
+
+
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_m1, _m2]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_m1, _m2, _m3]
 
 
 def migrate(engine: sa.Engine) -> int:

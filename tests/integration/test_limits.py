@@ -13,7 +13,7 @@ def test_memory_over_limit_kills_the_environment(lam: Any) -> None:
         "    blocks = []\n"
         "    for _ in range(e['mb']):\n"
         "        blocks.append(bytearray(1024 * 1024))\n"
-        "    return len(blocks)\n")}, MemorySize=128)
+        "    return len(blocks)\n")}, MemorySize=128, Timeout=60)
     resp, body = invoke_json(lam, name, {"mb": 40})
     assert body == 40 and "FunctionError" not in resp
     resp, body = invoke_json(lam, name, {"mb": 400}, LogType="Tail")

@@ -1,0 +1,218 @@
+"""Asynchronous invocation that loses nothing: accept durably, deliver at least once.
+
+``enqueue`` returns only once the event is committed and fsynced (``AsyncEventStore``); the
+dispatcher then feeds due events into the same execution environments as synchronous invokes,
+through :class:`InvokeService` (so reserved and account concurrency apply: a throttled event
+waits and is retried). After each attempt :mod:`retry_policy` decides; a finished event goes to
+its on-success destination, a failed one to the function's dead-letter queue and on-failure
+destination, and only then leaves the queue. Every attempt reuses the event's request id, so
+functions can be idempotent. After a crash every event still in the queue is delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+import uuid
+
+from lambent import arns
+from lambent.control.event_invoke import EventInvokeConfigs
+from lambent.control.functions import FunctionService
+from lambent.errors import LambentError, ResourceNotFound, TooManyRequests
+from lambent.invoke.destinations import Destinations, invocation_record
+from lambent.invoke.retry_policy import (
+    DEFAULT_MAX_AGE_S,
+    DEFAULT_MAX_RETRIES,
+    Action,
+    Outcome,
+    decide,
+    expired,
+)
+from lambent.invoke.service import InvokeService
+from lambent.settings import Settings
+from lambent.store.async_queue import AsyncEventStore, NewEvent, QueuedEvent
+from lambent.worker.environment import InvokeRequest
+
+log = logging.getLogger(__name__)
+
+
+class AsyncInvoker:
+    """The async queue's front (enqueue) and back (dispatcher). Scope: one per server."""
+
+    def __init__(self, settings: Settings, functions: FunctionService, invoker: InvokeService,
+                 store: AsyncEventStore, configs: EventInvokeConfigs) -> None:
+        self.settings = settings.async_
+        self.functions = functions
+        self.invoker = invoker
+        self.store = store
+        self.configs = configs
+        self.destinations = Destinations(settings.aws, settings.region, store, self.settings.delivery_attempts,
+                                         self.enqueue)
+        self._heap: list[tuple[float, int]] = []
+        self._in_flight: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
+        #: Last function response per event, for the failure record (lost on restart: then the
+        #: record carries no responseContext).
+        self._last_response: dict[int, tuple[str, str | None, bytes]] = {}
+
+    # -- front ------------------------------------------------------------------------------------
+    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
+        """Durably queue one event and return its request id (the function must exist)."""
+        self.functions.resolve(function_name, qualifier)
+        rid = request_id or str(uuid.uuid4())
+        now = time.time()
+        event_id = await self.store.add(NewEvent(rid, function_name, qualifier, payload or b"{}", now))
+        heapq.heappush(self._heap, (now, event_id))
+        self._wake.set()
+        return rid
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._heap = await asyncio.to_thread(self.store.schedule)
+        heapq.heapify(self._heap)
+        if self._heap:
+            log.info("resuming %d queued asynchronous events", len(self._heap))
+        self._task = asyncio.get_running_loop().create_task(self._dispatch_loop())
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._deliveries:
+            # In-flight events stay in the queue until they finish: cancelled ones run again later.
+            _, pending = await asyncio.wait(self._deliveries, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.to_thread(self.store.close)
+
+    @property
+    def queued(self) -> int:
+        return len(self._heap) + len(self._in_flight)
+
+    # -- dispatcher ---------------------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while True:
+            now = time.time()
+            while self._heap and self._heap[0][0] <= now and len(self._in_flight) < self.settings.max_in_flight:
+                _, event_id = heapq.heappop(self._heap)
+                if event_id in self._in_flight:
+                    continue
+                self._in_flight.add(event_id)
+                task = asyncio.get_running_loop().create_task(self._deliver(event_id))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+            self._wake.clear()
+            if self._heap and len(self._in_flight) < self.settings.max_in_flight:
+                timeout = max(0.0, self._heap[0][0] - time.time())
+            else:
+                timeout = 1.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _deliver(self, event_id: int) -> None:
+        try:
+            event = await asyncio.to_thread(self.store.get, event_id)
+            if event is not None:
+                await self._attempt(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - never lose the event: try again later
+            log.exception("async delivery of event %d failed unexpectedly", event_id)
+            heapq.heappush(self._heap, (time.time() + 1.0, event_id))
+        finally:
+            self._in_flight.discard(event_id)
+            self._wake.set()
+
+    async def _attempt(self, event: QueuedEvent) -> None:
+        eic = self.configs.lookup(event.function, event.qualifier)
+        max_retries = eic.max_retry_attempts if eic and eic.max_retry_attempts is not None else DEFAULT_MAX_RETRIES
+        max_age = eic.max_event_age_s if eic and eic.max_event_age_s is not None else DEFAULT_MAX_AGE_S
+        now = time.time()
+        if expired(now, event.enqueued_at, max_age * self.settings.time_scale):
+            await self._fail(event, "EventAgeExceeded", event.attempts)
+            return
+        attempts = event.attempts
+        try:
+            result = await self.invoker.invoke(
+                event.function, event.qualifier,
+                InvokeRequest(request_id=event.request_id, payload=event.payload,
+                              invoked_arn=self.functions.arn(event.function, event.qualifier)),
+            )
+        except ResourceNotFound:
+            log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
+                        event.function, event.qualifier)
+            await asyncio.to_thread(self.store.delete, event.id)
+            return
+        except TooManyRequests:
+            outcome = Outcome.THROTTLED
+        except LambentError as exc:
+            log.warning("async event %s: system error %s", event.request_id, exc.message)
+            outcome = Outcome.SYSTEM_ERROR
+        else:
+            attempts += 1
+            failed = result.outcome.function_error is not None
+            outcome = Outcome.FUNCTION_ERROR if failed else Outcome.SUCCESS
+            self._last_response[event.id] = (result.config.version, result.outcome.function_error, result.outcome.payload)
+        decision = decide(outcome, now=time.time(), enqueued_at=event.enqueued_at, attempts=attempts,
+                          backoff_step=event.backoff_step, max_retries=max_retries, max_age_s=max_age,
+                          settings=self.settings)
+        if decision.action == Action.RETRY:
+            assert decision.next_attempt_at is not None  # noqa: S101 - RETRY always carries a time
+            await asyncio.to_thread(self.store.reschedule, event.id, decision.next_attempt_at, decision.attempts,
+                                    decision.backoff_step)
+            heapq.heappush(self._heap, (decision.next_attempt_at, event.id))
+        elif decision.action == Action.DONE:
+            if eic and eic.on_success:
+                await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True)
+            await self._finish(event)
+        else:
+            await self._fail(event, decision.condition or "RetriesExhausted", attempts)
+
+    def _record(self, event: QueuedEvent, condition: str, attempts: int) -> dict[str, object]:
+        version, function_error, response = self._last_response.get(event.id, (None, None, None))
+        qualifier = event.qualifier or arns.LATEST
+        return invocation_record(
+            request_id=event.request_id, function_arn=self.functions.arn(event.function, qualifier),
+            condition=condition, invoke_count=max(1, attempts), request_payload=event.payload,
+            executed_version=version, function_error=function_error, response_payload=response,
+        )
+
+    async def _fail(self, event: QueuedEvent, condition: str, attempts: int) -> None:
+        eic = self.configs.lookup(event.function, event.qualifier)
+        response = self._last_response.get(event.id, (None, None, None))[2]
+        try:
+            cfg = self.functions.resolve(event.function, event.qualifier)
+            dlq = cfg.dead_letter_arn
+        except ResourceNotFound:
+            dlq = None
+        if dlq:
+            message = "Event age exceeded" if condition == "EventAgeExceeded" else _error_message(response)
+            await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message)
+        if eic and eic.on_failure:
+            await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False)
+        if not dlq and not (eic and eic.on_failure):
+            log.warning("async event %s for %s discarded (%s) with no DLQ or on-failure destination",
+                        event.request_id, event.function, condition)
+        await self._finish(event)
+
+    async def _finish(self, event: QueuedEvent) -> None:
+        await asyncio.to_thread(self.store.delete, event.id)
+        self._last_response.pop(event.id, None)
+
+
+def _error_message(response: bytes | None) -> str:
+    if not response:
+        return ""
+    try:
+        obj = json.loads(response)
+    except (ValueError, UnicodeDecodeError):
+        return response.decode("utf-8", "replace")
+    return str(obj.get("errorMessage", "")) if isinstance(obj, dict) else str(obj)

@@ -1,0 +1,168 @@
+"""Handing asynchronous results to destinations and dead-letter queues.
+
+Records follow https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+(version, timestamp, requestContext, requestPayload, responseContext, responsePayload). SQS, SNS
+and EventBridge are reached through their AWS APIs with boto3, at the endpoints in
+``settings.aws`` (AWS itself when empty, or a self-hosted implementation). A Lambda destination is
+invoked asynchronously through lambent's own queue. A delivery that fails is retried; one that
+still fails is recorded as undeliverable (never dropped silently) and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from lambent import arns
+from lambent.settings import AwsEndpointSettings
+from lambent.store.async_queue import AsyncEventStore
+
+log = logging.getLogger(__name__)
+
+#: (function name, qualifier, payload) -> request id; lambent's own async invoke.
+LambdaEnqueue = Callable[[str, "str | None", bytes], Awaitable[str]]
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data.decode("utf-8", "replace")
+
+
+def invocation_record(
+    *,
+    request_id: str,
+    function_arn: str,
+    condition: str,
+    invoke_count: int,
+    request_payload: bytes,
+    executed_version: str | None,
+    function_error: str | None,
+    response_payload: bytes | None,
+) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": _json_or_text(request_payload),
+    }
+    if executed_version is not None:
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version}
+        if function_error:
+            response_context["functionError"] = function_error
+        record["responseContext"] = response_context
+        record["responsePayload"] = _json_or_text(response_payload or b"null")
+    return record
+
+
+class Destinations:
+    """Scope: one per server. boto3 clients are made lazily and used from worker threads."""
+
+    def __init__(self, aws: AwsEndpointSettings, region: str, store: AsyncEventStore, attempts: int,
+                 enqueue: LambdaEnqueue, retry_delay_s: float = 0.2) -> None:
+        self.aws = aws
+        self.region = region
+        self.store = store
+        self.attempts = attempts
+        self.enqueue = enqueue
+        self.retry_delay_s = retry_delay_s
+        self.delivered = 0
+        self.failed = 0
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            import boto3
+
+            url = {"sqs": self.aws.sqs_endpoint_url, "sns": self.aws.sns_endpoint_url,
+                   "events": self.aws.events_endpoint_url}[service]
+            kwargs: dict[str, Any] = {"region_name": self.region}
+            if url:
+                kwargs["endpoint_url"] = url
+            if self.aws.access_key_id:
+                kwargs["aws_access_key_id"] = self.aws.access_key_id
+                kwargs["aws_secret_access_key"] = self.aws.secret_access_key
+            client = self._clients[service] = boto3.client(service, **kwargs)
+        return client
+
+    async def send_record(self, target: str, record: dict[str, Any], success: bool) -> None:
+        body = json.dumps(record).encode()
+        await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success)
+
+    async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str) -> None:
+        attrs = {"RequestID": request_id, "ErrorCode": error_code, "ErrorMessage": error_message[:1000]}
+        await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs)
+
+    async def _deliver(self, target: str, body: bytes, request_id: str, *, kind: str, success: bool = False,
+                       attributes: dict[str, str] | None = None) -> None:
+        last = ""
+        for attempt in range(self.attempts):
+            try:
+                await self._send_once(target, body, kind=kind, success=success, attributes=attributes)
+                self.delivered += 1
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
+                last = f"{type(exc).__name__}: {exc}"
+                log.warning("delivery of %s for %s to %s failed (attempt %d): %s", kind, request_id, target, attempt + 1, last)
+                await asyncio.sleep(self.retry_delay_s * (2**attempt))
+        self.failed += 1
+        log.error("giving up delivering %s for %s to %s: %s", kind, request_id, target, last)
+        await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last)
+
+    async def _send_once(self, target: str, body: bytes, *, kind: str, success: bool,
+                         attributes: dict[str, str] | None) -> None:
+        service = target.split(":")[2]
+        text = body.decode("utf-8", "replace")
+        if service == "lambda":
+            ref = arns.parse_function_name(target, max_len=256)
+            await self.enqueue(ref.name, ref.qualifier, body)
+        elif service == "sqs":
+            name, account = target.split(":")[5], target.split(":")[4]
+            msg_attrs = {k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()}
+
+            def send() -> None:
+                sqs = self._client("sqs")
+                url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                kwargs: dict[str, Any] = {"QueueUrl": url, "MessageBody": text}
+                if msg_attrs:
+                    kwargs["MessageAttributes"] = msg_attrs
+                sqs.send_message(**kwargs)
+
+            await asyncio.to_thread(send)
+        elif service == "sns":
+            msg_attrs = {k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()}
+
+            def publish() -> None:
+                kwargs: dict[str, Any] = {"TopicArn": target, "Message": text}
+                if msg_attrs:
+                    kwargs["MessageAttributes"] = msg_attrs
+                self._client("sns").publish(**kwargs)
+
+            await asyncio.to_thread(publish)
+        elif service == "events":
+            detail_type = "Lambda Function Invocation Result - " + ("Success" if success else "Failure")
+
+            def put() -> None:
+                out = self._client("events").put_events(
+                    Entries=[{"Source": "lambda", "DetailType": detail_type, "Detail": text, "EventBusName": target,
+                              "Time": time.time()}]
+                )
+                if out.get("FailedEntryCount"):
+                    raise RuntimeError(f"PutEvents failed: {out.get('Entries')}")
+
+            await asyncio.to_thread(put)
+        else:
+            raise ValueError(f"unsupported destination {target}")

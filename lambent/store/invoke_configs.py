@@ -1,0 +1,45 @@
+"""Per-version/alias asynchronous invocation settings (FunctionEventInvokeConfig), stored next to
+the queue they govern (``async-queue.db``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from lambent.store.async_queue import metadata
+
+event_invoke_configs = sa.Table(
+    "event_invoke_configs",
+    metadata,
+    sa.Column("function", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+)
+
+
+class InvokeConfigStore:
+    """Scope: one per server; shares the async queue's engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine, tables=[event_invoke_configs])
+
+    def put(self, function: str, qualifier: str, config: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(event_invoke_configs.delete().where(
+                (event_invoke_configs.c.function == function) & (event_invoke_configs.c.qualifier == qualifier)))
+            conn.execute(event_invoke_configs.insert().values(function=function, qualifier=qualifier, config=json.dumps(config)))
+
+    def delete(self, function: str, qualifier: str | None = None) -> None:
+        cond = event_invoke_configs.c.function == function
+        if qualifier is not None:
+            cond = cond & (event_invoke_configs.c.qualifier == qualifier)
+        with self.engine.begin() as conn:
+            conn.execute(event_invoke_configs.delete().where(cond))
+
+    def all(self) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(event_invoke_configs)).all()
+        return [(r.function, r.qualifier, json.loads(r.config)) for r in rows]
