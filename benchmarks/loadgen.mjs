@@ -4,7 +4,8 @@
 // fresh signature per request. Loopback only. Prints one JSON line with the counts.
 //
 // usage: node loadgen.mjs PORT PATHS(comma-separated) WINDOW_START_EPOCH_S WINDOW_END_EPOCH_S
-//        (env: LG_ACCESS_KEY, LG_SECRET_KEY, LG_REGION, LG_SERVICE, LG_BODY)
+//        (env: LG_ACCESS_KEY, LG_SECRET_KEY, LG_REGION, LG_SERVICE, LG_BODY, LG_HEADERS (JSON, unsigned
+//        extra headers), LG_OK_STATUS (the status that counts as success, default 200))
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -19,6 +20,8 @@ const service = process.env.LG_SERVICE || "lambda";
 const body = Buffer.from(process.env.LG_BODY || '{"ping":1}');
 const bodyHash = crypto.createHash("sha256").update(body).digest("hex");
 const host = `127.0.0.1:${port}`;
+const extraHeaders = JSON.parse(process.env.LG_HEADERS || "{}");
+const okStatus = Number(process.env.LG_OK_STATUS || 200);
 const MAX_REQUESTS_PER_CLIENT = 1_000_000;
 
 let keyDate = "";
@@ -42,6 +45,7 @@ function sign(path) {
     authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=host;x-amz-date, Signature=${signature}`,
     "content-length": String(body.length),
     "content-type": "application/json",
+    ...extraHeaders,
   };
 }
 
@@ -65,7 +69,7 @@ async function client(path) {
     });
     const now = Date.now();
     if (now < windowStart || now > windowEnd) continue;
-    if (result.status === 200 && !result.functionError) {
+    if (result.status === okStatus && !result.functionError) {
       ok++;
       if (latencies.length < 200000) latencies.push(performance.now() - t0);
     } else {

@@ -20,7 +20,7 @@ from typing import Any
 
 from _common import BENCH_DIR, arg_parser
 
-BENCHMARKS = ("warm_invoke", "cold_start", "throughput", "idle_memory", "alias_overhead")
+BENCHMARKS = ("warm_invoke", "cold_start", "throughput", "idle_memory", "alias_overhead", "async_accept")
 EXTERNAL = ("runtime_api_roundtrip",)  # maintained elsewhere; no --json
 TIMEOUT_S = 1200
 

@@ -38,6 +38,9 @@ from lambent.worker.environment import InvokeRequest
 
 log = logging.getLogger(__name__)
 
+#: Payloads of queued events kept in memory (beyond this they are read back from the store).
+_MEMORY_CACHE_BYTES = 256 * 1024 * 1024
+
 
 class AsyncInvoker:
     """The async queue's front (enqueue) and back (dispatcher). Scope: one per server."""
@@ -59,6 +62,11 @@ class AsyncInvoker:
         #: Last function response per event, for the failure record (lost on restart: then the
         #: record carries no responseContext).
         self._last_response: dict[int, tuple[str, str | None, bytes]] = {}
+        #: Events accepted by this process, kept in memory so that dispatching needs no read;
+        #: events from before a restart (and rescheduled ones) are read back from the store.
+        self._events: dict[int, QueuedEvent] = {}
+        self._events_bytes = 0
+        self._per_function: dict[str, int] = {}
 
     # -- front ------------------------------------------------------------------------------------
     async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
@@ -66,7 +74,11 @@ class AsyncInvoker:
         self.functions.resolve(function_name, qualifier)
         rid = request_id or str(uuid.uuid4())
         now = time.time()
-        event_id = await self.store.add(NewEvent(rid, function_name, qualifier, payload or b"{}", now))
+        body = payload or b"{}"
+        event_id = await self.store.add(NewEvent(rid, function_name, qualifier, body, now))
+        if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
+            self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
+            self._events_bytes += len(body)
         heapq.heappush(self._heap, (now, event_id))
         self._wake.set()
         return rid
@@ -96,19 +108,36 @@ class AsyncInvoker:
         return len(self._heap) + len(self._in_flight)
 
     # -- dispatcher ---------------------------------------------------------------------------------
+    def _saturated(self, function: str) -> bool:
+        """Scale out one environment at a time: a function may have as many events in flight as
+        it has environments, plus one (which may cold-start another). Starting dozens of
+        environments for a burst of short events would only throttle most of them."""
+        return self._per_function.get(function, 0) > self.invoker.pool.count(function)
+
     async def _dispatch_loop(self) -> None:
         while True:
             now = time.time()
+            deferred: list[tuple[float, int]] = []
             while self._heap and self._heap[0][0] <= now and len(self._in_flight) < self.settings.max_in_flight:
-                _, event_id = heapq.heappop(self._heap)
+                at, event_id = heapq.heappop(self._heap)
                 if event_id in self._in_flight:
                     continue
+                event = self._events.get(event_id)
+                if event is not None and self._saturated(event.function):
+                    deferred.append((at, event_id))
+                    continue
                 self._in_flight.add(event_id)
-                task = asyncio.get_running_loop().create_task(self._deliver(event_id))
+                function = event.function if event is not None else ""
+                self._per_function[function] = self._per_function.get(function, 0) + 1
+                task = asyncio.get_running_loop().create_task(self._deliver(event_id, function))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
+            for item in deferred:
+                heapq.heappush(self._heap, item)
             self._wake.clear()
-            if self._heap and len(self._in_flight) < self.settings.max_in_flight:
+            if deferred:
+                timeout = 1.0  # a completion wakes us sooner
+            elif self._heap and len(self._in_flight) < self.settings.max_in_flight:
                 timeout = max(0.0, self._heap[0][0] - time.time())
             else:
                 timeout = 1.0
@@ -117,9 +146,13 @@ class AsyncInvoker:
             except asyncio.TimeoutError:
                 pass
 
-    async def _deliver(self, event_id: int) -> None:
+    async def _deliver(self, event_id: int, function: str) -> None:
         try:
-            event = await asyncio.to_thread(self.store.get, event_id)
+            event = self._events.pop(event_id, None)
+            if event is not None:
+                self._events_bytes -= len(event.payload)
+            else:
+                event = await asyncio.to_thread(self.store.get, event_id)
             if event is not None:
                 await self._attempt(event)
         except asyncio.CancelledError:
@@ -129,6 +162,11 @@ class AsyncInvoker:
             heapq.heappush(self._heap, (time.time() + 1.0, event_id))
         finally:
             self._in_flight.discard(event_id)
+            left = self._per_function.get(function, 1) - 1
+            if left > 0:
+                self._per_function[function] = left
+            else:
+                self._per_function.pop(function, None)
             self._wake.set()
 
     async def _attempt(self, event: QueuedEvent) -> None:
@@ -149,7 +187,7 @@ class AsyncInvoker:
         except ResourceNotFound:
             log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
                         event.function, event.qualifier)
-            await asyncio.to_thread(self.store.delete, event.id)
+            self.store.delete_soon(event.id)
             return
         except TooManyRequests:
             outcome = Outcome.THROTTLED
@@ -166,8 +204,7 @@ class AsyncInvoker:
                           settings=self.settings)
         if decision.action == Action.RETRY:
             assert decision.next_attempt_at is not None  # noqa: S101 - RETRY always carries a time
-            await asyncio.to_thread(self.store.reschedule, event.id, decision.next_attempt_at, decision.attempts,
-                                    decision.backoff_step)
+            await self.store.reschedule(event.id, decision.next_attempt_at, decision.attempts, decision.backoff_step)
             heapq.heappush(self._heap, (decision.next_attempt_at, event.id))
         elif decision.action == Action.DONE:
             if eic and eic.on_success:
@@ -204,7 +241,7 @@ class AsyncInvoker:
         await self._finish(event)
 
     async def _finish(self, event: QueuedEvent) -> None:
-        await asyncio.to_thread(self.store.delete, event.id)
+        self.store.delete_soon(event.id)
         self._last_response.pop(event.id, None)
 
 

@@ -81,17 +81,75 @@ class AsyncEventStore:
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _pragmas)
         metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="async-queue-writer", daemon=True)
         self._writer.start()
 
-    # -- group-committed inserts -------------------------------------------------------------
+    # -- group-committed writes ------------------------------------------------------------
+    # Every write goes through one thread and one connection, so writers never wait on SQLite's
+    # lock (whose busy handler sleeps in milliseconds) and a burst shares one fsync.
     async def add(self, new: NewEvent) -> int:
         """Store one event durably (committed and fsynced); returns its id."""
+        # Ids are assigned here (one event loop calls this), so a batch inserts with one
+        # executemany instead of one statement per row.
+        event_id = self._next_id
+        self._next_id += 1
+        await self._submit(("add", event_id, new))
+        return event_id
+
+    async def reschedule(self, event_id: int, next_attempt_at: float, attempts: int, backoff_step: int) -> None:
+        await self._submit(("reschedule", event_id, next_attempt_at, attempts, backoff_step))
+
+    async def delete(self, event_id: int) -> None:
+        await self._submit(("delete", event_id))
+
+    def delete_soon(self, event_id: int) -> None:
+        """Delete without waiting for the commit. Losing it in a crash only means the event is
+        delivered once more (at least once), so the dispatcher need not wait for the fsync."""
+        self._inbox.put((("delete", event_id), None, None))
+
+    async def _submit(self, op: tuple[object, ...]) -> object:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[int] = loop.create_future()
-        self._inbox.put((new, loop, fut))
+        fut: asyncio.Future[object] = loop.create_future()
+        self._inbox.put((op, loop, fut))
         return await fut
+
+    _INSERT = (
+        "INSERT INTO async_events (id, request_id, function, qualifier, payload, enqueued_at, attempts, "
+        "next_attempt_at, backoff_step) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0)"
+    )
+    _RESCHEDULE = "UPDATE async_events SET next_attempt_at = ?, attempts = ?, backoff_step = ? WHERE id = ?"
+    _DELETE = "DELETE FROM async_events WHERE id = ?"
+
+    def _commit(self, ops: list[tuple[object, ...]]) -> None:
+        """One transaction for a whole batch, one executemany per kind of operation."""
+        adds = [(op[1], op[2].request_id, op[2].function, op[2].qualifier, op[2].payload,  # type: ignore[attr-defined]
+                 op[2].enqueued_at, op[2].enqueued_at) for op in ops if op[0] == "add"]  # type: ignore[attr-defined]
+        moves = [(op[2], op[3], op[4], op[1]) for op in ops if op[0] == "reschedule"]
+        deletes = [(op[1],) for op in ops if op[0] == "delete"]
+        # A batch of nothing but deletes need not reach the disk before it returns: losing it in
+        # a crash only redelivers those events (at least once). Anything else is fsynced.
+        durable = bool(adds or moves)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            cur.execute("BEGIN")
+            if adds:
+                cur.executemany(self._INSERT, adds)
+            if moves:
+                cur.executemany(self._RESCHEDULE, moves)
+            if deletes:
+                cur.executemany(self._DELETE, deletes)
+            cur.execute("COMMIT")
+            cur.close()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
 
     def _write_loop(self) -> None:
         while True:
@@ -99,7 +157,7 @@ class AsyncEventStore:
             if first is _STOP:
                 return
             batch = [first]
-            while len(batch) < 512:
+            while len(batch) < 4096:
                 try:
                     item = self._inbox.get_nowait()
                 except queue.Empty:
@@ -109,23 +167,13 @@ class AsyncEventStore:
                     break
                 batch.append(item)
             try:
-                with self.engine.begin() as conn:
-                    ids = [
-                        conn.execute(
-                            events.insert().values(
-                                request_id=new.request_id, function=new.function, qualifier=new.qualifier,
-                                payload=new.payload, enqueued_at=new.enqueued_at, attempts=0,
-                                next_attempt_at=new.enqueued_at, backoff_step=0,
-                            )
-                        ).inserted_primary_key[0]
-                        for new, _, _ in batch  # type: ignore[misc]
-                    ]
+                self._commit([op for op, _, _ in batch])  # type: ignore[misc]
+                error: BaseException | None = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
-                for _, loop, fut in batch:  # type: ignore[misc]
-                    loop.call_soon_threadsafe(_fail, fut, exc)
-                continue
-            for (_, loop, fut), new_id in zip(batch, ids):  # type: ignore[misc]
-                loop.call_soon_threadsafe(_resolve, fut, new_id)
+                error = exc
+            for _, loop, fut in batch:  # type: ignore[misc]
+                if loop is not None:
+                    loop.call_soon_threadsafe(_fail if error else _resolve, fut, error)
 
     # -- dispatcher side ------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int]]:
@@ -140,17 +188,6 @@ class AsyncEventStore:
             return None
         return QueuedEvent(row.id, row.request_id, row.function, row.qualifier, row.payload, row.enqueued_at,
                            row.attempts, row.next_attempt_at, row.backoff_step)
-
-    def reschedule(self, event_id: int, next_attempt_at: float, attempts: int, backoff_step: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                events.update().where(events.c.id == event_id)
-                .values(next_attempt_at=next_attempt_at, attempts=attempts, backoff_step=backoff_step)
-            )
-
-    def delete(self, event_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(events.delete().where(events.c.id == event_id))
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -171,12 +208,12 @@ class AsyncEventStore:
         self.engine.dispose()
 
 
-def _resolve(fut: asyncio.Future[int], value: int) -> None:
+def _resolve(fut: asyncio.Future[object], _error: object) -> None:
     if not fut.done():
-        fut.set_result(value)
+        fut.set_result(None)
 
 
-def _fail(fut: asyncio.Future[int], exc: BaseException) -> None:
+def _fail(fut: asyncio.Future[object], exc: BaseException) -> None:
     if not fut.done():
         fut.set_exception(exc)
 

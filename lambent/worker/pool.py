@@ -79,6 +79,10 @@ class WorkerPool:
     def environments(self) -> list[ExecutionEnvironment]:
         return list(self._all)
 
+    def count(self, name: str) -> int:
+        """Live environments of a function (all versions)."""
+        return sum(1 for e in self._all if e.cfg.name == name)
+
     # -- acquire / release ---------------------------------------------------------------------
     def take_idle(self, cfg: FunctionConfig) -> ExecutionEnvironment | None:
         """A warm environment for exactly this configuration, thawed and marked busy; or None."""
