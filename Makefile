@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test unit integration bench clean
+.PHONY: install run test lint unit integration bench clean
 
 install: $(STAMP)
 
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/lambent server
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check lambent tests benchmarks
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit

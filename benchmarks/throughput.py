@@ -96,7 +96,7 @@ def _client_process(port: int, paths: list[str], ready: Any, start: Any, times: 
     outs = [_ThreadResult() for _ in paths]
     threads = [
         threading.Thread(target=_client_thread, args=(port, p, start, times, o), daemon=True)
-        for p, o in zip(paths, outs)
+        for p, o in zip(paths, outs, strict=False)
     ]
     for t in threads:
         t.start()

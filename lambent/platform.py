@@ -28,6 +28,7 @@ from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager
+from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
 from lambent.settings import Settings
 from lambent.store import Store
 from lambent.store.async_queue import AsyncEventStore
@@ -117,6 +118,10 @@ class Platform:
             settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
             store=DeploymentStore(self.store.engine), metrics=self.metrics,
         )
+        # EventBridge Scheduler: due occurrences go to the async queue (docs/schedules.md).
+        self.schedules = SchedulerService.open(settings, self.store.engine)
+        self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
+                                              dead_letters=SqsDeadLetters(settings.aws, settings.region))
         self.ready = asyncio.Event()
 
     def _function_changed(self, name: str) -> None:
@@ -136,10 +141,12 @@ class Platform:
         self.pool.start()
         await self.async_invoker.start()
         await self.deployments.start()
+        await self.schedule_engine.start()
         self.ready.set()
 
     async def stop(self) -> None:
         self.ready.clear()
+        await self.schedule_engine.stop()  # no new occurrences while the queue shuts down
         await self.deployments.shutdown()  # first: a running hook is an in-flight invocation
         await self.async_invoker.stop(grace_s=min(5.0, self.settings.worker.shutdown_grace_s))
         drained = await self.invoker.drain(self.settings.worker.shutdown_grace_s)

@@ -119,6 +119,28 @@ class AwsEndpointSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """EventBridge Scheduler (docs/schedules.md). Durations are schedule time unless named ``real``."""
+
+    #: Schedule time runs 1/time_scale times as fast as the wall clock: 0.01 makes rate(1 minute)
+    #: fire every 0.6 s (tests). at(), StartDate and EndDate stay wall-clock instants.
+    time_scale: float = 1.0
+    #: An occurrence missed while the server was down still fires this late (FlexibleTimeWindow
+    #: OFF; a flexible schedule's grace is its window; never less than 60 s, AWS's precision);
+    #: older ones are skipped with a warning.
+    missed_grace_s: float = 300.0
+    #: Longest the engine sleeps between looks at its schedules (real seconds).
+    max_sleep_real_s: float = 1.0
+    #: Bound on one enqueue or dead-letter call (real seconds).
+    call_timeout_real_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (self.time_scale > 0 and self.missed_grace_s >= 0 and self.max_sleep_real_s > 0
+                and self.call_timeout_real_s > 0):
+            raise ValueError(f"invalid schedule settings: {self}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """The root of the settings tree; see the module docstring for how it is loaded."""
 
@@ -136,6 +158,7 @@ class Settings:
     async_: AsyncSettings = field(default_factory=AsyncSettings)
     aws: AwsEndpointSettings = field(default_factory=AwsEndpointSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property
     def base_url(self) -> str:

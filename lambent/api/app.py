@@ -16,7 +16,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from lambent.api import lambda_api, lambent_api
+from lambent.api import lambda_api, lambent_api, scheduler_api
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
 from lambent.api.envelopes import error_response
@@ -52,6 +52,7 @@ class LambentApp:
         creds = platform.credentials
         self.verifier = SigV4Verifier({creds.access_key_id: creds.secret_access_key})
         self.services: dict[str, Any] = {"lambda": lambda_api.build_router(), "lambent": lambent_api.build_router()}
+        self.services["scheduler"] = scheduler_api.build_router()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -59,7 +59,7 @@ def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = Non
         "UpdateTime": d.updated_at,
         "CompleteTime": d.completed_at,
     }
-    hooks = {k: v for k, v in zip(_HOOK_EVENTS, (d.pre_hook, d.post_hook)) if v}
+    hooks = {k: v for k, v in zip(_HOOK_EVENTS, (d.pre_hook, d.post_hook), strict=True) if v}
     if hooks:
         out["Hooks"] = hooks
     if d.alarm is not None:

@@ -247,11 +247,11 @@ def _list(client: Client, console: Console, args: argparse.Namespace, function: 
         return 0
     table = Table(title=f"Deployments of {escape(function)}", title_justify="left")
     for col in ("ID", "Alias", "Versions", "Config", "Status", "Weight", "Created"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("ID", "Status", "Created"))
     for d in found:
         table.add_row(
             d["DeploymentId"], escape(d["Alias"]), f"{d['CurrentVersion']} → {d['TargetVersion']}",
-            d["DeploymentConfigName"], _status_text(d["Status"]), f"{d['CurrentWeight']:.0%}", _time(d["CreateTime"]),
+            d["DeploymentConfigName"], _status_text(d["Status"]), f"{d['CurrentWeight']:.0%}", _time(d["CreateTime"], short=True),
         )
     console.print(table)
     return 0
@@ -271,13 +271,13 @@ def _stop(client: Client, console: Console, args: argparse.Namespace, deployment
 
 
 # -- rendering -------------------------------------------------------------------------------------
-def _time(epoch: float | None) -> str:
-    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
+def _time(epoch: float | None, short: bool = False) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S") if epoch else "-"
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rem = divmod(seconds, 3600)
+    whole = max(0, round(seconds))
+    h, rem = divmod(whole, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 

@@ -66,7 +66,11 @@ from lambent.errors import (
 from lambent.invoke.metrics import ErrorRateWindow, WindowReading
 from lambent.invoke.service import SyncResult
 from lambent.settings import DeploySettings
-from lambent.store.deployments import ActiveDeploymentExists, DeploymentStore, StoredEvent
+from lambent.store.deployments import (
+    ActiveDeploymentExists,
+    DeploymentStore,
+    StoredEvent,
+)
 from lambent.worker.environment import InvokeRequest
 
 log = logging.getLogger(__name__)
@@ -349,7 +353,7 @@ def after_shift(d: Deployment, index: int, now: float) -> tuple[Deployment, list
     state = d.alias_state(index)
     weight = d.steps[index].weight
     routing = {state.additional_version: state.additional_weight} if state.additional_version else {}
-    event = Event(now, "TrafficShifted", f"{weight:.0%} of traffic on version {d.to_version} ({state.describe()})", {
+    event = Event(now, "TrafficShifted", f"{weight:.0%} on version {d.to_version}: alias {d.alias} -> {state.describe()}", {
         "Step": index + 1, "Steps": len(d.steps), "Weight": weight, "DueTime": d.due_at(index),
         "FunctionVersion": state.function_version, "AdditionalVersionWeights": routing,
     })
@@ -636,7 +640,7 @@ class _Runner:
                         await self._hook(action)
                     else:
                         await self._restore()
-                except Exception as exc:  # noqa: BLE001 - a runner must end in a defined state
+                except Exception as exc:  # a runner must end in a defined state
                     log.exception("deployment %s: %s failed", self.d.id, type(action).__name__)
                     internal_errors += 1
                     message = f"Internal error during {type(action).__name__}: {type(exc).__name__}: {exc}"
@@ -645,7 +649,7 @@ class _Runner:
                         await self._save(*fail(self.d, now, ErrorCode.INTERNAL_ERROR, message))
                     else:
                         await self._save(*begin_rollback(self.d, now, Status.ROLLED_BACK, ErrorCode.INTERNAL_ERROR, message))
-        except Exception:  # noqa: BLE001 - the store failed: leave the deployment for the next start
+        except Exception:  # the store failed: leave the deployment for the next start
             log.exception("deployment %s: runner stopped; it resumes at the next start", self.d.id)
         finally:
             if self.d.status in TERMINAL:

@@ -34,7 +34,7 @@ class WindowReading:
 class _Series:
     """The ring of one watched (function, version); ``watchers`` is a reference count."""
 
-    __slots__ = ("stamps", "calls", "errors", "watchers")
+    __slots__ = ("calls", "errors", "stamps", "watchers")
 
     def __init__(self, buckets: int) -> None:
         self.stamps = [-1] * buckets
@@ -102,7 +102,7 @@ class ErrorRateWindow:
             return WindowReading(0, 0)
         oldest = int(self._clock() * self._per_s) - self._n
         calls = errors = 0
-        for stamp, c, e in zip(s.stamps, s.calls, s.errors):
+        for stamp, c, e in zip(s.stamps, s.calls, s.errors, strict=True):
             if stamp > oldest:
                 calls += c
                 errors += e

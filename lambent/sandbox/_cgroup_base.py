@@ -107,7 +107,7 @@ class Cgroup(abc.ABC):
             self._closed()
         return self._destroyed
 
-    def _closed(self) -> None:
+    def _closed(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Hook for releasing descriptors held for the cgroup's lifetime."""
 
     def __repr__(self) -> str:

@@ -103,7 +103,8 @@ def parse(text: str) -> Expression:
             raise invalid_expression(text, str(exc)) from None
     if m := _AT_RE.match(text):
         try:
-            local = datetime(*(int(g) for g in m.groups()))  # type: ignore[misc]
+            y, mo, d, h, mi, s = (int(g) for g in m.groups())
+            local = datetime(y, mo, d, h, mi, s)
         except ValueError as exc:
             raise invalid_expression(text, str(exc)) from None
         return AtExpression(text, local)

@@ -9,8 +9,8 @@ All times are schedule time (:mod:`lambent.schedules.clock`). The rules:
 - With a FlexibleTimeWindow of N minutes an occurrence fires at a uniformly random moment in
   ``[occurrence, occurrence + N min)``; the moment is drawn once and persisted with the plan.
 - An occurrence that could not fire in time (the server was down) still fires if it is at most
-  a *grace* late — the flexible window, or ``missed_grace_s`` when the window is OFF — and is
-  otherwise skipped (the caller logs it).
+  a *grace* late — the flexible window, or ``missed_grace_s`` when the window is OFF, and never
+  less than 60 s — and is otherwise skipped (the caller logs it).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from lambent.schedules.model import Plan, ScheduleSpec
 
 #: Occurrences are at least a minute apart; searching "after X" starts this much later.
 _AFTER_S = 1.0
+#: AWS invokes "with 60 second precision" (schedule-types.html): no occurrence counts as missed
+#: before it is this late, whatever the configured grace.
+PRECISION_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,9 @@ class CatchUp:
 
 
 def grace_s(timing: Timing, missed_grace_s: float) -> float:
-    """How late an occurrence may still fire: its flexible window, else the fixed grace."""
-    return timing.window_s if timing.window_s > 0 else missed_grace_s
+    """How late an occurrence may still fire: its flexible window, else the fixed grace; at least
+    AWS's 60-second precision (so the engine's own latency never counts as a miss)."""
+    return max(PRECISION_S, timing.window_s if timing.window_s > 0 else missed_grace_s)
 
 
 def catch_up(timing: Timing, plan: Plan, *, now: float, missed_grace_s: float,

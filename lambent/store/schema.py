@@ -112,3 +112,64 @@ def migrate(engine: sa.Engine) -> int:
                 step(conn)
                 conn.execute(schema_version.insert().values(version=number))
         return len(MIGRATIONS)
+
+
+# -- EventBridge Scheduler (lambent.schedules) -----------------------------------------------------
+#: Schedule groups; ``tags`` is a JSON list of [key, value] pairs.
+schedule_groups = sa.Table(
+    "schedule_groups",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("modified_at", sa.Float, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+)
+
+#: Schedules: the caller's definition as JSON, plus the engine's plan in schedule time
+#: (see lambent.schedules.timing). ``last_occurrence`` is the exactly-once watermark.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("modified_at", sa.Float, nullable=False),
+    sa.Column("anchor", sa.Float, nullable=False),
+    sa.Column("next_occurrence", sa.Float, nullable=True),
+    sa.Column("fire_at", sa.Float, nullable=True),
+    sa.Column("last_occurrence", sa.Float, nullable=True),
+)
+
+#: The outbox: one row per fired occurrence until the async queue has it (or it is given up).
+schedule_deliveries = sa.Table(
+    "schedule_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.String(32), nullable=False),
+    sa.Column("schedule_arn", sa.String(1224), nullable=False),
+    sa.Column("scheduled_time", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error_code", sa.String(128), nullable=False),
+    sa.Column("last_error_message", sa.Text, nullable=False),
+)
+
+#: One row: where schedule time was anchored (lambent.schedules.clock).
+schedule_clock = sa.Table(
+    "schedule_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("real_anchor", sa.Float, nullable=False),
+    sa.Column("virtual_anchor", sa.Float, nullable=False),
+    sa.Column("scale", sa.Float, nullable=False),
+)
+
+
+def _m_schedules(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[schedule_groups, schedules, schedule_deliveries, schedule_clock])
+
+
+MIGRATIONS.append(_m_schedules)

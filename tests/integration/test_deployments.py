@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from harness import ACCESS_KEY, SECRET_KEY, Server, create_function, zip_of
+
 from lambent.cli.deploy_cmd import ApiError, Client
 
 API = "/lambent/2026-11-27/deployments"
@@ -85,7 +85,7 @@ def cli(srv: Server, *args: str, timeout_s: float = 60) -> subprocess.CompletedP
     env = {**os.environ, "LAMBENT_ROOT_ACCESS_KEY_ID": ACCESS_KEY, "LAMBENT_ROOT_SECRET_ACCESS_KEY": SECRET_KEY,
            "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "lambent.cli.main", "deploy", *args, "--endpoint-url", srv.url],
-                          env=env, capture_output=True, text=True, timeout=timeout_s)
+                          env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
 # -- strategies ------------------------------------------------------------------------------------
@@ -113,8 +113,8 @@ def test_every_strategy_shifts_the_alias_through_its_steps(fresh_server: Any) ->
     lam = srv.client()
     names = [two_versions(lam) for _ in STRATEGIES]
     # When each is deployed (all at the same time)
-    started = [create(srv, name, **fields) for name, (fields, _, _) in zip(names, STRATEGIES)]
-    for (fields, weights, minutes), name, d in zip(STRATEGIES, names, started):
+    started = [create(srv, name, **fields) for name, (fields, _, _) in zip(names, STRATEGIES, strict=False)]
+    for (fields, weights, minutes), name, d in zip(STRATEGIES, names, started, strict=False):
         assert d["Status"] == "InProgress" and d["CurrentVersion"] == "1" and d["TargetVersion"] == "2"
         d = wait_done(srv, d["DeploymentId"])
         label = fields.get("DeploymentConfigName", "custom")
@@ -129,7 +129,7 @@ def test_every_strategy_shifts_the_alias_through_its_steps(fresh_server: Any) ->
         interval_s = minutes * 60 * float(FAST)
         applied = [st["AppliedTime"] for st in d["Steps"]]
         due = [st["DueTime"] for st in d["Steps"]]
-        assert all(a >= t - 1e-6 for a, t in zip(applied, due)), label
+        assert all(a >= t - 1e-6 for a, t in zip(applied, due, strict=False)), label
         assert due == pytest.approx([d["TrafficShiftStartTime"] + k * interval_s for k in range(len(weights))]), label
         assert applied[-1] - due[-1] < 2.0, label
         # and the alias now points at version 2 with no routing

@@ -121,10 +121,10 @@ def test_observe_is_cheap() -> None:
 # == decision core ===============================================================================
 def deployment(config: str = "LambdaCanary10Percent5Minutes", **kw: Any) -> Deployment:
     routing = parse(config)
-    base: dict[str, Any] = dict(
-        id="d-TEST00001", function_name="fn", alias="live", from_version="1", to_version="2",
-        routing=routing, steps=routing.steps(), time_scale=1.0, created_at=T0,
-    )
+    base: dict[str, Any] = {
+        "id": "d-TEST00001", "function_name": "fn", "alias": "live", "from_version": "1", "to_version": "2",
+        "routing": routing, "steps": routing.steps(), "time_scale": 1.0, "created_at": T0,
+    }
     base.update(kw)
     return Deployment(**base)
 
@@ -221,7 +221,7 @@ def test_alarm_needs_enough_invocations_then_fires() -> None:
 def test_alarm_validates_itself() -> None:
     for bad in (-0.1, 1.0, 2, True):
         with pytest.raises(InvalidParameterValue):
-            Alarm(bad, 20)  # type: ignore[arg-type]
+            Alarm(bad, 20)
     with pytest.raises(InvalidParameterValue):
         Alarm(0.05, 0)
 
@@ -259,6 +259,10 @@ class FakeClock:
         finally:
             self._sleepers.remove(entry)
 
+    @property
+    def sleeping(self) -> bool:
+        return bool(self._sleepers)
+
     def advance(self, seconds: float) -> None:
         self.t += seconds
         for due, fut in list(self._sleepers):
@@ -267,6 +271,10 @@ class FakeClock:
 
 
 Behaviour = Callable[[dict[str, Any]], tuple[bytes, str | None]]
+
+
+def succeeded(event: dict[str, Any]) -> tuple[bytes, str | None]:
+    return b'{"status": "Succeeded"}', None
 
 
 @dataclass
@@ -287,7 +295,7 @@ class FakeInvoker:
             except asyncio.CancelledError:
                 self.cancelled.append(name)
                 raise
-        payload, error = self.behaviour.get(name, lambda e: (b'{"status": "Succeeded"}', None))(event)
+        payload, error = self.behaviour.get(name, succeeded)(event)
         return SyncResult(cfg, InvokeOutcome(payload, error, b"", 1.0, 128, None))
 
 
@@ -413,7 +421,8 @@ async def test_stop_during_the_canary_wait_rolls_back(tmp_path: Path) -> None:
     clock = FakeClock(auto=False)
     w = await world(tmp_path, clock)
     d = await w.svc.create(req())
-    await until(lambda: w.alias() == ("1", "2", 0.1))
+    runner = w.svc._runners[d.id]
+    await until(lambda: w.alias() == ("1", "2", 0.1) and bool(runner.d.applied))
     d = await w.svc.stop(d.id)
     assert (d.status, d.error_code) == (Status.STOPPED, ErrorCode.MANUAL_STOP)
     assert w.alias() == ("1", None, 0.0)
@@ -440,7 +449,8 @@ async def test_error_rate_alarm_rolls_back(tmp_path: Path) -> None:
     clock = FakeClock(auto=False)
     w = await world(tmp_path, clock, alarm_poll_s=1.0)
     d = await w.svc.create(req(error_rate_threshold=0.05, alarm_min_invocations=10))
-    await until(lambda: w.alias() == ("1", "2", 0.1))
+    runner = w.svc._runners[d.id]
+    await until(lambda: bool(runner.d.applied) and clock.sleeping)
     # Given 9 invocations of version 2, 3 of them failed: fewer than the minimum
     for i in range(9):
         w.metrics.observe("fn", "2", i % 3 == 0)
@@ -448,6 +458,7 @@ async def test_error_rate_alarm_rolls_back(tmp_path: Path) -> None:
         w.metrics.observe("fn", "1", True)  # the old version's errors do not count
     clock.advance(1)
     await asyncio.sleep(0.05)
+    await until(lambda: clock.sleeping)
     assert (await w.svc.get(d.id)).status == Status.IN_PROGRESS
     # When the 10th arrives (4 errors of 10 > 5 %) and the alarm is next evaluated
     w.metrics.observe("fn", "2", True)
@@ -465,7 +476,8 @@ async def test_alias_changed_outside_the_deployment_fails_it_without_touching_th
     clock = FakeClock(auto=False)
     w = await world(tmp_path, clock)
     d = await w.svc.create(req())
-    await until(lambda: w.alias() == ("1", "2", 0.1))
+    runner = w.svc._runners[d.id]
+    await until(lambda: bool(runner.d.applied) and clock.sleeping)
     await w.aliases.update("fn", "live", weights={"2": 0.5})
     clock.advance(300)
     d = await w.svc.wait(d.id, 5)
@@ -525,8 +537,10 @@ async def test_restart_resumes_at_the_original_schedule(tmp_path: Path) -> None:
     await w2.svc.start()
     assert w2.alias() == ("1", "2", 0.1)
     # Then nothing happens before the original due time
+    await until(lambda: clock2.sleeping)
     clock2.advance(150)
     await asyncio.sleep(0.05)
+    await until(lambda: clock2.sleeping)
     assert (await w2.svc.get(d.id)).applied_steps == 1
     # And the promotion happens once it has passed
     clock2.advance(60)

@@ -54,6 +54,7 @@ async def test_same_code_is_stored_once(tmp_path: Path) -> None:
     svc = service(tmp_path)
     a = await svc.create(inp("a"))
     b = await svc.create(inp("b"))
+    await svc.wait_idle()
     assert a.code_hash_hex == b.code_hash_hex
     assert len(list((tmp_path / "code").glob("*.zip"))) == 1
     await svc.delete("a")

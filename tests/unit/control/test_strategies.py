@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from lambent.control.strategies import PREDEFINED, RoutingType, Step, TrafficRouting, parse
+from lambent.control.strategies import (
+    PREDEFINED,
+    RoutingType,
+    Step,
+    TrafficRouting,
+    parse,
+)
 from lambent.errors import InvalidParameterValue
 
 
@@ -58,7 +66,7 @@ def test_steps_always_end_with_the_promotion_and_are_ordered() -> None:
     for p in range(1, 100):
         steps = TrafficRouting(RoutingType.LINEAR, p, 1).steps()
         assert steps[-1].weight == 1.0
-        assert all(a.weight < b.weight and a.offset_s < b.offset_s for a, b in zip(steps, steps[1:]))
+        assert all(a.weight < b.weight and a.offset_s < b.offset_s for a, b in itertools.pairwise(steps))
 
 
 @pytest.mark.parametrize(
