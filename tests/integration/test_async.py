@@ -253,3 +253,25 @@ def test_payload_limits_and_legacy_invoke_async(async_server: Any) -> None:
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert invoke_json(lam, name, {"n": 1})[1] == {"ok": 1}
 
+
+
+def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_server: Any, moto_url: str) -> None:
+    import sqlite3
+
+    lam = async_server.client()
+    name = create_function(lam, FAIL_APP)
+    missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:no-such-queue"
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": missing}})
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"keep": "me"}')["ResponseMetadata"]["RequestId"]
+    db_path = async_server.data_dir / "async-queue.db"
+    rows: list[tuple[str, str, bytes]] = []
+    deadline = time.monotonic() + 30
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.3)
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            rows = db.execute("select request_id, target, record from undeliverable").fetchall()
+    assert len(rows) == 1
+    rid, target, record = rows[0]
+    assert (rid, target) == (request_id, missing)
+    assert json.loads(record)["requestPayload"] == {"keep": "me"}
