@@ -24,8 +24,9 @@ from starlette.routing import Route, Router
 from lambent import arns
 from lambent.api import lambda_async, lambda_versions, shapes
 from lambent.api.codeurl import presign_code_url
-from lambent.api.rest import body_json, endpoint, json_response, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
 from lambent.control.functions import CreateFunctionInput
+from lambent.control.versions import published
 from lambent.control.validation import (
     EPHEMERAL_MAX_MB,
     EPHEMERAL_MIN_MB,
@@ -209,31 +210,19 @@ async def get_function_configuration(request: Request) -> Response:
 @endpoint
 async def list_functions(request: Request) -> Response:
     p = platform_of(request)
-    q = request.query_params
-    max_items = 50
-    if "MaxItems" in q:
-        c = Checker()
-        try:
-            max_items = int(q["MaxItems"])
-        except ValueError:
-            raise InvalidParameterValue(f"Invalid MaxItems: {q['MaxItems']}") from None
-        c.int_range("maxItems", max_items, 1, 10000)
-        c.raise_if_any()
-    entries = p.functions.list()
-    start = 0
-    marker = q.get("Marker")
-    if marker:
-        try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
-        start = next((i for i, e in enumerate(entries) if e.name > after), len(entries))
-    page = entries[start : start + max_items]
+    if request.query_params.get("FunctionVersion") == "ALL":
+        configs = [c for e in p.functions.list() for c in [e.latest, *published(e)]]
+    else:
+        configs = [e.latest for e in p.functions.list()]
+    page, nxt = paginate(configs, request, lambda c: f"{c.name}:{c.version}")
     out: dict[str, Any] = {
-        "Functions": [shapes.function_configuration(e.latest, p.functions.arn(e.name)) for e in page]
+        "Functions": [
+            shapes.function_configuration(c, p.functions.arn(c.name, None if c.version == arns.LATEST else c.version))
+            for c in page
+        ]
     }
-    if start + max_items < len(entries) and page:
-        out["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+    if nxt:
+        out["NextMarker"] = nxt
     return json_response(out)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
 
@@ -13,7 +11,7 @@ from starlette.routing import Route
 
 
 from lambent.api import shapes
-from lambent.api.rest import body_json, endpoint, json_response, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
 from lambent.control.model import Alias
 from lambent.control.validation import Checker
 from lambent.control.versions import published
@@ -45,31 +43,6 @@ def _unqualified(request: Request) -> str:
     return name
 
 
-def _page(items: list[Any], request: Request, key: Any) -> tuple[list[Any], str | None]:
-    """Marker/MaxItems pagination; the marker is the last item's key, base64-encoded."""
-    q = request.query_params
-    max_items = 50
-    if "MaxItems" in q:
-        try:
-            max_items = int(q["MaxItems"])
-        except ValueError:
-            raise InvalidParameterValue(f"Invalid MaxItems: {q['MaxItems']}") from None
-        c = Checker()
-        c.int_range("maxItems", max_items, 1, 10000)
-        c.raise_if_any()
-    start = 0
-    if q.get("Marker"):
-        try:
-            after = base64.urlsafe_b64decode(q["Marker"].encode()).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
-        keys = [str(key(i)) for i in items]
-        start = keys.index(after) + 1 if after in keys else len(items)
-    page = items[start : start + max_items]
-    nxt = base64.urlsafe_b64encode(str(key(page[-1])).encode()).decode() if page and start + max_items < len(items) else None
-    return page, nxt
-
-
 @endpoint
 async def publish_version(request: Request) -> Response:
     p = platform_of(request)
@@ -90,7 +63,7 @@ async def list_versions(request: Request) -> Response:
     name = _unqualified(request)
     fn = p.functions.entry(name)
     configs = [fn.latest, *published(fn)]
-    page, nxt = _page(configs, request, lambda c: c.version)
+    page, nxt = paginate(configs, request, lambda c: c.version)
     out: dict[str, Any] = {
         "Versions": [shapes.function_configuration(c, p.functions.arn(name, c.version)) for c in page]
     }
@@ -183,7 +156,7 @@ async def list_aliases(request: Request) -> Response:
         c.string("functionVersion", version, max_len=1024, pattern=VERSION_PATTERN)
         c.raise_if_any()
     aliases = p.aliases.list(name, version)
-    page, nxt = _page(aliases, request, lambda a: a.name)
+    page, nxt = paginate(aliases, request, lambda a: a.name)
     out: dict[str, Any] = {"Aliases": [alias_configuration(a, p.aliases.arn(a)) for a in page]}
     if nxt:
         out["NextMarker"] = nxt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambent.api.envelopes import error_response
-from lambent.errors import InvalidRequestContent, LambentError, ServiceError
+from lambent.control.validation import Checker
+from lambent.errors import InvalidParameterValue, InvalidRequestContent, LambentError, ServiceError
 from lambent.platform import Platform
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -50,3 +53,29 @@ def endpoint(fn: Handler) -> Handler:
             return error_response(ServiceError(f"Internal error: {type(exc).__name__}"))
 
     return wrapped
+
+
+def paginate(items: list[Any], request: Request, key: Any, max_limit: int = 10000) -> tuple[list[Any], str | None]:
+    """Marker/MaxItems pagination; the marker is the last item's key, base64-encoded."""
+    q = request.query_params
+    max_items = 50
+    if "MaxItems" in q:
+        try:
+            max_items = int(q["MaxItems"])
+        except ValueError:
+            raise InvalidParameterValue(f"Invalid MaxItems: {q['MaxItems']}") from None
+        c = Checker()
+        c.int_range("maxItems", max_items, 1, max_limit)
+        c.raise_if_any()
+    start = 0
+    if q.get("Marker"):
+        try:
+            after = base64.urlsafe_b64decode(q["Marker"].encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
+        keys = [str(key(i)) for i in items]
+        # The marker's item may have been deleted since: go on after where it would be.
+        start = keys.index(after) + 1 if after in keys else next((i for i, k in enumerate(keys) if k > after), len(items))
+    page = items[start : start + max_items]
+    nxt = base64.urlsafe_b64encode(str(key(page[-1])).encode()).decode() if page and start + max_items < len(items) else None
+    return page, nxt
