@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -140,13 +140,15 @@ class SchedulerService:
             and (state is None or e.schedule.spec.state == state)
         ]
 
-    def _check_dates(self, spec: ScheduleSpec, timing: tm.Timing) -> None:
+    def _check_dates(self, spec: ScheduleSpec, timing: tm.Timing, old: ScheduleSpec | None = None) -> None:
+        """StartDate/EndDate rules; an update may re-send the dates it already had (IaC tools do)."""
         if timing.one_time:
             return  # AWS ignores StartDate and EndDate for one-time schedules
         now = self._wall_now()
-        if spec.start_date is not None and spec.start_date < now - START_DATE_PAST_LIMIT_S:
+        if (spec.start_date is not None and spec.start_date < now - START_DATE_PAST_LIMIT_S
+                and (old is None or spec.start_date != old.start_date)):
             raise ValidationError("The StartDate you specify cannot be earlier than 5 minutes ago.")
-        if spec.end_date is not None and spec.end_date <= now:
+        if spec.end_date is not None and spec.end_date <= now and (old is None or spec.end_date != old.end_date):
             raise ValidationError("The EndDate you specify cannot be earlier than the current time.")
         if spec.start_date is not None and spec.end_date is not None and spec.end_date <= spec.start_date:
             raise ValidationError("The EndDate you specify must be later than the StartDate.")
@@ -180,9 +182,9 @@ class SchedulerService:
     async def update(self, group: str, name: str, spec: ScheduleSpec) -> Schedule:
         async with self.lock:
             entry = self._entry(group, name)
-            timing = tm.Timing.of(spec, self.clock.from_wall)
-            self._check_dates(spec, timing)
             old = entry.schedule.spec
+            timing = tm.Timing.of(spec, self.clock.from_wall)
+            self._check_dates(spec, timing, old)
             schedule = replace(entry.schedule, spec=spec, modified_at=self._wall_now())
             same_timing = entry.timing is not None and (
                 old.expression, old.timezone, old.start_date, old.end_date, old.flexible_window_min, old.state
@@ -267,9 +269,6 @@ class SchedulerService:
     @staticmethod
     def _runnable(entry: _Entry) -> bool:
         return entry.timing is not None and entry.schedule.spec.state == ScheduleState.ENABLED
-
-    def keys(self) -> Iterator[Key]:
-        return iter(list(self._schedules))
 
     async def fire(self, key: Key, now: float) -> Delivery | None:
         """Fire this schedule's due occurrence, if it has one: skip occurrences too late to run,

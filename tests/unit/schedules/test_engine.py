@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lambent.errors import ResourceNotFound, TooManyRequests
+from lambent.errors import ResourceNotFound, TooManyRequests, ValidationError
 from lambent.schedules import ManualClock, ScaledClock, ScheduleEngine, SchedulerService
 from lambent.schedules.model import ActionAfterCompletion, RetryPolicy, ScheduleSpec, ScheduleState, Target
 from lambent.schedules.payloads import DeadLetter
@@ -37,12 +37,13 @@ class FakeQueue:
     failures: list[Exception] = field(default_factory=list)
     calls: int = 0
 
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes) -> str:
+    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
         self.events.append((function_name, qualifier, json.loads(payload)))
-        return f"request-{len(self.events)}"
+        assert request_id  # the execution id, so that a redelivery is recognisable
+        return request_id
 
     @property
     def times(self) -> list[str]:
@@ -356,3 +357,17 @@ def test_schedule_time_is_saved_and_resumed(tmp_path: Path) -> None:
     again = SchedulerService.open(settings, db.engine).clock
     assert isinstance(first, ScaledClock) and isinstance(again, ScaledClock)
     assert again.saved == first.saved
+
+
+async def test_dates_are_checked_but_an_update_may_resend_the_ones_it_had(world: World) -> None:
+    with pytest.raises(ValidationError, match="The StartDate you specify cannot be earlier than 5 minutes ago."):
+        await world.service.create("default", "s", spec("rate(1 hour)", start_date=T0 - 301))
+    with pytest.raises(ValidationError, match="The EndDate you specify must be later than the StartDate."):
+        await world.service.create("default", "s", spec("rate(1 hour)", start_date=T0 + 60, end_date=T0 + 60))
+    await world.service.create("default", "s", spec("rate(1 hour)", start_date=T0 - 60))
+    world.clock.advance(86_400)
+    await world.service.update("default", "s", spec("rate(2 hours)", start_date=T0 - 60))
+    with pytest.raises(ValidationError, match="cannot be earlier than 5 minutes ago"):
+        await world.service.update("default", "s", spec("rate(2 hours)", start_date=T0))
+    # one-time schedules ignore the dates
+    await world.service.create("default", "once", spec("at(2026-01-03T10:00:00)", start_date=T0 - 9999))
