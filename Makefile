@@ -25,6 +25,7 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check lambent tests benchmarks
+	$(BIN)/python -m mypy lambent
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit

@@ -136,7 +136,7 @@ class Platform:
         if stale:
             log.warning("removed %d stale sandbox cgroups from a previous run", stale)
         # Functions left Pending / InProgress by a crash finish their transition now.
-        for entry in self.functions.list():
+        for entry in self.functions.entries():
             self.functions.resume_transitions(entry.name)
         self.pool.start()
         await self.async_invoker.start()

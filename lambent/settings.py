@@ -173,7 +173,7 @@ class Settings:
         return cls(**values)
 
 
-def _load(cls: type, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _load(cls: Any, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
     hints = get_type_hints(cls)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):

@@ -53,7 +53,7 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
 
 def shape_for(exc: e.LambentError) -> ErrorShape:
     for cls in type(exc).__mro__:
-        shape = SHAPES.get(cls)  # type: ignore[call-overload]
+        shape = SHAPES.get(cls)
         if shape is not None:
             return shape
     return SHAPES[e.LambentError]

@@ -211,9 +211,9 @@ async def get_function_configuration(request: Request) -> Response:
 async def list_functions(request: Request) -> Response:
     p = platform_of(request)
     if request.query_params.get("FunctionVersion") == "ALL":
-        configs = [c for e in p.functions.list() for c in [e.latest, *published(e)]]
+        configs = [c for e in p.functions.entries() for c in [e.latest, *published(e)]]
     else:
-        configs = [e.latest for e in p.functions.list()]
+        configs = [e.latest for e in p.functions.entries()]
     page, nxt = paginate(configs, request, lambda c: f"{c.name}:{c.version}")
     out: dict[str, Any] = {
         "Functions": [
@@ -390,7 +390,7 @@ async def get_account_settings(request: Request) -> Response:
                 "ConcurrentExecutions": limits.account_concurrency,
                 "UnreservedConcurrentExecutions": limits.account_concurrency - p.functions.total_reserved(),
             },
-            "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(p.functions.list())},
+            "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(p.functions.entries())},
         }
     )
 
@@ -406,7 +406,7 @@ async def put_function_concurrency(request: Request) -> Response:
     c.required("reservedConcurrentExecutions", value)
     c.int_range("reservedConcurrentExecutions", value, 0, p.settings.limits.account_concurrency)
     c.raise_if_any()
-    result = await p.functions.put_concurrency(name, int(value))
+    result = await p.functions.put_concurrency(name, int(str(value)))
     return json_response({"ReservedConcurrentExecutions": result})
 
 

@@ -63,12 +63,12 @@ class _CachingSigV4Auth(SigV4Auth):  # type: ignore[misc]
         self._key_date = ""
         self._key = b""
 
-    def headers_to_sign(self, request: _SignedRequest) -> _Headers:  # type: ignore[override]
+    def headers_to_sign(self, request: _SignedRequest) -> _Headers:
         # The client's SignedHeaders list is authoritative and already picked: botocore's
         # version would rebuild it as an email.message-based HTTPHeaders, at 4x the cost.
         return request.headers
 
-    def signature(self, string_to_sign: str, request: _SignedRequest) -> str:  # type: ignore[override]
+    def signature(self, string_to_sign: str, request: _SignedRequest) -> str:
         date = request.context["timestamp"][0:8]
         if date != self._key_date:
             k_date = self._sign(f"AWS4{self.credentials.secret_key}".encode(), date)
@@ -179,8 +179,8 @@ class SigV4Verifier:
         url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
         request = _SignedRequest(method, url, picked, body, amz_date)
         signer = self._signer(scope, secret)
-        canonical = signer.canonical_request(request)  # type: ignore[arg-type]
-        expected = signer.signature(signer.string_to_sign(request, canonical), request)  # type: ignore[arg-type]
+        canonical = signer.canonical_request(request)
+        expected = signer.signature(signer.string_to_sign(request, canonical), request)
         if not hmac.compare_digest(expected, m.group("sig")):
             raise InvalidSignature(
                 "The request signature we calculated does not match the signature you provided. "

@@ -56,7 +56,7 @@ class EventInvokeConfigs:
         functions.on_change(self._function_changed)
 
     def _function_changed(self, name: str) -> None:
-        if name not in {e.name for e in self.functions.list()}:
+        if name not in {e.name for e in self.functions.entries()}:
             for key in [k for k in self._configs if k[0] == name]:
                 del self._configs[key]
             self.store.delete(name)

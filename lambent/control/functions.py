@@ -162,7 +162,7 @@ class FunctionService:
                 raise self.not_found(name, version)
         return cfg
 
-    def list(self) -> list[FunctionEntry]:
+    def entries(self) -> list[FunctionEntry]:
         return [self._fns[n] for n in sorted(self._fns)]
 
     def _check_runtime(self, runtime: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.config import Config
 
 from lambent.schedules.payloads import DeadLetter
 from lambent.settings import AwsEndpointSettings
@@ -31,7 +31,7 @@ class SqsDeadLetters:
     def _client(self, region: str) -> Any:
         client = self._clients.get(region)
         if client is None:
-            import boto3  # type: ignore[import-untyped]
+            import boto3
 
             kwargs: dict[str, Any] = {
                 "region_name": region,

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -83,7 +84,7 @@ class AsyncEventStore:
         metadata.create_all(self.engine)
         with self.engine.connect() as conn:
             self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
-        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="async-queue-writer", daemon=True)
         self._writer.start()
 
@@ -156,7 +157,7 @@ class AsyncEventStore:
             first = self._inbox.get()
             if first is _STOP:
                 return
-            batch = [first]
+            batch: list[tuple[tuple[Any, ...], asyncio.AbstractEventLoop | None, asyncio.Future[object] | None]] = [first]
             while len(batch) < 4096:
                 try:
                     item = self._inbox.get_nowait()
@@ -167,13 +168,16 @@ class AsyncEventStore:
                     break
                 batch.append(item)
             try:
-                self._commit([op for op, _, _ in batch])  # type: ignore[misc]
+                self._commit([op for op, _, _ in batch])
                 error: BaseException | None = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
                 error = exc
-            for _, loop, fut in batch:  # type: ignore[misc]
-                if loop is not None:
-                    loop.call_soon_threadsafe(_fail if error else _resolve, fut, error)
+            for _, loop, fut in batch:
+                if loop is not None and fut is not None:
+                    if error is None:
+                        loop.call_soon_threadsafe(_resolve, fut, None)
+                    else:
+                        loop.call_soon_threadsafe(_fail, fut, error)
 
     # -- dispatcher side ------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int]]:

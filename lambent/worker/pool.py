@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeCatalog
@@ -141,8 +142,8 @@ class WorkerPool:
         if idle and env in idle:
             idle.remove(env)
 
-    def _background(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
