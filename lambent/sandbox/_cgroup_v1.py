@@ -25,6 +25,7 @@ class CgroupV1(Cgroup):
         super().__init__(name, limits)
         self._dirs = dict(dirs)
         self._unique = tuple(dict.fromkeys(self._dirs.values()))
+        self._peak_fd: int | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -125,9 +126,20 @@ class CgroupV1(Cgroup):
         return fs.read_int(self._file("memory", "memory.usage_in_bytes"))
 
     def memory_peak_bytes(self) -> int:
+        # Read after every invocation: keep the file open and pread it (one syscall, not three).
         if self._destroyed:
             return 0
-        return fs.read_int(self._file("memory", "memory.max_usage_in_bytes"))
+        if self._peak_fd is None:
+            self._peak_fd = os.open(self._file("memory", "memory.max_usage_in_bytes"), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.pread(self._peak_fd, 64, 0).split()[0])
+        except OSError as exc:
+            raise SandboxError(f"cannot read cgroup file: {exc.strerror}", sandbox_id=self.name) from exc
+
+    def _closed(self) -> None:
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
 
     def reset_memory_peak(self) -> None:
         if not self._destroyed:
@@ -144,6 +156,7 @@ class CgroupV1(Cgroup):
         return fs.read_int(self._file("cpuacct", "cpuacct.usage"))
 
     def _remove_dirs(self) -> bool:
+        self._closed()  # no descriptor of ours may pin the directory
         # Try every hierarchy even if one is still busy, so a retry has less left to do.
         removed = [fs.rmdir(path) for path in self._unique]
         return all(removed)
