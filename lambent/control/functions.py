@@ -34,15 +34,6 @@ from lambent.store import Store
 log = logging.getLogger(__name__)
 
 
-class _NotGiven:
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-#: "Not given" is not the same as ``None`` in partial updates.
-NOT_GIVEN: Any = _NotGiven()
-
-
 @dataclass(frozen=True)
 class CreateFunctionInput:
     name: str
