@@ -115,6 +115,8 @@ class LambentServer:
                 "LAMBENT_ROOT_ACCESS_KEY_ID": ACCESS_KEY,
                 "LAMBENT_ROOT_SECRET_ACCESS_KEY": SECRET_KEY,
                 "LAMBENT_WORKER_SHUTDOWN_GRACE_S": "5",
+                # unpacked code inside the scratch dir, removed with it
+                "LAMBENT_WORKER_SANDBOX_DIR": str(self.scratch / "sandbox"),
             }
         )
         env.update(self.extra_env)

@@ -17,6 +17,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("lambent") / "data").start()
     yield srv
     srv.stop()
+    srv.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +39,6 @@ def fresh_server(tmp_path: Path) -> Iterator[Any]:
     yield make
     for srv in made:
         srv.stop()
+        srv.cleanup()
 
 

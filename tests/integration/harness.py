@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zipfile
@@ -63,10 +64,24 @@ class Server:
     env_extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    _sandbox_dir: Path | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def sandbox_dir(self) -> Path:
+        """Where this server unpacks code for its sandboxes: world-traversable (unlike pytest's
+        0700 temp dirs), one per server, removed by :meth:`cleanup`."""
+        if self._sandbox_dir is None:
+            self._sandbox_dir = Path(tempfile.mkdtemp(prefix="lambent-test-", dir="/var/tmp"))
+            os.chmod(self._sandbox_dir, 0o711)
+        return self._sandbox_dir
+
+    def cleanup(self) -> None:
+        if self._sandbox_dir is not None:
+            shutil.rmtree(self._sandbox_dir, ignore_errors=True)
+            self._sandbox_dir = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -75,6 +90,7 @@ class Server:
                 "LAMBENT_ROOT_ACCESS_KEY_ID": ACCESS_KEY,
                 "LAMBENT_ROOT_SECRET_ACCESS_KEY": SECRET_KEY,
                 "LAMBENT_WORKER_SHUTDOWN_GRACE_S": "5",
+                "LAMBENT_WORKER_SANDBOX_DIR": str(self.sandbox_dir()),
             }
         )
         env.update(self.env_extra)

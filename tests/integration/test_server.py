@@ -180,4 +180,5 @@ def test_generated_credentials_are_private_and_printed_once(tmp_path: Path) -> N
     assert key in first and secret in first
     srv.start()
     srv.stop()
+    srv.cleanup()
     assert srv.log().count(secret) == 1

@@ -43,3 +43,4 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         assert "256" in result.stdout
     finally:
         srv.stop()
+        srv.cleanup()
