@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 
 from lambent import arns
 from lambent.control.event_invoke import EventInvokeConfigs
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Payloads of queued events kept in memory (beyond this they are read back from the store).
 _MEMORY_CACHE_BYTES = 256 * 1024 * 1024
+#: How often the dispatcher looks again for room when a function waits for memory.
+_STARVED_POLL_S = 0.05
 
 
 class AsyncInvoker:
@@ -54,7 +57,13 @@ class AsyncInvoker:
         self.configs = configs
         self.destinations = Destinations(settings.aws, settings.region, store, self.settings.delivery_attempts,
                                          self.enqueue)
-        self._heap: list[tuple[float, int]] = []
+        #: Events waiting for a later time (a retry's backoff): (due at, event id, function).
+        self._timers: list[tuple[float, int, str]] = []
+        #: Due events, first in first out per function; a function with nothing ready has no key.
+        self._ready: dict[str, deque[int]] = {}
+        self._ready_count = 0
+        #: Functions waiting for memory that other functions' environments hold (see _saturated).
+        self._starved: set[str] = set()
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,16 +88,26 @@ class AsyncInvoker:
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
             self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
             self._events_bytes += len(body)
-        heapq.heappush(self._heap, (now, event_id))
+        self._make_ready(function_name, event_id)
         self._wake.set()
         return rid
 
+    def _make_ready(self, function: str, event_id: int) -> None:
+        ready = self._ready.get(function)
+        if ready is None:
+            ready = self._ready[function] = deque()
+        ready.append(event_id)
+        self._ready_count += 1
+
+    def _later(self, at: float, event_id: int, function: str) -> None:
+        heapq.heappush(self._timers, (at, event_id, function))
+
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._heap = await asyncio.to_thread(self.store.schedule)
-        heapq.heapify(self._heap)
-        if self._heap:
-            log.info("resuming %d queued asynchronous events", len(self._heap))
+        self._timers = await asyncio.to_thread(self.store.schedule)
+        heapq.heapify(self._timers)
+        if self._timers:
+            log.info("resuming %d queued asynchronous events", len(self._timers))
         self._task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -105,42 +124,78 @@ class AsyncInvoker:
 
     @property
     def queued(self) -> int:
-        return len(self._heap) + len(self._in_flight)
+        return len(self._timers) + self._ready_count + len(self._in_flight)
 
     # -- dispatcher ---------------------------------------------------------------------------------
     def _saturated(self, function: str) -> bool:
-        """Scale out one environment at a time: a function may have as many events in flight as
-        it has environments, plus one (which may cold-start another). Starting dozens of
-        environments for a burst of short events would only throttle most of them."""
-        return self._per_function.get(function, 0) > self.invoker.pool.count(function)
+        """Whether ``function``'s next ready event should wait (for a completion) instead of starting.
+
+        - Scale out one environment at a time: a function may have as many events in flight as it
+          has environments, plus one (which may cold-start another); starting dozens of
+          environments for a burst of short events would only throttle most of them.
+        - While some of its events run, an event that would only be throttled (no concurrency left,
+          no memory for another environment) waits for them instead of entering the throttle
+          backoff. With none running it is attempted, so a throttled function's events back off
+          and age as on AWS.
+        - A function that has nothing running and no memory for its first environment is
+          *starved*: the others then keep one of their environments idle, for it to evict, so a
+          function with a long backlog cannot hold the whole budget."""
+        invoker = self.invoker
+        running = self._per_function.get(function, 0)
+        envs = invoker.pool.count(function)
+        starved = self._starved
+        if running == 0:
+            if envs or invoker.has_room(function) or not invoker.has_concurrency(function):
+                starved.discard(function)
+                return False
+            starved.add(function)
+            return True
+        if running > envs:
+            return True
+        if starved and function not in starved:
+            return running >= envs - 1
+        if running == envs:
+            return not (invoker.has_concurrency(function) and invoker.has_room(function))
+        return False
+
+    def _dispatch_ready(self) -> None:
+        loop = asyncio.get_running_loop()
+        max_in_flight = self.settings.max_in_flight
+        for function in list(self._ready):
+            ready = self._ready[function]
+            while ready and len(self._in_flight) < max_in_flight and not self._saturated(function):
+                event_id = ready.popleft()
+                self._ready_count -= 1
+                if event_id in self._in_flight:
+                    continue
+                self._in_flight.add(event_id)
+                self._per_function[function] = self._per_function.get(function, 0) + 1
+                task = loop.create_task(self._deliver(event_id, function))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+            if not ready:
+                del self._ready[function]
+                self._starved.discard(function)
+            else:  # round robin: a function that had to stop goes to the back
+                self._ready[function] = self._ready.pop(function)
 
     async def _dispatch_loop(self) -> None:
         while True:
             now = time.time()
-            deferred: list[tuple[float, int]] = []
-            while self._heap and self._heap[0][0] <= now and len(self._in_flight) < self.settings.max_in_flight:
-                at, event_id = heapq.heappop(self._heap)
-                if event_id in self._in_flight:
-                    continue
-                event = self._events.get(event_id)
-                if event is not None and self._saturated(event.function):
-                    deferred.append((at, event_id))
-                    continue
-                self._in_flight.add(event_id)
-                function = event.function if event is not None else ""
-                self._per_function[function] = self._per_function.get(function, 0) + 1
-                task = asyncio.get_running_loop().create_task(self._deliver(event_id, function))
-                self._deliveries.add(task)
-                task.add_done_callback(self._deliveries.discard)
-            for item in deferred:
-                heapq.heappush(self._heap, item)
+            timers = self._timers
+            while timers and timers[0][0] <= now:
+                _, event_id, function = heapq.heappop(timers)
+                self._make_ready(function, event_id)
             self._wake.clear()
-            if deferred:
-                timeout = 1.0  # a completion wakes us sooner
-            elif self._heap and len(self._in_flight) < self.settings.max_in_flight:
-                timeout = max(0.0, self._heap[0][0] - time.time())
-            else:
-                timeout = 1.0
+            if self._ready:
+                self._dispatch_ready()
+            # A completion or a new event wakes us; otherwise the next timer. A starved function
+            # may also be waiting for synchronous invocations to free memory: look again soon.
+            timeout = max(0.0, timers[0][0] - time.time()) if timers else None
+            if self._starved:
+                timeout = _STARVED_POLL_S if timeout is None else min(timeout, _STARVED_POLL_S)
+            if self._wake.is_set():
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:
@@ -159,7 +214,7 @@ class AsyncInvoker:
             raise
         except Exception:  # noqa: BLE001 - never lose the event: try again later
             log.exception("async delivery of event %d failed unexpectedly", event_id)
-            heapq.heappush(self._heap, (time.time() + 1.0, event_id))
+            self._later(time.time() + 1.0, event_id, function)
         finally:
             self._in_flight.discard(event_id)
             left = self._per_function.get(function, 1) - 1
@@ -205,7 +260,7 @@ class AsyncInvoker:
         if decision.action == Action.RETRY:
             assert decision.next_attempt_at is not None  # noqa: S101 - RETRY always carries a time
             await self.store.reschedule(event.id, decision.next_attempt_at, decision.attempts, decision.backoff_step)
-            heapq.heappush(self._heap, (decision.next_attempt_at, event.id))
+            self._later(decision.next_attempt_at, event.id, event.function)
         elif decision.action == Action.DONE:
             if eic and eic.on_success:
                 await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True)

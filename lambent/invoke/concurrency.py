@@ -34,6 +34,12 @@ class ConcurrencyLimiter:
     def running(self, name: str | None = None) -> int:
         return sum(self._running.values()) if name is None else self._running.get(name, 0)
 
+    def can_acquire(self, name: str, reserved: int | None) -> bool:
+        """Whether :meth:`acquire` would succeed now."""
+        if reserved is not None:
+            return self._running.get(name, 0) < reserved
+        return self._unreserved_running < self.account_limit - self._total_reserved()
+
     def acquire(self, name: str, reserved: int | None) -> Lease:
         """Take one slot for ``name`` or raise TooManyRequests. Pair with :meth:`release`."""
         current = self._running.get(name, 0)

@@ -47,6 +47,23 @@ class InvokeService:
                 f"{cfg.state.value}"
             )
 
+    # What the async dispatcher asks before it starts an event, so as to wait rather than be throttled.
+    def has_concurrency(self, name: str) -> bool:
+        """Whether an invocation of ``name`` would get a concurrency slot now."""
+        try:
+            entry = self.functions.entry(name)
+        except ResourceNotFound:
+            return True  # the invoke reports it
+        return self.limiter.can_acquire(name, entry.reserved_concurrency)
+
+    def has_room(self, name: str) -> bool:
+        """Whether the memory budget has room for one more environment of ``name``."""
+        try:
+            memory_mb = self.functions.entry(name).latest.memory_mb
+        except ResourceNotFound:
+            return True
+        return self.pool.has_room(memory_mb, name)
+
     async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random())

@@ -180,10 +180,11 @@ class AsyncEventStore:
                         loop.call_soon_threadsafe(_fail, fut, error)
 
     # -- dispatcher side ------------------------------------------------------------------------
-    def schedule(self) -> list[tuple[float, int]]:
-        """(next_attempt_at, id) of every queued event, for the dispatcher's in-memory heap."""
+    def schedule(self) -> list[tuple[float, int, str]]:
+        """(next_attempt_at, id, function) of every queued event, for the dispatcher."""
         with self.engine.connect() as conn:
-            return [(r.next_attempt_at, r.id) for r in conn.execute(sa.select(events.c.next_attempt_at, events.c.id))]
+            rows = conn.execute(sa.select(events.c.next_attempt_at, events.c.id, events.c.function))
+            return [(r.next_attempt_at, r.id, r.function) for r in rows]
 
     def get(self, event_id: int) -> QueuedEvent | None:
         with self.engine.connect() as conn:

@@ -147,6 +147,16 @@ class WorkerPool:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
+    def has_room(self, memory_mb: int, for_function: str) -> bool:
+        """Whether a new environment of ``memory_mb`` for ``for_function`` surely fits, evicting
+        idle environments of other functions if need be (its own idle ones may be about to serve
+        invocations already under way)."""
+        budget = self.settings.memory_budget_mb
+        if self._reserved_mb + memory_mb <= budget:
+            return True
+        idle_mb = sum(e.memory_mb for e in self._all if e.state == EnvState.IDLE and e.cfg.name != for_function)
+        return self._reserved_mb - idle_mb + memory_mb <= budget
+
     async def _make_room(self, memory_mb: int) -> None:
         budget = self.settings.memory_budget_mb
         if self._reserved_mb + memory_mb <= budget:
