@@ -85,6 +85,7 @@ class AsyncEventStore:
         with self.engine.connect() as conn:
             self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer_conn: Any = None
         self._writer = threading.Thread(target=self._write_loop, name="async-queue-writer", daemon=True)
         self._writer.start()
 
@@ -133,7 +134,7 @@ class AsyncEventStore:
         # A batch of nothing but deletes need not reach the disk before it returns: losing it in
         # a crash only redelivers those events (at least once). Anything else is fsynced.
         durable = bool(adds or moves)
-        raw = self.engine.raw_connection()
+        raw = self._writer_conn
         try:
             cur = raw.cursor()
             cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -149,10 +150,16 @@ class AsyncEventStore:
         except BaseException:
             raw.rollback()
             raise
-        finally:
-            raw.close()
 
     def _write_loop(self) -> None:
+        # The writer's own connection for its whole life (no pool checkout per batch).
+        self._writer_conn = self.engine.raw_connection()
+        try:
+            self._write_batches()
+        finally:
+            self._writer_conn.close()
+
+    def _write_batches(self) -> None:
         while True:
             first = self._inbox.get()
             if first is _STOP:
