@@ -100,7 +100,9 @@ def main() -> None:
             time.sleep(0.2)
         paths = [invoke_path(name)] * args.connections
         before = queue_depth(srv.data_dir)
+        server_cpu0, sandbox_cpu0 = srv.cpu_s(), srv.sandbox_cpu_s()
         load = sustained(srv.port, paths, args.duration_s)
+        server_cpu, sandbox_cpu = srv.cpu_s() - server_cpu0, srv.sandbox_cpu_s() - sandbox_cpu0
         backlog = queue_depth(srv.data_dir)
         accepted = int(load["ok"])  # type: ignore[call-overload]
         drained_in_window = accepted + before - backlog
@@ -116,6 +118,12 @@ def main() -> None:
     report.add(Figure("accepted events/s", accept_rps, "/s", min_value=1000.0))
     report.add(Figure("drained events/s (same window)", drain_rps, "/s", accept_rps, "accepted/s", min_value=0.9 * accept_rps))
     report.add(Figure("backlog cleared after load", clear_s, "s", max_value=5.0))
+    # Where the CPU goes per event (2 cores shared by the load generator, the server and the
+    # sandboxes): the headroom to the target on a slower machine.
+    per_event = 1e6 / max(1, accepted)
+    report.add(Figure("server CPU per event (accept + dispatch)", server_cpu * per_event, "µs"))
+    report.add(Figure("sandbox CPU per event", sandbox_cpu * per_event, "µs"))
+    report.add(Figure("load generator CPU per event", float(load["cpu_s"]) * per_event, "µs"))  # type: ignore[arg-type]
     report.add(Figure("errors", errors + int(load["errors"]) + left, "", max_value=0))  # type: ignore[call-overload]
     report.info.update({"accepted": accepted, "backlog_at_end_of_load": backlog, "left_after_60s": left,
                         "connections": args.connections, "load_client_cpu_s": load["cpu_s"],
