@@ -145,6 +145,8 @@ class AsyncInvoker:
         envs = invoker.pool.count(function)
         starved = self._starved
         if running == 0:
+            if envs and starved and function not in starved:
+                return True  # its idle environments are for the starved function to take
             if envs or invoker.has_room(function) or not invoker.has_concurrency(function):
                 starved.discard(function)
                 return False
