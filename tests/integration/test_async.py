@@ -275,3 +275,28 @@ def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_serv
     rid, target, record = rows[0]
     assert (rid, target) == (request_id, missing)
     assert json.loads(record)["requestPayload"] == {"keep": "me"}
+
+
+def test_a_burst_beyond_the_memory_budget_waits_for_environments_without_throttling(fresh_server: Any) -> None:
+    """Room for two environments, twelve slow events: the dispatcher runs two at a time and never
+    starts one that the pool would throttle (a throttled event would sit in the queue with a
+    backoff step for at least a second at real time scale)."""
+    import sqlite3
+
+    srv = fresh_server(LAMBENT_WORKER_MEMORY_BUDGET_MB="256")
+    lam = srv.client()
+    name = create_function(lam, {"app.py": "import time\ndef handler(e, c):\n    time.sleep(0.1)\n    print('ran', c.aws_request_id)\n"},
+                           MemorySize=128)
+    ids = {lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"] for _ in range(12)}
+    db = sqlite3.connect(f"file:{srv.data_dir / 'async-queue.db'}?mode=ro", uri=True)
+    worst_backoff, left = 0, len(ids)
+    deadline = time.monotonic() + 30
+    while left and time.monotonic() < deadline:
+        left, backoff = db.execute("select count(*), coalesce(max(backoff_step), 0) from async_events").fetchone()
+        worst_backoff = max(worst_backoff, backoff)
+        time.sleep(0.02)
+    db.close()
+    assert left == 0
+    assert worst_backoff == 0
+    ran = {line.split()[1] for line in log_lines(srv, name) if line.startswith("ran ")}
+    assert ran == ids
