@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 _MEMORY_CACHE_BYTES = 256 * 1024 * 1024
 #: How often the dispatcher looks again for room when a function waits for memory.
 _STARVED_POLL_S = 0.05
+#: A starved function's next event is attempted anyway after this long (real seconds): if the
+#: memory never frees up (synchronous load, a function larger than the budget) it is throttled,
+#: backs off and ages out as on AWS instead of waiting without end.
+_STARVED_MAX_WAIT_S = 5.0
 
 
 class AsyncInvoker:
@@ -63,7 +67,7 @@ class AsyncInvoker:
         self._ready: dict[str, deque[int]] = {}
         self._ready_count = 0
         #: Functions waiting for memory that other functions' environments hold (see _saturated).
-        self._starved: set[str] = set()
+        self._starved: dict[str, float] = {}  # function -> since (monotonic)
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -139,22 +143,29 @@ class AsyncInvoker:
           and age as on AWS.
         - A function that has nothing running and no memory for its first environment is
           *starved*: the others then keep one of their environments idle, for it to evict, so a
-          function with a long backlog cannot hold the whole budget."""
+          function with a long backlog cannot hold the whole budget. An episode of starvation
+          lasts at most ``_STARVED_MAX_WAIT_S`` (until the function gets an environment): then its
+          events are attempted regardless (throttled, backing off and ageing as on AWS) and the
+          others stop waiting for it."""
         invoker = self.invoker
         running = self._per_function.get(function, 0)
         envs = invoker.pool.count(function)
         starved = self._starved
+        now = time.monotonic()
+        # Another function waits for memory (for a bounded time per episode, so that nobody
+        # waits for it without end when it cannot be helped).
+        others_starved = bool(starved) and any(f != function and now - t <= _STARVED_MAX_WAIT_S for f, t in starved.items())
         if running == 0:
-            if envs and starved and function not in starved:
+            if envs and others_starved:
                 return True  # its idle environments are for the starved function to take
             if envs or invoker.has_room(function) or not invoker.has_concurrency(function):
-                starved.discard(function)
+                starved.pop(function, None)
                 return False
-            starved.add(function)
-            return True
+            # Starved: wait for room, until the episode is too old; then attempt (and be throttled).
+            return now - starved.setdefault(function, now) <= _STARVED_MAX_WAIT_S
         if running > envs:
             return True
-        if starved and function not in starved:
+        if others_starved:
             return running >= envs - 1
         if running == envs:
             return not (invoker.has_concurrency(function) and invoker.has_room(function))
@@ -177,7 +188,7 @@ class AsyncInvoker:
                 task.add_done_callback(self._deliveries.discard)
             if not ready:
                 del self._ready[function]
-                self._starved.discard(function)
+                self._starved.pop(function, None)
             else:  # round robin: a function that had to stop goes to the back
                 self._ready[function] = self._ready.pop(function)
 

@@ -66,6 +66,8 @@ class FakeInvoker:
 
     def __init__(self, max_envs: int, duration_s: float = 0.002, *, concurrency_left: bool = True) -> None:
         self.pool = FakePool(max_envs)
+        #: Functions too large for the budget: never room for them.
+        self.too_large: set[str] = set()
         self.duration_s = duration_s
         self.concurrency_left = concurrency_left
         self.throttles = 0
@@ -77,6 +79,8 @@ class FakeInvoker:
 
     def has_room(self, name: str) -> bool:
         pool = self.pool
+        if name in self.too_large:
+            return False
         return pool.total() < pool.max_envs or pool.evictable(name) is not None
 
     async def invoke(self, name: str, qualifier: str | None, req: object) -> FakeResult:
@@ -85,6 +89,9 @@ class FakeInvoker:
             self.throttles += 1
             raise TooManyRequests("Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded")
         if pool.busy.get(name, 0) >= pool.envs.get(name, 0):
+            if name in self.too_large:
+                self.throttles += 1
+                raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
             if pool.total() >= pool.max_envs:
                 victim = pool.evictable(name)
                 if victim is None:
@@ -190,6 +197,28 @@ async def test_events_of_a_previous_run_are_delivered_after_start(tmp_path: Path
     finally:
         await second.stop()
     assert sorted(rid for _, rid in fake.delivered) == sorted(ids)
+
+
+async def test_starvation_is_bounded_for_everyone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function that can never get memory is attempted (throttled, as on AWS) once its wait is
+    over, and a function with an idle environment is not held back by it any longer."""
+    monkeypatch.setattr("lambent.invoke.async_queue._STARVED_MAX_WAIT_S", 0.2)
+    fake = FakeInvoker(max_envs=1)
+    fake.too_large.add("big")
+    invoker, _ = make_invoker(tmp_path, fake)
+    await invoker.start()
+    try:
+        await invoker.enqueue("small", None, b"{}")
+        await wait_until(lambda: len(fake.delivered) == 1)  # "small" now has an idle environment
+        await invoker.enqueue("big", None, b"{}")
+        small = [await invoker.enqueue("small", None, b"{}") for _ in range(3)]
+        await wait_until(lambda: fake.throttles >= 1, timeout_s=5)
+        await wait_until(lambda: {rid for name, rid in fake.delivered if name == "small"} >= set(small), timeout_s=5)
+        fake.too_large.clear()
+        await wait_until(lambda: invoker.queued == 0)
+    finally:
+        await invoker.stop()
+    assert [name for name, _ in fake.delivered].count("big") == 1
 
 
 @pytest.fixture(autouse=True)
