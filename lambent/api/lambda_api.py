@@ -26,6 +26,7 @@ from lambent.api import lambda_async, lambda_versions, shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
 from lambent.control.functions import CreateFunctionInput
+from lambent.control.model import FunctionConfig
 from lambent.control.versions import published
 from lambent.control.validation import (
     EPHEMERAL_MAX_MB,
@@ -152,6 +153,7 @@ async def create_function(request: Request) -> Response:
         raise InvalidParameterValue("Tags must be a map of strings.")
     logging_cfg = body.get("LoggingConfig") or {}
     dlq = _dead_letter_arn(body)
+    publish = _publish_flag(body)
     cfg = await p.functions.create(
         CreateFunctionInput(
             name=ref.name, runtime=runtime, role=body["Role"], handler=handler, zip_file=zip_file,
@@ -168,7 +170,16 @@ async def create_function(request: Request) -> Response:
             dead_letter_arn=dlq,
         )
     )
+    if publish:
+        # AWS answers with version 1's configuration under the unqualified ARN.
+        cfg = await _publish_when_ready(p, cfg.name)
     return json_response(shapes.function_configuration(cfg, p.functions.arn(cfg.name)), status=201)
+
+
+async def _publish_when_ready(p: Platform, name: str) -> FunctionConfig:
+    """``Publish: true`` on CreateFunction / UpdateFunctionCode: publish once the code is ready."""
+    await p.functions.settle(name)
+    return await p.versions.publish(name)
 
 
 def _target(request: Request) -> tuple[Platform, str, str | None]:
@@ -235,9 +246,21 @@ async def update_function_code(request: Request) -> Response:
     if body.get("DryRun"):
         p.code.check(_decode_zip(body, p.settings.limits.zip_max_bytes))
         return json_response(_config_out(p, name, None))
+    publish = _publish_flag(body)
     zip_file = _decode_zip(body, p.settings.limits.zip_max_bytes)
     cfg = await p.functions.update_code(name, zip_file, body.get("RevisionId"))
+    if publish:
+        # AWS answers with the new version's configuration under its qualified ARN.
+        cfg = await _publish_when_ready(p, name)
+        return json_response(shapes.function_configuration(cfg, p.functions.arn(name, cfg.version)))
     return json_response(shapes.function_configuration(cfg, p.functions.arn(name)))
+
+
+def _publish_flag(body: dict[str, Any]) -> bool:
+    value = body.get("Publish", False)
+    if not isinstance(value, bool):
+        raise InvalidParameterValue(f"Publish must be a boolean, got {value!r}.")
+    return value
 
 
 _CONFIG_FIELDS = {

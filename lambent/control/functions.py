@@ -86,6 +86,8 @@ class FunctionService:
         self._listeners: list[ChangeListener] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The latest background state transition of each function (see ``settle``).
+        self._transitions: dict[str, asyncio.Task[None]] = {}
         for row, versions in store.iter_functions():
             configs = {v: FunctionConfig.from_json(c) for v, c in versions.items()}
             if arns.LATEST not in configs:
@@ -113,10 +115,25 @@ class FunctionService:
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any, name: str) -> None:
+        """Run ``name``'s state transition (Pending -> Active, InProgress -> Successful) in the background."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._transitions[name] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._transitions.get(name) is done:
+                del self._transitions[name]
+
+        task.add_done_callback(forget)
+
+    async def settle(self, name: str) -> None:
+        """Wait until ``name``'s latest state transition has finished (for ``Publish`` on create and
+        code updates, which publish the version once the code is ready)."""
+        task = self._transitions.get(name)
+        if task is not None:
+            await asyncio.shield(task)
 
     def not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFound:
         return ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
@@ -187,7 +204,7 @@ class FunctionService:
             if not ok:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
             self._fns[inp.name] = FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})
-        self._spawn(self._activate(inp.name))
+        self._spawn(self._activate(inp.name), inp.name)
         return cfg
 
     async def _activate(self, name: str) -> None:
@@ -259,7 +276,7 @@ class FunctionService:
             if old_hash != info.sha256_hex:
                 await asyncio.to_thread(self.code.release, old_hash)
         self.notify(name)
-        self._spawn(self._finish_update(name, cfg.revision_id))
+        self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
     async def update_configuration(self, name: str, changes: dict[str, Any], revision_id: str | None = None) -> FunctionConfig:
@@ -280,7 +297,7 @@ class FunctionService:
             )
             await self._put_latest(fn, cfg)
         self.notify(name)
-        self._spawn(self._finish_update(name, cfg.revision_id))
+        self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
     async def delete(self, name: str) -> None:
@@ -297,9 +314,9 @@ class FunctionService:
         """After a restart: finish a Pending -> Active or InProgress -> Successful transition."""
         cfg = self._fns[name].latest
         if cfg.state == State.PENDING:
-            self._spawn(self._activate(name))
+            self._spawn(self._activate(name), name)
         elif cfg.last_update_status == UpdateStatus.IN_PROGRESS:
-            self._spawn(self._finish_update(name, cfg.revision_id))
+            self._spawn(self._finish_update(name, cfg.revision_id), name)
 
     # -- tags --------------------------------------------------------------------------------------
     def _tag_target(self, resource: str) -> FunctionEntry:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import create_function, invoke_json, zip_of
+from harness import ROLE, create_function, invoke_json, unique, zip_of
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -51,6 +51,31 @@ def test_publish_numbers_and_immutability(lam: Any) -> None:
     assert error_of(lambda: lam.get_function(FunctionName=name, Qualifier="2")) == ("ResourceNotFoundException", 404)
     update_code(lam, name, 3)
     assert lam.publish_version(FunctionName=name)["Version"] == "3"
+
+
+def test_publish_flag_on_create_and_code_update(lam: Any) -> None:
+    """``Publish: true`` as measured on AWS: CreateFunction answers with version 1 under the
+    unqualified ARN, UpdateFunctionCode with the new version under its qualified ARN."""
+    name = unique("pub")
+    out = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                              Code={"ZipFile": zip_of(code(1))}, Publish=True)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert (out["Version"], out["FunctionArn"]) == ("1", f"{ARN}{name}")
+    assert lam.get_function(FunctionName=name)["Configuration"]["Version"] == "$LATEST"
+    versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1"]
+    assert invoke_json(lam, name, Qualifier="1")[1]["v"] == 1
+
+    v2 = lam.update_function_code(FunctionName=name, ZipFile=zip_of(code(2)), Publish=True)
+    assert (v2["Version"], v2["FunctionArn"], v2["State"]) == ("2", f"{ARN}{name}:2", "Active")
+    assert invoke_json(lam, name, Qualifier="2")[1]["v"] == 2
+    # without the flag nothing is published; with unchanged code the last version comes back
+    latest = lam.update_function_code(FunctionName=name, ZipFile=zip_of(code(3)))
+    assert latest["Version"] == "$LATEST"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "1", "2"]
+    assert lam.update_function_code(FunctionName=name, ZipFile=zip_of(code(3)), Publish=True)["Version"] == "3"
+    assert lam.update_function_code(FunctionName=name, ZipFile=zip_of(code(3)), Publish=True)["Version"] == "3"
 
 
 def test_published_versions_cannot_be_changed(lam: Any) -> None:
