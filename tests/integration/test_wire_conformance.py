@@ -1,0 +1,141 @@
+"""Every Lambda and Scheduler operation lambent serves, checked against botocore's model on the wire:
+each raw response body must match the operation's output shape exactly (no unknown members, right
+types and enum values, required members present), and each error code must be one the operation
+declares (or one of AWS's common errors). See shape_check.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import ROLE, Server, create_function, unique, zip_of
+from shape_check import ShapeRecorder
+
+APP = {"app.py": "def handler(e, c):\n    return e\n"}
+
+LAMBDA_OPERATIONS = {
+    "CreateFunction", "GetFunction", "GetFunctionConfiguration", "ListFunctions", "UpdateFunctionCode",
+    "UpdateFunctionConfiguration", "DeleteFunction", "Invoke", "InvokeAsync", "GetAccountSettings",
+    "PutFunctionConcurrency", "GetFunctionConcurrency", "DeleteFunctionConcurrency", "TagResource",
+    "UntagResource", "ListTags", "PublishVersion", "ListVersionsByFunction", "CreateAlias", "GetAlias",
+    "ListAliases", "UpdateAlias", "DeleteAlias", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "DeleteFunctionEventInvokeConfig",
+}
+SCHEDULER_OPERATIONS = {
+    "CreateSchedule", "GetSchedule", "UpdateSchedule", "ListSchedules", "DeleteSchedule", "CreateScheduleGroup",
+    "GetScheduleGroup", "ListScheduleGroups", "DeleteScheduleGroup", "TagResource", "UntagResource",
+    "ListTagsForResource",
+}
+
+
+def expect_error(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_lambda_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    lam = rec.attach(server.client())
+    name = unique("wire")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_of(APP)}, Description="d", Timeout=5, MemorySize=256,
+                        Environment={"Variables": {"AA": "1"}}, Tags={"team": "x"},
+                        DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    lam.get_function(FunctionName=name)
+    lam.get_function_configuration(FunctionName=name)
+    lam.list_functions(MaxItems=5)
+    lam.list_functions(FunctionVersion="ALL")
+    lam.update_function_configuration(FunctionName=name, Description="e", Environment={"Variables": {"BB": "2"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    lam.update_function_code(FunctionName=name, ZipFile=zip_of({**APP, "x.txt": "1"}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    lam.invoke(FunctionName=name, Payload=b'{"a": 1}', LogType="Tail")
+    lam.invoke(FunctionName=name, Payload=b"{}", InvocationType="Event")
+    lam.invoke(FunctionName=name, Payload=b"{}", InvocationType="DryRun")
+    lam.invoke_async(FunctionName=name, InvokeArgs=b"{}")
+    lam.get_account_settings()
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+    lam.get_function_concurrency(FunctionName=name)
+    lam.delete_function_concurrency(FunctionName=name)
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"k": "v"})
+    lam.list_tags(Resource=arn)
+    lam.untag_resource(Resource=arn, TagKeys=["k"])
+    v1 = lam.publish_version(FunctionName=name, Description="v1")["Version"]
+    lam.update_function_code(FunctionName=name, ZipFile=zip_of({**APP, "x.txt": "2"}), Publish=True)
+    lam.list_versions_by_function(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1,
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
+    lam.get_alias(FunctionName=name, Name="live")
+    lam.list_aliases(FunctionName=name)
+    lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {}})
+    lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:failures"}})
+    lam.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=120)
+    lam.put_function_event_invoke_config(FunctionName=name, Qualifier="live", MaximumRetryAttempts=0)
+    lam.get_function_event_invoke_config(FunctionName=name)
+    lam.list_function_event_invoke_configs(FunctionName=name)
+    lam.delete_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    # errors: each must be declared by its operation
+    missing = f"{name}-missing"
+    assert expect_error(lam.get_function, FunctionName=missing) == "ResourceNotFoundException"
+    assert expect_error(lam.invoke, FunctionName=missing, Payload=b"{}") == "ResourceNotFoundException"
+    assert expect_error(lam.invoke, FunctionName=name, Payload=b"not json") == "InvalidRequestContentException"
+    assert expect_error(lam.create_function, FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_of(APP)}) == "ResourceConflictException"
+    assert expect_error(lam.create_function, FunctionName=unique("wire"), Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": b"not a zip"}) == "InvalidParameterValueException"
+    assert expect_error(lam.publish_version, FunctionName=name, RevisionId="stale") == "PreconditionFailedException"
+    assert expect_error(lam.delete_function, FunctionName=name, Qualifier="2") == "ResourceConflictException"
+    assert expect_error(lam.get_alias, FunctionName=name, Name="nope") == "ResourceNotFoundException"
+    assert expect_error(lam.get_function_event_invoke_config, FunctionName=name, Qualifier="live") == "ResourceNotFoundException"
+    assert expect_error(lam.put_function_concurrency, FunctionName=name,
+                        ReservedConcurrentExecutions=100000) == "InvalidParameterValueException"
+    lam.delete_function_event_invoke_config(FunctionName=name)
+    lam.delete_alias(FunctionName=name, Name="live")
+    lam.delete_function(FunctionName=name)
+
+    assert LAMBDA_OPERATIONS <= rec.operations(), sorted(LAMBDA_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_scheduler_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    lam = server.client()
+    sched = rec.attach(server.client("scheduler"))
+    target = create_function(lam, APP)
+    fn_arn = lam.get_function(FunctionName=target)["Configuration"]["FunctionArn"]
+    group = unique("grp")
+    group_arn = sched.create_schedule_group(Name=group, Tags=[{"Key": "k", "Value": "v"}])["ScheduleGroupArn"]
+    sched.get_schedule_group(Name=group)
+    sched.list_schedule_groups()
+    sched.tag_resource(ResourceArn=group_arn, Tags=[{"Key": "k2", "Value": "v2"}])
+    sched.list_tags_for_resource(ResourceArn=group_arn)
+    sched.untag_resource(ResourceArn=group_arn, TagKeys=["k2"])
+    target_spec = {"Arn": fn_arn, "RoleArn": ROLE, "Input": json.dumps({"x": 1}),
+                   "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600}}
+    sched.create_schedule(Name="nightly", GroupName=group, ScheduleExpression="cron(0 3 * * ? *)",
+                          ScheduleExpressionTimezone="Europe/Paris", FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5},
+                          Target=target_spec, State="DISABLED", Description="d")
+    sched.get_schedule(Name="nightly", GroupName=group)
+    sched.update_schedule(Name="nightly", GroupName=group, ScheduleExpression="rate(5 minutes)",
+                          FlexibleTimeWindow={"Mode": "OFF"}, Target=target_spec, State="DISABLED")
+    sched.list_schedules(GroupName=group)
+    sched.list_schedules(NamePrefix="night", MaxResults=1)
+    assert expect_error(sched.get_schedule, Name="missing", GroupName=group) == "ResourceNotFoundException"
+    assert expect_error(sched.create_schedule, Name="bad", GroupName=group, ScheduleExpression="cron(bad)",
+                        FlexibleTimeWindow={"Mode": "OFF"}, Target=target_spec) == "ValidationException"
+    assert expect_error(sched.create_schedule_group, Name=group) == "ConflictException"
+    sched.delete_schedule(Name="nightly", GroupName=group)
+    sched.delete_schedule_group(Name=group)
+
+    assert SCHEDULER_OPERATIONS <= rec.operations(), sorted(SCHEDULER_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
