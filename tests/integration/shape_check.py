@@ -59,9 +59,11 @@ class ShapeRecorder:
         for call in self.calls:
             where = f"{call.operation} ({call.status})"
             if call.error_code is not None:
-                declared = {s.name for s in call.model.error_shapes}
-                if call.error_code not in declared | COMMON_ERRORS:
+                declared = {s.name: s for s in call.model.error_shapes}
+                if call.error_code not in declared.keys() | COMMON_ERRORS:
                     out.append(f"{where}: error {call.error_code} is not declared (declared: {sorted(declared)})")
+                elif call.error_code in declared:
+                    out.extend(f"{where}: {p}" for p in check_error_body(declared[call.error_code], call.body))
                 continue
             shape = call.model.output_shape
             if shape is None or not call.body:
@@ -75,6 +77,17 @@ class ShapeRecorder:
                 continue
             out.extend(f"{where}: {p}" for p in check(shape, doc, "$"))
         return out
+
+
+def check_error_body(shape: Shape, body: bytes) -> list[str]:
+    """An error's JSON body against its shape; ``__type``/``code`` are protocol fields, not members."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return [f"error body is not JSON: {body[:80]!r}"]
+    if not isinstance(doc, dict):
+        return [f"error body is not an object: {body[:80]!r}"]
+    return check(shape, {k: v for k, v in doc.items() if k not in ("__type", "code")}, "$")
 
 
 def check(shape: Shape, value: Any, path: str) -> list[str]:
