@@ -97,6 +97,9 @@ def test_lambda_responses_match_the_model(server: Server) -> None:
     assert expect_error(lam.get_function_event_invoke_config, FunctionName=name, Qualifier="live") == "ResourceNotFoundException"
     assert expect_error(lam.put_function_concurrency, FunctionName=name,
                         ReservedConcurrentExecutions=100000) == "InvalidParameterValueException"
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    assert expect_error(lam.invoke, FunctionName=name, Payload=b"{}") == "TooManyRequestsException"
+    assert expect_error(lam.invoke, FunctionName=name, Payload=b"x" * (6 * 1024 * 1024 + 1)) == "RequestTooLargeException"
     lam.delete_function_event_invoke_config(FunctionName=name)
     lam.delete_alias(FunctionName=name, Name="live")
     lam.delete_function(FunctionName=name)
