@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -21,6 +22,7 @@ from lambent.api import lambda_api, lambent_api, scheduler_api
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
 from lambent.api.envelopes import error_response
+from lambent.api.operations import unknown_operation
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
 from lambent.errors import (
     InvalidRequestContent,
@@ -96,7 +98,14 @@ class LambentApp:
                 await response(scope, receive, send)
                 return
         scope["router"] = router
-        await router(scope, receive, send)
+        try:
+            await router(scope, receive, send)
+        except HTTPException as exc:  # Starlette's "no route" (404) or "no such method" (405)
+            if exc.status_code not in (404, 405):
+                raise
+            query = scope.get("query_string", b"").decode("latin-1")
+            unknown = unknown_operation(auth_scope.service, scope["method"], path, query)
+            await error_response(unknown)(scope, receive, send)
 
     async def _code_download(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][len(CODE_PREFIX):]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import ROLE, Server, create_function, unique, zip_of
+from harness import ACCESS_KEY, ROLE, SECRET_KEY, Server, create_function, unique, zip_of
 from shape_check import ShapeRecorder
 
 APP = {"app.py": "def handler(e, c):\n    return e\n"}
@@ -142,3 +142,38 @@ def test_scheduler_responses_match_the_model(server: Server) -> None:
     assert SCHEDULER_OPERATIONS <= rec.operations(), sorted(SCHEDULER_OPERATIONS - rec.operations())
     problems = rec.problems()
     assert problems == [], "\n".join(problems)
+
+
+def test_operations_not_served_answer_unknown_operation_naming_them(server: Server) -> None:
+    """Not a bare 404 or a 500 (which botocore would retry): AWS's UnknownOperationException, with
+    the operation's name from botocore's model when the request is one lambent does not implement."""
+    lam = server.client()
+    name = create_function(lam, APP)
+    for call, kwargs, operation in [
+        (lam.get_policy, {"FunctionName": name}, "GetPolicy"),
+        (lam.get_function_url_config, {"FunctionName": name}, "GetFunctionUrlConfig"),
+        (lam.list_provisioned_concurrency_configs, {"FunctionName": name}, "ListProvisionedConcurrencyConfigs"),
+    ]:
+        with pytest.raises(ClientError) as exc:
+            call(**kwargs)
+        err = exc.value.response
+        assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("UnknownOperationException", 404)
+        assert operation in err["Error"]["Message"]
+        assert err["ResponseMetadata"]["RetryAttempts"] == 0
+    # a path no operation has, and a known path with a method it does not take
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = Credentials(ACCESS_KEY, SECRET_KEY)
+    for method, path in [("GET", "/2015-03-31/nothing-here"), ("PATCH", f"/2015-03-31/functions/{name}")]:
+        req = AWSRequest(method=method, url=f"{server.url}{path}")
+        SigV4Auth(creds, "lambda", "us-east-1").add_auth(req)
+        with pytest.raises(urllib.error.HTTPError) as http_error:
+            urllib.request.urlopen(urllib.request.Request(req.url, method=method, headers=dict(req.headers)))
+        res = http_error.value
+        assert res.code == 404 and res.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+        assert "No lambda operation matches" in json.loads(res.read())["message"]
