@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambent.api.rest import body_json, endpoint, json_response, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
 from lambent.control.event_invoke import EventInvokeConfig
 from lambent.control.validation import Checker
 from lambent.errors import InvalidParameterValue
@@ -48,6 +48,8 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
 
     def arn(key: str) -> str | None:
         value = (dest.get(key) or {}).get("Destination") if isinstance(dest.get(key), dict) else None
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterValue(f"The destination ARN of {key} must be a string.")
         return value or None
 
     return {
@@ -91,16 +93,10 @@ async def list_configs(request: Request) -> Response:
     name, qualifier = p.functions.ref(request.path_params["name"])
     if qualifier is not None:
         raise InvalidParameterValue("ListFunctionEventInvokeConfigs takes an unqualified function name.")
-    configs = p.event_invoke_configs.list(name)
-    max_items = int(request.query_params.get("MaxItems", "50"))
-    c = Checker()
-    c.int_range("maxItems", max_items, 1, 50)
-    c.raise_if_any()
-    start = int(request.query_params.get("Marker") or 0) if (request.query_params.get("Marker") or "0").isdigit() else 0
-    page = configs[start : start + max_items]
+    page, nxt = paginate(p.event_invoke_configs.list(name), request, lambda c_: c_.qualifier, max_limit=50)
     out: dict[str, Any] = {"FunctionEventInvokeConfigs": [event_invoke_config_shape(p, c_) for c_ in page]}
-    if start + max_items < len(configs):
-        out["NextMarker"] = str(start + max_items)
+    if nxt:
+        out["NextMarker"] = nxt
     return json_response(out)
 
 
