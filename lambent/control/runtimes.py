@@ -7,17 +7,28 @@ start the package's own ``bootstrap``. See https://docs.aws.amazon.com/lambda/la
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import logging
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 _PY = re.compile(r"^python3\.(\d+)$")
 _NODE = re.compile(r"^nodejs(\d+)\.x$")
 CUSTOM = ("provided", "provided.al2", "provided.al2023")
+#: The AWS SDK for Python that Lambda's Python runtimes include
+#: (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), with what it imports: taken from
+#: this server's own environment and importable after /var/task and layers, as on AWS.
+PYTHON_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
+_SDK_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 
 
 @dataclass(frozen=True)
@@ -89,8 +100,59 @@ def install_runtime_clients(dest: Path) -> Path:
                     tmp.write_bytes(data)
                     os.chmod(tmp, 0o644)
                     os.replace(tmp, out)
+    install_python_sdk(dest / "python")
     os.chmod(dest, 0o755)
     return dest
+
+
+def install_python_sdk(target: Path) -> None:
+    """Place :data:`PYTHON_SDK` in ``target`` (mounted at /var/runtime), as hard links where the
+    file system allows (no copy of botocore's 30 MB per server), refreshed when versions change."""
+    stamp = target / ".sdk-versions"
+    versions = "\n".join(f"{d}=={_version(d)}" for d in _SDK_DISTRIBUTIONS)
+    if stamp.exists() and stamp.read_text() == versions:
+        return
+    for name in PYTHON_SDK:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            log.warning("%s is not installed: functions cannot import it", name)
+            continue
+        src = Path(spec.origin)
+        src = src.parent if spec.submodule_search_locations else src
+        dst = target / src.name
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        if src.is_dir():
+            shutil.copytree(src, dst, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("__pycache__"))
+            for root, dirs, _ in os.walk(dst):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), 0o755)
+            os.chmod(dst, 0o755)
+        else:
+            _link_or_copy(str(src), str(dst))
+    stamp.write_text(versions)
+    os.chmod(stamp, 0o644)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link when the source is world-readable and on the same file system, else a copy."""
+    if os.stat(src).st_mode & 0o004:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)
 
 
 @cache

@@ -150,3 +150,28 @@ def test_unknown_function_is_404(lam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         lam.invoke(FunctionName="does-not-exist")
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+SDK_APP = '''
+import boto3, botocore, jmespath
+
+def handler(event, context):
+    sqs = boto3.session.Session(region_name="us-east-1").client(
+        "sqs", endpoint_url="http://127.0.0.1:9", aws_access_key_id="x", aws_secret_access_key="y")
+    return {"boto3": boto3.__version__, "botocore": botocore.__version__, "boto3_file": boto3.__file__,
+            "client": type(sqs).__name__, "jmespath": getattr(jmespath, "__version__", "")}
+'''
+
+
+def test_python_runtime_includes_the_aws_sdk_after_the_function_own_packages(lam: Any) -> None:
+    """As on AWS, ``import boto3`` works without bundling it (from /var/runtime), and a package the
+    function bundles wins over the runtime's copy (/var/task comes first on sys.path)."""
+    import boto3
+    import botocore
+
+    name = create_function(lam, {"app.py": SDK_APP}, MemorySize=256)
+    _, out = invoke_json(lam, name)
+    assert (out["boto3"], out["botocore"], out["client"]) == (boto3.__version__, botocore.__version__, "SQS")
+    assert out["boto3_file"].startswith("/var/runtime/boto3/")
+    bundled = create_function(lam, {"app.py": SDK_APP, "jmespath/__init__.py": "__version__ = 'bundled'\n"}, MemorySize=256)
+    assert invoke_json(lam, bundled)[1]["jmespath"] == "bundled"
