@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -218,6 +219,49 @@ class AsyncEventStore:
         self._inbox.put(_STOP)
         self._writer.join(timeout=10)
         self.engine.dispose()
+
+
+# -- read-only views for operators (``lambent queue``), safe while a server writes ----------------
+@dataclass(frozen=True)
+class QueueRow:
+    function: str
+    qualifier: str | None
+    events: int
+    due: int  # due now (waiting for a slot) as opposed to waiting for a retry time
+    retried: int  # ran at least once, or backed off after a throttle
+    oldest_enqueued_at: float
+
+
+@dataclass(frozen=True)
+class UndeliverableRow:
+    request_id: str
+    target: str
+    error: str
+    failed_at: float
+
+
+def read_queue(path: Path, now: float) -> tuple[list[QueueRow], list[UndeliverableRow], int]:
+    """Queued events per function and qualifier, the latest undeliverable records (50) and their
+    total, read from a queue file without writing to it."""
+    if not path.exists():
+        return [], [], 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = [
+            QueueRow(r[0], r[1], r[2], r[3], r[4], r[5])
+            for r in db.execute(
+                "SELECT function, qualifier, count(*), sum(next_attempt_at <= ?), "
+                "sum(attempts > 0 OR backoff_step > 0), min(enqueued_at) "
+                "FROM async_events GROUP BY function, qualifier ORDER BY function, qualifier",
+                (now,),
+            )
+        ]
+        dead = [UndeliverableRow(r[0], r[1], r[2], r[3]) for r in db.execute(
+            "SELECT request_id, target, error, failed_at FROM undeliverable ORDER BY id DESC LIMIT 50")]
+        total = int(db.execute("SELECT count(*) FROM undeliverable").fetchone()[0])
+        return rows, dead, total
+    finally:
+        db.close()
 
 
 def _resolve(fut: asyncio.Future[object], _error: object) -> None:

@@ -4,7 +4,10 @@ for SQS, SNS and EventBridge (started on a loopback port by these tests)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -275,6 +278,16 @@ def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_serv
     rid, target, record = rows[0]
     assert (rid, target) == (request_id, missing)
     assert json.loads(record)["requestPayload"] == {"keep": "me"}
+    # the operator sees it, and what is still queued (a throttled function's event), with `lambent queue`
+    held = create_function(lam, OK_APP)
+    lam.put_function_concurrency(FunctionName=held, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=held, InvocationType="Event", Payload=b"{}")
+    out = subprocess.run([sys.executable, "-m", "lambent.cli.main", "queue", "--data-dir", str(async_server.data_dir)],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    assert "Undeliverable destination/DLQ records: 1" in out.stdout
+    assert request_id in out.stdout and "no-such-queue" in out.stdout
+    assert held in out.stdout  # its event waits in the queue
 
 
 def test_a_burst_beyond_the_memory_budget_waits_for_environments_without_throttling(fresh_server: Any) -> None:
