@@ -68,6 +68,11 @@ class AsyncInvoker:
         self._ready_count = 0
         #: Functions waiting for memory that other functions' environments hold (see _saturated).
         self._starved: dict[str, float] = {}  # function -> since (monotonic)
+        #: What the dispatch pass under way has decided but its tasks have not done yet: idle
+        #: environments its events will take, per function, and memory of environments they will
+        #: start. Capacity checks count them, so two decisions never count on the same room.
+        self._pass_claims: dict[str, int] = {}
+        self._pass_new_mb = 0
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -158,7 +163,7 @@ class AsyncInvoker:
         if running == 0:
             if envs and others_starved:
                 return True  # its idle environments are for the starved function to take
-            if envs or invoker.has_room(function) or not invoker.has_concurrency(function):
+            if envs or self._has_room(function) or not invoker.has_concurrency(function):
                 starved.pop(function, None)
                 return False
             # Starved: wait for room, until the episode is too old; then attempt (and be throttled).
@@ -168,12 +173,17 @@ class AsyncInvoker:
         if others_starved:
             return running >= envs - 1
         if running == envs:
-            return not (invoker.has_concurrency(function) and invoker.has_room(function))
+            return not (invoker.has_concurrency(function) and self._has_room(function))
         return False
+
+    def _has_room(self, function: str) -> bool:
+        return self.invoker.has_room(function, self._pass_claims, self._pass_new_mb)
 
     def _dispatch_ready(self) -> None:
         loop = asyncio.get_running_loop()
         max_in_flight = self.settings.max_in_flight
+        self._pass_claims.clear()
+        self._pass_new_mb = 0
         for function in list(self._ready):
             ready = self._ready[function]
             while ready and len(self._in_flight) < max_in_flight and not self._saturated(function):
@@ -182,7 +192,12 @@ class AsyncInvoker:
                 if event_id in self._in_flight:
                     continue
                 self._in_flight.add(event_id)
-                self._per_function[function] = self._per_function.get(function, 0) + 1
+                running = self._per_function.get(function, 0)
+                if running < self.invoker.pool.count(function):
+                    self._pass_claims[function] = self._pass_claims.get(function, 0) + 1
+                else:
+                    self._pass_new_mb += self.invoker.memory_of(function)
+                self._per_function[function] = running + 1
                 task = loop.create_task(self._deliver(event_id, function))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)

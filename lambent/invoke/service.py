@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lambent import arns
@@ -56,13 +56,18 @@ class InvokeService:
             return True  # the invoke reports it
         return self.limiter.can_acquire(name, entry.reserved_concurrency)
 
-    def has_room(self, name: str) -> bool:
-        """Whether the memory budget has room for one more environment of ``name``."""
+    def memory_of(self, name: str) -> int:
+        """MemorySize of a new environment of ``name`` (its $LATEST; 0 if it no longer exists)."""
         try:
-            memory_mb = self.functions.entry(name).latest.memory_mb
+            return self.functions.entry(name).latest.memory_mb
         except ResourceNotFound:
-            return True
-        return self.pool.has_room(memory_mb, name)
+            return 0
+
+    def has_room(self, name: str, claimed: Mapping[str, int] | None = None, pending_mb: int = 0) -> bool:
+        """Whether the memory budget has room for one more environment of ``name``; see
+        :meth:`WorkerPool.has_room` for ``claimed`` and ``pending_mb``."""
+        memory_mb = self.memory_of(name)
+        return memory_mb == 0 or self.pool.has_room(memory_mb, name, claimed, pending_mb)
 
     async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.

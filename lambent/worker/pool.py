@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ class WorkerPool:
         """Reserve memory for a new environment (evicting idle ones if needed); not started yet."""
         if self._closing:
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
-        await self._make_room(cfg.memory_mb)
+        # Reserve before waiting for the evicted ones to go, so that nobody else counts on the
+        # memory they free.
+        victims = self._make_room(cfg.memory_mb)
         env = ExecutionEnvironment(
             uuid.uuid4().hex,
             cfg,
@@ -113,6 +115,8 @@ class WorkerPool:
         )
         self._all.add(env)
         self._reserved_mb += cfg.memory_mb
+        if victims:
+            await asyncio.gather(*(e.destroy("evicted") for e in victims), return_exceptions=True)
         return env
 
     def release(self, env: ExecutionEnvironment, current: FunctionConfig | None) -> None:
@@ -147,20 +151,34 @@ class WorkerPool:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    def has_room(self, memory_mb: int, for_function: str) -> bool:
+    def has_room(self, memory_mb: int, for_function: str, claimed: Mapping[str, int] | None = None,
+                 pending_mb: int = 0) -> bool:
         """Whether a new environment of ``memory_mb`` for ``for_function`` surely fits, evicting
-        idle environments of other functions if need be (its own idle ones may be about to serve
-        invocations already under way)."""
+        idle environments of other functions if need be. Its own idle ones are not counted (they
+        may be about to serve invocations already under way), nor ``claimed[f]`` idle ones of each
+        function ``f``, nor ``pending_mb`` of environments about to be started (a caller deciding
+        several invocations at once counts what it has already decided)."""
         budget = self.settings.memory_budget_mb
-        if self._reserved_mb + memory_mb <= budget:
+        if self._reserved_mb + pending_mb + memory_mb <= budget:
             return True
-        idle_mb = sum(e.memory_mb for e in self._all if e.state == EnvState.IDLE and e.cfg.name != for_function)
-        return self._reserved_mb - idle_mb + memory_mb <= budget
+        skip = dict(claimed or {})
+        idle_mb = 0
+        for e in self._all:
+            name = e.cfg.name
+            if e.state != EnvState.IDLE or name == for_function:
+                continue
+            if skip.get(name, 0) > 0:
+                skip[name] -= 1
+                continue
+            idle_mb += e.memory_mb
+        return self._reserved_mb + pending_mb - idle_mb + memory_mb <= budget
 
-    async def _make_room(self, memory_mb: int) -> None:
+    def _make_room(self, memory_mb: int) -> list[ExecutionEnvironment]:
+        """Make ``memory_mb`` fit the budget by forgetting least-recently-used idle environments;
+        returns them for the caller to destroy. Raises TooManyRequests if it cannot fit."""
         budget = self.settings.memory_budget_mb
         if self._reserved_mb + memory_mb <= budget:
-            return
+            return []
         idle = sorted((e for e in self._all if e.state == EnvState.IDLE), key=lambda e: e.last_used)
         victims = []
         freed = 0
@@ -176,7 +194,7 @@ class WorkerPool:
             )
         for env in victims:
             self._forget(env)
-        await asyncio.gather(*(e.destroy("evicted") for e in victims), return_exceptions=True)
+        return victims
 
     async def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.settings.idle_ttl_s / 4))

@@ -77,11 +77,19 @@ class FakeInvoker:
     def has_concurrency(self, name: str) -> bool:
         return self.concurrency_left
 
-    def has_room(self, name: str) -> bool:
+    def memory_of(self, name: str) -> int:
+        return 1  # every environment takes one of the budget's max_envs slots
+
+    def has_room(self, name: str, claimed: dict[str, int] | None = None, pending_mb: int = 0) -> bool:
+        """As WorkerPool.has_room: free slots, plus idle environments of other functions that the
+        dispatch pass under way has not claimed."""
         pool = self.pool
         if name in self.too_large:
             return False
-        return pool.total() < pool.max_envs or pool.evictable(name) is not None
+        free = pool.max_envs - pool.total() - pending_mb
+        skip = claimed or {}
+        idle = sum(max(0, c - pool.busy.get(n, 0) - skip.get(n, 0)) for n, c in pool.envs.items() if n != name)
+        return free + idle >= 1
 
     async def invoke(self, name: str, qualifier: str | None, req: object) -> FakeResult:
         pool = self.pool
