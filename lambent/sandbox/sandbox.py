@@ -29,6 +29,7 @@ keep the block pipe (or the loader's wait on ``listener``) as the "attach code n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -47,6 +48,8 @@ __all__ = ["ExitStatus", "Sandbox"]
 _log = logging.getLogger(__name__)
 # How often destroy re-sends SIGKILL to the cgroup while waiting for the tree to exit.
 _KILL_RETRY_S = 0.05
+#: How long a teardown waits for bwrap to report the init's pid before killing bwrap alone.
+_PID_REPORT_WAIT_S = 1.0
 
 
 class _Pipes:
@@ -369,7 +372,15 @@ class Sandbox:
             self._status.drain()
             self.pid = self._status.reported_pid or 0
             if self.pid == 0:
-                # No init known yet: bwrap itself is all there is to kill.
+                # Killing bwrap between its clone of the init and its report of the pid would
+                # orphan the init (blocked, without its death signal yet; our closing the block
+                # pipe would then release it). bwrap reports within milliseconds even on a
+                # loaded host: wait for the report first, and kill bwrap alone only if none comes.
+                with contextlib.suppress(SandboxError, TimeoutError):
+                    wait_s = min(_PID_REPORT_WAIT_S, max(0.0, (deadline - loop.time()) / 2))
+                    self.pid = await asyncio.wait_for(self._status.child_pid(), wait_s)
+            if self.pid == 0:
+                # No init known: bwrap itself is all there is to kill.
                 self._kill_bwrap()
                 bwrap_killed = True
         while not self.exited:
