@@ -27,7 +27,7 @@ from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
-from lambent.sandbox import CgroupManager
+from lambent.sandbox import CgroupManager, kill_leftover_sandboxes
 from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
 from lambent.settings import Settings
 from lambent.store import Store
@@ -132,6 +132,11 @@ class Platform:
         self.pool.invalidate(name, keep)
 
     async def start(self) -> None:
+        # A crashed predecessor (same data dir, so same sandbox dir) may have left sandbox inits
+        # blocked outside any cgroup (sandbox/orphans.py); none of ours can be alive yet.
+        left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
+        if left:
+            log.warning("killed %d sandbox processes left by a previous run", left)
         stale = await asyncio.to_thread(self.cgroups.cleanup_stale)
         if stale:
             log.warning("removed %d stale sandbox cgroups from a previous run", stale)
@@ -153,6 +158,11 @@ class Platform:
         if not drained:
             log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)
         await self.pool.shutdown()
+        # Every sandbox is destroyed by now; anything still mounting our directories was a start
+        # aborted before bwrap could report its init.
+        left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
+        if left:
+            log.warning("killed %d sandbox processes left by aborted starts", left)
         await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
         self.store.close()

@@ -8,6 +8,7 @@ from ._cgroup_base import Cgroup
 from ._status import ExitStatus
 from .cgroups import CgroupManager
 from .errors import SandboxError
+from .orphans import kill_leftover_sandboxes
 from .sandbox import Sandbox
 from .spec import Limits, Mount, SandboxOptions, SandboxSpec
 
@@ -21,4 +22,5 @@ __all__ = [
     "SandboxError",
     "SandboxOptions",
     "SandboxSpec",
+    "kill_leftover_sandboxes",
 ]

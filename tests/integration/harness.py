@@ -26,6 +26,8 @@ import pytest
 import urllib.request
 from botocore.config import Config
 
+from lambent.sandbox import kill_leftover_sandboxes
+
 ACCESS_KEY = "LKIATESTACCESSKEY001"
 SECRET_KEY = "test-secret-key-for-integration-tests"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -80,6 +82,8 @@ class Server:
 
     def cleanup(self) -> None:
         if self._sandbox_dir is not None:
+            # A test that SIGKILLed its server without restarting it may have left blocked inits.
+            kill_leftover_sandboxes(f"{self._sandbox_dir}/")
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
             self._sandbox_dir = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,6 +156,34 @@ def test_kill_9_leaves_no_orphans_and_next_start_cleans_cgroups(fresh_server: An
     assert not [p for p in _lambent_processes() if str(srv.data_dir) in p]
     assert not (cgroups & set(_our_cgroups(srv.data_dir)))
     assert invoke_json(srv.client(), name)[1] == "done"
+
+
+def test_next_start_kills_sandbox_inits_a_kill_9_left_blocked(fresh_server: Any) -> None:
+    """SIGKILL between bwrap's clone of an init and its setup leaves the init blocked for ever,
+    outside any cgroup (lambent/sandbox/orphans.py). That window cannot be hit on demand, so a
+    bwrap blocked the same way, mounting from the server's sandbox dir, stands in for it."""
+    srv = fresh_server()
+    assert srv.proc is not None
+    srv.proc.kill()
+    srv.proc.wait()
+    read_end, write_end = os.pipe()
+    leftover = subprocess.Popen(
+        ["/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+         "--symlink", "usr/lib64", "/lib64", "--ro-bind", str(srv.sandbox_dir() / "runtimes" / "python"), "/var/runtime",
+         "--block-fd", str(read_end), "--", "/usr/bin/true"],
+        pass_fds=(read_end,),
+    )
+    os.close(read_end)
+    try:
+        time.sleep(0.2)
+        assert leftover.poll() is None
+        srv.start()
+        assert leftover.wait(timeout=10) == -signal.SIGKILL
+        assert re.search(r"killed [12] sandbox processes left by a previous run", srv.log())  # bwrap and its init
+    finally:
+        os.close(write_end)
+        leftover.kill()
+        leftover.wait(timeout=5)
 
 
 def test_health(server: Any) -> None:

@@ -20,6 +20,7 @@ def test_exported_names_are_pinned() -> None:
         "SandboxError",
         "SandboxOptions",
         "SandboxSpec",
+        "kill_leftover_sandboxes",
     ]
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None
