@@ -65,8 +65,8 @@ class AliasService:
         self, name: str, alias: str, function_version: str, description: str = "", weights: Mapping[str, Any] | None = None
     ) -> Alias:
         f = self.functions
-        fn = f.entry(name)
-        async with f.lock(name):
+        f.entry(name)  # ResourceNotFound before anything else
+        async with f.locked(name) as fn:
             if alias in fn.aliases:
                 raise ResourceConflict(f"Alias already exists: {f.arn(name, alias)}")
             self._check_version(name, function_version)
@@ -89,8 +89,8 @@ class AliasService:
     ) -> Alias:
         """Partial update; ``weights=None`` keeps the routing unless ``clear_routing``."""
         f = self.functions
-        fn = f.entry(name)
-        async with f.lock(name):
+        f.entry(name)  # ResourceNotFound before anything else
+        async with f.locked(name) as fn:
             current = self.get(name, alias)
             if revision_id is not None and revision_id != current.revision_id:
                 raise PreconditionFailed(
@@ -116,8 +116,8 @@ class AliasService:
 
     async def delete(self, name: str, alias: str) -> None:
         f = self.functions
-        fn = f.entry(name)
-        async with f.lock(name):
+        f.entry(name)  # ResourceNotFound before anything else
+        async with f.locked(name) as fn:
             self.get(name, alias)
             await asyncio.to_thread(f.store.delete_alias, name, alias)
             del fn.aliases[alias]

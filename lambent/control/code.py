@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from lambent.control.codezip import ZipLimits, inspect_zip, unpack_zip
@@ -20,13 +21,18 @@ from lambent.store import Store
 
 
 class CodeStore:
-    """Scope: one per server; thread-safe enough for one writer per hash (writes are atomic renames)."""
+    """Scope: one per server. Called from worker threads: one lock orders every change to the
+    files and the blob rows, and a package is *pinned* from ``put`` until its caller has recorded
+    the version that refers to it (``unpin``), so that a concurrent ``release`` of the same
+    content (another function's update or delete) cannot delete it in between."""
 
     def __init__(self, root: Path, store: Store, limits: ZipLimits, unpack_root: Path | None = None) -> None:
         self.root = root
         self.unpack_root = unpack_root or root
         self.store = store
         self.limits = limits
+        self._lock = threading.Lock()
+        self._pins: dict[str, int] = {}
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
         self.unpack_root.mkdir(parents=True, exist_ok=True)
@@ -46,33 +52,46 @@ class CodeStore:
         return CodeInfo(digest.hex(), base64.b64encode(digest).decode(), len(data), unzipped)
 
     def put(self, data: bytes) -> CodeInfo:
-        """Store a package (idempotent per content) and unpack it once."""
+        """Store a package (idempotent per content), unpack it once, and pin it: the caller
+        calls ``unpin`` once the version referring to it is recorded (or it gave up)."""
         info = self.check(data)
-        zpath = self.zip_path(info.sha256_hex)
-        if not zpath.exists():
-            tmp = zpath.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, zpath)
-        if not self.code_dir(info.sha256_hex).exists():
-            unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
-        self.store.add_code_blob(info.sha256_hex, info.size, info.unzipped_size)
+        with self._lock:
+            zpath = self.zip_path(info.sha256_hex)
+            if not zpath.exists():
+                tmp = zpath.with_suffix(".tmp")
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, zpath)
+            if not self.code_dir(info.sha256_hex).exists():
+                unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
+            self.store.add_code_blob(info.sha256_hex, info.size, info.unzipped_size)
+            self._pins[info.sha256_hex] = self._pins.get(info.sha256_hex, 0) + 1
         return info
+
+    def unpin(self, sha256_hex: str) -> None:
+        with self._lock:
+            left = self._pins.get(sha256_hex, 0) - 1
+            if left > 0:
+                self._pins[sha256_hex] = left
+            else:
+                self._pins.pop(sha256_hex, None)
 
     def ensure_unpacked(self, sha256_hex: str) -> Path:
         """Re-create an unpacked tree from its zip if it went missing (e.g. a crash mid-unpack)."""
-        d = self.code_dir(sha256_hex)
-        if not d.exists():
-            unpack_zip(self.zip_path(sha256_hex).read_bytes(), d, self.limits)
-        return d
+        with self._lock:
+            d = self.code_dir(sha256_hex)
+            if not d.exists():
+                unpack_zip(self.zip_path(sha256_hex).read_bytes(), d, self.limits)
+            return d
 
     def release(self, sha256_hex: str) -> None:
-        """Delete a package no version refers to any more."""
-        if self.store.code_blob_in_use(sha256_hex):
-            return
-        self.store.delete_code_blob(sha256_hex)
-        self.zip_path(sha256_hex).unlink(missing_ok=True)
-        shutil.rmtree(self.code_dir(sha256_hex), ignore_errors=True)
+        """Delete a package no version refers to any more (and no ``put`` is about to)."""
+        with self._lock:
+            if self._pins.get(sha256_hex) or self.store.code_blob_in_use(sha256_hex):
+                return
+            self.store.delete_code_blob(sha256_hex)
+            self.zip_path(sha256_hex).unlink(missing_ok=True)
+            shutil.rmtree(self.code_dir(sha256_hex), ignore_errors=True)

@@ -9,10 +9,11 @@ State transitions copy AWS: https://docs.aws.amazon.com/lambda/latest/dg/functio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -115,6 +116,14 @@ class FunctionService:
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
+    @contextlib.asynccontextmanager
+    async def locked(self, name: str) -> AsyncIterator[FunctionEntry]:
+        """Hold ``name``'s lock and yield its entry as it is once the lock is held: a delete (or a
+        delete and re-create) that happened while waiting is seen, as ResourceNotFound or as the
+        new entry, never written over through a stale one."""
+        async with self.lock(name):
+            yield self.entry(name)
+
     def _spawn(self, coro: Any, name: str) -> None:
         """Run ``name``'s state transition (Pending -> Active, InProgress -> Successful) in the background."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -192,19 +201,27 @@ class FunctionService:
             if inp.name in self._fns:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
             info: CodeInfo = await asyncio.to_thread(self.code.put, inp.zip_file)
-            cfg = FunctionConfig(
-                name=inp.name, runtime=inp.runtime, role=inp.role, handler=inp.handler,
-                code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
-                last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
-                timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
-                environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
-                log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
-            )
-            ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
-            if not ok:
-                raise ResourceConflict(f"Function already exist: {inp.name}")
-            self._fns[inp.name] = FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})
+            try:
+                cfg = await self._record_new(inp, info, env)
+            finally:
+                await asyncio.to_thread(self.code.unpin, info.sha256_hex)
         self._spawn(self._activate(inp.name), inp.name)
+        return cfg
+
+    async def _record_new(self, inp: CreateFunctionInput, info: CodeInfo, env: dict[str, str] | None) -> FunctionConfig:
+        """Write a new function's $LATEST (create()'s work under its lock, with the code pinned)."""
+        cfg = FunctionConfig(
+            name=inp.name, runtime=inp.runtime, role=inp.role, handler=inp.handler,
+            code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
+            last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
+            timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
+            environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
+            log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
+        )
+        ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
+        if not ok:
+            raise ResourceConflict(f"Function already exist: {inp.name}")
+        self._fns[inp.name] = FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})
         return cfg
 
     async def _activate(self, name: str) -> None:
@@ -260,8 +277,8 @@ class FunctionService:
             )
 
     async def update_code(self, name: str, zip_file: bytes, revision_id: str | None = None) -> FunctionConfig:
-        fn = self.entry(name)
-        async with self.lock(name):
+        self.entry(name)  # ResourceNotFound before anything else
+        async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
             info = await asyncio.to_thread(self.code.put, zip_file)
             old_hash = fn.latest.code_hash_hex
@@ -272,7 +289,10 @@ class FunctionService:
                 last_update_status_reason="The function is being created.",
                 last_update_status_reason_code="Creating",
             )
-            await self._put_latest(fn, cfg)
+            try:
+                await self._put_latest(fn, cfg)
+            finally:
+                await asyncio.to_thread(self.code.unpin, info.sha256_hex)
             if old_hash != info.sha256_hex:
                 await asyncio.to_thread(self.code.release, old_hash)
         self.notify(name)
@@ -281,13 +301,13 @@ class FunctionService:
 
     async def update_configuration(self, name: str, changes: dict[str, Any], revision_id: str | None = None) -> FunctionConfig:
         """Apply a partial update; ``changes`` holds only the fields the caller gave."""
-        fn = self.entry(name)
+        self.entry(name)  # ResourceNotFound before anything else
         if "runtime" in changes:
             self._check_runtime(changes["runtime"])
         if "environment" in changes:
             env = check_environment(changes["environment"], self.settings.limits.env_vars_max_bytes)
             changes["environment"] = env or None
-        async with self.lock(name):
+        async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
             cfg = fn.latest.replace(
                 **changes, last_modified=self.now(), revision_id=str(uuid.uuid4()),
@@ -302,8 +322,8 @@ class FunctionService:
 
     async def delete(self, name: str) -> None:
         """Delete the function with all its versions and aliases (versions: VersionService)."""
-        fn = self.entry(name)
-        async with self.lock(name):
+        self.entry(name)  # ResourceNotFound before anything else
+        async with self.locked(name) as fn:
             await asyncio.to_thread(self.store.delete_function, name)
             self._fns.pop(name, None)
             for cfg in fn.versions.values():

@@ -46,8 +46,8 @@ class VersionService:
         self, name: str, *, code_sha256: str | None = None, description: str | None = None, revision_id: str | None = None
     ) -> FunctionConfig:
         f = self.functions
-        fn = f.entry(name)
-        async with f.lock(name):
+        f.entry(name)  # ResourceNotFound before anything else
+        async with f.locked(name) as fn:
             latest = fn.latest
             if latest.state == State.PENDING or latest.last_update_status == UpdateStatus.IN_PROGRESS:
                 raise ResourceConflict(
@@ -83,12 +83,12 @@ class VersionService:
 
     async def delete(self, name: str, version: str) -> None:
         f = self.functions
-        fn = f.entry(name)
+        f.entry(name)  # ResourceNotFound before anything else
         if version == arns.LATEST:
             raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
         if not version.isdigit():
             raise InvalidParameterValue("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.")
-        async with f.lock(name):
+        async with f.locked(name) as fn:
             cfg = fn.versions.get(version)
             if cfg is None:
                 raise f.not_found(name, version)

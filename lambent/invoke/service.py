@@ -15,7 +15,7 @@ from lambent.control.model import FunctionConfig, State
 from lambent.errors import ResourceConflict, ResourceNotFound
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
-from lambent.worker.pool import WorkerPool
+from lambent.worker.pool import WorkerPool, pool_key
 
 
 #: Called after every invocation with (function name, executed version, function error?).
@@ -70,6 +70,14 @@ class InvokeService:
         return memory_mb == 0 or self.pool.has_room(memory_mb, name, claimed, pending_mb)
 
     async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
+        try:
+            return await self._invoke_once(name, qualifier, req)
+        except _ChangedDuringStart:
+            # Its code went away with an update or a delete while a new environment started: as
+            # on AWS the invocation runs the current code (or finds the function gone: 404).
+            return await self._invoke_once(name, qualifier, req)
+
+    async def _invoke_once(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random())
         self.check_invocable(cfg)
@@ -82,8 +90,10 @@ class InvokeService:
                 env = await self.pool.new_environment(cfg)
                 try:
                     failure = await env.start(req.request_id)
-                except BaseException:
+                except BaseException as exc:
                     self.pool.discard(env)
+                    if isinstance(exc, Exception) and self._changed(name, qualifier, cfg):
+                        raise _ChangedDuringStart from exc
                     raise
                 if failure is not None:
                     self.pool.discard(env)
@@ -103,6 +113,12 @@ class InvokeService:
             if self.in_flight == 0:
                 self._drained.set()
 
+    def _changed(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> bool:
+        try:
+            return pool_key(self.functions.resolve(name, qualifier)) != pool_key(cfg)
+        except ResourceNotFound:
+            return True
+
     def _observe(self, name: str, version: str, failed: bool) -> None:
         for observer in self.observers:
             observer(name, version, failed)
@@ -120,3 +136,7 @@ class InvokeService:
             return True
         except asyncio.TimeoutError:
             return False
+
+
+class _ChangedDuringStart(Exception):
+    """An environment failed to start for a configuration that has since been replaced or deleted."""
