@@ -222,8 +222,6 @@ class AsyncInvoker:
             timeout = max(0.0, timers[0][0] - time.time()) if timers else None
             if self._starved:
                 timeout = _STARVED_POLL_S if timeout is None else min(timeout, _STARVED_POLL_S)
-            if self._wake.is_set():
-                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:

@@ -54,6 +54,8 @@ class WorkerPool:
         self.region = region
         self._idle: dict[PoolKey, list[ExecutionEnvironment]] = {}
         self._all: set[ExecutionEnvironment] = set()
+        #: Live environments per function name (``count`` runs for every async dispatch).
+        self._per_function: dict[str, int] = {}
         self._reserved_mb = 0
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
@@ -70,6 +72,7 @@ class WorkerPool:
         envs = list(self._all)
         await asyncio.gather(*(e.destroy("shutdown") for e in envs), return_exceptions=True)
         self._all.clear()
+        self._per_function.clear()
         self._idle.clear()
         self._reserved_mb = 0
 
@@ -82,7 +85,7 @@ class WorkerPool:
 
     def count(self, name: str) -> int:
         """Live environments of a function (all versions)."""
-        return sum(1 for e in self._all if e.cfg.name == name)
+        return self._per_function.get(name, 0)
 
     # -- acquire / release ---------------------------------------------------------------------
     def take_idle(self, cfg: FunctionConfig) -> ExecutionEnvironment | None:
@@ -114,6 +117,7 @@ class WorkerPool:
             region=self.region,
         )
         self._all.add(env)
+        self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1
         self._reserved_mb += cfg.memory_mb
         if victims:
             await asyncio.gather(*(e.destroy("evicted") for e in victims), return_exceptions=True)
@@ -141,6 +145,11 @@ class WorkerPool:
     def _forget(self, env: ExecutionEnvironment) -> None:
         if env in self._all:
             self._all.discard(env)
+            left = self._per_function.get(env.cfg.name, 1) - 1
+            if left > 0:
+                self._per_function[env.cfg.name] = left
+            else:
+                self._per_function.pop(env.cfg.name, None)
             self._reserved_mb -= env.memory_mb
         idle = self._idle.get(pool_key(env.cfg))
         if idle and env in idle:

@@ -141,6 +141,26 @@ class Server:
         )
 
 
+def send_signed(server: Server, method: str, path: str, body: bytes = b"", service: str = "lambda",
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One SigV4-signed request sent raw (no SDK validation in the way): status, headers (lower-case
+    names), body."""
+    import urllib.error
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method=method, url=f"{server.url}{path}", data=body, headers=headers or {})
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, "us-east-1").add_auth(req)
+    raw = urllib.request.Request(req.url, data=body or None, method=method, headers=dict(req.headers))
+    try:
+        with urllib.request.urlopen(raw, timeout=30) as res:
+            return res.status, {k.lower(): v for k, v in res.headers.items()}, res.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
 def zip_of(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

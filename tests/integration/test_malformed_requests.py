@@ -5,14 +5,8 @@ paths and query strings. None may answer 5xx, and every 4xx carries ``x-amzn-Err
 from __future__ import annotations
 
 import itertools
-import urllib.error
-import urllib.request
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
-from harness import ACCESS_KEY, SECRET_KEY, Server, create_function
+from harness import Server, create_function, send_signed
 
 ACCOUNT = "000000000000"
 LAMBDA_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
@@ -40,18 +34,6 @@ SCHEDULE_BODIES = [
     b'{"StartDate": "x", "EndDate": [], "ScheduleExpression": "rate(1 minute)", "FlexibleTimeWindow": {"Mode": "FLEXIBLE"}, '
     + TARGET.encode() + b"}",
 ]
-
-
-def send(server: Server, method: str, path: str, body: bytes = b"", service: str = "lambda",
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    req = AWSRequest(method=method, url=f"{server.url}{path}", data=body, headers=headers or {})
-    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, "us-east-1").add_auth(req)
-    raw = urllib.request.Request(req.url, data=body or None, method=method, headers=dict(req.headers))
-    try:
-        with urllib.request.urlopen(raw, timeout=30) as res:
-            return res.status, dict(res.headers), res.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
 
 
 def test_malformed_requests_get_aws_shaped_client_errors(server: Server) -> None:
@@ -91,8 +73,8 @@ def test_malformed_requests_get_aws_shaped_client_errors(server: Server) -> None
 
     problems = []
     for method, path, body, service, headers in cases:
-        status, res_headers, out = send(server, method, path, body, service, headers)
-        error_type = {k.lower(): v for k, v in res_headers.items()}.get("x-amzn-errortype")
+        status, res_headers, out = send_signed(server, method, path, body, service, headers)
+        error_type = res_headers.get("x-amzn-errortype")
         if status >= 500 or (status >= 400 and not error_type):
             problems.append(f"{status} {service} {method} {path[:80]} {body[:60]!r} {headers}: {out[:160]!r}")
     assert not problems, f"{len(problems)} of {len(cases)} requests:\n" + "\n".join(problems)

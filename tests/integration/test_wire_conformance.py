@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import ACCESS_KEY, ROLE, SECRET_KEY, Server, create_function, unique, zip_of
+from harness import ROLE, Server, create_function, send_signed, unique, zip_of
 from shape_check import ShapeRecorder
 
 APP = {"app.py": "def handler(e, c):\n    return e\n"}
@@ -161,33 +161,7 @@ def test_operations_not_served_answer_unknown_operation_naming_them(server: Serv
         assert operation in err["Error"]["Message"]
         assert err["ResponseMetadata"]["RetryAttempts"] == 0
     # a path no operation has, and a known path with a method it does not take
-    import urllib.error
-    import urllib.request
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    creds = Credentials(ACCESS_KEY, SECRET_KEY)
     for method, path in [("GET", "/2015-03-31/nothing-here"), ("PATCH", f"/2015-03-31/functions/{name}")]:
-        req = AWSRequest(method=method, url=f"{server.url}{path}")
-        SigV4Auth(creds, "lambda", "us-east-1").add_auth(req)
-        with pytest.raises(urllib.error.HTTPError) as http_error:
-            urllib.request.urlopen(urllib.request.Request(req.url, method=method, headers=dict(req.headers)))
-        res = http_error.value
-        assert res.code == 404 and res.headers["x-amzn-ErrorType"] == "UnknownOperationException"
-        assert "No lambda operation matches" in json.loads(res.read())["message"]
-
-
-def test_event_invoke_configs_paginate(server: Server) -> None:
-    lam = server.client()
-    name = create_function(lam, APP)
-    lam.publish_version(FunctionName=name)
-    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    for qualifier in ("$LATEST", "1", "live"):
-        lam.put_function_event_invoke_config(FunctionName=name, Qualifier=qualifier, MaximumRetryAttempts=1)
-    pages = list(lam.get_paginator("list_function_event_invoke_configs").paginate(
-        FunctionName=name, PaginationConfig={"PageSize": 1}))
-    assert [len(p["FunctionEventInvokeConfigs"]) for p in pages] == [1, 1, 1]
-    arns = [c["FunctionArn"] for p in pages for c in p["FunctionEventInvokeConfigs"]]
-    assert sorted(a.rsplit(":", 1)[1] for a in arns) == ["$LATEST", "1", "live"]
+        status, headers, body = send_signed(server, method, path)
+        assert status == 404 and headers["x-amzn-errortype"] == "UnknownOperationException"
+        assert "No lambda operation matches" in json.loads(body)["message"]
