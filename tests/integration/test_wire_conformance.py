@@ -165,3 +165,17 @@ def test_operations_not_served_answer_unknown_operation_naming_them(server: Serv
         status, headers, body = send_signed(server, method, path)
         assert status == 404 and headers["x-amzn-errortype"] == "UnknownOperationException"
         assert "No lambda operation matches" in json.loads(body)["message"]
+
+
+def test_event_invoke_configs_paginate(server: Server) -> None:
+    lam = server.client()
+    name = create_function(lam, APP)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    for qualifier in ("$LATEST", "1", "live"):
+        lam.put_function_event_invoke_config(FunctionName=name, Qualifier=qualifier, MaximumRetryAttempts=1)
+    pages = list(lam.get_paginator("list_function_event_invoke_configs").paginate(
+        FunctionName=name, PaginationConfig={"PageSize": 1}))
+    assert [len(p["FunctionEventInvokeConfigs"]) for p in pages] == [1, 1, 1]
+    arns = [c["FunctionArn"] for p in pages for c in p["FunctionEventInvokeConfigs"]]
+    assert sorted(a.rsplit(":", 1)[1] for a in arns) == ["$LATEST", "1", "live"]
