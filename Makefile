@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit integration bench clean
+.PHONY: install run test test-security lint unit integration bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ test: install lint
 lint: install
 	$(BIN)/ruff check lambent tests benchmarks
 	$(BIN)/python -m mypy lambent
+
+test-security: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/security
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit

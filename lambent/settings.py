@@ -141,6 +141,26 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The API listener's defences against hostile clients (docs/security.md)."""
+
+
+@dataclass(frozen=True)
+class RuntimeApiSettings:
+    """What one execution environment may hold of the server through its Runtime API."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Disk quotas and the reserve that keeps deletes and state changes working on a full disk."""
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Sandbox hardening: host uids per environment, the seccomp filter, resource limits."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The root of the settings tree; see the module docstring for how it is loaded."""
 
@@ -159,6 +179,10 @@ class Settings:
     aws: AwsEndpointSettings = field(default_factory=AwsEndpointSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
     schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    runtime_api: RuntimeApiSettings = field(default_factory=RuntimeApiSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
 
     @property
     def base_url(self) -> str:

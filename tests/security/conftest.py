@@ -1,0 +1,5 @@
+"""The escape and exhaustion suite (``make test-security``): each test attacks lambent the way a
+hostile function or an unauthenticated client would and asserts the exact refusal. It uses the
+integration suite's real server (fixtures.py and harness.py in tests/integration)."""
+
+from fixtures import fresh_server, lam, server  # noqa: F401
