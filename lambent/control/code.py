@@ -79,6 +79,17 @@ class CodeStore:
             else:
                 self._pins.pop(sha256_hex, None)
 
+    def hold(self, sha256_hex: str) -> bool:
+        """Pin an unpacked tree for an execution environment that mounts it, so that an update or
+        delete releasing the package meanwhile cannot remove its files under a running function;
+        the holder calls ``unpin`` then ``release`` when its sandbox is gone. False (nothing
+        pinned) if the tree is gone already."""
+        with self._lock:
+            if not self.code_dir(sha256_hex).is_dir():
+                return False
+            self._pins[sha256_hex] = self._pins.get(sha256_hex, 0) + 1
+            return True
+
     def ensure_unpacked(self, sha256_hex: str) -> Path:
         """Re-create an unpacked tree from its zip if it went missing (e.g. a crash mid-unpack)."""
         with self._lock:
