@@ -4,20 +4,30 @@
 ``<sandbox dir>/code/<sha256>/`` is the unpacked tree, mounted read-only at /var/task by every
 sandbox of every version with that code. The unpacked tree is a cache: it is rebuilt from the zip
 whenever it is missing.
+
+Temporaries (``code/<sha256>.tmp`` while a zip is written, ``<sha256>.partial/`` while it is
+unpacked) are removed by the upload that made them when it fails, and by the next server start
+when a crash left them.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import shutil
 import threading
 from pathlib import Path
 
-from lambent.control.codezip import ZipLimits, inspect_zip, unpack_zip
+from lambent.control.codezip import PARTIAL_SUFFIX, ZipLimits, inspect_zip, unpack_zip
 from lambent.control.model import CodeInfo
 from lambent.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Suffix of a zip being written, renamed to ``.zip`` once its tree is unpacked.
+_ZIP_TMP_SUFFIX = ".tmp"
 
 
 class CodeStore:
@@ -38,6 +48,22 @@ class CodeStore:
         self.unpack_root.mkdir(parents=True, exist_ok=True)
         # Sandboxes are set up by an unprivileged host uid: it must be able to traverse to the code.
         os.chmod(self.unpack_root, 0o711)
+        # Opened once per server, after the data dir is locked: nobody else is writing here.
+        self._remove_temporaries()
+
+    def _remove_temporaries(self) -> None:
+        """Remove what uploads interrupted by a crash left: zips half written, trees half unpacked."""
+        stale = [p for p in self.root.glob(f"*{_ZIP_TMP_SUFFIX}") if not p.is_dir()]
+        partial = list(self.unpack_root.glob(f"*{PARTIAL_SUFFIX}"))
+        for p in stale:
+            p.unlink(missing_ok=True)
+        for p in partial:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        if stale or partial:
+            log.warning("removed %d unfinished code upload(s) and %d half-unpacked tree(s)", len(stale), len(partial))
 
     def zip_path(self, sha256_hex: str) -> Path:
         return self.root / f"{sha256_hex}.zip"
@@ -57,16 +83,23 @@ class CodeStore:
         info = self.check(data)
         with self._lock:
             zpath = self.zip_path(info.sha256_hex)
-            if not zpath.exists():
-                tmp = zpath.with_suffix(".tmp")
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, zpath)
-            if not self.code_dir(info.sha256_hex).exists():
-                unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
+            tmp = zpath.with_suffix(_ZIP_TMP_SUFFIX)
+            fresh = not zpath.exists()
+            try:
+                if fresh:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                if not self.code_dir(info.sha256_hex).exists():
+                    unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
+                # The zip is kept only once its tree exists: a failed unpack leaves nothing behind.
+                if fresh:
+                    os.replace(tmp, zpath)
+            finally:
+                if fresh:
+                    tmp.unlink(missing_ok=True)
             self.store.add_code_blob(info.sha256_hex, info.size, info.unzipped_size)
             self._pins[info.sha256_hex] = self._pins.get(info.sha256_hex, 0) + 1
         return info
