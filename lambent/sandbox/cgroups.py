@@ -155,19 +155,21 @@ class CgroupManager:
         if not self.available:
             return 0
         deadline = time.monotonic() + timeout_s
-        removed = 0
-        for name in sorted(self.stale_names()):
-            cgroup = self._handle(name, None)
-            while True:
+        busy = [self._handle(name, None) for name in sorted(self.stale_names())]
+        total = len(busy)
+        # Every cgroup is killed before any is waited for: a crashed owner's frozen environments
+        # (93 of them once) then exit in parallel instead of one poll loop after another.
+        while busy:
+            for cgroup in busy:
                 cgroup.kill_all()
-                if cgroup.destroy():
-                    removed += 1
-                    break
-                if time.monotonic() >= deadline:
+            busy = [cgroup for cgroup in busy if not cgroup.destroy()]
+            if busy and time.monotonic() >= deadline:
+                for cgroup in busy:
                     _log.warning("stale cgroup %s still busy, left in place", cgroup.paths)
-                    break
+                break
+            if busy:
                 time.sleep(0.005)
-        return removed
+        return total - len(busy)
 
     def remove_parents(self) -> bool:
         """Remove the ``prefix`` directories once no sandbox cgroup is left below them.

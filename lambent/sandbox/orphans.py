@@ -1,11 +1,15 @@
-"""Sandboxes left behind by an owner that died without tearing them down.
+"""Sandbox processes left behind by an owner that died without tearing them down.
 
 bwrap's ``--die-with-parent`` reaches the sandbox's init only once bwrap has finished setting it
 up: if the owner (and with it the outer bwrap) is SIGKILLed between bwrap's clone of the init and
 that setup, the init stays blocked for ever on a descriptor nobody will write, outside any cgroup.
-Its command line is bwrap's and names directories only its owner mounts, which is how a
-restarted owner finds and kills it (an owner holds its directories alone: no live sandbox of its
-own can exist before it starts, or after it stopped).
+Such processes are still bwrap (or ``setpriv``, before it execs bwrap) and carry their owner's
+*marker* (say, the directory their code is mounted from): in their command line, or — once
+bwrap reads its arguments from a descriptor (``--args FD``) and the command line names nothing —
+as ``LAMBENT_SANDBOX_OWNER=<marker>`` in their environment, which the init shares with bwrap.
+That is how the owner's watchdog (``reaper.py``) or a restarted owner finds and kills them (an
+owner holds its directories alone: no live sandbox of its own can exist before it starts, or
+after it stopped).
 """
 
 from __future__ import annotations
@@ -13,24 +17,59 @@ from __future__ import annotations
 import os
 import signal
 
+#: Environment entry naming the owner of a sandbox's bwrap/setpriv processes.
+OWNER_ENV = "LAMBENT_SANDBOX_OWNER"
 
-def kill_leftover_sandboxes(marker: str) -> int:
-    """SIGKILL every bwrap process whose command line contains ``marker`` (say, the directory
-    the owner's sandboxes mount their code from); returns how many were signalled."""
-    needle = marker.encode()
+# Only these programs are ever killed by marker: anything else with the marker in its command line
+# (an ``ls`` of the directory, the owner itself) is not a sandbox. Sandboxed code runs under other
+# names and dies with its cgroup instead.
+_PROGRAMS = (b"bwrap", b"setpriv")
+
+
+def is_sandbox_process(cmdline: bytes, environ: bytes, marker: str) -> bool:
+    """Whether a process with this ``/proc/PID/cmdline`` and ``/proc/PID/environ`` (NUL-separated,
+    as the kernel gives them) is a bwrap or setpriv of the owner that ``marker`` names."""
+    program = os.path.basename(cmdline.split(b"\0", 1)[0])
+    if program not in _PROGRAMS:
+        return False
+    if marker.encode() in cmdline:
+        return True
+    entry = f"{OWNER_ENV}={marker}".encode()
+    return entry in environ.split(b"\0")
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:  # gone while we scan, or a kernel thread
+        return None
+
+
+def find_sandbox_processes(marker: str, proc: str = "/proc") -> list[int]:
+    """Pids of the bwrap/setpriv processes carrying ``marker`` (see the module docstring).
+
+    Processes come and go while ``proc`` is scanned; those that vanish are skipped. Reading
+    another uid's ``environ`` needs root (or the same uid), which every owner of sandboxes is.
+    """
+    found: list[int] = []
+    me = os.getpid()
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        cmdline = _read(f"{proc}/{entry.name}/cmdline")
+        if not cmdline or os.path.basename(cmdline.split(b"\0", 1)[0]) not in _PROGRAMS:
+            continue  # cheap filter first: most processes are not bwrap, their environ is not read
+        environ = b"" if marker.encode() in cmdline else _read(f"{proc}/{entry.name}/environ") or b""
+        if is_sandbox_process(cmdline, environ, marker):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_leftover_sandboxes(marker: str, proc: str = "/proc") -> int:
+    """SIGKILL every bwrap/setpriv process carrying ``marker``; returns how many were signalled."""
     killed = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        program = cmdline.split(b"\0", 1)[0]
-        if os.path.basename(program) != b"bwrap" or needle not in cmdline:
-            continue
+    for pid in find_sandbox_processes(marker, proc):
         try:
             os.kill(pid, signal.SIGKILL)
             killed += 1

@@ -1,0 +1,159 @@
+"""A watchdog that outlives its owner and kills whatever the owner's sandboxes left running.
+
+Why a separate process: when the owner dies (SIGKILL, OOM kill, a crash), bwrap's
+``--die-with-parent`` SIGKILLs each sandbox's init, but on cgroup v1 a task in a FROZEN freezer
+cgroup keeps a SIGKILL pending until it is thawed, and an idle environment is frozen 50 ms after
+its last invocation: 93 frozen sandboxes once stayed alive until a later start of the owner swept
+them. Nothing in the kernel thaws a cgroup because a process died, so someone must.
+
+How: ``Reaper.spawn`` starts ``python -m lambent.sandbox.reaper`` in its own session (a kill of
+the owner's process group or a terminal's Ctrl-C does not reach it) holding the read end of a
+pipe whose write end only the owner holds (``O_CLOEXEC``, so no sandbox inherits it). The kernel
+closes that end however the owner ends; the reaper reads EOF, then ``sweep`` thaws and kills
+every cgroup below the owner's prefix, removes them, kills the bwrap/setpriv processes carrying
+the owner's marker (``orphans.py``: inits a kill caught before they joined a cgroup), and exits.
+It costs nothing per sandbox or invocation — it never hears from the owner until the end — and
+one interpreter start (about 0.1 s of CPU, not waited for) per owner start.
+
+The owner may also pass descriptors for the reaper to hold until its sweep is over (a lock that
+says "this owner's sandboxes may still be alive"), so a successor that takes that lock never
+races a predecessor's sweep over the same cgroup prefix.
+
+Lifetime: one reaper per owner run; ``Reaper.close`` at an orderly stop (after the owner tore
+its sandboxes down) closes the pipe and waits for the reaper's (short) sweep and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from .cgroups import CgroupManager
+from .orphans import kill_leftover_sandboxes
+
+__all__ = ["Reaper", "SweepResult", "main", "sweep"]
+
+#: Upper bound of one sweep: long enough for a few hundred frozen environments to exit.
+SWEEP_TIMEOUT_S = 8.0
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    processes_killed: int
+    cgroups_removed: int
+    clean: bool  # nothing of the owner left when the sweep ended
+
+
+def sweep(cgroups: CgroupManager, marker: str, timeout_s: float = SWEEP_TIMEOUT_S) -> SweepResult:
+    """Kill and remove everything of a dead owner: every cgroup below ``cgroups.prefix`` (thawed
+    so that frozen members die) and every bwrap/setpriv process carrying ``marker``.
+
+    Repeats until a round finds nothing, because a process caught between two steps (an outer
+    bwrap whose init had not joined its cgroup yet) may only show up in the next round. Bounded
+    by ``timeout_s``. Safe to call when nothing is left (a few milliseconds: one scan of /proc).
+    """
+    deadline = time.monotonic() + timeout_s
+    killed = removed = 0
+    while True:
+        found = kill_leftover_sandboxes(marker)
+        killed += found
+        removed += cgroups.cleanup_stale(timeout_s=max(0.0, deadline - time.monotonic()))
+        left = bool(cgroups.stale_names())
+        if not found and not left:
+            break
+        if time.monotonic() >= deadline:
+            return SweepResult(killed, removed, clean=False)
+        time.sleep(0.01)  # killed processes need a moment to leave /proc
+    return SweepResult(killed, removed, clean=cgroups.remove_parents())
+
+
+class Reaper:
+    """The owner's handle on its reaper process. Scope: one owner run (see the module docstring)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], write_fd: int) -> None:
+        self.process = process
+        self._write_fd: int | None = write_fd
+
+    @classmethod
+    def spawn(cls, cgroups: CgroupManager, marker: str, hold_fds: tuple[int, ...] = ()) -> Reaper:
+        """Start the reaper of an owner whose sandboxes use ``cgroups`` and carry ``marker``.
+
+        ``hold_fds`` stay open in the reaper until its sweep is done. Raises OSError if the
+        interpreter cannot be started; returns once it has been exec'd (a few milliseconds).
+        """
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lambent.sandbox.reaper", "--fd", str(read_fd),
+                 "--cgroup-root", cgroups.root, "--prefix", cgroups.prefix, "--marker", marker],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(read_fd, *hold_fds),
+                # Its own session: not in the owner's process group, which may be killed as one.
+                start_new_session=True,
+                cwd="/",  # pin no directory of the owner's
+            )
+        except BaseException:
+            os.close(write_fd)
+            raise
+        finally:
+            os.close(read_fd)
+        return cls(process, write_fd)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self, timeout_s: float = SWEEP_TIMEOUT_S + 2.0) -> bool:
+        """Orderly stop: let the reaper sweep (nothing should be left by now) and exit; True if it
+        exited in time (else it is killed). Idempotent."""
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+        try:
+            self.process.wait(timeout_s)
+            return self.process.returncode == 0
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return False
+
+
+def _say(message: str) -> None:
+    # The owner's stderr (its log) may be a pipe nobody reads any more.
+    try:
+        print(f"lambent reaper [{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lambent.sandbox.reaper")
+    parser.add_argument("--fd", type=int, required=True, help="read end of the owner's pipe")
+    parser.add_argument("--cgroup-root", required=True)
+    parser.add_argument("--prefix", required=True, help="the owner's cgroup prefix")
+    parser.add_argument("--marker", required=True, help="what the owner's bwrap processes carry")
+    args = parser.parse_args(argv)
+    # Signals meant for the owner's terminal or session are not for us; SIGTERM still ends us.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+    cgroups = CgroupManager(root=args.cgroup_root, prefix=args.prefix)
+    while True:
+        try:
+            if not os.read(args.fd, 64):
+                break  # EOF: the owner is gone (or stopping in order)
+        except InterruptedError:
+            continue
+    result = sweep(cgroups, args.marker)
+    if result.processes_killed or result.cgroups_removed or not result.clean:
+        _say(f"owner gone: killed {result.processes_killed} sandbox processes, "
+             f"removed {result.cgroups_removed} cgroups{'' if result.clean else ', some left busy'}")
+    return 0 if result.clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
