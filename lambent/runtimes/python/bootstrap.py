@@ -24,6 +24,8 @@ import _socket
 
 _API = "/2018-06-01/runtime/"
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+# Bodies from this size on are received into one preallocated buffer and sent without a copy.
+_LARGE_BODY_BYTES = 65536
 _ERROR_LOG_LINE_TERMINATOR = "\r"  # one CloudWatch event per error, as awslambdaric writes it
 _ERROR_LOG_INDENT = "\u00a0"  # awslambdaric indents traceback lines with NO-BREAK SPACE
 _LAMBDA_WARNING = (
@@ -97,12 +99,16 @@ class _RuntimeApiClient:
                 head += "%s: %s\r\n" % (name, value)
         if method != "GET":
             head += "Content-Length: %d\r\n" % len(body)
-        data = (head + "\r\n").encode("latin-1") + body
+        head = (head + "\r\n").encode("latin-1")
+        # A small request goes out as one segment (TCP_NODELAY); a large body is sent as it is,
+        # not copied behind the head: a copy of 6 MB costs a 128 MB function ~0.1 s of its CPU share.
+        parts = (head + body,) if len(body) < _LARGE_BODY_BYTES else (head, body)
         for attempt in (0, 1):
             if self._sock is None:
                 self._connect()
             try:
-                self._sock.sendall(data)
+                for part in parts:
+                    self._sock.sendall(part)
                 return
             except OSError:
                 self._close()
@@ -155,9 +161,36 @@ class _RuntimeApiClient:
         self._buf += chunk
 
     def _read_exactly(self, n):
-        while len(self._buf) < n:
+        buf = self._buf
+        if len(buf) < n and n >= _LARGE_BODY_BYTES:
+            return self._read_large(n)
+        while len(buf) < n:
             self._fill()
-        body, self._buf = self._buf[:n], self._buf[n:]
+            buf = self._buf
+        body, self._buf = buf[:n], buf[n:]
+        return body
+
+    def _read_large(self, n):
+        """Read a body of ``n`` bytes into one buffer allocated once (a bytearray).
+
+        Appending 64 KB reads to a bytes object copies the body over and over: for a 6 MB
+        event that is ~300 MB of copying and fresh pages, seconds at a 128 MB function's CPU
+        share. recv_into a buffer of the announced size copies each byte once.
+        """
+        body = bytearray(n)
+        view = memoryview(body)
+        have = len(self._buf)
+        view[:have] = self._buf
+        self._buf = b""
+        sock = self._sock
+        while have < n:
+            got = sock.recv_into(view[have:]) if sock is not None else 0
+            if not got:
+                view.release()
+                self._close()
+                raise ConnectionError("Runtime API closed the connection")
+            have += got
+        view.release()
         return body
 
     def _read_line(self):
@@ -578,7 +611,7 @@ class _RuntimeLoop:
                 except Exception as e:
                     raise _Fault("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
             else:
-                event = body
+                event = bytes(body)  # a large body arrives as a bytearray; handlers get bytes
             response = handler(event, context)
             if isinstance(response, bytes):
                 result, content_type = response, "application/unknown"
