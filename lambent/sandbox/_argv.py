@@ -34,9 +34,12 @@ class ChildFds:
     passwd_r: int
     group_r: int
     hosts_r: int
+    #: The seccomp BPF program (``_seccomp.seccomp_program``); None: no filter.
+    seccomp_r: int | None = None
 
     def all(self) -> tuple[int, ...]:
-        return (self.status_w, self.block_r, self.passwd_r, self.group_r, self.hosts_r)
+        fds = (self.status_w, self.block_r, self.passwd_r, self.group_r, self.hosts_r)
+        return fds if self.seccomp_r is None else (*fds, self.seccomp_r)
 
 
 def host_root_entries(root: str = "/") -> tuple[RootEntry, ...]:
@@ -49,6 +52,24 @@ def host_root_entries(root: str = "/") -> tuple[RootEntry, ...]:
         elif os.path.isdir(host_path):
             entries.append(RootEntry(path="/" + name, symlink_to=None))
     return tuple(entries)
+
+
+def sh_overlay(bin_sh: str | None, root: str = "/") -> tuple[str, str] | None:
+    """(source, target) of the bind that makes ``/bin/sh`` ``bin_sh`` inside, or None.
+
+    On Debian /usr/bin/sh is a symlink to dash; Lambda's Amazon Linux 2023 has bash there, and
+    AWS's custom-runtime tutorial bootstrap (``#!/bin/sh`` + ``set -euo pipefail``) needs it.
+    A bind mount follows a symlink at its target, so the bind goes over the file the host's
+    link resolves to (dash, seen under /usr inside too: /usr is bound at the same path); the
+    mount lives in the sandbox's mount namespace only, the host is never changed.
+    """
+    if not bin_sh:
+        return None
+    target = os.path.realpath(os.path.join(root, "usr/bin/sh"))
+    usr = os.path.realpath(os.path.join(root, "usr"))
+    if not target.startswith(usr + "/") or target == os.path.realpath(bin_sh):
+        return None
+    return bin_sh, "/usr" + target[len(usr) :]
 
 
 def passwd_bytes(spec: SandboxSpec, options: SandboxOptions) -> bytes:
@@ -80,6 +101,7 @@ def build_command(
     options: SandboxOptions,
     fds: ChildFds,
     root_entries: tuple[RootEntry, ...],
+    sh: tuple[str, str] | None = None,
 ) -> list[str]:
     """The full exec vector: privilege drop, then bwrap, then the sandboxed command."""
     return [
@@ -89,7 +111,7 @@ def build_command(
         "--clear-groups",
         "--",
         options.bwrap_path,
-        *bwrap_args(spec, options, fds, root_entries),
+        *bwrap_args(spec, options, fds, root_entries, sh),
         "--",
         *spec.argv,
     ]
@@ -100,8 +122,12 @@ def bwrap_args(
     options: SandboxOptions,
     fds: ChildFds,
     root_entries: tuple[RootEntry, ...],
+    sh: tuple[str, str] | None = None,
 ) -> list[str]:
-    """bwrap options, in the order bwrap applies them (order matters for --perms/--size)."""
+    """bwrap options, in the order bwrap applies them (order matters for --perms/--size).
+
+    ``sh`` is ``sh_overlay``'s result: bound after /usr, which it lies in.
+    """
     args = [
         "--unshare-all",
         # --disable-userns needs an explicit --unshare-user; it stops sandboxed code from
@@ -121,6 +147,8 @@ def bwrap_args(
             args += ["--symlink", entry.symlink_to, entry.path]
         else:
             args += ["--ro-bind", entry.path, entry.path]
+    if sh is not None:
+        args += ["--ro-bind", *sh]
     args += ["--perms", "0755", "--dir", "/etc"]
     for path in options.etc_binds:
         args += ["--ro-bind-try", path, path]
@@ -151,4 +179,7 @@ def bwrap_args(
         "--json-status-fd", str(fds.status_w),
         "--block-fd", str(fds.block_r),
     ]  # fmt: skip
+    if fds.seccomp_r is not None:
+        # bwrap installs it (with no_new_privs) right before it execs the command.
+        args += ["--seccomp", str(fds.seccomp_r)]
     return args

@@ -35,7 +35,7 @@ import os
 import signal
 import socket
 
-from . import _argv
+from . import _argv, _rlimit, _seccomp
 from ._cgroup_base import Cgroup
 from ._netns import listen_in_netns
 from ._status import ExitStatus, StatusReader, exit_status_from_returncode
@@ -55,7 +55,7 @@ _PID_REPORT_WAIT_S = 1.0
 class _Pipes:
     """All descriptors of one launch; the child ends are closed once bwrap has them."""
 
-    def __init__(self, data: tuple[bytes, bytes, bytes]) -> None:
+    def __init__(self, data: tuple[bytes, bytes, bytes], seccomp: bytes | None = None) -> None:
         self._fds: list[int] = []
         self.status_r, status_w = self._pipe()
         block_r, self.block_w = self._pipe()
@@ -64,7 +64,7 @@ class _Pipes:
         # slow reader applies back-pressure instead of failing the sandboxed writes.
         os.set_blocking(self.output_r, False)
         data_r: list[int] = []
-        for content in data:
+        for content in (*data, *(() if seccomp is None else (seccomp,))):
             r, w = self._pipe()
             # Far below the 64 KiB pipe buffer, so this never blocks; bwrap reads to EOF.
             os.write(w, content)
@@ -77,6 +77,7 @@ class _Pipes:
             passwd_r=data_r[0],
             group_r=data_r[1],
             hosts_r=data_r[2],
+            seccomp_r=data_r[3] if seccomp is not None else None,
         )
 
     def _pipe(self) -> tuple[int, int]:
@@ -153,14 +154,22 @@ class Sandbox:
         """
         opts = options or SandboxOptions()
         _preflight(spec, cgroups, opts)
+        try:
+            # Compiled once per process (cached); every start just writes it to a pipe.
+            program = _seccomp.seccomp_program() if opts.seccomp else None
+        except SandboxError as exc:
+            raise SandboxError(exc.message, sandbox_id=spec.sandbox_id, hint=exc.hint) from exc
         pipes = _Pipes(
             (
                 _argv.passwd_bytes(spec, opts),
                 _argv.group_bytes(spec, opts),
                 _argv.hosts_bytes(spec),
-            )
+            ),
+            program,
         )
-        command = _argv.build_command(spec, opts, pipes.child, _argv.host_root_entries())
+        command = _argv.build_command(
+            spec, opts, pipes.child, _argv.host_root_entries(), _argv.sh_overlay(opts.bin_sh)
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
@@ -221,6 +230,13 @@ class Sandbox:
         # Created while bwrap starts up, so it costs no extra latency.
         cgroup = self._cgroup = cgroups.create(self.sandbox_id, self.spec.limits)
         self.pid = await self._status.child_pid()
+        # The init is blocked on --block-fd, before it forks the command, which inherits the
+        # limit (_rlimit: on its own thread, overlapping the steps below).
+        nofile = (
+            _rlimit.set_nofile_soon(self.pid, self._options.nofile_limit)
+            if self._options.nofile_limit
+            else None
+        )
         listening: asyncio.Future[socket.socket] | None = None
         if self.spec.listen_port is not None:
             # Runs on its own thread while the init is moved into the cgroup.
@@ -237,6 +253,8 @@ class Sandbox:
             if listening is not None:
                 # Even on failure: wait for the socket so it is closed, not leaked.
                 self.listener = await listening
+            if nofile is not None:
+                await nofile
         if self._block_fd is None:
             raise SandboxError("sandbox destroyed during start")
         try:
@@ -467,7 +485,10 @@ def _preflight(spec: SandboxSpec, cgroups: CgroupManager, options: SandboxOption
             sandbox_id=spec.sandbox_id,
             hint="refusing to run a sandbox without resource limits",
         )
-    for exe, package in ((options.bwrap_path, "bubblewrap"), (options.setpriv_path, "util-linux")):
+    executables = [(options.bwrap_path, "bubblewrap"), (options.setpriv_path, "util-linux")]
+    if options.bin_sh:
+        executables.append((options.bin_sh, "bash"))
+    for exe, package in executables:
         if not os.access(exe, os.X_OK):
             raise SandboxError(
                 f"{exe} is missing or not executable",

@@ -138,6 +138,13 @@ class SandboxOptions:
     start_timeout_s: float = 5.0
     destroy_timeout_s: float = 5.0
     listen_backlog: int = 64
+    #: Load the syscall filter of ``_seccomp.py`` (bwrap --seccomp) into every sandbox.
+    seccomp: bool = True
+    #: RLIMIT_NOFILE (soft = hard) of everything in the sandbox; Lambda's is 1024
+    #: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). 0: inherit.
+    nofile_limit: int = 1024
+    #: What /bin/sh runs inside (bash, as on Amazon Linux 2023); "": the host's /bin/sh.
+    bin_sh: str = "/usr/bin/bash"
 
     def __post_init__(self) -> None:
         _check_path("bwrap_path", self.bwrap_path)
@@ -150,3 +157,7 @@ class SandboxOptions:
             raise ValueError(f"invalid user_name {self.user_name!r}")
         if self.start_timeout_s <= 0 or self.destroy_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if isinstance(self.nofile_limit, bool) or not 0 <= self.nofile_limit <= 2**20:
+            raise ValueError(f"nofile_limit must be 0..{2**20}, got {self.nofile_limit!r}")
+        if self.bin_sh:
+            _check_path("bin_sh", self.bin_sh)
