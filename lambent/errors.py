@@ -14,6 +14,8 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │   ├── RequestEntityTooLarge      CreateFunction/UpdateFunctionCode body over the limit
     │   ├── TooManyRequests            throttled; carries an AWS ThrottleReason
     │   ├── UnknownOperation           no route for the method and path
+    │   ├── RequestTimeout             the body did not arrive in time (408)
+    │   ├── RequestHeaderFieldsTooLarge  too many / too large headers (431)
     │   └── AuthError                  SigV4 failures, all 403
     │       ├── MissingAuthenticationToken
     │       ├── IncompleteSignature
@@ -112,4 +114,12 @@ class ServiceError(LambentError):
 
 
 class ResourceNotReady(LambentError):
+    pass
+
+
+class RequestTimeout(ClientError):
+    pass
+
+
+class RequestHeaderFieldsTooLarge(ClientError):
     pass

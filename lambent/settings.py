@@ -142,7 +142,43 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """The API listener's defences against hostile clients (docs/security.md)."""
+    """The API listener's defences against hostile clients (docs/security.md, api/listener.py).
+
+    AWS publishes no numbers for its API front end; these follow API Gateway's header quotas
+    (10 KB per header, roughly) and S3's idle-connection behaviour (~20 s), rounded up."""
+
+    #: The request head (request line and headers) must be complete this long after the
+    #: connection opened, or after the first byte of a keep-alive connection's next request,
+    #: however slowly its bytes trickle in (a per-byte idle timer would not stop slowloris).
+    head_timeout_s: float = 30.0
+    #: A body must arrive within body_grace_s + its length / body_min_rate_bytes_per_s
+    #: (chunked bodies: the route's cap / rate); otherwise 408 RequestTimeoutException and close.
+    body_grace_s: float = 10.0
+    body_min_rate_bytes_per_s: int = 65_536
+    #: Header limits; over them: 431 before the app runs.
+    max_headers: int = 100
+    max_header_line_bytes: int = 16_384
+    max_head_bytes: int = 65_536
+    #: Open API connections: 0 derives the cap from RLIMIT_NOFILE (raised to its hard limit at
+    #: start) minus fd_reserve, which stays for sandboxes, Runtime API sockets, the database, logs.
+    max_connections: int = 0
+    fd_reserve: int = 4096
+    #: Connections one client address may hold open at once.
+    max_connections_per_address: int = 256
+    #: Bodies larger than this are spooled to an unlinked file under <data dir>/http-spool
+    #: (hashed while they arrive) instead of being held in memory.
+    body_spool_bytes: int = 1_048_576
+    #: Requests with a spooled body being read or handled at once; the next waits at most
+    #: large_body_wait_s for a slot, then gets 429 TooManyRequestsException.
+    max_large_bodies: int = 4
+    large_body_wait_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.head_timeout_s <= 30 and self.body_grace_s > 0 and self.body_min_rate_bytes_per_s > 0
+                and self.max_headers > 0 and 0 < self.max_header_line_bytes <= self.max_head_bytes
+                and self.max_connections >= 0 and self.fd_reserve >= 0 and self.max_connections_per_address > 0
+                and self.body_spool_bytes > 0 and self.max_large_bodies > 0 and self.large_body_wait_s >= 0):
+            raise ValueError(f"invalid http settings: {self}")
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,21 @@
 """The one HTTP endpoint: tells AWS services apart and hands each request to its API.
 
 Requests are routed the way AWS routes them: by the SigV4 credential scope's service name (and
-later ``X-Amz-Target`` for JSON-protocol services). Every AWS API request is read (with a size cap
-per route) and its signature verified here, before any handler runs. ``/health`` and the presigned
-code download need no signature.
+later ``X-Amz-Target`` for JSON-protocol services). Every AWS API request is checked here before
+any handler runs, in the order that reads the least for a hostile client: the declared size against
+the route's cap, then everything the headers tell about the signature (``SigV4Verifier.check_head``:
+a garbage Authorization header, an unknown key, a stale date or another region's scope are refused
+before a byte of the body is read), then the body is read (hashed as it arrives, large ones spooled
+to disk: ``api/body.py``) and the signature checked against its hash; only then is it loaded for the
+handler. Connection-level bounds (deadlines, header limits, connection caps) are the listener's
+(``api/listener.py``). ``/health`` and the presigned code download need no signature.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
@@ -19,6 +25,7 @@ from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from lambent.api import lambda_api, lambent_api, scheduler_api
+from lambent.api.body import Body, ClientDisconnected, LargeBodyGate, read_body
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
 from lambent.api.envelopes import error_response
@@ -26,11 +33,11 @@ from lambent.api.operations import unknown_operation
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
 from lambent.errors import (
     InvalidRequestContent,
+    InvalidSignature,
     LambentError,
     MissingAuthenticationToken,
     RequestEntityTooLarge,
     RequestTooLarge,
-    UnknownOperation,
 )
 from lambent.platform import Platform
 
@@ -54,9 +61,14 @@ class LambentApp:
         self.platform = platform
         self.state = _State(platform)
         creds = platform.credentials
-        self.verifier = SigV4Verifier({creds.access_key_id: creds.secret_access_key})
+        settings = platform.settings
+        self.verifier = SigV4Verifier({creds.access_key_id: creds.secret_access_key}, region=settings.region)
         self.services: dict[str, Any] = {"lambda": lambda_api.build_router(), "lambent": lambent_api.build_router()}
         self.services["scheduler"] = scheduler_api.build_router()
+        http = settings.http
+        self._spool_bytes = http.body_spool_bytes
+        self._spool_dir = Path(settings.data_dir) / "http-spool"
+        self._large_bodies = LargeBodyGate(http.max_large_bodies, http.large_body_wait_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -73,22 +85,37 @@ class LambentApp:
         if path.startswith(CODE_PREFIX):
             await self._code_download(scope, receive, send)
             return
+        body: Body | None = None
         try:
-            headers = Headers(scope=scope)
-            cap = lambda_api.max_body_bytes(scope["method"], path)
-            body = await _read_body(scope, receive, headers, cap, path)
-            raw_path = scope.get("raw_path") or path.encode()
-            auth_scope = self.verifier.verify(
-                scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"), headers, body
-            )
-            router = self.services.get(auth_scope.service)
-            if router is None:
-                raise UnknownOperation(f"The service '{auth_scope.service}' is not served by this lambent endpoint.")
-        except LambentError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["body"] = body
-        if auth_scope.service == "lambda" and scope["method"] == "POST":
+            try:
+                headers = Headers(scope=scope)
+                cap = lambda_api.max_body_bytes(scope["method"], path)
+                too_big = _check_declared_length(headers, cap, path)
+                raw_path = scope.get("raw_path") or path.encode()
+                pending = self.verifier.check_head(
+                    scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"), headers
+                )
+                router = self.services.get(pending.scope.service)
+                if router is None:
+                    # AWS's words for a scope naming another service than the endpoint's.
+                    raise InvalidSignature("Credential should be scoped to correct service: 'lambda'. ")
+                body = await read_body(receive, cap, too_big, self._spool_bytes, self._spool_dir, self._large_bodies)
+                auth_scope = pending.finish(body.sha256)
+                data = await body.load()
+            except LambentError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+            except ClientDisconnected:
+                return
+            scope.setdefault("state", {})["body"] = data
+            await self._dispatch(scope, receive, send, auth_scope.service, router)
+        finally:
+            if body is not None:
+                body.close()
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, service: str, router: Any) -> None:
+        path: str = scope["path"]
+        if service == "lambda" and scope["method"] == "POST":
             m = _INVOKE_PATH.match(path)
             if m is not None:
                 # The hot path goes straight to its handler: Starlette's router and its
@@ -104,7 +131,7 @@ class LambentApp:
             if exc.status_code not in (404, 405):
                 raise
             query = scope.get("query_string", b"").decode("latin-1")
-            unknown = unknown_operation(auth_scope.service, scope["method"], path, query)
+            unknown = unknown_operation(service, scope["method"], path, query)
             await error_response(unknown)(scope, receive, send)
 
     async def _code_download(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,8 +167,9 @@ class LambentApp:
                 return
 
 
-async def _read_body(scope: Scope, receive: Receive, headers: Headers, cap: int, path: str) -> bytes:
-    """Read the whole body, refusing (without reading it all) anything over ``cap`` bytes."""
+def _check_declared_length(headers: Headers, cap: int, path: str) -> LambentError:
+    """Refuse a declared Content-Length over ``cap`` before anything else is read; return the error
+    a body that turns out larger than ``cap`` gets."""
     too_big: LambentError = (
         RequestTooLarge(f"Request must be smaller than {cap - 1} bytes for the InvokeFunction operation")
         if path.endswith("/invocations")
@@ -156,21 +184,7 @@ async def _read_body(scope: Scope, receive: Receive, headers: Headers, cap: int,
             raise InvalidRequestContent("Invalid Content-Length header") from None
     if "authorization" not in headers:
         raise MissingAuthenticationToken("Missing Authentication Token")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > cap:
-                raise too_big
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+    return too_big
 
 
 def scope_service(authorization: str | None) -> str | None:

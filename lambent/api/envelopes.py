@@ -39,6 +39,9 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.RequestEntityTooLarge: ErrorShape("RequestEntityTooLargeException", 413),
     e.TooManyRequests: ErrorShape("TooManyRequestsException", 429),
     e.UnknownOperation: ErrorShape("UnknownOperationException", 404),
+    # botocore's retry handler treats RequestTimeoutException as transient (retried).
+    e.RequestTimeout: ErrorShape("RequestTimeoutException", 408),
+    e.RequestHeaderFieldsTooLarge: ErrorShape("RequestHeaderFieldsTooLargeException", 431),
     e.MissingAuthenticationToken: ErrorShape("MissingAuthenticationTokenException", 403),
     e.IncompleteSignature: ErrorShape("IncompleteSignatureException", 403),
     e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403),

@@ -336,7 +336,7 @@ async def invoke(request: Request) -> Response:
     if payload:
         try:
             json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise InvalidRequestContent(f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
     else:
         payload = b"{}"
@@ -375,7 +375,7 @@ def _client_context(raw: str | None) -> str | None:
     try:
         text = base64.b64decode(raw, validate=True).decode()
         json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from None
     return text
 
@@ -392,7 +392,7 @@ async def invoke_async(request: Request) -> Response:
     if payload:
         try:
             json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
     request_id = await p.async_invoker.enqueue(name, qualifier, payload or b"{}")
     # The model's only output member, Status, is the HTTP status code: the body is empty.

@@ -33,7 +33,7 @@ def body_json(request: Request) -> dict[str, Any]:
         return {}
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
     if not isinstance(obj, dict):
         raise InvalidRequestContent("Could not parse request body into json: expected a JSON object")

@@ -162,7 +162,7 @@ def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
     if text is not None:
         try:
             json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise ValidationError("Target Input must be well-formed JSON for a Lambda target.") from None
     retry = _object(raw.get("RetryPolicy"), "target.retryPolicy")
     defaults = RetryPolicy()

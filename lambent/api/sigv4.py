@@ -4,15 +4,28 @@ We rebuild the request the client signed (method, raw path and query, the signed
 and let :class:`botocore.auth.SigV4Auth` compute the signature with the root secret, then compare
 in constant time. Errors and messages follow AWS:
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html
+
+Verification has two steps so that nothing of a body is read for a request its headers already
+condemn: :meth:`SigV4Verifier.check_head` checks everything the headers can tell (a parsable
+Authorization header, a known access key, a date inside the window, the scope's date and region)
+and :meth:`PendingSignature.finish` checks the signature against the body's SHA-256, which the
+caller computes while the body arrives (``api/body.py``). The canonical request always carries the
+hash of the body actually received, as AWS's non-S3 services do: an ``X-Amz-Content-SHA256`` header
+is never trusted for it (botocore's own ``canonical_request`` would take the header's value, so a
+body swapped under a signed header would pass), and ``UNSIGNED-PAYLOAD`` cannot match. When that
+header is signed and holds a hash, the signature is checked before the body is read and the body
+must then hash to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials
@@ -24,6 +37,11 @@ _AUTH_RE = re.compile(
 )
 #: AWS refuses timestamps more than 5 minutes away from its clock.
 MAX_SKEW = dt.timedelta(minutes=5)
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
 
 
 class _Headers(dict[str, str]):
@@ -44,13 +62,14 @@ class _SignedRequest:
     """Exactly what :meth:`SigV4Auth.canonical_request` reads of a request. botocore's own
     AWSRequest would re-serialise the whole request on every ``.body`` access."""
 
-    __slots__ = ("method", "url", "headers", "body", "params", "context")
+    __slots__ = ("method", "url", "headers", "payload_sha256", "params", "context")
 
-    def __init__(self, method: str, url: str, headers: _Headers, body: bytes, timestamp: str) -> None:
+    def __init__(self, method: str, url: str, headers: _Headers, timestamp: str) -> None:
         self.method = method
         self.url = url
         self.headers = headers
-        self.body = body
+        #: The hex SHA-256 that goes into the canonical request (set before each signature).
+        self.payload_sha256 = ""
         self.params: dict[str, str] = {}
         self.context: dict[str, str] = {"timestamp": timestamp}
 
@@ -67,6 +86,19 @@ class _CachingSigV4Auth(SigV4Auth):  # type: ignore[misc]
         # The client's SignedHeaders list is authoritative and already picked: botocore's
         # version would rebuild it as an email.message-based HTTPHeaders, at 4x the cost.
         return request.headers
+
+    def canonical_request(self, request: _SignedRequest) -> str:
+        # botocore's version, except for the payload line: the hash of the body we received,
+        # never the X-Amz-Content-SHA256 header's claim (see the module docstring).
+        headers = request.headers
+        return "\n".join((
+            request.method.upper(),
+            self._normalize_url_path(urlsplit(request.url).path),
+            self.canonical_query_string(request),
+            self.canonical_headers(headers) + "\n",
+            self.signed_headers(headers),
+            request.payload_sha256,
+        ))
 
     def signature(self, string_to_sign: str, request: _SignedRequest) -> str:
         date = request.context["timestamp"][0:8]
@@ -112,19 +144,54 @@ def parse_scope(authorization: str | None) -> Scope | None:
     return Scope(parts[0], parts[1], parts[2], parts[3])
 
 
-class SigV4Verifier:
-    """Checks requests against one set of credentials. Scope: one per server."""
+class PendingSignature:
+    """A request whose headers passed :meth:`SigV4Verifier.check_head`; :meth:`finish` checks its
+    signature against the body's SHA-256. Scope: one request."""
 
-    def __init__(self, credentials: Mapping[str, str]) -> None:
+    __slots__ = ("scope", "_signer", "_request", "_signature", "_declared")
+
+    def __init__(self, scope: Scope, signer: _CachingSigV4Auth, request: _SignedRequest, signature: str,
+                 declared: str | None) -> None:
+        self.scope = scope
+        self._signer = signer
+        self._request = request
+        self._signature = signature
+        #: The signed X-Amz-Content-SHA256 the signature was already checked with, if any.
+        self._declared = declared
+
+    def _matches(self, payload_sha256: str) -> bool:
+        request = self._request
+        request.payload_sha256 = payload_sha256
+        signer = self._signer
+        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        return hmac.compare_digest(expected, self._signature)
+
+    def finish(self, body_sha256: str) -> Scope:
+        """The scope, or :class:`~lambent.errors.InvalidSignature` unless the signature covers a
+        body with this (hex) SHA-256."""
+        if self._declared is not None:
+            matches = hmac.compare_digest(self._declared, body_sha256)
+        else:
+            matches = self._matches(body_sha256)
+        if not matches:
+            raise InvalidSignature(_MISMATCH)
+        return self.scope
+
+
+class SigV4Verifier:
+    """Checks requests against one set of credentials and the server's region. Scope: one per server."""
+
+    def __init__(self, credentials: Mapping[str, str], region: str = "us-east-1") -> None:
         #: access key id -> secret access key
         self._secrets = dict(credentials)
+        self._region = region
         self._signers: dict[tuple[str, str, str], _CachingSigV4Auth] = {}
 
     def _signer(self, scope: Scope, secret: str) -> _CachingSigV4Auth:
         key = (scope.access_key_id, scope.region, scope.service)
         signer = self._signers.get(key)
         if signer is None:
-            if len(self._signers) > 256:  # bounded: region/service come from the (signed) request
+            if len(self._signers) > 256:  # bounded: the service comes from the (signed) request
                 self._signers.clear()
             signer = self._signers[key] = _CachingSigV4Auth(Credentials(scope.access_key_id, secret), scope.service, scope.region)
         return signer
@@ -139,6 +206,20 @@ class SigV4Verifier:
         now: dt.datetime | None = None,
     ) -> Scope:
         """Raise an :class:`~lambent.errors.AuthError` unless the request is correctly signed."""
+        pending = self.check_head(method, raw_path, query, headers, now)
+        return pending.finish(hashlib.sha256(body).hexdigest())
+
+    def check_head(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        now: dt.datetime | None = None,
+    ) -> PendingSignature:
+        """Everything the headers can tell, before a byte of the body is read: raise an
+        :class:`~lambent.errors.AuthError`, or return what checks the signature once the body's
+        hash is known."""
         auth = headers.get("authorization")
         if not auth:
             raise MissingAuthenticationToken("Missing Authentication Token")
@@ -171,19 +252,22 @@ class SigV4Verifier:
             )
         if scope.date != amz_date[:8]:
             raise InvalidSignature("Credential should be scoped to a valid region and date.")
+        if scope.region != self._region:
+            # AWS's words, trailing space included (e.g. STS: "... not 'ap-southeast-2'. ").
+            raise InvalidSignature(f"Credential should be scoped to a valid region, not '{scope.region}'. ")
         signed = m.group("signed").split(";")
         try:
             picked = _Headers({h: headers[h] for h in signed})
         except KeyError as missing:
             raise InvalidSignature(f"The request signature we calculated does not match the signature you provided. Signed header {missing} is missing.") from None
         url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
-        request = _SignedRequest(method, url, picked, body, amz_date)
-        signer = self._signer(scope, secret)
-        canonical = signer.canonical_request(request)
-        expected = signer.signature(signer.string_to_sign(request, canonical), request)
-        if not hmac.compare_digest(expected, m.group("sig")):
-            raise InvalidSignature(
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
-            )
-        return scope
+        request = _SignedRequest(method, url, picked, amz_date)
+        pending = PendingSignature(scope, self._signer(scope, secret), request, m.group("sig"), None)
+        declared = dict.get(picked, "x-amz-content-sha256")
+        if declared is not None:
+            # Signed: the signature can be checked now, and the body must then hash to it. Any
+            # other value (UNSIGNED-PAYLOAD, STREAMING-...) cannot match the body's hash.
+            if not _SHA256_HEX.match(declared) or not pending._matches(declared):
+                raise InvalidSignature(_MISMATCH)
+            pending._declared = declared
+        return pending

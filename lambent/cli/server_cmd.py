@@ -13,6 +13,8 @@ import uvicorn
 from rich.console import Console
 
 from lambent.api.app import LambentApp
+from lambent.api.lambda_api import CODE_REQUEST_MAX_BYTES
+from lambent.api.listener import ConnectionGuard, connection_budget, protocol_class, raise_fd_limit
 from lambent.platform import Platform
 from lambent.settings import Settings
 
@@ -34,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
     console = Console(stderr=True)
+    # Every connection, sandbox pipe and Runtime API socket is a descriptor: take all the kernel
+    # allows, then cap API connections so that a reserve stays for the rest (api/listener.py).
+    nofile = raise_fd_limit()
+    max_connections = connection_budget(nofile, settings.http)
+    logging.getLogger("lambent.api").info("RLIMIT_NOFILE %d: at most %d API connections", nofile, max_connections)
     platform = Platform(settings)
     creds = platform.credentials
     if creds.generated:
@@ -53,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         lifespan="on",
         log_level=args.log_level,
         access_log=False,
-        http="httptools",
+        # uvicorn's httptools protocol, bounded: head/body deadlines, header limits, connection caps.
+        http=protocol_class(ConnectionGuard(settings.http, max_connections), CODE_REQUEST_MAX_BYTES + 1),
+        ws="none",
         loop="uvloop",
         timeout_graceful_shutdown=int(settings.worker.shutdown_grace_s),
         timeout_keep_alive=60,
