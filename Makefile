@@ -36,5 +36,7 @@ unit: install
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
+# The data dir's sandbox dir first (the data dir records where it is; refused while its server runs).
 clean:
+	@[ ! -d .lambent ] || $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) -m lambent.sandbox.sandbox_dir remove .lambent
 	rm -rf $(VENV) .lambent

@@ -27,7 +27,9 @@ from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
-from lambent.sandbox import CgroupManager, kill_leftover_sandboxes
+from lambent.sandbox import CgroupManager, SandboxError, kill_leftover_sandboxes
+from lambent.sandbox.reaper import Reaper
+from lambent.sandbox.sandbox_dir import SandboxDir, sweep_orphans
 from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
 from lambent.settings import Settings
 from lambent.store import Store
@@ -79,7 +81,15 @@ class Platform:
         self.store = Store.open_in(data)
         limits = settings.limits
         prefix = cgroup_prefix(data)
-        self.sandbox_dir = prepare_sandbox_dir(Path(settings.worker.sandbox_dir or f"/var/lib/lambent/{prefix}"))
+        self.sandbox_dir = prepare_sandbox_dir(
+            Path(settings.worker.sandbox_dir or f"{settings.sandbox.dir_root}/{prefix}"))
+        # Locked for the life of this server (and of its reaper's sweep after it): waits for a
+        # killed predecessor's reaper, and no other server removes the dir meanwhile.
+        try:
+            self.sandbox_home = SandboxDir.claim(self.sandbox_dir, data)
+        except SandboxError as exc:
+            raise SystemExit(str(exc)) from None
+        self.reaper: Reaper | None = None
         self.code = CodeStore(
             data / "code",
             self.store,
@@ -132,6 +142,12 @@ class Platform:
         self.pool.invalidate(name, keep)
 
     async def start(self) -> None:
+        # First, before any sandbox exists: whatever ends this process, the reaper then kills
+        # every sandbox it left, frozen or not (sandbox/reaper.py).
+        self.reaper = Reaper.spawn(self.cgroups, f"{self.sandbox_dir}/", hold_fds=(self.sandbox_home.lock_fd,))
+        gone = await asyncio.to_thread(sweep_orphans, Path(self.settings.sandbox.dir_root), self.sandbox_dir)
+        for path in gone:
+            log.warning("removed sandbox dir %s: its data dir no longer exists", path)
         # A crashed predecessor (same data dir, so same sandbox dir) may have left sandbox inits
         # blocked outside any cgroup (sandbox/orphans.py); none of ours can be alive yet.
         left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
@@ -140,6 +156,8 @@ class Platform:
         stale = await asyncio.to_thread(self.cgroups.cleanup_stale)
         if stale:
             log.warning("removed %d stale sandbox cgroups from a previous run", stale)
+        # An orderly stop removed the unpacked code with the sandbox dir (a cache): unpack again.
+        await asyncio.to_thread(self._unpack_code)
         # Functions left Pending / InProgress by a crash finish their transition now.
         for entry in self.functions.entries():
             self.functions.resume_transitions(entry.name)
@@ -166,6 +184,17 @@ class Platform:
         await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
         self.store.close()
+        if self.reaper is not None:
+            # Its sweep finds nothing by now; waiting for it keeps it from racing a successor.
+            await asyncio.to_thread(self.reaper.close)
+        await asyncio.to_thread(self.sandbox_home.remove)
+
+    def _unpack_code(self) -> None:
+        for sha in sorted({cfg.code_hash_hex for e in self.functions.entries() for cfg in e.versions.values()}):
+            try:
+                self.code.ensure_unpacked(sha)
+            except Exception:  # noqa: BLE001 - that function's environments will fail to start
+                log.exception("cannot unpack code %s", sha)
 
 
 def prepare_sandbox_dir(path: Path) -> Path:

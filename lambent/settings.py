@@ -195,6 +195,10 @@ class StorageSettings:
 class SandboxSettings:
     """Sandbox hardening: host uids per environment, the seccomp filter, resource limits."""
 
+    #: Where each data dir's sandbox dir is made (``<dir_root>/lambent-<id>``) unless
+    #: worker.sandbox_dir names one; every start removes the dirs here whose data dir is gone.
+    dir_root: str = "/var/lib/lambent"
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -82,6 +82,17 @@ def _read_owner(directory: Path) -> Path | None:
     return Path(text) if text else None
 
 
+def _check_owner(directory: Path, owner: Path) -> Path | None:
+    """The owner ``directory`` records (None: no record); SandboxError if it is not ``owner``."""
+    recorded = _read_owner(directory)
+    if recorded is not None and recorded != owner:
+        raise SandboxError(
+            f"sandbox dir belongs to data dir {recorded}", path=str(directory),
+            hint="two data dirs cannot share one sandbox dir (LAMBENT_WORKER_SANDBOX_DIR)",
+        )
+    return recorded
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -115,6 +126,7 @@ class SandboxDir:
         belongs to another owner or holds files that are not a sandbox dir's.
         """
         owner = owner.resolve()
+        _check_owner(path, owner)  # at once: no point waiting for another owner's lock
         deadline = time.monotonic() + wait_s
         while True:
             path.mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -132,13 +144,7 @@ class SandboxDir:
                 )
             time.sleep(_LOCK_POLL_S)
         try:
-            recorded = _read_owner(path)
-            if recorded is not None and recorded != owner:
-                raise SandboxError(
-                    f"sandbox dir belongs to data dir {recorded}", path=str(path),
-                    hint="two data dirs cannot share one sandbox dir (LAMBENT_WORKER_SANDBOX_DIR)",
-                )
-            if recorded is None:
+            if _check_owner(path, owner) is None:
                 foreign = sorted(set(os.listdir(path)) - _LEGACY_ENTRIES)
                 if foreign:
                     raise SandboxError(

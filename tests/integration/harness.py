@@ -66,6 +66,8 @@ class Server:
     env_extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: Run the server in its own session (so a test may kill its whole process group).
+    own_session: bool = False
     _sandbox_dir: Path | None = None
 
     @property
@@ -105,7 +107,7 @@ class Server:
         logf = open(self.log_path, "ab")  # noqa: SIM115 - kept for the process lifetime
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lambent.cli.main", "server", "--port", str(self.port), "--data-dir", str(self.data_dir), "--log-level", "info"],
-            env=self.env(), stdout=logf, stderr=subprocess.STDOUT,
+            env=self.env(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=self.own_session,
         )
         logf.close()
         deadline = time.monotonic() + timeout_s
