@@ -198,6 +198,14 @@ class SandboxSettings:
     #: Where each data dir's sandbox dir is made (``<dir_root>/lambent-<id>``) unless
     #: worker.sandbox_dir names one; every start removes the dirs here whose data dir is gone.
     dir_root: str = "/var/lib/lambent"
+    #: Every environment runs under the syscall filter of sandbox/_seccomp.py (Docker's denied
+    #: syscalls, io_uring, foreign ABIs); turn off only to find out whether it breaks a runtime.
+    seccomp: bool = True
+    #: RLIMIT_NOFILE (soft and hard) inside environments, Lambda's quota; 0 inherits the server's.
+    nofile_limit: int = 1024
+    #: What /bin/sh runs inside environments: bash, as on Lambda's Amazon Linux 2023; "" keeps
+    #: the host's (dash on Debian).
+    bin_sh: str = "/usr/bin/bash"
 
 
 @dataclass(frozen=True)
