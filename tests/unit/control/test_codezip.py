@@ -9,7 +9,7 @@ import stat
 import uuid
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -117,7 +117,7 @@ FILE, DIR, LINK = "file", "dir", "link"
 CHAIN = "s/" * 10
 
 
-def ordered_zip(entries: list[tuple[str, str, str | bytes]]) -> bytes:
+def ordered_zip(entries: Sequence[tuple[str, str, str | bytes]]) -> bytes:
     """An archive whose members come in exactly this order: (name, file|dir|link, content)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf, warnings.catch_warnings():
