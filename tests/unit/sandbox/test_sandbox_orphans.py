@@ -1,0 +1,62 @@
+"""Which processes count as an owner's leftover sandbox processes (sandbox/orphans.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lambent.sandbox.orphans import OWNER_ENV, find_sandbox_processes, is_sandbox_process
+
+MARKER = "/var/lib/lambent/lambent-0123456789ab/"
+
+
+def nul(*parts: str) -> bytes:
+    return b"".join(p.encode() + b"\0" for p in parts)
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "environ", "expected"),
+    [
+        # the marker in bwrap's command line (arguments on the command line)
+        (nul("/usr/bin/bwrap", "--ro-bind", MARKER + "code/x", "/var/task"), b"", True),
+        # bwrap --args FD: nothing in the command line, the owner in the environment
+        (nul("/usr/bin/bwrap", "--args", "5"), nul("PATH=/usr/bin", f"{OWNER_ENV}={MARKER}"), True),
+        # setpriv before it execs bwrap
+        (nul("setpriv", "--reuid=65534", "--", "/usr/bin/bwrap", "--args", "5"), nul(f"{OWNER_ENV}={MARKER}"), True),
+        # another owner's sandbox
+        (nul("/usr/bin/bwrap", "--args", "5"), nul(f"{OWNER_ENV}=/var/lib/lambent/lambent-ffffffffffff/"), False),
+        # a prefix of the entry is not the entry (no owner named by a longer path)
+        (nul("/usr/bin/bwrap", "--args", "5"), nul(f"{OWNER_ENV}={MARKER}sub/"), False),
+        # the entry's value must be the whole variable, not a part of another one
+        (nul("/usr/bin/bwrap", "--args", "5"), nul(f"X{OWNER_ENV}={MARKER}"), False),
+        # anything that is not bwrap/setpriv is never killed by marker, even with the marker
+        (nul("ls", MARKER), b"", False),
+        (nul("/usr/bin/python3", "/var/runtime/bootstrap.py"), nul(f"{OWNER_ENV}={MARKER}"), False),
+        (b"", b"", False),  # a kernel thread or zombie
+    ],
+)
+def test_is_sandbox_process(cmdline: bytes, environ: bytes, expected: bool) -> None:
+    assert is_sandbox_process(cmdline, environ, MARKER) is expected
+
+
+def test_find_scans_a_proc_tree_and_tolerates_vanished_processes(tmp_path: Path) -> None:
+    # Given a /proc with a matching bwrap by environment, one by command line, another owner's,
+    # a process whose files are gone (it exited during the scan), and non-pid entries
+    def proc(pid: int, cmdline: bytes | None, environ: bytes | None) -> None:
+        d = tmp_path / str(pid)
+        d.mkdir()
+        if cmdline is not None:
+            (d / "cmdline").write_bytes(cmdline)
+        if environ is not None:
+            (d / "environ").write_bytes(environ)
+
+    proc(101, nul("/usr/bin/bwrap", "--args", "5"), nul(f"{OWNER_ENV}={MARKER}"))
+    proc(102, nul("/usr/bin/bwrap", "--bind", MARKER + "code", "/var/task"), None)
+    proc(103, nul("/usr/bin/bwrap", "--args", "5"), nul(f"{OWNER_ENV}=/elsewhere/"))
+    proc(104, None, None)  # vanished
+    proc(105, nul("/usr/bin/bwrap", "--args", "5"), None)  # environ vanished after cmdline
+    (tmp_path / "self").mkdir()
+    (tmp_path / "meminfo").write_text("")
+    # When it is scanned, Then exactly the owner's two are found
+    assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path))) == [101, 102]

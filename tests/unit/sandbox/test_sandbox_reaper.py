@@ -1,0 +1,130 @@
+"""The reaper outlives its owner, sweeps what the owner left, and holds the owner's lock until it
+is done (sandbox/reaper.py). Real processes; the cgroup part runs against the fake tree."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambent.sandbox import CgroupManager, Limits
+from lambent.sandbox.orphans import OWNER_ENV
+from lambent.sandbox.reaper import Reaper, sweep
+
+if TYPE_CHECKING:
+    from conftest import FakeCgroupKernel
+
+LIMITS = Limits(memory_mb=128, cpu_millicores=100, pids_max=16)
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def wait_gone(pid: int, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return gone(pid)
+
+
+def locked(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_orderly_close_waits_for_the_reaper(tmp_path: Path) -> None:
+    reaper = Reaper.spawn(CgroupManager(root=str(tmp_path), prefix="lambent-test"), f"{tmp_path}/")
+    assert reaper.alive
+    assert reaper.close(timeout_s=10) is True
+    assert not reaper.alive and reaper.process.returncode == 0
+    assert reaper.close() is True  # idempotent
+
+
+def test_a_killed_owner_s_reaper_kills_its_marked_processes_then_lets_go_of_the_lock(tmp_path: Path) -> None:
+    marker = f"{tmp_path}/sandboxes/"
+    lock = tmp_path / "lock"
+    lock.touch()
+    # A stand-in for a leftover sandbox process: a program named bwrap carrying the owner's marker
+    # in its environment only (bwrap --args FD: nothing in the command line)
+    fake_bwrap = tmp_path / "bwrap"
+    shutil.copy("/bin/sleep", fake_bwrap)
+    leftover = subprocess.Popen([str(fake_bwrap), "300"], env={OWNER_ENV: marker}, start_new_session=True)
+    bystander = subprocess.Popen([str(fake_bwrap), "300"], env={OWNER_ENV: "/someone/else/"}, start_new_session=True)
+    # Given an owner (in its own process group) that spawned its reaper, handing it its lock
+    owner_code = (
+        "import fcntl, os, sys, time\n"
+        "from lambent.sandbox import CgroupManager\n"
+        "from lambent.sandbox.reaper import Reaper\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CLOEXEC)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        f"r = Reaper.spawn(CgroupManager(root={str(tmp_path)!r}, prefix='lambent-test'), {marker!r}, hold_fds=(fd,))\n"
+        "os.close(fd)\n"  # from now on only the reaper holds the lock
+        "print(r.process.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert owner.stdout is not None
+        reaper_pid = int(owner.stdout.readline())
+        assert not gone(reaper_pid)
+        assert locked(lock)  # the reaper holds it for the owner
+        time.sleep(0.3)
+        assert leftover.poll() is None  # nothing happens while the owner lives
+        # When the owner's whole process group is SIGKILLed
+        os.killpg(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=10)
+        # Then the reaper (its own session) kills the owner's process, spares the other, exits,
+        # and only then is the lock free
+        assert leftover.wait(timeout=10) == -signal.SIGKILL
+        assert wait_gone(reaper_pid)
+        assert not locked(lock)
+        assert bystander.poll() is None
+    finally:
+        for p in (owner, leftover, bystander):
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)
+        if owner.stdout is not None:
+            owner.stdout.close()
+
+
+def test_sweep_removes_every_cgroup_below_the_prefix_and_the_parent(fake_v1: FakeCgroupKernel, tmp_path: Path) -> None:
+    mine = CgroupManager(root=str(fake_v1.root), prefix="lambent-dead")
+    other = CgroupManager(root=str(fake_v1.root), prefix="lambent-live")
+    for i in range(5):
+        mine.create(f"env-{i}", LIMITS).freeze()  # idle environments are frozen
+    other.create("keep", LIMITS)
+    result = sweep(mine, f"{tmp_path}/", timeout_s=2)
+    assert (result.cgroups_removed, result.clean) == (5, True)
+    assert mine.stale_names() == set()
+    assert not any(os.path.exists(p) for p in mine.parent_paths())
+    assert other.stale_names() == {"keep"}
+
+
+def test_sweep_is_bounded_when_a_cgroup_stays_busy(fake_v1: FakeCgroupKernel, tmp_path: Path) -> None:
+    mine = CgroupManager(root=str(fake_v1.root), prefix="lambent-dead")
+    cgroup = mine.create("stuck", LIMITS)
+    # A member that never leaves (in the fake tree: a pid no process has, so rmdir keeps refusing)
+    for path in cgroup.paths:
+        Path(path, "cgroup.procs").write_text(f"{2**22 + 1}\n")
+    started = time.monotonic()
+    result = sweep(mine, f"{tmp_path}/", timeout_s=0.2)
+    assert result.clean is False
+    assert time.monotonic() - started < 1.0
