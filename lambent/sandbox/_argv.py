@@ -65,10 +65,12 @@ def sh_overlay(bin_sh: str | None, root: str = "/") -> tuple[str, str] | None:
     """
     if not bin_sh:
         return None
-    target = os.path.realpath(os.path.join(root, "usr/bin/sh"))
     usr = os.path.realpath(os.path.join(root, "usr"))
-    if not target.startswith(usr + "/") or target == os.path.realpath(bin_sh):
-        return None
+    target = os.path.realpath(os.path.join(usr, "bin/sh"))
+    if not target.startswith(usr + "/"):
+        return None  # not under /usr: not what the sandbox sees as /bin/sh
+    if target == os.path.realpath(os.path.join(root, bin_sh.lstrip("/"))):
+        return None  # already bin_sh
     return bin_sh, "/usr" + target[len(usr) :]
 
 
