@@ -183,7 +183,28 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class RuntimeApiSettings:
-    """What one execution environment may hold of the server through its Runtime API."""
+    """What one execution environment may hold of the server through its Runtime API.
+
+    Everything here is per environment (one Runtime API endpoint each) and lives in the server
+    process, outside the function's cgroup (lambent/runtime_api/README.md, "Limits")."""
+
+    #: Connections one environment may hold open to its Runtime API. awslambdaric and lambent's
+    #: clients use 1-2; a connection over the cap is closed as soon as it is accepted.
+    max_connections: int = 16
+    #: Listen backlog of the Runtime API socket (pending connections cost kernel memory).
+    listen_backlog: int = 8
+    #: Request line plus headers of one request (431 over it), and the number of headers.
+    max_head_bytes: int = 65_536
+    max_headers: int = 64
+    #: Request bodies up to this size are buffered freely (at most max_connections of them);
+    #: a larger one needs the environment's single large-body slot (bodies up to the 6 MB
+    #: response limit), and waits, not read, while another connection holds it.
+    small_body_bytes: int = 65_536
+
+    def __post_init__(self) -> None:
+        if not (self.max_connections >= 1 and self.listen_backlog >= 1 and self.max_head_bytes >= 1024
+                and self.max_headers >= 8 and self.small_body_bytes >= 0):
+            raise ValueError(f"invalid runtime_api settings: {self}")
 
 
 @dataclass(frozen=True)

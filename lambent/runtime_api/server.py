@@ -5,13 +5,21 @@ runtime reaches it as ``AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001``) and hands it ov
 the socket, so nothing here authenticates. The worker layer drives the environment through
 :class:`RuntimeApiEndpoint`: ``start``, ``wait_ready``, ``invoke`` (repeatedly), ``abort`` when
 the environment dies or times out, ``close`` when it is destroyed.
+
+The endpoint runs in the server process, outside the function's cgroup, so it bounds what one
+environment can make it hold (``RuntimeApiSettings``; README "Limits"): connections (over the cap
+they are closed at accept), the listen backlog, request heads, and request bodies (one large body
+at a time, dropped when its invocation ends). Freed large buffers are handed back to the OS.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
+from lambent.runtime_api._heap import HeapTrimmer
+from lambent.runtime_api.budget import LargeBodySlot
 from lambent.runtime_api.connection import HttpConnection, Request
 from lambent.runtime_api.errors import EndpointBusy, EndpointClosed, RuntimeInitError
 from lambent.runtime_api.models import InitError, Invocation, InvocationResult
@@ -29,8 +37,10 @@ from lambent.runtime_api.wire import (
     render_reply,
     route,
 )
+from lambent.settings import RuntimeApiSettings
 
 _NOT_FOUND_TEXT = b"404 page not found\n"  # what the real API's Go router answers
+_log = logging.getLogger(__name__)
 
 
 class RuntimeApiEndpoint:
@@ -42,11 +52,19 @@ class RuntimeApiEndpoint:
     idempotent and safe to call at any point, including before ``start``.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(
+        self, sock: socket.socket, limits: RuntimeApiSettings | None = None, *, label: str = ""
+    ) -> None:
         self._sock = sock
+        self._limits = limits or RuntimeApiSettings()
+        self._label = label or "?"
         self._session = RuntimeSession()
         self._server: asyncio.Server | None = None
         self._connections: set[HttpConnection] = set()
+        self._slot = LargeBodySlot()
+        self._trimmer = HeapTrimmer()
+        #: Connections closed at accept because the environment already had its maximum.
+        self.refused_connections = 0
         self._parked: HttpConnection | None = None
         self._parked_keep_alive = True
         self._ready_waiters: list[asyncio.Future[None]] = []
@@ -64,8 +82,13 @@ class RuntimeApiEndpoint:
         if self._server is not None:
             return
         loop = asyncio.get_running_loop()
+        limits, slot = self._limits, self._slot
         self._server = await loop.create_server(
-            lambda: HttpConnection(self, MAX_RESPONSE_PAYLOAD_BYTES), sock=self._sock
+            lambda: HttpConnection(self, MAX_RESPONSE_PAYLOAD_BYTES, slot, limits),
+            sock=self._sock,
+            # A runtime connects once or twice: a long queue of pending connections would only
+            # hold kernel memory for a flood (create_server's default is 100).
+            backlog=limits.listen_backlog,
         )
 
     async def wait_ready(self) -> None:
@@ -112,6 +135,10 @@ class RuntimeApiEndpoint:
                 self._result_id = ""
             if not fut.done() or fut.cancelled():
                 self._session.withdraw(inv.request_id)
+            if self._slot.active:
+                # Partial large bodies can answer nothing now (the session refuses a post for
+                # an ended invocation on its request line): let go of them.
+                self._trimmer.released(self._slot.drop_all())
 
     def abort(self, exc: BaseException) -> None:
         """Fail every waiter, now and later, with ``exc`` (the environment died or timed out)."""
@@ -128,6 +155,8 @@ class RuntimeApiEndpoint:
             self._failure = EndpointClosed("endpoint is closed")
         self._fail_waiters(self._failure)
         server, self._server = self._server, None
+        if self._slot.active:
+            self._trimmer.released(self._slot.drop_all())
         for conn in list(self._connections):
             conn.abort()
         if server is None:
@@ -137,17 +166,39 @@ class RuntimeApiEndpoint:
         await server.wait_closed()
 
     @property
+    def connections(self) -> int:
+        """Connections the runtime holds open to this endpoint."""
+        return len(self._connections)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Request body bytes this endpoint holds for its runtime right now (diagnostics, tests)."""
+        return sum(conn.buffered_bytes for conn in self._connections)
+
+    @property
     def idle(self) -> bool:
         """The runtime is parked in /next with nothing in flight."""
         return self._parked is not None and self._failure is None
 
     # -- runtime side (called by HttpConnection) -------------------------------------------------
 
-    def connection_opened(self, conn: HttpConnection) -> None:
+    def connection_opened(self, conn: HttpConnection) -> bool:
+        if len(self._connections) >= self._limits.max_connections or self._closed:
+            self.refused_connections += 1
+            if self.refused_connections == 1:
+                _log.warning(
+                    "environment %s: Runtime API connection refused, the environment already "
+                    "holds %d (runtime_api.max_connections); further refusals are not logged",
+                    self._label, len(self._connections),
+                )
+            return False
         self._connections.add(conn)
+        return True
 
-    def connection_closed(self, conn: HttpConnection) -> None:
+    def connection_closed(self, conn: HttpConnection, released_bytes: int) -> None:
         self._connections.discard(conn)
+        if released_bytes:
+            self._trimmer.released(released_bytes)
         if conn is self._parked:
             self._parked = None
             self._session.abandon_next()
