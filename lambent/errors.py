@@ -22,6 +22,7 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │       ├── UnrecognizedClient     unknown access key
     │       └── InvalidSignature       wrong signature or expired timestamp
     ├── ServiceError                   lambent itself failed (500)
+    │   └── StorageFull                the data directory is out of space (ENOSPC)
     └── ResourceNotReady               the function cannot run yet / any more (502)
 """
 
@@ -123,3 +124,8 @@ class RequestTimeout(ClientError):
 
 class RequestHeaderFieldsTooLarge(ClientError):
     pass
+
+
+class StorageFull(ServiceError):
+    """The data directory has no room for a write that would grow lambent's state (ENOSPC, or
+    free space below ``storage.min_free_bytes``). Deletes and state changes use the reserve."""

@@ -27,6 +27,7 @@ from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
+from lambent.observability.quota import LogQuota
 from lambent.sandbox import CgroupManager, SandboxError, kill_leftover_sandboxes
 from lambent.sandbox.reaper import Reaper
 from lambent.sandbox.sandbox_dir import SandboxDir, sweep_orphans
@@ -35,6 +36,7 @@ from lambent.settings import Settings
 from lambent.store import Store
 from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
+from lambent.store.reserve import DiskGuard
 from lambent.store.deployments import DeploymentStore
 from lambent.worker.pool import WorkerPool, pool_key
 
@@ -78,7 +80,9 @@ class Platform:
         os.chmod(data, 0o700)
         self._lock_fd = lock_data_dir(data)
         self.credentials = load_root_credentials(settings)
-        self.store = Store.open_in(data)
+        # Free space and the disk reserve: a full data dir refuses growth, never deletes.
+        self.disk = DiskGuard(data, settings.storage)
+        self.store = Store.open_in(data, self.disk)
         limits = settings.limits
         prefix = cgroup_prefix(data)
         self.sandbox_dir = prepare_sandbox_dir(
@@ -103,7 +107,7 @@ class Platform:
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
-        self.logs = LogStore(data / "logs")
+        self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
         # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
         self.cgroups = CgroupManager(prefix=prefix)
         self.pool = WorkerPool(
@@ -116,7 +120,7 @@ class Platform:
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
-        self.async_store = AsyncEventStore(data / "async-queue.db")
+        self.async_store = AsyncEventStore(data / "async-queue.db", self.disk)
         self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine))
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
@@ -140,6 +144,10 @@ class Platform:
         except Exception:  # noqa: BLE001 - deleted: drop everything
             keep = None
         self.pool.invalidate(name, keep)
+        if keep is None:
+            # DeleteFunction frees the function's logs as well (on a full disk that is what makes
+            # room again; AWS keeps the log group: docs/parity.md).
+            self.logs.delete_group(f"/aws/lambda/{name}")
 
     async def start(self) -> None:
         # First, before any sandbox exists: whatever ends this process, the reaper then kills
@@ -162,6 +170,7 @@ class Platform:
         for entry in self.functions.entries():
             self.functions.resume_transitions(entry.name)
         self.pool.start()
+        self.disk.start()
         await self.async_invoker.start()
         await self.deployments.start()
         await self.schedule_engine.start()
@@ -183,6 +192,7 @@ class Platform:
             log.warning("killed %d sandbox processes left by aborted starts", left)
         await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
+        await self.disk.stop()
         self.store.close()
         if self.reaper is not None:
             # Its sweep finds nothing by now; waiting for it keeps it from racing a successor.

@@ -211,6 +211,31 @@ class RuntimeApiSettings:
 class StorageSettings:
     """Disk quotas and the reserve that keeps deletes and state changes working on a full disk."""
 
+    #: Log bytes kept per log group (a function's ``/aws/lambda/<name>``): past it the group's
+    #: oldest segments are deleted first.
+    log_group_max_bytes: int = 100 * 1024 * 1024
+    #: Log bytes kept across all groups (oldest segments of any group deleted first), and at most
+    #: this fraction of the data dir's filesystem (0: no fraction cap).
+    logs_max_bytes: int = 1024 * 1024 * 1024
+    logs_max_fs_fraction: float = 0.25
+    #: A stream is written in segments of at most this size (and at most a quarter of the group
+    #: quota): the unit of rotation.
+    log_segment_max_bytes: int = 8 * 1024 * 1024
+    #: Ballast file preallocated in the data dir, released so that deletes and state changes can
+    #: commit on a full disk; recreated when there is room again (0: no reserve).
+    reserve_bytes: int = 32 * 1024 * 1024
+    #: Writes that grow state (CreateFunction, PublishVersion, async accepts...) are refused with a
+    #: ServiceException once free space falls below this (plus the reserve while it is released).
+    min_free_bytes: int = 4 * 1024 * 1024
+    #: How often free space is looked at (restores the ballast, ends the full state).
+    check_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.log_group_max_bytes > 0 and self.logs_max_bytes > 0 and 0 <= self.logs_max_fs_fraction <= 1
+                and self.log_segment_max_bytes > 0 and self.reserve_bytes >= 0 and self.min_free_bytes >= 0
+                and self.check_interval_s > 0):
+            raise ValueError(f"invalid storage settings: {self}")
+
 
 @dataclass(frozen=True)
 class SandboxSettings:

@@ -49,6 +49,8 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.AuthError: ErrorShape("AccessDeniedException", 403),
     e.ClientError: ErrorShape("InvalidRequestContentException", 400),
     e.ResourceNotReady: ErrorShape("ResourceNotReadyException", 502),
+    # AWS has no disk of ours to fill: ServiceException (500) is its code for a service-side failure.
+    e.StorageFull: ErrorShape("ServiceException", 500, "Message"),
     e.ServiceError: ErrorShape("ServiceException", 500, "Message"),
     e.LambentError: ErrorShape("ServiceException", 500, "Message"),
 }

@@ -200,7 +200,8 @@ class FunctionService:
         async with self.lock(inp.name):
             if inp.name in self._fns:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
-            info: CodeInfo = await asyncio.to_thread(self.code.put, inp.zip_file)
+            # guarded: a full data dir answers StorageFull (ServiceException naming ENOSPC).
+            info: CodeInfo = await asyncio.to_thread(self.store.guarded, "CreateFunction", self.code.put, inp.zip_file)
             try:
                 cfg = await self._record_new(inp, info, env)
             finally:
@@ -240,7 +241,7 @@ class FunctionService:
             except Exception as exc:  # noqa: BLE001 - any failure makes the function Failed, as on AWS
                 log.exception("activating %s failed", name)
                 new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
-            await self._put_latest(fn, new)
+            await self._put_latest(fn, new, essential=True)
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
         async with self.lock(name):
@@ -259,10 +260,11 @@ class FunctionService:
                     last_update_status=UpdateStatus.FAILED, last_update_status_reason=str(exc),
                     last_update_status_reason_code="InternalError",
                 )
-            await self._put_latest(fn, new)
+            await self._put_latest(fn, new, essential=True)
 
-    async def _put_latest(self, fn: FunctionEntry, cfg: FunctionConfig) -> None:
-        await asyncio.to_thread(self.store.put_version_config, fn.name, arns.LATEST, cfg.to_json())
+    async def _put_latest(self, fn: FunctionEntry, cfg: FunctionConfig, *, essential: bool = False) -> None:
+        # essential: a state transition must land on a full disk too (the disk reserve, store/reserve.py).
+        await asyncio.to_thread(self.store.put_version_config, fn.name, arns.LATEST, cfg.to_json(), essential=essential)
         fn.versions[arns.LATEST] = cfg
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
@@ -280,7 +282,7 @@ class FunctionService:
         self.entry(name)  # ResourceNotFound before anything else
         async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
-            info = await asyncio.to_thread(self.code.put, zip_file)
+            info = await asyncio.to_thread(self.store.guarded, "UpdateFunctionCode", self.code.put, zip_file)
             old_hash = fn.latest.code_hash_hex
             cfg = fn.latest.replace(
                 code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,

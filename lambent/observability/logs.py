@@ -1,21 +1,47 @@
 """Function logs: log groups and streams stored durably under ``<data dir>/logs``.
 
-Layout: ``logs/<group, '/' as '%2F'>/<stream, '/' as '%2F'>.jsonl``, one JSON object per event
-``{"t": epoch_ms, "m": message}`` in append order. One writer per stream (the execution environment
-that owns it); readers (``lambent logs``, later the CloudWatch Logs API) read the files.
+Layout: ``logs/<group>/<stream>.jsonl`` (names percent-encoded: '/' as '%2F'), one JSON object per
+event ``{"t": epoch_ms, "m": message}`` in append order. A stream is written in *segments*, the unit
+that quotas delete: the first is ``<stream>.jsonl``, each later one ``<stream>+<offset>.jsonl``,
+where ``offset`` is the byte offset in the stream at which it begins ('+' never appears in an
+encoded name). The offsets :meth:`LogStore.read` takes and returns are offsets in the whole
+stream, so they stay valid when old segments are deleted (reading resumes at the oldest left).
 Stream names follow Lambda: ``YYYY/MM/DD/[<version>]<environment id>``.
+
+One writer per stream (the execution environment that owns it); readers (``lambent logs``, later
+the CloudWatch Logs API) read the files, in this process or another.
+
+A server's store has quotas (:mod:`lambent.observability.quota`: per group, in total): running
+byte counts are charged once per buffer written (O(1); no directory is looked at per invoke), and
+past a quota the oldest closed segments go first. A log write never fails an invocation: what the
+disk refuses (ENOSPC, any OSError) is truncated away and dropped, and once writing works again the
+stream gets a line saying how many events were dropped and why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, unquote
+
+from lambent.observability.quota import LogQuota, LogUsage, Segment
+
+log = logging.getLogger(__name__)
+
+#: Bytes buffered per writer before they are written (an invocation's lines are written at its end).
+_BUF_BYTES = 1 << 16
+_SUFFIX = ".jsonl"
+#: A failing log disk is reported in the server log at most this often.
+_WARN_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -37,40 +63,276 @@ def _enc(name: str) -> str:
     return quote(name, safe="")
 
 
-class LogStreamWriter:
-    """Appends events to one stream. Scope: owned by one execution environment."""
+def _segment_name(base: str, start: int) -> str:
+    return f"{base}{_SUFFIX}" if start == 0 else f"{base}+{start}{_SUFFIX}"
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 - lives with the env
+
+def _segments(d: Path, base: str) -> list[tuple[int, Path]]:
+    """(start offset, path) of every segment of the stream ``base`` (encoded) in ``d``, in order."""
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return []
+    first, prefix = base + _SUFFIX, base + "+"
+    out: list[tuple[int, Path]] = []
+    for n in names:
+        if n == first:
+            out.append((0, d / n))
+        elif n.startswith(prefix) and n.endswith(_SUFFIX):
+            try:
+                out.append((int(n[len(prefix):-len(_SUFFIX)]), d / n))
+            except ValueError:
+                continue
+    out.sort()
+    return out
+
+
+class LogStreamWriter:
+    """Appends events to one stream. Scope: owned by one execution environment, on the event loop.
+
+    Never raises for a full or failing disk: what cannot be written is dropped and counted (a
+    note in the stream says so once writing works again). Writing after ``close`` is a no-op."""
+
+    def __init__(self, store: LogStore, group: str, directory: Path, base: str) -> None:
+        self._store = store
+        self.group = group
+        self._dir = directory
+        self._base = base
+        self._fd = -1
+        self._buf = bytearray()
+        self._buf_events = 0
+        #: Stream offset at which the current segment begins, and its bytes so far.
+        self._start = 0
+        self._seg_size = 0
+        self._last_ms = 0
+        self._dropped_events = 0
+        self._dropped_bytes = 0
+        self._drop_reason = ""
+        self._detached = False
+        self._closed = False
+        if os.path.exists(directory / _segment_name(base, 0)):
+            # Reopened (environment ids are unique, so not in a server): append a new segment.
+            segs = _segments(directory, base)
+            start, path = segs[-1]
+            with contextlib.suppress(OSError):
+                self._start = start + path.stat().st_size
 
     def write(self, message: str, timestamp_ms: int | None = None) -> None:
         t = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         # The same JSON as json.dumps({"t": t, "m": message}), built without a dict: this runs
         # three times per invocation at least.
-        self._f.write(f'{{"t": {t}, "m": {_encode(message)}}}\n')
+        self._buf += f'{{"t": {t}, "m": {_encode(message)}}}\n'.encode("utf-8", "replace")
+        self._buf_events += 1
+        self._last_ms = t
+        if len(self._buf) >= _BUF_BYTES:
+            self._write_buffer()
 
     def flush(self) -> None:
-        if not self._f.closed:
-            self._f.flush()
+        self._write_buffer()
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
+        if self._closed:
+            return
+        self._write_buffer()
+        self._closed = True
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+            self._close_fd()
+        if self._seg_size and not self._detached:
+            self._store._segment_closed(Segment(self._path(), self.group, self._seg_size, self._last_ms))
+        self._store._forget(self)
+
+    # -- internals --------------------------------------------------------------------------------
+    @property
+    def segment_bytes(self) -> int:
+        return self._seg_size
+
+    @property
+    def last_ms(self) -> int:
+        return self._last_ms
+
+    def _path(self) -> Path:
+        return self._dir / _segment_name(self._base, self._start)
+
+    def _close_fd(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
+    def _open(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            self._fd = os.open(self._path(), flags, 0o600)
+        except FileNotFoundError:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._path(), flags, 0o600)
+
+    def roll(self) -> None:
+        """End the current segment (it may be deleted from now on); the next write starts another
+        at the stream's current end."""
+        self._close_fd()
+        if self._seg_size:
+            self._store._segment_closed(Segment(self._path(), self.group, self._seg_size, self._last_ms))
+            self._start += self._seg_size
+            self._seg_size = 0
+
+    def _detach(self) -> None:
+        """The group was deleted: write nothing more (its files are gone)."""
+        self._detached = True
+        self._close_fd()
+        self._seg_size = 0
+        self._buf.clear()
+
+    def _write_buffer(self) -> None:
+        buf = self._buf
+        if not buf:
+            return
+        events = self._buf_events
+        self._buf = bytearray()
+        self._buf_events = 0
+        if self._detached or self._closed:
+            return
+        if self._seg_size and self._seg_size + len(buf) > self._store.quota.segment_max_bytes:
+            self.roll()
+        data = self._drop_note() + buf if self._dropped_events else buf
+        try:
+            if self._fd < 0:
+                self._open()
+            n = os.write(self._fd, data)
+            while n < len(data):  # short only when the disk fills up: the next write says why
+                n += os.write(self._fd, memoryview(data)[n:])
+        except OSError as exc:
+            self._failed(exc, events, len(buf))
+            return
+        self._seg_size += len(data)
+        self._dropped_events = self._dropped_bytes = 0
+        self._store._charged(self, len(data))
+
+    def _failed(self, exc: OSError, events: int, nbytes: int) -> None:
+        # Cut what made it to the disk of this buffer: a reader never sees a torn line, and a
+        # full disk gets those bytes back.
+        if self._fd >= 0:
+            try:
+                os.ftruncate(self._fd, self._seg_size)
+            except OSError:
+                self.roll()  # the segment's end is unknown: start a new one
+        self._dropped_events += events
+        self._dropped_bytes += nbytes
+        self._drop_reason = (
+            "lambent's data directory was out of space (ENOSPC)" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else f"the log file could not be written ({exc.strerror or exc})"
+        )
+        self._store._dropped(self, events, nbytes, exc)
+
+    def _drop_note(self) -> bytes:
+        msg = (f"[lambent] {self._dropped_events} log events ({self._dropped_bytes} bytes) were dropped: "
+               f"{self._drop_reason}")
+        return f'{{"t": {int(time.time() * 1000)}, "m": {_encode(msg)}}}\n'.encode()
 
 
 class LogStore:
-    """All log groups of a server. Scope: one per server (or CLI reader)."""
+    """All log groups of a server (with ``quota``: accounting and rotation), or of a CLI reader.
+    Scope: one per server process; writers and quota bookkeeping run on the event loop."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quota: LogQuota | None = None) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self.quota = quota or LogQuota.unlimited()
+        self.usage = LogUsage(self.quota)
+        self._writers: dict[str, set[LogStreamWriter]] = {}
+        #: Events and bytes the disk refused (dropped, counted), and bytes deleted by rotation.
+        self.dropped_events = 0
+        self.dropped_bytes = 0
+        self.rotated_bytes = 0
+        self._warned_at = -_WARN_EVERY_S
+        if quota is not None:
+            self._scan()
 
     def writer(self, group: str, stream: str) -> LogStreamWriter:
-        return LogStreamWriter(self.root / _enc(group) / f"{_enc(stream)}.jsonl")
+        w = LogStreamWriter(self, group, self.root / _enc(group), _enc(stream))
+        self._writers.setdefault(group, set()).add(w)
+        return w
 
+    # -- quotas -----------------------------------------------------------------------------------
+    def _scan(self) -> None:
+        """Charge what earlier runs left (oldest first) and bring it within the quotas. Start-up only."""
+        found: list[Segment] = []
+        for gdir in self.root.iterdir():
+            if not gdir.is_dir():
+                continue
+            group = unquote(gdir.name)
+            for f in gdir.iterdir():
+                if f.name.endswith(_SUFFIX):
+                    with contextlib.suppress(OSError):
+                        st = f.stat()
+                        found.append(Segment(f, group, st.st_size, int(st.st_mtime * 1000)))
+        found.sort(key=lambda s: s.last_ms)
+        for seg in found:
+            self.usage.existing(seg)
+        for group in {s.group for s in found}:
+            self._delete(self.usage.victims(group))
+
+    def _charged(self, w: LogStreamWriter, n: int) -> None:
+        if not self.usage.charge(w.group, n):
+            return
+        for _ in range(64):
+            self._delete(self.usage.victims(w.group))
+            if not self.usage.over(w.group) or not w.segment_bytes:
+                return
+            # Nothing closed is left to delete, only segments being written: close this
+            # writer's own, so that it goes next.
+            w.roll()
+
+    def _segment_closed(self, seg: Segment) -> None:
+        self.usage.closed(seg)
+
+    def _forget(self, w: LogStreamWriter) -> None:
+        ws = self._writers.get(w.group)
+        if ws is not None:
+            ws.discard(w)
+            if not ws:
+                del self._writers[w.group]
+
+    def _delete(self, segments: list[Segment]) -> None:
+        for seg in segments:
+            try:
+                seg.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not delete log segment %s: %s", seg.path, exc)
+            self.rotated_bytes += seg.size
+
+    def _dropped(self, w: LogStreamWriter, events: int, nbytes: int, exc: OSError) -> None:
+        self.dropped_events += events
+        self.dropped_bytes += nbytes
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("log writes to %s fail (%s): events are dropped and counted in their streams "
+                        "(%d events so far); invocations go on", w.group, exc, self.dropped_events)
+
+    def delete_group(self, group: str) -> None:
+        """Delete a log group with all its streams (DeleteFunction frees its logs: docs/parity.md)."""
+        for w in self._writers.pop(group, set()):
+            w._detach()
+        self.usage.drop_group(group)
+        shutil.rmtree(self.root / _enc(group), ignore_errors=True)
+
+    def expire_before(self, group: str, before_ms: int) -> int:
+        """Delete ``group``'s segments whose last event is older than ``before_ms``; returns the
+        bytes deleted. The hook for retention: CloudWatch Logs' PutRetentionPolicy
+        (``retentionInDays``) will call it with ``now - days``, once the Logs API exists."""
+        for w in list(self._writers.get(group, ())):
+            if w.segment_bytes and w.last_ms < before_ms:
+                w.roll()
+        victims = self.usage.expired(group, before_ms)
+        self._delete(victims)
+        return sum(s.size for s in victims)
+
+    # -- reading ----------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
 
@@ -78,25 +340,45 @@ class LogStore:
         d = self.root / _enc(group)
         if not d.is_dir():
             return []
-        return sorted(unquote(p.name[: -len(".jsonl")]) for p in d.glob("*.jsonl"))
+        names: set[str] = set()
+        for n in os.listdir(d):
+            if n.endswith(_SUFFIX):
+                stem = n[: -len(_SUFFIX)]
+                plus = stem.rfind("+")
+                names.add(unquote(stem[:plus] if plus >= 0 else stem))
+        return sorted(names)
 
     def read(self, group: str, stream: str, offset: int = 0) -> tuple[list[LogEvent], int]:
-        """Events of one stream from byte ``offset``; returns them and the next offset."""
-        path = self.root / _enc(group) / f"{_enc(stream)}.jsonl"
-        if not path.exists():
-            return [], offset
+        """Events of one stream from stream offset ``offset``; returns them and the next offset."""
+        segs = _segments(self.root / _enc(group), _enc(stream))
         out: list[LogEvent] = []
-        with open(path, "rb") as f:
-            f.seek(offset)
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    break  # a half-written line: read it next time
-                offset += len(raw)
-                try:
-                    obj = json.loads(raw)
-                except ValueError:
+        for i, (start, path) in enumerate(segs):
+            try:
+                f = open(path, "rb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                continue  # rotated away meanwhile
+            with f:
+                size = os.fstat(f.fileno()).st_size
+                if start + size <= offset:
                     continue
-                out.append(LogEvent(int(obj["t"]), str(obj["m"]), stream))
+                pos = max(offset, start)  # older segments were deleted: resume at this one
+                f.seek(pos - start)
+                offset = pos
+                torn = False
+                for raw in f:
+                    if not raw.endswith(b"\n"):
+                        torn = True
+                        break
+                    offset += len(raw)
+                    try:
+                        obj = json.loads(raw)
+                    except ValueError:
+                        continue
+                    out.append(LogEvent(int(obj["t"]), str(obj["m"]), stream))
+            if torn:
+                if i == len(segs) - 1:
+                    break  # a half-written line: read it next time
+                offset = start + size  # a crash's torn end of an older segment: skip it
         return out, offset
 
     def events(self, group: str) -> Iterator[LogEvent]:

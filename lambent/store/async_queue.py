@@ -4,6 +4,10 @@ A separate SQLite file (``<data dir>/async-queue.db``, WAL, ``synchronous=FULL``
 traffic never waits on the control plane's writes. Inserts go through one writer thread that
 commits whatever has accumulated in a single transaction (group commit): a burst of Invoke
 calls costs one fsync, not one each, and every caller learns of its commit before it answers 202.
+
+On a full data directory (a :class:`~lambent.store.reserve.DiskGuard`) an accept is refused with
+``StorageFull`` before or when its commit fails — then nothing was accepted — while the state
+changes of accepted events (reschedules, deletes, undeliverable records) use the disk reserve.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from lambent.store.reserve import DiskGuard, is_disk_full
 
 metadata = sa.MetaData()
 
@@ -79,9 +85,12 @@ class AsyncEventStore:
     """Scope: one per server. ``add`` is awaited on the event loop; the rest is called from worker
     threads (``asyncio.to_thread``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
+        self.disk = disk
         event.listen(self.engine, "connect", _pragmas)
+        if disk is not None:
+            disk.install(self.engine)
         metadata.create_all(self.engine)
         with self.engine.connect() as conn:
             self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
@@ -94,7 +103,10 @@ class AsyncEventStore:
     # Every write goes through one thread and one connection, so writers never wait on SQLite's
     # lock (whose busy handler sleeps in milliseconds) and a burst shares one fsync.
     async def add(self, new: NewEvent) -> int:
-        """Store one event durably (committed and fsynced); returns its id."""
+        """Store one event durably (committed and fsynced); returns its id. StorageFull on a full
+        data directory: the event was not accepted."""
+        if self.disk is not None:
+            self.disk.check_room("the asynchronous invocation")
         # Ids are assigned here (one event loop calls this), so a batch inserts with one
         # executemany instead of one statement per row.
         event_id = self._next_id
@@ -175,17 +187,40 @@ class AsyncEventStore:
                     self._inbox.put(_STOP)
                     break
                 batch.append(item)
+            ops = [op for op, _, _ in batch]
             try:
-                self._commit([op for op, _, _ in batch])
+                self._commit(ops)
                 error: BaseException | None = None
+                add_error: BaseException | None = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
-                error = exc
-            for _, loop, fut in batch:
+                error = add_error = exc
+                if self.disk is not None and is_disk_full(exc):
+                    error, add_error = self._commit_on_full_disk(ops, exc)
+            for op, loop, fut in batch:
                 if loop is not None and fut is not None:
-                    if error is None:
+                    if op[0] == "add" and add_error is not None:
+                        loop.call_soon_threadsafe(_fail, fut, add_error)
+                    elif error is None:
                         loop.call_soon_threadsafe(_resolve, fut, None)
                     else:
                         loop.call_soon_threadsafe(_fail, fut, error)
+
+    def _commit_on_full_disk(self, ops: list[tuple[Any, ...]], exc: Exception) -> tuple[BaseException | None, BaseException]:
+        """A batch met a full disk: its accepts are refused (not one was committed), and the
+        accepted events' state changes are committed again alone with the disk reserve.
+        Returns (error for the state changes, error for the accepts)."""
+        assert self.disk is not None  # noqa: S101 - only called with a guard
+        self.disk.note_full()
+        refused = self.disk.error("the asynchronous invocation")
+        refused.__cause__ = exc
+        changes = [op for op in ops if op[0] != "add"]
+        if not changes:
+            return None, refused
+        try:
+            self.disk.essential("the asynchronous queue's update", self._commit, changes)
+        except Exception as again:  # noqa: BLE001 - reported to each waiter
+            return again, refused
+        return None, refused
 
     # -- dispatcher side ------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int, str]]:
@@ -207,6 +242,13 @@ class AsyncEventStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() or 0)
 
     def record_undeliverable(self, request_id: str, target: str, record: bytes, error: str) -> None:
+        if self.disk is not None:
+            self.disk.essential("recording an undeliverable event", self._record_undeliverable, request_id, target,
+                                record, error)
+        else:
+            self._record_undeliverable(request_id, target, record, error)
+
+    def _record_undeliverable(self, request_id: str, target: str, record: bytes, error: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(undeliverable.insert().values(request_id=request_id, target=target, record=record,
                                                        error=error, failed_at=time.time()))

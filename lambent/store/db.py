@@ -3,21 +3,28 @@
 :class:`Store` is synchronous (SQLAlchemy Core); async callers run it in a thread. SQLite in WAL mode
 with ``synchronous=FULL`` by default; a PostgreSQL URL works through the same code for cluster mode.
 The store lives as long as the server.
+
+Given a :class:`~lambent.store.reserve.DiskGuard` (a server's SQLite store), writes that grow
+state are refused on a full data directory with ``StorageFull``, and deletes and state changes
+(``essential=True`` for the background ``$LATEST`` transitions) use the disk reserve.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from lambent.store import schema as t
+from lambent.store.reserve import DiskGuard
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,23 +39,39 @@ class FunctionRow:
 class Store:
     """Durable state. Scope: one per server process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, disk: DiskGuard | None = None) -> None:
         self.engine = sa.create_engine(url, future=True)
+        self.disk = disk
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        if disk is not None:
+            disk.install(self.engine)
         t.migrate(self.engine)
 
     @classmethod
-    def open_in(cls, data_dir: Path) -> Store:
+    def open_in(cls, data_dir: Path, disk: DiskGuard | None = None) -> Store:
         data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{data_dir / 'lambent.db'}")
+        return cls(f"sqlite:///{data_dir / 'lambent.db'}", disk)
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # -- the disk ------------------------------------------------------------------------------
+    def guarded(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run a write that grows state (SQL here, or files such as a code package, for the
+        control plane): StorageFull on a full data directory instead of a bare ENOSPC."""
+        return self.disk.guarded(what, fn, *args) if self.disk is not None else fn(*args)
+
+    def essential(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run a delete or state change with the disk reserve (see reserve.DiskGuard.essential)."""
+        return self.disk.essential(what, fn, *args) if self.disk is not None else fn(*args)
+
     # -- functions -----------------------------------------------------------------------------
     def create_function(self, name: str, latest_config: dict[str, Any], tags: dict[str, str]) -> bool:
         """Insert a new function with its $LATEST config; False if the name is taken."""
+        return self.guarded("CreateFunction", self._create_function, name, latest_config, tags)
+
+    def _create_function(self, name: str, latest_config: dict[str, Any], tags: dict[str, str]) -> bool:
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(t.functions.c.name).where(t.functions.c.name == name)).first()
             if exists:
@@ -61,7 +84,15 @@ class Store:
             conn.execute(t.function_versions.insert().values(name=name, version="$LATEST", config=json.dumps(latest_config)))
         return True
 
-    def put_version_config(self, name: str, version: str, config: dict[str, Any]) -> None:
+    def put_version_config(self, name: str, version: str, config: dict[str, Any], *, essential: bool = False) -> None:
+        """Overwrite one version's config; ``essential`` for state transitions (Pending -> Active,
+        InProgress -> Successful), which must land on a full disk too."""
+        if essential:
+            self.essential("a state change", self._put_version_config, name, version, config)
+        else:
+            self.guarded("the update", self._put_version_config, name, version, config)
+
+    def _put_version_config(self, name: str, version: str, config: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.function_versions.update()
@@ -70,6 +101,9 @@ class Store:
             )
 
     def delete_function(self, name: str) -> None:
+        self.essential("DeleteFunction", self._delete_function, name)
+
+    def _delete_function(self, name: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.aliases.delete().where(t.aliases.c.name == name))
             conn.execute(t.function_versions.delete().where(t.function_versions.c.name == name))
@@ -78,11 +112,17 @@ class Store:
     # -- versions ------------------------------------------------------------------------------
     def add_version(self, name: str, number: int, config: dict[str, Any]) -> None:
         """Insert published version ``number`` and advance the function's version counter."""
+        self.guarded("PublishVersion", self._add_version, name, number, config)
+
+    def _add_version(self, name: str, number: int, config: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.function_versions.insert().values(name=name, version=str(number), config=json.dumps(config)))
             conn.execute(t.functions.update().where(t.functions.c.name == name).values(last_version=number))
 
     def delete_version(self, name: str, version: str) -> None:
+        self.essential("DeleteFunction", self._delete_version, name, version)
+
+    def _delete_version(self, name: str, version: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.function_versions.delete().where(
@@ -92,11 +132,17 @@ class Store:
 
     # -- aliases -------------------------------------------------------------------------------
     def put_alias(self, name: str, alias: str, config: dict[str, Any]) -> None:
+        self.guarded("the alias change", self._put_alias, name, alias, config)
+
+    def _put_alias(self, name: str, alias: str, config: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.aliases.delete().where((t.aliases.c.name == name) & (t.aliases.c.alias == alias)))
             conn.execute(t.aliases.insert().values(name=name, alias=alias, config=json.dumps(config)))
 
     def delete_alias(self, name: str, alias: str) -> None:
+        self.essential("DeleteAlias", self._delete_alias, name, alias)
+
+    def _delete_alias(self, name: str, alias: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.aliases.delete().where((t.aliases.c.name == name) & (t.aliases.c.alias == alias)))
 
@@ -123,10 +169,19 @@ class Store:
             yield _function_row(f), by_name.get(f.name, {})
 
     def set_tags(self, name: str, tags: dict[str, str]) -> None:
+        self.guarded("the tag change", self._set_tags, name, tags)
+
+    def _set_tags(self, name: str, tags: dict[str, str]) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.functions.update().where(t.functions.c.name == name).values(tags=json.dumps(tags)))
 
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        if value is None:  # DeleteFunctionConcurrency: a delete
+            self.essential("DeleteFunctionConcurrency", self._set_reserved_concurrency, name, value)
+        else:
+            self.guarded("PutFunctionConcurrency", self._set_reserved_concurrency, name, value)
+
+    def _set_reserved_concurrency(self, name: str, value: int | None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.functions.update().where(t.functions.c.name == name).values(reserved_concurrency=value)
@@ -134,6 +189,9 @@ class Store:
 
     # -- code ----------------------------------------------------------------------------------
     def add_code_blob(self, sha256_hex: str, size: int, unzipped_size: int) -> None:
+        self.guarded("storing the code package", self._add_code_blob, sha256_hex, size, unzipped_size)
+
+    def _add_code_blob(self, sha256_hex: str, size: int, unzipped_size: int) -> None:
         with self.engine.begin() as conn:
             exists = conn.execute(
                 sa.select(t.code_blobs.c.sha256_hex).where(t.code_blobs.c.sha256_hex == sha256_hex)
@@ -151,6 +209,9 @@ class Store:
         return any(json.loads(r.config).get("code_hash_hex") == sha256_hex for r in rows)
 
     def delete_code_blob(self, sha256_hex: str) -> None:
+        self.essential("deleting a code package", self._delete_code_blob, sha256_hex)
+
+    def _delete_code_blob(self, sha256_hex: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.code_blobs.delete().where(t.code_blobs.c.sha256_hex == sha256_hex))
 

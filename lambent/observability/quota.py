@@ -1,0 +1,158 @@
+"""Log quotas: running byte counts per log group and in total, and which segments to delete.
+
+Pure bookkeeping (no I/O): :class:`~lambent.observability.logs.LogStore` tells it what was written
+(``charge``) and which segments were closed (``closed``), and deletes what it answers. Every call
+is O(1) except the choice of victims, which happens once per segment's worth of bytes (the total
+quota's victim is the oldest head among the groups: O(groups)).
+
+Oldest first: a segment's age is the order in which it was closed (its stream rolled over to a
+new segment, or its environment ended), i.e. the order of its last write. Segments still being
+written are never deleted here; the store rolls one over when nothing closed is left to delete.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambent.settings import StorageSettings
+
+_MIN_SEGMENT_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class LogQuota:
+    """Bytes of logs kept per group and in total; streams are cut into ``segment_max_bytes``."""
+
+    group_max_bytes: int
+    total_max_bytes: int
+    segment_max_bytes: int
+
+    @classmethod
+    def unlimited(cls) -> LogQuota:
+        return cls(1 << 62, 1 << 62, 1 << 62)
+
+    @classmethod
+    def from_settings(cls, s: StorageSettings, filesystem_bytes: int) -> LogQuota:
+        """Defaults: 100 MB per group, 1 GB in total but at most a quarter of the filesystem, so
+        that logs alone never fill the data dir; segments of at most 8 MB and a quarter of the
+        group quota, so that rotation keeps at least three quarters of a group's quota."""
+        total = s.logs_max_bytes
+        if s.logs_max_fs_fraction > 0 and filesystem_bytes > 0:
+            total = min(total, int(filesystem_bytes * s.logs_max_fs_fraction))
+        total = max(total, _MIN_SEGMENT_BYTES)
+        group = min(s.log_group_max_bytes, total)
+        segment = max(_MIN_SEGMENT_BYTES, min(s.log_segment_max_bytes, group // 4))
+        return cls(group, total, segment)
+
+
+@dataclass
+class Segment:
+    """One closed segment file: its bytes and the time of its last event."""
+
+    path: Path
+    group: str
+    size: int
+    last_ms: int
+    #: Closing order (oldest first).
+    seq: int = 0
+
+
+@dataclass
+class _Group:
+    bytes: int = 0
+    closed: deque[Segment] = field(default_factory=deque)
+
+
+class LogUsage:
+    """Scope: one LogStore. Not thread-safe (the event loop's)."""
+
+    def __init__(self, quota: LogQuota) -> None:
+        self.quota = quota
+        self.total = 0
+        self._groups: dict[str, _Group] = {}
+        self._seq = 0
+
+    def _group(self, group: str) -> _Group:
+        g = self._groups.get(group)
+        if g is None:
+            g = self._groups[group] = _Group()
+        return g
+
+    def group_bytes(self, group: str) -> int:
+        g = self._groups.get(group)
+        return g.bytes if g is not None else 0
+
+    def closed_count(self, group: str) -> int:
+        g = self._groups.get(group)
+        return len(g.closed) if g is not None else 0
+
+    # -- what was written ------------------------------------------------------------------------
+    def charge(self, group: str, n: int) -> bool:
+        """``n`` bytes were appended to one of ``group``'s segments; True if a quota is exceeded."""
+        g = self._group(group)
+        g.bytes += n
+        self.total += n
+        return g.bytes > self.quota.group_max_bytes or self.total > self.quota.total_max_bytes
+
+    def closed(self, seg: Segment) -> None:
+        """A segment (already charged) will not be written again: it may now be deleted."""
+        self._seq += 1
+        seg.seq = self._seq
+        self._group(seg.group).closed.append(seg)
+
+    def existing(self, seg: Segment) -> None:
+        """A segment found on disk at start-up (give them oldest first): charge and close it."""
+        self.charge(seg.group, seg.size)
+        self.closed(seg)
+
+    def over(self, group: str) -> bool:
+        return self.group_bytes(group) > self.quota.group_max_bytes or self.total > self.quota.total_max_bytes
+
+    # -- what to delete --------------------------------------------------------------------------
+    def _take(self, g: _Group) -> Segment:
+        seg = g.closed.popleft()
+        g.bytes -= seg.size
+        self.total -= seg.size
+        return seg
+
+    def victims(self, group: str) -> list[Segment]:
+        """Closed segments to delete, oldest first, until ``group`` and the total are within
+        their quotas (or nothing closed is left); they are uncharged already."""
+        out: list[Segment] = []
+        g = self._groups.get(group)
+        while g is not None and g.bytes > self.quota.group_max_bytes and g.closed:
+            out.append(self._take(g))
+        while self.total > self.quota.total_max_bytes:
+            oldest: _Group | None = None
+            for other in self._groups.values():
+                if other.closed and (oldest is None or other.closed[0].seq < oldest.closed[0].seq):
+                    oldest = other
+            if oldest is None:
+                break
+            out.append(self._take(oldest))
+        return out
+
+    def expired(self, group: str, before_ms: int) -> list[Segment]:
+        """Closed segments of ``group`` whose last event is older than ``before_ms`` (uncharged)."""
+        g = self._groups.get(group)
+        if g is None:
+            return []
+        keep: deque[Segment] = deque()
+        out: list[Segment] = []
+        for seg in g.closed:
+            (out if seg.last_ms < before_ms else keep).append(seg)
+        g.closed = keep
+        for seg in out:
+            g.bytes -= seg.size
+            self.total -= seg.size
+        return out
+
+    def drop_group(self, group: str) -> list[Segment]:
+        """Forget ``group`` (deleted with its open segments): its closed segments, to delete."""
+        g = self._groups.pop(group, None)
+        if g is None:
+            return []
+        self.total -= g.bytes
+        return list(g.closed)
