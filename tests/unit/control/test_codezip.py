@@ -213,6 +213,9 @@ def test_a_chmod_never_goes_through_a_link(tmp_path: Path, host_target: Path) ->
         # names
         ([(".", FILE, "x")], "Zip file rejected: entry '.' has no name."),
         ([("C:/x.py", FILE, "x")], "Zip file rejected: entry 'C:/x.py' has an absolute path or '..' component."),
+        ([("\\etc\\cron.d\\x", FILE, "x")],
+         "Zip file rejected: entry '\\etc\\cron.d\\x' has an absolute path or '..' component."),
+        ([("//etc/x", FILE, "x")], "Zip file rejected: entry '//etc/x' has an absolute path or '..' component."),
         ([("a\\..\\..\\x.py", FILE, "x")],
          "Zip file rejected: entry 'a\\..\\..\\x.py' has an absolute path or '..' component."),
     ],
@@ -320,3 +323,15 @@ def test_an_encrypted_link_is_a_refusal_not_a_crash() -> None:
     with pytest.raises(InvalidParameterValue) as err:
         inspect_zip(bytes(data), ZipLimits())
     assert err.value.message == codezip._UNZIP_ERROR
+
+
+def test_a_nul_in_a_name_ends_it(tmp_path: Path) -> None:
+    # Given a member whose raw name is "evil\0/../../x" (zipfile, like C tools, stops at the NUL)
+    data = bytearray(ordered_zip([("evilQ/../../x", FILE, b"x")]))
+    assert data.count(b"evilQ") == 2  # local and central headers
+    data = bytearray(bytes(data).replace(b"evilQ", b"evil\0"))
+    # When it is unpacked, Then only "evil" is written, inside the tree
+    dest = tmp_path / "c"
+    unpack_zip(bytes(data), dest, ZipLimits())
+    assert [p.name for p in dest.iterdir()] == ["evil"] and (dest / "evil").read_bytes() == b"x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
