@@ -40,6 +40,9 @@ class LargeBodyGate:
         self._wait_s = wait_s
 
     async def acquire(self) -> None:
+        if not self._slots.locked():  # a free slot: no timer (and wait_s=0 means "only if free")
+            await self._slots.acquire()
+            return
         try:
             await asyncio.wait_for(self._slots.acquire(), self._wait_s)
         except TimeoutError:

@@ -165,6 +165,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_pending = False
         self._head_bytes = 0
         self._header_count = 0
+        self._header_bytes = 0
         self._content_length: bytes | None = None
         self._refusal: LambentError | None = None
         self._draining = False
@@ -191,7 +192,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._draining:
             return  # the rest of a body nobody will read
         super().data_received(data)
-        if self._head_pending:
+        if self._head_pending and not self._draining:
             # Whatever arrived while the head is still incomplete is head: bounded in total,
             # however it is split into lines (httptools accumulates a line across chunks).
             self._head_bytes += len(data)
@@ -206,7 +207,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
-        if self._header_count > self._max_headers or len(name) + len(value) > self._max_header_line:
+        size = len(name) + len(value)
+        self._header_bytes += size
+        if (self._header_count > self._max_headers or size > self._max_header_line
+                or self._header_bytes > self._max_head):
             self._refusal = self._headers_too_large()
             raise _Refused
         super().on_header(name, value)
@@ -270,6 +274,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_pending = True
         self._head_bytes = 0
         self._header_count = 0
+        self._header_bytes = 0
         self._content_length = None
         guard = self.guard
         guard.idle.pop(self, None)
@@ -283,16 +288,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _refuse(self, exc: LambentError) -> None:
+        """Answer ``exc`` and close: at once for a connection refused at admission (it holds no
+        slot and must not hold a descriptor either), after the lingering drain otherwise."""
         self.guard.heads.pop(self, None)
-        if not self.transport.is_closing():
-            self.transport.write(error_bytes(exc))
+        if self.transport.is_closing():
+            return
+        self.transport.write(error_bytes(exc))
+        if self._admitted:
+            self._drain_and_close()
+        else:
             self.transport.close()
 
     def _drain_and_close(self) -> None:
         """The answer went out before the body: stop reading it for the app, discard what is in
         flight for a while, then close."""
         self._draining = True
+        self._head_pending = False
         guard = self.guard
+        guard.heads.pop(self, None)
         guard.bodies.pop(self, None)
         guard.idle[self] = None
         self._unset_keepalive_if_required()

@@ -73,3 +73,66 @@ def test_parse_scope_reads_service() -> None:
     scope = parse_scope(headers["authorization"])
     assert scope is not None and scope.service == "logs"
     assert parse_scope("garbage") is None
+
+
+# -- issue 8: the headers are checked before the body, and the signature binds the body -----------
+def signed_with(url: str, body: bytes, headers: dict[str, str], region: str = "us-east-1",
+                service: str = "lambda") -> tuple[str, str, dict[str, str]]:
+    req = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(Credentials("AKID", "SECRET"), service, region).add_auth(req)
+    prepared = req.prepare()
+    parts = urllib.parse.urlsplit(prepared.url)
+    out = {k.lower(): v for k, v in prepared.headers.items()}
+    out["host"] = parts.netloc
+    return parts.path, parts.query, out
+
+
+def test_a_scope_for_another_region_is_refused_from_the_headers_alone() -> None:
+    path, query, headers = signed_with(URL, b"{}", {}, region="eu-west-1")
+    with pytest.raises(InvalidSignature) as exc:
+        SigV4Verifier({"AKID": "SECRET"}, region="us-east-1").check_head("POST", path, query, headers)
+    assert exc.value.message == "Credential should be scoped to a valid region, not 'eu-west-1'. "
+
+
+def test_the_server_region_is_the_one_accepted() -> None:
+    path, query, headers = signed_with(URL, b"{}", {}, region="eu-west-1")
+    scope = SigV4Verifier({"AKID": "SECRET"}, region="eu-west-1").verify("POST", path, query, headers, b"{}")
+    assert scope.region == "eu-west-1"
+
+
+def test_check_head_needs_no_body_and_finish_checks_its_hash() -> None:
+    import hashlib
+
+    path, query, headers, body = signed(URL)
+    pending = SigV4Verifier({"AKID": "SECRET"}).check_head("POST", path, query, headers)
+    assert pending.finish(hashlib.sha256(body).hexdigest()).service == "lambda"
+    with pytest.raises(InvalidSignature, match="does not match"):
+        pending.finish(hashlib.sha256(b'{"x": 1}').hexdigest())
+
+
+def test_a_body_swapped_under_a_signed_content_sha256_is_refused() -> None:
+    import hashlib
+
+    original = b'{"amount": 1}'
+    path, query, headers = signed_with(URL, original, {"X-Amz-Content-SHA256": hashlib.sha256(original).hexdigest()})
+    verifier = SigV4Verifier({"AKID": "SECRET"})
+    # botocore's own canonical_request trusts the header: the old verifier accepted this
+    with pytest.raises(InvalidSignature, match="does not match the signature you provided"):
+        verifier.verify("POST", path, query, headers, b'{"amount": 9}')
+    assert verifier.verify("POST", path, query, headers, original).service == "lambda"
+
+
+def test_a_signed_content_sha256_is_checked_before_the_body() -> None:
+    import hashlib
+
+    body = b'{"amount": 1}'
+    path, query, headers = signed_with(URL, body, {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    headers["x-amz-content-sha256"] = hashlib.sha256(b"other").hexdigest()  # changed after signing
+    with pytest.raises(InvalidSignature, match="does not match"):
+        SigV4Verifier({"AKID": "SECRET"}).check_head("POST", path, query, headers)
+
+
+def test_unsigned_payload_is_refused() -> None:
+    path, query, headers = signed_with(URL, b"{}", {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    with pytest.raises(InvalidSignature, match="does not match"):
+        SigV4Verifier({"AKID": "SECRET"}).check_head("POST", path, query, headers)
