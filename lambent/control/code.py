@@ -94,6 +94,8 @@ class CodeStore:
                         os.fsync(f.fileno())
                 if not self.code_dir(info.sha256_hex).exists():
                     unpack_zip(data, self.code_dir(info.sha256_hex), self.limits)
+                    # Root-only until an environment mounts it (sandbox/uids.py grants its uid).
+                    os.chmod(self.code_dir(info.sha256_hex), 0o700)
                 # The zip is kept only once its tree exists: a failed unpack leaves nothing behind.
                 if fresh:
                     os.replace(tmp, zpath)

@@ -11,6 +11,7 @@ from .errors import SandboxError
 from .orphans import kill_leftover_sandboxes
 from .sandbox import Sandbox
 from .spec import Limits, Mount, SandboxOptions, SandboxSpec
+from .uids import UidAllocator, UidRange, UidRangeExhausted
 
 __all__ = [
     "Cgroup",
@@ -22,5 +23,8 @@ __all__ = [
     "SandboxError",
     "SandboxOptions",
     "SandboxSpec",
+    "UidAllocator",
+    "UidRange",
+    "UidRangeExhausted",
     "kill_leftover_sandboxes",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .orphans import OWNER_ENV
 from .spec import SandboxOptions, SandboxSpec
 
 # Top-level directories a program expects besides /usr. On merged-/usr hosts (Debian 12) they
@@ -119,6 +120,42 @@ def build_command(
     ]
 
 
+def launch_env(spec: SandboxSpec, options: SandboxOptions) -> dict[str, str]:
+    """bwrap's environment: the sandbox's complete environment (bwrap hands its own to the
+    command; unlike --setenv this keeps values such as credentials out of the world-readable
+    /proc/<pid>/cmdline), plus the owner marker that ``--unsetenv`` removes again for the
+    command (``orphans.py`` reads it from /proc/<pid>/environ, which only root and the
+    sandbox's own uid may read)."""
+    env = dict(spec.env)
+    if options.owner:
+        env[OWNER_ENV] = options.owner
+    return env
+
+
+@dataclass(frozen=True)
+class HiddenCommand:
+    """A command whose bwrap options travel through a pipe (``bwrap --args FD``) instead of the
+    command line: /proc/<pid>/cmdline is world-readable and would show every bind source (the
+    code tree's path, the owner's directories) to any user of the host."""
+
+    head: tuple[str, ...]  # up to and including bwrap
+    options: bytes  # NUL-terminated bwrap options, read by bwrap from the FD
+    tail: tuple[str, ...]  # "--" and the sandboxed command
+
+    def argv(self, args_fd: int) -> list[str]:
+        return [*self.head, "--args", str(args_fd), *self.tail]
+
+
+def hide_bwrap_options(command: list[str], options: SandboxOptions) -> HiddenCommand:
+    """Split ``build_command``'s result at bwrap: its options (up to bwrap's "--", which no
+    option value can be: paths are absolute, the rest numbers or names) go to the pipe. The
+    sandboxed command must stay on the command line (bwrap refuses it inside --args)."""
+    start = command.index(options.bwrap_path) + 1
+    end = command.index("--", start)
+    blob = b"".join(os.fsencode(a) + b"\0" for a in command[start:end])
+    return HiddenCommand(tuple(command[:start]), blob, tuple(command[end:]))
+
+
 def bwrap_args(
     spec: SandboxSpec,
     options: SandboxOptions,
@@ -139,6 +176,7 @@ def bwrap_args(
         "--die-with-parent",
         "--new-session",
         "--cap-drop", "ALL",
+        *(("--unsetenv", OWNER_ENV) if options.owner else ()),
         "--uid", str(spec.uid),
         "--gid", str(spec.gid),
         "--hostname", spec.hostname,

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import fcntl
 import logging
 import os
 import signal
@@ -42,6 +44,7 @@ from ._status import ExitStatus, StatusReader, exit_status_from_returncode
 from .cgroups import CgroupManager
 from .errors import SandboxError
 from .spec import SandboxOptions, SandboxSpec
+from .uids import UidLease
 
 __all__ = ["ExitStatus", "Sandbox"]
 
@@ -57,6 +60,7 @@ class _Pipes:
 
     def __init__(self, data: tuple[bytes, bytes, bytes], seccomp: bytes | None = None) -> None:
         self._fds: list[int] = []
+        self.extra_child: list[int] = []
         self.status_r, status_w = self._pipe()
         block_r, self.block_w = self._pipe()
         self.output_r, self.output_w = self._pipe()
@@ -85,8 +89,21 @@ class _Pipes:
         self._fds += [r, w]
         return r, w
 
+    def add_child_data(self, content: bytes) -> int:
+        """One more pipe bwrap reads to EOF (its --args); returns the child's end."""
+        r, w = self._pipe()
+        if len(content) > 65536:
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, len(content))
+        os.write(w, content)
+        self._close(w)
+        self.extra_child.append(r)
+        return r
+
+    def child_fds(self) -> tuple[int, ...]:
+        return (*self.child.all(), *self.extra_child)
+
     def close_child_ends(self) -> None:
-        for fd in (*self.child.all(), self.output_w):
+        for fd in (*self.child_fds(), self.output_w):
             self._close(fd)
 
     def release(self) -> None:
@@ -136,6 +153,7 @@ class Sandbox:
         self._closed = False
         self._exit_task = asyncio.ensure_future(self._watch_exit())
         self._destroy_task: asyncio.Future[None] | None = None
+        self._uid_lease: UidLease | None = None
 
     # ----------------------------------------------------------------------------- start
 
@@ -154,6 +172,21 @@ class Sandbox:
         """
         opts = options or SandboxOptions()
         _preflight(spec, cgroups, opts)
+        # Its own host uid (if opts.uids), granted its private mounts; given back by destroy.
+        lease = _take_uid(spec, opts)
+        if lease is not None:
+            opts = dataclasses.replace(opts, host_uid=lease.uid, host_gid=lease.gid)
+        unowned = [lease] if lease is not None else []
+        try:
+            return await cls._launch(spec, cgroups, opts, unowned)
+        finally:
+            for left in unowned:  # not yet handed to a Sandbox (whose destroy gives it back)
+                left.release()
+
+    @classmethod
+    async def _launch(
+        cls, spec: SandboxSpec, cgroups: CgroupManager, opts: SandboxOptions, lease: list[UidLease]
+    ) -> Sandbox:
         try:
             # Compiled once per process (cached); every start just writes it to a pipe.
             program = _seccomp.seccomp_program() if opts.seccomp else None
@@ -170,17 +203,17 @@ class Sandbox:
         command = _argv.build_command(
             spec, opts, pipes.child, _argv.host_root_entries(), _argv.sh_overlay(opts.bin_sh)
         )
+        hidden = _argv.hide_bwrap_options(command, opts)
+        command = hidden.argv(pipes.add_child_data(hidden.options))
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=pipes.output_w,
                 stderr=pipes.output_w,
-                pass_fds=pipes.child.all(),
-                # The complete sandbox environment: bwrap hands its own environment to the
-                # command. Unlike --setenv this keeps values (credentials) out of the
-                # world-readable /proc/<pid>/cmdline of the host.
-                env=dict(spec.env),
+                pass_fds=pipes.child_fds(),
+                # The complete sandbox environment (and the owner marker): see launch_env.
+                env=_argv.launch_env(spec, opts),
                 # Keep terminal signals (Ctrl-C on a foreground server) away from sandboxes;
                 # the owner tears them down deliberately.
                 start_new_session=True,
@@ -203,6 +236,8 @@ class Sandbox:
             output_fd=pipes.output_r,
             block_fd=pipes.block_w,
         )
+        # From here on destroy() gives the uid back (once the tree is gone), not start().
+        sandbox._uid_lease = lease.pop() if lease else None
         try:
             async with asyncio.timeout(opts.start_timeout_s):
                 await sandbox._handshake(cgroups)
@@ -369,6 +404,19 @@ class Sandbox:
             await self._remove_cgroup(deadline)
         finally:
             self._release_fds()
+            self._release_uid()
+
+    def _release_uid(self) -> None:
+        lease, self._uid_lease = self._uid_lease, None
+        if lease is None:
+            return
+        if self.exited:
+            lease.release()
+        else:
+            # Processes of this uid may still run: handing it to another sandbox would let them
+            # at its environment. Kept (locked) until this process exits.
+            self._uid_lease = lease
+            _log.warning("sandbox %s still running; keeping its uid %d", self.sandbox_id, lease.uid)
 
     def _kill(self) -> None:
         if self._cgroup is not None and not self._cgroup.destroyed:
@@ -475,6 +523,33 @@ def _signal(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _take_uid(spec: SandboxSpec, options: SandboxOptions) -> UidLease | None:
+    """The sandbox's own host uid, granted its private mounts; None without an allocator."""
+    private = [m.source for m in spec.mounts if m.private]
+    if options.uids is None:
+        if private:
+            raise SandboxError(
+                "private mounts need a host uid per sandbox",
+                sandbox_id=spec.sandbox_id,
+                hint="set SandboxOptions.uids",
+            )
+        return None
+    try:
+        lease = options.uids.acquire()
+    except SandboxError as exc:
+        # Same class (UidRangeExhausted stays itself), now naming the sandbox.
+        raise type(exc)(exc.message, sandbox_id=spec.sandbox_id, path=exc.path, hint=exc.hint) from exc
+    try:
+        lease.grant(private)
+    except SandboxError as exc:
+        lease.release()
+        raise SandboxError(exc.message, sandbox_id=spec.sandbox_id, path=exc.path, hint=exc.hint) from exc
+    except BaseException:
+        lease.release()
+        raise
+    return lease
 
 
 def _preflight(spec: SandboxSpec, cgroups: CgroupManager, options: SandboxOptions) -> None:

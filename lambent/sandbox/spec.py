@@ -12,6 +12,10 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .uids import UidAllocator
 
 # Used as a cgroup directory name, so it must never contain "/" or "..".
 _SANDBOX_ID = re.compile(r"[a-z0-9-]{1,64}")
@@ -27,11 +31,17 @@ def _check_path(what: str, path: str) -> None:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host path bound into the sandbox; read-only unless ``writable``."""
+    """A host path bound into the sandbox; read-only unless ``writable``.
+
+    ``private``: the source directory is closed to everyone but the sandboxes that mount it:
+    its top directory gets a POSIX ACL entry for this sandbox's own host uid at start, removed
+    at destroy (``uids.UidLease.grant``). Needs ``SandboxOptions.uids``.
+    """
 
     source: str
     target: str
     writable: bool = False
+    private: bool = False
 
     def __post_init__(self) -> None:
         _check_path("Mount.source", self.source)
@@ -124,7 +134,9 @@ class SandboxOptions:
     """Host-side launch settings shared by all sandboxes of one worker (passed explicitly).
 
     ``host_uid``/``host_gid`` are the unprivileged host identity bwrap runs as; the sandbox's
-    ``uid`` maps onto it, so files the sandbox can reach are judged as that host user.
+    ``uid`` maps onto it, so files the sandbox can reach are judged as that host user. With
+    ``uids`` set, each sandbox gets its own host uid (and gid) from that allocator instead, held
+    until the sandbox is destroyed; ``host_uid``/``host_gid`` are then unused.
     """
 
     bwrap_path: str = "/usr/bin/bwrap"
@@ -138,6 +150,12 @@ class SandboxOptions:
     start_timeout_s: float = 5.0
     destroy_timeout_s: float = 5.0
     listen_backlog: int = 64
+    #: Host-wide allocator of one host uid per sandbox (``uids.py``); None: all share host_uid.
+    uids: UidAllocator | None = field(default=None, compare=False)
+    #: Marker bwrap carries in its environment as ``LAMBENT_SANDBOX_OWNER`` (hidden from the
+    #: command by ``--unsetenv``), by which ``orphans.py`` finds the sandbox processes of an
+    #: owner that died; "" for none. Conventionally the owner's sandbox dir with a trailing "/".
+    owner: str = ""
     #: Load the syscall filter of ``_seccomp.py`` (bwrap --seccomp) into every sandbox.
     seccomp: bool = True
     #: RLIMIT_NOFILE (soft = hard) of everything in the sandbox; Lambda's is 1024
@@ -157,6 +175,8 @@ class SandboxOptions:
             raise ValueError(f"invalid user_name {self.user_name!r}")
         if self.start_timeout_s <= 0 or self.destroy_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if "\x00" in self.owner:
+            raise ValueError("owner must not contain NUL")
         if isinstance(self.nofile_limit, bool) or not 0 <= self.nofile_limit <= 2**20:
             raise ValueError(f"nofile_limit must be 0..{2**20}, got {self.nofile_limit!r}")
         if self.bin_sh:

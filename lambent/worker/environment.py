@@ -22,7 +22,8 @@ from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
 from lambent.observability.logs import LogStore, stream_name
 from lambent.runtime_api import EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
-from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxSpec
+from lambent.errors import TooManyRequests
+from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxOptions, SandboxSpec, UidRangeExhausted
 from lambent.settings import WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
@@ -97,8 +98,10 @@ class ExecutionEnvironment:
         logs: LogStore,
         settings: WorkerSettings,
         region: str,
+        sandbox_options: SandboxOptions | None = None,
     ) -> None:
         self.env_id = env_id
+        self.sandbox_options = sandbox_options
         self.cfg = cfg
         self.launch = launch
         self.code_dir = code_dir
@@ -134,7 +137,9 @@ class ExecutionEnvironment:
             self._writer.write(missing)
             await self.destroy("invalid entrypoint")
             return error_payload(request_id, "Runtime.InvalidEntrypoint", missing)
-        mounts = [Mount(str(self.code_dir), "/var/task")]
+        # With a host uid per sandbox the code tree is readable by this environment's uid only.
+        private = self.sandbox_options is not None and self.sandbox_options.uids is not None
+        mounts = [Mount(str(self.code_dir), "/var/task", private=private)]
         if self.launch.runtime_dir is not None:
             mounts.append(Mount(str(self.launch.runtime_dir), "/var/runtime"))
         spec = SandboxSpec(
@@ -148,7 +153,11 @@ class ExecutionEnvironment:
             ),
             listen_port=RUNTIME_API_PORT,
         )
-        self._sandbox = await Sandbox.start(spec, self.cgroups)
+        try:
+            self._sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
+        except UidRangeExhausted as exc:
+            # Like the memory budget: no room for another environment on this host right now.
+            raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded", hint=str(exc)) from exc
         assert self._sandbox.listener is not None  # noqa: S101 - listen_port is set above
         self._capture = LogCapture(self._sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
         self._endpoint = RuntimeApiEndpoint(self._sandbox.listener)

@@ -20,7 +20,7 @@ from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeCatalog
 from lambent.errors import TooManyRequests
 from lambent.observability.logs import LogStore
-from lambent.sandbox import CgroupManager
+from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import WorkerSettings
 from lambent.worker.environment import EnvState, ExecutionEnvironment
 
@@ -45,8 +45,10 @@ class WorkerPool:
         logs: LogStore,
         cgroups: CgroupManager,
         region: str,
+        sandbox_options: SandboxOptions | None = None,
     ) -> None:
         self.settings = settings
+        self.sandbox_options = sandbox_options
         self.runtimes = runtimes
         self.code_dir = code_dir
         self.logs = logs
@@ -115,6 +117,7 @@ class WorkerPool:
             logs=self.logs,
             settings=self.settings,
             region=self.region,
+            sandbox_options=self.sandbox_options,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1

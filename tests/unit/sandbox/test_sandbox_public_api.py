@@ -20,6 +20,9 @@ def test_exported_names_are_pinned() -> None:
         "SandboxError",
         "SandboxOptions",
         "SandboxSpec",
+        "UidAllocator",
+        "UidRange",
+        "UidRangeExhausted",
         "kill_leftover_sandboxes",
     ]
     for name in sandbox.__all__:
