@@ -28,7 +28,8 @@ from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
 from lambent.observability.logs import LogStore
 from lambent.observability.quota import LogQuota
-from lambent.sandbox import CgroupManager, SandboxError, kill_leftover_sandboxes
+from lambent.sandbox import CgroupManager, SandboxError, SandboxOptions, UidAllocator, UidRange, kill_leftover_sandboxes
+from lambent.sandbox.uids import close_private
 from lambent.sandbox.reaper import Reaper
 from lambent.sandbox.sandbox_dir import SandboxDir, sweep_orphans
 from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
@@ -110,6 +111,17 @@ class Platform:
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
         # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
         self.cgroups = CgroupManager(prefix=prefix)
+        # One host uid per environment, from a range every server on this host shares (sandbox/uids.py).
+        try:
+            self.uids = UidAllocator(
+                UidRange(settings.sandbox.uid_range_start, settings.sandbox.uid_range_size), settings.sandbox.uid_lock_dir
+            )
+        except (SandboxError, ValueError) as exc:
+            raise SystemExit(f"sandbox uids: {exc}") from None
+        self.sandbox_options = SandboxOptions(
+            uids=self.uids, owner=f"{self.sandbox_dir}/", seccomp=settings.sandbox.seccomp,
+            nofile_limit=settings.sandbox.nofile_limit, bin_sh=settings.sandbox.bin_sh,
+        )
         self.pool = WorkerPool(
             settings.worker,
             runtimes=self.runtimes,
@@ -117,6 +129,7 @@ class Platform:
             logs=self.logs,
             cgroups=self.cgroups,
             region=settings.region,
+            sandbox_options=self.sandbox_options,
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
@@ -164,6 +177,10 @@ class Platform:
         stale = await asyncio.to_thread(self.cgroups.cleanup_stale)
         if stale:
             log.warning("removed %d stale sandbox cgroups from a previous run", stale)
+        # Uids a dead server held (on this host, any data dir): what it granted them is revoked.
+        swept = await asyncio.to_thread(self.uids.sweep)
+        if swept:
+            log.warning("released %d sandbox uids left by a server that died", swept)
         # An orderly stop removed the unpacked code with the sandbox dir (a cache): unpack again.
         await asyncio.to_thread(self._unpack_code)
         # Functions left Pending / InProgress by a crash finish their transition now.
@@ -202,7 +219,8 @@ class Platform:
     def _unpack_code(self) -> None:
         for sha in sorted({cfg.code_hash_hex for e in self.functions.entries() for cfg in e.versions.values()}):
             try:
-                self.code.ensure_unpacked(sha)
+                # No environment mounts it yet: root-only, whatever a crash left on it (uids.py).
+                close_private(str(self.code.ensure_unpacked(sha)))
             except Exception:  # noqa: BLE001 - that function's environments will fail to start
                 log.exception("cannot unpack code %s", sha)
 

@@ -244,6 +244,14 @@ class SandboxSettings:
     #: Where each data dir's sandbox dir is made (``<dir_root>/lambent-<id>``) unless
     #: worker.sandbox_dir names one; every start removes the dirs here whose data dir is gone.
     dir_root: str = "/var/lib/lambent"
+    #: Each environment runs as its own host uid (and gid) from uid_range_start ..
+    #: uid_range_start + uid_range_size - 1, allocated host-wide (every lambent server on the host
+    #: shares the range through uid_lock_dir; sandbox/uids.py). The default lies far above real
+    #: users and the usual /etc/subuid ranges (100000+), below 2^31 and systemd's container ranges;
+    #: a range overlapping /etc/subuid or /etc/subgid is refused at start.
+    uid_range_start: int = 2_000_000_000
+    uid_range_size: int = 65_536
+    uid_lock_dir: str = "/run/lambent/uids"
     #: Every environment runs under the syscall filter of sandbox/_seccomp.py (Docker's denied
     #: syscalls, io_uring, foreign ABIs); turn off only to find out whether it breaks a runtime.
     seccomp: bool = True
