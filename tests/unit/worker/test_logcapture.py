@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
+import pytest
+
+from lambent.observability import logs as logs_mod
 from lambent.observability.logs import LogStore
 from lambent.worker.logcapture import TAIL_BYTES, LogCapture
 
@@ -64,5 +68,35 @@ async def test_tail_is_last_4kb(tmp_path: Path) -> None:
     assert tail.endswith(b"line 0199 " + b"." * 90 + b"\n")
     cap.close()
     cap.writer.close()
+    os.close(r)
+    os.close(w)
+
+
+async def test_a_full_disk_never_fails_the_invocation_and_the_tail_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LogStore(tmp_path)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 1 << 20)
+
+    def enospc(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_write = os.write
+    monkeypatch.setattr(logs_mod.os, "write", enospc)
+    cap.begin(want_tail=True)
+    cap.system("START")
+    real_write(w, b"while full\n")
+    cap.end()
+    cap.system("END")
+    cap.flush()  # the disk refuses: dropped and counted, nothing raised
+    assert cap.tail() == b"START\nwhile full\nEND\n"
+    assert store.dropped_events == 3
+    monkeypatch.setattr(logs_mod.os, "write", real_write)
+    cap.begin(want_tail=False)
+    cap.system("START 2")
+    cap.flush()
+    cap.close()
+    cap.writer.close()
+    assert [e.message.split(":")[0] for e in store.read("g", "s")[0]] == [f"[lambent] 3 log events ({store.dropped_bytes} bytes) were dropped", "START 2"]
     os.close(r)
     os.close(w)
