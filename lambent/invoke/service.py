@@ -18,6 +18,10 @@ from lambent.worker.environment import InvokeOutcome, InvokeRequest
 from lambent.worker.pool import WorkerPool, pool_key
 
 
+#: Cold starts one invocation may make when each finds its code replaced or deleted meanwhile; the
+#: last one's outcome stands (only a storm of updates gets there).
+MAX_STARTS = 4
+
 #: Called after every invocation with (function name, executed version, function error?).
 OutcomeObserver = Callable[[str, str, bool], None]
 
@@ -35,6 +39,8 @@ class InvokeService:
         self.functions = functions
         self.pool = pool
         self.limiter = limiter
+        # Environments pin their code tree, so an update or delete cannot remove files under them.
+        pool.hold_code_with(functions.code)
         self.in_flight = 0
         self.observers: list[OutcomeObserver] = []
         self._drained = asyncio.Event()
@@ -70,14 +76,18 @@ class InvokeService:
         return memory_mb == 0 or self.pool.has_room(memory_mb, name, claimed, pending_mb)
 
     async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
-        try:
-            return await self._invoke_once(name, qualifier, req)
-        except _ChangedDuringStart:
-            # Its code went away with an update or a delete while a new environment started: as
-            # on AWS the invocation runs the current code (or finds the function gone: 404).
-            return await self._invoke_once(name, qualifier, req)
+        starts = 1
+        while True:
+            try:
+                return await self._invoke_once(name, qualifier, req, retry_if_changed=starts < MAX_STARTS)
+            except _ChangedDuringStart:
+                # Its code went away with an update or a delete while a new environment started: as
+                # on AWS the invocation runs the current code (or finds the function gone: 404),
+                # never reports the vanished code's failure as the function's error.
+                starts += 1
 
-    async def _invoke_once(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
+    async def _invoke_once(self, name: str, qualifier: str | None, req: InvokeRequest,
+                           retry_if_changed: bool = True) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random())
         self.check_invocable(cfg)
@@ -88,15 +98,23 @@ class InvokeService:
             env = self.pool.take_idle(cfg)
             if env is None:
                 env = await self.pool.new_environment(cfg)
+                if not env.code_held and retry_if_changed and self._changed(name, qualifier, cfg):
+                    # Released between resolve and the pin: do not even start on a vanishing tree.
+                    self.pool.discard(env)
+                    raise _ChangedDuringStart
                 try:
                     failure = await env.start(req.request_id)
                 except BaseException as exc:
                     self.pool.discard(env)
                     if isinstance(exc, Exception) and self._changed(name, qualifier, cfg):
-                        raise _ChangedDuringStart from exc
+                        self._retry_or_not_found(name, qualifier, retry_if_changed, exc)
                     raise
                 if failure is not None:
                     self.pool.discard(env)
+                    if self._changed(name, qualifier, cfg):
+                        # An init error (Runtime.ImportModuleError, ExitError...) of code that was
+                        # replaced or deleted meanwhile is not the current function's error.
+                        self._retry_or_not_found(name, qualifier, retry_if_changed)
                     self._observe(name, cfg.version, True)
                     return SyncResult(cfg, InvokeOutcome(failure, "Unhandled", b"", 0.0, 0, None))
             try:
@@ -118,6 +136,15 @@ class InvokeService:
             return pool_key(self.functions.resolve(name, qualifier)) != pool_key(cfg)
         except ResourceNotFound:
             return True
+
+    def _retry_or_not_found(self, name: str, qualifier: str | None, retry: bool,
+                            cause: BaseException | None = None) -> None:
+        """A start failed and the configuration changed meanwhile: start again on the current one
+        (``retry``), or, out of attempts, answer 404 if the function is gone (else return: the
+        failure stands)."""
+        if retry:
+            raise _ChangedDuringStart from cause
+        self.functions.resolve(name, qualifier)
 
     def _observe(self, name: str, version: str, failed: bool) -> None:
         for observer in self.observers:

@@ -122,6 +122,8 @@ class ExecutionEnvironment:
         self._frozen = False
         self._freeze_timer: asyncio.TimerHandle | None = None
         self.death_reason: str | None = None
+        #: Whether the pool pinned ``code_dir`` for this environment's lifetime (WorkerPool.new_environment).
+        self.code_held = False
 
     @property
     def memory_mb(self) -> int:

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeCatalog
@@ -31,6 +31,16 @@ PoolKey = tuple[str, str, str]
 
 def pool_key(cfg: FunctionConfig) -> PoolKey:
     return (cfg.name, cfg.version, cfg.revision_id)
+
+
+class CodeHolder(Protocol):
+    """What the pool needs of the code store (:class:`lambent.control.code.CodeStore`): an
+    environment's code tree stays on disk while its sandbox mounts it, even if an update or a
+    delete releases the package meanwhile; the last environment to go deletes it."""
+
+    def hold(self, sha256_hex: str) -> bool: ...
+    def unpin(self, sha256_hex: str) -> None: ...
+    def release(self, sha256_hex: str) -> None: ...
 
 
 class WorkerPool:
@@ -62,6 +72,11 @@ class WorkerPool:
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
         self._bg: set[asyncio.Task[None]] = set()
+        self._code: CodeHolder | None = None
+
+    def hold_code_with(self, code: CodeHolder) -> None:
+        """Keep each environment's code tree alive for as long as the environment (see CodeHolder)."""
+        self._code = code
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -72,7 +87,7 @@ class WorkerPool:
         if self._reaper:
             self._reaper.cancel()
         envs = list(self._all)
-        await asyncio.gather(*(e.destroy("shutdown") for e in envs), return_exceptions=True)
+        await asyncio.gather(*(self._destroy(e, "shutdown") for e in envs), return_exceptions=True)
         self._all.clear()
         self._per_function.clear()
         self._idle.clear()
@@ -98,11 +113,13 @@ class WorkerPool:
             if env.healthy:
                 env.unpark()
                 return env
-            self._forget(env)
+            self.discard(env)
         return None
 
     async def new_environment(self, cfg: FunctionConfig) -> ExecutionEnvironment:
-        """Reserve memory for a new environment (evicting idle ones if needed); not started yet."""
+        """Reserve memory for a new environment (evicting idle ones if needed); not started yet.
+        ``code_held`` says whether its code tree is pinned for its lifetime; False means the tree
+        was already gone (an update or delete released it after ``cfg`` was resolved)."""
         if self._closing:
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
         # Reserve before waiting for the evicted ones to go, so that nobody else counts on the
@@ -122,8 +139,11 @@ class WorkerPool:
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1
         self._reserved_mb += cfg.memory_mb
+        if self._code is not None:
+            # In a thread: the code store's lock may be held by an unpack.
+            env.code_held = await asyncio.to_thread(self._code.hold, cfg.code_hash_hex)
         if victims:
-            await asyncio.gather(*(e.destroy("evicted") for e in victims), return_exceptions=True)
+            await asyncio.gather(*(self._destroy(e, "evicted") for e in victims), return_exceptions=True)
         return env
 
     def release(self, env: ExecutionEnvironment, current: FunctionConfig | None) -> None:
@@ -136,7 +156,7 @@ class WorkerPool:
 
     def discard(self, env: ExecutionEnvironment) -> None:
         self._forget(env)
-        self._background(env.destroy())
+        self._background(self._destroy(env))
 
     def invalidate(self, name: str, keep: PoolKey | None = None) -> None:
         """A function changed or was deleted: drop its idle environments that no longer match."""
@@ -145,6 +165,24 @@ class WorkerPool:
                 self.discard(env)
 
     # -- internals ---------------------------------------------------------------------------------
+    async def _destroy(self, env: ExecutionEnvironment, reason: str = "destroyed") -> None:
+        """Destroy a forgotten environment, then let go of its code tree (deleted if it was the
+        last user of a package that was released meanwhile)."""
+        try:
+            await env.destroy(reason)
+        finally:
+            if env.code_held and self._code is not None:
+                env.code_held = False
+                await asyncio.to_thread(self._let_go, self._code, env.cfg.code_hash_hex)
+
+    @staticmethod
+    def _let_go(code: CodeHolder, sha256_hex: str) -> None:
+        code.unpin(sha256_hex)
+        try:
+            code.release(sha256_hex)
+        except Exception:  # noqa: BLE001 - a tree left behind is retried at the next release, never fatal here
+            log.exception("releasing code %s after its last environment failed", sha256_hex)
+
     def _forget(self, env: ExecutionEnvironment) -> None:
         if env in self._all:
             self._all.discard(env)
