@@ -39,6 +39,7 @@ import secrets
 import stat
 import struct
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -154,8 +155,8 @@ class UidLease:
         except OSError as exc:
             _log.warning("releasing uid %d: %s", self.uid, exc)
         finally:
-            os.close(fd)
             self._allocator.forget(self.uid)
+            self._allocator.close_later(fd)
 
     def __repr__(self) -> str:
         return f"UidLease(uid={self.uid}, {'released' if self.released else 'held'})"
@@ -188,6 +189,10 @@ class UidAllocator:
         self._held: set[int] = set()
         # A random start per owner: owners sharing the range rarely probe the same uids.
         self._next = secrets.randbelow(uid_range.size)
+        # The last close of an unlinked lock file frees its inode and data block: measured 2-7 ms
+        # on ext4 mounted with discard (this VM's /run), ~10 us on tmpfs. Done off the caller's
+        # thread: once the file is unlinked, nobody can lock that inode and keep it.
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uid-lock-close")
 
     @property
     def in_use(self) -> int:
@@ -218,6 +223,13 @@ class UidAllocator:
 
     def forget(self, uid: int) -> None:
         self._held.discard(uid)
+
+    def close_later(self, fd: int) -> None:
+        """Close a released lock file's descriptor on the closer thread."""
+        try:
+            self._closer.submit(os.close, fd)
+        except RuntimeError:  # interpreter shutting down: no more threads
+            os.close(fd)
 
     def _try_lock(self, uid: int) -> int | None:
         path = self.lock_path(uid)
