@@ -170,7 +170,7 @@ class HttpSettings:
     body_spool_bytes: int = 1_048_576
     #: Requests with a spooled body being read or handled at once; the next waits at most
     #: large_body_wait_s for a slot, then gets 429 TooManyRequestsException.
-    max_large_bodies: int = 4
+    max_large_bodies: int = 8
     large_body_wait_s: float = 5.0
 
     def __post_init__(self) -> None:

@@ -74,6 +74,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 
 def aws_error(status: int, headers: dict[str, str], body: bytes) -> tuple[int, str, str]:
+    assert "x-amzn-errortype" in headers, f"not an AWS error: {status} {body[:200]!r}"
     doc = json.loads(body)
     return status, headers["x-amzn-errortype"], doc.get("message", doc.get("Message"))
 
@@ -169,9 +170,8 @@ def test_large_bodies_are_spooled_to_disk_not_held_in_memory(tmp_path: Path) -> 
         head = signed_head(srv, "POST", "/2015-03-31/functions", body[:100], secret="wrong", content_length=len(body) + 1)
         # When 8 connections each send 30 MB of a body they hold back the last byte of
         for _ in range(8):
-            s = connect(srv)
-            s.sendall(head + body)
-            socks.append(s)
+            socks.append(connect(srv))
+            socks[-1].sendall(head + body)
         time.sleep(1.0)
         held = rss_kb(srv)
         # Then the server's memory grew by far less than the 240 MB held (the old server held it all)
@@ -272,9 +272,8 @@ def test_health_and_signed_calls_answer_while_hundreds_of_slow_connections_are_h
     partial = b"GET /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nX-Slow: "
     try:
         for _ in range(40):
-            s = connect(tuned, "127.0.0.50")
-            s.sendall(partial)
-            slow.append(s)
+            slow.append(connect(tuned, "127.0.0.50"))
+            slow[-1].sendall(partial)
         # When it opens one more, then it is refused with AWS's throttle
         with connect(tuned, "127.0.0.50") as s:
             assert aws_error(*read_response(s))[:2] == (429, "TooManyRequestsException")
@@ -282,11 +281,10 @@ def test_health_and_signed_calls_answer_while_hundreds_of_slow_connections_are_h
         # When 600 more slow connections come from 15 other addresses (40 each)
         for i in range(600):
             try:
-                s = connect(tuned, f"127.0.1.{1 + i // 40}", timeout_s=5)
-                s.sendall(partial)
-                slow.append(s)
+                slow.append(connect(tuned, f"127.0.1.{1 + i // 40}", timeout_s=5))
+                slow[-1].sendall(partial)
             except OSError:
-                pass
+                pass  # evicted or refused before it could send: that is the point
         time.sleep(0.3)
         # Then the server holds no more than its total cap of 300 (the oldest slow heads make room)
         assert open_sockets(tuned) <= 300 + 40, open_sockets(tuned)
