@@ -2,14 +2,20 @@
 
 Launch, every privileged step in order (the parent is root; nothing else runs as root):
 
-1. Pipes, all O_CLOEXEC: bwrap status (JSON), block, output (stdout+stderr), and one pipe per
-   generated /etc file; only their child ends are passed to bwrap (``pass_fds``).
-2. ``setpriv --reuid/--regid 65534 --clear-groups -- bwrap …`` via ``create_subprocess_exec``.
+0. With ``options.uids``: take the sandbox's own host uid ``U`` (host-wide lock, ``uids.py``)
+   and add ``user:U:r-x`` to the ACL of each ``private`` mount's source; both are undone by
+   ``destroy`` once the tree has exited. Without it every sandbox is host uid 65534.
+1. Pipes, all O_CLOEXEC: bwrap status (JSON), block, output (stdout+stderr), one pipe per
+   generated /etc file, and one with bwrap's own options (``--args``: /proc/<pid>/cmdline is
+   world-readable, and would name every bind source); only their child ends are passed to bwrap.
+2. ``setpriv --reuid/--regid U --clear-groups -- bwrap --args FD -- argv`` via
+   ``create_subprocess_exec``, its environment the sandbox's plus ``LAMBENT_SANDBOX_OWNER``
+   (``options.owner``, for ``orphans.py``; ``--unsetenv`` drops it for the command).
    setpriv rather than ``create_subprocess_exec(user=…, group=…)``: with those arguments CPython
    must ``fork`` instead of ``vfork`` (measured 4 ms instead of 2 ms per spawn from a small
    parent, 32 ms instead of 2 ms from a 500 MB one), and uvloop, uvicorn's default loop, rejects
-   them outright. bwrap thus starts unprivileged and the sandbox uid maps to host uid 65534,
-   never to root.
+   them outright. bwrap thus starts unprivileged and the sandbox uid maps to host uid U, never
+   to root.
 3. The cgroup is created while bwrap starts (overlapping its work).
 4. bwrap reports the pid of the sandbox's init right after ``clone``; it is moved into the
    cgroup. Meanwhile the init (still bwrap's own code) sets up the mounts, then blocks on
