@@ -8,20 +8,20 @@ in kernel/sys.c). lambent's root may lack CAP_SYS_RESOURCE (the development VM's
 when the plain call is refused the worker thread briefly takes the target's ids as its real ids:
 raw ``setresuid``/``setresgid`` syscalls change the calling thread only (glibc's wrappers would
 change every thread), the effective and saved ids stay 0 so no capability is dropped, and the
-ids are restored before the thread ends. Lowering a limit never needs a capability.
+ids are put back right after the call. Lowering a limit never needs a capability.
 
-Each call runs on a fresh, dedicated thread (as ``_netns`` does): whatever happens to its
-credentials ends with it. It overlaps with the cgroup migration and the listener setup.
+It runs on an executor thread (never the event loop's, which is the thread signal permissions
+are judged by), overlapping the cgroup migration and the listener setup. Restoring cannot fail:
+the effective uid stays 0, so CAP_SETUID is kept throughout; and a thread whose real ids were
+left changed would still act as root (files and signals go by the effective ids and caps).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import os
 import platform
 import resource
-import threading
 
 from .errors import SandboxError
 
@@ -49,7 +49,14 @@ def _setres(libc: ctypes.CDLL, nr: int, real: int) -> None:
 
 
 def set_nofile(pid: int, limit: int) -> None:
-    """Soft and hard RLIMIT_NOFILE of ``pid`` := ``limit``. Thread-affine: run on its own thread."""
+    """Soft and hard RLIMIT_NOFILE of ``pid`` := ``limit``. Blocking; run off the event loop."""
+    try:
+        _set_nofile(pid, limit)
+    except OSError as exc:
+        raise SandboxError(f"cannot set RLIMIT_NOFILE of the sandbox: {exc}") from exc
+
+
+def _set_nofile(pid: int, limit: int) -> None:
     try:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
         return
@@ -70,31 +77,3 @@ def set_nofile(pid: int, limit: int) -> None:
             _setres(libc, setresuid, 0)
     finally:
         _setres(libc, setresgid, 0)
-
-
-def set_nofile_soon(pid: int, limit: int) -> asyncio.Future[None]:
-    """Start ``set_nofile`` on a dedicated thread; the future fails with SandboxError."""
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[None] = loop.create_future()
-
-    def deliver(error: BaseException | None) -> None:
-        if result.done():
-            return
-        if error is None:
-            result.set_result(None)
-        else:
-            result.set_exception(SandboxError(f"cannot set RLIMIT_NOFILE of the sandbox: {error}"))
-
-    def work() -> None:
-        error: BaseException | None = None
-        try:
-            set_nofile(pid, limit)
-        except BaseException as exc:
-            error = exc
-        try:
-            loop.call_soon_threadsafe(deliver, error)
-        except RuntimeError:  # the loop closed meanwhile; nobody is waiting any more
-            pass
-
-    threading.Thread(target=work, name=f"rlimit-{pid}", daemon=True).start()
-    return result

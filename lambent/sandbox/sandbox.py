@@ -272,9 +272,9 @@ class Sandbox:
         cgroup = self._cgroup = cgroups.create(self.sandbox_id, self.spec.limits)
         self.pid = await self._status.child_pid()
         # The init is blocked on --block-fd, before it forks the command, which inherits the
-        # limit (_rlimit: on its own thread, overlapping the steps below).
+        # limit (_rlimit: on an executor thread, overlapping the steps below).
         nofile = (
-            _rlimit.set_nofile_soon(self.pid, self._options.nofile_limit)
+            loop.run_in_executor(None, _rlimit.set_nofile, self.pid, self._options.nofile_limit)
             if self._options.nofile_limit
             else None
         )
