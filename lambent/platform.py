@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import secrets
+import shutil
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from lambent.observability.logs import LogStore
 from lambent.observability.quota import LogQuota
 from lambent.sandbox import CgroupManager, SandboxError, SandboxOptions, UidAllocator, UidRange, kill_leftover_sandboxes
 from lambent.sandbox.uids import close_private
-from lambent.sandbox.reaper import Reaper
+from lambent.sandbox.reaper import Reaper, SweepResult, read_report
 from lambent.sandbox.sandbox_dir import SandboxDir, sweep_orphans
 from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
 from lambent.settings import Settings
@@ -165,16 +166,21 @@ class Platform:
     async def start(self) -> None:
         # First, before any sandbox exists: whatever ends this process, the reaper then kills
         # every sandbox it left, frozen or not (sandbox/reaper.py).
-        self.reaper = Reaper.spawn(self.cgroups, f"{self.sandbox_dir}/", hold_fds=(self.sandbox_home.lock_fd,))
+        # What a killed predecessor's reaper swept is reported here (it is done: we hold its lock).
+        report = self.sandbox_dir / ".reaped"
+        reaped = read_report(report) or SweepResult(0, 0, clean=True)
+        self.reaper = Reaper.spawn(self.cgroups, f"{self.sandbox_dir}/", hold_fds=(self.sandbox_home.lock_fd,),
+                                   report=report)
         gone = await asyncio.to_thread(sweep_orphans, Path(self.settings.sandbox.dir_root), self.sandbox_dir)
         for path in gone:
             log.warning("removed sandbox dir %s: its data dir no longer exists", path)
         # A crashed predecessor (same data dir, so same sandbox dir) may have left sandbox inits
-        # blocked outside any cgroup (sandbox/orphans.py); none of ours can be alive yet.
-        left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
+        # blocked outside any cgroup (sandbox/orphans.py); none of ours can be alive yet. Its
+        # reaper killed them already, unless it was killed too (or predates reapers).
+        left = reaped.processes_killed + await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
         if left:
             log.warning("killed %d sandbox processes left by a previous run", left)
-        stale = await asyncio.to_thread(self.cgroups.cleanup_stale)
+        stale = reaped.cgroups_removed + await asyncio.to_thread(self.cgroups.cleanup_stale)
         if stale:
             log.warning("removed %d stale sandbox cgroups from a previous run", stale)
         # Uids a dead server held (on this host, any data dir): what it granted them is revoked.
@@ -211,10 +217,12 @@ class Platform:
         await self.functions.wait_idle()
         await self.disk.stop()
         self.store.close()
-        if self.reaper is not None:
-            # Its sweep finds nothing by now; waiting for it keeps it from racing a successor.
-            await asyncio.to_thread(self.reaper.close)
-        await asyncio.to_thread(self.sandbox_home.remove)
+        # The sandbox dir is only caches: renamed away now, deleted by the reaper after its sweep
+        # (which finds nothing by now; waiting for the sweep keeps it from racing a successor).
+        trash = await asyncio.to_thread(self.sandbox_home.retire)
+        taken = self.reaper is not None and await asyncio.to_thread(self.reaper.close, trash)
+        if trash is not None and not taken:
+            await asyncio.to_thread(shutil.rmtree, trash, True)
 
     def _unpack_code(self) -> None:
         for sha in sorted({cfg.code_hash_hex for e in self.functions.entries() for cfg in e.versions.values()}):

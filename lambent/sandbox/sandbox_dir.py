@@ -10,7 +10,8 @@ only caches the owner rebuilds from its own state at start. Its lifetime is tied
 - the owner holds ``flock`` on ``<dir>/.lock`` for its whole run, and hands that lock to its
   reaper (``reaper.py``), which holds it until its sweep of a dead owner's sandboxes is over:
   a held lock means "sandboxes of this dir may be alive", and nobody removes a locked dir;
-- an orderly stop removes it whole (``SandboxDir.remove``);
+- an orderly stop removes it whole: renamed out of the way at once, deleted by the reaper
+  (``SandboxDir.retire``), or here (``SandboxDir.remove``);
 - any owner's start removes, under its root, the dirs nobody holds whose owner dir is gone
   (``sweep_orphans``);
 - ``python -m lambent.sandbox.sandbox_dir remove OWNER_DIR`` (``make clean``) removes the dir of
@@ -25,6 +26,7 @@ import fcntl
 import logging
 import os
 import re
+import secrets
 import shutil
 import sys
 import time
@@ -46,6 +48,11 @@ _LEGACY_ENTRIES = frozenset({"code", "runtimes", _LOCK})
 _SWEEPABLE = re.compile(r"lambent-[0-9a-f]{12}")
 # How often a waiting claim retries the lock.
 _LOCK_POLL_S = 0.02
+# A retired dir: ``.<name>.removing-<random>``, deleted by its owner's reaper; one older than
+# _TRASH_AGE_S (the reaper died while deleting it) by ``sweep_orphans``.
+_TRASH = ".removing-"
+_TRASHED = re.compile(r"\.lambent-[0-9a-f]{12}\.removing-[0-9a-f]{8}")
+_TRASH_AGE_S = 600.0
 
 
 def _lock(path: Path) -> int | None:
@@ -170,6 +177,21 @@ class SandboxDir:
             _log.warning("sandbox dir %s could not be removed completely", self.path)
         self.release()
 
+    def retire(self) -> Path | None:
+        """Orderly stop, fast: rename the dir out of the way (a successor makes a new one) and
+        let go of the lock; returns the renamed tree for someone to delete (the reaper), or None
+        if it could not be renamed and was deleted here. Call it once no sandbox is left."""
+        if self._lock_fd is None:
+            return None
+        trash = self.path.with_name(f".{self.path.name}{_TRASH}{secrets.token_hex(4)}")
+        try:
+            os.rename(self.path, trash)
+        except OSError:  # a mount point, say
+            self.remove()
+            return None
+        self.release()
+        return trash
+
     def release(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -197,10 +219,11 @@ def _remove_if_unheld(directory: Path, owner_gone: bool | None = None) -> bool:
 
 
 def sweep_orphans(root: Path, keep: Path | None = None) -> list[Path]:
-    """Remove the sandbox dirs under ``root`` that no owner holds and whose owner dir is gone.
+    """Remove the sandbox dirs under ``root`` that no owner holds and whose owner dir is gone,
+    and retired ones whose deletion was abandoned.
 
     Only ``lambent-<12 hex>`` entries with an owner record are considered; ``keep`` (the caller's
-    own) never is. Returns what was removed.
+    own) never is. Returns the sandbox dirs removed (abandoned retired ones are only logged).
     """
     removed: list[Path] = []
     try:
@@ -209,7 +232,15 @@ def sweep_orphans(root: Path, keep: Path | None = None) -> list[Path]:
         return removed
     for entry in entries:
         path = Path(entry.path)
-        if not _SWEEPABLE.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        if _TRASHED.fullmatch(entry.name):
+            # ctime is the rename's time: older than this, its reaper is long gone.
+            if time.time() - entry.stat(follow_symlinks=False).st_ctime > _TRASH_AGE_S:
+                _log.warning("removing %s, a retired sandbox dir whose deletion was abandoned", path)
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        if not _SWEEPABLE.fullmatch(entry.name):
             continue
         if keep is not None and path.resolve() == keep.resolve():
             continue

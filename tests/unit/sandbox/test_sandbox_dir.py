@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from lambent.sandbox import SandboxError
+from lambent.sandbox import SandboxError, sandbox_dir
 from lambent.sandbox.sandbox_dir import OWNER_RECORD, SandboxDir, remove_for_owner, sweep_orphans
 
 NAME = "lambent-0123456789ab"
@@ -44,6 +45,32 @@ def test_claim_records_both_ways_and_remove_deletes_everything(tmp_path: Path, o
     assert not home.path.exists()
     assert home.lock_fd == -1
     home.remove()
+
+
+def test_retire_renames_the_dir_away_so_a_successor_starts_afresh(tmp_path: Path, owner: Path) -> None:
+    root = tmp_path / "root"
+    home = SandboxDir.claim(root / NAME, owner)
+    (home.path / "code").mkdir()
+    trash = home.retire()
+    assert trash is not None and trash.parent == root and (trash / "code").is_dir()
+    assert trash.name.startswith(f".{NAME}.removing-")
+    assert not home.path.exists() and home.lock_fd == -1
+    # a successor claims a new dir at once (the retired one's lock is not in its way)
+    SandboxDir.claim(root / NAME, owner, wait_s=0).release()
+
+
+def test_sweep_deletes_retired_dirs_only_once_abandoned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a retired dir renamed a while ago (its reaper died) and one just renamed
+    root = tmp_path / "root"
+    abandoned = root / ".lambent-ba9876543210.removing-deadbeef"
+    (abandoned / "code").mkdir(parents=True)
+    time.sleep(0.3)
+    fresh = root / ".lambent-0123456789ab.removing-0badf00d"
+    (fresh / "code").mkdir(parents=True)
+    monkeypatch.setattr(sandbox_dir, "_TRASH_AGE_S", 0.2)  # instead of 10 minutes
+    # When a start sweeps, Then only the abandoned one goes (and is not reported as a sandbox dir)
+    assert sweep_orphans(root) == []
+    assert not abandoned.exists() and fresh.exists()
 
 
 def test_claim_waits_for_the_lock_then_refuses(tmp_path: Path, owner: Path) -> None:

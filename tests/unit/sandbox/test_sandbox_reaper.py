@@ -49,12 +49,28 @@ def locked(path: Path) -> bool:
     return False
 
 
-def test_orderly_close_waits_for_the_reaper(tmp_path: Path) -> None:
+def test_orderly_close_waits_for_the_sweep_and_leaves_the_deletion_to_the_reaper(tmp_path: Path) -> None:
+    # Given a reaper and a retired directory tree
     reaper = Reaper.spawn(CgroupManager(root=str(tmp_path), prefix="lambent-test"), f"{tmp_path}/")
     assert reaper.alive
-    assert reaper.close(timeout_s=10) is True
-    assert not reaper.alive and reaper.process.returncode == 0
-    assert reaper.close() is True  # idempotent
+    trash = tmp_path / ".lambent-0123456789ab.removing-00000000"
+    (trash / "code" / "abc").mkdir(parents=True)
+    (trash / "code" / "abc" / "app.py").write_text("x")
+    # When the owner stops in order, handing it the tree
+    assert reaper.close(trash, timeout_s=10) is True
+    # Then the reaper deletes it and exits cleanly
+    assert reaper.process.wait(timeout=10) == 0
+    assert not trash.exists()
+    assert reaper.close() is False  # once only
+
+
+def test_a_dead_reaper_does_not_take_the_deletion(tmp_path: Path) -> None:
+    reaper = Reaper.spawn(CgroupManager(root=str(tmp_path), prefix="lambent-test"), f"{tmp_path}/")
+    reaper.process.kill()
+    reaper.process.wait()
+    (tmp_path / "trash").mkdir()
+    assert reaper.close(tmp_path / "trash", timeout_s=5) is False  # the caller deletes it
+    assert (tmp_path / "trash").exists()
 
 
 def test_a_killed_owner_s_reaper_kills_its_marked_processes_then_lets_go_of_the_lock(tmp_path: Path) -> None:
