@@ -156,6 +156,17 @@ def hide_bwrap_options(command: list[str], options: SandboxOptions) -> HiddenCom
     return HiddenCommand(tuple(command[:start]), blob, tuple(command[end:]))
 
 
+def _owner_env_args(spec: SandboxSpec, options: SandboxOptions) -> tuple[str, ...]:
+    """The command never sees the owner marker; a variable of that name the spec itself has
+    keeps its value (set again here, in bwrap's options: never on the command line). bwrap
+    applies both as it parses them, in order."""
+    if not options.owner:
+        return ()
+    if OWNER_ENV in spec.env:
+        return ("--unsetenv", OWNER_ENV, "--setenv", OWNER_ENV, spec.env[OWNER_ENV])
+    return ("--unsetenv", OWNER_ENV)
+
+
 def bwrap_args(
     spec: SandboxSpec,
     options: SandboxOptions,
@@ -176,7 +187,7 @@ def bwrap_args(
         "--die-with-parent",
         "--new-session",
         "--cap-drop", "ALL",
-        *(("--unsetenv", OWNER_ENV) if options.owner else ()),
+        *_owner_env_args(spec, options),
         "--uid", str(spec.uid),
         "--gid", str(spec.gid),
         "--hostname", spec.hostname,

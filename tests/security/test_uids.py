@@ -10,10 +10,13 @@ and attributed to their function by ``AWS_LAMBDA_FUNCTION_NAME`` in that same en
 from __future__ import annotations
 
 import base64
+import dataclasses
 import errno
 import os
 import random
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,3 +296,64 @@ def test_a_killed_servers_uids_are_released_with_their_grants(fresh_server: Any)
     assert not (LOCK_DIR / held).exists()
     if tree.exists():  # the killed server's sandbox dir may have been swept with it
         assert read_acl_users(str(tree)) == {}
+
+
+def test_a_function_cannot_pose_as_another_owner(lam: Any, server: Server) -> None:
+    # Given a function that sets the owner marker's name itself, naming another server's dir
+    fake = "/var/lib/lambent/lambent-000000000000/"
+    name = create_function(lam, APP, Environment={"Variables": {"LAMBENT_SANDBOX_OWNER": fake}})
+    # Then it sees its own value, as any variable it sets
+    assert _warm(lam, name)["owner"] == fake
+    # while its sandbox processes carry this server's marker only (the orphan sweep's match)
+    (root,) = _sandbox_roots(server, name)
+    environ = _read(f"/proc/{root.pid}/environ").split(b"\0")
+    assert f"LAMBENT_SANDBOX_OWNER={fake}".encode() not in environ
+    assert fake not in " ".join(root.cmdline)
+
+
+async def test_a_failed_start_gives_its_uid_and_grant_back(tmp_path: Path) -> None:
+    from harness import require_prerequisites
+
+    from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxError, SandboxOptions, SandboxSpec
+    from lambent.sandbox.uids import UidAllocator, UidRange
+
+    require_prerequisites()
+    # Given a private code tree and a spec bwrap cannot set up (a mount target under /usr,
+    # which is read-only by then)
+    top = Path(tempfile.mkdtemp(prefix="lambent-uids-st-", dir="/var/tmp"))
+    os.chmod(top, 0o711)
+    code = top / "code"
+    code.mkdir(mode=0o755)
+    lock_dir = tmp_path / "uids"
+    r = UidRange(int(_private_range(4)["LAMBENT_SANDBOX_UID_RANGE_START"]), 4)
+    options = SandboxOptions(uids=UidAllocator(r, str(lock_dir)), owner=f"{top}/")
+    cgroups = CgroupManager(prefix=f"lambent-uids-st-{os.getpid()}")
+    spec = SandboxSpec(
+        sandbox_id="uids-failed-start", argv=("/bin/true",), env={"PATH": "/usr/bin"},
+        mounts=(Mount(str(code), "/usr/share/lambent-nope/x", private=True),), tmp_size_mb=16,
+        limits=Limits(memory_mb=64, cpu_millicores=500, pids_max=16), cwd="/",
+    )
+    try:
+        # When the start fails
+        with pytest.raises(SandboxError):
+            await Sandbox.start(spec, cgroups, options)
+        # Then no uid is held, no lock file is left, and the tree is root-only again
+        assert options.uids is not None and options.uids.in_use == 0
+        assert [n for n in os.listdir(lock_dir) if n.isdigit()] == []
+        assert read_acl_users(str(code)) == {}
+        assert os.stat(code).st_mode & 0o077 == 0
+        # And a good spec starts and runs as a uid of the range
+        ok = dataclasses.replace(spec, sandbox_id="uids-good-start", mounts=(Mount(str(code), "/var/task", private=True),))
+        sandbox = await Sandbox.start(ok, cgroups, options)
+        try:
+            init = _proc(sandbox.pid)
+            assert init is not None and r.start <= init.uid <= r.end
+            assert read_acl_users(str(code)) == {init.uid: 0o5}
+        finally:
+            await sandbox.destroy()
+        assert read_acl_users(str(code)) == {}
+        assert [n for n in os.listdir(lock_dir) if n.isdigit()] == []
+    finally:
+        cgroups.cleanup_stale()
+        cgroups.remove_parents()
+        shutil.rmtree(top, ignore_errors=True)

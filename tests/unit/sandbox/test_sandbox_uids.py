@@ -400,3 +400,26 @@ def test_owner_marker_is_in_bwraps_environment_and_unset_for_the_command() -> No
     plain = SandboxOptions()
     assert launch_env(_spec(), plain) == {"SECRET": "s3cr3t"}
     assert "--unsetenv" not in build_command(_spec(), plain, FDS, ())
+
+
+def test_a_spec_variable_named_like_the_marker_keeps_its_value_for_the_command() -> None:
+    # Given a function that itself sets LAMBENT_SANDBOX_OWNER (trying to pass as another owner)
+    spec = SandboxSpec(
+        sandbox_id="sbx-1", argv=("/bin/true",), env={OWNER_ENV: "/var/lib/lambent/other/"},
+        mounts=(), tmp_size_mb=16, limits=Limits(memory_mb=128, cpu_millicores=1000, pids_max=64),
+    )
+    options = SandboxOptions(owner="/srv/lambent-x/")
+    # Then bwrap carries this owner's marker, and the command gets its own value back
+    assert launch_env(spec, options) == {OWNER_ENV: "/srv/lambent-x/"}
+    command = build_command(spec, options, FDS, ())
+    i = command.index("--unsetenv")
+    assert command[i : i + 5] == ["--unsetenv", OWNER_ENV, "--setenv", OWNER_ENV, "/var/lib/lambent/other/"]
+    # and that value is not on the command line bwrap runs with
+    assert "/var/lib/lambent/other/" not in hide_bwrap_options(command, options).argv(15)
+
+
+def test_private_mount_without_an_allocator_is_refused() -> None:
+    from lambent.sandbox.sandbox import _take_uid
+
+    with pytest.raises(SandboxError, match="private mounts need a host uid per sandbox"):
+        _take_uid(_spec(), SandboxOptions())
