@@ -146,12 +146,15 @@ class HiddenCommand:
         return [*self.head, "--args", str(args_fd), *self.tail]
 
 
-def hide_bwrap_options(command: list[str], options: SandboxOptions) -> HiddenCommand:
-    """Split ``build_command``'s result at bwrap: its options (up to bwrap's "--", which no
-    option value can be: paths are absolute, the rest numbers or names) go to the pipe. The
-    sandboxed command must stay on the command line (bwrap refuses it inside --args)."""
+def hide_bwrap_options(command: list[str], spec: SandboxSpec, options: SandboxOptions) -> HiddenCommand:
+    """Split ``build_command``'s result at bwrap: its options (everything between bwrap and the
+    "--" before ``spec.argv``) go to the pipe. Found by position, never by searching for "--":
+    an option value (an environment value given to --setenv) may be "--" itself. The sandboxed
+    command must stay on the command line (bwrap refuses it inside --args)."""
     start = command.index(options.bwrap_path) + 1
-    end = command.index("--", start)
+    end = len(command) - len(spec.argv) - 1
+    if end < start or command[end] != "--" or tuple(command[end + 1 :]) != spec.argv:
+        raise ValueError("command does not end with '--' and the spec's argv")
     blob = b"".join(os.fsencode(a) + b"\0" for a in command[start:end])
     return HiddenCommand(tuple(command[:start]), blob, tuple(command[end:]))
 

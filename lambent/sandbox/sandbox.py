@@ -209,7 +209,7 @@ class Sandbox:
         command = _argv.build_command(
             spec, opts, pipes.child, _argv.host_root_entries(), _argv.sh_overlay(opts.bin_sh)
         )
-        hidden = _argv.hide_bwrap_options(command, opts)
+        hidden = _argv.hide_bwrap_options(command, spec, opts)
         command = hidden.argv(pipes.add_child_data(hidden.options))
         try:
             process = await asyncio.create_subprocess_exec(

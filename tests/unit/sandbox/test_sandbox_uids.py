@@ -376,7 +376,7 @@ def _spec() -> SandboxSpec:
 def test_bwrap_options_leave_the_command_line() -> None:
     options = SandboxOptions(owner="/srv/lambent-x/", host_uid=2_000_000_001, host_gid=2_000_000_001)
     command = build_command(_spec(), options, FDS, ())
-    hidden = hide_bwrap_options(command, options)
+    hidden = hide_bwrap_options(command, _spec(), options)
     argv = hidden.argv(15)
     assert argv == [
         "/usr/bin/setpriv", "--reuid=2000000001", "--regid=2000000001", "--clear-groups", "--",
@@ -415,7 +415,7 @@ def test_a_spec_variable_named_like_the_marker_keeps_its_value_for_the_command()
     i = command.index("--unsetenv")
     assert command[i : i + 5] == ["--unsetenv", OWNER_ENV, "--setenv", OWNER_ENV, "/var/lib/lambent/other/"]
     # and that value is not on the command line bwrap runs with
-    assert "/var/lib/lambent/other/" not in hide_bwrap_options(command, options).argv(15)
+    assert "/var/lib/lambent/other/" not in hide_bwrap_options(command, spec, options).argv(15)
 
 
 def test_private_mount_without_an_allocator_is_refused() -> None:
@@ -423,3 +423,19 @@ def test_private_mount_without_an_allocator_is_refused() -> None:
 
     with pytest.raises(SandboxError, match="private mounts need a host uid per sandbox"):
         _take_uid(_spec(), SandboxOptions())
+
+
+def test_an_environment_value_of_dashes_stays_in_the_pipe() -> None:
+    # Given a spec variable named like the marker whose value is bwrap's separator itself
+    spec = SandboxSpec(
+        sandbox_id="sbx-1", argv=("/bin/true",), env={OWNER_ENV: "--"},
+        mounts=(Mount("/srv/lambent-x/code/abc", "/var/task"),), tmp_size_mb=16,
+        limits=Limits(memory_mb=128, cpu_millicores=1000, pids_max=64),
+    )
+    options = SandboxOptions(owner="/srv/lambent-x/")
+    command = build_command(spec, options, FDS, ())
+    hidden = hide_bwrap_options(command, spec, options)
+    # Then the command line is still only bwrap --args FD -- argv, and the mounts are in the pipe
+    assert hidden.argv(15)[-5:] == ["/usr/bin/bwrap", "--args", "15", "--", "/bin/true"]
+    assert b"/srv/lambent-x/code/abc\0" in hidden.options
+    assert b"--setenv\0LAMBENT_SANDBOX_OWNER\0--\0" in hidden.options
