@@ -135,7 +135,7 @@ class Platform:
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
         self.async_store = AsyncEventStore(data / "async-queue.db", self.disk)
-        self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine))
+        self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk))
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
@@ -144,7 +144,7 @@ class Platform:
         self.invoker.observers.append(self.metrics.observe)
         self.deployments = DeploymentService(
             settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
-            store=DeploymentStore(self.store.engine), metrics=self.metrics,
+            store=DeploymentStore(self.store.engine, self.disk), metrics=self.metrics,
         )
         # EventBridge Scheduler: due occurrences go to the async queue (docs/schedules.md).
         self.schedules = SchedulerService.open(settings, self.store.engine)

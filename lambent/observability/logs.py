@@ -100,7 +100,7 @@ class LogStreamWriter:
         self._base = base
         self._fd = -1
         self._buf = bytearray()
-        self._buf_events = 0
+        self._seg_max = store.quota.segment_max_bytes
         #: Stream offset at which the current segment begins, and its bytes so far.
         self._start = 0
         self._seg_size = 0
@@ -122,7 +122,6 @@ class LogStreamWriter:
         # The same JSON as json.dumps({"t": t, "m": message}), built without a dict: this runs
         # three times per invocation at least.
         self._buf += f'{{"t": {t}, "m": {_encode(message)}}}\n'.encode("utf-8", "replace")
-        self._buf_events += 1
         self._last_ms = t
         if len(self._buf) >= _BUF_BYTES:
             self._write_buffer()
@@ -189,12 +188,10 @@ class LogStreamWriter:
         buf = self._buf
         if not buf:
             return
-        events = self._buf_events
         self._buf = bytearray()
-        self._buf_events = 0
         if self._detached or self._closed:
             return
-        if self._seg_size and self._seg_size + len(buf) > self._store.quota.segment_max_bytes:
+        if self._seg_size and self._seg_size + len(buf) > self._seg_max:
             self.roll()
         data = self._drop_note() + buf if self._dropped_events else buf
         try:
@@ -204,10 +201,12 @@ class LogStreamWriter:
             while n < len(data):  # short only when the disk fills up: the next write says why
                 n += os.write(self._fd, memoryview(data)[n:])
         except OSError as exc:
-            self._failed(exc, events, len(buf))
+            # One event per line: JSON escapes newlines inside messages.
+            self._failed(exc, buf.count(b"\n"), len(buf))
             return
         self._seg_size += len(data)
-        self._dropped_events = self._dropped_bytes = 0
+        if self._dropped_events:
+            self._dropped_events = self._dropped_bytes = 0
         self._store._charged(self, len(data))
 
     def _failed(self, exc: OSError, events: int, nbytes: int) -> None:

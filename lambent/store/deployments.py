@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lambent.store import schema as t
+from lambent.store.reserve import DiskGuard
 
 
 class ActiveDeploymentExists(Exception):
@@ -38,11 +39,19 @@ class DeploymentRow:
 class DeploymentStore:
     """Deployment rows and events in the server's database. Scope: one per server."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, disk: DiskGuard | None = None) -> None:
         self.engine = engine
+        #: A full data dir refuses new deployments; a running one's transitions use the reserve.
+        self.disk = disk
 
     def insert(self, doc: dict[str, Any], events: Sequence[StoredEvent]) -> None:
         """Insert a new InProgress deployment; :class:`ActiveDeploymentExists` if its alias has one."""
+        if self.disk is not None:
+            self.disk.guarded("the deployment", self._insert, doc, events)
+        else:
+            self._insert(doc, events)
+
+    def _insert(self, doc: dict[str, Any], events: Sequence[StoredEvent]) -> None:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -57,6 +66,12 @@ class DeploymentStore:
     def save(self, doc: dict[str, Any], active: bool, events: Sequence[StoredEvent] = ()) -> None:
         """Replace the record and append ``events``, in one transaction. ``active`` False frees
         the alias for its next deployment."""
+        if self.disk is not None:
+            self.disk.essential("a deployment's state change", self._save, doc, active, events)
+        else:
+            self._save(doc, active, events)
+
+    def _save(self, doc: dict[str, Any], active: bool, events: Sequence[StoredEvent]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.deployments.update().where(t.deployments.c.id == doc["id"]).values(**_columns(doc, active=active))
@@ -64,6 +79,12 @@ class DeploymentStore:
             _append(conn, doc["id"], events)
 
     def request_stop(self, deployment_id: str, event: StoredEvent) -> None:
+        if self.disk is not None:
+            self.disk.essential("StopDeployment", self._request_stop, deployment_id, event)
+        else:
+            self._request_stop(deployment_id, event)
+
+    def _request_stop(self, deployment_id: str, event: StoredEvent) -> None:
         with self.engine.begin() as conn:
             conn.execute(t.deployments.update().where(t.deployments.c.id == deployment_id).values(stop_requested=1))
             _append(conn, deployment_id, [event])

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lambent.store.async_queue import metadata
+from lambent.store.reserve import DiskGuard
 
 event_invoke_configs = sa.Table(
     "event_invoke_configs",
@@ -22,11 +23,19 @@ event_invoke_configs = sa.Table(
 class InvokeConfigStore:
     """Scope: one per server; shares the async queue's engine."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, disk: DiskGuard | None = None) -> None:
         self.engine = engine
+        #: A full data dir refuses new configs; deleting one uses the reserve.
+        self.disk = disk
         metadata.create_all(engine, tables=[event_invoke_configs])
 
     def put(self, function: str, qualifier: str, config: dict[str, Any]) -> None:
+        if self.disk is not None:
+            self.disk.guarded("the event invoke config", self._put, function, qualifier, config)
+        else:
+            self._put(function, qualifier, config)
+
+    def _put(self, function: str, qualifier: str, config: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(event_invoke_configs.delete().where(
                 (event_invoke_configs.c.function == function) & (event_invoke_configs.c.qualifier == qualifier)))
@@ -36,6 +45,12 @@ class InvokeConfigStore:
         cond = event_invoke_configs.c.function == function
         if qualifier is not None:
             cond = cond & (event_invoke_configs.c.qualifier == qualifier)
+        if self.disk is not None:
+            self.disk.essential("DeleteFunctionEventInvokeConfig", self._delete, cond)
+        else:
+            self._delete(cond)
+
+    def _delete(self, cond: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(event_invoke_configs.delete().where(cond))
 

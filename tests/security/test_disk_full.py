@@ -109,11 +109,17 @@ class Filler:
     def fill(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            free = free_bytes(self.path.parent)
-            if free:
-                os.posix_fallocate(fd, os.fstat(fd).st_size, free)
+            # The server may write meanwhile: take all but a little at once, then the rest by pages.
+            for _ in range(20):
+                free = free_bytes(self.path.parent)
+                if free <= MB:
+                    break
+                try:
+                    os.posix_fallocate(fd, os.fstat(fd).st_size, free - MB // 2)
+                except OSError:
+                    continue
             chunk = b"\0" * 4096
-            while True:  # whatever fallocate could not take
+            while True:
                 try:
                     os.write(fd, chunk)
                 except OSError:
