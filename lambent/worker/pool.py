@@ -81,6 +81,8 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
+        # In the background: until it is done, Python cold starts compile what they import.
+        self.runtimes.compile_python()
 
     async def shutdown(self) -> None:
         self._closing = True
