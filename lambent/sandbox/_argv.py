@@ -7,6 +7,7 @@ layout is unit-testable without running anything.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -55,8 +56,11 @@ def host_root_entries(root: str = "/") -> tuple[RootEntry, ...]:
     return tuple(entries)
 
 
+@functools.cache
 def sh_overlay(bin_sh: str | None, root: str = "/") -> tuple[str, str] | None:
     """(source, target) of the bind that makes ``/bin/sh`` ``bin_sh`` inside, or None.
+
+    Cached: the realpath walks cost ~60 us, and the host's /usr does not change under a server.
 
     On Debian /usr/bin/sh is a symlink to dash; Lambda's Amazon Linux 2023 has bash there, and
     AWS's custom-runtime tutorial bootstrap (``#!/bin/sh`` + ``set -euo pipefail``) needs it.
