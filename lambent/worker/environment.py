@@ -24,7 +24,7 @@ from lambent.observability.logs import LogStore, stream_name
 from lambent.runtime_api import EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
 from lambent.errors import TooManyRequests
 from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxOptions, SandboxSpec, UidRangeExhausted
-from lambent.settings import WorkerSettings
+from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
 
@@ -99,9 +99,12 @@ class ExecutionEnvironment:
         settings: WorkerSettings,
         region: str,
         sandbox_options: SandboxOptions | None = None,
+        runtime_api: RuntimeApiSettings | None = None,
     ) -> None:
         self.env_id = env_id
         self.sandbox_options = sandbox_options
+        #: What this environment may hold of the server through its Runtime API (settings.runtime_api).
+        self.runtime_api = runtime_api
         self.cfg = cfg
         self.launch = launch
         self.code_dir = code_dir
@@ -162,7 +165,7 @@ class ExecutionEnvironment:
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded", hint=str(exc)) from exc
         assert self._sandbox.listener is not None  # noqa: S101 - listen_port is set above
         self._capture = LogCapture(self._sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
-        self._endpoint = RuntimeApiEndpoint(self._sandbox.listener)
+        self._endpoint = RuntimeApiEndpoint(self._sandbox.listener, self.runtime_api, label=self.env_id)
         await self._endpoint.start()
         self._death = asyncio.get_running_loop().create_task(self._watch_death())
         try:
