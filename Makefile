@@ -8,14 +8,18 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Debian 12 (bookworm): python3 is 3.11, but `python3 -m venv` needs python3-venv (ensurepip); its
+# nodejs is 18.x, which lambent serves as nodejs18.x (the nodejsNN.x matching the host's node).
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs; }
-	@[ -x /usr/bin/python3 ] || { apt-get update -qq && apt-get install -y -qq python3; }
+	@[ -x /usr/bin/python3 ] && command -v $(PY) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3; }
+	@[ -x $(BIN)/pip ] || $(PY) -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
 	@# The sandbox's syscall filter is compiled by libseccomp; curl for provided.* bootstraps (AWS's tutorial uses it).
 	@ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2; }
 	@command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
-	@[ -d $(VENV) ] || $(PY) -m venv $(VENV)
+	@# A venv whose creation failed half-way (no ensurepip: bin/python but no pip) is made again.
+	@[ -x $(BIN)/pip ] || { rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $(STAMP)
