@@ -89,7 +89,12 @@ class DiskGuard:
         self.releases = 0
         self._task: asyncio.Task[None] | None = None
         self.refresh()
-        if settings.reserve_bytes and not self._ballast_present:
+        if self._full and self._ballast_present:
+            # Starting on a full disk: SQLite must create its -wal/-shm files to open the
+            # databases at all, and the server must come up for deletes to free space.
+            self.release()
+            self.refresh(restore=False)
+        elif settings.reserve_bytes and not self._ballast_present:
             log.warning("no room for the %d-byte disk reserve in %s: writes that grow state are refused "
                         "until there is", settings.reserve_bytes, data_dir)
 

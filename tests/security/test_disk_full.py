@@ -263,6 +263,14 @@ def test_accepted_async_events_stay_queued_through_a_full_disk(small_disk: Calla
         with pytest.raises(ClientError) as exc:
             lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
         refused(exc, "the asynchronous invocation")
+        # not even across a restart on the full disk (which comes up, on the reserve)
+        srv.stop()
+        srv.start()
+        assert free_bytes(srv.data_dir) > 0 and not (srv.data_dir / "reserve.ballast").exists()
+        assert queued() == 3
+        with pytest.raises(ClientError) as exc:
+            lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+        refused(exc, "the asynchronous invocation")
     finally:
         filler.remove()
     # and once there is room they all run, each exactly under its accepted request id.

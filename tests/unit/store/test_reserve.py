@@ -200,3 +200,10 @@ async def test_async_accept_on_a_full_disk_is_refused_and_accepted_events_still_
     with pytest.raises(StorageFull):
         await queue.add(NewEvent("r3", "fn", None, b"{}", 3.0))
     queue.close()
+
+
+def test_a_start_on_a_full_disk_comes_up_on_the_reserve(tmp_path: Path) -> None:
+    FakeDisk(tmp_path, free=10 * MB)  # an earlier run preallocated the ballast
+    disk = FakeDisk(tmp_path, free=0)
+    assert disk.releases == 1 and not (tmp_path / BALLAST_NAME).exists()
+    assert disk.free == RESERVE and disk.full  # the room is the reserve's, not growth's
