@@ -103,3 +103,25 @@ def test_the_python_runtime_imports_its_bootstrap_not_the_functions(tmp_path: Pa
     assert "the function bootstrap ran" not in done.stderr
     assert "AWS_LAMBDA_RUNTIME_API" in done.stderr
     shutil.rmtree(task)
+
+
+def fake_node(tmp_path: Path, version: str) -> str:
+    node = tmp_path / f"node-{version}"
+    node.write_text(f"#!/bin/sh\necho {version}\n")
+    node.chmod(0o755)
+    return str(node)
+
+
+@pytest.mark.parametrize(("version", "runtime"), [("v18.19.0", "nodejs18.x"), ("v20.20.2", "nodejs20.x"), ("v22.1.0", "nodejs22.x")])
+def test_the_one_nodejs_runtime_served_is_the_hosts_major(tmp_path: Path, version: str, runtime: str) -> None:
+    # Given a host whose node reports this version
+    catalog = RuntimeCatalog(python_bin=PYTHON, node_bin=fake_node(tmp_path, version))
+    # Then exactly the matching nodejsNN.x is served; the others are not
+    assert [n for n in catalog.names if n.startswith("nodejs")] == [runtime]
+    assert catalog.launch(runtime).argv[0] == str(tmp_path / f"node-{version}")
+
+
+def test_no_node_no_nodejs_runtime(tmp_path: Path) -> None:
+    catalog = RuntimeCatalog(python_bin=PYTHON, node_bin=str(tmp_path / "missing-node"))
+    assert not [n for n in catalog.names if n.startswith("nodejs")]
+    assert "python3.11" in catalog.names and "provided.al2023" in catalog.names
