@@ -213,14 +213,18 @@ class Platform:
         left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
         if left:
             log.warning("killed %d sandbox processes left by aborted starts", left)
-        await asyncio.to_thread(self.cgroups.remove_parents)
+        cgroups_gone = await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
         await self.disk.stop()
         self.store.close()
-        # The sandbox dir is only caches: renamed away now, deleted by the reaper after its sweep
-        # (which finds nothing by now; waiting for the sweep keeps it from racing a successor).
+        # The sandbox dir is only caches: renamed away now, deleted by the reaper once we are gone.
+        # If our own teardown left something, the reaper sweeps first, and we wait for that (a
+        # successor must not find the sweep under way); else it has nothing to sweep.
         trash = await asyncio.to_thread(self.sandbox_home.retire)
-        taken = self.reaper is not None and await asyncio.to_thread(self.reaper.close, trash)
+        orderly = cgroups_gone and not left
+        taken = False
+        if self.reaper is not None:
+            taken = await asyncio.to_thread(self.reaper.close, trash, orderly=orderly)
         if trash is not None and not taken:
             await asyncio.to_thread(shutil.rmtree, trash, True)
 
