@@ -336,11 +336,12 @@ class LogStore:
         return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
 
     def streams(self, group: str) -> list[str]:
-        d = self.root / _enc(group)
-        if not d.is_dir():
-            return []
+        try:
+            listing = os.listdir(self.root / _enc(group))
+        except (FileNotFoundError, NotADirectoryError):
+            return []  # no such group, or deleted meanwhile
         names: set[str] = set()
-        for n in os.listdir(d):
+        for n in listing:
             if n.endswith(_SUFFIX):
                 stem = n[: -len(_SUFFIX)]
                 plus = stem.rfind("+")

@@ -237,3 +237,10 @@ def test_close_is_idempotent_and_writes_after_it_are_ignored(tmp_path: Path) -> 
     w.write("b", 2)
     w.flush()
     assert [e.message for e in store.events("g")] == ["a"]
+
+
+def test_a_group_deleted_while_it_is_read_reads_as_empty(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    assert store.streams("never") == [] and store.read("never", "s") == ([], 0)
+    (tmp_path / "file-not-group").write_text("")
+    assert store.streams("file-not-group") == []
