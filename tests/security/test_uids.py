@@ -289,7 +289,7 @@ def test_a_killed_servers_uids_are_released_with_their_grants(fresh_server: Any)
     srv.proc.kill()
     srv.proc.wait()
     # The lock file stays behind, recording the grant
-    assert (LOCK_DIR / held).read_bytes() == os.fsencode(str(tree)) + b"\0"
+    assert (LOCK_DIR / held).read_bytes() == b"#held\0" + os.fsencode(str(tree)) + b"\0"
     # When any server starts on this host (here: another data dir)
     fresh_server()
     # Then the dead server's uid is free again and its grant revoked

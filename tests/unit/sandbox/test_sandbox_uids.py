@@ -11,7 +11,9 @@ import errno
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -289,7 +291,7 @@ def test_grant_is_recorded_before_the_acl_is_written(
     lease = make().acquire()
     lease.grant([str(tree), str(tree)])
     with open(f"{lock_dir}/{lease.uid}", "rb") as f:
-        assert f.read() == os.fsencode(str(tree)) + b"\0"
+        assert f.read() == b"#held\0" + os.fsencode(str(tree)) + b"\0"
     assert lease.granted == (str(tree),)
     lease.release()
 
@@ -439,3 +441,53 @@ def test_an_environment_value_of_dashes_stays_in_the_pipe() -> None:
     assert hidden.argv(15)[-5:] == ["/usr/bin/bwrap", "--args", "15", "--", "/bin/true"]
     assert b"/srv/lambent-x/code/abc\0" in hidden.options
     assert b"--setenv\0LAMBENT_SANDBOX_OWNER\0--\0" in hidden.options
+
+
+def test_a_dead_owners_uid_waits_while_a_process_still_runs_as_it(
+    make: Callable[..., UidAllocator], tree: Path, lock_dir: str
+) -> None:
+    # Given an owner that died holding the only uid, and a process of that uid still alive
+    # (a frozen sandbox its reaper has not killed yet), even without any grant
+    uid = _crash_holding(make(size=1), [])
+    assert Path(lock_dir, str(uid)).read_bytes() == b"#held\0"
+    straggler = subprocess.Popen(
+        ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", "/usr/bin/sleep", "30"]
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while _proc_uid(straggler.pid) != uid and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Then neither another owner nor a sweep takes it
+        with pytest.raises(UidRangeExhausted):
+            make(size=1).acquire()
+        assert make(size=1).sweep() == 0
+    finally:
+        straggler.kill()
+        straggler.wait()
+    # And once it is gone, it is handed out again
+    lease = make(size=1).acquire()
+    assert lease.uid == uid
+    lease.release()
+
+
+def _proc_uid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+
+
+def test_a_dead_owners_uid_is_passed_over_while_others_are_free(
+    make: Callable[..., UidAllocator], tree: Path, lock_dir: str
+) -> None:
+    # Given a dead owner's uid with a grant, in a range with other free uids
+    dead = _crash_holding(make(size=1), [str(tree)])
+    allocator = make(size=2)
+    # Then acquire hands out the free one and leaves the dead one's record alone (no /proc scan
+    # on the event loop)
+    for _ in range(3):
+        lease = allocator.acquire()
+        assert lease.uid == dead + 1
+        lease.release()
+    assert read_acl_users(str(tree)) == {dead: 0o5}
+    # And the start-up sweep reclaims it
+    assert allocator.sweep() == 1
+    assert read_acl_users(str(tree)) == {}
