@@ -29,12 +29,15 @@ import ctypes
 import ctypes.util
 import errno
 import functools
+import logging
 import os
 from dataclasses import dataclass
 
 from .errors import SandboxError
 
 __all__ = ["POLICY", "Rule", "seccomp_pfc", "seccomp_program"]
+
+_log = logging.getLogger(__name__)
 
 # libseccomp's action encodings (seccomp.h) and scmp_compare / scmp_filter_attr values.
 _ACT_ALLOW = 0x7FFF0000
@@ -170,10 +173,12 @@ def _compile(rules: tuple[Rule, ...], *, pfc: bool) -> bytes:
         # older ones keep the chain, same verdicts). Most allowed syscalls skip the program
         # anyway: the kernel caches verdicts that depend on the number alone (Linux >= 5.11).
         lib.seccomp_attr_set(ctx, _ATTR_CTL_OPTIMIZE, 2)
+        unknown: set[str] = set()
         for rule in rules:
             nr = lib.seccomp_syscall_resolve_name(rule.syscall.encode())
             if nr == _NR_SCMP_ERROR:
-                continue  # a name this libseccomp does not know: not on this kernel's tables
+                unknown.add(rule.syscall)  # newer than this libseccomp: cannot be filtered
+                continue
             cmps = (_ArgCmp * 1)(_ArgCmp(rule.arg, _CMP_MASKED_EQ, rule.mask, rule.value))
             # Syscalls absent from the native table (vm86 on x86_64) resolve to negative
             # pseudo-numbers that libseccomp accepts and emits nothing for.
@@ -182,6 +187,11 @@ def _compile(rules: tuple[Rule, ...], *, pfc: bool) -> bytes:
                     ctx, _ACT_ERRNO | rule.errno_value, nr, 1 if rule.mask else 0, cmps
                 ),
                 f"rule for {rule.syscall}",
+            )
+        if unknown:
+            _log.warning(
+                "libseccomp does not know %s: these syscalls are not filtered",
+                ", ".join(sorted(unknown)),
             )
         export = lib.seccomp_export_pfc if pfc else lib.seccomp_export_bpf
         _check(export(ctx, memfd), "export")

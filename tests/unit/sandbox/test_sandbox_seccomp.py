@@ -18,7 +18,7 @@ import pytest
 from lambent.sandbox import Limits, SandboxOptions, SandboxSpec
 from lambent.sandbox._argv import ChildFds, RootEntry, build_command, sh_overlay
 from lambent.sandbox._rlimit import set_nofile
-from lambent.sandbox._seccomp import POLICY, Rule, seccomp_pfc, seccomp_program
+from lambent.sandbox._seccomp import POLICY, Rule, _compile, seccomp_pfc, seccomp_program
 
 # Every syscall of Docker's table "Significant syscalls blocked by the default profile"
 # (https://docs.docker.com/engine/security/seccomp/), except clone and personality (argument
@@ -108,6 +108,19 @@ def test_exported_filter_checks_the_arch_and_kills_foreign_abis() -> None:
         assert block.split("\n", 3)[2].strip() == "action ERRNO(1);", name
     clone3 = pfc.split('# filter for syscall "clone3"', 1)[1]
     assert clone3.split("\n", 3)[2].strip() == "action ERRNO(38);"
+
+
+def test_names_libseccomp_does_not_know_are_skipped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a policy naming a syscall newer than the host's libseccomp, and a known one
+    rules = (Rule("no_such_syscall_2099", errno.EPERM), Rule("keyctl", errno.EPERM))
+    # When it is compiled
+    with caplog.at_level("WARNING", logger="lambent.sandbox._seccomp"):
+        pfc = _compile(rules, pfc=True).decode()
+    # Then the known one is filtered and the operator is told which one is not
+    assert '# filter for syscall "keyctl"' in pfc and "no_such_syscall" not in pfc
+    assert "libseccomp does not know no_such_syscall_2099" in caplog.text
 
 
 def test_program_is_compiled_once_and_is_raw_bpf() -> None:
