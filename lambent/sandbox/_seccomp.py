@@ -5,8 +5,9 @@ libseccomp (``libseccomp.so.2``, Debian's libseccomp2) through a small ctypes bi
 what Docker's default profile denies ("Seccomp security profiles for Docker", table *Significant
 syscalls blocked by the default profile*: https://docs.docker.com/engine/security/seccomp/) plus
 the interfaces Docker added since or that an unprivileged function never needs: io_uring, the new
-mount API, fanotify, pidfd_getfd, quotactl_fd, set_mempolicy_home_node. Everything not named is
-allowed, so a syscall newer than this list is reachable (see README "Not defended").
+mount API, name_to_handle_at, fanotify_init, pidfd_getfd, quotactl_fd, syslog, vhangup,
+set_mempolicy_home_node. Everything not named is allowed, so a syscall newer than this list is
+reachable (sandbox/README.md, "Not defended").
 
 Errnos: EPERM, as Docker (``SCMP_ACT_ERRNO``), except ``clone3``: its flags live in user memory
 where BPF cannot read them, so it is refused with ENOSYS, which makes glibc (>= 2.34, pthread_create
@@ -76,7 +77,6 @@ _CLONE_NAMESPACE_FLAGS: tuple[int, ...] = (
 # 0xffffffff. Anything else (other execution domains, READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE…) is
 # refused. The kernel reads the low 32 bits only.
 _PERSONALITY_ALLOWED_BITS = 0x00020008
-_PERSONALITY_QUERY = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
