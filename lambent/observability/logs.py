@@ -71,7 +71,7 @@ def _segments(d: Path, base: str) -> list[tuple[int, Path]]:
     """(start offset, path) of every segment of the stream ``base`` (encoded) in ``d``, in order."""
     try:
         names = os.listdir(d)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     first, prefix = base + _SUFFIX, base + "+"
     out: list[tuple[int, Path]] = []

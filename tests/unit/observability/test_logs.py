@@ -243,4 +243,4 @@ def test_a_group_deleted_while_it_is_read_reads_as_empty(tmp_path: Path) -> None
     store = LogStore(tmp_path)
     assert store.streams("never") == [] and store.read("never", "s") == ([], 0)
     (tmp_path / "file-not-group").write_text("")
-    assert store.streams("file-not-group") == []
+    assert store.streams("file-not-group") == [] and store.read("file-not-group", "s") == ([], 0)
