@@ -6,8 +6,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
+import mmap
 import os
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -209,6 +211,35 @@ def test_filter_refuses_in_a_real_process_and_lets_ordinary_calls_through() -> N
         "getpid": "ok",
         "getppid": "ok",
     }
+
+
+def _killed_by(code: bytes) -> int | None:
+    """Run machine code in a forked child under the filter; the signal that ended it."""
+    program = seccomp_program()
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            if _LIBC.prctl(38, 1, 0, 0, 0) == 0 and _LIBC.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0:
+                page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+                page.write(code)
+                address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+                ctypes.CFUNCTYPE(ctypes.c_long)(address)()
+        finally:
+            os._exit(0)
+    status = os.waitpid(pid, 0)[1]
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
+def test_foreign_abis_kill_the_process() -> None:
+    assert os.uname().machine == "x86_64", "machine code below is x86_64's"
+    # i386 getpid through int 0x80 (mov eax, 20; int 0x80; ret): AUDIT_ARCH_I386, not in the filter
+    assert _killed_by(bytes.fromhex("b814000000cd80c3")) == signal.SIGSYS
+    # x32 getpid (mov eax, 0x40000027; syscall; ret): x86_64's arch with the x32 bit set
+    assert _killed_by(bytes.fromhex("b8270000400f05c3")) == signal.SIGSYS
+    # native getpid (mov eax, 39; syscall; ret) runs
+    assert _killed_by(bytes.fromhex("b8270000000f05c3")) is None
 
 
 # ------------------------------------------------------------------------ options and argv
