@@ -357,3 +357,38 @@ async def test_a_failed_start_gives_its_uid_and_grant_back(tmp_path: Path) -> No
         cgroups.cleanup_stale()
         cgroups.remove_parents()
         shutil.rmtree(top, ignore_errors=True)
+
+
+INOTIFY_HOG = {"app.py": """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+HELD = []  # kept while the environment lives (frozen between invocations)
+def handler(event, context):
+    if event.get("hog"):
+        while len(HELD) < 1000:
+            fd = libc.inotify_init1(0)
+            if fd < 0:
+                return {"held": len(HELD), "errno": ctypes.get_errno()}
+            HELD.append(fd)
+        return {"held": len(HELD), "errno": 0}
+    fd = libc.inotify_init1(0)
+    err = ctypes.get_errno() if fd < 0 else 0
+    if fd >= 0:
+        os.close(fd)
+    return {"errno": err}
+"""}
+
+
+def test_one_functions_inotify_instances_do_not_exhaust_anothers(lam: Any) -> None:
+    # Given a function that holds as many inotify instances as its uid may have
+    # (fs.inotify.max_user_instances, counted per host uid)
+    with open("/proc/sys/fs/inotify/max_user_instances") as f:
+        limit = int(f.read())
+    hog = create_function(lam, INOTIFY_HOG)
+    other = create_function(lam, INOTIFY_HOG)
+    out = _warm(lam, hog, hog=True)
+    assert out == {"held": limit, "errno": errno.EMFILE}
+    # Then another function still gets one (they shared uid 65534's quota before)
+    assert _warm(lam, other) == {"errno": 0}
+    # while the hog's own quota stays exhausted
+    assert _warm(lam, hog) == {"errno": errno.EMFILE}
