@@ -44,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
     first = True
     try:
         while True:
-            batch = []
-            for stream in store.streams(group):
-                events, offsets[stream] = store.read(group, stream, offsets.get(stream, 0))
-                batch.extend(events)
-            batch.sort(key=lambda e: e.timestamp_ms)
+            # One directory listing per look; offsets stay valid while old segments rotate away.
+            batch = store.read_group(group, offsets)
             for ev in batch:
                 console.print(f"[cyan]{_fmt(ev.timestamp_ms)}[/cyan] {_style(ev.message)}")
             if first and not batch and not store.streams(group) and not args.follow:

@@ -67,24 +67,35 @@ def _segment_name(base: str, start: int) -> str:
     return f"{base}{_SUFFIX}" if start == 0 else f"{base}+{start}{_SUFFIX}"
 
 
-def _segments(d: Path, base: str) -> list[tuple[int, Path]]:
-    """(start offset, path) of every segment of the stream ``base`` (encoded) in ``d``, in order."""
+def _listing(d: Path) -> dict[str, list[tuple[int, Path]]]:
+    """Every stream (encoded name) in group dir ``d`` with its segments' (start offset, path), in
+    order; one directory listing."""
     try:
         names = os.listdir(d)
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    first, prefix = base + _SUFFIX, base + "+"
-    out: list[tuple[int, Path]] = []
+        return {}  # no such group, or deleted meanwhile
+    out: dict[str, list[tuple[int, Path]]] = {}
     for n in names:
-        if n == first:
-            out.append((0, d / n))
-        elif n.startswith(prefix) and n.endswith(_SUFFIX):
-            try:
-                out.append((int(n[len(prefix):-len(_SUFFIX)]), d / n))
-            except ValueError:
-                continue
-    out.sort()
+        if not n.endswith(_SUFFIX):
+            continue
+        stem = n[: -len(_SUFFIX)]
+        plus = stem.rfind("+")
+        if plus < 0:
+            out.setdefault(stem, []).append((0, d / n))
+            continue
+        try:
+            start = int(stem[plus + 1:])
+        except ValueError:
+            continue
+        out.setdefault(stem[:plus], []).append((start, d / n))
+    for segs in out.values():
+        segs.sort()
     return out
+
+
+def _segments(d: Path, base: str) -> list[tuple[int, Path]]:
+    """(start offset, path) of every segment of the stream ``base`` (encoded) in ``d``, in order."""
+    return _listing(d).get(base, [])
 
 
 class LogStreamWriter:
@@ -336,21 +347,25 @@ class LogStore:
         return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
 
     def streams(self, group: str) -> list[str]:
-        try:
-            listing = os.listdir(self.root / _enc(group))
-        except (FileNotFoundError, NotADirectoryError):
-            return []  # no such group, or deleted meanwhile
-        names: set[str] = set()
-        for n in listing:
-            if n.endswith(_SUFFIX):
-                stem = n[: -len(_SUFFIX)]
-                plus = stem.rfind("+")
-                names.add(unquote(stem[:plus] if plus >= 0 else stem))
-        return sorted(names)
+        return sorted(unquote(base) for base in _listing(self.root / _enc(group)))
 
     def read(self, group: str, stream: str, offset: int = 0) -> tuple[list[LogEvent], int]:
         """Events of one stream from stream offset ``offset``; returns them and the next offset."""
-        segs = _segments(self.root / _enc(group), _enc(stream))
+        return self._read(_segments(self.root / _enc(group), _enc(stream)), stream, offset)
+
+    def read_group(self, group: str, offsets: dict[str, int]) -> list[LogEvent]:
+        """New events of every stream of a group (one directory listing), from and advancing
+        ``offsets`` (stream -> offset), merged in timestamp order: for ``lambent logs --follow``."""
+        out: list[LogEvent] = []
+        for base, segs in sorted(_listing(self.root / _enc(group)).items()):
+            stream = unquote(base)
+            events, offsets[stream] = self._read(segs, stream, offsets.get(stream, 0))
+            out.extend(events)
+        out.sort(key=lambda e: e.timestamp_ms)
+        return out
+
+    @staticmethod
+    def _read(segs: list[tuple[int, Path]], stream: str, offset: int) -> tuple[list[LogEvent], int]:
         out: list[LogEvent] = []
         for i, (start, path) in enumerate(segs):
             try:
@@ -383,8 +398,4 @@ class LogStore:
 
     def events(self, group: str) -> Iterator[LogEvent]:
         """All events of a group, merged across streams in timestamp order."""
-        evs: list[LogEvent] = []
-        for s in self.streams(group):
-            evs.extend(self.read(group, s)[0])
-        evs.sort(key=lambda e: e.timestamp_ms)
-        return iter(evs)
+        return iter(self.read_group(group, {}))
