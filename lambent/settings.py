@@ -221,6 +221,10 @@ class StorageSettings:
     #: A stream is written in segments of at most this size (and at most a quarter of the group
     #: quota): the unit of rotation.
     log_segment_max_bytes: int = 8 * 1024 * 1024
+    #: Segment files kept per log group and in total (oldest deleted first): a function that
+    #: starts a new stream per invocation (it crashes every time) cannot exhaust the inodes.
+    log_group_max_files: int = 10_000
+    logs_max_files: int = 100_000
     #: Ballast file preallocated in the data dir, released so that deletes and state changes can
     #: commit on a full disk; recreated when there is room again (0: no reserve).
     reserve_bytes: int = 32 * 1024 * 1024
@@ -232,7 +236,8 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         if not (self.log_group_max_bytes > 0 and self.logs_max_bytes > 0 and 0 <= self.logs_max_fs_fraction <= 1
-                and self.log_segment_max_bytes > 0 and self.reserve_bytes >= 0 and self.min_free_bytes >= 0
+                and self.log_segment_max_bytes > 0 and self.log_group_max_files > 0 and self.logs_max_files > 0
+                and self.reserve_bytes >= 0 and self.min_free_bytes >= 0
                 and self.check_interval_s > 0):
             raise ValueError(f"invalid storage settings: {self}")
 

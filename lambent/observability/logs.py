@@ -296,7 +296,8 @@ class LogStore:
             w.roll()
 
     def _segment_closed(self, seg: Segment) -> None:
-        self.usage.closed(seg)
+        if self.usage.closed(seg):
+            self._delete(self.usage.victims(seg.group))
 
     def _forget(self, w: LogStreamWriter) -> None:
         ws = self._writers.get(w.group)

@@ -28,6 +28,10 @@ class LogQuota:
     group_max_bytes: int
     total_max_bytes: int
     segment_max_bytes: int
+    #: Closed segment files kept per group and in total: a function that makes a new stream per
+    #: invocation (it crashes every time) must not exhaust the filesystem's inodes with tiny files.
+    group_max_files: int = 10_000
+    total_max_files: int = 100_000
 
     @classmethod
     def unlimited(cls) -> LogQuota:
@@ -44,7 +48,7 @@ class LogQuota:
         total = max(total, _MIN_SEGMENT_BYTES)
         group = min(s.log_group_max_bytes, total)
         segment = max(_MIN_SEGMENT_BYTES, min(s.log_segment_max_bytes, group // 4))
-        return cls(group, total, segment)
+        return cls(group, total, segment, s.log_group_max_files, max(s.logs_max_files, s.log_group_max_files))
 
 
 @dataclass
@@ -71,6 +75,8 @@ class LogUsage:
     def __init__(self, quota: LogQuota) -> None:
         self.quota = quota
         self.total = 0
+        #: Closed segments of all groups.
+        self.files = 0
         self._groups: dict[str, _Group] = {}
         self._seq = 0
 
@@ -96,11 +102,15 @@ class LogUsage:
         self.total += n
         return g.bytes > self.quota.group_max_bytes or self.total > self.quota.total_max_bytes
 
-    def closed(self, seg: Segment) -> None:
-        """A segment (already charged) will not be written again: it may now be deleted."""
+    def closed(self, seg: Segment) -> bool:
+        """A segment (already charged) will not be written again: it may now be deleted. True if
+        that makes too many files (then ask for ``victims``)."""
         self._seq += 1
         seg.seq = self._seq
-        self._group(seg.group).closed.append(seg)
+        g = self._group(seg.group)
+        g.closed.append(seg)
+        self.files += 1
+        return len(g.closed) > self.quota.group_max_files or self.files > self.quota.total_max_files
 
     def existing(self, seg: Segment) -> None:
         """A segment found on disk at start-up (give them oldest first): charge and close it."""
@@ -115,16 +125,18 @@ class LogUsage:
         seg = g.closed.popleft()
         g.bytes -= seg.size
         self.total -= seg.size
+        self.files -= 1
         return seg
 
     def victims(self, group: str) -> list[Segment]:
         """Closed segments to delete, oldest first, until ``group`` and the total are within
         their quotas (or nothing closed is left); they are uncharged already."""
         out: list[Segment] = []
+        q = self.quota
         g = self._groups.get(group)
-        while g is not None and g.bytes > self.quota.group_max_bytes and g.closed:
+        while g is not None and g.closed and (g.bytes > q.group_max_bytes or len(g.closed) > q.group_max_files):
             out.append(self._take(g))
-        while self.total > self.quota.total_max_bytes:
+        while self.total > q.total_max_bytes or self.files > q.total_max_files:
             oldest: _Group | None = None
             for other in self._groups.values():
                 if other.closed and (oldest is None or other.closed[0].seq < oldest.closed[0].seq):
@@ -144,6 +156,7 @@ class LogUsage:
         for seg in g.closed:
             (out if seg.last_ms < before_ms else keep).append(seg)
         g.closed = keep
+        self.files -= len(out)
         for seg in out:
             g.bytes -= seg.size
             self.total -= seg.size
@@ -155,4 +168,5 @@ class LogUsage:
         if g is None:
             return []
         self.total -= g.bytes
+        self.files -= len(g.closed)
         return list(g.closed)

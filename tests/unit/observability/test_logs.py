@@ -244,3 +244,13 @@ def test_a_group_deleted_while_it_is_read_reads_as_empty(tmp_path: Path) -> None
     assert store.streams("never") == [] and store.read("never", "s") == ([], 0)
     (tmp_path / "file-not-group").write_text("")
     assert store.streams("file-not-group") == [] and store.read("file-not-group", "s") == ([], 0)
+
+
+def test_a_stream_per_invocation_cannot_pile_up_files(tmp_path: Path) -> None:
+    # A function that crashes every time gets a new environment, so a new stream, each invocation.
+    store = LogStore(tmp_path, LogQuota(1 << 30, 1 << 30, 1 << 30, group_max_files=2, total_max_files=10))
+    for i in range(5):
+        w = store.writer("g", f"s{i}")
+        w.write(f"crash {i}", i)
+        w.close()
+    assert store.streams("g") == ["s3", "s4"]

@@ -93,3 +93,20 @@ def test_dropping_a_group_uncharges_it_and_hands_back_its_closed_segments() -> N
     assert usage.drop_group("g") == [closed]
     assert usage.total == 7 and usage.group_bytes("g") == 0
     assert usage.drop_group("g") == []
+
+
+def test_too_many_small_segment_files_go_oldest_first_too() -> None:
+    usage = LogUsage(LogQuota(1 << 30, 1 << 30, 1 << 20, group_max_files=3, total_max_files=5))
+    segs = [seg("g", 1, name=f"g{i}") for i in range(4)]
+    flags = []
+    for s in segs:
+        usage.charge("g", 1)
+        flags.append(usage.closed(s))
+    assert flags == [False, False, False, True]
+    assert usage.victims("g") == [segs[0]] and usage.files == 3
+    others = [seg("h", 1, name=f"h{i}") for i in range(3)]
+    for s in others:
+        usage.charge("h", 1)
+        usage.closed(s)
+    assert usage.victims("h") == [segs[1]]  # 6 files > 5: the oldest of any group
+    assert usage.files == 5 and usage.total == 5
