@@ -11,7 +11,7 @@ from .errors import SandboxError
 from .orphans import kill_leftover_sandboxes
 from .sandbox import Sandbox
 from .spec import Limits, Mount, SandboxOptions, SandboxSpec
-from .uids import UidAllocator, UidRange, UidRangeExhausted
+from .uids import SandboxCapacityExceeded, UidAllocator, UidRange, UidRangeExhausted
 
 __all__ = [
     "Cgroup",
@@ -20,6 +20,7 @@ __all__ = [
     "Limits",
     "Mount",
     "Sandbox",
+    "SandboxCapacityExceeded",
     "SandboxError",
     "SandboxOptions",
     "SandboxSpec",

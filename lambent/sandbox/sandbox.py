@@ -545,13 +545,13 @@ def _take_uid(spec: SandboxSpec, options: SandboxOptions) -> UidLease | None:
     try:
         lease = options.uids.acquire()
     except SandboxError as exc:
-        # Same class (UidRangeExhausted stays itself), now naming the sandbox.
+        # Same class (a SandboxCapacityExceeded stays one), now naming the sandbox.
         raise type(exc)(exc.message, sandbox_id=spec.sandbox_id, path=exc.path, hint=exc.hint) from exc
     try:
         lease.grant(private)
     except SandboxError as exc:
         lease.release()
-        raise SandboxError(exc.message, sandbox_id=spec.sandbox_id, path=exc.path, hint=exc.hint) from exc
+        raise type(exc)(exc.message, sandbox_id=spec.sandbox_id, path=exc.path, hint=exc.hint) from exc
     except BaseException:
         lease.release()
         raise

@@ -45,7 +45,16 @@ from dataclasses import dataclass
 
 from .errors import SandboxError
 
-__all__ = ["UidAllocator", "UidLease", "UidRange", "UidRangeExhausted", "close_private", "read_acl_users"]
+__all__ = [
+    "PrivateMountFull",
+    "SandboxCapacityExceeded",
+    "UidAllocator",
+    "UidLease",
+    "UidRange",
+    "UidRangeExhausted",
+    "close_private",
+    "read_acl_users",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -64,8 +73,16 @@ _READ_EXEC = 0o5
 _MAX_ID = 2**32 - 2  # (uid_t)-1 is reserved by the kernel
 
 
-class UidRangeExhausted(SandboxError):
+class SandboxCapacityExceeded(SandboxError):
+    """The host cannot take another sandbox now (a capacity limit, not a failure)."""
+
+
+class UidRangeExhausted(SandboxCapacityExceeded):
     """Every uid of the range is held by a live sandbox (of this or another owner on the host)."""
+
+
+class PrivateMountFull(SandboxCapacityExceeded):
+    """A private directory's ACL has no room for another sandbox's entry (ext4: 503 entries)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,12 @@ class UidLease:
                 try:
                     _update_acl(path, self.uid, add=True)
                 except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.E2BIG):
+                        raise PrivateMountFull(
+                            f"no room for uid {self.uid} in the ACL of a private mount: "
+                            "too many sandboxes mount it at once",
+                            path=path,
+                        ) from exc
                     raise SandboxError(
                         f"cannot grant uid {self.uid} access: {exc.strerror}",
                         path=path,

@@ -23,7 +23,7 @@ from lambent.control.runtimes import RuntimeLaunch
 from lambent.observability.logs import LogStore, stream_name
 from lambent.runtime_api import EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
 from lambent.errors import TooManyRequests
-from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxOptions, SandboxSpec, UidRangeExhausted
+from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxCapacityExceeded, SandboxOptions, SandboxSpec
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
@@ -160,8 +160,9 @@ class ExecutionEnvironment:
         )
         try:
             self._sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
-        except UidRangeExhausted as exc:
-            # Like the memory budget: no room for another environment on this host right now.
+        except SandboxCapacityExceeded as exc:
+            # Like the memory budget: no room for another environment on this host right now
+            # (every sandbox uid in use, or its code tree's ACL full).
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded", hint=str(exc)) from exc
         assert self._sandbox.listener is not None  # noqa: S101 - listen_port is set above
         self._capture = LogCapture(self._sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)

@@ -491,3 +491,26 @@ def test_a_dead_owners_uid_is_passed_over_while_others_are_free(
     # And the start-up sweep reclaims it
     assert allocator.sweep() == 1
     assert read_acl_users(str(tree)) == {}
+
+
+def test_a_full_private_mount_acl_is_a_capacity_error(make: Callable[..., UidAllocator], tree: Path) -> None:
+    from lambent.sandbox import SandboxCapacityExceeded
+    from lambent.sandbox.uids import PrivateMountFull
+
+    # Given a tree whose ACL is full of other sandboxes' entries (ext4 holds 503)
+    allocator = make(size=1000)
+    leases = []
+    try:
+        with pytest.raises(PrivateMountFull) as caught:
+            for _ in range(1000):
+                lease = allocator.acquire()
+                leases.append(lease)
+                lease.grant([str(tree)])
+        # Then the refusal is a capacity limit (throttled upstream), naming the tree
+        assert isinstance(caught.value, SandboxCapacityExceeded)
+        assert caught.value.path == str(tree)
+        assert 100 < len(read_acl_users(str(tree))) < 1000
+    finally:
+        for lease in leases:
+            lease.release()
+    assert read_acl_users(str(tree)) == {}
