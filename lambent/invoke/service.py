@@ -132,10 +132,11 @@ class InvokeService:
                 self._drained.set()
 
     def _changed(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> bool:
-        try:
-            return pool_key(self.functions.resolve(name, qualifier)) != pool_key(cfg)
-        except ResourceNotFound:
-            return True
+        """Whether the version ``cfg`` started for was replaced or deleted since. Its own version
+        is looked up, not ``qualifier``: a weighted alias may have picked the other version, and
+        an alias moved meanwhile leaves the version it picked as it was."""
+        current = self._current(name, cfg.version)
+        return current is None or pool_key(current) != pool_key(cfg)
 
     def _retry_or_not_found(self, name: str, qualifier: str | None, retry: bool,
                             cause: BaseException | None = None) -> None:

@@ -157,3 +157,21 @@ async def test_a_tree_released_before_the_pin_is_not_started_on() -> None:
     result = await service(functions, pool).invoke("f", None, REQ)
     assert pool.started == ["b"] and result.outcome.payload == b"ran b"
     assert pool.discarded == 1
+
+
+async def test_a_weighted_alias_picking_its_other_version_does_not_look_like_a_change() -> None:
+    # Given alias "live" whose primary is version 1 and whose weight picked version 2 for this call
+    v1, v2 = cfg("1").replace(version="1"), cfg("2").replace(version="2")
+
+    class AliasFunctions(FakeFunctions):
+        def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+            if qualifier == "live":
+                return v2 if draw is not None else v1  # the draw picks 2; without one, the primary
+            return {"1": v1, "2": v2}[qualifier or "2"]
+
+    pool = FakePool(lambda env: IMPORT_ERROR)
+    # When version 2 fails its init and nothing changed
+    result = await service(AliasFunctions(v2), pool).invoke("f", "live", REQ)
+    # Then that is version 2's own error, after one start
+    assert pool.started == ["2"]
+    assert result.outcome.function_error == "Unhandled" and result.config.version == "2"
