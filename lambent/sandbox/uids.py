@@ -239,12 +239,13 @@ class UidAllocator:
             uid = self.range.start + index
             if uid in self._held or uid in self._skip:
                 continue
-            fd = self._try_lock(uid, reclaim=False, left_by_dead=left_by_dead)
+            fd = self._try_lock(uid, running=None, left_by_dead=left_by_dead)
             if fd is not None:
                 self._next = (index + 1) % size
                 return self._lease(uid, fd)
+        running = _uids_running() if left_by_dead else set()
         for uid in left_by_dead:
-            fd = self._try_lock(uid, reclaim=True)
+            fd = self._try_lock(uid, running=running)
             if fd is not None:
                 return self._lease(uid, fd)
         raise UidRangeExhausted(
@@ -267,7 +268,9 @@ class UidAllocator:
         except RuntimeError:  # interpreter shutting down: no more threads
             os.close(fd)
 
-    def _try_lock(self, uid: int, *, reclaim: bool, left_by_dead: list[int] | None = None) -> int | None:
+    def _try_lock(self, uid: int, *, running: set[int] | None, left_by_dead: list[int] | None = None) -> int | None:
+        """Lock ``uid``'s file; a dead holder's uid only with ``running`` (the uids processes run
+        as now) and only if it is not among them; else it is noted in ``left_by_dead``."""
         path = self.lock_path(uid)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -282,12 +285,12 @@ class UidAllocator:
                 # Its previous holder died holding it. Its sandboxes may outlive it for a moment
                 # (frozen ones until the owner's reaper kills them): the uid waits until no
                 # process runs as it, then what was granted to it is taken back.
-                if not reclaim:
+                if running is None:
                     if left_by_dead is not None:
                         left_by_dead.append(uid)
                     os.close(fd)
                     return None
-                if _uid_has_processes(uid) or not self.revoke(uid, _read_record(fd)):
+                if uid in running or not self.revoke(uid, _read_record(fd)):
                     os.close(fd)
                     return None
                 os.ftruncate(fd, 0)
@@ -322,6 +325,7 @@ class UidAllocator:
         """Clean up after dead owners: for every lock file nobody holds, revoke what it records
         and remove it. Returns how many were removed. Safe while other owners allocate."""
         removed = 0
+        running: set[int] | None = None  # one /proc scan, only if some file is unlocked
         try:
             names = os.listdir(self.lock_dir)
         except FileNotFoundError:
@@ -339,7 +343,9 @@ class UidAllocator:
                 continue  # released meanwhile
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if _still_named(fd, path) and not _uid_has_processes(uid) and self.revoke(uid, _read_record(fd)):
+                if running is None:
+                    running = _uids_running()
+                if _still_named(fd, path) and uid not in running and self.revoke(uid, _read_record(fd)):
                     os.unlink(path)
                     removed += 1
             except OSError:
@@ -387,9 +393,11 @@ def _read_record(fd: int) -> list[str]:
     return [os.fsdecode(p) for p in data.split(b"\0") if p and p != _HELD]
 
 
-def _uid_has_processes(uid: int) -> bool:
-    """Whether any process on the host has ``uid`` as its real, effective, saved or fs uid (a
-    scan of /proc: only on the rare path of a uid whose holder died)."""
+def _uids_running() -> set[int]:
+    """Every uid some process on the host has as its real, effective, saved or fs uid (a scan
+    of /proc, ~0.2 s for 1200 processes on a loaded 2-vCPU VM: only for uids whose holder died;
+    a dead holder's uid gains no process meanwhile, as nobody else may start one as it)."""
+    found: set[int] = set()
     with os.scandir("/proc") as entries:
         for entry in entries:
             if not entry.name.isdigit():
@@ -398,12 +406,11 @@ def _uid_has_processes(uid: int) -> bool:
                 with open(f"/proc/{entry.name}/status", "rb") as f:
                     for line in f:
                         if line.startswith(b"Uid:"):
-                            if uid in map(int, line.split()[1:]):
-                                return True
+                            found.update(map(int, line.split()[1:]))
                             break
             except OSError:
                 continue  # gone meanwhile
-    return False
+    return found
 
 
 def _prepare_lock_dir(lock_dir: str) -> None:
