@@ -9,6 +9,7 @@ names the cause, and deletes and state changes use a preallocated reserve.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -180,9 +181,9 @@ def test_a_full_disk_refuses_growth_with_a_clear_error_and_deletes_still_free_it
     for _ in range(3):
         invoke_json(lam, flood)
     assert invoke_json(lam, echo, {"n": 0})[1] == {"echo": {"n": 0}}
-    flood_zip = srv.data_dir / "code" / f"{lam.get_function(FunctionName=flood)['Configuration']['CodeSha256']}.zip"
-    zips = list((srv.data_dir / "code").glob("*.zip"))
-    assert len(zips) == 2
+    flood_sha = base64.b64decode(lam.get_function(FunctionName=flood)["Configuration"]["CodeSha256"]).hex()
+    flood_zip, flood_tree = srv.data_dir / "code" / f"{flood_sha}.zip", srv.sandbox_dir() / "code" / flood_sha
+    assert flood_zip.is_file() and flood_tree.is_dir() and group_dir(srv, flood).is_dir()
     filler = Filler(srv)
     try:
         # When something outside lambent takes every free byte
@@ -192,8 +193,6 @@ def test_a_full_disk_refuses_growth_with_a_clear_error_and_deletes_still_free_it
         # (more than the page its log file has left, so that the disk must refuse it)
         resp, out = invoke_json(lam, echo, {"n": 1, "pad": 20000}, LogType="Tail")
         assert resp["StatusCode"] == 200 and out == {"echo": {"n": 1, "pad": 20000}}
-        import base64
-
         assert f"echo {resp['ResponseMetadata']['RequestId']}" in base64.b64decode(resp["LogResult"]).decode()
         # an async accept is refused clearly — nothing was accepted —
         with pytest.raises(ClientError) as exc:
@@ -214,7 +213,9 @@ def test_a_full_disk_refuses_growth_with_a_clear_error_and_deletes_still_free_it
         resp = lam.delete_function(FunctionName=flood)
         assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
         # which freed the function's space: its code zip and its logs.
-        assert not flood_zip.exists() and not group_dir(srv, flood).exists()
+        assert not group_dir(srv, flood).exists()
+        # (the code goes once the function's last environment is torn down)
+        wait_for(lambda: not flood_zip.exists() and not flood_tree.exists(), what="the function's code to go")
         with pytest.raises(ClientError) as exc:
             lam.get_function(FunctionName=flood)
         assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
