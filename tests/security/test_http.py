@@ -312,6 +312,8 @@ def test_the_server_raises_its_descriptor_limit_to_the_hard_limit(tmp_path: Path
         limits = Path(f"/proc/{srv.proc.pid}/limits").read_text()
         line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
         assert line.split()[3:5] == [str(hard), str(hard)], line
+        # and the API's connection cap is what that budget leaves after the 4096 reserve
+        assert f"RLIMIT_NOFILE {hard}: at most {max(16, hard - min(4096, hard // 2))} API connections" in srv.log()
     finally:
         srv.stop()
         srv.cleanup()
