@@ -202,11 +202,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
         else:
             self._chunk_bytes = len(data)  # a next request may begin in this chunk
+            if self in self.guard.idle:
+                # Any byte after a response starts the next head's clock, even bytes that begin
+                # no message (llhttp skips CRLFs between requests, and each cancels uvicorn's
+                # keep-alive timer: without this a CRLF now and then would hold it for ever).
+                self._begin_head()
         super().data_received(data)
         if self._head_pending and not self._draining and not self.transport.is_closing():
             # The head is still incomplete: bounded in bytes however it is split into lines
             # (httptools accumulates a line across chunks), and in headers parsed so far.
-            if self._head_bytes > self._max_head or len(self.headers) > self._max_headers:
+            if self._head_bytes > self._max_head or len(self.headers or ()) > self._max_headers:
                 self._refuse(self._headers_too_large())
 
     # -- parser callbacks ---------------------------------------------------------------------

@@ -183,3 +183,35 @@ def test_a_slow_body_gets_408() -> None:
 def test_settings_refuse_unsafe_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         HttpSettings(**bad)
+
+
+def test_crlfs_between_requests_do_not_hold_a_connection_open() -> None:
+    async def main() -> None:
+        h = Harness(head_timeout_s=0.5)
+        proto, t = h.connect()
+        proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.05)
+        assert status_of(bytes(t.out)) == 200
+        # When the client sends only CRLFs (which begin no request, and cancel the keep-alive timer)
+        for _ in range(12):
+            if t.closed:
+                break
+            proto.data_received(b"\r\n")
+            await asyncio.sleep(0.1)
+        # Then the head deadline still closes it
+        assert t.closed
+
+    asyncio.run(main())
+
+
+def test_leading_crlfs_on_a_new_connection_count_against_the_head() -> None:
+    async def main() -> None:
+        h = Harness(max_head_bytes=1024, max_header_line_bytes=1024)
+        proto, t = h.connect()
+        for _ in range(300):
+            if t.out:
+                break
+            proto.data_received(b"\r\n\r\n")
+        assert status_of(bytes(t.out)) == 431
+
+    asyncio.run(main())
