@@ -32,16 +32,10 @@ SLEEPY = {"app.py": "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 
 GONE_WITHIN_S = 10.0
 
 
-@pytest.fixture
-def sandbox_root() -> Iterator[Path]:
-    """A private LAMBENT_SANDBOX_DIR_ROOT (world-traversable, as sandboxes need)."""
-    root = Path(tempfile.mkdtemp(prefix="lambent-root-", dir="/var/tmp"))
-    os.chmod(root, 0o711)
-    yield root
-    for d in root.iterdir():
-        for pid in find_sandbox_processes(f"{d}/"):
-            os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(root, ignore_errors=True)
+def stop_all(made: list[Server]) -> None:
+    for srv in made:
+        srv.stop(signal.SIGKILL) if srv.own_session else srv.stop()
+        srv.cleanup()
 
 
 @pytest.fixture
@@ -49,9 +43,21 @@ def servers() -> Iterator[list[Server]]:
     require_prerequisites()
     made: list[Server] = []
     yield made
-    for srv in made:
-        srv.stop(signal.SIGKILL) if srv.own_session else srv.stop()
-        srv.cleanup()
+    stop_all(made)
+
+
+@pytest.fixture
+def sandbox_root(servers: list[Server]) -> Iterator[Path]:
+    """A private LAMBENT_SANDBOX_DIR_ROOT (world-traversable, as sandboxes need)."""
+    root = Path(tempfile.mkdtemp(prefix="lambent-root-", dir="/var/tmp"))
+    os.chmod(root, 0o711)
+    yield root
+    stop_all(servers)  # before the root goes (servers is torn down after this fixture)
+    for d in root.iterdir():
+        for pid in find_sandbox_processes(f"{d}/"):
+            os.kill(pid, signal.SIGKILL)
+    wait_until_gone(lambda: [r for srv in servers for r in reapers_of(srv.data_dir)])
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def start(made: list[Server], data_dir: Path, root: Path | None = None, own_session: bool = False,
@@ -108,6 +114,13 @@ def reapers_of(data_dir: Path) -> list[int]:
     return found
 
 
+def gone_after(pids: list[int]) -> Callable[[], list[Any]]:
+    """For ``wait_until_gone``: which of ``pids`` still run. By pid, not command line: an exiting
+    process's command line reads empty before its descriptors (and locks) are closed."""
+    started = {pid: start_time(pid) for pid in pids}
+    return lambda: [pid for pid, t in started.items() if t is not None and start_time(pid) == t]
+
+
 def wait_until_gone(found: Callable[[], list[Any]], timeout_s: float = GONE_WITHIN_S) -> list[Any]:
     """Poll ``found`` until it returns nothing or ``timeout_s`` passed; returns its last answer."""
     deadline = time.monotonic() + timeout_s
@@ -147,7 +160,9 @@ def test_sigkill_of_the_server_leaves_no_sandbox_running(servers: list[Server], 
     tasks = cgroup_tasks(srv.data_dir) | set(find_sandbox_processes(marker))
     assert len(tasks) >= 8, tasks  # an init and a runtime per environment, bwrap outside
     alive = {pid: start_time(pid) for pid in tasks}
-    assert reapers_of(srv.data_dir), "a reaper should watch the server"
+    reapers = reapers_of(srv.data_dir)
+    assert len(reapers) == 1, "a reaper should watch the server"
+    reaping = gone_after(reapers)
 
     # When the server (or its whole process group) is SIGKILLed, and no server starts again
     assert srv.proc is not None
@@ -162,7 +177,7 @@ def test_sigkill_of_the_server_leaves_no_sandbox_running(servers: list[Server], 
     # cgroups (and the reaper) are gone
     def leftovers() -> list[Any]:
         still = [pid for pid, t in alive.items() if t is not None and start_time(pid) == t]
-        return still + find_sandbox_processes(marker) + cgroup_dirs(srv.data_dir) + reapers_of(srv.data_dir)
+        return still + find_sandbox_processes(marker) + cgroup_dirs(srv.data_dir) + reaping()
 
     assert wait_until_gone(leftovers, GONE_WITHIN_S - (time.monotonic() - killed_at)) == []
     caller.join(timeout=10)
@@ -201,9 +216,11 @@ def test_a_deleted_data_dir_s_sandbox_dir_is_removed_at_any_server_s_next_start(
     assert invoke_json(old.client(), create_function(old.client(), QUICK))[1] == "ok"
     orphan = sandbox_root / cgroup_prefix(old.data_dir)
     assert old.proc is not None
+    reapers = reapers_of(old.data_dir)
+    assert reapers
     old.proc.kill()
     old.proc.wait()
-    wait_until_gone(lambda: reapers_of(old.data_dir))  # it holds the dir until its sweep is over
+    assert wait_until_gone(gone_after(reapers)) == []  # it holds the dir until its sweep is over
     assert (orphan / "code").is_dir()
     shutil.rmtree(old.data_dir)
     # When a server of another data dir starts on the same root
@@ -260,9 +277,11 @@ def test_clean_removes_a_stopped_data_dir_s_sandbox_dir_and_refuses_a_running_on
     assert home.is_dir()
     # After a SIGKILL (the dir stays for the next start), once the reaper is done: removed
     assert srv.proc is not None
+    reapers = reapers_of(srv.data_dir)
+    assert reapers
     srv.proc.kill()
     srv.proc.wait()
-    wait_until_gone(lambda: reapers_of(srv.data_dir))
+    assert wait_until_gone(gone_after(reapers)) == []
     out = subprocess.run([*clean, str(srv.data_dir)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"removed {home}"
