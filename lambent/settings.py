@@ -172,9 +172,12 @@ class HttpSettings:
     #: large_body_wait_s for a slot, then gets 429 TooManyRequestsException.
     max_large_bodies: int = 8
     large_body_wait_s: float = 5.0
+    #: A response the client does not read (the socket's send buffer stays full) for this long
+    #: is aborted: a code download or a 6 MB result must not hold a connection for ever.
+    write_stall_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if not (0 < self.head_timeout_s <= 30 and self.body_grace_s > 0 and self.body_min_rate_bytes_per_s > 0
+        if not (0 < self.head_timeout_s <= 30 and self.write_stall_timeout_s > 0 and self.body_grace_s > 0 and self.body_min_rate_bytes_per_s > 0
                 and self.max_headers > 0 and 0 < self.max_header_line_bytes <= self.max_head_bytes
                 and self.max_connections >= 0 and self.fd_reserve >= 0 and self.max_connections_per_address > 0
                 and self.body_spool_bytes > 0 and self.max_large_bodies > 0 and self.large_body_wait_s >= 0):

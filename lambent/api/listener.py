@@ -3,7 +3,7 @@
 Every connection to the API, ``/health`` and the presigned code download included, goes through
 :class:`GuardedHttpToolsProtocol` (``uvicorn.Config(http=...)`` takes a protocol class). It adds,
 without a timer per request (one sweeper per server looks at all connections every
-``min(1 s, head_timeout_s / 10)``):
+``min(1 s, a tenth of the shortest deadline)``):
 
 - a **head deadline**: the request line and headers must be complete ``http.head_timeout_s``
   (at most 30 s) after the connection opened, or after the first byte of a keep-alive
@@ -18,6 +18,8 @@ without a timer per request (one sweeper per server looks at all connections eve
   takes the place of the oldest connection that is idle between requests, else of the oldest
   one still sending its head (the likeliest slowloris); only when every connection is busy with a
   request is the new one refused (429, AWS's throttle, which SDKs retry).
+- a **write stall deadline**: a response whose client stops reading (the send buffer stays full,
+  uvicorn's ``pause_writing``) for ``write_stall_timeout_s`` is aborted.
 - a request **answered before its body was read** (every refusal the headers alone decide) does
   not make the server read the rest: the connection stops reading for the app, discards what is
   still in flight for at most :data:`LINGER_S` (so the client, busy sending, can still read the
@@ -81,7 +83,10 @@ class ConnectionGuard:
         self.bodies: dict[GuardedHttpToolsProtocol, float] = {}
         #: connections between requests (or discarding a refused body)
         self.idle: dict[GuardedHttpToolsProtocol, None] = {}
-        self.sweep_interval_s = max(0.05, min(1.0, settings.head_timeout_s / 10))
+        #: connection -> loop time its writes stalled (the client stopped reading)
+        self.stalled: dict[GuardedHttpToolsProtocol, float] = {}
+        self.sweep_interval_s = max(0.05, min(1.0, settings.head_timeout_s / 10, settings.body_grace_s / 10,
+                                              settings.write_stall_timeout_s / 10))
         self._timer: asyncio.TimerHandle | None = None
         #: What the guard did, for logs and tests.
         self.refused = 0
@@ -126,6 +131,7 @@ class ConnectionGuard:
         self.heads.pop(conn, None)
         self.bodies.pop(conn, None)
         self.idle.pop(conn, None)
+        self.stalled.pop(conn, None)
 
     def arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is None:
@@ -146,13 +152,19 @@ class ConnectionGuard:
             conn for conn, started in self.bodies.items()
             if now - started > grace and now >= started + grace + conn.expected_body_bytes() / rate
         ]
+        stall_cutoff = now - self.settings.write_stall_timeout_s
+        late_writes = [conn for conn, since in self.stalled.items() if since <= stall_cutoff]
         for conn in late_heads:
             self.timed_out += 1
             conn.head_timed_out()
         for conn in late_bodies:
             self.timed_out += 1
             conn.body_timed_out()
-        if self.heads or self.bodies:
+        for conn in late_writes:
+            self.timed_out += 1
+            self.stalled.pop(conn, None)
+            conn.transport.abort()  # close() would wait for the unread buffer to drain
+        if self.heads or self.bodies or self.stalled:
             self.arm(loop)
 
 
@@ -244,6 +256,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._drain_and_close()
         elif not self._head_pending:
             self.guard.idle[self] = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        guard = self.guard
+        guard.stalled[self] = self.loop.time()
+        guard.arm(self.loop)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.guard.stalled.pop(self, None)
 
     def send_400_response(self, msg: str) -> None:
         refusal, self._refusal = self._refusal, None

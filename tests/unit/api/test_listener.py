@@ -50,6 +50,10 @@ class FakeTransport(asyncio.Transport):
     def write_eof(self) -> None:
         self.eof = True
 
+    def abort(self) -> None:
+        self.aborted = True
+        self.close()
+
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
@@ -213,5 +217,33 @@ def test_leading_crlfs_on_a_new_connection_count_against_the_head() -> None:
                 break
             proto.data_received(b"\r\n\r\n")
         assert status_of(bytes(t.out)) == 431
+
+    asyncio.run(main())
+
+
+def test_a_response_the_client_does_not_read_is_aborted() -> None:
+    async def main() -> None:
+        h = Harness(write_stall_timeout_s=0.3)
+        proto, t = h.connect()
+        proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        proto.pause_writing()  # the transport's buffer is full: the client reads nothing
+        await asyncio.sleep(0.2)
+        assert not t.closed
+        await asyncio.sleep(0.3)
+        assert t.closed and getattr(t, "aborted", False)
+
+    asyncio.run(main())
+
+
+def test_a_client_that_reads_again_is_not_aborted() -> None:
+    async def main() -> None:
+        h = Harness(write_stall_timeout_s=0.3)
+        proto, t = h.connect()
+        proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        proto.pause_writing()
+        await asyncio.sleep(0.1)
+        proto.resume_writing()
+        await asyncio.sleep(0.4)
+        assert not t.closed
 
     asyncio.run(main())
