@@ -99,6 +99,11 @@ class HttpConnection(asyncio.Protocol):
         self._backlog: list[Request] = []
         self._paused = False
         self._closing = False
+        # httptools hands a header over only once it is complete, accumulating it until then:
+        # bytes fed while a head is incomplete are counted here, so a header that never ends
+        # is refused after max_head_bytes (plus at most one read) instead of growing for ever.
+        self._in_body = False
+        self._head_fed = 0
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -121,14 +126,21 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        if not self._in_body:
+            self._head_fed += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError:
             self._fail(_HEAD_TOO_LARGE if self._head_over() else _BAD_REQUEST)
+            return
         except httptools.HttpParserUpgrade:
             self._fail(_BAD_REQUEST)
+            return
         except httptools.HttpParserError:
             self._fail(_BAD_REQUEST)
+            return
+        if not self._in_body and self._head_fed > self._max_head_bytes and not self._closing:
+            self._fail(_HEAD_TOO_LARGE)  # a head still incomplete after max_head_bytes
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -152,6 +164,10 @@ class HttpConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._url += url
         self._count_head(len(url))
+
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+        self._head_fed = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_head(len(name) + len(value))
@@ -180,6 +196,8 @@ class HttpConnection(asyncio.Protocol):
         self._chunks.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_body = False
+        self._head_fed = 0
         oversize = self._body_bytes > self._body_limit
         chunks = self._chunks
         body = b"" if not chunks else chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -233,3 +233,38 @@ def test_drop_all_empties_the_slot() -> None:
         slot.claim(r)
     assert slot.drop_all() == 30
     assert not slot.active
+
+
+async def test_a_header_that_never_ends_is_refused_after_the_head_limit(server: Server) -> None:
+    # Given a request whose one header value goes on and on (httptools keeps an unfinished
+    # header until it ends, so counting complete headers alone would never stop it)
+    client = await server.connect()
+    await client.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nX-Big: ")
+    # When 70 KB of it arrive, in two reads, without its end
+    await client.send(b"a" * 40_000)
+    await asyncio.sleep(0.1)
+    await client.send(b"a" * 30_000)
+    # Then the server answers 431 and closes, rather than keep accumulating it
+    reply = await client.response()
+    assert reply.status == 431 and reply.body == b""
+    assert await client.closed_by_server()
+
+
+async def test_a_request_line_that_never_ends_is_refused_after_the_head_limit(server: Server) -> None:
+    client = await server.connect()
+    await client.send(b"GET /2018-06-01/runtime/" + b"a" * 100_000)
+    assert (await client.response()).status == 431
+    assert await client.closed_by_server()
+
+
+async def test_heads_just_under_the_limit_over_many_requests_are_served(server: Server) -> None:
+    # Keep-alive requests with 60 KB heads each: the count starts again with every request
+    client, next_answer = await parked(server)
+    invoke = asyncio.create_task(server.endpoint.invoke(make_inv()))
+    await within(next_answer)
+    head = {"X-Pad": "p" * 60_000}
+    for _ in range(3):
+        reply = await client.request("POST", "/invocation/other/response", b"{}", head)
+        assert reply.status == 400
+    assert (await client.request("POST", "/invocation/req-1/response", b"1", head)).status == 202
+    assert (await within(invoke)).body == b"1"  # type: ignore[attr-defined]
