@@ -114,16 +114,21 @@ class CodeStore:
             else:
                 self._pins.pop(sha256_hex, None)
 
-    def hold(self, sha256_hex: str) -> bool:
+    def hold(self, sha256_hex: str, blocking: bool = True) -> bool | None:
         """Pin an unpacked tree for an execution environment that mounts it, so that an update or
         delete releasing the package meanwhile cannot remove its files under a running function;
         the holder calls ``unpin`` then ``release`` when its sandbox is gone. False (nothing
-        pinned) if the tree is gone already."""
-        with self._lock:
+        pinned) if the tree is gone already; None if not ``blocking`` and the lock is busy (an
+        unpack may hold it for seconds: the event loop then asks again from a thread)."""
+        if not self._lock.acquire(blocking):
+            return None
+        try:
             if not self.code_dir(sha256_hex).is_dir():
                 return False
             self._pins[sha256_hex] = self._pins.get(sha256_hex, 0) + 1
             return True
+        finally:
+            self._lock.release()
 
     def ensure_unpacked(self, sha256_hex: str) -> Path:
         """Re-create an unpacked tree from its zip if it went missing (e.g. a crash mid-unpack)."""

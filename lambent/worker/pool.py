@@ -38,7 +38,7 @@ class CodeHolder(Protocol):
     environment's code tree stays on disk while its sandbox mounts it, even if an update or a
     delete releases the package meanwhile; the last environment to go deletes it."""
 
-    def hold(self, sha256_hex: str) -> bool: ...
+    def hold(self, sha256_hex: str, blocking: bool = True) -> bool | None: ...
     def unpin(self, sha256_hex: str) -> None: ...
     def release(self, sha256_hex: str) -> None: ...
 
@@ -142,8 +142,12 @@ class WorkerPool:
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1
         self._reserved_mb += cfg.memory_mb
         if self._code is not None:
-            # In a thread: the code store's lock may be held by an unpack.
-            env.code_held = await asyncio.to_thread(self._code.hold, cfg.code_hash_hex)
+            # At once if the code store's lock is free (a cold start has no time for a thread
+            # hop), else from a thread: an unpack may hold the lock for seconds.
+            held = self._code.hold(cfg.code_hash_hex, blocking=False)
+            if held is None:
+                held = await asyncio.to_thread(self._code.hold, cfg.code_hash_hex)
+            env.code_held = bool(held)
         if victims:
             await asyncio.gather(*(self._destroy(e, "evicted") for e in victims), return_exceptions=True)
         return env

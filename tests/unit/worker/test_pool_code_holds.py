@@ -23,9 +23,13 @@ class FakeCode:
 
     def __init__(self, gone: set[str] | None = None) -> None:
         self.gone = gone or set()
+        self.busy = False
         self.calls: list[tuple[str, str]] = []
 
-    def hold(self, sha256_hex: str) -> bool:
+    def hold(self, sha256_hex: str, blocking: bool = True) -> bool | None:
+        if not blocking and self.busy:
+            self.busy = False  # the lock is taken: the pool asks again from a thread
+            return None
         self.calls.append(("hold", sha256_hex))
         return sha256_hex not in self.gone
 
@@ -126,3 +130,11 @@ async def test_without_a_code_holder_nothing_is_held(pool: WorkerPool) -> None:
     assert not env.code_held
     pool.discard(env)
     await settle(pool)
+
+
+async def test_a_busy_code_store_is_asked_again_from_a_thread(pool: WorkerPool) -> None:
+    code = FakeCode()
+    code.busy = True
+    pool.hold_code_with(code)
+    env = await pool.new_environment(cfg())
+    assert env.code_held and code.calls == [("hold", "a" * 64)]
