@@ -357,3 +357,19 @@ def test_set_nofile_lowers_another_uids_process_and_restores_the_thread() -> Non
     finally:
         proc.kill()
         proc.wait()
+
+
+# -------------------------------------------------------------------------------- settings
+
+
+def test_settings_default_to_the_options_defaults_and_read_their_env_vars() -> None:
+    from lambent.settings import Settings
+
+    defaults, options = Settings.from_env({}).sandbox, SandboxOptions()
+    assert (defaults.seccomp, defaults.nofile_limit, defaults.bin_sh) == (
+        options.seccomp, options.nofile_limit, options.bin_sh,
+    )  # fmt: skip
+    env = {"LAMBENT_SANDBOX_SECCOMP": "0", "LAMBENT_SANDBOX_NOFILE_LIMIT": "4096",
+           "LAMBENT_SANDBOX_BIN_SH": ""}  # fmt: skip
+    got = Settings.from_env(env).sandbox
+    assert (got.seccomp, got.nofile_limit, got.bin_sh) == (False, 4096, "")
