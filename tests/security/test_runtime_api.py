@@ -92,6 +92,32 @@ def handler(event, context):
     return {"opened": opened, "sent": sent_total}
 """
 
+# Sends its Runtime API a request whose one header never ends: up to `mb` MB of it, 1 MB at a
+# time, and reports how far it got before the server closed the connection.
+ENDLESS_HEADER = """
+import os, socket
+def handler(event, context):
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nX-Endless: ")
+    chunk, sent, closed = b"a" * (1024 * 1024), 0, False
+    for _ in range(event["mb"]):
+        try:
+            s.sendall(chunk)
+        except OSError:
+            closed = True
+            break
+        sent += 1
+    reply = b""
+    if not closed:
+        try:
+            reply = s.recv(4096)
+        except OSError:
+            pass
+    s.close()
+    return {"sent_mb": sent, "closed": closed, "reply": reply[:40].decode("latin-1")}
+"""
+
 SIX_MB_HANDLERS = """
 def length(event, context):
     return {"length": len(event["body"]), "isBase64Encoded": event["isBase64Encoded"]}
@@ -218,6 +244,23 @@ def test_half_sent_6_mb_responses_do_not_grow_the_server(lam: Any, server: Serve
     # and the function's environment goes on serving
     resp, body = invoke_json(lam, name, {"count": 0, "seconds": 1, "hold": 0})
     assert "FunctionError" not in resp and body == {"opened": 0, "sent": 0}
+
+
+def test_a_header_that_never_ends_is_cut_off(lam: Any, server: Server) -> None:
+    # Given a function that sends its Runtime API a header of up to 48 MB that never ends
+    name = create_function(lam, {"app.py": ENDLESS_HEADER}, Timeout=30, MemorySize=256)
+    pid = server_pid(server)
+    before = rss_bytes(pid)
+    # When it runs
+    with Sampler(lambda: rss_bytes(pid)) as rss:
+        resp, body = invoke_json(lam, name, {"mb": 48})
+    # Then the server answered 431 and closed the connection after its 64 KiB head limit
+    # (the function gets at most the socket buffers' worth further), holding next to nothing
+    assert "FunctionError" not in resp, body
+    assert body["sent_mb"] < 16, body
+    assert body["closed"] or body["reply"].startswith("HTTP/1.1 431"), body
+    grown = rss.peak - before
+    assert grown < 16 * MB, f"server RSS grew by {grown / MB:.0f} MB"
 
 
 def test_a_6_mb_event_reaches_a_default_128_mb_python_function(lam: Any) -> None:
