@@ -6,8 +6,10 @@ Launch, every privileged step in order (the parent is root; nothing else runs as
    and add ``user:U:r-x`` to the ACL of each ``private`` mount's source; both are undone by
    ``destroy`` once the tree has exited. Without it every sandbox is host uid 65534.
 1. Pipes, all O_CLOEXEC: bwrap status (JSON), block, output (stdout+stderr), one pipe per
-   generated /etc file, and one with bwrap's own options (``--args``: /proc/<pid>/cmdline is
-   world-readable, and would name every bind source); only their child ends are passed to bwrap.
+   generated /etc file, one with the seccomp program (``_seccomp``, compiled once per process;
+   bwrap loads it right before it execs the command), and one with bwrap's own options
+   (``--args``: /proc/<pid>/cmdline is world-readable, and would name every bind source); only
+   their child ends are passed to bwrap.
 2. ``setpriv --reuid/--regid U --clear-groups -- bwrap --args FD -- argv`` via
    ``create_subprocess_exec``, its environment the sandbox's plus ``LAMBENT_SANDBOX_OWNER``
    (``options.owner``, for ``orphans.py``; ``--unsetenv`` drops it for the command).
@@ -22,7 +24,8 @@ Launch, every privileged step in order (the parent is root; nothing else runs as
    ``--block-fd`` before it forks and execs the command, so every instruction of sandboxed code
    runs limited.
 5. If ``listen_port`` is set, the listening socket is created inside the sandbox's network
-   namespace (``_netns``).
+   namespace (``_netns``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
+   the command inherits it).
 6. One byte on the block pipe lets bwrap exec the command.
 
 Pre-started pool (not built): a pool would run steps 1-5 ahead of time with a generic runtime
