@@ -46,9 +46,39 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def find_sandbox_processes(marker: str, proc: str = "/proc") -> list[int]:
+def _carries(marker: str, proc: str, pid: str) -> bool:
+    cmdline = _read(f"{proc}/{pid}/cmdline")
+    if not cmdline or os.path.basename(cmdline.split(b"\0", 1)[0]) not in _PROGRAMS:
+        return False  # cheap filter first: most processes are not bwrap, their environ is not read
+    environ = b"" if marker.encode() in cmdline else _read(f"{proc}/{pid}/environ") or b""
+    return is_sandbox_process(cmdline, environ, marker)
+
+
+def _in_foreign_session(marker: str, proc: str, pid: str) -> bool:
+    """Whether ``pid`` belongs to a session whose leader is alive and not a sandbox process.
+
+    An owner starts every sandbox in a session of its own, led by its setpriv/bwrap (and bwrap's
+    ``--new-session`` makes its init lead another): a process of the owner's is in a session led
+    by a marked process, or by one that is gone (a dead outer bwrap).
+    """
+    stat = _read(f"{proc}/{pid}/stat")
+    if stat is None:
+        return False
+    try:
+        session = stat.rsplit(b")", 1)[1].split()[3].decode()  # state ppid pgrp session …
+    except IndexError:
+        return False
+    if session in (pid, "0"):
+        return False
+    leader = _read(f"{proc}/{session}/cmdline")
+    return bool(leader) and not _carries(marker, proc, session)
+
+
+def find_sandbox_processes(marker: str, proc: str = "/proc", *, owner_sessions_only: bool = False) -> list[int]:
     """Pids of the bwrap/setpriv processes carrying ``marker`` (see the module docstring).
 
+    ``owner_sessions_only`` leaves out those in a session led by a live process that is not a
+    sandbox's (``_in_foreign_session``): not launched by the owner, whatever they carry.
     Processes come and go while ``proc`` is scanned; those that vanish are skipped. Reading
     another uid's ``environ`` needs root (or the same uid), which every owner of sandboxes is.
     """
@@ -57,12 +87,11 @@ def find_sandbox_processes(marker: str, proc: str = "/proc") -> list[int]:
     for entry in os.scandir(proc):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
-        cmdline = _read(f"{proc}/{entry.name}/cmdline")
-        if not cmdline or os.path.basename(cmdline.split(b"\0", 1)[0]) not in _PROGRAMS:
-            continue  # cheap filter first: most processes are not bwrap, their environ is not read
-        environ = b"" if marker.encode() in cmdline else _read(f"{proc}/{entry.name}/environ") or b""
-        if is_sandbox_process(cmdline, environ, marker):
-            found.append(int(entry.name))
+        if not _carries(marker, proc, entry.name):
+            continue
+        if owner_sessions_only and _in_foreign_session(marker, proc, entry.name):
+            continue
+        found.append(int(entry.name))
     return found
 
 

@@ -93,7 +93,7 @@ class SweepResult:
 
 def sweep(cgroups: CgroupManager, marker: str, timeout_s: float = SWEEP_TIMEOUT_S) -> SweepResult:
     """Kill and remove everything of a dead owner: every cgroup below ``cgroups.prefix`` (thawed
-    so that frozen members die) and every bwrap/setpriv process carrying ``marker``.
+    so that frozen members die) and every bwrap/setpriv process it launched carrying ``marker``.
 
     Repeats until a round finds nothing, because a process caught between two steps (an outer
     bwrap whose init had not joined its cgroup yet) may only show up in the next round. Bounded
@@ -103,7 +103,8 @@ def sweep(cgroups: CgroupManager, marker: str, timeout_s: float = SWEEP_TIMEOUT_
     killed: set[int] = set()  # each process counted once, however many rounds it takes to die
     removed = 0
     while True:
-        found = find_sandbox_processes(marker)
+        # Only what the owner launched: a successor's start sweeps whatever else carries it.
+        found = find_sandbox_processes(marker, owner_sessions_only=True)
         for pid in found:
             try:
                 os.kill(pid, signal.SIGKILL)

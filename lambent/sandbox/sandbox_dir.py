@@ -31,6 +31,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from .errors import SandboxError
 
@@ -198,22 +199,26 @@ class SandboxDir:
             self._lock_fd = None
 
 
-def _remove_if_unheld(directory: Path, owner_gone: bool | None = None) -> bool:
-    """Remove ``directory`` if nobody holds its lock and (when ``owner_gone`` is None) its
-    recorded owner dir no longer exists; True if removed."""
+_Removal = Literal["removed", "held", "kept", "incomplete"]
+
+
+def _remove_if_unheld(directory: Path, owner_gone: bool | None = None) -> _Removal:
+    """Remove ``directory`` unless someone holds its lock ("held") or (when ``owner_gone`` is
+    None) its recorded owner dir still exists or is not recorded ("kept"). "incomplete": a
+    process still writing into it (a helper of its dead owner, say) left something behind."""
     try:
         fd = _lock(directory / _LOCK)
     except (FileNotFoundError, NotADirectoryError):
-        return False
+        return "kept"
     if fd is None:
-        return False  # a live owner, or the reaper of a dead one
+        return "held"  # a live owner, or the reaper of a dead one
     try:
         if owner_gone is None:
             owner = _read_owner(directory)
             if owner is None or owner.exists():
-                return False  # no record (left for its owner or by hand), or a stopped owner's
+                return "kept"  # no record (left for its owner or by hand), or a stopped owner's
         shutil.rmtree(directory, ignore_errors=True)
-        return not directory.exists()
+        return "incomplete" if directory.exists() else "removed"
     finally:
         os.close(fd)
 
@@ -247,7 +252,7 @@ def sweep_orphans(root: Path, keep: Path | None = None) -> list[Path]:
         owner = _read_owner(path)
         if owner is None or owner.exists():
             continue  # cheap check first (no lock file made in dirs we leave); re-checked locked
-        if _remove_if_unheld(path):
+        if _remove_if_unheld(path) == "removed":
             removed.append(path)
     return removed
 
@@ -266,8 +271,12 @@ def remove_for_owner(owner: Path) -> Path | None:
     if _read_owner(path) != owner:
         # Never delete a directory on the word of a file alone.
         raise SandboxError(f"{path} does not name {owner} as its owner; left in place", path=str(path))
-    if not _remove_if_unheld(path, owner_gone=True):
+    outcome = _remove_if_unheld(path, owner_gone=True)
+    if outcome == "held":
         raise SandboxError("sandbox dir is in use: stop its server first", path=str(path))
+    if outcome == "incomplete":
+        raise SandboxError("sandbox dir could not be removed completely (something still writes to it)",
+                           path=str(path), hint="try again in a few seconds")
     return path
 
 

@@ -60,3 +60,25 @@ def test_find_scans_a_proc_tree_and_tolerates_vanished_processes(tmp_path: Path)
     (tmp_path / "meminfo").write_text("")
     # When it is scanned, Then exactly the owner's two are found
     assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path))) == [101, 102]
+
+
+def test_owner_sessions_only_leaves_out_marked_processes_of_a_live_foreign_session(tmp_path: Path) -> None:
+    # Given marked bwraps: a session leader (an owner's outer bwrap), its init in the leader's
+    # session, an init whose outer bwrap (the leader) is gone, and one started from somebody's
+    # live shell (session 300)
+    def proc(pid: int, session: int, cmdline: bytes, environ: bytes = b"") -> None:
+        d = tmp_path / str(pid)
+        d.mkdir()
+        (d / "cmdline").write_bytes(cmdline)
+        (d / "environ").write_bytes(environ)
+        (d / "stat").write_text(f"{pid} (bwrap) S 1 {session} {session} 0 -1 4194560 0 0\n")
+
+    marked = nul(f"{OWNER_ENV}={MARKER}")
+    bwrap = nul("/usr/bin/bwrap", "--args", "5")
+    proc(200, 200, bwrap, marked)  # an outer bwrap: its own session
+    proc(201, 200, bwrap, marked)  # its init, before --new-session
+    proc(211, 210, bwrap, marked)  # leader 210 gone
+    proc(300, 300, nul("-bash"))  # a shell
+    proc(301, 300, bwrap, marked)  # started from that shell
+    assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path), owner_sessions_only=True)) == [200, 201, 211]
+    assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path))) == [200, 201, 211, 301]
