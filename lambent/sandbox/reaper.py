@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +56,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 # Runs as ``python -I -S -c _BOOT FD DONE_FD HOLD_FDS PACKAGE_ROOT [main's arguments]``: only
 # builtin modules until the owner is gone.
 _BOOT = r"""
-import os, signal, sys
+import os, signal, sys, time
 fd, done_fd, hold = int(sys.argv[1]), int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",") if x]
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
     signal.signal(s, signal.SIG_IGN)
@@ -72,15 +71,22 @@ while True:
     said += chunk
 words = said.split(b"\0")[:-1]
 if words[:1] == [b"orderly"]:
+    code = 0
     for f in hold + [done_fd]:
         os.close(f)
-    import shutil
-    for path in words[1:]:
-        shutil.rmtree(os.fsdecode(path), ignore_errors=True)
-    sys.exit(0)
-sys.path.insert(0, sys.argv[4])
-from lambent.sandbox.reaper import main
-sys.exit(main(sys.argv[5:], hold_fds=hold, done_fd=done_fd, remove=[os.fsdecode(w) for w in words[1:]]))
+else:
+    sys.path.insert(0, sys.argv[4])
+    from lambent.sandbox.reaper import main
+    code = main(sys.argv[5:], hold_fds=hold, done_fd=done_fd)
+import shutil
+for path in words[1:]:
+    # A helper of the owner still writing there (its runtime byte-compile) may refill it: retry.
+    for attempt in range(60):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            break
+        time.sleep(1)
+sys.exit(code)
 """
 
 
@@ -231,7 +237,7 @@ def _say(message: str) -> None:
         pass
 
 
-def main(argv: list[str], *, hold_fds: list[int], done_fd: int, remove: list[str]) -> int:
+def main(argv: list[str], *, hold_fds: list[int], done_fd: int) -> int:
     """The reaper after EOF without an orderly word from its owner (called by ``_BOOT``)."""
     parser = argparse.ArgumentParser(prog="lambent reaper")
     parser.add_argument("--cgroup-root", required=True)
@@ -248,6 +254,4 @@ def main(argv: list[str], *, hold_fds: list[int], done_fd: int, remove: list[str
     # The sweep is over: a successor may take the owner's lock and use its cgroup prefix.
     for fd in (*hold_fds, done_fd):
         os.close(fd)
-    for path in remove:
-        shutil.rmtree(path, ignore_errors=True)
     return 0 if result.clean else 1
