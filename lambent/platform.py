@@ -31,6 +31,7 @@ from lambent.observability.logs import LogStore
 from lambent.observability.quota import LogQuota
 from lambent.sandbox import CgroupManager, SandboxError, SandboxOptions, UidAllocator, UidRange, kill_leftover_sandboxes
 from lambent.sandbox.uids import close_private
+from lambent.sandbox.orphans import kill_helpers_in
 from lambent.sandbox.reaper import Reaper, SweepResult, read_report
 from lambent.sandbox.sandbox_dir import SandboxDir, sweep_orphans
 from lambent.schedules import ScheduleEngine, SchedulerService, SqsDeadLetters
@@ -219,7 +220,9 @@ class Platform:
         self.store.close()
         # The sandbox dir is only caches: renamed away now, deleted by the reaper once we are gone.
         # If our own teardown left something, the reaper sweeps first, and we wait for that (a
-        # successor must not find the sweep under way); else it has nothing to sweep.
+        # successor must not find the sweep under way); else it has nothing to sweep. A helper
+        # still working in it (the runtime byte-compile) would outlive us and refill it.
+        await asyncio.to_thread(kill_helpers_in, str(self.sandbox_dir))
         trash = await asyncio.to_thread(self.sandbox_home.retire)
         orderly = cgroups_gone and not left
         taken = False

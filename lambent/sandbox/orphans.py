@@ -105,3 +105,41 @@ def kill_leftover_sandboxes(marker: str, proc: str = "/proc") -> int:
         except OSError:
             continue
     return killed
+
+
+def kill_helpers_in(directory: str, proc: str = "/proc") -> int:
+    """SIGKILL the caller's descendants whose working directory is ``directory`` or below it;
+    returns how many were signalled.
+
+    For an owner about to remove its sandbox dir: a helper it started there (a byte-compile of
+    a runtime, say) would otherwise outlive it and keep writing into the tree being deleted.
+    """
+    parents: dict[int, int] = {}
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        stat = _read(f"{proc}/{entry.name}/stat")
+        try:
+            parents[int(entry.name)] = int(stat.rsplit(b")", 1)[1].split()[1]) if stat else 0
+        except (IndexError, ValueError):
+            continue
+    mine = {os.getpid()}
+    grew = True
+    while grew:  # the descendants, whatever the order /proc listed them in
+        more = {pid for pid, ppid in parents.items() if ppid in mine and pid not in mine}
+        mine |= more
+        grew = bool(more)
+    mine.discard(os.getpid())
+    killed = 0
+    for pid in mine:
+        try:
+            cwd = os.readlink(f"{proc}/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == directory or cwd.startswith(directory.rstrip("/") + "/"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                continue
+    return killed

@@ -209,8 +209,10 @@ def test_orderly_stop_leaves_nothing_under_the_sandbox_root(servers: list[Server
 
     # When it stops in order
     assert srv.stop() in (0, -signal.SIGTERM)
-    # Then its dir is renamed away at once, and deleted (by its reaper, which then exits) soon
+    # Then its dir is renamed away at once, nothing of it works in there any more (its runtime
+    # byte-compile helper is killed), and the dir is deleted (by its reaper, which then exits) soon
     assert not home.exists()
+    assert working_in(sandbox_root) == []
     assert wait_until_gone(lambda: os.listdir(sandbox_root) + reapers_of(srv.data_dir)) == []
 
     # and the next start rebuilds the caches from the data dir: the function still runs

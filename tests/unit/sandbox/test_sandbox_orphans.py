@@ -82,3 +82,34 @@ def test_owner_sessions_only_leaves_out_marked_processes_of_a_live_foreign_sessi
     proc(301, 300, bwrap, marked)  # started from that shell
     assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path), owner_sessions_only=True)) == [200, 201, 211]
     assert sorted(find_sandbox_processes(MARKER, proc=str(tmp_path))) == [200, 201, 211, 301]
+
+
+def test_kill_helpers_in_kills_only_the_callers_descendants_working_there(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from lambent.sandbox.orphans import kill_helpers_in
+
+    inside = tmp_path / "sandbox-dir" / "runtimes"
+    inside.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # Given a helper working inside (with a child of its own there), and one working elsewhere
+    helper = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                               "subprocess.Popen(['sleep', '300']); print('ok', flush=True); time.sleep(300)"],
+                              cwd=inside, stdout=subprocess.PIPE)
+    other = subprocess.Popen(["sleep", "300"], cwd=elsewhere)
+    try:
+        assert helper.stdout is not None and helper.stdout.readline() == b"ok\n"
+        # When the owner kills its helpers in its sandbox dir
+        assert kill_helpers_in(str(tmp_path / "sandbox-dir")) == 2
+        # Then those are gone, the other is untouched
+        assert helper.wait(timeout=5) == -9
+        assert other.poll() is None
+    finally:
+        for p in (helper, other):
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=5)
+        if helper.stdout is not None:
+            helper.stdout.close()
