@@ -118,14 +118,14 @@ class ResourceNotReady(LambentError):
     pass
 
 
+class StorageFull(ServiceError):
+    """The data directory has no room for a write that would grow lambent's state (ENOSPC, or
+    free space below ``storage.min_free_bytes``). Deletes and state changes use the reserve."""
+
+
 class RequestTimeout(ClientError):
     pass
 
 
 class RequestHeaderFieldsTooLarge(ClientError):
     pass
-
-
-class StorageFull(ServiceError):
-    """The data directory has no room for a write that would grow lambent's state (ENOSPC, or
-    free space below ``storage.min_free_bytes``). Deletes and state changes use the reserve."""

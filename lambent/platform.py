@@ -132,6 +132,7 @@ class Platform:
             cgroups=self.cgroups,
             region=settings.region,
             sandbox_options=self.sandbox_options,
+            runtime_api=settings.runtime_api,
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)

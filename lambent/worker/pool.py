@@ -21,7 +21,7 @@ from lambent.control.runtimes import RuntimeCatalog
 from lambent.errors import TooManyRequests
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, SandboxOptions
-from lambent.settings import WorkerSettings
+from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.environment import EnvState, ExecutionEnvironment
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,12 @@ class WorkerPool:
         cgroups: CgroupManager,
         region: str,
         sandbox_options: SandboxOptions | None = None,
+        runtime_api: RuntimeApiSettings | None = None,
     ) -> None:
         self.settings = settings
         self.sandbox_options = sandbox_options
+        #: What each environment may hold of the server through its Runtime API.
+        self.runtime_api = runtime_api
         self.runtimes = runtimes
         self.code_dir = code_dir
         self.logs = logs
@@ -137,6 +140,7 @@ class WorkerPool:
             settings=self.settings,
             region=self.region,
             sandbox_options=self.sandbox_options,
+            runtime_api=self.runtime_api,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1

@@ -306,3 +306,36 @@ def test_a_6_mb_event_reaches_a_default_128_mb_nodejs_function(lam: Any) -> None
         body = json.loads(resp["Payload"].read())
         assert "FunctionError" not in resp, body
         assert body == {"length": length}
+
+
+# Opens `n` connections to its Runtime API and reports how many the server kept open: a connection
+# the server closed at accept reads EOF at once; a kept one has nothing to read (timeout).
+COUNT_KEPT = """
+import os, socket
+def handler(event, context):
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+    socks = [socket.create_connection((host, int(port)), timeout=2) for _ in range(event["n"])]
+    kept = 0
+    for s in socks:
+        s.settimeout(0.3)
+        try:
+            kept += s.recv(1) != b""
+        except socket.timeout:
+            kept += 1
+    for s in socks:
+        s.close()
+    return {"kept": kept}
+"""
+
+
+def test_the_connection_cap_is_the_runtime_api_setting(fresh_server: Any) -> None:
+    # Given a server whose environments may hold 4 Runtime API connections
+    # (the runtime client holds 1 of them while the handler runs)
+    srv = fresh_server(LAMBENT_RUNTIME_API_MAX_CONNECTIONS="4")
+    lam = srv.client()
+    name = create_function(lam, {"app.py": COUNT_KEPT}, Timeout=30)
+    # When the function opens 10 more
+    resp, body = invoke_json(lam, name, {"n": 10})
+    # Then the server kept 3 of them and closed the rest at accept
+    assert "FunctionError" not in resp, body
+    assert body == {"kept": 3}
