@@ -82,6 +82,19 @@ def _proc(pid: int) -> Proc | None:
     return Proc(pid, int(fields["PPid"]), int(fields["Uid"].split()[0]), cmdline)
 
 
+def _runs_as(uid: int) -> bool:
+    """Whether any process on the host runs as ``uid`` (real, effective or saved)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+                line = next(x for x in f if x.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if str(uid) in line.split()[1:4]:
+            return True
+    return False
+
+
 def _sandbox_roots(server: Server, name: str) -> list[Proc]:
     """The outer bwrap of every live environment of ``name`` on ``server``."""
     owner = f"LAMBENT_SANDBOX_OWNER={server.sandbox_dir()}/".encode()
@@ -290,6 +303,12 @@ def test_a_killed_servers_uids_are_released_with_their_grants(fresh_server: Any)
     srv.proc.wait()
     # The lock file stays behind, recording the grant
     assert (LOCK_DIR / held).read_bytes() == b"#held\0" + os.fsencode(str(tree)) + b"\0"
+    # and the killed server's reaper ends its sandboxes (within its 10 s promise); until then the
+    # uid is rightly not handed out again, as processes still run as it
+    deadline = time.monotonic() + 10
+    while _runs_as(int(held)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _runs_as(int(held))
     # When any server starts on this host (here: another data dir)
     fresh_server()
     # Then the dead server's uid is free again and its grant revoked
