@@ -2,8 +2,9 @@
 # (Runs on Python 3.9-3.13 with -S and no typing import; checked by its tests, not by mypy.)
 """lambent's runtime client for Python functions; runs INSIDE the sandbox, one process per environment.
 
-Started as ``/usr/bin/python3.11 -S -u /var/runtime/bootstrap.py`` (the handler comes from
-``_HANDLER``, or argv[1]). Standard library only, Python 3.9 to 3.13, nothing from lambent.
+Started as ``/usr/bin/python3.11 -S -u -P -c "import bootstrap; ..." /var/runtime/bootstrap.py``
+(imported, so it loads from the byte-compiled file ``control/runtimes.py`` wrote; the handler comes
+from ``_HANDLER``, or argv[1]). Standard library only, Python 3.9 to 3.13, nothing from lambent.
 
 It behaves as AWS's Python runtime interface client, awslambdaric
 (aws/aws-lambda-python-runtime-interface-client, ``awslambdaric/bootstrap.py``): the same handler
