@@ -77,13 +77,24 @@ def _decode_zip(code: Any, limit: int) -> bytes:
     return data
 
 
+def _check_runtime_enum(runtime: Any) -> None:
+    """A Runtime outside the model's enum is InvalidParameterValueException on AWS, not a model
+    ValidationException (recorded against AWS: "Value python2.0 at 'runtime' failed to satisfy
+    constraint: Member must satisfy enum value set: [...] or be a valid ARN"). Checked after the
+    field constraints, as AWS does."""
+    if runtime is not None and runtime not in runtime_enum():
+        raise InvalidParameterValue(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(runtime_enum())}] or be a valid ARN"
+        )
+
+
 def _check_common(c: Checker, body: dict[str, Any]) -> None:
     c.string("role", body.get("Role"), max_len=10000, pattern=ROLE_PATTERN)
     c.string("handler", body.get("Handler"), max_len=128, pattern=HANDLER_PATTERN)
     c.string("description", body.get("Description"), max_len=256)
     c.int_range("timeout", body.get("Timeout"), TIMEOUT_MIN_S, TIMEOUT_MAX_S)
     c.int_range("memorySize", body.get("MemorySize"), MEMORY_MIN_MB, MEMORY_MAX_MB)
-    c.enum("runtime", body.get("Runtime"), runtime_enum())
     eph = body.get("EphemeralStorage")
     if eph is not None:
         size = eph.get("Size") if isinstance(eph, dict) else None
@@ -133,6 +144,7 @@ async def create_function(request: Request) -> Response:
         else:
             c.enum("architectures.1.member", archs[0], ["x86_64", "arm64"])
     c.raise_if_any()
+    _check_runtime_enum(body.get("Runtime"))
     ref = arns.parse_function_name(str(body["FunctionName"]))
     arns.check_account(ref, p.settings.region, p.settings.account_id)
     if ref.qualifier:
@@ -282,6 +294,7 @@ async def update_function_configuration(request: Request) -> Response:
     c = Checker()
     _check_common(c, body)
     c.raise_if_any()
+    _check_runtime_enum(body.get("Runtime"))
     p.functions.entry(name)  # 404 before anything else
     changes: dict[str, Any] = {field: body[key] for key, field in _CONFIG_FIELDS.items() if key in body and body[key] is not None}
     if "Environment" in body:

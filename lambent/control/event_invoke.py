@@ -21,6 +21,9 @@ from lambent.errors import InvalidParameterValue, ResourceNotFound
 from lambent.store.invoke_configs import InvokeConfigStore
 
 _DESTINATION = re.compile(r"^arn:aws[a-zA-Z-]*:(lambda|sqs|sns|events):[a-z0-9-]*:\d{12}:.+$")
+_LAMBDA_DESTINATION = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]*):(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)(:[^:]+)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,7 @@ class EventInvokeConfig:
 
 def check_destination(arn: str | None) -> None:
     if arn and not _DESTINATION.match(arn):
-        raise InvalidParameterValue(
-            f"The destination ARN {arn} is invalid: it must be a Lambda function, SQS queue, SNS topic or EventBridge event bus."
-        )
+        raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
 
 
 class EventInvokeConfigs:
@@ -66,6 +67,21 @@ class EventInvokeConfigs:
         self.functions.resolve(name, q)  # 404 for an unknown version or alias
         return q
 
+    def _check_lambda_destination(self, name: str, arn: str | None) -> None:
+        """A Lambda destination must be a function of this account and region that exists, and
+        not the function itself; AWS refuses others at Put time with these messages."""
+        m = _LAMBDA_DESTINATION.match(arn or "")
+        if m is None:
+            return
+        settings = self.functions.settings
+        target = m.group("name")
+        if (m.group("region"), m.group("account")) != (settings.region, settings.account_id) or not any(
+            e.name == target for e in self.functions.entries()
+        ):
+            raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
+        if target == name:
+            raise InvalidParameterValue("You can't specify the function as a destination for itself.")
+
     def lookup(self, name: str, qualifier: str | None) -> EventInvokeConfig | None:
         """The configuration an asynchronous invoke with this qualifier uses (hot path)."""
         return self._configs.get((name, qualifier or arns.LATEST))
@@ -75,7 +91,7 @@ class EventInvokeConfigs:
         cfg = self._configs.get((name, q))
         if cfg is None:
             raise ResourceNotFound(
-                f"The function {self.functions.arn(name, q if qualifier else None)} doesn't have an EventInvokeConfig"
+                f"The function {self.functions.arn(name, q)} doesn't have an EventInvokeConfig"
             )
         return cfg
 
@@ -85,13 +101,14 @@ class EventInvokeConfigs:
 
     async def put(self, name: str, qualifier: str | None, *, merge: bool, **fields: Any) -> EventInvokeConfig:
         q = self._target(name, qualifier)
-        check_destination(fields.get("on_success"))
-        check_destination(fields.get("on_failure"))
+        for destination in (fields.get("on_success"), fields.get("on_failure")):
+            check_destination(destination)
+            self._check_lambda_destination(name, destination)
         current = self._configs.get((name, q))
         if merge:
             if current is None:
                 raise ResourceNotFound(
-                    f"The function {self.functions.arn(name, q if qualifier else None)} doesn't have an EventInvokeConfig"
+                    f"The function {self.functions.arn(name, q)} doesn't have an EventInvokeConfig"
                 )
             base = current.to_json()
             base.update({k: v for k, v in fields.items() if v is not None})

@@ -60,9 +60,11 @@ class VersionService:
                     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
                 )
             if code_sha256 is not None and code_sha256 != latest.code_sha256_b64:
-                raise PreconditionFailed(
+                # AWS answers a stale CodeSha256 with 400 InvalidParameterValueException (only a
+                # RevisionId mismatch is 412), message as recorded against AWS.
+                raise InvalidParameterValue(
                     f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
-                    f"({latest.code_sha256_b64}). Please try again"
+                    f"({latest.code_sha256_b64}). Please try again with the CodeSHA256 in $LATEST."
                 )
             versions = published(fn)
             if versions and _unchanged_since(versions[-1], latest):

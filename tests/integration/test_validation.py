@@ -37,7 +37,8 @@ def create(lam: Any, **over: Any) -> Any:
         ({"Timeout": 901}, "ValidationException", 400, "at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900"),
         ({"EphemeralStorage": {"Size": 100}}, "ValidationException", 400, "ephemeralStorage.size"),
         ({"EphemeralStorage": {"Size": 20000}}, "ValidationException", 400, "less than or equal to 10240"),
-        ({"Runtime": "cobol1"}, "ValidationException", 400, "Member must satisfy enum value set"),
+        # AWS answers a Runtime outside the enum with InvalidParameterValueException (issue 9)
+        ({"Runtime": "cobol1"}, "InvalidParameterValueException", 400, "Member must satisfy enum value set"),
         ({"Runtime": "java21"}, "InvalidParameterValueException", 400, "not supported by this lambent server"),
         ({"Handler": "has space"}, "ValidationException", 400, "at 'handler'"),
         ({"Handler": "h" * 129}, "ValidationException", 400, "length less than or equal to 128"),

@@ -88,7 +88,8 @@ def test_published_versions_cannot_be_changed(lam: Any) -> None:
 
 def test_publish_preconditions(lam: Any) -> None:
     name = create_function(lam, code(1))
-    assert error_of(lambda: lam.publish_version(FunctionName=name, CodeSha256="bm9wZQ==")) == ("PreconditionFailedException", 412)
+    # a stale CodeSha256 is 400 InvalidParameterValueException on AWS (test_aws_parity checks the message)
+    assert error_of(lambda: lam.publish_version(FunctionName=name, CodeSha256="bm9wZQ==")) == ("InvalidParameterValueException", 400)
     assert error_of(lambda: lam.publish_version(FunctionName=name, RevisionId="stale")) == ("PreconditionFailedException", 412)
     cfg = lam.get_function_configuration(FunctionName=name)
     assert lam.publish_version(FunctionName=name, CodeSha256=cfg["CodeSha256"], RevisionId=cfg["RevisionId"])["Version"] == "1"
