@@ -18,7 +18,7 @@ from pathlib import Path
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.aliases import AliasService
-from lambent.control.deployments import DeploymentService
+from lambent.deployments import DeploymentService
 from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
 from lambent.control.versions import VersionService

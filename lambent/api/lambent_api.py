@@ -20,9 +20,8 @@ from starlette.routing import Route, Router
 
 from lambent.api.lambda_versions import ALIAS_PATTERN
 from lambent.api.rest import body_json, endpoint, json_response, platform_of
-from lambent.control import strategies
-from lambent.control.deployments import CreateDeployment, Deployment, Event
 from lambent.control.validation import Checker
+from lambent.deployments import CreateDeployment, Deployment, Event, strategies
 from lambent.errors import InvalidParameterValue
 from lambent.platform import Platform
 

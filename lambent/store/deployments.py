@@ -1,7 +1,7 @@
 """Durable state of safe deployments: one row per deployment (the record as JSON plus indexed
 columns) and an append-only event log. Synchronous SQLAlchemy Core; async callers use a thread.
 
-The record's JSON belongs to :mod:`lambent.control.deployments`; this module only stores it. Each
+The record's JSON belongs to :mod:`lambent.deployments`; this module only stores it. Each
 write of a record and its new events is one transaction, so a crash leaves either both or neither.
 """
 

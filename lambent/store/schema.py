@@ -55,7 +55,7 @@ aliases = sa.Table(
 )
 
 
-#: Safe deployments (lambent.control.deployments): indexed columns + the whole record as JSON.
+#: Safe deployments (lambent.deployments): indexed columns + the whole record as JSON.
 #: ``active`` is 1 while InProgress; the partial unique index allows one active deployment per alias.
 #: ``stop_requested`` is its own column so a stop request never races the runner's writes of ``doc``.
 deployments = sa.Table(

@@ -18,7 +18,7 @@ import pytest
 from lambent.control.aliases import AliasService
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
-from lambent.control.deployments import (
+from lambent.deployments import (
     Alarm,
     CreateDeployment,
     Deployment,
@@ -38,7 +38,7 @@ from lambent.control.deployments import (
 )
 from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.runtimes import RuntimeCatalog
-from lambent.control.strategies import parse
+from lambent.deployments.strategies import parse
 from lambent.control.versions import VersionService
 from lambent.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from lambent.invoke.metrics import ErrorRateWindow, WindowReading

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from lambent.control.strategies import (
+from lambent.deployments.strategies import (
     PREDEFINED,
     RoutingType,
     Step,

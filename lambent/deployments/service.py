@@ -1,61 +1,47 @@
-"""Safe deployments: move an alias from its version to another one in steps, CodeDeploy-style
-(https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-lambda.html), with
-validation hooks, an error-rate alarm, a manual stop and automatic rollback.
-
-Three layers, in this order in the file:
-
-* **Values** — :class:`Deployment` (frozen; persisted as JSON), :class:`Status`, :class:`Phase`.
-* **Decision core** — :func:`decide` and the ``after_*`` transitions: pure functions of a
-  deployment, the time and an alarm reading. They say what to do next (run a hook, shift, wait,
-  restore the alias, nothing) and never do it.
-* **Shell** — :class:`DeploymentService` validates requests and owns one :class:`_Runner` task per
-  InProgress deployment; the runner performs the actions (``AliasService.update``, hook invokes
-  through ``InvokeService.invoke``), persists every transition with its events, and is resumed
-  from the database after a restart.
-
-Lifecycle (CodeDeploy's Lambda lifecycle events)::
-
-    BeforeAllowTraffic ──► AllowTraffic (steps) ──► AfterAllowTraffic ──► End   Succeeded
-           │                     │                         │
-           └──── hook failed / alarm / stop / error ───────┴──► Rollback ──► End   RolledBack | Stopped
-                                                                   (alias not restored: Failed)
-
-Statuses (final ones; ``InProgress`` until then):
-
-* ``Succeeded`` — the alias points at the target version (no routing) and every hook passed.
-* ``RolledBack`` — lambent aborted it (a hook failed, the error-rate alarm fired, or an
-  unexpected error while shifting) and put the alias back at 100 % of the original version.
-* ``Stopped`` — somebody asked it to stop; the alias was put back at 100 % of the original version.
-* ``Failed`` — it could not go on and lambent did *not* restore the alias: the alias or a version
-  was changed or deleted outside the deployment, or the restore itself failed. The alias is left
-  as it was found; ``ErrorInformation`` says why.
-
-Crash safety: every action is idempotent against the persisted state. A step is re-checked
-against the alias (already applied → only recorded), a rollback is persisted as intent before the
-alias is touched, and a hook whose result was not persisted runs again (hooks are at-least-once).
-"""
-
+"""Safe deployments, the shell: :class:`DeploymentService` validates requests and owns one
+:class:`_Runner` task per InProgress deployment; the runner performs the decided actions, persists
+every transition with its events, and is resumed from the database after a restart."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import secrets
 import string
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from lambent import arns
 from lambent.control.aliases import AliasService
 from lambent.control.functions import FunctionService
 from lambent.control.model import Alias
-from lambent.control.strategies import Step, TrafficRouting
+from lambent.deployments.decide import (
+    after_hook,
+    after_restore,
+    after_shift,
+    begin_rollback,
+    decide,
+    fail,
+)
+from lambent.deployments.model import (
+    HOOK_RESPONSE_KEPT_BYTES,
+    TERMINAL,
+    Alarm,
+    AliasState,
+    Deployment,
+    ErrorCode,
+    Event,
+    Finished,
+    Phase,
+    RunHook,
+    Shift,
+    Status,
+    WaitUntil,
+)
+from lambent.deployments.strategies import TrafficRouting
 from lambent.errors import (
     InvalidParameterValue,
     LambentError,
@@ -63,320 +49,16 @@ from lambent.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from lambent.invoke.metrics import ErrorRateWindow, WindowReading
+from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import SyncResult
 from lambent.settings import DeploySettings
 from lambent.store.deployments import (
     ActiveDeploymentExists,
     DeploymentStore,
-    StoredEvent,
 )
 from lambent.worker.environment import InvokeRequest
 
 log = logging.getLogger(__name__)
-
-#: An entry of a deployment's event log (timestamps are epoch seconds).
-Event = StoredEvent
-#: Bytes of a hook's response kept in its event.
-HOOK_RESPONSE_KEPT_BYTES = 1024
-
-
-# == values ========================================================================================
-class Status(StrEnum):
-    IN_PROGRESS = "InProgress"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    STOPPED = "Stopped"
-    ROLLED_BACK = "RolledBack"
-
-
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.STOPPED, Status.ROLLED_BACK})
-
-
-class Phase(StrEnum):
-    """CodeDeploy's Lambda lifecycle events, plus the rollback."""
-
-    BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"
-    ALLOW_TRAFFIC = "AllowTraffic"
-    AFTER_ALLOW_TRAFFIC = "AfterAllowTraffic"
-    ROLLBACK = "Rollback"
-    END = "End"
-
-
-class ErrorCode(StrEnum):
-    """``ErrorInformation.Code``: CodeDeploy's codes where one fits, lambent's own otherwise."""
-
-    HOOK_EXECUTION_FAILURE = "HOOK_EXECUTION_FAILURE"
-    ALARM_ACTIVE = "ALARM_ACTIVE"
-    MANUAL_STOP = "MANUAL_STOP"
-    ALIAS_MODIFIED = "ALIAS_MODIFIED"
-    RESOURCE_MISSING = "RESOURCE_MISSING"
-    INTERNAL_ERROR = "INTERNAL_ERROR"
-
-
-@dataclass(frozen=True)
-class Alarm:
-    """Roll back when the new version's error rate over the window exceeds ``error_rate``, once
-    the window holds at least ``min_invocations`` of its invocations."""
-
-    error_rate: float
-    min_invocations: int
-
-    def __post_init__(self) -> None:
-        if isinstance(self.error_rate, bool) or not isinstance(self.error_rate, (int, float)) or not 0.0 <= self.error_rate < 1.0:
-            raise InvalidParameterValue(f"Invalid error-rate threshold {self.error_rate!r}: must be a number in [0, 1).")
-        if isinstance(self.min_invocations, bool) or not isinstance(self.min_invocations, int) or self.min_invocations < 1:
-            raise InvalidParameterValue(f"Invalid minimum invocations {self.min_invocations!r}: must be an integer >= 1.")
-
-    def fires(self, reading: WindowReading) -> bool:
-        return reading.invocations >= self.min_invocations and reading.error_rate > self.error_rate
-
-
-@dataclass(frozen=True)
-class AliasState:
-    """What a deployment expects an alias to look like (its routing part)."""
-
-    function_version: str
-    additional_version: str | None = None
-    additional_weight: float = 0.0
-
-    @classmethod
-    def of(cls, alias: Alias) -> AliasState:
-        return cls(alias.function_version, alias.additional_version,
-                   alias.additional_weight if alias.additional_version else 0.0)
-
-    def describe(self) -> str:
-        if self.additional_version is None:
-            return f"version {self.function_version}"
-        return f"version {self.function_version} + {self.additional_weight:.0%} to {self.additional_version}"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One deployment and its progress. Replaced, never mutated."""
-
-    id: str
-    function_name: str
-    alias: str
-    from_version: str
-    to_version: str
-    routing: TrafficRouting
-    steps: tuple[Step, ...]
-    #: DeploySettings.time_scale when it was created (a restart keeps the schedule it started with).
-    time_scale: float
-    created_at: float
-    pre_hook: str | None = None
-    post_hook: str | None = None
-    alarm: Alarm | None = None
-    status: Status = Status.IN_PROGRESS
-    phase: Phase = Phase.BEFORE_ALLOW_TRAFFIC
-    #: When each applied step was applied; ``len(applied)`` steps are done.
-    applied: tuple[float, ...] = ()
-    #: Start of AllowTraffic: step ``i`` is due at ``shift_started_at + steps[i].offset_s * time_scale``.
-    shift_started_at: float | None = None
-    stop_requested: bool = False
-    #: During a rollback: the status it ends with once the alias is restored.
-    rollback_status: Status | None = None
-    error_code: ErrorCode | None = None
-    error_message: str | None = None
-    updated_at: float = 0.0
-    completed_at: float | None = None
-
-    def replace(self, **changes: Any) -> Deployment:
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def applied_steps(self) -> int:
-        return len(self.applied)
-
-    @property
-    def current_weight(self) -> float:
-        """Share of the alias's traffic the target version gets (per the persisted progress)."""
-        if self.status in (Status.STOPPED, Status.ROLLED_BACK):
-            return 0.0
-        return self.steps[self.applied_steps - 1].weight if self.applied else 0.0
-
-    def due_at(self, index: int) -> float | None:
-        if self.shift_started_at is None:
-            return None
-        return self.shift_started_at + self.steps[index].offset_s * self.time_scale
-
-    def alias_state(self, index: int) -> AliasState:
-        """The alias after step ``index`` (``-1``: before the first one)."""
-        if index < 0:
-            return AliasState(self.from_version)
-        weight = self.steps[index].weight
-        if weight >= 1.0:
-            return AliasState(self.to_version)
-        return AliasState(self.from_version, self.to_version, weight)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "function_name": self.function_name, "alias": self.alias,
-            "from_version": self.from_version, "to_version": self.to_version,
-            "routing": self.routing.to_wire(), "steps": [[s.weight, s.offset_s] for s in self.steps],
-            "time_scale": self.time_scale, "created_at": self.created_at,
-            "pre_hook": self.pre_hook, "post_hook": self.post_hook,
-            "alarm": dataclasses.asdict(self.alarm) if self.alarm else None,
-            "status": self.status.value, "phase": self.phase.value, "applied": list(self.applied),
-            "shift_started_at": self.shift_started_at, "stop_requested": self.stop_requested,
-            "rollback_status": self.rollback_status.value if self.rollback_status else None,
-            "error_code": self.error_code.value if self.error_code else None,
-            "error_message": self.error_message, "updated_at": self.updated_at, "completed_at": self.completed_at,
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Deployment:
-        return cls(
-            id=d["id"], function_name=d["function_name"], alias=d["alias"],
-            from_version=d["from_version"], to_version=d["to_version"],
-            routing=TrafficRouting.from_wire(d["routing"]), steps=tuple(Step(w, o) for w, o in d["steps"]),
-            time_scale=d["time_scale"], created_at=d["created_at"], pre_hook=d.get("pre_hook"),
-            post_hook=d.get("post_hook"), alarm=Alarm(**d["alarm"]) if d.get("alarm") else None,
-            status=Status(d["status"]), phase=Phase(d["phase"]), applied=tuple(d.get("applied") or ()),
-            shift_started_at=d.get("shift_started_at"), stop_requested=bool(d.get("stop_requested")),
-            rollback_status=Status(d["rollback_status"]) if d.get("rollback_status") else None,
-            error_code=ErrorCode(d["error_code"]) if d.get("error_code") else None,
-            error_message=d.get("error_message"), updated_at=d.get("updated_at") or 0.0,
-            completed_at=d.get("completed_at"),
-        )
-
-
-# == decision core (pure) ==========================================================================
-@dataclass(frozen=True)
-class RunHook:
-    phase: Phase
-    function: str
-
-
-@dataclass(frozen=True)
-class Shift:
-    index: int
-
-
-@dataclass(frozen=True)
-class WaitUntil:
-    at: float
-
-
-@dataclass(frozen=True)
-class Restore:
-    """Put the alias back at 100 % of the original version."""
-
-
-@dataclass(frozen=True)
-class Finished:
-    pass
-
-
-Action = RunHook | Shift | WaitUntil | Restore | Finished
-
-
-@dataclass(frozen=True)
-class Decision:
-    deployment: Deployment
-    events: tuple[Event, ...]
-    action: Action
-
-
-def decide(d: Deployment, now: float, alarm: WindowReading | None = None) -> Decision:
-    """What to do next. Transitions that need no I/O (start shifting, stop → rollback, alarm →
-    rollback, no post hook → Succeeded) are applied here and returned with their events.
-    Steps are never skipped: a late step runs at once and the next ones keep their schedule."""
-    events: list[Event] = []
-    while True:
-        if d.status in TERMINAL:
-            return Decision(d, tuple(events), Finished())
-        if d.phase == Phase.ROLLBACK:
-            return Decision(d, tuple(events), Restore())
-        if d.stop_requested:
-            d, ev = begin_rollback(d, now, Status.STOPPED, ErrorCode.MANUAL_STOP, "The deployment was stopped on request.")
-            events += ev
-            continue
-        if d.phase == Phase.BEFORE_ALLOW_TRAFFIC:
-            if d.pre_hook:
-                return Decision(d, tuple(events), RunHook(Phase.BEFORE_ALLOW_TRAFFIC, d.pre_hook))
-            d = d.replace(phase=Phase.ALLOW_TRAFFIC, shift_started_at=now, updated_at=now)
-            continue
-        if d.phase == Phase.ALLOW_TRAFFIC:
-            if d.alarm is not None and alarm is not None and d.alarm.fires(alarm):
-                message = (
-                    f"Error rate of version {d.to_version} was {alarm.error_rate:.1%} "
-                    f"({alarm.errors} of {alarm.invocations} invocations), above the {d.alarm.error_rate:.1%} threshold."
-                )
-                events.append(Event(now, "AlarmTriggered", message, {
-                    "ErrorRate": alarm.error_rate, "Errors": alarm.errors, "Invocations": alarm.invocations,
-                    "Threshold": d.alarm.error_rate,
-                }))
-                d, ev = begin_rollback(d, now, Status.ROLLED_BACK, ErrorCode.ALARM_ACTIVE, message)
-                events += ev
-                continue
-            if d.applied_steps == len(d.steps):
-                d = d.replace(phase=Phase.AFTER_ALLOW_TRAFFIC, updated_at=now)
-                continue
-            start = d.shift_started_at if d.shift_started_at is not None else now
-            due = start + d.steps[d.applied_steps].offset_s * d.time_scale
-            if now >= due:
-                return Decision(d, tuple(events), Shift(d.applied_steps))
-            return Decision(d, tuple(events), WaitUntil(due))
-        if d.phase == Phase.AFTER_ALLOW_TRAFFIC:
-            if d.post_hook:
-                return Decision(d, tuple(events), RunHook(Phase.AFTER_ALLOW_TRAFFIC, d.post_hook))
-            d, ev = finish(d, now, Status.SUCCEEDED, f"Alias {d.alias} now points to version {d.to_version}.")
-            events += ev
-            continue
-        # Phase.END with a non-terminal status cannot be built by these functions.
-        d, ev = fail(d, now, ErrorCode.INTERNAL_ERROR, f"inconsistent state {d.phase}/{d.status}")
-        events += ev
-
-
-def begin_rollback(d: Deployment, now: float, status: Status, code: ErrorCode, message: str) -> tuple[Deployment, list[Event]]:
-    """Record the intent to restore the alias; :class:`Restore` follows."""
-    new = d.replace(phase=Phase.ROLLBACK, rollback_status=status, error_code=code, error_message=message, updated_at=now)
-    return new, [Event(now, "RollbackStarted", message, {"Code": code.value, "FromPhase": d.phase.value})]
-
-
-def after_hook(d: Deployment, phase: Phase, ok: bool, now: float, message: str, details: dict[str, Any]) -> tuple[Deployment, list[Event]]:
-    events = [Event(now, "HookSucceeded" if ok else "HookFailed", message, {"LifecycleEvent": phase.value, **details})]
-    if not ok:
-        d, ev = begin_rollback(d, now, Status.ROLLED_BACK, ErrorCode.HOOK_EXECUTION_FAILURE, message)
-        return d, events + ev
-    if phase == Phase.BEFORE_ALLOW_TRAFFIC:
-        return d.replace(phase=Phase.ALLOW_TRAFFIC, shift_started_at=now, updated_at=now), events
-    d, ev = finish(d, now, Status.SUCCEEDED, f"Alias {d.alias} now points to version {d.to_version}.")
-    return d, events + ev
-
-
-def after_shift(d: Deployment, index: int, now: float) -> tuple[Deployment, list[Event]]:
-    if index != d.applied_steps:
-        raise ValueError(f"step {index} applied out of order (next is {d.applied_steps})")
-    state = d.alias_state(index)
-    weight = d.steps[index].weight
-    routing = {state.additional_version: state.additional_weight} if state.additional_version else {}
-    event = Event(now, "TrafficShifted", f"{weight:.0%} on version {d.to_version}: alias {d.alias} -> {state.describe()}", {
-        "Step": index + 1, "Steps": len(d.steps), "Weight": weight, "DueTime": d.due_at(index),
-        "FunctionVersion": state.function_version, "AdditionalVersionWeights": routing,
-    })
-    return d.replace(applied=(*d.applied, now), updated_at=now), [event]
-
-
-def after_restore(d: Deployment, now: float) -> tuple[Deployment, list[Event]]:
-    status = d.rollback_status or Status.ROLLED_BACK
-    events = [Event(now, "RollbackCompleted", f"Alias {d.alias} points to version {d.from_version} again.",
-                    {"FunctionVersion": d.from_version})]
-    new, ev = finish(d, now, status, d.error_message or "")
-    return new, events + ev
-
-
-def finish(d: Deployment, now: float, status: Status, message: str) -> tuple[Deployment, list[Event]]:
-    new = d.replace(status=status, phase=Phase.END, completed_at=now, updated_at=now)
-    return new, [Event(now, status.value, message, {})]
-
-
-def fail(d: Deployment, now: float, code: ErrorCode, message: str) -> tuple[Deployment, list[Event]]:
-    """End as Failed, leaving the alias as it is."""
-    d = d.replace(error_code=code, error_message=message)
-    return finish(d, now, Status.FAILED, message)
 
 
 # == shell =========================================================================================
@@ -799,3 +481,4 @@ class _Runner:
         if isinstance(status, str) and status.lower() == "failed":
             return False, f"{label} reported status Failed: {text}", details
         return True, f"{label} succeeded.", details
+
