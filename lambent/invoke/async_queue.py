@@ -23,6 +23,7 @@ from lambent import arns
 from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
 from lambent.errors import LambentError, ResourceNotFound, TooManyRequests
+from lambent.invoke.capacity import Starvation, must_wait
 from lambent.invoke.destinations import Destinations, invocation_record
 from lambent.invoke.retry_policy import (
     DEFAULT_MAX_AGE_S,
@@ -85,6 +86,8 @@ class AsyncInvoker:
         self._events: dict[int, QueuedEvent] = {}
         self._events_bytes = 0
         self._per_function: dict[str, int] = {}
+        #: Every capacity question the dispatcher asks goes through this one view.
+        self._capacity = _LiveCapacity(self)
 
     # -- front ------------------------------------------------------------------------------------
     async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
@@ -137,47 +140,17 @@ class AsyncInvoker:
 
     # -- dispatcher ---------------------------------------------------------------------------------
     def _saturated(self, function: str) -> bool:
-        """Whether ``function``'s next ready event should wait (for a completion) instead of starting.
-
-        - Scale out one environment at a time: a function may have as many events in flight as it
-          has environments, plus one (which may cold-start another); starting dozens of
-          environments for a burst of short events would only throttle most of them.
-        - While some of its events run, an event that would only be throttled (no concurrency left,
-          no memory for another environment) waits for them instead of entering the throttle
-          backoff. With none running it is attempted, so a throttled function's events back off
-          and age as on AWS.
-        - A function that has nothing running and no memory for its first environment is
-          *starved*: the others then keep one of their environments idle, for it to evict, so a
-          function with a long backlog cannot hold the whole budget. An episode of starvation
-          lasts at most ``_STARVED_MAX_WAIT_S`` (until the function gets an environment): then its
-          events are attempted regardless (throttled, backing off and ageing as on AWS) and the
-          others stop waiting for it."""
-        invoker = self.invoker
-        running = self._per_function.get(function, 0)
-        envs = invoker.pool.count(function)
-        starved = self._starved
+        """Whether ``function``'s next ready event should wait (for a completion) instead of
+        starting: :func:`lambent.invoke.capacity.must_wait` on the live capacity, applied to the
+        starvation records."""
         now = time.monotonic()
-        # Another function waits for memory (for a bounded time per episode, so that nobody
-        # waits for it without end when it cannot be helped).
-        others_starved = bool(starved) and any(f != function and now - t <= _STARVED_MAX_WAIT_S for f, t in starved.items())
-        if running == 0:
-            if envs and others_starved:
-                return True  # its idle environments are for the starved function to take
-            if envs or self._has_room(function) or not invoker.has_concurrency(function):
-                starved.pop(function, None)
-                return False
-            # Starved: wait for room, until the episode is too old; then attempt (and be throttled).
-            return now - starved.setdefault(function, now) <= _STARVED_MAX_WAIT_S
-        if running > envs:
-            return True
-        if others_starved:
-            return running >= envs - 1
-        if running == envs:
-            return not (invoker.has_concurrency(function) and self._has_room(function))
-        return False
-
-    def _has_room(self, function: str) -> bool:
-        return self.invoker.has_room(function, self._pass_claims, self._pass_new_mb)
+        verdict = must_wait(function, self._per_function.get(function, 0), self._capacity, self._starved, now,
+                            _STARVED_MAX_WAIT_S)
+        if verdict.starvation is Starvation.MARK:
+            self._starved.setdefault(function, now)
+        elif verdict.starvation is Starvation.CLEAR:
+            self._starved.pop(function, None)
+        return verdict.wait
 
     def _dispatch_ready(self) -> None:
         loop = asyncio.get_running_loop()
@@ -193,10 +166,10 @@ class AsyncInvoker:
                     continue
                 self._in_flight.add(event_id)
                 running = self._per_function.get(function, 0)
-                if running < self.invoker.pool.count(function):
+                if running < self._capacity.environments(function):
                     self._pass_claims[function] = self._pass_claims.get(function, 0) + 1
                 else:
-                    self._pass_new_mb += self.invoker.memory_of(function)
+                    self._pass_new_mb += self._capacity.memory_mb(function)
                 self._per_function[function] = running + 1
                 task = loop.create_task(self._deliver(event_id, function))
                 self._deliveries.add(task)
@@ -324,6 +297,29 @@ class AsyncInvoker:
     async def _finish(self, event: QueuedEvent) -> None:
         self.store.delete_soon(event.id)
         self._last_response.pop(event.id, None)
+
+
+class _LiveCapacity:
+    """:class:`lambent.invoke.capacity.Capacity` read from the invoke service now, counting what
+    the dispatch pass under way has decided but not yet started (``_pass_claims``, ``_pass_new_mb``)."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: AsyncInvoker) -> None:
+        self._owner = owner
+
+    def environments(self, function: str) -> int:
+        return self._owner.invoker.pool.count(function)
+
+    def has_concurrency(self, function: str) -> bool:
+        return self._owner.invoker.has_concurrency(function)
+
+    def has_room(self, function: str) -> bool:
+        owner = self._owner
+        return owner.invoker.has_room(function, owner._pass_claims, owner._pass_new_mb)
+
+    def memory_mb(self, function: str) -> int:
+        return self._owner.invoker.memory_of(function)
 
 
 def _error_message(response: bytes | None) -> str:

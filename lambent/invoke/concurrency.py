@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from lambent.errors import TooManyRequests
 
@@ -56,6 +57,11 @@ class ConcurrencyLimiter:
         self._running[name] = current + 1
         return Lease(name, reserved is None)
 
+    def lease(self, name: str, reserved: int | None) -> LeaseScope:
+        """``with limiter.lease(name, reserved) as lease`` (or ``async with``): one slot for the
+        block, given back however it ends; entering raises TooManyRequests when over the limit."""
+        return LeaseScope(self, name, reserved)
+
     def release(self, lease: Lease) -> None:
         current = self._running.get(lease.name, 0)
         if current <= 1:
@@ -64,3 +70,33 @@ class ConcurrencyLimiter:
             self._running[lease.name] = current - 1
         if lease.unreserved and self._unreserved_running > 0:
             self._unreserved_running -= 1
+
+
+class LeaseScope:
+    """One invocation's hold on a concurrency slot, from entering the block to leaving it.
+    A plain class (not @contextmanager): it runs for every invoke."""
+
+    __slots__ = ("_limiter", "_name", "_reserved", "_lease")
+
+    def __init__(self, limiter: ConcurrencyLimiter, name: str, reserved: int | None) -> None:
+        self._limiter = limiter
+        self._name = name
+        self._reserved = reserved
+        self._lease: Lease | None = None
+
+    def __enter__(self) -> Lease:
+        lease = self._lease = self._limiter.acquire(self._name, self._reserved)
+        return lease
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            self._limiter.release(lease)
+
+    async def __aenter__(self) -> Lease:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)

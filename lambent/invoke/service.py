@@ -1,5 +1,9 @@
 """The synchronous invoke path: resolve the version, take a concurrency slot, get an environment
 (warm or cold), run, give everything back. Kept lean: it runs for every invocation.
+
+The slot and the environment are context managers of their owners (``ConcurrencyLimiter.lease``,
+``WorkerPool.environment``); this module only decides what a change of the function during a
+cold start means (:class:`_Attempt`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from lambent.control.functions import FunctionService
 from lambent.control.model import FunctionConfig, State
 from lambent.errors import ResourceConflict, ResourceNotFound
 from lambent.invoke.concurrency import ConcurrencyLimiter
+from lambent.worker.assignment import StartFailed
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 from lambent.worker.pool import WorkerPool, pool_key
 
@@ -91,45 +96,25 @@ class InvokeService:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random())
         self.check_invocable(cfg)
-        lease = self.limiter.acquire(name, self.functions.entry(name).reserved_concurrency)
-        self.in_flight += 1
-        self._drained.clear()
-        try:
-            env = self.pool.take_idle(cfg)
-            if env is None:
-                env = await self.pool.new_environment(cfg)
-                if not env.code_held and retry_if_changed and self._changed(name, qualifier, cfg):
-                    # Released between resolve and the pin: do not even start on a vanishing tree.
-                    self.pool.discard(env)
-                    raise _ChangedDuringStart
-                try:
-                    failure = await env.start(req.request_id)
-                except BaseException as exc:
-                    self.pool.discard(env)
-                    if isinstance(exc, Exception) and self._changed(name, qualifier, cfg):
-                        self._retry_or_not_found(name, qualifier, retry_if_changed, exc)
-                    raise
-                if failure is not None:
-                    self.pool.discard(env)
-                    if self._changed(name, qualifier, cfg):
-                        # An init error (Runtime.ImportModuleError, ExitError...) of code that was
-                        # replaced or deleted meanwhile is not the current function's error.
-                        self._retry_or_not_found(name, qualifier, retry_if_changed)
-                    self._observe(name, cfg.version, True)
-                    return SyncResult(cfg, InvokeOutcome(failure, "Unhandled", b"", 0.0, 0, None))
+        attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
+        # Each step is owned by what holds its state: the limiter gives the slot back, the pool
+        # keeps or destroys the environment, whichever way the block ends.
+        async with self.limiter.lease(name, self.functions.entry(name).reserved_concurrency):
+            self.in_flight += 1
+            self._drained.clear()
             try:
-                outcome = await env.invoke(req)
-            except BaseException:
-                self.pool.discard(env)
-                raise
-            self.pool.release(env, self._current(name, cfg.version))
-            self._observe(name, cfg.version, outcome.function_error is not None)
-            return SyncResult(cfg, outcome)
-        finally:
-            self.limiter.release(lease)
-            self.in_flight -= 1
-            if self.in_flight == 0:
-                self._drained.set()
+                try:
+                    async with self.pool.environment(cfg, req.request_id, attempt) as env:
+                        outcome = await env.invoke(req)
+                except StartFailed as failed:
+                    self._observe(name, cfg.version, True)
+                    return SyncResult(cfg, InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None))
+                self._observe(name, cfg.version, outcome.function_error is not None)
+                return SyncResult(cfg, outcome)
+            finally:
+                self.in_flight -= 1
+                if self.in_flight == 0:
+                    self._drained.set()
 
     def _changed(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> bool:
         """Whether the version ``cfg`` started for was replaced or deleted since. Its own version
@@ -168,3 +153,34 @@ class InvokeService:
 
 class _ChangedDuringStart(Exception):
     """An environment failed to start for a configuration that has since been replaced or deleted."""
+
+
+class _Attempt:
+    """One start of an invocation, as the pool's :class:`~lambent.worker.assignment.StartGuard`:
+    decides whether a cold start that failed, or found its code tree gone, ran on code an update
+    or a delete replaced meanwhile (then the invocation starts again, or answers 404)."""
+
+    __slots__ = ("_service", "_name", "_qualifier", "_cfg", "_retry")
+
+    def __init__(self, service: InvokeService, name: str, qualifier: str | None, cfg: FunctionConfig,
+                 retry: bool) -> None:
+        self._service = service
+        self._name = name
+        self._qualifier = qualifier
+        self._cfg = cfg
+        self._retry = retry
+
+    def unpinned(self) -> None:
+        # Released between resolve and the pin: do not even start on a vanishing tree.
+        if self._retry and self._service._changed(self._name, self._qualifier, self._cfg):
+            raise _ChangedDuringStart
+
+    def start_failed(self, exc: Exception | None) -> None:
+        # An init error (Runtime.ImportModuleError, ExitError...) or a start that raised, for code
+        # that was replaced or deleted meanwhile, is not the current function's error.
+        service = self._service
+        if service._changed(self._name, self._qualifier, self._cfg):
+            service._retry_or_not_found(self._name, self._qualifier, self._retry, exc)
+
+    def current(self) -> FunctionConfig | None:
+        return self._service._current(self._name, self._cfg.version)

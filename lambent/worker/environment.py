@@ -1,9 +1,11 @@
 """One execution environment: a sandbox running a runtime, its Runtime API endpoint and its logs.
 
-Lifecycle (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
-``STARTING`` (sandbox up, runtime initialising) -> ``IDLE`` (parked in /next, frozen) <-> ``BUSY``
--> ``DEAD``. Any failure (timeout, crash, OOM, init error) makes it ``DEAD`` and destroys the sandbox;
-``destroy()`` is idempotent and calling anything afterwards is harmless.
+Lifecycle (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), the
+state machine of :mod:`lambent.worker.states`: ``STARTING`` (sandbox up, runtime initialising) ->
+``BUSY`` (serving the invocation that caused the cold start) <-> ``IDLE`` (parked in /next,
+frozen) -> ``DEAD``. Any failure (timeout, crash, OOM, init error) makes it ``DEAD`` and destroys
+the sandbox; ``destroy()`` is idempotent. An illegal transition (invoking an environment nobody
+claimed, parking an idle one) raises :class:`~lambent.worker.states.IllegalTransition`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import signal as _signal
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from lambent.control.model import FunctionConfig
@@ -27,6 +28,10 @@ from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxCapaci
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
+from lambent.worker.states import EnvState, IllegalTransition, StateMachine
+
+__all__ = ["EnvState", "ExecutionEnvironment", "IllegalTransition", "InvokeOutcome", "InvokeRequest",
+           "cpu_millicores", "error_payload"]
 
 #: Lambda's CPU model: 1,769 MB of memory is one vCPU; at most 6 vCPUs.
 MB_PER_VCPU = 1769
@@ -40,13 +45,6 @@ INIT_MIN_MILLICORES = 1000
 
 def cpu_millicores(memory_mb: int) -> int:
     return max(1, min(MAX_MILLICORES, memory_mb * 1000 // MB_PER_VCPU))
-
-
-class EnvState(StrEnum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def error_payload(request_id: str, error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}).encode()
 
 
-class ExecutionEnvironment:
+class ExecutionEnvironment(StateMachine):
     """Scope: one sandboxed runtime for one function version; owned by a :class:`WorkerPool`."""
 
     def __init__(
@@ -111,7 +109,7 @@ class ExecutionEnvironment:
         self.cgroups = cgroups
         self.settings = settings
         self.region = region
-        self.state = EnvState.STARTING
+        self._init_state()
         self.last_used = time.monotonic()
         self.log_stream = stream_name(cfg.version, env_id)
         self._writer = logs.writer(cfg.log_group_name, self.log_stream)
@@ -185,7 +183,9 @@ class ExecutionEnvironment:
             return error_payload(request_id, etype, msg)
         self._init_ms = (time.monotonic() - started) * 1000
         self._sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
-        self.state = EnvState.IDLE
+        # Ready, and held by the invocation that started it (no window in which the pool could
+        # count it idle and evict it).
+        self.state = EnvState.BUSY
         return None
 
     def _missing_entrypoint(self) -> str | None:
@@ -221,10 +221,12 @@ class ExecutionEnvironment:
 
     # -- invoke ------------------------------------------------------------------------------------
     async def invoke(self, req: InvokeRequest) -> InvokeOutcome:
-        """Run one invocation. The caller holds the env exclusively (state BUSY)."""
+        """Run one invocation. The caller holds the env exclusively (state BUSY: just started,
+        or taken idle with :meth:`unpark`)."""
+        if self._state is not EnvState.BUSY:
+            raise IllegalTransition(self.env_id, self._state, EnvState.BUSY, action="invoke")
         sandbox, endpoint, capture = self._sandbox, self._endpoint, self._capture
         assert sandbox is not None and endpoint is not None and capture is not None  # noqa: S101
-        self.state = EnvState.BUSY
         capture.begin(req.want_tail)
         capture.system(f"START RequestId: {req.request_id} Version: {self.cfg.version}")
         # Max Memory Used is the environment's high-water mark, as on Lambda: never reset.

@@ -22,6 +22,7 @@ from lambent.errors import TooManyRequests
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import RuntimeApiSettings, WorkerSettings
+from lambent.worker.assignment import Assignment, StartGuard
 from lambent.worker.environment import EnvState, ExecutionEnvironment
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,13 @@ class WorkerPool:
         return self._per_function.get(name, 0)
 
     # -- acquire / release ---------------------------------------------------------------------
+    def environment(self, cfg: FunctionConfig, request_id: str, guard: StartGuard) -> Assignment:
+        """``async with pool.environment(cfg, request_id, guard) as env``: a warm environment of
+        exactly ``cfg``, or a new one started for ``request_id`` (a failed init raises
+        :class:`~lambent.worker.assignment.StartFailed` with the error payload); back to the pool
+        or destroyed when the block ends (see :class:`~lambent.worker.assignment.Assignment`)."""
+        return Assignment(self, cfg, request_id, guard)
+
     def take_idle(self, cfg: FunctionConfig) -> ExecutionEnvironment | None:
         """A warm environment for exactly this configuration, thawed and marked busy; or None."""
         idle = self._idle.get(pool_key(cfg))

@@ -39,3 +39,26 @@ def test_release_after_reservation_change_keeps_counts_right() -> None:
     for name in "abc":
         lim.acquire(name, None)
     assert lim.running() == 3
+
+
+async def test_a_lease_gives_its_slot_back_however_the_block_ends() -> None:
+    lim = ConcurrencyLimiter(1, lambda: 0)
+    async with lim.lease("f", None) as lease:
+        assert lease.name == "f" and lim.running("f") == 1
+    assert lim.running() == 0
+    with pytest.raises(ValueError, match="boom"):
+        with lim.lease("f", None):
+            raise ValueError("boom")
+    assert lim.running() == 0 and lim.can_acquire("g", None)
+
+
+async def test_entering_a_lease_over_the_limit_throttles_and_takes_nothing() -> None:
+    lim = ConcurrencyLimiter(10, lambda: 1)
+    async with lim.lease("f", 1):
+        with pytest.raises(TooManyRequests) as exc:
+            async with lim.lease("f", 1):
+                pytest.fail("the block must not run")
+        assert exc.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        assert exc.value.message == "Rate Exceeded."
+        assert lim.running("f") == 1
+    assert lim.running() == 0

@@ -13,6 +13,7 @@ from lambent.control.model import FunctionConfig, State
 from lambent.errors import ResourceNotFound
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.service import MAX_STARTS, InvokeService
+from lambent.worker.assignment import Assignment
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 
 IMPORT_ERROR = b'{"errorType": "Runtime.ImportModuleError"}'
@@ -82,6 +83,9 @@ class FakePool:
 
     def release(self, env: FakeEnv, current: FunctionConfig | None) -> None:
         self.released += 1
+
+    def environment(self, cfg: FunctionConfig, request_id: str, guard: Any) -> Assignment:
+        return Assignment(self, cfg, request_id, guard)  # type: ignore[arg-type]
 
 
 def service(functions: FakeFunctions, pool: FakePool) -> InvokeService:
