@@ -9,15 +9,13 @@ import fcntl
 import hashlib
 import logging
 import os
-import secrets
 import shutil
-import string
-from dataclasses import dataclass
 from pathlib import Path
 
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.aliases import AliasService
+from lambent.credentials import load_root_credentials
 from lambent.deployments import DeploymentService
 from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
@@ -44,34 +42,6 @@ from lambent.store.deployments import DeploymentStore
 from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
-
-CREDENTIALS_FILE = "root-credentials"
-
-
-@dataclass(frozen=True)
-class RootCredentials:
-    access_key_id: str
-    secret_access_key: str
-    generated: bool = False
-
-
-def load_root_credentials(settings: Settings) -> RootCredentials:
-    """From the environment if set; otherwise from the data dir, generating them on first start."""
-    if settings.root_access_key_id and settings.root_secret_access_key:
-        return RootCredentials(settings.root_access_key_id, settings.root_secret_access_key)
-    path = settings.data_dir / CREDENTIALS_FILE
-    if path.exists():
-        key, secret = path.read_text().split()[:2]
-        return RootCredentials(key, secret)
-    alphabet = string.ascii_uppercase + string.digits
-    key = "LKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
-    secret = secrets.token_urlsafe(30)[:40]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{key} {secret}\n")
-    return RootCredentials(key, secret, generated=True)
-
 
 class Platform:
     """Every component of one lambent server. Scope: the server process."""

@@ -7,9 +7,10 @@
     lambent deploy stop ID                    stop and roll back
     lambent deploy create FUNCTION ...        the first form, for a function named like a verb
 
-Requests are SigV4-signed (service ``lambent``) with the root credentials: from
-``LAMBENT_ROOT_ACCESS_KEY_ID``/``LAMBENT_ROOT_SECRET_ACCESS_KEY``, else ``AWS_ACCESS_KEY_ID``/
-``AWS_SECRET_ACCESS_KEY``, else the data dir's ``root-credentials`` file.
+Requests are SigV4-signed (service ``lambent``) with the root credentials, found as the server
+finds them (``LAMBENT_ROOT_ACCESS_KEY_ID``/``LAMBENT_ROOT_SECRET_ACCESS_KEY``, else the data dir's
+``root-credentials`` file; the data dir and region come from the same ``LAMBENT_*`` settings),
+else ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.auth import SigV4Auth
@@ -34,6 +36,9 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+
+from lambent.credentials import CREDENTIALS_FILE, CredentialsUnavailable, read_root_credentials
+from lambent.settings import Settings
 
 API = "/lambent/2026-11-27/deployments"
 VERBS = ("create", "status", "list", "stop")
@@ -74,7 +79,8 @@ def register(sub: Any) -> None:
     p.add_argument("--watch", "-w", action="store_true", help="follow the deployment until it ends")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
     p.add_argument("--endpoint-url", default="http://127.0.0.1:9900", help="server (default http://127.0.0.1:9900)")
-    p.add_argument("--data-dir", type=Path, default=Path(".lambent"), help="where root-credentials is (default ./.lambent)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where root-credentials is (default $LAMBENT_DATA_DIR or ./.lambent, as the server)")
     p.add_argument("--region", default=None, help="signing region (default $LAMBENT_REGION or us-east-1)")
     p.set_defaults(func=run)
 
@@ -112,21 +118,24 @@ class Client:
         return json.loads(raw) if raw else {}
 
 
-def credentials(data_dir: Path) -> tuple[str, str]:
-    env = os.environ
-    for key_var, secret_var in (("LAMBENT_ROOT_ACCESS_KEY_ID", "LAMBENT_ROOT_SECRET_ACCESS_KEY"),
-                                ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):
-        if env.get(key_var) and env.get(secret_var):
-            return env[key_var], env[secret_var]
-    path = data_dir / "root-credentials"
+def credentials(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The server's root credentials, found as the server finds them (:mod:`lambent.credentials`,
+    the same :class:`Settings`: ``LAMBENT_DATA_DIR`` and ``--data-dir`` name the same directory);
+    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are a client's fallback when neither is set."""
+    env = os.environ if env is None else env
     try:
-        key, secret = path.read_text().split()[:2]
-    except (OSError, ValueError):
-        raise SystemExit(
-            f"no credentials: set LAMBENT_ROOT_ACCESS_KEY_ID/LAMBENT_ROOT_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/"
-            f"AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir ({path} not readable)"
-        ) from None
-    return key, secret
+        found = read_root_credentials(settings)
+    except CredentialsUnavailable as exc:
+        raise SystemExit(f"no credentials: {exc}") from None
+    if found is not None:
+        return found.access_key_id, found.secret_access_key
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    path = settings.data_dir / CREDENTIALS_FILE
+    raise SystemExit(
+        f"no credentials: set LAMBENT_ROOT_ACCESS_KEY_ID/LAMBENT_ROOT_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/"
+        f"AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir ({path} not readable)"
+    )
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -138,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]usage:[/red] lambent deploy {'FUNCTION' if verb == 'create' else verb} "
                       f"{'ID' if verb in ('stop', 'status') else 'FUNCTION'} ...")
         return 2
-    key, secret = credentials(args.data_dir)
-    region = args.region or os.environ.get("LAMBENT_REGION") or "us-east-1"
+    settings = Settings.from_env(data_dir=args.data_dir, region=args.region)
+    key, secret = credentials(settings)
+    region = settings.region
     client = Client(args.endpoint_url, key, secret, region)
     try:
         if verb == "create":
