@@ -1,0 +1,98 @@
+"""Errors in each protocol's envelope, read back by botocore's CLIENT parser: the same Code,
+Message and status the caller's SDK will see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from protocols_wire import client_parse, proto
+
+from lambent import errors as e
+
+CASES = [
+    ("lambda", None, "GetFunction"),
+    ("scheduler", None, "GetSchedule"),
+    ("apigatewayv2", None, "GetApi"),
+    ("logs", None, "CreateLogGroup"),
+    ("cloudwatch", "json", "ListMetrics"),
+    ("iam", None, "GetRole"),
+    ("sts", None, "GetCallerIdentity"),
+    ("cloudwatch", "query", "ListMetrics"),
+    ("ec2", None, "DescribeInstances"),
+]
+
+
+def _error(service: str, protocol: str | None, operation: str, wire: Any) -> dict[str, Any]:
+    parsed = client_parse(service, operation, wire, protocol)
+    assert parsed["ResponseMetadata"]["HTTPStatusCode"] == wire[0]
+    error: dict[str, Any] = parsed["Error"]
+    return error
+
+
+@pytest.mark.parametrize(("service", "protocol", "operation"), CASES)
+def test_lambent_error_reaches_the_client_with_code_message_and_status(
+    service: str, protocol: str | None, operation: str
+) -> None:
+    wire = proto(service, protocol).serialise_error(
+        e.ResourceNotFound("Function not found: arn:aws:lambda:us-east-1:123456789012:function:f <&>"),
+        request_id="req-9",
+    )
+    assert wire[0] == 404
+    error = _error(service, protocol, operation, wire)
+    assert error["Code"] == "ResourceNotFoundException"
+    assert error["Message"] == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f <&>"
+    assert client_parse(service, operation, wire, protocol)["ResponseMetadata"].get("RequestId", "req-9") == "req-9"
+
+
+@pytest.mark.parametrize(("service", "protocol", "operation"), CASES)
+def test_explicit_code_message_and_status_override(service: str, protocol: str | None, operation: str) -> None:
+    wire = proto(service, protocol).serialise_error(code="NoSuchEntity", message="The role x cannot be found.", status=404)
+    error = _error(service, protocol, operation, wire)
+    assert (wire[0], error["Code"], error["Message"]) == (404, "NoSuchEntity", "The role x cannot be found.")
+
+
+def test_query_error_is_aws_error_response_with_sender_and_request_id() -> None:
+    status, headers, body = proto("iam").serialise_error(e.ValidationError("bad"), request_id="rid-1")
+    assert status == 400 and headers["Content-Type"] == "text/xml"
+    assert body == (
+        b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+        b"<Code>ValidationException</Code><Message>bad</Message></Error><RequestId>rid-1</RequestId></ErrorResponse>"
+    )
+    _, _, body = proto("sts").serialise_error(e.ServiceError("boom"), request_id="rid-2")
+    assert b"<Type>Receiver</Type>" in body
+
+
+def test_ec2_error_is_response_errors_error_with_request_id() -> None:
+    status, _, body = proto("ec2").serialise_error(code="InvalidInstanceID.NotFound", message="nope", status=400,
+                                                   request_id="rid-3")
+    assert status == 400
+    assert body == (
+        b"<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>nope</Message></Error></Errors>"
+        b"<RequestID>rid-3</RequestID></Response>"
+    )
+    error = _error("ec2", None, "DescribeInstances", (status, {}, body))
+    assert error["Code"] == "InvalidInstanceID.NotFound"
+
+
+def test_rest_json_error_matches_lambents_envelope_and_keeps_the_throttle_reason() -> None:
+    status, headers, body = proto("lambda").serialise_error(
+        e.TooManyRequests("Rate exceeded", reason="ReservedFunctionConcurrentInvocationLimitExceeded"),
+        request_id="rid-4",
+    )
+    assert (status, headers["x-amzn-ErrorType"], headers["x-amzn-RequestId"]) == (429, "TooManyRequestsException", "rid-4")
+    assert body == (
+        b'{"Type": "User", "message": "Rate exceeded", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}'
+    )
+    # the message key is the one the model's error shape names
+    _, _, body = proto("lambda").serialise_error(e.ResourceNotFound("gone"))
+    assert body == b'{"Type": "User", "Message": "gone"}'
+    status, _, body = proto("lambda").serialise_error(e.ServiceError("oops"))
+    assert (status, body) == (500, b'{"Type": "Service", "Message": "oops"}')
+
+
+def test_json_error_has_type_and_json_content_type() -> None:
+    status, headers, body = proto("logs").serialise_error(e.InvalidParameterValue("bad value"), request_id="r")
+    assert status == 400
+    assert headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert body == b'{"__type": "InvalidParameterValueException", "message": "bad value"}'
