@@ -24,37 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.store.queue_schema import events, migrate_queue, undeliverable
 from lambent.store.reserve import DiskGuard, is_disk_full
-
-metadata = sa.MetaData()
-
-events = sa.Table(
-    "async_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(64), nullable=False),
-    sa.Column("function", sa.String(64), nullable=False),
-    sa.Column("qualifier", sa.String(128), nullable=True),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
-    sa.Column("enqueued_at", sa.Float, nullable=False),
-    #: invocations that ran the function (function errors count towards MaximumRetryAttempts)
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", sa.Float, nullable=False),
-    #: throttle/system-error backoff step, for the exponential delay
-    sa.Column("backoff_step", sa.Integer, nullable=False, default=0),
-)
-
-undeliverable = sa.Table(
-    "undeliverable",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(64), nullable=False),
-    sa.Column("target", sa.String(350), nullable=False),
-    sa.Column("record", sa.LargeBinary, nullable=False),
-    sa.Column("error", sa.Text, nullable=False),
-    sa.Column("failed_at", sa.Float, nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class QueuedEvent:
@@ -91,7 +62,7 @@ class AsyncEventStore:
         event.listen(self.engine, "connect", _pragmas)
         if disk is not None:
             disk.install(self.engine)
-        metadata.create_all(self.engine)
+        migrate_queue(self.engine)
         with self.engine.connect() as conn:
             self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()

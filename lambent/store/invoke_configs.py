@@ -8,17 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lambent.store.async_queue import metadata
+from lambent.store.queue_schema import event_invoke_configs
 from lambent.store.reserve import DiskGuard
-
-event_invoke_configs = sa.Table(
-    "event_invoke_configs",
-    metadata,
-    sa.Column("function", sa.String(64), primary_key=True),
-    sa.Column("qualifier", sa.String(128), primary_key=True),
-    sa.Column("config", sa.Text, nullable=False),
-)
-
 
 class InvokeConfigStore:
     """Scope: one per server; shares the async queue's engine."""
@@ -27,7 +18,7 @@ class InvokeConfigStore:
         self.engine = engine
         #: A full data dir refuses new configs; deleting one uses the reserve.
         self.disk = disk
-        metadata.create_all(engine, tables=[event_invoke_configs])
+        # The table is created by the queue database's migrations (store/queue_schema.py).
 
     def put(self, function: str, qualifier: str, config: dict[str, Any]) -> None:
         if self.disk is not None:

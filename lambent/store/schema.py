@@ -104,14 +104,21 @@ MIGRATIONS: list[Callable[[sa.Connection], None]] = [_m1, _m2, _m3]
 
 def migrate(engine: sa.Engine) -> int:
     """Bring the database to the newest schema version; returns that version."""
+    return run_migrations(engine, schema_version, MIGRATIONS)
+
+
+def run_migrations(engine: sa.Engine, version_table: sa.Table,
+                   migrations: list[Callable[[sa.Connection], None]]) -> int:
+    """Apply, in one transaction, each migration newer than the version recorded in
+    ``version_table`` (one row per applied migration); returns the newest version."""
     with engine.begin() as conn:
-        schema_version.create(conn, checkfirst=True)
-        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-        for number, step in enumerate(MIGRATIONS, start=1):
+        version_table.create(conn, checkfirst=True)
+        current = conn.execute(sa.select(sa.func.max(version_table.c.version))).scalar() or 0
+        for number, step in enumerate(migrations, start=1):
             if number > current:
                 step(conn)
-                conn.execute(schema_version.insert().values(version=number))
-        return len(MIGRATIONS)
+                conn.execute(version_table.insert().values(version=number))
+        return len(migrations)
 
 
 # -- EventBridge Scheduler (lambent.schedules) -----------------------------------------------------

@@ -1,0 +1,77 @@
+"""Table definitions and numbered migrations of the asynchronous queue's own database file
+(``async-queue.db``): queued events, undeliverable records and the per-qualifier event invoke
+configs (FunctionEventInvokeConfig) that govern them. Its own chain, like
+:mod:`lambent.store.schema` for ``lambent.db``: append only, never edit an applied migration.
+
+The previous release created these tables without a version table (``create_all``); every
+migration here creates with ``checkfirst``, so on such a file it is a no-op that only records
+the version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from lambent.store.schema import run_migrations
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+)
+
+events = sa.Table(
+    "async_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("function", sa.String(64), nullable=False),
+    sa.Column("qualifier", sa.String(128), nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("enqueued_at", sa.Float, nullable=False),
+    #: invocations that ran the function (function errors count towards MaximumRetryAttempts)
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    #: throttle/system-error backoff step, for the exponential delay
+    sa.Column("backoff_step", sa.Integer, nullable=False, default=0),
+)
+
+undeliverable = sa.Table(
+    "undeliverable",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(350), nullable=False),
+    sa.Column("record", sa.LargeBinary, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("failed_at", sa.Float, nullable=False),
+)
+
+event_invoke_configs = sa.Table(
+    "event_invoke_configs",
+    metadata,
+    sa.Column("function", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+)
+
+
+def _q1(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[events, undeliverable])
+
+
+def _q2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[event_invoke_configs])
+
+
+#: Migrations in order; index + 1 is the schema version they produce. Append only.
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_q1, _q2]
+
+
+def migrate_queue(engine: sa.Engine) -> int:
+    """Bring ``async-queue.db`` to the newest schema version; returns that version."""
+    return run_migrations(engine, schema_version, MIGRATIONS)
