@@ -43,6 +43,11 @@ from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
 
+
+class StartupError(Exception):
+    """The server cannot start on this host or data dir (locked, untraversable, no uids). Raised,
+    never ``SystemExit``: components leave exiting to the command (cli/server_cmd.py)."""
+
 class Platform:
     """Every component of one lambent server. Scope: the server process."""
 
@@ -65,7 +70,7 @@ class Platform:
         try:
             self.sandbox_home = SandboxDir.claim(self.sandbox_dir, data)
         except SandboxError as exc:
-            raise SystemExit(str(exc)) from None
+            raise StartupError(str(exc)) from None
         self.reaper: Reaper | None = None
         self.code = CodeStore(
             data / "code",
@@ -89,7 +94,7 @@ class Platform:
                 UidRange(settings.sandbox.uid_range_start, settings.sandbox.uid_range_size), settings.sandbox.uid_lock_dir
             )
         except (SandboxError, ValueError) as exc:
-            raise SystemExit(f"sandbox uids: {exc}") from None
+            raise StartupError(f"sandbox uids: {exc}") from None
         self.sandbox_options = SandboxOptions(
             uids=self.uids, owner=f"{self.sandbox_dir}/", seccomp=settings.sandbox.seccomp,
             nofile_limit=settings.sandbox.nofile_limit, bin_sh=settings.sandbox.bin_sh,
@@ -218,7 +223,7 @@ def prepare_sandbox_dir(path: Path) -> Path:
     os.chmod(path, 0o711)
     for parent in [path, *path.parents]:
         if not os.stat(parent).st_mode & 0o001:
-            raise SystemExit(
+            raise StartupError(
                 f"{parent} is not world-traversable: sandboxes could not reach {path}; "
                 "set LAMBENT_WORKER_SANDBOX_DIR to a path under a 0711/0755 directory"
             )
@@ -237,5 +242,5 @@ def lock_data_dir(data_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise SystemExit(f"another lambent server is using {data_dir}") from None
+        raise StartupError(f"another lambent server is using {data_dir}") from None
     return fd

@@ -15,7 +15,7 @@ from rich.console import Console
 from lambent.api.app import LambentApp
 from lambent.api.lambda_api import CODE_REQUEST_MAX_BYTES
 from lambent.api.listener import ConnectionGuard, connection_budget, protocol_class, raise_fd_limit
-from lambent.platform import Platform
+from lambent.platform import Platform, StartupError
 from lambent.settings import Settings
 
 
@@ -41,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
     nofile = raise_fd_limit()
     max_connections = connection_budget(nofile, settings.http)
     logging.getLogger("lambent.api").info("RLIMIT_NOFILE %d: at most %d API connections", nofile, max_connections)
-    platform = Platform(settings)
+    try:
+        platform = Platform(settings)
+    except StartupError as exc:
+        # Plain, unwrapped: the message names paths that scripts (and tests) look for.
+        print(f"lambent server cannot start: {exc}", file=sys.stderr)
+        return 1
     creds = platform.credentials
     if creds.generated:
         console.print(
