@@ -25,6 +25,8 @@ class RestRoute:
     regex: re.Pattern[str]
     labels: tuple[str, ...]
     fixed_query: frozenset[tuple[str, str]]
+    #: the literal start of the path, checked before the regex (most routes fail on it cheaply)
+    prefix: str
 
 
 def _route(operation: str, method: str, request_uri: str) -> RestRoute:
@@ -39,7 +41,11 @@ def _route(operation: str, method: str, request_uri: str) -> RestRoute:
         pos = m.end()
     parts.append(re.escape(uri[pos:].rstrip("/")))
     regex = re.compile("^" + "".join(parts) + "/?$")
-    return RestRoute(operation, method, regex, tuple(labels), frozenset(parse_qsl(query, keep_blank_values=True)))
+    first = _LABEL.search(uri)
+    prefix = uri[: first.start()] if first else uri.rstrip("/")
+    return RestRoute(
+        operation, method, regex, tuple(labels), frozenset(parse_qsl(query, keep_blank_values=True)), prefix
+    )
 
 
 class RestRouter:
@@ -62,6 +68,8 @@ class RestRouter:
     ) -> tuple[str, dict[str, str]] | None:
         """(operation, decoded URI labels) for this request, or None."""
         for route in self._routes.get(method, ()):
+            if not path.startswith(route.prefix):
+                continue
             if route.fixed_query and not all(v in query.get(k, ()) or (v == "" and k in query) for k, v in route.fixed_query):
                 continue
             m = route.regex.match(path)
