@@ -10,19 +10,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lambent.errors import InvalidParameterValue, ResourceNotFound, ValidationError
+from lambent.errors import AccessDenied, InvalidParameterValue, ResourceNotFound, ValidationError
 
 LATEST = "$LATEST"
 
-_NAME_RE = re.compile(
-    r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?((?P<region>[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}):)?"
-    r"((?P<account>\d{12}):)?(function:)?(?P<name>[a-zA-Z0-9-_]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$"
-)
-_PLAIN_NAME_RE = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+_REGION = r"(?P<region>(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})"
+#: CreateFunction's FunctionName (no dots, no ``$LATEST.PUBLISHED``), as AWS reports it.
 NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
 )
+#: The FunctionName path parameter of every other operation, as AWS reports it (recorded answers:
+#: LocalStack's test_function_name_and_qualifier_validation snapshots, taken against AWS).
+PATH_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+#: ``?Qualifier=`` as AWS validates it (stricter than the API reference's pattern).
+QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+QUALIFIER_MAX_LEN = 128
+_NAME_RE = re.compile(
+    rf"^(arn:(aws[a-zA-Z-]*)?:lambda:)?({_REGION}:)?((?P<account>\d{{12}}):)?(function:)?"
+    r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$"
+)
+_PATH_NAME_RE = re.compile(
+    rf"^(arn:(aws[a-zA-Z-]*)?:lambda:)?({_REGION}:)?((?P<account>\d{{12}}):)?(function:)?"
+    r"(?P<name>[a-zA-Z0-9-_\.]+)(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$"
+)
+_QUALIFIER_RE = re.compile(QUALIFIER_PATTERN)
+_PLAIN_NAME_RE = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -35,22 +51,50 @@ class FunctionRef:
     region: str | None = None
 
 
-def parse_function_name(raw: str, *, field: str = "functionName", max_len: int = 140) -> FunctionRef:
-    """Parse any of AWS's accepted function name forms, with AWS's validation errors."""
-    if not raw or len(raw) > max_len:
-        raise ValidationError(
-            f"1 validation error detected: Value '{raw}' at '{field}' failed to satisfy constraint: "
-            f"Member must have length {'greater than or equal to 1' if not raw else f'less than or equal to {max_len}'}"
-        )
-    m = _NAME_RE.match(raw)
-    if m is None:
-        raise ValidationError(
-            f"1 validation error detected: Value '{raw}' at '{field}' failed to satisfy constraint: "
-            f"Member must satisfy regular expression pattern: {NAME_PATTERN}"
-        )
+def _violation(value: str, field: str, constraint: str) -> str:
+    return f"Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+
+
+def _raise_violations(errors: list[str]) -> None:
+    if errors:
+        n = len(errors)
+        raise ValidationError(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors))
+
+
+def parse_function_name(
+    raw: str, *, field: str = "functionName", max_len: int = 140, create: bool = True, qualifier: str | None = None
+) -> FunctionRef:
+    """Parse any of AWS's accepted function name forms, with AWS's validation errors.
+
+    ``create`` selects CreateFunction's rules (its stricter pattern; a name over 64 characters is
+    InvalidParameterValueException); elsewhere the path pattern applies and an over-long name is
+    simply not found, as on AWS. ``qualifier`` (``?Qualifier=``) is validated in the same pass:
+    AWS reports every violation of a request at once, the qualifier's first.
+    """
+    errors: list[str] = []
+    if qualifier is not None:
+        if len(qualifier) > QUALIFIER_MAX_LEN:
+            errors.append(_violation(qualifier, "qualifier",
+                                     f"Member must have length less than or equal to {QUALIFIER_MAX_LEN}"))
+        elif not qualifier or not _QUALIFIER_RE.fullmatch(qualifier):
+            errors.append(_violation(qualifier, "qualifier",
+                                     f"Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"))
+    pattern, regex = (NAME_PATTERN, _NAME_RE) if create else (PATH_NAME_PATTERN, _PATH_NAME_RE)
+    m = regex.match(raw) if raw else None
+    if not raw:
+        errors.append(_violation(raw, field, "Member must have length greater than or equal to 1"))
+    elif len(raw) > max_len:
+        errors.append(_violation(raw, field, f"Member must have length less than or equal to {max_len}"))
+    if raw and m is None:
+        errors.append(_violation(raw, field, f"Member must satisfy regular expression pattern: {pattern}"))
+    _raise_violations(errors)
+    assert m is not None
     name = m.group("name")
-    if len(name) > 64:
-        raise InvalidParameterValue(f"Function name '{name}' is longer than 64 characters.")
+    if create and len(name) > 64:
+        raise InvalidParameterValue(
+            "1 validation error detected: "
+            + _violation(name, field, "Member must have length less than or equal to 64")
+        )
     return FunctionRef(name, m.group("qualifier"), m.group("account"), m.group("region"))
 
 
@@ -69,11 +113,13 @@ def function_arn(region: str, account_id: str, name: str, qualifier: str | None 
 
 
 def check_account(ref: FunctionRef, region: str, account_id: str) -> None:
-    """A reference to another account or region cannot exist here."""
-    if (ref.account_id and ref.account_id != account_id) or (ref.region and ref.region != region):
-        raise ResourceNotFound(
-            f"Function not found: {function_arn(ref.region or region, ref.account_id or account_id, ref.name)}"
-        )
+    """A reference to another account or region cannot be served here; AWS's answers: another
+    account is 403 AccessDeniedException (no message), another region 404 "Functions from 'X' are
+    not reachable in this region ('Y')"."""
+    if ref.account_id and ref.account_id != account_id:
+        raise AccessDenied("")
+    if ref.region and ref.region != region:
+        raise ResourceNotFound(f"Functions from '{ref.region}' are not reachable in this region ('{region}')")
 
 
 def is_plain_name(raw: str) -> bool:

@@ -20,7 +20,8 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │       ├── MissingAuthenticationToken
     │       ├── IncompleteSignature
     │       ├── UnrecognizedClient     unknown access key
-    │       └── InvalidSignature       wrong signature or expired timestamp
+    │       ├── InvalidSignature       wrong signature or expired timestamp
+    │       └── AccessDenied           a resource of another account
     ├── ServiceError                   lambent itself failed (500)
     │   └── StorageFull                the data directory is out of space (ENOSPC)
     └── ResourceNotReady               the function cannot run yet / any more (502)
@@ -129,3 +130,7 @@ class RequestTimeout(ClientError):
 
 class RequestHeaderFieldsTooLarge(ClientError):
     pass
+
+
+class AccessDenied(AuthError):
+    """A request for a resource of another account (AWS: 403 AccessDeniedException)."""

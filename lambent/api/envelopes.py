@@ -46,6 +46,7 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.IncompleteSignature: ErrorShape("IncompleteSignatureException", 403),
     e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403),
     e.InvalidSignature: ErrorShape("InvalidSignatureException", 403),
+    e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message"),
     e.AuthError: ErrorShape("AccessDeniedException", 403),
     e.ClientError: ErrorShape("InvalidRequestContentException", 400),
     e.ResourceNotReady: ErrorShape("ResourceNotReadyException", 502),

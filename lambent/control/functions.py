@@ -155,7 +155,7 @@ class FunctionService:
 
     def ref(self, raw: str, qualifier: str | None = None) -> tuple[str, str | None]:
         """Parse a FunctionName path parameter (+ ?Qualifier) into (name, qualifier)."""
-        ref = arns.parse_function_name(raw, max_len=256)
+        ref = arns.parse_function_name(raw, max_len=256, create=False, qualifier=qualifier)
         arns.check_account(ref, self.settings.region, self.settings.account_id)
         return ref.name, arns.resolve_qualifier(ref, qualifier)
 
@@ -167,7 +167,7 @@ class FunctionService:
         """
         fn = self._fns.get(name)
         if fn is None:
-            raise self.not_found(name)
+            raise self.not_found(name, qualifier)  # AWS keeps the qualifier in the ARN it names
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
             alias = fn.aliases.get(qualifier) if qualifier else None
@@ -342,7 +342,7 @@ class FunctionService:
 
     # -- tags --------------------------------------------------------------------------------------
     def _tag_target(self, resource: str) -> FunctionEntry:
-        ref = arns.parse_function_name(resource, field="resource", max_len=256)
+        ref = arns.parse_function_name(resource, field="resource", max_len=256, create=False)
         if not resource.startswith("arn:"):
             raise InvalidParameterValue(f"Invalid resource ARN: {resource}")
         arns.check_account(ref, self.settings.region, self.settings.account_id)

@@ -81,3 +81,49 @@ def test_lambda_destination_must_exist(lam: Any) -> None:
     cfg = lam.put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": f"{ARN}{sink}"}})
     assert cfg["DestinationConfig"]["OnFailure"]["Destination"] == f"{ARN}{sink}"
+
+
+PATH_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+                r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
+CREATE_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+                  r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?")
+
+
+def test_function_name_validation_reports_aws_patterns(server: Any) -> None:
+    lam = server.client(parameter_validation=False)
+    assert error_of(lambda: lam.get_function(FunctionName="my-function!")) == (
+        "ValidationException", 400, "1 validation error detected: Value 'my-function!' at 'functionName' failed to "
+        f"satisfy constraint: Member must satisfy regular expression pattern: {PATH_PATTERN}")
+    assert error_of(lambda: lam.get_function(FunctionName="my-function", Qualifier="invalid!")) == (
+        "ValidationException", 400, "1 validation error detected: Value 'invalid!' at 'qualifier' failed to satisfy "
+        r"constraint: Member must satisfy regular expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+")
+    assert error_of(lambda: lam.get_function(FunctionName="my-function", Qualifier="a" * 129)) == (
+        "ValidationException", 400, f"1 validation error detected: Value '{'a' * 129}' at 'qualifier' failed to "
+        "satisfy constraint: Member must have length less than or equal to 128")
+    # an over-long name is simply not found (with the qualifier kept in the ARN)
+    long = "a" * 65
+    assert error_of(lambda: lam.get_function(FunctionName=long)) == (
+        "ResourceNotFoundException", 404, f"Function not found: {ARN}{long}")
+    assert error_of(lambda: lam.get_function(FunctionName="my-function", Qualifier=long)) == (
+        "ResourceNotFoundException", 404, f"Function not found: {ARN}my-function:{long}")
+    # CreateFunction: its own (stricter) pattern; an over-long name is InvalidParameterValueException
+    create = lambda fn: lam.create_function(FunctionName=fn, Runtime="python3.11", Role=ROLE,  # noqa: E731
+                                            Handler="app.handler", Code={"ZipFile": zip_of(APP)})
+    assert error_of(lambda: create(long)) == (
+        "InvalidParameterValueException", 400, f"1 validation error detected: Value '{long}' at 'functionName' "
+        "failed to satisfy constraint: Member must have length less than or equal to 64")
+    too_long = "arn:aws:lambda:invalid-region:000000000000:function:my-function" + "a" * 140
+    assert error_of(lambda: create(too_long)) == (
+        "ValidationException", 400, f"2 validation errors detected: Value '{too_long}' at 'functionName' failed to "
+        f"satisfy constraint: Member must have length less than or equal to 140; Value '{too_long}' at "
+        f"'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: {CREATE_PATTERN}")
+
+
+def test_other_region_and_other_account(lam: Any) -> None:
+    name = create_function(lam, APP)
+    code, status, message = error_of(lambda: lam.get_function(
+        FunctionName=f"arn:aws:lambda:ap-southeast-1:000000000000:function:{name}"))
+    assert (code, status, message) == (
+        "ResourceNotFoundException", 404, "Functions from 'ap-southeast-1' are not reachable in this region ('us-east-1')")
+    code, status, _ = error_of(lambda: lam.get_function(FunctionName=f"arn:aws:lambda:us-east-1:111111111111:function:{name}"))
+    assert (code, status) == ("AccessDeniedException", 403)

@@ -44,7 +44,7 @@ def create(lam: Any, **over: Any) -> Any:
         ({"Handler": "h" * 129}, "ValidationException", 400, "length less than or equal to 128"),
         ({"Role": "not-a-role"}, "ValidationException", 400, "at 'role'"),
         ({"FunctionName": "bad name!"}, "ValidationException", 400, "Member must satisfy regular expression pattern"),
-        ({"FunctionName": "a" * 65}, "InvalidParameterValueException", 400, "longer than 64"),
+        ({"FunctionName": "a" * 65}, "InvalidParameterValueException", 400, "Member must have length less than or equal to 64"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException", 400, "Reserved keys used in this request: AWS_REGION"),
         ({"Environment": {"Variables": {"BIG": "x" * 4100}}}, "InvalidParameterValueException", 400, "exceeded the 4KB limit"),
         ({"Code": {"ZipFile": b"not a zip"}}, "InvalidParameterValueException", 400, "Could not unzip uploaded file"),

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lambent import arns
-from lambent.errors import InvalidParameterValue, ResourceNotFound, ValidationError
+from lambent.errors import AccessDenied, InvalidParameterValue, ResourceNotFound, ValidationError
 from lambent.settings import Settings
 
 
@@ -34,9 +34,13 @@ def test_name_longer_than_64() -> None:
         arns.parse_function_name("a" * 65)
 
 
-def test_other_account_is_not_found() -> None:
+def test_other_account_is_access_denied_and_other_region_not_reachable() -> None:
+    # AWS: another account's function is 403 AccessDeniedException, another region's is 404 (issue 9)
     ref = arns.parse_function_name("arn:aws:lambda:us-east-1:111111111111:function:f")
-    with pytest.raises(ResourceNotFound):
+    with pytest.raises(AccessDenied):
+        arns.check_account(ref, "us-east-1", "000000000000")
+    ref = arns.parse_function_name("arn:aws:lambda:eu-west-1:000000000000:function:f")
+    with pytest.raises(ResourceNotFound, match=r"^Functions from 'eu-west-1' are not reachable in this region \('us-east-1'\)$"):
         arns.check_account(ref, "us-east-1", "000000000000")
 
 
