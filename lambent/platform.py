@@ -48,6 +48,7 @@ class StartupError(Exception):
     """The server cannot start on this host or data dir (locked, untraversable, no uids). Raised,
     never ``SystemExit``: components leave exiting to the command (cli/server_cmd.py)."""
 
+
 class Platform:
     """Every component of one lambent server. Scope: the server process."""
 

@@ -17,8 +17,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-import sqlalchemy as sa
-
 from lambent.errors import ResourceConflict, ResourceNotFound, ValidationError
 from lambent.schedules import timing as tm
 from lambent.schedules.clock import Clock, ScaledClock
@@ -34,6 +32,7 @@ from lambent.schedules.model import (
 )
 from lambent.schedules.payloads import iso_time
 from lambent.schedules.store import NewDelivery, ScheduleStore
+from lambent.store.schedules import Engine
 from lambent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ class SchedulerService:
             self._schedules[(schedule.group, schedule.name)] = _Entry(schedule, plan, self._timing_or_none(schedule))
 
     @classmethod
-    def open(cls, settings: Settings, engine: sa.Engine) -> SchedulerService:
+    def open(cls, settings: Settings, engine: Engine) -> SchedulerService:
         """The server's service: schedule time resumed from (and saved to) the database."""
         store = ScheduleStore(engine)
         clock = ScaledClock.resume(store.load_clock(), settings.schedules.time_scale)

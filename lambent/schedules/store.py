@@ -1,7 +1,7 @@
-"""Durable state of the scheduler: SQL (SQLAlchemy Core) on the server's database.
+"""Durable state of the scheduler: its values to and from rows of the server's database. The SQL
+is :mod:`lambent.store.schedules`' (tables in :mod:`lambent.store.schema`); no SQL here.
 
-Synchronous, like :class:`lambent.store.Store`; async callers run it in a thread. The tables are
-defined with the others in :mod:`lambent.store.schema`. :meth:`ScheduleStore.fire` is the one
+Synchronous, like :class:`lambent.store.Store`; async callers run it in a thread. :meth:`ScheduleStore.fire` is the one
 place an occurrence becomes a delivery: the schedule's new plan and the outbox row are written in
 one transaction, so an occurrence is either still to fire or has exactly one delivery.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-
-import sqlalchemy as sa
 
 from lambent.schedules.model import (
     ActionAfterCompletion,
@@ -25,7 +23,7 @@ from lambent.schedules.model import (
     ScheduleState,
     Target,
 )
-from lambent.store import schema as t
+from lambent.store.schedules import Engine, ScheduleTables
 
 
 @dataclass(frozen=True)
@@ -38,123 +36,87 @@ class NewDelivery:
 
 
 class ScheduleStore:
-    """Scope: one per server (shares the server's engine)."""
+    """Scope: one per server (shares the server's engine). The scheduler's values to and from the
+    rows of :class:`lambent.store.schedules.ScheduleTables` (which holds the SQL)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.tables = ScheduleTables(engine)
 
     # -- clock ------------------------------------------------------------------------------------
     def load_clock(self) -> tuple[float, float, float] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.schedule_clock).where(t.schedule_clock.c.id == 1)).first()
-        return (row.real_anchor, row.virtual_anchor, row.scale) if row else None
+        return self.tables.load_clock()
 
     def save_clock(self, saved: tuple[float, float, float]) -> None:
-        real_anchor, virtual_anchor, scale = saved
-        with self.engine.begin() as conn:
-            conn.execute(t.schedule_clock.delete())
-            conn.execute(t.schedule_clock.insert().values(id=1, real_anchor=real_anchor,
-                                                          virtual_anchor=virtual_anchor, scale=scale))
+        self.tables.save_clock(saved)
 
     # -- groups -----------------------------------------------------------------------------------
     def load_groups(self) -> list[ScheduleGroup]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.schedule_groups)).all()
         return [
-            ScheduleGroup(r.name, r.created_at, r.modified_at, tuple((k, v) for k, v in json.loads(r.tags)))
-            for r in rows
+            ScheduleGroup(r["name"], r["created_at"], r["modified_at"], tuple((k, v) for k, v in json.loads(r["tags"])))
+            for r in self.tables.load_groups()
         ]
 
     def put_group(self, group: ScheduleGroup) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.schedule_groups.delete().where(t.schedule_groups.c.name == group.name))
-            conn.execute(t.schedule_groups.insert().values(
-                name=group.name, created_at=group.created_at, modified_at=group.modified_at,
-                tags=json.dumps([list(kv) for kv in group.tags]),
-            ))
+        self.tables.put_group({"name": group.name, "created_at": group.created_at, "modified_at": group.modified_at,
+                               "tags": json.dumps([list(kv) for kv in group.tags])})
 
     def delete_group(self, name: str) -> None:
         """Delete a group and every schedule in it."""
-        with self.engine.begin() as conn:
-            conn.execute(t.schedules.delete().where(t.schedules.c.group_name == name))
-            conn.execute(t.schedule_groups.delete().where(t.schedule_groups.c.name == name))
+        self.tables.delete_group(name)
 
     # -- schedules --------------------------------------------------------------------------------
     def load_schedules(self) -> list[tuple[Schedule, Plan]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.schedules)).all()
         return [
             (
-                Schedule(r.group_name, r.name, spec_from_json(json.loads(r.spec)), r.created_at, r.modified_at),
-                Plan(r.anchor, r.next_occurrence, r.fire_at, r.last_occurrence),
+                Schedule(r["group_name"], r["name"], spec_from_json(json.loads(r["spec"])), r["created_at"],
+                         r["modified_at"]),
+                Plan(r["anchor"], r["next_occurrence"], r["fire_at"], r["last_occurrence"]),
             )
-            for r in rows
+            for r in self.tables.load_schedules()
         ]
 
     def insert_schedule(self, schedule: Schedule, plan: Plan) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.schedules.insert().values(
-                group_name=schedule.group, name=schedule.name, **_schedule_values(schedule), **_plan_values(plan)
-            ))
+        self.tables.insert_schedule(schedule.group, schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
 
     def update_schedule(self, schedule: Schedule, plan: Plan) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_where(t.schedules.update(), schedule.group, schedule.name).values(
-                **_schedule_values(schedule), **_plan_values(plan)
-            ))
+        self.tables.update_schedule(schedule.group, schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
 
     def save_plan(self, group: str, name: str, plan: Plan) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_where(t.schedules.update(), group, name).values(**_plan_values(plan)))
+        self.tables.update_schedule(group, name, _plan_values(plan))
 
     def delete_schedule(self, group: str, name: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_where(t.schedules.delete(), group, name))
+        self.tables.delete_schedule(group, name)
 
     def fire(self, group: str, name: str, plan: Plan | None, new: NewDelivery) -> Delivery | None:
         """Atomically: record the schedule's plan after this occurrence (``plan`` None: delete the
         schedule, it is complete) and add the delivery. None if the schedule is gone."""
-        with self.engine.begin() as conn:
-            if plan is None:
-                done = conn.execute(_where(t.schedules.delete(), group, name))
-            else:
-                done = conn.execute(_where(t.schedules.update(), group, name).values(**_plan_values(plan)))
-            if done.rowcount == 0:
-                return None
-            result = conn.execute(t.schedule_deliveries.insert().values(
-                execution_id=new.execution_id, schedule_arn=new.schedule_arn, scheduled_time=new.scheduled_time,
-                created_at=new.created_at, target=json.dumps(target_to_json(new.target)), attempts=0,
-                next_attempt_at=new.created_at, last_error_code="", last_error_message="",
-            ))
-            delivery_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        delivery_id = self.tables.fire(group, name, None if plan is None else _plan_values(plan), {
+            "execution_id": new.execution_id, "schedule_arn": new.schedule_arn, "scheduled_time": new.scheduled_time,
+            "created_at": new.created_at, "target": json.dumps(target_to_json(new.target)), "attempts": 0,
+            "next_attempt_at": new.created_at, "last_error_code": "", "last_error_message": "",
+        })
+        if delivery_id is None:
+            return None
         return Delivery(delivery_id, new.execution_id, new.schedule_arn, new.scheduled_time, new.created_at,
                         new.target, 0, new.created_at)
 
     # -- deliveries -------------------------------------------------------------------------------
     def load_deliveries(self) -> list[Delivery]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.schedule_deliveries).order_by(t.schedule_deliveries.c.id)).all()
         return [
-            Delivery(r.id, r.execution_id, r.schedule_arn, r.scheduled_time, r.created_at,
-                     target_from_json(json.loads(r.target)), r.attempts, r.next_attempt_at,
-                     r.last_error_code, r.last_error_message)
-            for r in rows
+            Delivery(r["id"], r["execution_id"], r["schedule_arn"], r["scheduled_time"], r["created_at"],
+                     target_from_json(json.loads(r["target"])), r["attempts"], r["next_attempt_at"],
+                     r["last_error_code"], r["last_error_message"])
+            for r in self.tables.load_deliveries()
         ]
 
     def update_delivery(self, d: Delivery) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.schedule_deliveries.update().where(t.schedule_deliveries.c.id == d.id).values(
-                attempts=d.attempts, next_attempt_at=d.next_attempt_at,
-                last_error_code=d.last_error_code, last_error_message=d.last_error_message,
-            ))
+        self.tables.update_delivery(d.id, {"attempts": d.attempts, "next_attempt_at": d.next_attempt_at,
+                                           "last_error_code": d.last_error_code,
+                                           "last_error_message": d.last_error_message})
 
     def delete_delivery(self, delivery_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(t.schedule_deliveries.delete().where(t.schedule_deliveries.c.id == delivery_id))
-
-
-def _where(stmt: Any, group: str, name: str) -> Any:
-    return stmt.where((t.schedules.c.group_name == group) & (t.schedules.c.name == name))
+        self.tables.delete_delivery(delivery_id)
 
 
 def _schedule_values(schedule: Schedule) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The package graph: every ``lambent.X`` import between first-level packages (and the top-level
-modules ``settings``, ``errors``, ``arns``, ``platform``) must be an arrow allowed in
+"""The package graph and where SQL lives. Every ``lambent.X`` import between first-level packages
+(and the top-level modules ``settings``, ``errors``, ``arns``, ``platform``...) must be an arrow allowed in
 docs/architecture.md ("The packages, and who may import whom"), and the graph has no cycle.
 
 Imports are read with :mod:`ast` from the source, so lazy imports inside functions and
-``TYPE_CHECKING`` blocks count too: a cycle hidden in a function body is still a cycle."""
+``TYPE_CHECKING`` blocks count too: a cycle hidden in a function body is still a cycle. No module
+outside ``store/`` imports a database driver."""
 
 from __future__ import annotations
 
@@ -116,3 +117,35 @@ def test_the_checker_sees_lazy_relative_and_type_checking_imports(tmp_path: Path
     assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: Database drivers: only ``store/`` may import them (docs/architecture.md: "all SQL").
+SQL_MODULES = ("sqlalchemy", "sqlite3", "psycopg", "psycopg2")
+
+
+def sql_importers(package: Path = PACKAGE) -> list[str]:
+    """Modules outside ``store/`` that import a database driver (lazily or not)."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            if any(m.split(".")[0] in SQL_MODULES for m in mods):
+                found.append(str(rel))
+                break
+    return found
+
+
+def test_no_sql_outside_store() -> None:
+    assert sql_importers() == []
+
+
+def test_the_sql_check_sees_a_lazy_driver_import(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "db.py").write_text("import sqlalchemy\n")
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "x.py").write_text("def f() -> None:\n    from sqlalchemy import text\n")
+    assert sql_importers(tmp_path) == ["schedules/x.py"]
