@@ -118,6 +118,7 @@ class AliasService:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         async with f.locked(name) as fn:
-            self.get(name, alias)
+            if alias not in fn.aliases:
+                return  # AWS: deleting an alias that does not exist succeeds (idempotent)
             await asyncio.to_thread(f.store.delete_alias, name, alias)
             del fn.aliases[alias]

@@ -93,7 +93,7 @@ class VersionService:
         async with f.locked(name) as fn:
             cfg = fn.versions.get(version)
             if cfg is None:
-                raise f.not_found(name, version)
+                return  # AWS: deleting a version that does not exist succeeds (idempotent)
             users = sorted(a.name for a in fn.aliases.values() if version in (a.function_version, a.additional_version))
             if users:
                 raise ResourceConflict(

@@ -127,3 +127,17 @@ def test_other_region_and_other_account(lam: Any) -> None:
         "ResourceNotFoundException", 404, "Functions from 'ap-southeast-1' are not reachable in this region ('us-east-1')")
     code, status, _ = error_of(lambda: lam.get_function(FunctionName=f"arn:aws:lambda:us-east-1:111111111111:function:{name}"))
     assert (code, status) == ("AccessDeniedException", 403)
+
+
+def test_deletes_of_missing_versions_and_aliases_succeed(lam: Any) -> None:
+    name = create_function(lam, APP)
+    # AWS: idempotent for a version or alias that does not exist
+    assert lam.delete_function(FunctionName=name, Qualifier="1233")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.delete_function(FunctionName=name, Qualifier="1233")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.delete_alias(FunctionName=name, Name="non-existent")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert error_of(lambda: lam.delete_function(FunctionName=name, Qualifier="$LATEST")) == (
+        "InvalidParameterValueException", 400, "$LATEST version cannot be deleted without deleting the function.")
+    lam.delete_function(FunctionName=name)
+    for qualifier in ({}, {"Qualifier": "1233"}):
+        assert error_of(lambda: lam.delete_function(FunctionName=name, **qualifier)) == (
+            "ResourceNotFoundException", 404, f"Function not found: {ARN}{name}")
