@@ -9,18 +9,43 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 
 from lambent.errors import TooManyRequests
 
 
-@dataclass(frozen=True)
 class Lease:
-    """One running invocation's slot; remembers which pool it came from."""
+    """One running invocation's slot; remembers which pool it came from. Also the context manager
+    of :meth:`ConcurrencyLimiter.lease`: leaving the block gives the slot back (once).
 
-    name: str
-    unreserved: bool
+    A slotted class, not a frozen dataclass: one is made per invocation, and a frozen dataclass's
+    ``__init__`` (``object.__setattr__`` per field) costs several times as much."""
+
+    __slots__ = ("name", "unreserved", "_limiter")
+
+    def __init__(self, name: str, unreserved: bool, limiter: ConcurrencyLimiter | None = None) -> None:
+        self.name = name
+        self.unreserved = unreserved
+        self._limiter = limiter
+
+    def __repr__(self) -> str:
+        return f"Lease(name={self.name!r}, unreserved={self.unreserved})"
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            limiter.release(self)
+
+    async def __aenter__(self) -> Lease:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
 
 
 class ConcurrencyLimiter:
@@ -57,10 +82,13 @@ class ConcurrencyLimiter:
         self._running[name] = current + 1
         return Lease(name, reserved is None)
 
-    def lease(self, name: str, reserved: int | None) -> LeaseScope:
+    def lease(self, name: str, reserved: int | None) -> Lease:
         """``with limiter.lease(name, reserved) as lease`` (or ``async with``): one slot for the
-        block, given back however it ends; entering raises TooManyRequests when over the limit."""
-        return LeaseScope(self, name, reserved)
+        block, given back however it ends. Takes the slot at once (raising TooManyRequests when
+        over the limit), so use it only as the expression of a ``with``."""
+        lease = self.acquire(name, reserved)
+        lease._limiter = self
+        return lease
 
     def release(self, lease: Lease) -> None:
         current = self._running.get(lease.name, 0)
@@ -71,32 +99,3 @@ class ConcurrencyLimiter:
         if lease.unreserved and self._unreserved_running > 0:
             self._unreserved_running -= 1
 
-
-class LeaseScope:
-    """One invocation's hold on a concurrency slot, from entering the block to leaving it.
-    A plain class (not @contextmanager): it runs for every invoke."""
-
-    __slots__ = ("_limiter", "_name", "_reserved", "_lease")
-
-    def __init__(self, limiter: ConcurrencyLimiter, name: str, reserved: int | None) -> None:
-        self._limiter = limiter
-        self._name = name
-        self._reserved = reserved
-        self._lease: Lease | None = None
-
-    def __enter__(self) -> Lease:
-        lease = self._lease = self._limiter.acquire(self._name, self._reserved)
-        return lease
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            self._limiter.release(lease)
-
-    async def __aenter__(self) -> Lease:
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self.__exit__(exc_type, exc, tb)

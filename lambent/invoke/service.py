@@ -48,8 +48,9 @@ class InvokeService:
         pool.hold_code_with(functions.code)
         self.in_flight = 0
         self.observers: list[OutcomeObserver] = []
-        self._drained = asyncio.Event()
-        self._drained.set()
+        #: Set by drain() while it waits; resolved by the invocation that leaves none in flight
+        #: (an Event cleared and set by every invocation would cost the warm path two calls).
+        self._drained: asyncio.Future[None] | None = None
 
     def check_invocable(self, cfg: FunctionConfig) -> None:
         if cfg.state != State.ACTIVE:
@@ -99,9 +100,8 @@ class InvokeService:
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
         # keeps or destroys the environment, whichever way the block ends.
-        async with self.limiter.lease(name, self.functions.entry(name).reserved_concurrency):
+        with self.limiter.lease(name, self.functions.entry(name).reserved_concurrency):
             self.in_flight += 1
-            self._drained.clear()
             try:
                 try:
                     async with self.pool.environment(cfg, req.request_id, attempt) as env:
@@ -113,8 +113,10 @@ class InvokeService:
                 return SyncResult(cfg, outcome)
             finally:
                 self.in_flight -= 1
-                if self.in_flight == 0:
-                    self._drained.set()
+                if self.in_flight == 0 and self._drained is not None:
+                    if not self._drained.done():
+                        self._drained.set_result(None)
+                    self._drained = None
 
     def _changed(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> bool:
         """Whether the version ``cfg`` started for was replaced or deleted since. Its own version
@@ -144,8 +146,13 @@ class InvokeService:
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait for in-flight invocations (graceful shutdown); False if the grace period ran out."""
+        if self.in_flight == 0:
+            return True
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout_s)
+            # Shielded: a drain that times out must not cancel the future another drain awaits.
+            await asyncio.wait_for(asyncio.shield(self._drained), timeout_s)
             return True
         except asyncio.TimeoutError:
             return False
@@ -183,4 +190,8 @@ class _Attempt:
             service._retry_or_not_found(self._name, self._qualifier, self._retry, exc)
 
     def current(self) -> FunctionConfig | None:
-        return self._service._current(self._name, self._cfg.version)
+        version = self._cfg.version
+        try:  # InvokeService._current, inlined: this runs on every warm invoke
+            return self._service.functions.resolve(self._name, version if version != arns.LATEST else None)
+        except ResourceNotFound:
+            return None

@@ -104,6 +104,9 @@ class ExecutionEnvironment(StateMachine):
         #: What this environment may hold of the server through its Runtime API (settings.runtime_api).
         self.runtime_api = runtime_api
         self.cfg = cfg
+        #: The pool's key for it (WorkerPool.pool_key), computed once: the pool looks it up on
+        #: every warm invoke.
+        self.pool_key = (cfg.name, cfg.version, cfg.revision_id)
         self.launch = launch
         self.code_dir = code_dir
         self.cgroups = cgroups

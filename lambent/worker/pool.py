@@ -166,11 +166,16 @@ class WorkerPool:
 
     def release(self, env: ExecutionEnvironment, current: FunctionConfig | None) -> None:
         """Give an environment back after an invocation. Unhealthy or outdated ones are destroyed."""
-        if self._closing or not env.healthy or current is None or pool_key(current) != pool_key(env.cfg):
+        key = env.pool_key
+        if self._closing or not env.healthy or current is None or pool_key(current) != key:
             self.discard(env)
             return
         env.park()
-        self._idle.setdefault(pool_key(env.cfg), []).append(env)
+        idle = self._idle.get(key)
+        if idle is None:
+            self._idle[key] = [env]
+        else:
+            idle.append(env)
 
     def discard(self, env: ExecutionEnvironment) -> None:
         self._forget(env)
@@ -210,7 +215,7 @@ class WorkerPool:
             else:
                 self._per_function.pop(env.cfg.name, None)
             self._reserved_mb -= env.memory_mb
-        idle = self._idle.get(pool_key(env.cfg))
+        idle = self._idle.get(env.pool_key)
         if idle and env in idle:
             idle.remove(env)
 
