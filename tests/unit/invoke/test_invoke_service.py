@@ -163,3 +163,18 @@ async def test_drain_waits_for_in_flight_invocations() -> None:
     pool.gate.set()
     assert await svc.drain(1.0) is True
     await task
+
+
+async def test_a_drain_that_times_out_does_not_cut_short_another() -> None:
+    pool = Pool()
+    pool.gate.clear()
+    svc, _ = service(pool)
+    assert await svc.drain(0.0) is True  # nothing in flight
+    task = asyncio.create_task(svc.invoke("f", None, REQ))
+    await asyncio.sleep(0)
+    patient = asyncio.create_task(svc.drain(5.0))
+    assert await svc.drain(0.01) is False
+    pool.gate.set()
+    assert await patient is True
+    await task
+    assert svc.in_flight == 0 and await svc.drain(0.0) is True
