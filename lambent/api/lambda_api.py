@@ -24,7 +24,7 @@ from starlette.routing import Route, Router
 from lambent import arns
 from lambent.api import lambda_async, lambda_versions, shapes
 from lambent.api.codeurl import presign_code_url
-from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of, refuse_unhandled, unhandled
 from lambent.control.functions import CreateFunctionInput
 from lambent.control.model import FunctionConfig
 from lambent.control.versions import published
@@ -128,6 +128,50 @@ def _env_vars(body: dict[str, Any]) -> dict[str, str] | None:
 
 
 # -- functions -------------------------------------------------------------------------------------
+# What each handler acts on; every other member of the operation's input is refused naming it.
+_CONFIG_HANDLED: dict[str, frozenset[str] | None] = {
+    "FunctionName": None, "Role": None, "Handler": None, "Description": None, "Timeout": None, "MemorySize": None,
+    "Environment": None, "Runtime": None, "DeadLetterConfig": None, "TracingConfig": None, "EphemeralStorage": None,
+    "SnapStart": None, "LoggingConfig": frozenset({"LogFormat", "LogGroup"}),
+}
+_CREATE = unhandled("CreateFunction", {
+    **_CONFIG_HANDLED, "Publish": None, "PackageType": None, "Tags": None, "Architectures": None,
+    # S3 and image sources are refused by _decode_zip naming them
+    "Code": frozenset({"ZipFile", "S3Bucket", "S3Key", "ImageUri"}),
+})
+_UPDATE_CONFIG = unhandled("UpdateFunctionConfiguration", {**_CONFIG_HANDLED, "RevisionId": None})
+_UPDATE_CODE = unhandled("UpdateFunctionCode", dict.fromkeys(
+    ["FunctionName", "ZipFile", "S3Bucket", "S3Key", "ImageUri", "Architectures", "Publish", "DryRun", "RevisionId"]))
+_LIST = unhandled("ListFunctions", dict.fromkeys(["FunctionVersion", "Marker", "MaxItems"]))
+_INVOKE = unhandled("Invoke", dict.fromkeys(
+    ["FunctionName", "InvocationType", "LogType", "ClientContext", "Payload", "Qualifier"]))
+for _op in ("GetFunction", "GetFunctionConfiguration", "DeleteFunction"):
+    unhandled(_op, dict.fromkeys(["FunctionName", "Qualifier"]))
+unhandled("InvokeAsync", dict.fromkeys(["FunctionName", "InvokeArgs"]))
+unhandled("GetAccountSettings", {})
+unhandled("PutFunctionConcurrency", dict.fromkeys(["FunctionName", "ReservedConcurrentExecutions"]))
+for _op in ("GetFunctionConcurrency", "DeleteFunctionConcurrency"):
+    unhandled(_op, dict.fromkeys(["FunctionName"]))
+unhandled("TagResource", dict.fromkeys(["Resource", "Tags"]))
+unhandled("UntagResource", dict.fromkeys(["Resource", "TagKeys"]))
+unhandled("ListTags", dict.fromkeys(["Resource"]))
+
+
+def _check_snap_start(body: dict[str, Any]) -> None:
+    """SnapStart is honoured only as AWS's default (ApplyOn None): lambent has no snapshots."""
+    snap = body.get("SnapStart")
+    if isinstance(snap, dict) and snap.get("ApplyOn") not in (None, "None"):
+        raise InvalidParameterValue(
+            f"SnapStart ApplyOn {snap.get('ApplyOn')} is not supported by this lambent server yet; only None is."
+        )
+
+
+def _check_architectures(archs: Any) -> None:
+    if archs and archs != ["x86_64"]:
+        raise InvalidParameterValue(f"Architecture {archs[0] if isinstance(archs, list) and archs else archs} "
+                                    "is not supported on this lambent host (x86_64).")
+
+
 @endpoint
 async def create_function(request: Request) -> Response:
     p = platform_of(request)
@@ -145,6 +189,8 @@ async def create_function(request: Request) -> Response:
             c.enum("architectures.1.member", archs[0], ["x86_64", "arm64"])
     c.raise_if_any()
     _check_runtime_enum(body.get("Runtime"))
+    refuse_unhandled(_CREATE, request, body)
+    _check_snap_start(body)
     ref = arns.parse_function_name(str(body["FunctionName"]))
     arns.check_account(ref, p.settings.region, p.settings.account_id)
     if ref.qualifier:
@@ -233,6 +279,7 @@ async def get_function_configuration(request: Request) -> Response:
 @endpoint
 async def list_functions(request: Request) -> Response:
     p = platform_of(request)
+    refuse_unhandled(_LIST, request)
     if request.query_params.get("FunctionVersion") == "ALL":
         configs = [c for e in p.functions.entries() for c in [e.latest, *published(e)]]
     else:
@@ -255,6 +302,8 @@ async def update_function_code(request: Request) -> Response:
     if qualifier is not None:
         raise InvalidParameterValue("Updating the code of a qualified function is not allowed.")
     body = body_json(request)
+    refuse_unhandled(_UPDATE_CODE, request, body)
+    _check_architectures(body.get("Architectures"))
     if body.get("DryRun"):
         p.code.check(_decode_zip(body, p.settings.limits.zip_max_bytes))
         return json_response(_config_out(p, name, None))
@@ -295,6 +344,8 @@ async def update_function_configuration(request: Request) -> Response:
     _check_common(c, body)
     c.raise_if_any()
     _check_runtime_enum(body.get("Runtime"))
+    refuse_unhandled(_UPDATE_CONFIG, request, body)
+    _check_snap_start(body)
     p.functions.entry(name)  # 404 before anything else
     changes: dict[str, Any] = {field: body[key] for key, field in _CONFIG_FIELDS.items() if key in body and body[key] is not None}
     if "Environment" in body:
@@ -332,6 +383,7 @@ async def invoke(request: Request) -> Response:
     headers = request.headers
     name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
     invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    refuse_unhandled(_INVOKE, request)  # two header look-ups (TenantId, DurableExecutionName)
     payload: bytes = request.state.body
     if len(payload) > p.settings.limits.sync_payload_max_bytes:
         raise RequestTooLarge(

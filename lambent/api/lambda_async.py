@@ -8,11 +8,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of, unhandled
 from lambent.control.event_invoke import EventInvokeConfig
 from lambent.control.validation import Checker
 from lambent.errors import InvalidParameterValue
 from lambent.platform import Platform
+
+# Every member of these operations' inputs is acted on (the member walk in tests checks it).
+for _op in ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig"):
+    unhandled(_op, dict.fromkeys(["FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                  "DestinationConfig"]))
+for _op in ("GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig"):
+    unhandled(_op, dict.fromkeys(["FunctionName", "Qualifier"]))
+unhandled("ListFunctionEventInvokeConfigs", dict.fromkeys(["FunctionName", "Marker", "MaxItems"]))
 
 
 def event_invoke_config_shape(p: Platform, cfg: EventInvokeConfig) -> dict[str, Any]:

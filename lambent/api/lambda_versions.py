@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 
 from lambent.api import shapes
-from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of
+from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of, refuse_unhandled, unhandled
 from lambent.control.model import Alias
 from lambent.control.validation import Checker
 from lambent.control.versions import published
@@ -19,6 +19,16 @@ from lambent.errors import InvalidParameterValue
 
 ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
+
+# What each handler acts on; every other member of the operation's input is refused naming it.
+_PUBLISH = unhandled("PublishVersion", dict.fromkeys(["FunctionName", "CodeSha256", "Description", "RevisionId"]))
+unhandled("ListVersionsByFunction", dict.fromkeys(["FunctionName", "Marker", "MaxItems"]))
+unhandled("CreateAlias", dict.fromkeys(["FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig"]))
+unhandled("UpdateAlias", dict.fromkeys(["FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig",
+                                        "RevisionId"]))
+unhandled("ListAliases", dict.fromkeys(["FunctionName", "FunctionVersion", "Marker", "MaxItems"]))
+for _op in ("GetAlias", "DeleteAlias"):
+    unhandled(_op, dict.fromkeys(["FunctionName", "Name"]))
 
 
 def alias_configuration(alias: Alias, arn: str) -> dict[str, Any]:
@@ -48,6 +58,7 @@ async def publish_version(request: Request) -> Response:
     p = platform_of(request)
     name = _unqualified(request)
     body = body_json(request)
+    refuse_unhandled(_PUBLISH, request, body)
     c = Checker()
     c.string("description", body.get("Description"), max_len=256)
     c.raise_if_any()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+import botocore.session
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +21,9 @@ from lambent.errors import InvalidParameterValue, InvalidRequestContent, Lambent
 from lambent.platform import Platform
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: What a handler acts on (honours or refuses by itself): input member -> None for the whole
+#: member, or the sub-members of a structure it handles.
+Handled = Mapping[str, "frozenset[str] | None"]
 
 
 def platform_of(request: Request) -> Platform:
@@ -79,3 +86,93 @@ def paginate(items: list[Any], request: Request, key: Any, max_limit: int = 1000
     page = items[start : start + max_items]
     nxt = base64.urlsafe_b64encode(str(key(page[-1])).encode()).decode() if page and start + max_items < len(items) else None
     return page, nxt
+
+
+# -- members lambent does not act on ---------------------------------------------------------------
+# Every input member of a served operation is either honoured or refused: a member accepted and
+# silently dropped (Layers, VpcConfig, ...) makes a caller believe it took effect.
+
+
+@dataclass(frozen=True)
+class Unhandled:
+    """The input members of one operation no handler acts on, precomputed from botocore's model."""
+
+    operation: str
+    body: tuple[tuple[str, tuple[str, ...] | None], ...]  # member, None (whole) or its unhandled sub-members
+    query: tuple[tuple[str, str], ...]  # (wire name, member)
+    headers: Mapping[bytes, str]  # lower-case header name as ASGI gives it -> member
+
+
+#: Every served operation with its unhandled members (filled at import by :func:`unhandled`);
+#: tests walk it against botocore's model.
+REGISTRY: dict[str, Unhandled] = {}
+
+
+@cache
+def _lambda_model() -> Any:
+    return botocore.session.get_session().get_service_model("lambda")
+
+
+def unhandled(operation: str, handled: Handled) -> Unhandled:
+    """Compute once per operation (at import) which members of the model are not in ``handled``."""
+    shape = _lambda_model().operation_model(operation).input_shape
+    body: list[tuple[str, tuple[str, ...] | None]] = []
+    query: list[tuple[str, str]] = []
+    headers: dict[bytes, str] = {}
+    for name, member in (shape.members.items() if shape is not None else ()):
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if name not in handled:
+            if location == "querystring":
+                query.append((wire, name))
+            elif location == "header":
+                headers[wire.lower().encode("latin-1")] = name
+            elif location is None:
+                body.append((name, None))
+            continue
+        subs = handled[name]
+        if subs is not None and member.type_name == "structure":
+            missing = tuple(m for m in member.members if m not in subs)
+            if missing:
+                body.append((name, missing))
+    REGISTRY[operation] = found = Unhandled(operation, tuple(body), tuple(query), headers)
+    return found
+
+
+def _given(value: Any) -> bool:
+    """Whether a member asks for something: tools send empty lists and maps (``"VpcConfig":
+    {"SubnetIds": [], "SecurityGroupIds": []}``) to mean none, which is what lambent does."""
+    if value is None or value == "" or value == [] or value == {}:
+        return False
+    if isinstance(value, dict):
+        return any(_given(v) for v in value.values())
+    return True
+
+
+def _refuse(member: str, operation: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"{member} is not supported by this lambent server yet ({operation}); remove it from the request."
+    )
+
+
+def refuse_unhandled(u: Unhandled, request: Request, body: Mapping[str, Any] | None = None) -> None:
+    """InvalidParameterValueException naming the first member of the request lambent does not act on."""
+    if body:
+        for name, subs in u.body:
+            value = body.get(name)
+            if subs is None:
+                if _given(value):
+                    raise _refuse(name, u.operation)
+            elif isinstance(value, dict):
+                for sub in subs:
+                    if _given(value.get(sub)):
+                        raise _refuse(f"{name}.{sub}", u.operation)
+    if u.query and request.query_params:
+        for wire, name in u.query:
+            if request.query_params.get(wire):
+                raise _refuse(name, u.operation)
+    if u.headers:
+        # one pass over the raw headers (ASGI names are lower-case bytes): Invoke is the hot path
+        for key, value in request.scope["headers"]:
+            if value and key in u.headers:
+                raise _refuse(u.headers[key], u.operation)
