@@ -21,7 +21,7 @@ from typing import Any
 from lambent import arns
 from lambent.control.code import CodeStore
 from lambent.control.model import Alias, CodeInfo, FunctionConfig, State, UpdateStatus
-from lambent.control.runtimes import RuntimeCatalog
+from lambent.control.runtimes import DEPRECATED, RuntimeCatalog, deprecated_message
 from lambent.control.validation import check_environment
 from lambent.errors import (
     InvalidParameterValue,
@@ -183,10 +183,13 @@ class FunctionService:
         return [self._fns[n] for n in sorted(self._fns)]
 
     def _check_runtime(self, runtime: str) -> None:
+        if runtime in DEPRECATED:
+            raise InvalidParameterValue(deprecated_message(runtime))
         if not self.runtimes.supports(runtime):
+            supported = [n for n in self.runtimes.names if n not in DEPRECATED]
             raise InvalidParameterValue(
                 f"The runtime parameter of {runtime} is not supported by this lambent server. "
-                f"Supported runtimes here: {', '.join(self.runtimes.names)}"
+                f"Supported runtimes here: {', '.join(supported)}"
             )
 
     @staticmethod

@@ -27,6 +27,20 @@ RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 _PY = re.compile(r"^python3\.(\d+)$")
 _NODE = re.compile(r"^nodejs(\d+)\.x$")
 CUSTOM = ("provided", "provided.al2", "provided.al2023")
+#: Runtimes AWS no longer lets functions be created or updated with (past their "block function
+#: create/update" dates, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html); AWS
+#: answers them with :func:`deprecated_message` (recorded answers: LocalStack's runtime snapshots).
+#: Existing functions keep running ("provided" stays launchable for them).
+DEPRECATED = frozenset({
+    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x",
+    "python2.7", "python3.6", "python3.7", "ruby2.5", "ruby2.7", "java8", "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1", "dotnetcore3.1", "go1.x", "provided",
+})
+
+
+def deprecated_message(runtime: str) -> str:
+    return (f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
+            "functions. We recommend you use a supported runtime while creating or updating functions.")
 #: The AWS SDK for Python that Lambda's Python runtimes include
 #: (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), with what it imports: taken from
 #: this server's own environment and importable after /var/task and layers, as on AWS.

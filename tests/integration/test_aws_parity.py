@@ -141,3 +141,14 @@ def test_deletes_of_missing_versions_and_aliases_succeed(lam: Any) -> None:
     for qualifier in ({}, {"Qualifier": "1233"}):
         assert error_of(lambda: lam.delete_function(FunctionName=name, **qualifier)) == (
             "ResourceNotFoundException", 404, f"Function not found: {ARN}{name}")
+
+
+@pytest.mark.parametrize("runtime", ["python3.7", "nodejs14.x", "provided", "go1.x"])
+def test_deprecated_runtimes_get_aws_no_longer_supported_message(lam: Any, runtime: str) -> None:
+    expected = ("InvalidParameterValueException", 400,
+                f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
+                "functions. We recommend you use a supported runtime while creating or updating functions.")
+    assert error_of(lambda: lam.create_function(FunctionName=unique(), Runtime=runtime, Role=ROLE,
+                                                Handler="app.handler", Code={"ZipFile": zip_of(APP)})) == expected
+    name = create_function(lam, APP)
+    assert error_of(lambda: lam.update_function_configuration(FunctionName=name, Runtime=runtime)) == expected
