@@ -5,9 +5,18 @@ Member names and formats follow botocore's service model (``FunctionConfiguratio
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from typing import Any
 
 from lambent.control.model import FunctionConfig
+
+
+@cache
+def runtime_version_arn(region: str, runtime: str) -> str:
+    """AWS names the runtime build a function runs on ``arn:aws:lambda:REGION::runtime:<64 hex>``;
+    lambent has one build per runtime on a host, so the id is stable per runtime name."""
+    return f"arn:aws:lambda:{region}::runtime:{hashlib.sha256(runtime.encode()).hexdigest()}"
 
 
 def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
@@ -32,8 +41,12 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
         "EphemeralStorage": {"Size": cfg.ephemeral_storage_mb},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": cfg.log_group_name},
+        "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(arn.split(":", 4)[3], cfg.runtime)},
     }
-    if cfg.environment:
+    if cfg.log_format == "JSON":
+        # AWS reports the (default) log levels of JSON-format functions; lambent filters none.
+        out["LoggingConfig"].update(ApplicationLogLevel="INFO", SystemLogLevel="INFO")
+    if cfg.environment is not None:  # given empty: AWS echoes {"Variables": {}}
         out["Environment"] = {"Variables": dict(cfg.environment)}
     if cfg.dead_letter_arn:
         out["DeadLetterConfig"] = {"TargetArn": cfg.dead_letter_arn}

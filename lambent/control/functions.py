@@ -199,7 +199,9 @@ class FunctionService:
     # -- create / update / delete ---------------------------------------------------------------
     async def create(self, inp: CreateFunctionInput) -> FunctionConfig:
         self._check_runtime(inp.runtime)
-        env = check_environment(inp.environment, self.settings.limits.env_vars_max_bytes)
+        # an Environment given, even empty, is echoed as {"Variables": {...}} as on AWS; none stays absent
+        env = (None if inp.environment is None
+               else check_environment(inp.environment, self.settings.limits.env_vars_max_bytes))
         async with self.lock(inp.name):
             if inp.name in self._fns:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
@@ -219,7 +221,7 @@ class FunctionService:
             code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
             last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
             timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
-            environment=env or None, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
+            environment=env, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
             log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
         )
         ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
@@ -311,7 +313,7 @@ class FunctionService:
             self._check_runtime(changes["runtime"])
         if "environment" in changes:
             env = check_environment(changes["environment"], self.settings.limits.env_vars_max_bytes)
-            changes["environment"] = env or None
+            changes["environment"] = env
         async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
             cfg = fn.latest.replace(

@@ -6,6 +6,7 @@ against real AWS in tests/aws/services/lambda_/*.snapshot.json; the messages bel
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -152,3 +153,20 @@ def test_deprecated_runtimes_get_aws_no_longer_supported_message(lam: Any, runti
                                                 Handler="app.handler", Code={"ZipFile": zip_of(APP)})) == expected
     name = create_function(lam, APP)
     assert error_of(lambda: lam.update_function_configuration(FunctionName=name, Runtime=runtime)) == expected
+
+
+def test_configuration_shapes_as_on_aws(lam: Any) -> None:
+    name = unique()
+    created = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": zip_of(APP)}, Environment={"Variables": {}})
+    assert created["Environment"] == {"Variables": {}}
+    assert re.fullmatch(r"arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+                        created["RuntimeVersionConfig"]["RuntimeVersionArn"])
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {}}
+    updated = lam.update_function_configuration(FunctionName=name, LoggingConfig={"LogFormat": "JSON"})
+    assert updated["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": f"/aws/lambda/{name}",
+                                        "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}
+    # a function created without Environment has none
+    other = create_function(lam, APP)
+    assert "Environment" not in lam.get_function_configuration(FunctionName=other)
