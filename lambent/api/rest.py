@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -31,6 +32,8 @@ def platform_of(request: Request) -> Platform:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # AWS answers every request with its id (x-amzn-RequestId); SDKs surface it as ResponseMetadata.RequestId.
+    headers = {"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})}
     return Response(json.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 

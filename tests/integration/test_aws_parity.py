@@ -170,3 +170,9 @@ def test_configuration_shapes_as_on_aws(lam: Any) -> None:
     # a function created without Environment has none
     other = create_function(lam, APP)
     assert "Environment" not in lam.get_function_configuration(FunctionName=other)
+
+
+def test_answers_carry_a_request_id(lam: Any) -> None:
+    for answer in (lam.list_functions(), lam.get_account_settings()):
+        rid = answer["ResponseMetadata"].get("RequestId")
+        assert rid and re.fullmatch(r"[0-9a-f-]{36}", rid)
