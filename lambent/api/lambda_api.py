@@ -287,7 +287,7 @@ async def list_functions(request: Request) -> Response:
     page, nxt = paginate(configs, request, lambda c: f"{c.name}:{c.version}")
     out: dict[str, Any] = {
         "Functions": [
-            shapes.function_configuration(c, p.functions.arn(c.name, None if c.version == arns.LATEST else c.version))
+            shapes.list_entry(c, p.functions.arn(c.name, None if c.version == arns.LATEST else c.version))
             for c in page
         ]
     }

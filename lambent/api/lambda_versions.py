@@ -76,7 +76,7 @@ async def list_versions(request: Request) -> Response:
     configs = [fn.latest, *published(fn)]
     page, nxt = paginate(configs, request, lambda c: c.version)
     out: dict[str, Any] = {
-        "Versions": [shapes.function_configuration(c, p.functions.arn(name, c.version)) for c in page]
+        "Versions": [shapes.list_entry(c, p.functions.arn(name, c.version)) for c in page]
     }
     if nxt:
         out["NextMarker"] = nxt

@@ -61,3 +61,15 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
     if cfg.last_update_status_reason_code:
         out["LastUpdateStatusReasonCode"] = cfg.last_update_status_reason_code
     return out
+
+
+#: Members AWS leaves out of ListFunctions and ListVersionsByFunction entries (recorded answers).
+_NOT_IN_LISTS = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+                 "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+
+
+def list_entry(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
+    out = function_configuration(cfg, arn)
+    for key in _NOT_IN_LISTS:
+        out.pop(key, None)
+    return out

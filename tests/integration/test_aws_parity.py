@@ -176,3 +176,14 @@ def test_answers_carry_a_request_id(lam: Any) -> None:
     for answer in (lam.list_functions(), lam.get_account_settings()):
         rid = answer["ResponseMetadata"].get("RequestId")
         assert rid and re.fullmatch(r"[0-9a-f-]{36}", rid)
+
+
+def test_list_entries_carry_no_state_fields(lam: Any) -> None:
+    name = create_function(lam, APP)
+    lam.publish_version(FunctionName=name)
+    entries = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    entries += [f for f in lam.list_functions(FunctionVersion="ALL")["Functions"] if f["FunctionName"] == name]
+    assert len(entries) == 4
+    for entry in entries:
+        assert not {"State", "StateReason", "StateReasonCode", "LastUpdateStatus", "RuntimeVersionConfig"} & set(entry)
+    assert lam.get_function_configuration(FunctionName=name)["State"] == "Active"
