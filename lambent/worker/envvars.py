@@ -12,12 +12,13 @@ RUNTIME_API_PORT = 9001
 #: Defaults a function's own variables may override (Lambda lets users change these).
 _OVERRIDABLE = {
     "LANG": "en_US.UTF-8",
-    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    # AWS's PATH (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
     "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
     "TZ": ":UTC",
-    "PYTHONUNBUFFERED": "1",
+    # No HOME or PYTHONUNBUFFERED: AWS sets neither (the Python bootstrap runs with -u itself).
+    # PYTHONDONTWRITEBYTECODE stays: the shared code tree must not gain __pycache__ dirs.
     "PYTHONDONTWRITEBYTECODE": "1",
-    "HOME": "/tmp",
 }
 
 

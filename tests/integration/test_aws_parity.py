@@ -187,3 +187,13 @@ def test_list_entries_carry_no_state_fields(lam: Any) -> None:
     for entry in entries:
         assert not {"State", "StateReason", "StateReasonCode", "LastUpdateStatus", "RuntimeVersionConfig"} & set(entry)
     assert lam.get_function_configuration(FunctionName=name)["State"] == "Active"
+
+
+def test_function_environment_variables_as_on_aws(lam: Any) -> None:
+    code = {"app.py": "import os\ndef handler(e, c):\n    return {k: os.environ.get(k) for k in e}\n"}
+    name = create_function(lam, code)
+    keys = ["HOME", "PYTHONUNBUFFERED", "PATH", "LANG", "TZ"]
+    import json as _json
+    got = _json.loads(lam.invoke(FunctionName=name, Payload=_json.dumps(keys))["Payload"].read())
+    assert got == {"HOME": None, "PYTHONUNBUFFERED": None, "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+                   "LANG": "en_US.UTF-8", "TZ": ":UTC"}
