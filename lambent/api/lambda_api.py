@@ -7,7 +7,6 @@ the body in ``request.state.body``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -469,7 +468,8 @@ async def invoke_async(request: Request) -> Response:
 async def get_account_settings(request: Request) -> Response:
     p = platform_of(request)
     limits = p.settings.limits
-    total_code = await asyncio.to_thread(p.store.total_code_size)
+    # AWS counts the code of $LATEST and of every published version, also when versions share it.
+    total_code = sum(cfg.code_size for e in p.functions.entries() for cfg in e.versions.values())
     return json_response(
         {
             "AccountLimit": {

@@ -197,3 +197,12 @@ def test_function_environment_variables_as_on_aws(lam: Any) -> None:
     got = _json.loads(lam.invoke(FunctionName=name, Payload=_json.dumps(keys))["Payload"].read())
     assert got == {"HOME": None, "PYTHONUNBUFFERED": None, "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
                    "LANG": "en_US.UTF-8", "TZ": ":UTC"}
+
+
+def test_total_code_size_grows_with_published_versions(lam: Any) -> None:
+    before = lam.get_account_settings()["AccountUsage"]["TotalCodeSize"]
+    name = create_function(lam, APP)
+    size = lam.get_function_configuration(FunctionName=name)["CodeSize"]
+    assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + size
+    lam.publish_version(FunctionName=name)  # the same code, counted again as on AWS
+    assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + 2 * size
