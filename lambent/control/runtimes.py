@@ -63,10 +63,19 @@ _PY_BOOTSTRAP = (
 #: without their __pycache__; top-level files (our bootstrap, six.py) CHECKED_HASH, since they are
 #: rewritten in place when they change. py_compile writes each .pyc to a temporary file and
 #: renames it, so a cold start sees a complete .pyc or none. ``ddir`` names the files as the
-#: sandbox sees them, for tracebacks. It runs SCHED_IDLE (its workers inherit it): a second of CPU
-#: that must not slow the cold starts of a server that just started; the bootstrap goes first.
+#: sandbox sees them, for tracebacks. It runs SCHED_IDLE: a second or two of CPU that must not slow
+#: the cold starts of a server that just started; the bootstrap goes first. One process, no worker
+#: pool: PR_SET_PDEATHSIG is not inherited by forks, and a pool's workers outlived a killed server.
 _COMPILE = """
-import compileall, os, py_compile, sys
+import compileall, ctypes, os, py_compile, signal, sys
+# Dies with the server (PR_SET_PDEATHSIG = 1): a crashed server's compile must not go on writing
+# into a sandbox dir its reaper or a test is removing.
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
 try:
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 except (AttributeError, OSError):
@@ -80,7 +89,7 @@ for name in names:
                                      invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH) and ok
 for name in names:
     if os.path.isdir(name):
-        ok = compileall.compile_dir(name, ddir="/var/runtime/" + name, quiet=1, workers=0,
+        ok = compileall.compile_dir(name, ddir="/var/runtime/" + name, quiet=1, workers=1,
                                     invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH) and ok
 sys.exit(0 if ok else 1)
 """
@@ -226,7 +235,7 @@ def compile_python_runtime(runtime_dir: Path, interpreters: Sequence[str], timeo
             continue
         try:
             # -E -S: nothing of the host's environment or site-packages takes part.
-            done = subprocess.run([exe, "-E", "-S", "-c", _COMPILE], cwd=runtime_dir, capture_output=True,
+            done = subprocess.run([exe, "-E", "-S", "-c", _COMPILE, str(os.getpid())], cwd=runtime_dir, capture_output=True,
                                   text=True, timeout=timeout_s)
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning("byte-compiling the Python runtime with %s failed: %s", exe, exc)
