@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -158,6 +159,24 @@ def test_kill_9_leaves_no_orphans_and_next_start_cleans_cgroups(fresh_server: An
     assert invoke_json(srv.client(), name)[1] == "done"
 
 
+def _wait_unlocked(path: Path, timeout_s: float = 30.0) -> None:
+    """Until nobody holds ``flock`` on ``path`` (taken and released at once)."""
+    deadline = time.monotonic() + timeout_s
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                assert time.monotonic() < deadline, f"{path} still locked after {timeout_s}s"
+                time.sleep(0.02)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+    finally:
+        os.close(fd)
+
+
 def test_next_start_kills_sandbox_inits_a_kill_9_left_blocked(fresh_server: Any) -> None:
     """SIGKILL between bwrap's clone of an init and its setup leaves the init blocked for ever,
     outside any cgroup (lambent/sandbox/orphans.py). That window cannot be hit on demand, so a
@@ -166,6 +185,9 @@ def test_next_start_kills_sandbox_inits_a_kill_9_left_blocked(fresh_server: Any)
     assert srv.proc is not None
     srv.proc.kill()
     srv.proc.wait()
+    # The dead server's reaper sweeps what carries its marker or mounts from its sandbox dir, and
+    # holds the dir's lock until that sweep is over: a bwrap started before would be its victim.
+    _wait_unlocked(srv.sandbox_dir() / ".lock")
     read_end, write_end = os.pipe()
     leftover = subprocess.Popen(
         ["/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
