@@ -8,7 +8,12 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │   ├── InvalidRequestContent      the body is not the JSON the operation expects
     │   ├── UnsupportedMediaType
     │   ├── ResourceNotFound
+    │   │   └── NoSuchEntity           IAM: no user/role/policy of that name (404)
     │   ├── ResourceConflict           already exists / wrong state for the operation
+    │   │   ├── EntityAlreadyExists    IAM: an entity of that name exists (409)
+    │   │   └── DeleteConflict         IAM: the entity still has attachments (409)
+    │   ├── MalformedPolicyDocument    IAM/STS: a policy document that does not parse or validate
+    │   ├── LimitExceeded              IAM: a quota (entities, attachments, versions) is reached
     │   ├── PreconditionFailed         RevisionId / CodeSha256 precondition did not hold
     │   ├── RequestTooLarge            Invoke payload over the limit
     │   ├── RequestEntityTooLarge      CreateFunction/UpdateFunctionCode body over the limit
@@ -21,7 +26,8 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │       ├── IncompleteSignature
     │       ├── UnrecognizedClient     unknown access key
     │       ├── InvalidSignature       wrong signature or expired timestamp
-    │       └── AccessDenied           a resource of another account
+    │       ├── ExpiredToken           the session token of temporary credentials has expired
+    │       └── AccessDenied           a resource of another account, or a policy denies the call
     ├── ServiceError                   lambent itself failed (500)
     │   └── StorageFull                the data directory is out of space (ENOSPC)
     └── ResourceNotReady               the function cannot run yet / any more (502)
@@ -134,3 +140,28 @@ class RequestHeaderFieldsTooLarge(ClientError):
 
 class AccessDenied(AuthError):
     """A request for a resource of another account (AWS: 403 AccessDeniedException)."""
+
+
+class NoSuchEntity(ResourceNotFound):
+    """IAM: the user, role, policy or access key named does not exist (404 NoSuchEntity)."""
+
+
+class EntityAlreadyExists(ResourceConflict):
+    """IAM: an entity of that name already exists (409 EntityAlreadyExists)."""
+
+
+class DeleteConflict(ResourceConflict):
+    """IAM: the entity cannot be deleted while it has attachments (409 DeleteConflict)."""
+
+
+class MalformedPolicyDocument(ClientError):
+    """A policy document that is not JSON, or breaks the policy grammar (400 MalformedPolicyDocument)."""
+
+
+class LimitExceeded(ClientError):
+    """IAM: a quota is reached (entities, attached policies, policy versions, keys) (409 LimitExceeded)."""
+
+
+class ExpiredToken(AuthError):
+    """The session token of temporary credentials has expired (STS: 400 ExpiredTokenException;
+    other services answer 403 ExpiredTokenException, one of AWS's common errors)."""

@@ -33,7 +33,13 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.InvalidRequestContent: ErrorShape("InvalidRequestContentException", 400),
     e.UnsupportedMediaType: ErrorShape("UnsupportedMediaTypeException", 415),
     e.ResourceNotFound: ErrorShape("ResourceNotFoundException", 404, "Message"),
+    e.NoSuchEntity: ErrorShape("ResourceNotFoundException", 404, "Message"),
     e.ResourceConflict: ErrorShape("ResourceConflictException", 409),
+    e.EntityAlreadyExists: ErrorShape("ResourceConflictException", 409),
+    e.DeleteConflict: ErrorShape("ResourceConflictException", 409),
+    e.MalformedPolicyDocument: ErrorShape("InvalidParameterValueException", 400),
+    # Lambda's modelled quota error (botocore's model gives it 402).
+    e.LimitExceeded: ErrorShape("ServiceQuotaExceededException", 402, "Message"),
     e.PreconditionFailed: ErrorShape("PreconditionFailedException", 412),
     e.RequestTooLarge: ErrorShape("RequestTooLargeException", 413),
     e.RequestEntityTooLarge: ErrorShape("RequestEntityTooLargeException", 413),
@@ -47,6 +53,8 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403),
     e.InvalidSignature: ErrorShape("InvalidSignatureException", 403),
     e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message"),
+    # One of AWS's common errors (not in Lambda's model): 403 outside STS.
+    e.ExpiredToken: ErrorShape("ExpiredTokenException", 403),
     e.AuthError: ErrorShape("AccessDeniedException", 403),
     e.ClientError: ErrorShape("InvalidRequestContentException", 400),
     e.ResourceNotReady: ErrorShape("ResourceNotReadyException", 502),
