@@ -9,6 +9,7 @@ in [0, 1], never ``$LATEST``, never the primary version itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,20 @@ from typing import Any
 from lambent import arns
 from lambent.control.functions import FunctionService
 from lambent.control.model import Alias
+from lambent.control.updates import NOT_GIVEN, AliasUpdate, or_current
 from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
+
+
+def _alias_update_of(
+    function_version: str | None, description: str | None, weights: Mapping[str, Any] | None, clear_routing: bool
+) -> AliasUpdate:
+    """The old keyword form (None = not given; routing given when ``weights`` or ``clear_routing``).
+    transitional: remove when api/ passes typed updates"""
+    return AliasUpdate(
+        function_version=NOT_GIVEN if function_version is None else function_version,
+        description=NOT_GIVEN if description is None else description,
+        routing_config=dict(weights or {}) if weights is not None or clear_routing else NOT_GIVEN,
+    )
 
 
 class AliasService:
@@ -80,14 +94,18 @@ class AliasService:
         self,
         name: str,
         alias: str,
+        update: AliasUpdate | None = None,
+        revision_id: str | None = None,
         *,
         function_version: str | None = None,
         description: str | None = None,
         weights: Mapping[str, Any] | None = None,
         clear_routing: bool = False,
-        revision_id: str | None = None,
     ) -> Alias:
-        """Partial update; ``weights=None`` keeps the routing unless ``clear_routing``."""
+        """Partial update: what ``update`` gives replaces the alias's, the rest stays (a routing
+        not given is kept, and checked again against the primary version)."""
+        if update is None:
+            update = _alias_update_of(function_version, description, weights, clear_routing)
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         async with f.locked(name) as fn:
@@ -97,17 +115,12 @@ class AliasService:
                     "The Revision Id provided does not match the latest Revision Id. "
                     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
                 )
-            primary = function_version or current.function_version
+            primary = or_current(update.function_version, current.function_version)
             self._check_version(name, primary)
-            if weights is not None or clear_routing:
-                extra, weight = self._routing(name, primary, weights)
-            else:
-                extra, weight = self._routing(
-                    name, primary, {current.additional_version: current.additional_weight} if current.additional_version else None
-                )
-            new = current.replace(
-                function_version=primary,
-                description=current.description if description is None else description,
+            kept = {current.additional_version: current.additional_weight} if current.additional_version else None
+            extra, weight = self._routing(name, primary, or_current(update.routing_config, kept))
+            new = dataclasses.replace(
+                current, function_version=primary, description=or_current(update.description, current.description),
                 additional_version=extra, additional_weight=weight, revision_id=str(uuid.uuid4()),
             )
             await asyncio.to_thread(f.store.put_alias, name, alias, new.to_json())

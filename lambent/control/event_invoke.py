@@ -17,6 +17,7 @@ from typing import Any
 
 from lambent import arns
 from lambent.control.functions import FunctionService
+from lambent.control.updates import InvokeConfigUpdate, or_current
 from lambent.errors import InvalidParameterValue, ResourceNotFound
 from lambent.store.invoke_configs import InvokeConfigStore
 
@@ -43,6 +44,18 @@ class EventInvokeConfig:
 def check_destination(arn: str | None) -> None:
     if arn and not _DESTINATION.match(arn):
         raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
+
+
+def _invoke_update_of(merge: bool, fields: dict[str, Any]) -> tuple[InvokeConfigUpdate, bool]:
+    """The old form ``put(name, q, merge=..., max_retry_attempts=..., ...)``, where None meant
+    "not given". transitional: remove when api/ passes typed updates"""
+    names = {"max_retry_attempts": "maximum_retry_attempts", "max_event_age_s": "maximum_event_age_s",
+             "on_success": "on_success", "on_failure": "on_failure"}
+    unknown = set(fields) - set(names)
+    if unknown:
+        raise TypeError(f"unknown EventInvokeConfig fields: {sorted(unknown)}")
+    given = {names[k]: v for k, v in fields.items() if v is not None}
+    return InvokeConfigUpdate(**given), merge
 
 
 class EventInvokeConfigs:
@@ -99,25 +112,52 @@ class EventInvokeConfigs:
         self.functions.entry(name)
         return sorted((c for (f, _), c in self._configs.items() if f == name), key=lambda c: c.qualifier)
 
-    async def put(self, name: str, qualifier: str | None, *, merge: bool, **fields: Any) -> EventInvokeConfig:
+    async def put(
+        self, name: str, qualifier: str | None, update: InvokeConfigUpdate | None = None, *,
+        merge: bool | None = None, **fields: Any,
+    ) -> EventInvokeConfig:
+        """PutFunctionEventInvokeConfig: replace the qualifier's configuration; a member not given is unset."""
+        if update is None:
+            update, merge = _invoke_update_of(bool(merge), fields)
+            if merge:
+                return await self.update(name, qualifier, update)
         q = self._target(name, qualifier)
-        for destination in (fields.get("on_success"), fields.get("on_failure")):
-            check_destination(destination)
-            self._check_lambda_destination(name, destination)
+        self._check_destinations(name, update)
+        cfg = EventInvokeConfig(
+            name, q, time.time(),
+            max_retry_attempts=or_current(update.maximum_retry_attempts, None),
+            max_event_age_s=or_current(update.maximum_event_age_s, None),
+            on_success=or_current(update.on_success, None),
+            on_failure=or_current(update.on_failure, None),
+        )
+        return await self._write(cfg)
+
+    async def update(self, name: str, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
+        """UpdateFunctionEventInvokeConfig: merge into the existing configuration (404 if none);
+        a member not given is kept, one given as None is unset."""
+        q = self._target(name, qualifier)
+        self._check_destinations(name, update)
         current = self._configs.get((name, q))
-        if merge:
-            if current is None:
-                raise ResourceNotFound(
-                    f"The function {self.functions.arn(name, q)} doesn't have an EventInvokeConfig"
-                )
-            base = current.to_json()
-            base.update({k: v for k, v in fields.items() if v is not None})
-            base["last_modified"] = time.time()
-            cfg = EventInvokeConfig(**base)
-        else:
-            cfg = EventInvokeConfig(name, q, time.time(), **fields)
-        await asyncio.to_thread(self.store.put, name, q, cfg.to_json())
-        self._configs[(name, q)] = cfg
+        if current is None:
+            raise ResourceNotFound(f"The function {self.functions.arn(name, q)} doesn't have an EventInvokeConfig")
+        cfg = dataclasses.replace(
+            current, last_modified=time.time(),
+            max_retry_attempts=or_current(update.maximum_retry_attempts, current.max_retry_attempts),
+            max_event_age_s=or_current(update.maximum_event_age_s, current.max_event_age_s),
+            on_success=or_current(update.on_success, current.on_success),
+            on_failure=or_current(update.on_failure, current.on_failure),
+        )
+        return await self._write(cfg)
+
+    def _check_destinations(self, name: str, update: InvokeConfigUpdate) -> None:
+        for destination in (update.on_success, update.on_failure):
+            if isinstance(destination, str):
+                check_destination(destination)
+                self._check_lambda_destination(name, destination)
+
+    async def _write(self, cfg: EventInvokeConfig) -> EventInvokeConfig:
+        await asyncio.to_thread(self.store.put, cfg.function, cfg.qualifier, cfg.to_json())
+        self._configs[(cfg.function, cfg.qualifier)] = cfg
         return cfg
 
     async def delete(self, name: str, qualifier: str | None) -> None:

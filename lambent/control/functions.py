@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -22,7 +23,15 @@ from lambent import arns
 from lambent.control.code import CodeStore
 from lambent.control.model import Alias, CodeInfo, FunctionConfig, State, UpdateStatus
 from lambent.control.runtimes import DEPRECATED, RuntimeCatalog, deprecated_message
-from lambent.control.validation import check_environment
+from lambent.control.updates import ConfigUpdate, given, given_members
+from lambent.control.validation import (
+    APPLICATION_LOG_LEVELS,
+    LOG_FORMATS,
+    SNAP_START_APPLY_ON,
+    SYSTEM_LOG_LEVELS,
+    check_environment,
+    check_one_of,
+)
 from lambent.errors import (
     InvalidParameterValue,
     PreconditionFailed,
@@ -53,6 +62,40 @@ class CreateFunctionInput:
     log_format: str = "Text"
     log_group: str | None = None
     dead_letter_arn: str | None = None
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    snap_start_apply_on: str = "None"
+
+
+def settle_log_levels(cfg: FunctionConfig, *, levels_given: bool) -> FunctionConfig:
+    """LoggingConfig's levels exist only for the JSON log format: AWS filters by them (INFO by
+    default) only then (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html:
+    "To use log-level filtering, your function must be configured to use the JSON log format").
+    So a JSON function gets INFO for a level it has not set, a Text one has none; a level given
+    (``levels_given``) for a Text function is refused rather than silently dropped."""
+    check_one_of("LogFormat", cfg.log_format, LOG_FORMATS)
+    check_one_of("ApplicationLogLevel", cfg.application_log_level, APPLICATION_LOG_LEVELS)
+    check_one_of("SystemLogLevel", cfg.system_log_level, SYSTEM_LOG_LEVELS)
+    check_one_of("SnapStart ApplyOn", cfg.snap_start_apply_on, SNAP_START_APPLY_ON)
+    if cfg.log_format == "JSON":
+        return dataclasses.replace(
+            cfg, application_log_level=cfg.application_log_level or "INFO",
+            system_log_level=cfg.system_log_level or "INFO",
+        )
+    if levels_given and (cfg.application_log_level or cfg.system_log_level):
+        raise InvalidParameterValue(
+            "ApplicationLogLevel and SystemLogLevel can be set only with LogFormat JSON; "
+            f"the function's LogFormat is {cfg.log_format}."
+        )
+    return dataclasses.replace(cfg, application_log_level=None, system_log_level=None)
+
+
+def _config_update_of(update: ConfigUpdate | Mapping[str, Any]) -> ConfigUpdate:
+    """The typed update; the old form, a mapping of the given FunctionConfig fields, converted.
+    transitional: remove when api/ passes typed updates"""
+    if isinstance(update, ConfigUpdate):
+        return update
+    return ConfigUpdate(**update)
 
 
 @dataclass
@@ -199,6 +242,12 @@ class FunctionService:
     # -- create / update / delete ---------------------------------------------------------------
     async def create(self, inp: CreateFunctionInput) -> FunctionConfig:
         self._check_runtime(inp.runtime)
+        check_one_of("LogFormat", inp.log_format, LOG_FORMATS)
+        if inp.log_format != "JSON" and (inp.application_log_level or inp.system_log_level):
+            raise InvalidParameterValue(
+                "ApplicationLogLevel and SystemLogLevel can be set only with LogFormat JSON; "
+                f"the function's LogFormat is {inp.log_format}."
+            )
         # an Environment given, even empty, is echoed as {"Variables": {...}} as on AWS; none stays absent
         env = (None if inp.environment is None
                else check_environment(inp.environment, self.settings.limits.env_vars_max_bytes))
@@ -223,7 +272,10 @@ class FunctionService:
             timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
             environment=env, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
             log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
+            application_log_level=inp.application_log_level, system_log_level=inp.system_log_level,
+            snap_start_apply_on=inp.snap_start_apply_on,
         )
+        cfg = settle_log_levels(cfg, levels_given=True)
         ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
         if not ok:
             raise ResourceConflict(f"Function already exist: {inp.name}")
@@ -239,9 +291,11 @@ class FunctionService:
             cfg = fn.latest
             try:
                 await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                # AWS gives the function a new RevisionId when it turns Active (a create's
+                # RevisionId no longer matches once the function is Active).
                 new = cfg.replace(
                     state=State.ACTIVE, state_reason=None, state_reason_code=None,
-                    last_update_status=UpdateStatus.SUCCESSFUL,
+                    last_update_status=UpdateStatus.SUCCESSFUL, revision_id=str(uuid.uuid4()),
                 )
             except Exception as exc:  # noqa: BLE001 - any failure makes the function Failed, as on AWS
                 log.exception("activating %s failed", name)
@@ -256,14 +310,15 @@ class FunctionService:
             cfg = fn.latest
             try:
                 await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                # As on AWS, the update's completion is itself a new revision.
                 new = cfg.replace(
                     last_update_status=UpdateStatus.SUCCESSFUL, last_update_status_reason=None,
-                    last_update_status_reason_code=None,
+                    last_update_status_reason_code=None, revision_id=str(uuid.uuid4()),
                 )
             except Exception as exc:  # noqa: BLE001
                 new = cfg.replace(
                     last_update_status=UpdateStatus.FAILED, last_update_status_reason=str(exc),
-                    last_update_status_reason_code="InternalError",
+                    last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
                 )
             await self._put_latest(fn, new, essential=True)
 
@@ -306,22 +361,29 @@ class FunctionService:
         self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
-    async def update_configuration(self, name: str, changes: dict[str, Any], revision_id: str | None = None) -> FunctionConfig:
-        """Apply a partial update; ``changes`` holds only the fields the caller gave."""
+    async def update_configuration(
+        self, name: str, update: ConfigUpdate | Mapping[str, Any], revision_id: str | None = None
+    ) -> FunctionConfig:
+        """Apply a partial update: the members ``update`` gives replace $LATEST's, the rest stay
+        (SnapStart's ApplyOn, the log levels, the dead-letter queue... as they were)."""
+        update = _config_update_of(update)
         self.entry(name)  # ResourceNotFound before anything else
-        if "runtime" in changes:
-            self._check_runtime(changes["runtime"])
-        if "environment" in changes:
-            env = check_environment(changes["environment"], self.settings.limits.env_vars_max_bytes)
-            changes["environment"] = env
+        if given(update.runtime):
+            self._check_runtime(str(update.runtime))
+        changes = given_members(update)
+        if given(update.environment):
+            changes["environment"] = check_environment(
+                changes["environment"], self.settings.limits.env_vars_max_bytes)  # a copy: never the caller's map
+        levels_given = given(update.application_log_level) or given(update.system_log_level)
         async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
-            cfg = fn.latest.replace(
-                **changes, last_modified=self.now(), revision_id=str(uuid.uuid4()),
+            cfg = dataclasses.replace(
+                fn.latest, **changes, last_modified=self.now(), revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
                 last_update_status_reason_code="Creating",
             )
+            cfg = settle_log_levels(cfg, levels_given=levels_given)
             await self._put_latest(fn, cfg)
         self.notify(name)
         self._spawn(self._finish_update(name, cfg.revision_id), name)

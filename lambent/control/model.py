@@ -44,6 +44,12 @@ class FunctionConfig:
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
     log_group: str | None = None
+    #: LoggingConfig.ApplicationLogLevel / SystemLogLevel: set (AWS's default INFO) only while
+    #: log_format is JSON, None otherwise (functions.settle_log_levels).
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    #: SnapStart.ApplyOn ("None" or "PublishedVersions"); kept when an update does not give it.
+    snap_start_apply_on: str = "None"
     #: DeadLetterConfig.TargetArn: where failed asynchronous events go (SQS queue or SNS topic).
     dead_letter_arn: str | None = None
     state: State = State.PENDING
@@ -74,6 +80,9 @@ class FunctionConfig:
         d["state"] = State(d["state"])
         if d.get("last_update_status"):
             d["last_update_status"] = UpdateStatus(d["last_update_status"])
+        if d.get("log_format") == "JSON":  # rows written before the levels were kept: AWS's defaults
+            d.setdefault("application_log_level", "INFO")
+            d.setdefault("system_log_level", "INFO")
         return cls(**d)
 
 

@@ -22,6 +22,12 @@ EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB = 512, 10240
 HANDLER_PATTERN = r"[^\s]+"
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 ENV_KEY_PATTERN = r"[a-zA-Z]([a-zA-Z0-9_])+"
+#: LoggingConfig's enums (botocore's ApplicationLogLevel, SystemLogLevel, LogFormat) and
+#: SnapStart.ApplyOn's (SnapStartApplyOn).
+LOG_FORMATS = ("JSON", "Text")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+SNAP_START_APPLY_ON = ("PublishedVersions", "None")
 #: Keys Lambda sets itself and refuses in Environment.Variables.
 RESERVED_ENV_KEYS = frozenset(
     {
@@ -114,3 +120,10 @@ def check_environment(variables: Mapping[str, Any] | None, max_bytes: int) -> di
             f"you have provided exceeded the 4KB limit. String measured: {measured}"
         )
     return out
+
+
+def check_one_of(member: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """A domain-side enum check (the API checks the wire first; this keeps a value that reaches the
+    sandbox's environment, such as a log level, to the documented set whoever the caller is)."""
+    if value is not None and value not in allowed:
+        raise InvalidParameterValue(f"{member} {value!r} is not one of: {', '.join(allowed)}.")
