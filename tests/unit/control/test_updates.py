@@ -48,7 +48,7 @@ def test_updates_are_frozen_slotted_and_default_to_not_given() -> None:
 
 async def _active(tmp_path: Path, **kw: object) -> FunctionService:
     svc = service(tmp_path)
-    await svc.create(inp(**kw))
+    await svc.create(inp("fn", **kw))
     await svc.wait_idle()
     return svc
 
