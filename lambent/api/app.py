@@ -16,20 +16,18 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+
+from urllib.parse import unquote
 
 from starlette.datastructures import Headers, QueryParams
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from lambent.api import lambda_api, lambent_api, scheduler_api
+from lambent.api import lambda_api, services
 from lambent.api.body import Body, ClientDisconnected, LargeBodyGate, read_body
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
-from lambent.api.envelopes import error_response
-from lambent.api.operations import unknown_operation
+from lambent.api.dispatch import Dispatcher, Service, send_error
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
 from lambent.errors import (
     InvalidRequestContent,
@@ -63,8 +61,8 @@ class LambentApp:
         creds = platform.credentials
         settings = platform.settings
         self.verifier = SigV4Verifier({creds.access_key_id: creds.secret_access_key}, region=settings.region)
-        self.services: dict[str, Any] = {"lambda": lambda_api.build_router(), "lambent": lambent_api.build_router()}
-        self.services["scheduler"] = scheduler_api.build_router()
+        self.services: dict[str, Service] = services.table()
+        self.dispatcher = Dispatcher(platform, self.services)
         http = settings.http
         self._spool_bytes = http.body_spool_bytes
         self._spool_dir = Path(settings.data_dir) / "http-spool"
@@ -86,53 +84,45 @@ class LambentApp:
             await self._code_download(scope, receive, send)
             return
         body: Body | None = None
+        headers = Headers(scope=scope)
         try:
             try:
-                headers = Headers(scope=scope)
                 cap = lambda_api.max_body_bytes(scope["method"], path)
                 too_big = _check_declared_length(headers, cap, path)
                 raw_path = scope.get("raw_path") or path.encode()
                 pending = self.verifier.check_head(
                     scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"), headers
                 )
-                router = self.services.get(pending.scope.service)
-                if router is None:
+                service = self.services.get(pending.scope.service)
+                if service is None:
                     # AWS's words for a scope naming another service than the endpoint's.
                     raise InvalidSignature("Credential should be scoped to correct service: 'lambda'. ")
                 body = await read_body(receive, cap, too_big, self._spool_bytes, self._spool_dir, self._large_bodies)
-                auth_scope = pending.finish(body.sha256)
+                pending.finish(body.sha256)
                 data = await body.load()
             except LambentError as exc:
-                await error_response(exc)(scope, receive, send)
+                # before routing: the envelope of the service the request was for
+                await send_error(send, self.services.get(scope_service(headers.get("authorization")) or ""), exc)
                 return
             except ClientDisconnected:
                 return
-            scope.setdefault("state", {})["body"] = data
-            await self._dispatch(scope, receive, send, auth_scope.service, router)
+            await self._dispatch(scope, receive, send, service, headers, data)
         finally:
             if body is not None:
                 body.close()
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, service: str, router: Any) -> None:
-        path: str = scope["path"]
-        if service == "lambda" and scope["method"] == "POST":
-            m = _INVOKE_PATH.match(path)
-            if m is not None:
-                # The hot path goes straight to its handler: Starlette's router and its
-                # exception wrappers cost more than the rest of the request handling.
-                scope["path_params"] = {"name": m.group(1)}
-                response = await lambda_api.invoke(Request(scope, receive))
-                await response(scope, receive, send)
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, data: bytes
+    ) -> None:
+        if service.name == "lambda" and scope["method"] == "POST":
+            m = _INVOKE_PATH.match(scope["path"])
+            # The hot path skips the router: one regex names the operation and its label.
+            if m is not None and await self.dispatcher.dispatch_known(
+                send, service, "Invoke", {"FunctionName": unquote(m.group(1))}, headers,
+                scope.get("query_string", b"").decode("latin-1"), data,
+            ):
                 return
-        scope["router"] = router
-        try:
-            await router(scope, receive, send)
-        except HTTPException as exc:  # Starlette's "no route" (404) or "no such method" (405)
-            if exc.status_code not in (404, 405):
-                raise
-            query = scope.get("query_string", b"").decode("latin-1")
-            unknown = unknown_operation(service, scope["method"], path, query)
-            await error_response(unknown)(scope, receive, send)
+        await self.dispatcher.dispatch(scope, receive, send, service, headers, data)
 
     async def _code_download(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][len(CODE_PREFIX):]

@@ -58,6 +58,28 @@ class ProtocolHandler(ABC):
     ) -> tuple[str, Params]:
         """(operation name, params typed per the model); raises LambentError subclasses."""
 
+    def route(
+        self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[str, Any] | None:
+        """(operation, what :meth:`parse_known` needs of the routing) without reading the members, or
+        None when no operation of the model matches. Default: a full parse without validation."""
+        from lambent.errors import UnknownOperation
+
+        try:
+            return self.parse(method, path, query_string, headers, body, validate=False)
+        except UnknownOperation:
+            return None
+
+    def parse_known(
+        self, operation: str, routed: Any, query_string: str, headers: Mapping[str, str], body: bytes,
+        *, validate: bool = True,
+    ) -> Params:
+        """The params of a request already routed to ``operation`` (``routed`` from :meth:`route`)."""
+        params: Params = routed
+        if validate:
+            self.validator(operation)(params)
+        return params
+
     @abstractmethod
     def serialise(self, operation: str, output: Mapping[str, Any] | None, request_id: str | None = None) -> Wire:
         """(status, headers, body) of a successful answer."""

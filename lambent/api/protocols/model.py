@@ -1,20 +1,26 @@
 """botocore's service models, loaded once per service from botocore's own ``data/`` directory.
 
 No shape is copied into lambent's tree: the model botocore ships (and its clients obey) is the
-contract, read at run time with :class:`botocore.loaders.Loader`.
+contract, read at run time with :class:`botocore.loaders.Loader`. lambent's own API (no AWS
+model) is modelled in the same format under ``lambent/api/models/<service>/<version>/``.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel
 
 
+#: botocore-format models of lambent's own services (searched before botocore's data).
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
 @cache
 def _loader() -> Loader:
-    return Loader()
+    return Loader(extra_search_paths=[str(MODELS_DIR)])
 
 
 @cache

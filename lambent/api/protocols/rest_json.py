@@ -103,6 +103,7 @@ class RestJsonHandler(ProtocolHandler):
         super().__init__(*args, **kwargs)
         self._router = RestRouter(self.model)
         self._inputs: dict[str, _Plan] = {}
+        self._plans_in = self._inputs
         self._outputs: dict[str, _Plan] = {}
 
     def _input_plan(self, op: OperationModel) -> _Plan:
@@ -132,7 +133,37 @@ class RestJsonHandler(ProtocolHandler):
         if found is None:
             raise unknown_operation(self.service, method, path, query_string)
         name, labels = found
-        plan = self._input_plan(self.model.operation_model(name))
+        return name, self._params(name, labels, query, headers, body, validate)
+
+    def route(
+        self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[str, Any] | None:
+        query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+        found = self._router.match(method, path, query)
+        if found is None:
+            return None
+        return found[0], (found[1], query)
+
+    def parse_known(
+        self, operation: str, routed: Any, query_string: str, headers: Mapping[str, str], body: bytes,
+        *, validate: bool = True,
+    ) -> Params:
+        """``routed``: the decoded URI labels (wire names), or (labels, parsed query) from :meth:`route`;
+        the hot path (Invoke, its path matched by the caller) skips the router this way."""
+        if isinstance(routed, tuple):
+            labels, query = routed
+        else:
+            labels = routed
+            query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+        return self._params(operation, labels, query, headers, body, validate)
+
+    def _params(
+        self, name: str, labels: Mapping[str, str], query: Mapping[str, list[str]], headers: Mapping[str, str],
+        body: bytes, validate: bool,
+    ) -> Params:
+        plan = self._plans_in.get(name)
+        if plan is None:
+            plan = self._input_plan(self.model.operation_model(name))
         params: Params = {}
         for member, wire, shape in plan.uri:
             if wire in labels:
@@ -151,8 +182,13 @@ class RestJsonHandler(ProtocolHandler):
             if rest:
                 many = shape.value.type_name == "list"
                 params[member] = {k: (v if many else v[0]) for k, v in rest.items()}
-        if plan.headers or plan.header_maps:
+        lower: Mapping[str, str] = {}
+        if plan.header_maps:
             lower = {k.lower(): v for k, v in headers.items()}
+        elif plan.headers:
+            # Starlette's Headers (what the server passes) look names up case-insensitively
+            lower = headers if getattr(headers, "raw", None) is not None else {k.lower(): v for k, v in headers.items()}
+        if plan.headers or plan.header_maps:
             for member, wire, shape in plan.headers:
                 value = lower.get(wire)
                 if value is not None:
@@ -179,7 +215,7 @@ class RestJsonHandler(ProtocolHandler):
                     params[member] = from_json(shape, doc[wire], f"/{wire}")
         if validate:
             self.validator(name)(params)
-        return name, params
+        return params
 
     def serialise(self, operation: str, output: Mapping[str, Any] | None, request_id: str | None = None) -> Wire:
         op = self.model.operation_model(operation)
@@ -227,5 +263,5 @@ class RestJsonHandler(ProtocolHandler):
 def _load(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None

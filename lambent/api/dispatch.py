@@ -1,0 +1,177 @@
+"""The one request path of every AWS API lambent serves, driven by botocore's models.
+
+A request whose signature and body :mod:`lambent.api.app` has checked goes:
+
+    protocol handler of the service (by the SigV4 credential scope's service name)
+    -> route (operation from method + path / target / Action) -> parse its members, typed per the
+       model, generic model constraints checked (minus the operation's ``skip``)
+    -> refuse the members the handler does not act on (``handled``)
+    -> the handler registered for the operation (``Operations.register``): ``await fn(call)``
+    -> ``serialise`` of its output -> the ASGI response.
+
+A :class:`~lambent.errors.LambentError` becomes the service's error envelope
+(``ProtocolHandler.serialise_error``); anything else is logged once and answers ServiceException
+(500) in the same envelope: never a crash, never a traceback to the client. Operations nobody has
+registered yet fall back to the service's old Starlette router, while the API modules move.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lambent.api.envelopes import error_response
+from lambent.api.operations import unknown_operation
+from lambent.api.protocols import ProtocolHandler, Wire
+from lambent.api.protocols.registry import Operations, Registered
+from lambent.errors import LambentError, ServiceError
+from lambent.platform import Platform
+
+log = logging.getLogger("lambent.api")
+
+
+@dataclass(slots=True)
+class Call:
+    """What a handler gets: the platform and the request, its members parsed per the model."""
+
+    platform: Platform
+    service: str
+    operation: str
+    params: dict[str, Any]
+    request_id: str
+    headers: Headers
+    #: the raw query string
+    query: str
+    #: the raw body
+    body: bytes
+
+
+Handler = Callable[[Call], Awaitable["Mapping[str, Any] | None"]]
+
+
+@dataclass(frozen=True)
+class Service:
+    """One served service: its handlers, its protocol (None while its model is missing), and the
+    old router of the operations not moved yet (None once everything has)."""
+
+    name: str
+    operations: Operations
+    protocol: ProtocolHandler | None
+    fallback: ASGIApp | None = None
+
+
+def send_wire(wire: Wire) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, ASGI headers, body) of a serialised answer; JSON unless the layer said otherwise."""
+    status, headers, body = wire
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if body and not any(k == b"content-type" for k, _ in raw):
+        raw.append((b"content-type", b"application/json"))
+    raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    return status, raw, body
+
+
+async def _send(send: Send, wire: Wire) -> None:
+    status, raw, body = send_wire(wire)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def error_wire(service: Service | None, exc: LambentError, request_id: str | None = None) -> Wire:
+    """``exc`` in the envelope of ``service`` (Lambda's rest-json one when it has no model)."""
+    rid = request_id or str(uuid.uuid4())
+    if service is not None and service.protocol is not None:
+        return service.protocol.serialise_error(exc, request_id=rid)
+    response = error_response(exc, rid)
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in response.raw_headers if k != b"content-length"}
+    return response.status_code, headers, bytes(response.body)
+
+
+async def send_error(send: Send, service: Service | None, exc: LambentError, request_id: str | None = None) -> None:
+    await _send(send, error_wire(service, exc, request_id))
+
+
+class Dispatcher:
+    """The request path of one server (one platform)."""
+
+    def __init__(self, platform: Platform, services: Mapping[str, Service]) -> None:
+        self.platform = platform
+        self.services = services
+
+    async def dispatch(
+        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, body: bytes
+    ) -> None:
+        """Route, parse, check, handle and answer one request of ``service``."""
+        method: str = scope["method"]
+        path: str = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        protocol = service.protocol
+        try:
+            routed = protocol.route(method, path, query, headers, body) if protocol is not None else None
+            entry = service.operations.get(routed[0]) if routed is not None else None
+            if entry is None or routed is None:
+                if service.fallback is not None:
+                    await self._fallback(scope, receive, send, service, body)
+                    return
+                if routed is None:
+                    raise unknown_operation(service.name, method, path, query)
+                entry = service.operations.entry(routed[0])  # raises UnknownOperation naming it
+        except LambentError as exc:
+            await send_error(send, service, exc)
+            return
+        await self.run(send, service, entry, routed[1], headers, query, body)
+
+    async def dispatch_known(
+        self, send: Send, service: Service, operation: str, routed: Any, headers: Headers, query: str, body: bytes
+    ) -> bool:
+        """The hot path: a request the caller already routed to ``operation`` (Invoke's path is
+        matched by one regex). False when the operation is not registered (caller falls back)."""
+        entry = service.operations.get(operation)
+        if entry is None or service.protocol is None:
+            return False
+        await self.run(send, service, entry, routed, headers, query, body)
+        return True
+
+    async def run(
+        self, send: Send, service: Service, entry: Registered, routed: Any, headers: Headers, query: str, body: bytes
+    ) -> None:
+        protocol = service.protocol
+        assert protocol is not None  # noqa: S101 - callers route only through a modelled service
+        request_id = str(uuid.uuid4())
+        try:
+            params = protocol.parse_known(entry.operation, routed, query, headers, body)
+            if not entry.unhandled.empty:
+                entry.unhandled.refuse(params)
+            call = Call(self.platform, service.name, entry.operation, params, request_id, headers, query, body)
+            output = await entry.fn(call)
+            wire = send_wire(protocol.serialise(entry.operation, output, request_id))
+        except LambentError as exc:
+            wire = send_wire(protocol.serialise_error(exc, request_id=request_id))
+        except Exception as exc:  # noqa: BLE001 - never crash on a request, never show a traceback
+            log.exception("unhandled error in %s %s", service.name, entry.operation)
+            wire = send_wire(
+                protocol.serialise_error(ServiceError(f"Internal error: {type(exc).__name__}"), request_id=request_id)
+            )
+        status, raw, out = wire
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": out})
+
+    async def _fallback(self, scope: Scope, receive: Receive, send: Send, service: Service, body: bytes) -> None:
+        """The old Starlette router of ``service``, for the operations not moved yet."""
+        router = service.fallback
+        assert router is not None  # noqa: S101
+        scope.setdefault("state", {})["body"] = body
+        scope["router"] = router
+        try:
+            await router(scope, receive, send)
+        except HTTPException as exc:  # Starlette's "no route" (404) or "no such method" (405)
+            if exc.status_code not in (404, 405):
+                raise
+            query = scope.get("query_string", b"").decode("latin-1")
+            await send_error(send, service, unknown_operation(service.name, scope["method"], scope["path"], query))
