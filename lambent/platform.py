@@ -61,6 +61,7 @@ class Platform:
         self.credentials = load_root_credentials(settings)
         # Free space and the disk reserve: a full data dir refuses growth, never deletes.
         self.disk = DiskGuard(data, settings.storage)
+        self.disk.open()
         self.store = Store.open_in(data, self.disk)
         limits = settings.limits
         prefix = cgroup_prefix(data)

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.store import errors as store_errors
 from lambent.store.queue_schema import events, migrate_queue, undeliverable
 from lambent.store.reserve import DiskGuard, is_disk_full
 
@@ -56,19 +57,33 @@ class AsyncEventStore:
     """Scope: one per server. ``add`` is awaited on the event loop; the rest is called from worker
     threads (``asyncio.to_thread``)."""
 
-    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+    def __init__(self, path: Path, disk: DiskGuard | None = None, *, open_now: bool = True) -> None:
+        """With ``open_now`` False (the server's) nothing is touched until :meth:`open`.
+        Transitional: tools and tests that construct and use it get it opened."""
+        self.path = path
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         self.disk = disk
         event.listen(self.engine, "connect", _pragmas)
         if disk is not None:
             disk.install(self.engine)
-        migrate_queue(self.engine)
-        with self.engine.connect() as conn:
-            self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
+        store_errors.install(self.engine, path.name)
+        self._next_id = 1
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_conn: Any = None
         self._writer = threading.Thread(target=self._write_loop, name="async-queue-writer", daemon=True)
+        if open_now:
+            self.open()
+
+    def open(self) -> AsyncEventStore:
+        """Migrate, read the next event id, connect the writer and start its thread. Blocking; once.
+        A database that cannot be opened fails here, not in the writer thread."""
+        migrate_queue(self.engine)
+        with self.engine.connect() as conn:
+            self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
+        # The writer's own connection for its whole life (no pool checkout per batch).
+        self._writer_conn = self.engine.raw_connection()
         self._writer.start()
+        return self
 
     # -- group-committed writes ------------------------------------------------------------
     # Every write goes through one thread and one connection, so writers never wait on SQLite's
@@ -136,8 +151,6 @@ class AsyncEventStore:
             raise
 
     def _write_loop(self) -> None:
-        # The writer's own connection for its whole life (no pool checkout per batch).
-        self._writer_conn = self.engine.raw_connection()
         try:
             self._write_batches()
         finally:
@@ -164,9 +177,10 @@ class AsyncEventStore:
                 error: BaseException | None = None
                 add_error: BaseException | None = None
             except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure
-                error = add_error = exc
                 if self.disk is not None and is_disk_full(exc):
                     error, add_error = self._commit_on_full_disk(ops, exc)
+                else:
+                    error = add_error = self._translate(exc)
             for op, loop, fut in batch:
                 if loop is not None and fut is not None:
                     if op[0] == "add" and add_error is not None:
@@ -190,8 +204,13 @@ class AsyncEventStore:
         try:
             self.disk.essential("the asynchronous queue's update", self._commit, changes)
         except Exception as again:  # noqa: BLE001 - reported to each waiter
-            return again, refused
+            return self._translate(again), refused
         return None, refused
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """The writer's batches run on the raw driver connection: translated here, as the
+        engine's listener does for everything else."""
+        return store_errors.translate(exc, database=self.path.name, operation="COMMIT", table=events.name)
 
     # -- dispatcher side ------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int, str]]:
@@ -229,8 +248,9 @@ class AsyncEventStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(undeliverable)).scalar() or 0)
 
     def close(self) -> None:
-        self._inbox.put(_STOP)
-        self._writer.join(timeout=10)
+        if self._writer.ident is not None:  # opened
+            self._inbox.put(_STOP)
+            self._writer.join(timeout=10)
         self.engine.dispose()
 
 
@@ -258,6 +278,13 @@ def read_queue(path: Path, now: float) -> tuple[list[QueueRow], list[Undeliverab
     total, read from a queue file without writing to it."""
     if not path.exists():
         return [], [], 0
+    try:
+        return _read_queue(path, now)
+    except sqlite3.Error as exc:
+        raise store_errors.translate(exc, database=path.name, operation="SELECT", table=events.name) from exc
+
+
+def _read_queue(path: Path, now: float) -> tuple[list[QueueRow], list[UndeliverableRow], int]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         rows = [

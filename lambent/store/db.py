@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.store import errors as store_errors
 from lambent.store import schema as t
 from lambent.store.reserve import DiskGuard
 
@@ -40,18 +41,30 @@ class Store:
     """Durable state. Scope: one per server process."""
 
     def __init__(self, url: str, disk: DiskGuard | None = None) -> None:
+        """Cheap: the engine connects on first use; :meth:`open` migrates."""
         self.engine = sa.create_engine(url, future=True)
         self.disk = disk
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if disk is not None:
             disk.install(self.engine)
-        t.migrate(self.engine)
+        store_errors.install(self.engine, self.engine.url.database or str(self.engine.url))
+
+    @classmethod
+    def in_dir(cls, data_dir: Path, disk: DiskGuard | None = None) -> Store:
+        """The store of a data dir (``lambent.db``), not opened yet."""
+        return cls(f"sqlite:///{data_dir / 'lambent.db'}", disk)
 
     @classmethod
     def open_in(cls, data_dir: Path, disk: DiskGuard | None = None) -> Store:
+        """:meth:`in_dir`, the directory created and the store opened (for tools and tests)."""
         data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{data_dir / 'lambent.db'}", disk)
+        return cls.in_dir(data_dir, disk).open()
+
+    def open(self) -> Store:
+        """Connect and bring the schema up to date (numbered migrations). Blocking; once."""
+        t.migrate(self.engine)
+        return self
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lambent.store import schema as t
+from lambent.store.errors import ConstraintViolation
 from lambent.store.reserve import DiskGuard
 
 
@@ -60,8 +61,8 @@ class DeploymentStore:
                     )
                 )
                 _append(conn, doc["id"], events)
-        except sa.exc.IntegrityError as exc:
-            raise ActiveDeploymentExists(str(exc.orig)) from None
+        except ConstraintViolation as exc:  # the partial unique index: one InProgress per alias
+            raise ActiveDeploymentExists(str(exc.context.get("reason", exc.message))) from None
 
     def save(self, doc: dict[str, Any], active: bool, events: Sequence[StoredEvent] = ()) -> None:
         """Replace the record and append ``events``, in one transaction. ``active`` False frees

@@ -76,7 +76,8 @@ def disk_full_message(what: str) -> str:
 
 
 class DiskGuard:
-    """Free space, the full state and the reserve of one data directory (see the module docstring)."""
+    """Free space, the full state and the reserve of one data directory (see the module docstring).
+    The constructor touches nothing; :meth:`open` takes the first look."""
 
     def __init__(self, data_dir: Path, settings: StorageSettings) -> None:
         self.data_dir = data_dir
@@ -88,15 +89,19 @@ class DiskGuard:
         #: Times the ballast was released for an essential write (for tests and operators).
         self.releases = 0
         self._task: asyncio.Task[None] | None = None
+
+    def open(self) -> None:
+        """First look at the data directory (which must exist): preallocate the ballast if there
+        is room, or release it when starting on a full disk. Blocking; once, at server start."""
         self.refresh()
         if self._full and self._ballast_present:
             # Starting on a full disk: SQLite must create its -wal/-shm files to open the
             # databases at all, and the server must come up for deletes to free space.
             self.release()
             self.refresh(restore=False)
-        elif settings.reserve_bytes and not self._ballast_present:
+        elif self.settings.reserve_bytes and not self._ballast_present:
             log.warning("no room for the %d-byte disk reserve in %s: writes that grow state are refused "
-                        "until there is", settings.reserve_bytes, data_dir)
+                        "until there is", self.settings.reserve_bytes, self.data_dir)
 
     # -- free space -----------------------------------------------------------------------------
     def free_bytes(self) -> int:

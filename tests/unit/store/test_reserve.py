@@ -30,6 +30,7 @@ class FakeDisk(DiskGuard):
     def __init__(self, data_dir: Path, free: int) -> None:
         self.free = free
         super().__init__(data_dir, StorageSettings(reserve_bytes=RESERVE, min_free_bytes=MIN_FREE))
+        self.open()
 
     def free_bytes(self) -> int:
         return self.free
