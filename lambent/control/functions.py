@@ -121,28 +121,49 @@ ChangeListener = Callable[[str], None]
 class FunctionService:
     """The function registry and its operations. Scope: one per server."""
 
-    def __init__(self, settings: Settings, store: Store, code: CodeStore, runtimes: RuntimeCatalog) -> None:
+    def __init__(self, settings: Settings, store: Store, code: CodeStore, runtimes: RuntimeCatalog, *,
+                 load: bool = True) -> None:
+        """No I/O when ``load=False``: the registry is empty until :meth:`load`."""
         self.settings = settings
         self.store = store
         self.code = code
         self.runtimes = runtimes
         self._fns: dict[str, FunctionEntry] = {}
+        self._loaded = False
         self._listeners: list[ChangeListener] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         #: The latest background state transition of each function (see ``settle``).
         self._transitions: dict[str, asyncio.Task[None]] = {}
-        for row, versions in store.iter_functions():
+        if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
+            self._adopt(self._read())
+
+    async def load(self) -> None:
+        """Read every function, version and alias from the store (once; later calls do nothing).
+        Call before serving anything: until then the registry is empty."""
+        if not self._loaded:
+            self._adopt(await asyncio.to_thread(self._read))
+
+    def _read(self) -> dict[str, FunctionEntry]:
+        """The registry as the store holds it (blocking: run off the event loop)."""
+        fns: dict[str, FunctionEntry] = {}
+        for row, versions in self.store.iter_functions():
             configs = {v: FunctionConfig.from_json(c) for v, c in versions.items()}
             if arns.LATEST not in configs:
                 continue
-            self._fns[row.name] = FunctionEntry(
+            fns[row.name] = FunctionEntry(
                 row.name, row.created_at, row.tags, row.reserved_concurrency, configs, row.last_version
             )
-        for fn_name, alias_json in store.iter_aliases():
-            if fn_name in self._fns:
+        for fn_name, alias_json in self.store.iter_aliases():
+            if fn_name in fns:
                 alias = Alias.from_json(alias_json)
-                self._fns[fn_name].aliases[alias.name] = alias
+                fns[fn_name].aliases[alias.name] = alias
+        return fns
+
+    def _adopt(self, fns: dict[str, FunctionEntry]) -> None:
+        if not self._loaded:
+            self._fns = fns
+            self._loaded = True
 
     # -- helpers ---------------------------------------------------------------------------------
     def on_change(self, listener: ChangeListener) -> None:

@@ -9,7 +9,7 @@
     store                the SQL
 """
 
-from lambent.schedules.clock import Clock, ManualClock, ScaledClock
+from lambent.schedules.clock import Clock, ManualClock, ResumableClock, ScaledClock
 from lambent.schedules.dead_letters import DeadLetterSink, SqsDeadLetters
 from lambent.schedules.engine import Enqueuer, ScheduleEngine
 from lambent.schedules.service import SchedulerService
@@ -19,6 +19,7 @@ __all__ = [
     "DeadLetterSink",
     "Enqueuer",
     "ManualClock",
+    "ResumableClock",
     "ScaledClock",
     "ScheduleEngine",
     "SchedulerService",

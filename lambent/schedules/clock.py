@@ -76,6 +76,47 @@ class ScaledClock:
         return schedule_s * self.scale
 
 
+class ResumableClock:
+    """The server's schedule clock, built before its saved line is read (a constructor does no
+    I/O): :meth:`resume` gives it the line, once, and every later reading follows it. Reading it
+    before that is a programming error. Scope: one per server; holders (the engine) may keep it
+    from construction on."""
+
+    def __init__(self, scale: float, wall: Callable[[], float] = time.time) -> None:
+        if not scale > 0:
+            raise ValueError(f"time scale must be positive, not {scale}")
+        self.scale = scale
+        self._wall = wall
+        self._line: ScaledClock | None = None
+
+    def resume(self, saved: tuple[float, float, float] | None) -> tuple[float, float, float]:
+        """Continue the saved line (see :meth:`ScaledClock.resume`); returns the line to save."""
+        if self._line is None:
+            self._line = ScaledClock.resume(saved, self.scale, self._wall)
+        return self._line.saved
+
+    @property
+    def resumed(self) -> bool:
+        return self._line is not None
+
+    def _resumed(self) -> ScaledClock:
+        if self._line is None:
+            raise RuntimeError("the schedule clock is read before SchedulerService.load()")
+        return self._line
+
+    def now(self) -> float:
+        return self._resumed().now()
+
+    def from_wall(self, wall_s: float) -> float:
+        return self._resumed().from_wall(wall_s)
+
+    def to_wall(self, t: float) -> float:
+        return self._resumed().to_wall(t)
+
+    def real_seconds(self, schedule_s: float) -> float:
+        return self._resumed().real_seconds(schedule_s)
+
+
 class ManualClock:
     """A clock tests move by hand; schedule time is the wall clock (scale 1)."""
 

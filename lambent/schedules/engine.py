@@ -95,7 +95,8 @@ class ScheduleEngine:
         return sorted(self._deliveries.values(), key=lambda d: d.id)
 
     async def load(self) -> None:
-        """Pick up the deliveries a previous run left in the outbox."""
+        """Load the service (if not yet) and pick up the deliveries a previous run left in the outbox."""
+        await self.service.load()
         for d in await asyncio.to_thread(self.service.store.load_deliveries):
             self._deliveries[d.id] = d
         if self._deliveries:

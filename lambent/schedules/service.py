@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from lambent.errors import ResourceConflict, ResourceNotFound, ValidationError
 from lambent.schedules import timing as tm
-from lambent.schedules.clock import Clock, ScaledClock
+from lambent.schedules.clock import Clock, ResumableClock, ScaledClock
 from lambent.schedules.model import (
     DEFAULT_GROUP,
     ActionAfterCompletion,
@@ -57,6 +57,7 @@ class SchedulerService:
 
     def __init__(self, store: ScheduleStore, clock: Clock, *, region: str, account_id: str,
                  missed_grace_s: float = 300.0, rng: Callable[[], float] = random.random) -> None:
+        """No I/O: the registry is empty (and a :class:`ResumableClock` unresumed) until :meth:`load`."""
         self.store = store
         self.clock = clock
         self.region = region
@@ -65,23 +66,48 @@ class SchedulerService:
         self.rng = rng
         self.lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self._groups = {g.name: g for g in store.load_groups()}
-        if DEFAULT_GROUP not in self._groups:
-            now = self._wall_now()
-            self._groups[DEFAULT_GROUP] = ScheduleGroup(DEFAULT_GROUP, now, now)
-            store.put_group(self._groups[DEFAULT_GROUP])
+        self._groups: dict[str, ScheduleGroup] = {}
         self._schedules: dict[Key, _Entry] = {}
-        for schedule, plan in store.load_schedules():
-            self._schedules[(schedule.group, schedule.name)] = _Entry(schedule, plan, self._timing_or_none(schedule))
+        self._loaded = False
+
+    @classmethod
+    def for_server(cls, settings: Settings, engine: Engine) -> SchedulerService:
+        """The server's service, no I/O: schedule time is resumed from (and saved to) the
+        database by :meth:`load`."""
+        return cls(ScheduleStore(engine), ResumableClock(settings.schedules.time_scale), region=settings.region,
+                   account_id=settings.account_id, missed_grace_s=settings.schedules.missed_grace_s)
 
     @classmethod
     def open(cls, settings: Settings, engine: Engine) -> SchedulerService:
-        """The server's service: schedule time resumed from (and saved to) the database."""
+        """:meth:`for_server`, loaded at once (blocking).
+        transitional: remove when Platform uses for_server() and awaits load()"""
         store = ScheduleStore(engine)
         clock = ScaledClock.resume(store.load_clock(), settings.schedules.time_scale)
         store.save_clock(clock.saved)
-        return cls(store, clock, region=settings.region, account_id=settings.account_id,
-                   missed_grace_s=settings.schedules.missed_grace_s)
+        service = cls(store, clock, region=settings.region, account_id=settings.account_id,
+                      missed_grace_s=settings.schedules.missed_grace_s)
+        service._load_blocking()
+        return service
+
+    async def load(self) -> None:
+        """Read the groups and schedules (creating the default group the first time) and resume
+        schedule time. Once; later calls do nothing. Call before the engine starts."""
+        if not self._loaded:
+            await asyncio.to_thread(self._load_blocking)
+
+    def _load_blocking(self) -> None:
+        if self._loaded:
+            return
+        if isinstance(self.clock, ResumableClock) and not self.clock.resumed:
+            self.store.save_clock(self.clock.resume(self.store.load_clock()))
+        groups = {g.name: g for g in self.store.load_groups()}
+        if DEFAULT_GROUP not in groups:
+            now = self._wall_now()
+            groups[DEFAULT_GROUP] = ScheduleGroup(DEFAULT_GROUP, now, now)
+            self.store.put_group(groups[DEFAULT_GROUP])
+        schedules = {(schedule.group, schedule.name): _Entry(schedule, plan, self._timing_or_none(schedule))
+                     for schedule, plan in self.store.load_schedules()}
+        self._groups, self._schedules, self._loaded = groups, schedules, True
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """``listener()`` runs after any schedule is created, changed or deleted."""

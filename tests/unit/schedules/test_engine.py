@@ -99,8 +99,10 @@ def iso(seconds_after_t0: float) -> str:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+async def world(tmp_path: Path) -> World:
+    w = World(tmp_path)
+    await w.service.load()
+    return w
 
 
 async def test_a_rate_schedule_fires_at_once_then_every_minute_each_occurrence_once(world: World) -> None:
@@ -156,6 +158,7 @@ async def test_occurrences_missed_beyond_the_grace_are_skipped_with_a_warning(
 
 async def test_a_flexible_schedule_catches_up_within_its_window(tmp_path: Path) -> None:
     world = World(tmp_path, grace_s=0.0)
+    await world.service.load()
     await world.service.create("default", "flex", spec("rate(10 minutes)", flexible_window_min=15))
     # rng 0.5: each occurrence fires 7.5 minutes into its window
     await world.at(449)
@@ -339,7 +342,7 @@ async def test_the_running_loop_fires_on_scaled_time_and_stops(tmp_path: Path) -
                                account_id="000000000000")
     queue = FakeQueue()
     engine = ScheduleEngine(service, enqueuer=queue, dead_letters=FakeDlq(), settings=ScheduleSettings())
-    await engine.start()
+    await engine.start()  # loads the service
     loop = asyncio.get_running_loop()
     started = loop.time()
     await service.create("default", "fast", spec("rate(1 minute)"))
