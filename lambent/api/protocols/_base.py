@@ -96,9 +96,9 @@ class ProtocolHandler(ABC):
         status: int | None = None,
         request_id: str | None = None,
     ) -> Wire:
-        """An error answer from a LambentError, or from an explicit code/message/status (which
-        override the exception's, for the places where a service's AWS code differs)."""
-        base = wire_errors.from_exception(exc) if exc is not None else WireError("ServiceException", "", 500)
+        """An error answer from a LambentError rendered in THIS service's error table and protocol,
+        or from an explicit code/message/status (which override the exception's)."""
+        base = wire_errors.from_exception(exc if exc is not None else e.LambentError(""), self.service)
         err = WireError(
             code if code is not None else base.code,
             message if message is not None else base.message,

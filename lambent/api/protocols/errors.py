@@ -6,7 +6,7 @@
 - query: ``<ErrorResponse><Error><Type>Sender</Type><Code/><Message/></Error><RequestId/></ErrorResponse>``.
 - ec2: ``<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>``.
 
-The code and status of a LambentError come from :data:`lambent.api.envelopes.SHAPES` (one table).
+The code and status of a LambentError come from its service's table in :mod:`lambent.api.envelopes`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ class WireError:
     message_key: str | None = None
 
 
-def from_exception(exc: e.LambentError) -> WireError:
-    shape = shape_for(exc)
-    extra = {"Reason": exc.reason} if isinstance(exc, e.TooManyRequests) else {}
+def from_exception(exc: e.LambentError, service: str = "lambda") -> WireError:
+    """``exc`` as ``service`` answers it (code, status, message key, modelled extra members)."""
+    shape = shape_for(exc, service)
+    extra = {"Reason": exc.reason} if shape.reason and isinstance(exc, e.TooManyRequests) else {}
     return WireError(shape.code, exc.message, shape.status, extra, shape.message_key)
 
 

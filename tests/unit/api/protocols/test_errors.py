@@ -22,6 +22,15 @@ CASES = [
     ("ec2", None, "DescribeInstances"),
 ]
 
+#: A ResourceNotFound as each service's table answers it (services without a table: Lambda's).
+NOT_FOUND = {
+    "iam": ("NoSuchEntity", 404),
+    # AssumeRole of a missing role is "not authorized" on AWS
+    "sts": ("AccessDenied", 403),
+    # EC2's not-found codes are per resource (InvalidSubnetID.NotFound ...), all 400
+    "ec2": ("InvalidParameterValue", 400),
+}
+
 
 def _error(service: str, protocol: str | None, operation: str, wire: Any) -> dict[str, Any]:
     parsed = client_parse(service, operation, wire, protocol)
@@ -38,9 +47,10 @@ def test_lambent_error_reaches_the_client_with_code_message_and_status(
         e.ResourceNotFound("Function not found: arn:aws:lambda:us-east-1:123456789012:function:f <&>"),
         request_id="req-9",
     )
-    assert wire[0] == 404
+    code, status = NOT_FOUND.get(service, ("ResourceNotFoundException", 404))
+    assert wire[0] == status
     error = _error(service, protocol, operation, wire)
-    assert error["Code"] == "ResourceNotFoundException"
+    assert error["Code"] == code
     assert error["Message"] == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f <&>"
     assert client_parse(service, operation, wire, protocol)["ResponseMetadata"].get("RequestId", "req-9") == "req-9"
 
@@ -57,7 +67,7 @@ def test_query_error_is_aws_error_response_with_sender_and_request_id() -> None:
     assert status == 400 and headers["Content-Type"] == "text/xml"
     assert body == (
         b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
-        b"<Code>ValidationException</Code><Message>bad</Message></Error><RequestId>rid-1</RequestId></ErrorResponse>"
+        b"<Code>ValidationError</Code><Message>bad</Message></Error><RequestId>rid-1</RequestId></ErrorResponse>"
     )
     _, _, body = proto("sts").serialise_error(e.ServiceError("boom"), request_id="rid-2")
     assert b"<Type>Receiver</Type>" in body
@@ -95,4 +105,4 @@ def test_json_error_has_type_and_json_content_type() -> None:
     status, headers, body = proto("logs").serialise_error(e.InvalidParameterValue("bad value"), request_id="r")
     assert status == 400
     assert headers["Content-Type"] == "application/x-amz-json-1.1"
-    assert body == b'{"__type": "InvalidParameterValueException", "message": "bad value"}'
+    assert body == b'{"__type": "InvalidParameterException", "message": "bad value"}'
