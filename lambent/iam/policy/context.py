@@ -1,0 +1,160 @@
+"""The request context a policy is evaluated against (Policy evaluation logic: "Processing the
+request context"; AWS global condition context keys).
+
+A :class:`Caller` says who is asking; a :class:`Request` adds the action, the resource and every
+context key, normalised once: key names lowercased (they are case-insensitive), every value a
+tuple of strings (a single-valued key has one), booleans as ``"true"``/``"false"``.
+
+The keys that describe the caller (``aws:PrincipalArn``, ``aws:PrincipalAccount``,
+``aws:username``, ``aws:userid``, ``aws:PrincipalType``, ``aws:PrincipalOrgID``) are derived from
+the :class:`Caller` and always win over ``context``: a value taken from a request can never pose
+as the caller's identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+
+#: What a context key may be given as.
+ContextValue = str | bool | int | datetime | Sequence[str]
+
+
+class PrincipalType(StrEnum):
+    """``aws:PrincipalType``'s values; ``SERVICE`` is an AWS service principal (no such key)."""
+
+    ACCOUNT = "Account"  # the account's root user
+    USER = "User"
+    ASSUMED_ROLE = "AssumedRole"
+    FEDERATED_USER = "FederatedUser"
+    ANONYMOUS = "Anonymous"
+    SERVICE = "Service"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The principal that makes a request.
+
+    ``arn`` is the caller's own ARN (user, ``...:root``, ``arn:aws:sts::ID:assumed-role/R/S``) or,
+    for a service, its principal name (``scheduler.amazonaws.com``). ``principal_arn`` is
+    ``aws:PrincipalArn``: the role's ARN for a role session, else ``arn``.
+    """
+
+    arn: str
+    type: PrincipalType
+    account: str | None = None
+    userid: str | None = None
+    username: str | None = None
+    principal_arn: str | None = None
+    org_id: str | None = None
+
+    @classmethod
+    def root(cls, account: str, *, partition: str = "aws") -> Caller:
+        return cls(f"arn:{partition}:iam::{account}:root", PrincipalType.ACCOUNT, account, userid=account)
+
+    @classmethod
+    def user(cls, account: str, name: str, user_id: str, *, path: str = "/", partition: str = "aws") -> Caller:
+        return cls(f"arn:{partition}:iam::{account}:user{path}{name}", PrincipalType.USER, account, userid=user_id, username=name)
+
+    @classmethod
+    def role_session(cls, account: str, role_name: str, session: str, role_id: str, *, path: str = "/",
+                     partition: str = "aws") -> Caller:
+        # The session ARN drops the role's path; aws:userid is "ROLEID:session" (AWS global
+        # condition context keys: aws:userid).
+        return cls(
+            f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}", PrincipalType.ASSUMED_ROLE, account,
+            userid=f"{role_id}:{session}", principal_arn=f"arn:{partition}:iam::{account}:role{path}{role_name}",
+        )
+
+    @classmethod
+    def service(cls, name: str) -> Caller:
+        return cls(name.lower(), PrincipalType.SERVICE)
+
+    @classmethod
+    def anonymous(cls) -> Caller:
+        return cls("*", PrincipalType.ANONYMOUS)
+
+    @property
+    def effective_principal_arn(self) -> str:
+        return self.principal_arn or self.arn
+
+    def identities(self) -> tuple[str, ...]:
+        """Every principal the request is made as, for NotPrincipal: the account, then the
+        caller itself ("AWS JSON policy elements: NotPrincipal": a Deny with NotPrincipal must
+        list the account too, or it applies)."""
+        if self.account is None:
+            return (self.arn,)
+        return (self.account, self.arn)
+
+
+def _values(value: ContextValue) -> tuple[str, ...]:
+    if isinstance(value, bool):
+        return ("true" if value else "false",)
+    if isinstance(value, int):
+        return (str(value),)
+    if isinstance(value, datetime):
+        return (_iso(value),)
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One authorisation question: may ``caller`` perform ``action`` on ``resource``?
+
+    ``resource_account`` is the account that owns the resource; when it is not the caller's the
+    request is cross-account and both an identity-based and a resource-based policy must allow it.
+    Build with :meth:`build`.
+    """
+
+    caller: Caller
+    action: str
+    resource: str
+    resource_account: str | None
+    keys: Mapping[str, tuple[str, ...]] = field(repr=False)
+    action_lower: str = field(repr=False)
+
+    @classmethod
+    def build(cls, caller: Caller, action: str, resource: str = "*", *, resource_account: str | None = None,
+              now: datetime | None = None, secure_transport: bool | None = None, source_ip: str | None = None,
+              context: Mapping[str, ContextValue] | None = None) -> Request:
+        keys: dict[str, tuple[str, ...]] = {}
+        for k, v in (context or {}).items():
+            keys[k.lower()] = _values(v)
+        if now is not None:
+            keys["aws:currenttime"] = (_iso(now),)
+            keys["aws:epochtime"] = (str(int(now.timestamp())),)
+        if secure_transport is not None:
+            keys["aws:securetransport"] = _values(secure_transport)
+        if source_ip is not None:
+            keys["aws:sourceip"] = (source_ip,)
+        for k in ("aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
+                  "aws:principalorgid", "aws:principalservicename"):
+            keys.pop(k, None)  # only the Caller says who the caller is
+        if caller.type is PrincipalType.SERVICE:
+            keys["aws:principalservicename"] = (caller.arn,)
+        elif caller.type is not PrincipalType.ANONYMOUS:
+            keys["aws:principalarn"] = (caller.effective_principal_arn,)
+            keys["aws:principaltype"] = (caller.type.value,)
+            if caller.account is not None:
+                keys["aws:principalaccount"] = (caller.account,)
+            if caller.userid is not None:
+                keys["aws:userid"] = (caller.userid,)
+            if caller.username is not None:
+                keys["aws:username"] = (caller.username,)
+            if caller.org_id is not None:
+                keys["aws:principalorgid"] = (caller.org_id,)
+        return cls(caller, action, resource, resource_account, keys, action.lower())
+
+    @property
+    def cross_account(self) -> bool:
+        return self.resource_account is not None and self.resource_account != self.caller.account
