@@ -1,36 +1,42 @@
 """lambent's own API (SigV4 service name ``lambent``): safe deployments. REST-JSON like Lambda's,
 same endpoint, same signature check, same error envelopes.
 
-    POST /lambent/2026-11-27/deployments                  create      201 {"Deployment": {...}}
-    GET  /lambent/2026-11-27/deployments[?FunctionName=]  list        200 {"Deployments": [...]}
-    GET  /lambent/2026-11-27/deployments/{id}             describe    200 {"Deployment": {..., "Events": [...]}}
-    POST /lambent/2026-11-27/deployments/{id}/stop        stop        200 {"Deployment": {...}}
+    POST /lambent/2026-11-27/deployments                  CreateDeployment  201 {"Deployment": {...}}
+    GET  /lambent/2026-11-27/deployments[?FunctionName=]  ListDeployments   200 {"Deployments": [...]}
+    GET  /lambent/2026-11-27/deployments/{id}             GetDeployment     200 {"Deployment": {..., "Events": [...]}}
+    POST /lambent/2026-11-27/deployments/{id}/stop        StopDeployment    200 {"Deployment": {...}}
 
-Field names copy CodeDeploy where it has one (``DeploymentId``, ``DeploymentConfigName``,
-``TrafficRoutingConfig``, ``ErrorInformation``, lifecycle event names); see docs/deployments.md.
+The API has a botocore-format model (``lambent/api/models/lambent/2026-11-27/service-2.json``):
+the protocol layer serves it like an AWS service (members parsed and checked from it), and a stock
+botocore client talks to it once the models directory is on its loader's search path
+(:func:`lambent.api.models.client`). Field names copy CodeDeploy where it has one
+(``DeploymentId``, ``DeploymentConfigName``, ``TrafficRoutingConfig``, ``ErrorInformation``,
+lifecycle event names); see docs/deployments.md.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, Router
-
-from lambent.api.lambda_versions import ALIAS_PATTERN
-from lambent.api.rest import body_json, endpoint, json_response, platform_of
-from lambent.control.validation import Checker
+from lambent.api.dispatch import Call
+from lambent.api.services import LAMBENT
 from lambent.deployments import CreateDeployment, Deployment, Event, strategies
 from lambent.errors import InvalidParameterValue
 from lambent.platform import Platform
 
 PREFIX = "/lambent/2026-11-27"
 _HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
+Output = dict[str, Any]
 
 
-def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def _when(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = None) -> Output:
+    """The model's ``DeploymentInfo`` (members that are None are left out on the wire)."""
+    out: Output = {
         "DeploymentId": d.id,
         "FunctionName": d.function_name,
         "Alias": d.alias,
@@ -47,16 +53,16 @@ def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = Non
             {
                 "Weight": s.weight,
                 "OffsetSeconds": s.offset_s,
-                "DueTime": d.due_at(i),
-                "AppliedTime": d.applied[i] if i < len(d.applied) else None,
+                "DueTime": _when(d.due_at(i)),
+                "AppliedTime": _when(d.applied[i]) if i < len(d.applied) else None,
             }
             for i, s in enumerate(d.steps)
         ],
         "TimeScale": d.time_scale,
-        "CreateTime": d.created_at,
-        "TrafficShiftStartTime": d.shift_started_at,
-        "UpdateTime": d.updated_at,
-        "CompleteTime": d.completed_at,
+        "CreateTime": _when(d.created_at),
+        "TrafficShiftStartTime": _when(d.shift_started_at),
+        "UpdateTime": _when(d.updated_at),
+        "CompleteTime": _when(d.completed_at),
     }
     hooks = {k: v for k, v in zip(_HOOK_EVENTS, (d.pre_hook, d.post_hook), strict=True) if v}
     if hooks:
@@ -70,12 +76,12 @@ def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = Non
     if d.error_code is not None:
         out["ErrorInformation"] = {"Code": d.error_code.value, "Message": d.error_message or ""}
     if events is not None:
-        out["Events"] = [{"Time": e.at, "Type": e.type, "Message": e.message, "Details": e.details} for e in events]
+        out["Events"] = [{"Time": _when(e.at), "Type": e.type, "Message": e.message, "Details": e.details} for e in events]
     return out
 
 
-def _routing(body: dict[str, Any]) -> strategies.TrafficRouting:
-    name, config = body.get("DeploymentConfigName"), body.get("TrafficRoutingConfig")
+def _routing(params: dict[str, Any]) -> strategies.TrafficRouting:
+    name, config = params.get("DeploymentConfigName"), params.get("TrafficRoutingConfig")
     if name is not None and config is not None:
         raise InvalidParameterValue("Give DeploymentConfigName or TrafficRoutingConfig, not both.")
     if config is not None:
@@ -83,88 +89,48 @@ def _routing(body: dict[str, Any]) -> strategies.TrafficRouting:
     return strategies.parse(name or "LambdaAllAtOnce")
 
 
-@endpoint
-async def create_deployment(request: Request) -> Response:
-    p = platform_of(request)
-    body = body_json(request)
-    target = body.get("TargetVersion")
-    if isinstance(target, int) and not isinstance(target, bool):
-        target = str(target)
-    hooks = body.get("Hooks") or {}
-    alarm = body.get("AlarmConfiguration") or {}
-    c = Checker()
-    c.required("functionName", body.get("FunctionName"))
-    c.required("alias", body.get("Alias"))
-    c.required("targetVersion", target)
-    c.string("functionName", body.get("FunctionName"), min_len=1, max_len=140)
-    c.string("alias", body.get("Alias"), min_len=1, max_len=128, pattern=ALIAS_PATTERN)
-    c.string("targetVersion", target, min_len=1, max_len=1024, pattern=r"(\$LATEST|[0-9]+)")
-    c.string("deploymentConfigName", body.get("DeploymentConfigName"), min_len=1, max_len=100)
-    if not isinstance(hooks, dict):
-        c.fail("hooks", hooks, "Member must be a structure")
-        hooks = {}
-    for key in hooks:
-        c.enum("hooks.key", key, _HOOK_EVENTS)
-    for key in _HOOK_EVENTS:
-        c.string(f"hooks.{key}", hooks.get(key), min_len=1, max_len=140)
-    if not isinstance(alarm, dict):
-        c.fail("alarmConfiguration", alarm, "Member must be a structure")
-        alarm = {}
-    c.int_range("alarmConfiguration.minimumInvocations", alarm.get("MinimumInvocations"), 1, 1_000_000)
-    rate = alarm.get("ErrorRateThreshold")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))):
-        c.fail("alarmConfiguration.errorRateThreshold", rate, "Member must be a number")
-    c.raise_if_any()
-    name, qualifier = p.functions.ref(body["FunctionName"])
+@LAMBENT.register("CreateDeployment")
+async def create_deployment(call: Call) -> Output:
+    p, params = call.platform, call.params
+    hooks: dict[str, str] = params.get("Hooks") or {}
+    alarm: dict[str, Any] = params.get("AlarmConfiguration") or {}
+    name, qualifier = p.functions.ref(params["FunctionName"])
     if qualifier is not None:
         raise InvalidParameterValue("FunctionName must not be qualified: give the alias in Alias.")
+    rate = alarm.get("ErrorRateThreshold")
     deployment = await p.deployments.create(
         CreateDeployment(
-            function_name=name, alias=body["Alias"], to_version=str(target), routing=_routing(body),
+            function_name=name, alias=params["Alias"], to_version=params["TargetVersion"], routing=_routing(params),
             pre_hook=hooks.get("BeforeAllowTraffic"), post_hook=hooks.get("AfterAllowTraffic"),
-            error_rate_threshold=None if rate is None else float(rate),
-            alarm_min_invocations=alarm.get("MinimumInvocations"),
+            error_rate_threshold=rate, alarm_min_invocations=alarm.get("MinimumInvocations"),
         )
     )
-    return json_response({"Deployment": deployment_info(p, deployment)}, status=201)
+    return {"Deployment": deployment_info(p, deployment)}
 
 
-@endpoint
-async def list_deployments(request: Request) -> Response:
-    p = platform_of(request)
-    raw = request.query_params.get("FunctionName")
-    name = None
-    if raw:
-        name, _ = p.functions.ref(raw)
-    status = request.query_params.get("Status")
+@LAMBENT.register("ListDeployments")
+async def list_deployments(call: Call) -> Output:
+    p = call.platform
+    raw = call.params.get("FunctionName")
+    name = p.functions.ref(raw)[0] if raw else None
+    status = call.params.get("Status")
     found = await p.deployments.find(name)
     if status:
         found = [d for d in found if d.status.value == status]
-    return json_response({"Deployments": [deployment_info(p, d) for d in found]})
+    return {"Deployments": [deployment_info(p, d) for d in found]}
 
 
-@endpoint
-async def get_deployment(request: Request) -> Response:
-    p = platform_of(request)
-    deployment_id = request.path_params["id"]
+@LAMBENT.register("GetDeployment")
+async def get_deployment(call: Call) -> Output:
+    p = call.platform
+    deployment_id: str = call.params["DeploymentId"]
     d = await p.deployments.get(deployment_id)
     events = await p.deployments.events(deployment_id)
-    return json_response({"Deployment": deployment_info(p, d, events)})
+    return {"Deployment": deployment_info(p, d, events)}
 
 
-@endpoint
-async def stop_deployment(request: Request) -> Response:
-    p = platform_of(request)
-    d = await p.deployments.stop(request.path_params["id"])
-    return json_response({"Deployment": deployment_info(p, d)})
-
-
-def build_router() -> Router:
-    return Router(
-        routes=[
-            Route(PREFIX + "/deployments", create_deployment, methods=["POST"]),
-            Route(PREFIX + "/deployments", list_deployments, methods=["GET"]),
-            Route(PREFIX + "/deployments/{id}", get_deployment, methods=["GET"]),
-            Route(PREFIX + "/deployments/{id}/stop", stop_deployment, methods=["POST"]),
-        ]
-    )
+@LAMBENT.register("StopDeployment")
+async def stop_deployment(call: Call) -> Output:
+    p = call.platform
+    d = await p.deployments.stop(call.params["DeploymentId"])
+    return {"Deployment": deployment_info(p, d)}

@@ -1,43 +1,34 @@
 """EventBridge Scheduler API (2021-06-30, rest-json): schedules, schedule groups, their tags.
 
-Routed here by the SigV4 service name ``scheduler``. Shapes and member names follow botocore's
-``scheduler/2021-06-30/service-2.json``; timestamps are epoch seconds. Defaults GetSchedule
-returns, and the error messages, copy AWS as recorded by LocalStack's snapshot tests
-(``ScheduleExpressionTimezone`` "UTC", ``ActionAfterCompletion`` "NONE", RetryPolicy 185 / 86400,
-``Schedule <name> does not exist.``). Targets are lambent's own Lambda functions.
+Served by the protocol layer (SigV4 service name ``scheduler``): each operation is one handler
+registered under its name in botocore's ``scheduler/2021-06-30/service-2.json``, which parses
+the request, checks the model's constraints (required members, lengths, patterns, enums, ranges:
+AWS's ``ValidationException`` text) and renders errors in the scheduler's envelope (its codes:
+``ConflictException``, ``ThrottlingException``, ``ValidationException`` for every client error,
+``InternalServerException``). What is left here is what the model cannot say: targets are
+lambent's own Lambda functions, a flexible window needs its width, Input is JSON.
 
-Errors use the scheduler's codes, which differ from Lambda's for the same lambent classes
-(``ConflictException``, ``ThrottlingException``, ``InternalServerException``, and
-``ValidationException`` for every client error), each with a ``Message`` member.
+Defaults GetSchedule returns, and the error messages, copy AWS as recorded by LocalStack's
+snapshot tests (``ScheduleExpressionTimezone`` "UTC", ``ActionAfterCompletion`` "NONE",
+RetryPolicy 185 / 86400, ``Schedule <name> does not exist.``).
+
+``ClientToken`` (botocore fills it in on every create) is accepted; a retried create answers
+ConflictException rather than the first answer, which is what a retry needs to know.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
-import logging
 import re
-import uuid
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, Router
-
-from lambent.api.rest import Handler, body_json, endpoint, json_response, platform_of
-from lambent.control.validation import Checker
-from lambent.errors import (
-    ClientError,
-    LambentError,
-    ResourceConflict,
-    ResourceNotFound,
-    ServiceError,
-    TooManyRequests,
-    ValidationError,
-)
+from lambent.api.dispatch import Call
+from lambent.api.services import SCHEDULER
+from lambent.errors import ValidationError
 from lambent.schedules.model import (
     DEFAULT_GROUP,
     ActionAfterCompletion,
@@ -51,13 +42,9 @@ from lambent.schedules.model import (
 )
 from lambent.schedules.service import SchedulerService
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
+Output = dict[str, Any]
 
-NAME_PATTERN = r"[0-9a-zA-Z-_.]+"
-ROLE_ARN_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+"
-DLQ_ARN_PATTERN = r"arn:aws[a-z-]*:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+"
-KMS_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9\-]+:\d{12}:(key|alias)\/[0-9a-zA-Z-_]*"
-CLIENT_TOKEN_PATTERN = r"[a-zA-Z0-9-_]+"
 _LAMBDA_ARN_RE = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]{1,128}))?$"
@@ -67,85 +54,21 @@ _OTHER_TARGET_PARAMETERS = (
     "EcsParameters", "EventBridgeParameters", "EventBridgePutEventsV2Parameters",
     "EventBridgePutRawEventsParameters", "KinesisParameters", "SageMakerPipelineParameters", "SqsParameters",
 )
+#: AWS's page size when MaxResults is not given.
 DEFAULT_MAX_RESULTS = 100
 
 
-# -- errors ---------------------------------------------------------------------------------------
-def _code(exc: LambentError) -> tuple[str, int]:
-    if isinstance(exc, ResourceNotFound):
-        return "ResourceNotFoundException", 404
-    if isinstance(exc, ResourceConflict):
-        return "ConflictException", 409
-    if isinstance(exc, TooManyRequests):
-        return "ThrottlingException", 429
-    if isinstance(exc, ClientError):
-        return "ValidationException", 400
-    return "InternalServerException", 500
+def _service(call: Call) -> SchedulerService:
+    return call.platform.schedules
 
 
-def scheduler_error(exc: LambentError) -> Response:
-    """The scheduler's error envelope: ``x-amzn-ErrorType`` and ``{"Message": ...}``."""
-    code, status = _code(exc)
-    headers = {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())}
-    return Response(json.dumps({"Message": exc.message}), status_code=status, headers=headers,
-                    media_type="application/json")
+# -- request values ---------------------------------------------------------------------------------
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
-def _operation(fn: Handler) -> Handler:
-    """Map errors to the scheduler's envelopes (rest.endpoint stays the outer safety net)."""
-
-    @functools.wraps(fn)
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except LambentError as exc:
-            return scheduler_error(exc)
-        except Exception as exc:  # noqa: BLE001 - never crash on a request
-            log.exception("unhandled error in %s", fn.__name__)
-            return scheduler_error(ServiceError(f"Internal error: {type(exc).__name__}"))
-
-    return endpoint(wrapped)
-
-
-def _service(request: Request) -> SchedulerService:
-    return platform_of(request).schedules
-
-
-# -- request parsing --------------------------------------------------------------------------------
-def _name(request: Request, field: str = "name") -> str:
-    name: str = request.path_params["Name"]
-    c = Checker()
-    c.string(field, name, min_len=1, max_len=64, pattern=NAME_PATTERN)
-    c.raise_if_any()
-    return name
-
-
-def _group_name(value: Any, c: Checker, field: str = "groupName") -> str:
-    c.string(field, value, min_len=1, max_len=64, pattern=NAME_PATTERN)
-    return value if isinstance(value, str) and value else DEFAULT_GROUP
-
-
-def _timestamp(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise ValidationError(f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-                          "constraint: Member must be a timestamp")
-
-
-def _object(value: Any, field: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationError(f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
-                              "Member must be a structure")
-    return value
+def _when(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
 
 
 def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
@@ -164,9 +87,8 @@ def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
             json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise ValidationError("Target Input must be well-formed JSON for a Lambda target.") from None
-    retry = _object(raw.get("RetryPolicy"), "target.retryPolicy")
+    retry = raw.get("RetryPolicy") or {}
     defaults = RetryPolicy()
-    dlq = _object(raw.get("DeadLetterConfig"), "target.deadLetterConfig").get("Arn")
     return Target(
         arn=arn, role_arn=raw["RoleArn"], function_name=m.group("name"), qualifier=m.group("qualifier"),
         input=text,
@@ -174,308 +96,200 @@ def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
             retry.get("MaximumRetryAttempts", defaults.max_retry_attempts),
             retry.get("MaximumEventAgeInSeconds", defaults.max_event_age_s),
         ),
-        dead_letter_arn=dlq,
+        dead_letter_arn=(raw.get("DeadLetterConfig") or {}).get("Arn"),
     )
 
 
-def _spec(body: dict[str, Any], service: SchedulerService) -> tuple[str, ScheduleSpec]:
-    """Validate a CreateSchedule / UpdateSchedule body; returns (group, spec)."""
-    c = Checker()
-    group = _group_name(body.get("GroupName"), c)
-    c.required("scheduleExpression", body.get("ScheduleExpression"))
-    c.string("scheduleExpression", body.get("ScheduleExpression"), min_len=1, max_len=256)
-    c.string("scheduleExpressionTimezone", body.get("ScheduleExpressionTimezone"), min_len=1, max_len=50)
-    c.string("description", body.get("Description"), max_len=512)
-    c.enum("state", body.get("State"), [s.value for s in ScheduleState])
-    c.enum("actionAfterCompletion", body.get("ActionAfterCompletion"), [a.value for a in ActionAfterCompletion])
-    c.string("kmsKeyArn", body.get("KmsKeyArn"), min_len=1, max_len=2048, pattern=KMS_ARN_PATTERN)
-    c.string("clientToken", body.get("ClientToken"), min_len=1, max_len=64, pattern=CLIENT_TOKEN_PATTERN)
-    c.required("flexibleTimeWindow", body.get("FlexibleTimeWindow"))
-    flex = _object(body.get("FlexibleTimeWindow"), "flexibleTimeWindow")
-    if body.get("FlexibleTimeWindow") is not None:
-        c.required("flexibleTimeWindow.mode", flex.get("Mode"))
-        c.enum("flexibleTimeWindow.mode", flex.get("Mode"), [m.value for m in FlexibleMode])
-        c.int_range("flexibleTimeWindow.maximumWindowInMinutes", flex.get("MaximumWindowInMinutes"), 1, 1440)
-    c.required("target", body.get("Target"))
-    raw = _object(body.get("Target"), "target")
-    if body.get("Target") is not None:
-        c.required("target.arn", raw.get("Arn"))
-        c.string("target.arn", raw.get("Arn"), min_len=1, max_len=1600)
-        c.required("target.roleArn", raw.get("RoleArn"))
-        c.string("target.roleArn", raw.get("RoleArn"), min_len=1, max_len=1600, pattern=ROLE_ARN_PATTERN)
-        c.string("target.input", raw.get("Input"), min_len=1, max_len=262_144)
-        retry = _object(raw.get("RetryPolicy"), "target.retryPolicy")
-        c.int_range("target.retryPolicy.maximumRetryAttempts", retry.get("MaximumRetryAttempts"), 0, 185)
-        c.int_range("target.retryPolicy.maximumEventAgeInSeconds", retry.get("MaximumEventAgeInSeconds"), 60, 86400)
-        dlq = _object(raw.get("DeadLetterConfig"), "target.deadLetterConfig")
-        c.string("target.deadLetterConfig.arn", dlq.get("Arn"), min_len=1, max_len=1600, pattern=DLQ_ARN_PATTERN)
-    c.raise_if_any()
-
+def schedule_spec(params: dict[str, Any], service: SchedulerService) -> tuple[str, ScheduleSpec]:
+    """(group, spec) of a CreateSchedule / UpdateSchedule request, its model constraints already
+    checked. UpdateSchedule replaces the whole definition (AWS: "all the parameters not given go
+    back to their defaults"), so both build the complete spec the same way."""
+    flex: dict[str, Any] = params["FlexibleTimeWindow"]
     window = flex.get("MaximumWindowInMinutes")
     if flex["Mode"] == FlexibleMode.FLEXIBLE and window is None:
         raise ValidationError("MaximumWindowInMinutes is required when FlexibleTimeWindow Mode is FLEXIBLE.")
     if flex["Mode"] == FlexibleMode.OFF and window is not None:
         raise ValidationError("MaximumWindowInMinutes must not be set when FlexibleTimeWindow Mode is OFF.")
     spec = ScheduleSpec(
-        expression=body["ScheduleExpression"],
-        target=_target(raw, service),
-        timezone=body.get("ScheduleExpressionTimezone") or "UTC",
-        start_date=_timestamp(body.get("StartDate"), "startDate"),
-        end_date=_timestamp(body.get("EndDate"), "endDate"),
-        description=body.get("Description"),
-        state=ScheduleState(body.get("State") or ScheduleState.ENABLED),
-        kms_key_arn=body.get("KmsKeyArn"),
+        expression=params["ScheduleExpression"],
+        target=_target(params["Target"], service),
+        timezone=params.get("ScheduleExpressionTimezone") or "UTC",
+        start_date=_epoch(params.get("StartDate")),
+        end_date=_epoch(params.get("EndDate")),
+        description=params.get("Description"),
+        state=ScheduleState(params.get("State") or ScheduleState.ENABLED),
+        kms_key_arn=params.get("KmsKeyArn"),
         flexible_window_min=window,
-        action_after_completion=ActionAfterCompletion(body.get("ActionAfterCompletion") or ActionAfterCompletion.NONE),
+        action_after_completion=ActionAfterCompletion(params.get("ActionAfterCompletion") or ActionAfterCompletion.NONE),
     )
-    return group, spec
+    return params.get("GroupName") or DEFAULT_GROUP, spec
 
 
-def _page(items: list[Any], request: Request, key: Any) -> tuple[list[Any], str | None]:
-    """NextToken/MaxResults pagination; the token is the last item's key, base64-encoded."""
-    q = request.query_params
-    max_results = DEFAULT_MAX_RESULTS
-    if "MaxResults" in q:
-        c = Checker()
-        try:
-            max_results = int(q["MaxResults"])
-        except ValueError:
-            c.fail("maxResults", q["MaxResults"], "Member must be an integer")
-        c.int_range("maxResults", max_results, 1, 100)
-        c.raise_if_any()
+def page(items: Sequence[T], key: Callable[[T], str], token: str | None, max_results: int | None) -> tuple[list[T], str | None]:
+    """NextToken/MaxResults pagination (MaxResults already range-checked by the model); the token
+    is the last returned item's key, base64-encoded, so a deleted item does not shift the pages."""
+    size = DEFAULT_MAX_RESULTS if max_results is None else max_results
     start = 0
-    if q.get("NextToken"):
+    if token:
         try:
-            after = base64.urlsafe_b64decode(q["NextToken"].encode()).decode()
+            after = base64.urlsafe_b64decode(token.encode()).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ValidationError("Invalid NextToken.") from None
-        keys = [key(i) for i in items]
-        start = next((n for n, k in enumerate(keys) if k > after), len(items))
-    page = items[start:start + max_results]
-    nxt = base64.urlsafe_b64encode(key(page[-1]).encode()).decode() if page and start + max_results < len(items) else None
-    return page, nxt
+        start = next((n for n, item in enumerate(items) if key(item) > after), len(items))
+    found = list(items[start:start + size])
+    more = bool(found) and start + size < len(items)
+    return found, base64.urlsafe_b64encode(key(found[-1]).encode()).decode() if more else None
+
+
+def _tags(raw: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in raw or ()}
 
 
 # -- response shapes ----------------------------------------------------------------------------------
-def schedule_shape(service: SchedulerService, s: Schedule) -> dict[str, Any]:
+def schedule_shape(service: SchedulerService, s: Schedule) -> Output:
+    """GetScheduleOutput."""
     spec, target = s.spec, s.spec.target
-    out_target: dict[str, Any] = {
+    out_target: Output = {
         "Arn": target.arn,
         "RoleArn": target.role_arn,
         "RetryPolicy": {
             "MaximumEventAgeInSeconds": target.retry_policy.max_event_age_s,
             "MaximumRetryAttempts": target.retry_policy.max_retry_attempts,
         },
+        "Input": target.input,
+        "DeadLetterConfig": None if target.dead_letter_arn is None else {"Arn": target.dead_letter_arn},
     }
-    if target.input is not None:
-        out_target["Input"] = target.input
-    if target.dead_letter_arn is not None:
-        out_target["DeadLetterConfig"] = {"Arn": target.dead_letter_arn}
-    out: dict[str, Any] = {
+    return {
         "ActionAfterCompletion": spec.action_after_completion.value,
         "Arn": service.schedule_arn(s.group, s.name),
-        "CreationDate": s.created_at,
+        "CreationDate": _when(s.created_at),
         "FlexibleTimeWindow": (
             {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": spec.flexible_window_min}
             if spec.flexible_window_min else {"Mode": "OFF"}
         ),
         "GroupName": s.group,
-        "LastModificationDate": s.modified_at,
+        "LastModificationDate": _when(s.modified_at),
         "Name": s.name,
         "ScheduleExpression": spec.expression,
         "ScheduleExpressionTimezone": spec.timezone,
         "State": spec.state.value,
         "Target": out_target,
+        "Description": spec.description,
+        "StartDate": _when(spec.start_date),
+        "EndDate": _when(spec.end_date),
+        "KmsKeyArn": spec.kms_key_arn,
     }
-    for key, value in (("Description", spec.description), ("StartDate", spec.start_date),
-                       ("EndDate", spec.end_date), ("KmsKeyArn", spec.kms_key_arn)):
-        if value is not None:
-            out[key] = value
-    return out
 
 
-def schedule_summary(service: SchedulerService, s: Schedule) -> dict[str, Any]:
+def schedule_summary(service: SchedulerService, s: Schedule) -> Output:
+    """ScheduleSummary (ListSchedules)."""
     return {
         "Arn": service.schedule_arn(s.group, s.name),
-        "CreationDate": s.created_at,
+        "CreationDate": _when(s.created_at),
         "GroupName": s.group,
-        "LastModificationDate": s.modified_at,
+        "LastModificationDate": _when(s.modified_at),
         "Name": s.name,
         "State": s.spec.state.value,
         "Target": {"Arn": s.spec.target.arn},
     }
 
 
-def group_shape(service: SchedulerService, g: ScheduleGroup) -> dict[str, Any]:
+def group_shape(service: SchedulerService, g: ScheduleGroup) -> Output:
+    """GetScheduleGroupOutput and ScheduleGroupSummary."""
     return {
         "Arn": service.group_arn(g.name),
-        "CreationDate": g.created_at,
-        "LastModificationDate": g.modified_at,
+        "CreationDate": _when(g.created_at),
+        "LastModificationDate": _when(g.modified_at),
         "Name": g.name,
         "State": "ACTIVE",
     }
 
 
-def _tags(raw: Any, field: str = "tags") -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, list) or len(raw) > 200:
-        raise ValidationError(f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
-                              "Member must be a list of at most 200 tags")
-    c = Checker()
-    out: dict[str, str] = {}
-    for n, tag in enumerate(raw, start=1):
-        tag = tag if isinstance(tag, dict) else {}
-        c.required(f"{field}.{n}.member.key", tag.get("Key"))
-        c.required(f"{field}.{n}.member.value", tag.get("Value"))
-        c.string(f"{field}.{n}.member.key", tag.get("Key"), min_len=1, max_len=128)
-        c.string(f"{field}.{n}.member.value", tag.get("Value"), min_len=1, max_len=256)
-        if isinstance(tag.get("Key"), str) and isinstance(tag.get("Value"), str):
-            out[tag["Key"]] = tag["Value"]
-    c.raise_if_any()
-    return out
-
-
 # -- schedules ----------------------------------------------------------------------------------------
-@_operation
-async def create_schedule(request: Request) -> Response:
-    service = _service(request)
-    name = _name(request)
-    group, spec = _spec(body_json(request), service)
+@SCHEDULER.register("CreateSchedule")
+async def create_schedule(call: Call) -> Output:
+    service = _service(call)
+    group, spec = schedule_spec(call.params, service)
+    name: str = call.params["Name"]
     await service.create(group, name, spec)
-    return json_response({"ScheduleArn": service.schedule_arn(group, name)})
+    return {"ScheduleArn": service.schedule_arn(group, name)}
 
 
-@_operation
-async def update_schedule(request: Request) -> Response:
-    service = _service(request)
-    name = _name(request)
-    group, spec = _spec(body_json(request), service)
+@SCHEDULER.register("UpdateSchedule")
+async def update_schedule(call: Call) -> Output:
+    service = _service(call)
+    group, spec = schedule_spec(call.params, service)
+    name: str = call.params["Name"]
     await service.update(group, name, spec)
-    return json_response({"ScheduleArn": service.schedule_arn(group, name)})
+    return {"ScheduleArn": service.schedule_arn(group, name)}
 
 
-@_operation
-async def get_schedule(request: Request) -> Response:
-    service = _service(request)
-    name = _name(request)
-    c = Checker()
-    group = _group_name(request.query_params.get("groupName"), c)
-    c.raise_if_any()
-    return json_response(schedule_shape(service, service.get(group, name)))
+@SCHEDULER.register("GetSchedule")
+async def get_schedule(call: Call) -> Output:
+    service = _service(call)
+    return schedule_shape(service, service.get(call.params.get("GroupName") or DEFAULT_GROUP, call.params["Name"]))
 
 
-@_operation
-async def delete_schedule(request: Request) -> Response:
-    service = _service(request)
-    name = _name(request)
-    c = Checker()
-    group = _group_name(request.query_params.get("groupName"), c)
-    c.string("clientToken", request.query_params.get("clientToken"), min_len=1, max_len=64,
-             pattern=CLIENT_TOKEN_PATTERN)
-    c.raise_if_any()
-    await service.delete(group, name)
-    return json_response({})
+@SCHEDULER.register("DeleteSchedule")
+async def delete_schedule(call: Call) -> Output:
+    await _service(call).delete(call.params.get("GroupName") or DEFAULT_GROUP, call.params["Name"])
+    return {}
 
 
-@_operation
-async def list_schedules(request: Request) -> Response:
-    service = _service(request)
-    q = request.query_params
-    c = Checker()
-    group = q.get("ScheduleGroup")
-    c.string("groupName", group, min_len=1, max_len=64, pattern=NAME_PATTERN)
-    c.string("namePrefix", q.get("NamePrefix"), min_len=1, max_len=64, pattern=NAME_PATTERN)
-    c.enum("state", q.get("State"), [s.value for s in ScheduleState])
-    c.string("nextToken", q.get("NextToken"), min_len=1, max_len=2048)
-    c.raise_if_any()
-    state = ScheduleState(q["State"]) if q.get("State") else None
-    items = service.list_schedules(group or None, q.get("NamePrefix"), state)
-    page, nxt = _page(items, request, lambda s: f"{s.group}\x00{s.name}")
-    out: dict[str, Any] = {"Schedules": [schedule_summary(service, s) for s in page]}
-    if nxt:
-        out["NextToken"] = nxt
-    return json_response(out)
+@SCHEDULER.register("ListSchedules")
+async def list_schedules(call: Call) -> Output:
+    service = _service(call)
+    p = call.params
+    state = ScheduleState(p["State"]) if p.get("State") else None
+    items = service.list_schedules(p.get("GroupName"), p.get("NamePrefix"), state)
+    found, nxt = page(items, lambda s: f"{s.group}\x00{s.name}", p.get("NextToken"), p.get("MaxResults"))
+    return {"Schedules": [schedule_summary(service, s) for s in found], "NextToken": nxt}
 
 
 # -- schedule groups ----------------------------------------------------------------------------------
-@_operation
-async def create_schedule_group(request: Request) -> Response:
-    service = _service(request)
-    name = _name(request)
-    body = body_json(request)
-    c = Checker()
-    c.string("clientToken", body.get("ClientToken"), min_len=1, max_len=64, pattern=CLIENT_TOKEN_PATTERN)
-    c.raise_if_any()
-    await service.create_group(name, _tags(body.get("Tags")))
-    return json_response({"ScheduleGroupArn": service.group_arn(name)})
+@SCHEDULER.register("CreateScheduleGroup")
+async def create_schedule_group(call: Call) -> Output:
+    service = _service(call)
+    name: str = call.params["Name"]
+    await service.create_group(name, _tags(call.params.get("Tags")))
+    return {"ScheduleGroupArn": service.group_arn(name)}
 
 
-@_operation
-async def get_schedule_group(request: Request) -> Response:
-    service = _service(request)
-    return json_response(group_shape(service, service.get_group(_name(request))))
+@SCHEDULER.register("GetScheduleGroup")
+async def get_schedule_group(call: Call) -> Output:
+    service = _service(call)
+    return group_shape(service, service.get_group(call.params["Name"]))
 
 
-@_operation
-async def delete_schedule_group(request: Request) -> Response:
-    service = _service(request)
-    await service.delete_group(_name(request))
-    return json_response({})
+@SCHEDULER.register("DeleteScheduleGroup")
+async def delete_schedule_group(call: Call) -> Output:
+    await _service(call).delete_group(call.params["Name"])
+    return {}
 
 
-@_operation
-async def list_schedule_groups(request: Request) -> Response:
-    service = _service(request)
-    c = Checker()
-    c.string("namePrefix", request.query_params.get("NamePrefix"), min_len=1, max_len=64, pattern=NAME_PATTERN)
-    c.raise_if_any()
-    groups = service.list_groups(request.query_params.get("NamePrefix"))
-    page, nxt = _page(groups, request, lambda g: g.name)
-    out: dict[str, Any] = {"ScheduleGroups": [group_shape(service, g) for g in page]}
-    if nxt:
-        out["NextToken"] = nxt
-    return json_response(out)
+@SCHEDULER.register("ListScheduleGroups")
+async def list_schedule_groups(call: Call) -> Output:
+    service = _service(call)
+    p = call.params
+    groups = service.list_groups(p.get("NamePrefix"))
+    found, nxt = page(groups, lambda g: g.name, p.get("NextToken"), p.get("MaxResults"))
+    return {"ScheduleGroups": [group_shape(service, g) for g in found], "NextToken": nxt}
 
 
 # -- tags (schedule groups only, as in AWS) ----------------------------------------------------------------
-@_operation
-async def list_tags_for_resource(request: Request) -> Response:
-    tags = _service(request).tags(request.path_params["arn"])
-    return json_response({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+@SCHEDULER.register("ListTagsForResource")
+async def list_tags_for_resource(call: Call) -> Output:
+    tags = _service(call).tags(call.params["ResourceArn"])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
 
-@_operation
-async def tag_resource(request: Request) -> Response:
-    body = body_json(request)
-    c = Checker()
-    c.required("tags", body.get("Tags"))
-    c.raise_if_any()
-    await _service(request).tag(request.path_params["arn"], _tags(body.get("Tags")))
-    return json_response({})
+@SCHEDULER.register("TagResource")
+async def tag_resource(call: Call) -> Output:
+    await _service(call).tag(call.params["ResourceArn"], _tags(call.params["Tags"]))
+    return {}
 
 
-@_operation
-async def untag_resource(request: Request) -> Response:
-    keys = request.query_params.getlist("TagKeys")
-    await _service(request).untag(request.path_params["arn"], keys)
-    return json_response({})
-
-
-def build_router() -> Router:
-    return Router(
-        routes=[
-            Route("/schedules", list_schedules, methods=["GET"]),
-            Route("/schedules/{Name}", create_schedule, methods=["POST"]),
-            Route("/schedules/{Name}", get_schedule, methods=["GET"]),
-            Route("/schedules/{Name}", update_schedule, methods=["PUT"]),
-            Route("/schedules/{Name}", delete_schedule, methods=["DELETE"]),
-            Route("/schedule-groups", list_schedule_groups, methods=["GET"]),
-            Route("/schedule-groups/{Name}", create_schedule_group, methods=["POST"]),
-            Route("/schedule-groups/{Name}", get_schedule_group, methods=["GET"]),
-            Route("/schedule-groups/{Name}", delete_schedule_group, methods=["DELETE"]),
-            Route("/tags/{arn:path}", list_tags_for_resource, methods=["GET"]),
-            Route("/tags/{arn:path}", tag_resource, methods=["POST"]),
-            Route("/tags/{arn:path}", untag_resource, methods=["DELETE"]),
-        ]
-    )
+@SCHEDULER.register("UntagResource")
+async def untag_resource(call: Call) -> Output:
+    await _service(call).untag(call.params["ResourceArn"], list(call.params["TagKeys"]))
+    return {}

@@ -7,7 +7,8 @@
     lambent deploy stop ID                    stop and roll back
     lambent deploy create FUNCTION ...        the first form, for a function named like a verb
 
-Requests are SigV4-signed (service ``lambent``) with the root credentials, found as the server
+Requests go through a botocore client of the ``lambent`` API, built from its botocore-format model
+(``lambent/api/models/``), SigV4-signed (service ``lambent``) with the root credentials, found as the server
 finds them (``LAMBENT_ROOT_ACCESS_KEY_ID``/``LAMBENT_ROOT_SECRET_ACCESS_KEY``, else the data dir's
 ``root-credentials`` file; the data dir and region come from the same ``LAMBENT_*`` settings),
 else ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``.
@@ -22,14 +23,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError, EndpointConnectionError
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -37,6 +40,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from lambent.api.models import client as model_client
 from lambent.credentials import CREDENTIALS_FILE, CredentialsUnavailable, read_root_credentials
 from lambent.settings import Settings
 
@@ -86,13 +90,55 @@ def register(sub: Any) -> None:
 
 
 # -- client ----------------------------------------------------------------------------------------
+#: A CLI should fail fast on a server that is not there, and still ride out a brief throttle.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+
+
+def _plain(value: Any) -> Any:
+    """A botocore answer as the wire carried it: timestamps back to epoch seconds, no metadata."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 class Client:
-    """A tiny signed JSON client for the ``lambent`` API."""
+    """The ``lambent`` API: its operations through a botocore client built from the API's model;
+    :meth:`call` sends a raw signed request (any body, for tests and debugging)."""
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.credentials = Credentials(access_key, secret_key)
         self.region = region
+        self.api = model_client("lambent", self.endpoint, access_key, secret_key, region, _CONFIG)
+
+    def _op(self, operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = _plain(getattr(self.api, operation)(**params))
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            raise ApiError(err.get("Code", f"HTTP{status}"), err.get("Message", str(exc)), status) from None
+        return result
+
+    def create(self, **params: Any) -> dict[str, Any]:
+        deployment: dict[str, Any] = self._op("create_deployment", **params)["Deployment"]
+        return deployment
+
+    def get(self, deployment_id: str) -> dict[str, Any]:
+        deployment: dict[str, Any] = self._op("get_deployment", DeploymentId=deployment_id)["Deployment"]
+        return deployment
+
+    def list(self, **params: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._op("list_deployments", **params)["Deployments"]
+        return found
+
+    def stop(self, deployment_id: str) -> dict[str, Any]:
+        deployment: dict[str, Any] = self._op("stop_deployment", DeploymentId=deployment_id)["Deployment"]
+        return deployment
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> Any:
         url = self.endpoint + urllib.parse.quote(path)
@@ -162,8 +208,8 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as exc:
         console.print(f"[red]{escape(exc.code)}[/red]: {escape(exc.message)}")
         return 1
-    except urllib.error.URLError as exc:
-        console.print(f"[red]cannot reach {escape(args.endpoint_url)}[/red]: {escape(str(exc.reason))}")
+    except EndpointConnectionError as exc:
+        console.print(f"[red]cannot reach {escape(args.endpoint_url)}[/red]: {escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -197,7 +243,7 @@ def _create(client: Client, console: Console, args: argparse.Namespace, function
         body["AlarmConfiguration"] = {"ErrorRateThreshold": args.rollback_on_error_rate}
         if args.alarm_min_invocations is not None:
             body["AlarmConfiguration"]["MinimumInvocations"] = args.alarm_min_invocations
-    d = client.call("POST", API, body)["Deployment"]
+    d = client.create(**body)
     if args.json and not args.watch:
         console.print_json(data=d)
         return 0
@@ -209,7 +255,7 @@ def _create(client: Client, console: Console, args: argparse.Namespace, function
 
 def _status(client: Client, console: Console, args: argparse.Namespace, deployment_id: str | None) -> int:
     if deployment_id is None:
-        active = client.call("GET", API, query={"Status": "InProgress"})["Deployments"]
+        active = client.list(Status="InProgress")
         if args.json:
             console.print_json(data=active)
         elif not active:
@@ -219,7 +265,7 @@ def _status(client: Client, console: Console, args: argparse.Namespace, deployme
         return 0
     if args.watch:
         return _watch(client, console, deployment_id, args.json)
-    d = client.call("GET", f"{API}/{deployment_id}")["Deployment"]
+    d = client.get(deployment_id)
     if args.json:
         console.print_json(data=d)
     else:
@@ -229,8 +275,7 @@ def _status(client: Client, console: Console, args: argparse.Namespace, deployme
 
 def _watch(client: Client, console: Console, deployment_id: str, as_json: bool) -> int:
     def fetch() -> dict[str, Any]:
-        result: dict[str, Any] = client.call("GET", f"{API}/{deployment_id}")["Deployment"]
-        return result
+        return client.get(deployment_id)
 
     d = fetch()
     if as_json:
@@ -248,7 +293,7 @@ def _watch(client: Client, console: Console, deployment_id: str, as_json: bool) 
 
 
 def _list(client: Client, console: Console, args: argparse.Namespace, function: str) -> int:
-    found = client.call("GET", API, query={"FunctionName": function})["Deployments"]
+    found = client.list(FunctionName=function)
     if args.json:
         console.print_json(data=found)
         return 0
@@ -268,11 +313,11 @@ def _list(client: Client, console: Console, args: argparse.Namespace, function: 
 
 
 def _stop(client: Client, console: Console, args: argparse.Namespace, deployment_id: str) -> int:
-    d = client.call("POST", f"{API}/{deployment_id}/stop")["Deployment"]
+    d = client.stop(deployment_id)
     deadline = time.monotonic() + 60
     while d["Status"] not in TERMINAL and time.monotonic() < deadline:
         time.sleep(0.5)
-        d = client.call("GET", f"{API}/{deployment_id}")["Deployment"]
+        d = client.get(deployment_id)
     if args.json:
         console.print_json(data=d)
     else:
@@ -300,7 +345,7 @@ def render(d: dict[str, Any], events: bool = True, now: float | None = None) -> 
     """A deployment as a header, a progress bar of the traffic on the new version, and its events."""
     now = time.time() if now is None else now
     steps = d["Steps"]
-    applied = sum(1 for s in steps if s["AppliedTime"] is not None)
+    applied = sum(1 for s in steps if s.get("AppliedTime") is not None)
     weight = float(d["CurrentWeight"])
     header = Text.assemble(
         (d["DeploymentId"], "bold"), "  ", f"{d['FunctionName']}:{d['Alias']}  ",
@@ -316,7 +361,7 @@ def render(d: dict[str, Any], events: bool = True, now: float | None = None) -> 
     )
     info = Table.grid(padding=(0, 2))
     info.add_row("lifecycle", d["LifecycleEvent"] + (" (stop requested)" if d.get("StopRequested") and d["Status"] == "InProgress" else ""))
-    if d["Status"] == "InProgress" and applied < len(steps) and steps[applied]["DueTime"] is not None:
+    if d["Status"] == "InProgress" and applied < len(steps) and steps[applied].get("DueTime") is not None:
         info.add_row("next step", f"{steps[applied]['Weight']:.0%} in {_duration(steps[applied]['DueTime'] - now)}")
     for key, label in (("BeforeAllowTraffic", "pre-traffic hook"), ("AfterAllowTraffic", "post-traffic hook")):
         if key in d.get("Hooks", {}):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -345,3 +346,70 @@ def test_restart_in_the_middle_of_a_canary_resumes_it(fresh_server: Any) -> None
     if resumed[0]["Time"] < due:  # the server was back before the step was due: it ran on time
         assert applied - due < 1.0
     assert alias_state(srv.client(), name) == ("2", {})
+
+
+# -- a stock botocore client ---------------------------------------------------------------------------
+def test_a_botocore_client_built_from_the_model_performs_every_operation(fresh_server: Any) -> None:
+    # Given a stock botocore session that knows lambent's model directory, and nothing else of lambent
+    import botocore.session
+
+    from lambent.api.models import MODELS_DIR
+
+    srv = fresh_server(LAMBENT_DEPLOY_TIME_SCALE=FAST)
+    name = two_versions(srv.client())
+    session = botocore.session.Session()
+    session.get_component("data_loader").search_paths.append(str(MODELS_DIR))
+    client = session.create_client("lambent", endpoint_url=srv.url, region_name="us-east-1",
+                                   aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    # When it creates a deployment parked at 10 % for 2880 strategy minutes
+    created = client.create_deployment(
+        FunctionName=name, Alias="live", TargetVersion="2",
+        TrafficRoutingConfig={"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 2880}},
+        Hooks={"AfterAllowTraffic": name}, AlarmConfiguration={"ErrorRateThreshold": 0.5, "MinimumInvocations": 7},
+    )
+    # Then the answer is the model's output: status code, typed members
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    d = created["Deployment"]
+    deployment_id = d["DeploymentId"]
+    assert (d["FunctionName"], d["Alias"], d["CurrentVersion"], d["TargetVersion"], d["Status"]) == (name, "live", "1", "2", "InProgress")
+    assert d["DeploymentConfigName"] == "Canary10Percent2880Minutes"
+    assert d["Hooks"] == {"AfterAllowTraffic": name}
+    assert (d["AlarmConfiguration"]["ErrorRateThreshold"], d["AlarmConfiguration"]["MinimumInvocations"]) == (0.5, 7)
+    assert isinstance(d["CreateTime"], datetime) and abs(d["CreateTime"].timestamp() - time.time()) < 60
+    # and GetDeployment returns its events, their free-form Details intact
+    deadline = time.monotonic() + 10
+    while True:
+        got = client.get_deployment(DeploymentId=deployment_id)["Deployment"]
+        if got["CurrentWeight"] == 0.1:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.05)
+    shifted = [e for e in got["Events"] if e["Type"] == "TrafficShifted"]
+    assert [(e["Details"]["Weight"], e["Details"]["AdditionalVersionWeights"]) for e in shifted] == [(0.1, {"2": 0.1})]
+    assert isinstance(got["Steps"][0]["AppliedTime"], datetime) and "AppliedTime" not in got["Steps"][1]
+    # ListDeployments filters by function and status
+    listed = client.list_deployments(FunctionName=name, Status="InProgress")["Deployments"]
+    assert [x["DeploymentId"] for x in listed] == [deployment_id]
+    assert client.list_deployments(FunctionName=name, Status="Succeeded")["Deployments"] == []
+    # StopDeployment rolls it back
+    stopped = client.stop_deployment(DeploymentId=deployment_id)["Deployment"]
+    assert stopped["DeploymentId"] == deployment_id and stopped["StopRequested"] is True
+    # Errors come back as the model's exception classes
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
+        client.get_deployment(DeploymentId="d-NOTTHERE")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    deadline = time.monotonic() + 10
+    while client.get_deployment(DeploymentId=deployment_id)["Deployment"]["Status"] == "InProgress":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with pytest.raises(client.exceptions.ResourceConflictException) as conflict:
+        client.stop_deployment(DeploymentId=deployment_id)
+    assert "already completed (Stopped)" in conflict.value.response["Error"]["Message"]
+    with pytest.raises(client.exceptions.InvalidParameterValueException):
+        client.create_deployment(FunctionName=name, Alias="live", TargetVersion="2", DeploymentConfigName="Sideways")
+    # and a client with the wrong secret is refused before any handler runs
+    bad = session.create_client("lambent", endpoint_url=srv.url, region_name="us-east-1",
+                                aws_access_key_id=ACCESS_KEY, aws_secret_access_key="wrong-secret")
+    with pytest.raises(ClientError) as refused:
+        bad.list_deployments()
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
