@@ -132,7 +132,7 @@ def page(items: Sequence[T], key: Callable[[T], str], token: str | None, max_res
     start = 0
     if token:
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode()
+            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ValidationError("Invalid NextToken.") from None
         start = next((n for n, item in enumerate(items) if key(item) > after), len(items))
