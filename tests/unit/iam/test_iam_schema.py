@@ -1,0 +1,69 @@
+"""iam.db's numbered migrations (store/iam_schema.py). An applied migration is never edited: the
+schema each step produces is pinned in ``iam_ddl.json`` (as tests/unit/store/ pins lambent.db's
+and async-queue.db's), so a change to a released step fails here and a new step must be appended
+and pinned in the same change."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from lambent.store import iam_schema
+from lambent.store.iam import IamStore
+from lambent.store.schema import run_migrations
+
+PINNED = Path(__file__).with_name("iam_ddl.json")
+
+
+def _ddl(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return sorted(r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    finally:
+        db.close()
+
+
+def _schemas_after_each_step(path: Path) -> list[list[str]]:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        out = []
+        for n in range(1, len(iam_schema.MIGRATIONS) + 1):
+            assert run_migrations(engine, iam_schema.schema_version, iam_schema.MIGRATIONS[:n]) == n
+            out.append(_ddl(path))
+        return out
+    finally:
+        engine.dispose()
+
+
+def test_applied_migrations_are_never_edited(tmp_path: Path) -> None:
+    pinned = json.loads(PINNED.read_text())
+    got = _schemas_after_each_step(tmp_path / "iam.db")
+    assert got[: len(pinned)] == pinned, "iam.db: an applied migration changed"
+    assert len(got) == len(pinned), f"iam.db: pin the new migration's schema in {PINNED.name}"
+
+
+def test_migrating_again_is_a_no_op_and_keeps_rows(tmp_path: Path) -> None:
+    store = IamStore.open_in(tmp_path)
+    store.insert("accounts", {"account_id": "123456789012", "name": "a", "created_at": 1.0})
+    store.close()
+    before = _ddl(tmp_path / "iam.db")
+    store = IamStore.open_in(tmp_path)
+    try:
+        assert store.load_all()["accounts"] == [{"account_id": "123456789012", "name": "a", "created_at": 1.0}]
+    finally:
+        store.close()
+    assert _ddl(tmp_path / "iam.db") == before
+    db = sqlite3.connect(tmp_path / "iam.db")
+    try:
+        versions = [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        db.close()
+    assert versions == list(range(1, len(iam_schema.MIGRATIONS) + 1))
+
+
+def test_the_database_file_is_private(tmp_path: Path) -> None:
+    IamStore.open_in(tmp_path).close()
+    assert (tmp_path / "iam.db").stat().st_mode & 0o077 == 0
