@@ -29,7 +29,9 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │       ├── ExpiredToken           the session token of temporary credentials has expired
     │       └── AccessDenied           a resource of another account, or a policy denies the call
     ├── ServiceError                   lambent itself failed (500)
-    │   └── StorageFull                the data directory is out of space (ENOSPC)
+    │   ├── StorageFull                the data directory is out of space (ENOSPC)
+    │   ├── ConstraintViolation        a statement broke a database constraint (lambent.store)
+    │   └── EnvironmentStartFailed     an execution environment's sandbox could not be set up
     └── ResourceNotReady               the function cannot run yet / any more (502)
 """
 
@@ -165,3 +167,21 @@ class LimitExceeded(ClientError):
 class ExpiredToken(AuthError):
     """The session token of temporary credentials has expired (STS: 400 ExpiredTokenException;
     other services answer 403 ExpiredTokenException, one of AWS's common errors)."""
+
+
+class ConstraintViolation(ServiceError):
+    """A statement broke a database constraint: caught by the store module that expects it (an
+    alias's second InProgress deployment); anywhere else a lambent bug, answered 500. Raised by
+    :mod:`lambent.store` (defined here so that the whole tree, and its one table, is in one place)."""
+
+
+class EnvironmentStartFailed(ServiceError):
+    """The sandbox of a new execution environment could not be started (bwrap, cgroups, mounts),
+    or its Runtime API endpoint could not be opened: lambent's failure, not the function's
+    (Lambda: 500 ServiceException). The caller sees only :data:`SERVICE_FAILURE_MESSAGE`; the
+    cause (function ARN, request id, sandbox hint) is logged once where it is translated."""
+
+
+#: What a caller is told of a service-side failure (AWS's wording of ServiceException); the cause
+#: stays in lambent's log (it names host paths and bwrap's output).
+SERVICE_FAILURE_MESSAGE = "The Lambda service encountered an internal error."

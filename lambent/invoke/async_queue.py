@@ -245,8 +245,13 @@ class AsyncInvoker:
             return
         except TooManyRequests:
             outcome = Outcome.THROTTLED
-        except LambentError as exc:
-            log.warning("async event %s: system error %s", event.request_id, exc.message)
+        except LambentError:
+            # A system error (a sandbox that could not start: already logged with its cause by the
+            # invoke service): backed off like a throttle, as on AWS, never counted as an attempt.
+            outcome = Outcome.SYSTEM_ERROR
+        except Exception:  # noqa: BLE001 - an error no layer translated is a system error too
+            log.exception("async event %s of %s: untranslated error during the attempt", event.request_id,
+                          event.function)
             outcome = Outcome.SYSTEM_ERROR
         else:
             attempts += 1
@@ -258,6 +263,10 @@ class AsyncInvoker:
                           settings=self.settings)
         if decision.action == Action.RETRY:
             assert decision.next_attempt_at is not None  # noqa: S101 - RETRY always carries a time
+            if outcome is Outcome.SYSTEM_ERROR:
+                log.info("async event %s of %s: system error, next attempt in %.3f s (backoff step %d)",
+                         event.request_id, event.function, decision.next_attempt_at - time.time(),
+                         decision.backoff_step)
             await self.store.reschedule(event.id, decision.next_attempt_at, decision.attempts, decision.backoff_step)
             self._later(decision.next_attempt_at, event.id, event.function)
         elif decision.action == Action.DONE:

@@ -9,6 +9,7 @@ cold start means (:class:`_Attempt`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 from lambent import arns
 from lambent.control.functions import FunctionService
 from lambent.control.model import FunctionConfig, State
-from lambent.errors import ResourceConflict, ResourceNotFound
+from lambent.errors import ResourceConflict, ResourceNotFound, ServiceError
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.worker.assignment import StartFailed
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 from lambent.worker.pool import WorkerPool, pool_key
 
+log = logging.getLogger(__name__)
 
 #: Cold starts one invocation may make when each finds its code replaced or deleted meanwhile; the
 #: last one's outcome stands (only a storm of updates gets there).
@@ -109,6 +111,11 @@ class InvokeService:
                 except StartFailed as failed:
                     self._observe(name, cfg.version, True)
                     return SyncResult(cfg, InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None))
+                except ServiceError as exc:
+                    # The worker translated a sandbox or Runtime API failure; its cause is logged
+                    # here, once, with what only this layer knows (the ARN invoked).
+                    self._log_service_failure(name, qualifier, req.request_id, exc)
+                    raise
                 self._observe(name, cfg.version, outcome.function_error is not None)
                 return SyncResult(cfg, outcome)
             finally:
@@ -133,6 +140,15 @@ class InvokeService:
         if retry:
             raise _ChangedDuringStart from cause
         self.functions.resolve(name, qualifier)
+
+    def _log_service_failure(self, name: str, qualifier: str | None, request_id: str, exc: ServiceError) -> None:
+        ctx = exc.context
+        log.error(
+            "invocation %s of %s failed in lambent: %s (%s%s)%s", request_id, self.functions.arn(name, qualifier),
+            ctx.get("cause", exc.message), ctx.get("error", type(exc).__name__),
+            f", environment {ctx['environment']}" if "environment" in ctx else "",
+            f"; hint: {ctx['hint']}" if ctx.get("hint") else "",
+        )
 
     def _observe(self, name: str, version: str, failed: bool) -> None:
         for observer in self.observers:

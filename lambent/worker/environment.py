@@ -6,6 +6,14 @@ state machine of :mod:`lambent.worker.states`: ``STARTING`` (sandbox up, runtime
 frozen) -> ``DEAD``. Any failure (timeout, crash, OOM, init error) makes it ``DEAD`` and destroys
 the sandbox; ``destroy()`` is idempotent. An illegal transition (invoking an environment nobody
 claimed, parking an idle one) raises :class:`~lambent.worker.states.IllegalTransition`.
+
+Lower-layer failures are translated here, at the boundary, into lambent's errors: a
+``SandboxError`` while the sandbox starts, or a Runtime API endpoint that cannot be opened, is
+:class:`~lambent.errors.EnvironmentStartFailed` (500 ServiceException: the service's failure, not
+the function's); an endpoint that breaks its own invariants mid-invoke is a ``ServiceError``.
+Both carry the cause in ``context`` (sandbox id, hint) for the one log line the invoke service
+writes. An environment destroyed while it starts (server shutdown) ends its start cleanly with
+429 ``TooManyRequests``, the pool's answer once it is closing.
 """
 
 from __future__ import annotations
@@ -22,9 +30,18 @@ from pathlib import Path
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
 from lambent.observability.logs import LogStore, stream_name
-from lambent.runtime_api import EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
-from lambent.errors import TooManyRequests
-from lambent.sandbox import CgroupManager, Limits, Mount, Sandbox, SandboxCapacityExceeded, SandboxOptions, SandboxSpec
+from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed, ServiceError, TooManyRequests
+from lambent.runtime_api import EndpointBusy, EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
+from lambent.sandbox import (
+    CgroupManager,
+    Limits,
+    Mount,
+    Sandbox,
+    SandboxCapacityExceeded,
+    SandboxError,
+    SandboxOptions,
+    SandboxSpec,
+)
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
@@ -160,36 +177,73 @@ class ExecutionEnvironment(StateMachine):
             listen_port=RUNTIME_API_PORT,
         )
         try:
-            self._sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
+            sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
         except SandboxCapacityExceeded as exc:
             # Like the memory budget: no room for another environment on this host right now
             # (every sandbox uid in use, or its code tree's ACL full).
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded", hint=str(exc)) from exc
-        assert self._sandbox.listener is not None  # noqa: S101 - listen_port is set above
-        self._capture = LogCapture(self._sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
-        self._endpoint = RuntimeApiEndpoint(self._sandbox.listener, self.runtime_api, label=self.env_id)
-        await self._endpoint.start()
+        except SandboxError as exc:
+            if self._destroyed:
+                raise self._shut_down() from exc
+            await self.destroy("sandbox failed to start")
+            raise self._start_failed(request_id, exc.message, exc.hint, exc) from exc
+        if self._destroyed:
+            # Destroyed (server shutdown) while the sandbox started: nobody else will stop it.
+            await sandbox.destroy()
+            raise self._shut_down()
+        self._sandbox = sandbox
+        assert sandbox.listener is not None  # noqa: S101 - listen_port is set above
+        self._capture = LogCapture(sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
+        self._endpoint = RuntimeApiEndpoint(sandbox.listener, self.runtime_api, label=self.env_id)
+        try:
+            await self._endpoint.start()
+        except (OSError, RuntimeError, EndpointClosed) as exc:
+            if self._destroyed:
+                raise self._shut_down() from exc
+            await self.destroy("runtime api failed to start")
+            raise self._start_failed(request_id, "the Runtime API endpoint could not be opened", str(exc), exc) from exc
+        if self._destroyed:
+            raise self._shut_down()
         self._death = asyncio.get_running_loop().create_task(self._watch_death())
         try:
             await asyncio.wait_for(self._endpoint.wait_ready(), self.settings.init_timeout_s)
         except RuntimeInitError as exc:
+            if self._destroyed:
+                raise self._shut_down() from exc
             body = exc.init_error.body
             etype = exc.init_error.error_type or _error_type(body) or "Runtime.Unknown"
             self._init_failed(started, etype)
             await self.destroy("init error")
             return body
-        except (asyncio.TimeoutError, EndpointClosed, _Died):
+        except (asyncio.TimeoutError, EndpointClosed, _Died) as exc:
+            if self._destroyed:
+                # The pool destroyed it (shutdown), not the runtime: no init error to report.
+                raise self._shut_down() from exc
             msg = self._exit_message() if self.death_reason else f"Init timed out after {self.settings.init_timeout_s:.2f} seconds"
             etype = "Runtime.ExitError" if self.death_reason else "Sandbox.Timedout"
             self._init_failed(started, etype)
             await self.destroy("init failed")
             return error_payload(request_id, etype, msg)
+        if self._destroyed:
+            raise self._shut_down()
         self._init_ms = (time.monotonic() - started) * 1000
-        self._sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
+        sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
         # Ready, and held by the invocation that started it (no window in which the pool could
         # count it idle and evict it).
         self.state = EnvState.BUSY
         return None
+
+    def _start_failed(self, request_id: str, what: str, hint: str | None, cause: BaseException) -> EnvironmentStartFailed:
+        """The lambent error for a start that failed below the worker; the cause rides in its
+        context (never in the message a caller sees: it names host paths and bwrap's output)."""
+        return EnvironmentStartFailed(
+            SERVICE_FAILURE_MESSAGE, function=f"{self.cfg.name}:{self.cfg.version}", request_id=request_id,
+            environment=self.env_id, cause=what, hint=hint or "", error=type(cause).__name__,
+        )
+
+    def _shut_down(self) -> TooManyRequests:
+        return TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded",
+                               hint=f"environment {self.env_id} was destroyed while it started ({self.death_reason})")
 
     def _missing_entrypoint(self) -> str | None:
         if self.launch.runtime_dir is None:
@@ -263,6 +317,14 @@ class ExecutionEnvironment(StateMachine):
             payload = exc.init_error.body
             function_error = "Unhandled"
             self.death_reason = "init error"
+        except (EndpointBusy, RuntimeError) as exc:
+            # The endpoint broke its own invariants: lambent's failure, reported as such (the
+            # caller's Assignment destroys this environment).
+            self.death_reason = "runtime api failure"
+            capture.end()
+            raise ServiceError(SERVICE_FAILURE_MESSAGE, function=f"{self.cfg.name}:{self.cfg.version}",
+                               request_id=req.request_id, environment=self.env_id,
+                               cause="runtime api failure", hint=str(exc), error=type(exc).__name__) from exc
         finally:
             timer.cancel()
         duration_ms = (time.monotonic() - start) * 1000
