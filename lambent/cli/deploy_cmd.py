@@ -32,7 +32,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -91,7 +91,7 @@ def register(sub: Any) -> None:
 
 # -- client ----------------------------------------------------------------------------------------
 #: A CLI should fail fast on a server that is not there, and still ride out a brief throttle.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=30)
 
 
 def _plain(value: Any) -> Any:
@@ -210,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except EndpointConnectionError as exc:
         console.print(f"[red]cannot reach {escape(args.endpoint_url)}[/red]: {escape(str(exc))}")
+        return 1
+    except BotoCoreError as exc:  # a value the model refuses before sending (ParamValidationError) ...
+        console.print(f"[red]error[/red]: {escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
