@@ -1,0 +1,336 @@
+"""IAM API (2010-05-08, query protocol): users, access keys, roles, inline and managed policies,
+attachments. One handler per operation of botocore's ``iam`` model, on the protocol layer: it
+parses the form body, checks the model's constraints (names, paths, ARNs, MaxItems 1..1000,
+MaxSessionDuration 3600..43200: AWS's ValidationError text) and renders answers in XML and
+errors in IAM's envelope (NoSuchEntity, EntityAlreadyExists, DeleteConflict, LimitExceeded,
+MalformedPolicyDocument with AWS's messages, from the domain: :mod:`lambent.iam.service`).
+
+As AWS does, policy documents come back URL-encoded (boto3 decodes them into dicts), lists page
+with Marker/IsTruncated (:mod:`lambent.iam.paging`), and every call acts in the caller's account
+(:func:`principal_of`). Members lambent does not act on (PermissionsBoundary, ListPolicies'
+PolicyUsageFilter, ...) are refused by the layer, naming them.
+
+The integrator wires this module in: ``Platform.iam`` (an :class:`IamService`) and
+``call.principal`` (the SigV4-verified caller) — :func:`iam_of` and :func:`principal_of` are the
+only places that read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from lambent.api.dispatch import Call
+from lambent.api.protocols.registry import Operations
+from lambent.errors import ServiceError, ValidationError
+from lambent.iam.model import AccessKey, KeyStatus, ManagedPolicy, OwnerKind, PolicyVersion, Principal, PrincipalKind, Role, User
+from lambent.iam.paging import page
+from lambent.iam.service import IamService
+
+IAM = Operations("iam")
+T = TypeVar("T")
+Out = dict[str, Any]
+
+
+# -- the two seams the integrator changes -----------------------------------------------------------
+def iam_of(call: Call) -> IamService:
+    """The platform's IAM service."""
+    service = getattr(call.platform, "iam", None)
+    if not isinstance(service, IamService):
+        raise ServiceError("IAM is not enabled on this lambent server")
+    return service
+
+
+def principal_of(call: Call) -> Principal:
+    """Who the request acts as: the SigV4-verified principal once the server sets
+    ``call.principal``; until then the server account's root."""
+    found = getattr(call, "principal", None)
+    if isinstance(found, Principal):
+        return found
+    return iam_of(call).root_principal()
+
+
+async def _write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A domain change (it writes iam.db with fsync): off the event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+def _when(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, timezone.utc)
+
+
+def encoded(document: str) -> str:
+    """A policy document as IAM sends it: URL-encoded (RFC 3986)."""
+    return quote(document, safe="")
+
+
+def _tags(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]] | None:
+    return [{"Key": k, "Value": v} for k, v in tags] or None
+
+
+def _tags_in(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((t["Key"], t["Value"]) for t in params.get("Tags") or ())
+
+
+def user_shape(u: User, *, tags: bool = False) -> Out:
+    out: Out = {"Path": u.path, "UserName": u.name, "UserId": u.user_id, "Arn": u.arn, "CreateDate": _when(u.created_at)}
+    if tags:
+        out["Tags"] = _tags(u.tags)
+    return out
+
+
+def role_shape(r: Role, *, full: bool = False) -> Out:
+    out: Out = {
+        "Path": r.path, "RoleName": r.name, "RoleId": r.role_id, "Arn": r.arn, "CreateDate": _when(r.created_at),
+        "AssumeRolePolicyDocument": encoded(r.assume_role_policy), "Description": r.description or None,
+        "MaxSessionDuration": r.max_session_s,
+    }
+    if full:
+        out["Tags"] = _tags(r.tags)
+        out["RoleLastUsed"] = {}
+    return out
+
+
+def key_shape(k: AccessKey, user: str | None, *, secret: bool = False) -> Out:
+    out: Out = {"UserName": user, "AccessKeyId": k.access_key_id, "Status": k.status.value, "CreateDate": _when(k.created_at)}
+    if secret:
+        out["SecretAccessKey"] = k.secret_access_key
+    return out
+
+
+def policy_shape(p: ManagedPolicy, attachments: int, *, description: bool = False) -> Out:
+    out: Out = {
+        "PolicyName": p.name, "PolicyId": p.policy_id, "Arn": p.arn, "Path": p.path, "DefaultVersionId": p.default_version,
+        "AttachmentCount": attachments, "PermissionsBoundaryUsageCount": 0, "IsAttachable": True,
+        "CreateDate": _when(p.created_at), "UpdateDate": _when(p.updated_at),
+    }
+    if description and p.description:
+        out["Description"] = p.description
+    return out
+
+
+def version_shape(p: ManagedPolicy, v: PolicyVersion) -> Out:
+    return {"Document": encoded(v.document), "VersionId": v.version_id,
+            "IsDefaultVersion": v.version_id == p.default_version, "CreateDate": _when(v.created_at)}
+
+
+def _paged(params: Mapping[str, Any], items: Sequence[T], key: Callable[[T], str], member: str,
+           shape: Callable[[T], Any]) -> Out:
+    found = page(items, key, params.get("Marker"), params.get("MaxItems"))
+    return {member: [shape(i) for i in found.items], "IsTruncated": found.is_truncated, "Marker": found.marker}
+
+
+def _account(call: Call) -> str:
+    return principal_of(call).account_id
+
+
+# -- users -----------------------------------------------------------------------------------------
+@IAM.register("CreateUser", handled={"Path": None, "UserName": None, "Tags": None})
+async def create_user(call: Call) -> Out:
+    p = call.params
+    user = await _write(iam_of(call).create_user, _account(call), p["UserName"], p.get("Path", "/"), _tags_in(p))
+    return {"User": user_shape(user, tags=True)}
+
+
+@IAM.register("GetUser")
+async def get_user(call: Call) -> Out:
+    caller = principal_of(call)
+    name = call.params.get("UserName")
+    if name is None:
+        if caller.kind is PrincipalKind.ROOT:  # AWS: the root's own "user", with no name or path
+            account = iam_of(call).account(caller.account_id)
+            created = _when(account.created_at if account is not None else 0)
+            return {"User": {"UserId": caller.account_id, "Arn": caller.arn, "CreateDate": created}}
+        if caller.kind is not PrincipalKind.USER:
+            raise ValidationError("Must specify userName when calling with non-User credentials")
+        name = caller.name
+    return {"User": user_shape(iam_of(call).get_user(caller.account_id, name), tags=True)}
+
+
+@IAM.register("DeleteUser")
+async def delete_user(call: Call) -> None:
+    await _write(iam_of(call).delete_user, _account(call), call.params["UserName"])
+
+
+@IAM.register("ListUsers")
+async def list_users(call: Call) -> Out:
+    users = iam_of(call).list_users(_account(call), call.params.get("PathPrefix", "/"))
+    return _paged(call.params, users, lambda u: u.name.lower(), "Users", user_shape)
+
+
+# -- access keys -----------------------------------------------------------------------------------
+def _key_owner(call: Call) -> str | None:
+    """The user whose keys the call manages: UserName, else the calling user; None = the root."""
+    name = call.params.get("UserName")
+    if name is not None:
+        return str(name)
+    caller = principal_of(call)
+    if caller.kind is PrincipalKind.USER:
+        return caller.name
+    if caller.kind is PrincipalKind.ROOT:
+        return None
+    raise ValidationError("Must specify userName when calling with non-User credentials")
+
+
+@IAM.register("CreateAccessKey")
+async def create_access_key(call: Call) -> Out:
+    owner = _key_owner(call)
+    key = await _write(iam_of(call).create_access_key, _account(call), owner)
+    return {"AccessKey": key_shape(key, key.user_name, secret=True)}
+
+
+@IAM.register("DeleteAccessKey")
+async def delete_access_key(call: Call) -> None:
+    await _write(iam_of(call).delete_access_key, _account(call), _key_owner(call), call.params["AccessKeyId"])
+
+
+@IAM.register("UpdateAccessKey")
+async def update_access_key(call: Call) -> None:
+    p = call.params
+    await _write(iam_of(call).update_access_key, _account(call), _key_owner(call), p["AccessKeyId"], KeyStatus(p["Status"]))
+
+
+@IAM.register("ListAccessKeys")
+async def list_access_keys(call: Call) -> Out:
+    owner = _key_owner(call)
+    keys = iam_of(call).list_access_keys(_account(call), owner)
+    return _paged(call.params, keys, lambda k: f"{k.created_at:020.6f}{k.access_key_id}", "AccessKeyMetadata",
+                  lambda k: key_shape(k, k.user_name))
+
+
+# -- roles -----------------------------------------------------------------------------------------
+@IAM.register("CreateRole", handled={
+    "Path": None, "RoleName": None, "AssumeRolePolicyDocument": None, "Description": None, "MaxSessionDuration": None,
+    "Tags": None,
+})
+async def create_role(call: Call) -> Out:
+    p = call.params
+    role = await _write(
+        iam_of(call).create_role, _account(call), p["RoleName"], p["AssumeRolePolicyDocument"], path=p.get("Path", "/"),
+        description=p.get("Description", ""), max_session_s=p.get("MaxSessionDuration", 3600), tags=_tags_in(p),
+    )
+    out = role_shape(role)
+    out["Tags"] = _tags(role.tags)
+    return {"Role": out}
+
+
+@IAM.register("GetRole")
+async def get_role(call: Call) -> Out:
+    return {"Role": role_shape(iam_of(call).get_role(_account(call), call.params["RoleName"]), full=True)}
+
+
+@IAM.register("DeleteRole")
+async def delete_role(call: Call) -> None:
+    await _write(iam_of(call).delete_role, _account(call), call.params["RoleName"])
+
+
+@IAM.register("ListRoles")
+async def list_roles(call: Call) -> Out:
+    roles = iam_of(call).list_roles(_account(call), call.params.get("PathPrefix", "/"))
+    return _paged(call.params, roles, lambda r: r.name.lower(), "Roles", role_shape)
+
+
+@IAM.register("UpdateAssumeRolePolicy")
+async def update_assume_role_policy(call: Call) -> None:
+    p = call.params
+    await _write(iam_of(call).update_assume_role_policy, _account(call), p["RoleName"], p["PolicyDocument"])
+
+
+# -- inline policies (users and roles) ---------------------------------------------------------------
+def _inline_handlers(kind: OwnerKind, entity: str) -> None:
+    owner_member = f"{entity}Name"
+
+    @IAM.register(f"Put{entity}Policy")
+    async def put(call: Call) -> None:
+        p = call.params
+        await _write(iam_of(call).put_inline_policy, _account(call), kind, p[owner_member], p["PolicyName"],
+                     p["PolicyDocument"])
+
+    @IAM.register(f"Get{entity}Policy")
+    async def get(call: Call) -> Out:
+        p = call.params
+        doc = iam_of(call).get_inline_policy(_account(call), kind, p[owner_member], p["PolicyName"])
+        owner = (iam_of(call).get_user if kind is OwnerKind.USER else iam_of(call).get_role)(_account(call), p[owner_member])
+        return {owner_member: owner.name, "PolicyName": p["PolicyName"], "PolicyDocument": encoded(doc)}
+
+    @IAM.register(f"Delete{entity}Policy")
+    async def delete(call: Call) -> None:
+        p = call.params
+        await _write(iam_of(call).delete_inline_policy, _account(call), kind, p[owner_member], p["PolicyName"])
+
+    @IAM.register(f"List{entity}Policies")
+    async def list_(call: Call) -> Out:
+        names = iam_of(call).list_inline_policies(_account(call), kind, call.params[owner_member])
+        return _paged(call.params, names, str, "PolicyNames", str)
+
+    @IAM.register(f"Attach{entity}Policy")
+    async def attach(call: Call) -> None:
+        p = call.params
+        await _write(iam_of(call).attach_policy, _account(call), kind, p[owner_member], p["PolicyArn"])
+
+    @IAM.register(f"Detach{entity}Policy")
+    async def detach(call: Call) -> None:
+        p = call.params
+        await _write(iam_of(call).detach_policy, _account(call), kind, p[owner_member], p["PolicyArn"])
+
+    @IAM.register(f"ListAttached{entity}Policies")
+    async def list_attached(call: Call) -> Out:
+        p = call.params
+        found = iam_of(call).attached_policies(_account(call), kind, p[owner_member], p.get("PathPrefix", "/"))
+        return _paged(p, found, lambda x: x.name.lower(), "AttachedPolicies",
+                      lambda x: {"PolicyName": x.name, "PolicyArn": x.arn})
+
+
+_inline_handlers(OwnerKind.USER, "User")
+_inline_handlers(OwnerKind.ROLE, "Role")
+
+
+# -- managed policies ------------------------------------------------------------------------------
+@IAM.register("CreatePolicy", handled={"PolicyName": None, "Path": None, "PolicyDocument": None, "Description": None})
+async def create_policy(call: Call) -> Out:
+    p = call.params
+    policy = await _write(iam_of(call).create_policy, _account(call), p["PolicyName"], p["PolicyDocument"],
+                          path=p.get("Path", "/"), description=p.get("Description", ""))
+    return {"Policy": policy_shape(policy, 0)}
+
+
+@IAM.register("GetPolicy")
+async def get_policy(call: Call) -> Out:
+    account = _account(call)
+    policy = iam_of(call).get_policy(account, call.params["PolicyArn"])
+    return {"Policy": policy_shape(policy, iam_of(call).attachment_count(account, policy.arn), description=True)}
+
+
+@IAM.register("GetPolicyVersion")
+async def get_policy_version(call: Call) -> Out:
+    account, p = _account(call), call.params
+    version = iam_of(call).get_policy_version(account, p["PolicyArn"], p["VersionId"])
+    return {"PolicyVersion": version_shape(iam_of(call).get_policy(account, p["PolicyArn"]), version)}
+
+
+@IAM.register("CreatePolicyVersion")
+async def create_policy_version(call: Call) -> Out:
+    account, p = _account(call), call.params
+    version = await _write(iam_of(call).create_policy_version, account, p["PolicyArn"], p["PolicyDocument"],
+                           bool(p.get("SetAsDefault", False)))
+    return {"PolicyVersion": version_shape(iam_of(call).get_policy(account, p["PolicyArn"]), version)}
+
+
+@IAM.register("DeletePolicy")
+async def delete_policy(call: Call) -> None:
+    await _write(iam_of(call).delete_policy, _account(call), call.params["PolicyArn"])
+
+
+@IAM.register("ListPolicies", handled={"Scope": None, "OnlyAttached": None, "PathPrefix": None, "Marker": None,
+                                       "MaxItems": None})
+async def list_policies(call: Call) -> Out:
+    account, p = _account(call), call.params
+    svc = iam_of(call)
+    found = svc.list_policies(account, p.get("Scope", "All"), bool(p.get("OnlyAttached", False)), p.get("PathPrefix", "/"))
+    # AWS managed ones sort before the account's: the marker keys keep that order
+    return _paged(p, found, lambda x: ("0" if x.account_id == "aws" else "1") + x.name.lower(), "Policies",
+                  lambda x: policy_shape(x, svc.attachment_count(account, x.arn)))
