@@ -8,7 +8,6 @@ in [0, 1], never ``$LATEST``, never the primary version itself.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from collections.abc import Mapping
@@ -86,8 +85,7 @@ class AliasService:
             self._check_version(name, function_version)
             extra, weight = self._routing(name, function_version, weights)
             new = Alias(name, alias, function_version, str(uuid.uuid4()), description, extra, weight)
-            await asyncio.to_thread(f.store.put_alias, name, alias, new.to_json())
-            fn.aliases[alias] = new
+            await f.registry.put_alias(fn, new)
         return new
 
     async def update(
@@ -123,15 +121,11 @@ class AliasService:
                 current, function_version=primary, description=or_current(update.description, current.description),
                 additional_version=extra, additional_weight=weight, revision_id=str(uuid.uuid4()),
             )
-            await asyncio.to_thread(f.store.put_alias, name, alias, new.to_json())
-            fn.aliases[alias] = new
+            await f.registry.put_alias(fn, new)
         return new
 
     async def delete(self, name: str, alias: str) -> None:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         async with f.locked(name) as fn:
-            if alias not in fn.aliases:
-                return  # AWS: deleting an alias that does not exist succeeds (idempotent)
-            await asyncio.to_thread(f.store.delete_alias, name, alias)
-            del fn.aliases[alias]
+            await f.registry.delete_alias(fn, alias)  # AWS: deleting an absent alias succeeds (idempotent)

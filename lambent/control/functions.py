@@ -21,7 +21,8 @@ from typing import Any
 
 from lambent import arns
 from lambent.control.code import CodeStore
-from lambent.control.model import Alias, CodeInfo, FunctionConfig, State, UpdateStatus
+from lambent.control.model import CodeInfo, FunctionConfig, State, UpdateStatus
+from lambent.control.registry import FunctionEntry, Registry
 from lambent.control.runtimes import DEPRECATED, RuntimeCatalog, deprecated_message
 from lambent.control.updates import ConfigUpdate, given, given_members
 from lambent.control.validation import (
@@ -98,23 +99,6 @@ def _config_update_of(update: ConfigUpdate | Mapping[str, Any]) -> ConfigUpdate:
     return ConfigUpdate(**update)
 
 
-@dataclass
-class FunctionEntry:
-    """A function and its versions, as the registry holds it."""
-
-    name: str
-    created_at: float
-    tags: dict[str, str]
-    reserved_concurrency: int | None
-    versions: dict[str, FunctionConfig]
-    last_version: int = 0
-    aliases: dict[str, Alias] = field(default_factory=dict)
-
-    @property
-    def latest(self) -> FunctionConfig:
-        return self.versions[arns.LATEST]
-
-
 ChangeListener = Callable[[str], None]
 
 
@@ -128,41 +112,25 @@ class FunctionService:
         self.store = store
         self.code = code
         self.runtimes = runtimes
-        self._fns: dict[str, FunctionEntry] = {}
+        #: Every function's entry, and every write of one (store first, then memory, locked).
+        self.registry = Registry(store)
         self._loaded = False
         self._listeners: list[ChangeListener] = []
-        self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         #: The latest background state transition of each function (see ``settle``).
         self._transitions: dict[str, asyncio.Task[None]] = {}
         if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
-            self._adopt(self._read())
+            self._adopt(self.registry.read())
 
     async def load(self) -> None:
         """Read every function, version and alias from the store (once; later calls do nothing).
         Call before serving anything: until then the registry is empty."""
         if not self._loaded:
-            self._adopt(await asyncio.to_thread(self._read))
-
-    def _read(self) -> dict[str, FunctionEntry]:
-        """The registry as the store holds it (blocking: run off the event loop)."""
-        fns: dict[str, FunctionEntry] = {}
-        for row, versions in self.store.iter_functions():
-            configs = {v: FunctionConfig.from_json(c) for v, c in versions.items()}
-            if arns.LATEST not in configs:
-                continue
-            fns[row.name] = FunctionEntry(
-                row.name, row.created_at, row.tags, row.reserved_concurrency, configs, row.last_version
-            )
-        for fn_name, alias_json in self.store.iter_aliases():
-            if fn_name in fns:
-                alias = Alias.from_json(alias_json)
-                fns[fn_name].aliases[alias.name] = alias
-        return fns
+            self._adopt(await asyncio.to_thread(self.registry.read))
 
     def _adopt(self, fns: dict[str, FunctionEntry]) -> None:
         if not self._loaded:
-            self._fns = fns
+            self.registry.adopt(fns)
             self._loaded = True
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -177,15 +145,12 @@ class FunctionService:
     def arn(self, name: str, qualifier: str | None = None) -> str:
         return arns.function_arn(self.settings.region, self.settings.account_id, name, qualifier)
 
-    def lock(self, name: str) -> asyncio.Lock:
-        return self._locks.setdefault(name, asyncio.Lock())
-
     @contextlib.asynccontextmanager
     async def locked(self, name: str) -> AsyncIterator[FunctionEntry]:
         """Hold ``name``'s lock and yield its entry as it is once the lock is held: a delete (or a
         delete and re-create) that happened while waiting is seen, as ResourceNotFound or as the
         new entry, never written over through a stale one."""
-        async with self.lock(name):
+        async with self.registry.hold(name):
             yield self.entry(name)
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -212,7 +177,7 @@ class FunctionService:
         return ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
 
     def entry(self, name: str) -> FunctionEntry:
-        fn = self._fns.get(name)
+        fn = self.registry.get(name)
         if fn is None:
             raise self.not_found(name)
         return fn
@@ -229,7 +194,7 @@ class FunctionService:
         An alias resolves to its primary version, or, given a uniform ``draw`` in [0, 1) (an
         invoke), to the version its routing weights pick for that draw.
         """
-        fn = self._fns.get(name)
+        fn = self.registry.get(name)
         if fn is None:
             raise self.not_found(name, qualifier)  # AWS keeps the qualifier in the ARN it names
         cfg = fn.versions.get(qualifier or arns.LATEST)
@@ -244,7 +209,7 @@ class FunctionService:
         return cfg
 
     def entries(self) -> list[FunctionEntry]:
-        return [self._fns[n] for n in sorted(self._fns)]
+        return self.registry.entries()
 
     def _check_runtime(self, runtime: str) -> None:
         if runtime in DEPRECATED:
@@ -272,8 +237,8 @@ class FunctionService:
         # an Environment given, even empty, is echoed as {"Variables": {...}} as on AWS; none stays absent
         env = (None if inp.environment is None
                else check_environment(inp.environment, self.settings.limits.env_vars_max_bytes))
-        async with self.lock(inp.name):
-            if inp.name in self._fns:
+        async with self.registry.hold(inp.name):
+            if self.registry.get(inp.name) is not None:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
             # guarded: a full data dir answers StorageFull (ServiceException naming ENOSPC).
             info: CodeInfo = await asyncio.to_thread(self.store.guarded, "CreateFunction", self.code.put, inp.zip_file)
@@ -297,16 +262,14 @@ class FunctionService:
             snap_start_apply_on=inp.snap_start_apply_on,
         )
         cfg = settle_log_levels(cfg, levels_given=True)
-        ok = await asyncio.to_thread(self.store.create_function, inp.name, cfg.to_json(), dict(inp.tags))
-        if not ok:
+        if not await self.registry.create(FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})):
             raise ResourceConflict(f"Function already exist: {inp.name}")
-        self._fns[inp.name] = FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})
         return cfg
 
     async def _activate(self, name: str) -> None:
         """The Pending -> Active transition: make sure the code tree is there, then go Active."""
-        async with self.lock(name):
-            fn = self._fns.get(name)
+        async with self.registry.hold(name):
+            fn = self.registry.get(name)
             if fn is None:
                 return
             cfg = fn.latest
@@ -321,11 +284,11 @@ class FunctionService:
             except Exception as exc:  # noqa: BLE001 - any failure makes the function Failed, as on AWS
                 log.exception("activating %s failed", name)
                 new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
-            await self._put_latest(fn, new, essential=True)
+            await self.registry.put_latest(fn, new, essential=True)
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
-        async with self.lock(name):
-            fn = self._fns.get(name)
+        async with self.registry.hold(name):
+            fn = self.registry.get(name)
             if fn is None or fn.latest.revision_id != revision_id:
                 return
             cfg = fn.latest
@@ -341,12 +304,7 @@ class FunctionService:
                     last_update_status=UpdateStatus.FAILED, last_update_status_reason=str(exc),
                     last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
                 )
-            await self._put_latest(fn, new, essential=True)
-
-    async def _put_latest(self, fn: FunctionEntry, cfg: FunctionConfig, *, essential: bool = False) -> None:
-        # essential: a state transition must land on a full disk too (the disk reserve, store/reserve.py).
-        await asyncio.to_thread(self.store.put_version_config, fn.name, arns.LATEST, cfg.to_json(), essential=essential)
-        fn.versions[arns.LATEST] = cfg
+            await self.registry.put_latest(fn, new, essential=True)
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != cfg.revision_id:
@@ -373,7 +331,7 @@ class FunctionService:
                 last_update_status_reason_code="Creating",
             )
             try:
-                await self._put_latest(fn, cfg)
+                await self.registry.put_latest(fn, cfg)
             finally:
                 await asyncio.to_thread(self.code.unpin, info.sha256_hex)
             if old_hash != info.sha256_hex:
@@ -405,7 +363,7 @@ class FunctionService:
                 last_update_status_reason_code="Creating",
             )
             cfg = settle_log_levels(cfg, levels_given=levels_given)
-            await self._put_latest(fn, cfg)
+            await self.registry.put_latest(fn, cfg)
         self.notify(name)
         self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
@@ -414,15 +372,14 @@ class FunctionService:
         """Delete the function with all its versions and aliases (versions: VersionService)."""
         self.entry(name)  # ResourceNotFound before anything else
         async with self.locked(name) as fn:
-            await asyncio.to_thread(self.store.delete_function, name)
-            self._fns.pop(name, None)
+            await self.registry.delete(fn)
             for cfg in fn.versions.values():
                 await asyncio.to_thread(self.code.release, cfg.code_hash_hex)
         self.notify(name)
 
     def resume_transitions(self, name: str) -> None:
         """After a restart: finish a Pending -> Active or InProgress -> Successful transition."""
-        cfg = self._fns[name].latest
+        cfg = self.entry(name).latest
         if cfg.state == State.PENDING:
             self._spawn(self._activate(name), name)
         elif cfg.last_update_status == UpdateStatus.IN_PROGRESS:
@@ -437,43 +394,42 @@ class FunctionService:
         return self.entry(ref.name)
 
     async def tag(self, resource: str, tags: dict[str, str]) -> None:
-        fn = self._tag_target(resource)
-        merged = {**fn.tags, **tags}
-        if len(merged) > 50:
-            raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
-        await asyncio.to_thread(self.store.set_tags, fn.name, merged)
-        fn.tags = merged
+        target = self._tag_target(resource)
+        async with self.locked(target.name) as fn:
+            merged = {**fn.tags, **tags}
+            if len(merged) > 50:
+                raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+            await self.registry.set_tags(fn, merged)
 
     async def untag(self, resource: str, keys: list[str]) -> None:
-        fn = self._tag_target(resource)
-        remaining = {k: v for k, v in fn.tags.items() if k not in set(keys)}
-        await asyncio.to_thread(self.store.set_tags, fn.name, remaining)
-        fn.tags = remaining
+        target = self._tag_target(resource)
+        async with self.locked(target.name) as fn:
+            await self.registry.set_tags(fn, {k: v for k, v in fn.tags.items() if k not in set(keys)})
 
     def tags(self, resource: str) -> dict[str, str]:
         return dict(self._tag_target(resource).tags)
 
     # -- concurrency ------------------------------------------------------------------------------
     def total_reserved(self, excluding: str | None = None) -> int:
-        return sum(f.reserved_concurrency or 0 for f in self._fns.values() if f.name != excluding)
+        return sum(f.reserved_concurrency or 0 for f in self.registry.values() if f.name != excluding)
 
     async def put_concurrency(self, name: str, value: int) -> int:
-        fn = self.entry(name)
-        limits = self.settings.limits
-        unreserved = limits.account_concurrency - self.total_reserved(excluding=name) - value
-        if unreserved < limits.min_unreserved_concurrency:
-            raise InvalidParameterValue(
-                "Specified ReservedConcurrentExecutions for function decreases account's "
-                f"UnreservedConcurrentExecution below its minimum value of [{limits.min_unreserved_concurrency}]."
-            )
-        await asyncio.to_thread(self.store.set_reserved_concurrency, name, value)
-        fn.reserved_concurrency = value
+        self.entry(name)  # ResourceNotFound before anything else
+        async with self.locked(name) as fn:
+            limits = self.settings.limits
+            unreserved = limits.account_concurrency - self.total_reserved(excluding=name) - value
+            if unreserved < limits.min_unreserved_concurrency:
+                raise InvalidParameterValue(
+                    "Specified ReservedConcurrentExecutions for function decreases account's "
+                    f"UnreservedConcurrentExecution below its minimum value of [{limits.min_unreserved_concurrency}]."
+                )
+            await self.registry.set_reserved_concurrency(fn, value)
         return value
 
     async def delete_concurrency(self, name: str) -> None:
-        fn = self.entry(name)
-        await asyncio.to_thread(self.store.set_reserved_concurrency, name, None)
-        fn.reserved_concurrency = None
+        self.entry(name)  # ResourceNotFound before anything else
+        async with self.locked(name) as fn:
+            await self.registry.set_reserved_concurrency(fn, None)
 
     async def wait_idle(self) -> None:
         """Wait for background state transitions (tests and shutdown)."""

@@ -11,8 +11,9 @@ import asyncio
 import uuid
 
 from lambent import arns
-from lambent.control.functions import FunctionEntry, FunctionService
+from lambent.control.functions import FunctionService
 from lambent.control.model import FunctionConfig, State, UpdateStatus
+from lambent.control.registry import FunctionEntry
 from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 
 #: Fields that make two versions different; the rest is bookkeeping.
@@ -78,9 +79,7 @@ class VersionService:
                 last_update_status_reason_code=None,
                 extra={**latest.extra, "source_revision": latest.revision_id, "source_description": latest.description},
             )
-            await asyncio.to_thread(f.store.add_version, name, number, cfg.to_json())
-            fn.versions[cfg.version] = cfg
-            fn.last_version = number
+            await f.registry.add_version(fn, cfg)
         return cfg
 
     async def delete(self, name: str, version: str) -> None:
@@ -99,7 +98,6 @@ class VersionService:
                 raise ResourceConflict(
                     f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
                 )
-            await asyncio.to_thread(f.store.delete_version, name, version)
-            del fn.versions[version]
+            await f.registry.delete_version(fn, version)
             await asyncio.to_thread(f.code.release, cfg.code_hash_hex)
         f.notify(name)
