@@ -1,31 +1,43 @@
-"""Lambda API: Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) (2019-09-25)."""
+"""Lambda API: Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s) (2019-09-25).
+
+Handlers of the protocol layer: it parses each request and checks the model's constraints
+(MaximumRetryAttempts 0..2, MaximumEventAgeInSeconds 60..21600, the destination ARN pattern,
+MaxItems 1..50) with AWS's ValidationException text. ``FunctionName`` and ``?Qualifier`` are
+checked together by :meth:`FunctionService.ref` (AWS's path pattern, every violation at once);
+which destinations are acceptable (supported services, an existing function of this account and
+region, not the function itself) is :mod:`lambent.control.event_invoke`'s.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from lambent.api.rest import body_json, endpoint, json_response, paginate, platform_of, unhandled
+from lambent.api.dispatch import Call
+from lambent.api.pagination import paginate
+from lambent.api.services import LAMBDA
 from lambent.control.event_invoke import EventInvokeConfig
-from lambent.control.validation import Checker
+from lambent.control.updates import NOT_GIVEN, InvokeConfigUpdate, NotGiven
 from lambent.errors import InvalidParameterValue
 from lambent.platform import Platform
 
-# Every member of these operations' inputs is acted on (the member walk in tests checks it).
-for _op in ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig"):
-    unhandled(_op, dict.fromkeys(["FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
-                                  "DestinationConfig"]))
-for _op in ("GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig"):
-    unhandled(_op, dict.fromkeys(["FunctionName", "Qualifier"]))
-unhandled("ListFunctionEventInvokeConfigs", dict.fromkeys(["FunctionName", "Marker", "MaxItems"]))
+#: Member paths the domain validates itself (FunctionService.ref checks name and qualifier in one pass).
+TARGET = frozenset({"functionName", "qualifier"})
+_CONFIG_MEMBERS = ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+def _handles(*members: str) -> dict[str, frozenset[str] | None]:
+    """What a handler acts on, each member whole; every other given member is refused by name."""
+    return dict.fromkeys(members)
 
 
 def event_invoke_config_shape(p: Platform, cfg: EventInvokeConfig) -> dict[str, Any]:
+    """FunctionEventInvokeConfig (the output of Put/Update/Get, an entry of the List)."""
     out: dict[str, Any] = {
-        "LastModified": cfg.last_modified,
+        "LastModified": datetime.fromtimestamp(cfg.last_modified, timezone.utc),
         "FunctionArn": p.functions.arn(cfg.function, cfg.qualifier),
         "DestinationConfig": {
             "OnSuccess": {"Destination": cfg.on_success} if cfg.on_success else {},
@@ -39,81 +51,79 @@ def event_invoke_config_shape(p: Platform, cfg: EventInvokeConfig) -> dict[str, 
     return out
 
 
-def _target(request: Request) -> tuple[Platform, str, str | None]:
-    p = platform_of(request)
-    name, qualifier = p.functions.ref(request.path_params["name"], request.query_params.get("Qualifier"))
+def _destination(config: Mapping[str, Any], key: str) -> str | None | NotGiven:
+    """``DestinationConfig.<key>.Destination``: NOT_GIVEN when ``key`` is left out; given without
+    an ARN (``{}``, null, ``""``), None: no destination."""
+    if key not in config:
+        return NOT_GIVEN
+    return (config[key] or {}).get("Destination") or None
+
+
+def invoke_config_update(params: Mapping[str, Any]) -> InvokeConfigUpdate:
+    """What Put/UpdateFunctionEventInvokeConfig was given. A number sent as JSON null counts as
+    not given; a destination given empty is None, which Update reads as "remove it"."""
+
+    def number(member: str) -> int | NotGiven:
+        value = params.get(member)
+        return NOT_GIVEN if value is None else int(value)
+
+    config = params.get("DestinationConfig") or {}
+    return InvokeConfigUpdate(
+        maximum_retry_attempts=number("MaximumRetryAttempts"),
+        maximum_event_age_s=number("MaximumEventAgeInSeconds"),
+        on_success=_destination(config, "OnSuccess"),
+        on_failure=_destination(config, "OnFailure"),
+    )
+
+
+def _target(call: Call) -> tuple[Platform, str, str | None]:
+    p = call.platform
+    name, qualifier = p.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"))
     return p, name, qualifier
 
 
-def _fields(body: dict[str, Any]) -> dict[str, Any]:
-    c = Checker()
-    c.int_range("maximumRetryAttempts", body.get("MaximumRetryAttempts"), 0, 2)
-    c.int_range("maximumEventAgeInSeconds", body.get("MaximumEventAgeInSeconds"), 60, 21600)
-    c.raise_if_any()
-    dest = body.get("DestinationConfig") or {}
-    if not isinstance(dest, dict):
-        raise InvalidParameterValue("DestinationConfig must be an object.")
-
-    def arn(key: str) -> str | None:
-        value = (dest.get(key) or {}).get("Destination") if isinstance(dest.get(key), dict) else None
-        if value is not None and not isinstance(value, str):
-            raise InvalidParameterValue(f"The destination ARN of {key} must be a string.")
-        return value or None
-
-    return {
-        "max_retry_attempts": body.get("MaximumRetryAttempts"),
-        "max_event_age_s": body.get("MaximumEventAgeInSeconds"),
-        "on_success": arn("OnSuccess"),
-        "on_failure": arn("OnFailure"),
-    }
+@LAMBDA.register("PutFunctionEventInvokeConfig", skip=TARGET, handled=_handles(*_CONFIG_MEMBERS))
+async def put_function_event_invoke_config(call: Call) -> dict[str, Any]:
+    """Replaces the qualifier's configuration: members left out are unset."""
+    p, name, qualifier = _target(call)
+    return event_invoke_config_shape(p, await p.event_invoke_configs.put(name, qualifier, invoke_config_update(call.params)))
 
 
-@endpoint
-async def put_config(request: Request) -> Response:
-    p, name, qualifier = _target(request)
-    cfg = await p.event_invoke_configs.put(name, qualifier, merge=False, **_fields(body_json(request)))
-    return json_response(event_invoke_config_shape(p, cfg))
+@LAMBDA.register("UpdateFunctionEventInvokeConfig", skip=TARGET, handled=_handles(*_CONFIG_MEMBERS))
+async def update_function_event_invoke_config(call: Call) -> dict[str, Any]:
+    """Merges into the qualifier's existing configuration (404 when it has none)."""
+    p, name, qualifier = _target(call)
+    return event_invoke_config_shape(p, await p.event_invoke_configs.update(name, qualifier, invoke_config_update(call.params)))
 
 
-@endpoint
-async def update_config(request: Request) -> Response:
-    p, name, qualifier = _target(request)
-    cfg = await p.event_invoke_configs.put(name, qualifier, merge=True, **_fields(body_json(request)))
-    return json_response(event_invoke_config_shape(p, cfg))
+@LAMBDA.register("GetFunctionEventInvokeConfig", skip=TARGET, handled=_handles("FunctionName", "Qualifier"))
+async def get_function_event_invoke_config(call: Call) -> dict[str, Any]:
+    p, name, qualifier = _target(call)
+    return event_invoke_config_shape(p, p.event_invoke_configs.get(name, qualifier))
 
 
-@endpoint
-async def get_config(request: Request) -> Response:
-    p, name, qualifier = _target(request)
-    return json_response(event_invoke_config_shape(p, p.event_invoke_configs.get(name, qualifier)))
-
-
-@endpoint
-async def delete_config(request: Request) -> Response:
-    p, name, qualifier = _target(request)
+@LAMBDA.register("DeleteFunctionEventInvokeConfig", skip=TARGET, handled=_handles("FunctionName", "Qualifier"))
+async def delete_function_event_invoke_config(call: Call) -> None:
+    p, name, qualifier = _target(call)
     await p.event_invoke_configs.delete(name, qualifier)
-    return Response(status_code=204)
 
 
-@endpoint
-async def list_configs(request: Request) -> Response:
-    p = platform_of(request)
-    name, qualifier = p.functions.ref(request.path_params["name"])
+@LAMBDA.register(
+    "ListFunctionEventInvokeConfigs", skip=TARGET, handled=_handles("FunctionName", "Marker", "MaxItems")
+)
+async def list_function_event_invoke_configs(call: Call) -> dict[str, Any]:
+    p, params = call.platform, call.params
+    name, qualifier = p.functions.ref(params["FunctionName"])
     if qualifier is not None:
         raise InvalidParameterValue("ListFunctionEventInvokeConfigs takes an unqualified function name.")
-    page, nxt = paginate(p.event_invoke_configs.list(name), request, lambda c_: c_.qualifier, max_limit=50)
-    out: dict[str, Any] = {"FunctionEventInvokeConfigs": [event_invoke_config_shape(p, c_) for c_ in page]}
+    configs = p.event_invoke_configs.list(name)
+    page, nxt = paginate(configs, lambda c: c.qualifier, params.get("Marker"), params.get("MaxItems"))
+    out: dict[str, Any] = {"FunctionEventInvokeConfigs": [event_invoke_config_shape(p, c) for c in page]}
     if nxt:
         out["NextMarker"] = nxt
-    return json_response(out)
+    return out
 
 
 def routes() -> list[Route]:
-    path = "/2019-09-25/functions/{name}/event-invoke-config"
-    return [
-        Route(path + "/list", list_configs, methods=["GET"]),
-        Route(path, put_config, methods=["PUT"]),
-        Route(path, update_config, methods=["POST"]),
-        Route(path, get_config, methods=["GET"]),
-        Route(path, delete_config, methods=["DELETE"]),
-    ]
+    """Nothing left on the Starlette fallback: every operation of this module is on the layer."""
+    return []
