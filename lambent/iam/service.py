@@ -9,9 +9,16 @@ crosses accounts except a role's trust (see :mod:`lambent.iam.sts`) and AWS mana
 :meth:`IamService.lookup` is the SigV4 verifier's key lookup: an in-memory dict, rebuilt after a
 change of keys or entities, extended in place when a session is issued.
 
-Thread-safety: methods are synchronous (the API runs them with ``asyncio.to_thread``) and
+Thread-safety: changes are synchronous (the API runs them with ``asyncio.to_thread``) and
 serialised by one lock; a change is written to the store first, then applied in memory, so a
-failed write changes nothing. Scope: one per server (or CLI command), for its lifetime.
+failed write changes nothing. Reads take no lock: they iterate over snapshots (``list(...)``,
+atomic under the GIL) of the dicts a writer may be changing.
+
+Another process (``lambent accounts create`` while the server runs) writes the same ``iam.db``:
+a key the index does not know makes :meth:`lookup` check the database file's stamp (a ``stat``,
+at most once per :data:`RELOAD_CHECK_S`) and reload everything if it changed, so an account
+created by the operator works at once, and unknown keys cost a client no more than one stat a
+second. Scope: one per server (or CLI command), for its lifetime.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ ACCESS_KEYS_PER_USER = 2
 MANAGED_POLICIES_PER_ENTITY = 10
 VERSIONS_PER_POLICY = 5
 ROOT_ACCOUNT_NAME = "root"
+#: At most one check of iam.db's stamp for another process's changes this often (lookup misses).
+RELOAD_CHECK_S = 1.0
 #: Expired sessions keep answering ExpiredToken (rather than an unknown key) this long.
 EXPIRED_KEPT_S = 3600.0
 
@@ -87,6 +96,8 @@ class IamService:
         if root_account_id not in self._accounts:
             self.store.insert("accounts", {"account_id": root_account_id, "name": ROOT_ACCOUNT_NAME, "created_at": clock()})
             self._accounts[root_account_id] = Account(root_account_id, ROOT_ACCOUNT_NAME, clock())
+        self._stamp = self.store.stamp()
+        self._checked_at = clock()
 
     @classmethod
     def open_in(
@@ -155,6 +166,20 @@ class IamService:
     def _changed(self) -> None:
         self._index = None
 
+    def reload_if_changed(self) -> bool:
+        """Reload from iam.db if another process changed it since (True if it did)."""
+        with self._lock:
+            stamp = self.store.stamp()
+            if stamp == self._stamp:
+                return False
+            self._stamp = stamp
+            for table in (self._accounts, self._users, self._keys, self._roles, self._inline, self._policies,
+                          self._attached, self._sessions):
+                table.clear()
+            self._load()
+            self._changed()
+            return True
+
     # -- the key lookup ------------------------------------------------------------------------
     def lookup(self, access_key_id: str) -> Principal | None:
         """The principal whose key this is; None for an unknown, Inactive or deleted key;
@@ -164,7 +189,14 @@ class IamService:
             with self._lock:
                 index = self._index = self._build_index()
         found = index.get(access_key_id)
-        if found is not None and found.expires_at is not None and found.expires_at <= self._clock():
+        if found is None:
+            now = self._clock()
+            if now - self._checked_at >= RELOAD_CHECK_S:
+                self._checked_at = now
+                if self.reload_if_changed():
+                    return self.lookup(access_key_id)
+            return None
+        if found.expires_at is not None and found.expires_at <= self._clock():
             raise ExpiredToken("The security token included in the request is expired")
         return found
 
@@ -218,7 +250,7 @@ class IamService:
             return account, self._new_key(account_id, None)
 
     def accounts(self) -> list[Account]:
-        return sorted(self._accounts.values(), key=lambda a: a.created_at)
+        return sorted(list(self._accounts.values()), key=lambda a: a.created_at)
 
     def account(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)
@@ -258,7 +290,7 @@ class IamService:
             self._changed()
 
     def list_users(self, account_id: str, path_prefix: str = "/") -> list[User]:
-        found = [u for (a, _), u in self._users.items() if a == account_id and u.path.startswith(path_prefix)]
+        found = [u for (a, _), u in list(self._users.items()) if a == account_id and u.path.startswith(path_prefix)]
         return sorted(found, key=lambda u: u.name.lower())
 
     # -- access keys ---------------------------------------------------------------------------
@@ -285,7 +317,7 @@ class IamService:
         return key
 
     def _keys_of(self, account_id: str, user_name: str | None) -> list[AccessKey]:
-        return [k for k in self._keys.values() if k.account_id == account_id and k.user_name == user_name]
+        return [k for k in list(self._keys.values()) if k.account_id == account_id and k.user_name == user_name]
 
     def _key(self, account_id: str, user_name: str | None, access_key_id: str) -> AccessKey:
         name = self.get_user(account_id, user_name).name if user_name is not None else None
@@ -378,7 +410,7 @@ class IamService:
             self._changed()
 
     def list_roles(self, account_id: str, path_prefix: str = "/") -> list[Role]:
-        found = [r for (a, _), r in self._roles.items() if a == account_id and r.path.startswith(path_prefix)]
+        found = [r for (a, _), r in list(self._roles.items()) if a == account_id and r.path.startswith(path_prefix)]
         return sorted(found, key=lambda r: r.name.lower())
 
     # -- inline policies -----------------------------------------------------------------------
@@ -413,7 +445,7 @@ class IamService:
             del self._inline[owner][policy_name]
 
     def list_inline_policies(self, account_id: str, kind: OwnerKind, owner_name: str) -> list[str]:
-        return sorted(self._inline.get(self._owner(account_id, kind, owner_name), {}))
+        return sorted(list(self._inline.get(self._owner(account_id, kind, owner_name), {})))
 
     # -- managed policies ----------------------------------------------------------------------
     def create_policy(self, account_id: str, name: str, document: str, *, path: str = "/", description: str = "") -> ManagedPolicy:
@@ -507,7 +539,7 @@ class IamService:
         if scope in ("All", "AWS"):
             found += sorted(AWS_MANAGED.values(), key=lambda p: p.name.lower())
         if scope in ("All", "Local"):
-            found += sorted((p for (a, _), p in self._policies.items() if a == account_id), key=lambda p: p.name.lower())
+            found += sorted((p for (a, _), p in list(self._policies.items()) if a == account_id), key=lambda p: p.name.lower())
         found = [p for p in found if p.path.startswith(path_prefix)]
         if only_attached:
             found = [p for p in found if self.attachment_count(account_id, p.arn)]
@@ -515,7 +547,7 @@ class IamService:
 
     # -- attachments ---------------------------------------------------------------------------
     def attachment_count(self, account_id: str, arn: str) -> int:
-        return sum(1 for (a, _, _), arns in self._attached.items() if a == account_id and arn in arns)
+        return sum(1 for (a, _, _), arns in list(self._attached.items()) if a == account_id and arn in arns)
 
     def attach_policy(self, account_id: str, kind: OwnerKind, owner_name: str, arn: str) -> None:
         with self._lock:
@@ -546,7 +578,7 @@ class IamService:
     def attached_policies(self, account_id: str, kind: OwnerKind, owner_name: str,
                           path_prefix: str = "/") -> list[ManagedPolicy]:
         owner = self._owner(account_id, kind, owner_name)
-        found = (self.policy(account_id, arn) for arn in self._attached.get(owner, []))
+        found = [self.policy(account_id, arn) for arn in list(self._attached.get(owner, []))]
         return sorted((p for p in found if p is not None and p.path.startswith(path_prefix)), key=lambda p: p.name.lower())
 
     def identity_policies(self, principal: Principal) -> list[str]:
@@ -557,7 +589,7 @@ class IamService:
         kind = OwnerKind.USER if principal.kind is PrincipalKind.USER else OwnerKind.ROLE
         owner = (principal.account_id, kind, principal.name.lower())
         docs = list(self._inline.get(owner, {}).values())
-        for arn in self._attached.get(owner, []):
+        for arn in list(self._attached.get(owner, [])):
             policy = self.policy(principal.account_id, arn)
             if policy is not None:
                 docs.append(policy.document)

@@ -40,6 +40,7 @@ TABLES: dict[str, sa.Table] = {
 class IamStore:
     def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _pragmas)
         self.disk = disk
@@ -57,6 +58,18 @@ class IamStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def stamp(self) -> tuple[tuple[int, int], ...]:
+        """(mtime ns, size) of the database file and its WAL: changes whenever anyone commits."""
+        out = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                out.append((0, 0))
+            else:
+                out.append((st.st_mtime_ns, st.st_size))
+        return tuple(out)
 
     def _grow(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         return self.disk.guarded(what, fn, *args) if self.disk is not None else fn(*args)

@@ -298,3 +298,23 @@ def test_secrets_are_stored_as_nonce_ciphertext_and_tag(tmp_path: Path, iam: Iam
     finally:
         db.close()
     assert sealed and all(isinstance(s, bytes) and len(s) == 12 + 40 + 16 for s in sealed)
+
+
+def test_an_account_created_by_another_process_works_at_once(tmp_path: Path, clock: Clock) -> None:
+    server = IamService.open_in(tmp_path, ACCOUNT, ROOT_KEYS, clock=clock)
+    operator = IamService.open_in(tmp_path, ACCOUNT, None, clock=clock)  # `lambent accounts create`
+    try:
+        clock.now += 5
+        _, key = operator.create_account("tenant")
+        found = server.lookup(key.access_key_id)
+        assert found is not None and found.secret_access_key == key.secret_access_key
+        # unknown keys re-check the file at most once a second
+        calls = []
+        stamp = server.store.stamp
+        server.store.stamp = lambda: calls.append(1) or stamp()  # type: ignore[method-assign,func-returns-value]
+        for _ in range(100):
+            assert server.lookup("AKIAUNKNOWNUNKNOWN00") is None
+        assert len(calls) <= 1
+    finally:
+        operator.close()
+        server.close()
