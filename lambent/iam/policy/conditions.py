@@ -135,12 +135,21 @@ def _ip(values: Sequence[str]) -> ValueTest:
         except ValueError:
             continue
 
+    seen: dict[str, bool] = {}  # the same few client addresses repeat; bounded
+
     def test(value: str, keys: Keys) -> bool:
-        try:
-            addr = ipaddress.ip_address(value.strip())
-        except ValueError:
-            return False
-        return any(addr.version == n.version and addr in n for n in nets)
+        found = seen.get(value)
+        if found is None:
+            try:
+                addr = ipaddress.ip_address(value.strip())
+            except ValueError:
+                found = False
+            else:
+                found = any(addr.version == n.version and addr in n for n in nets)
+            if len(seen) >= 1024:
+                seen.clear()
+            seen[value] = found
+        return found
 
     return test
 
@@ -181,6 +190,9 @@ for _name, _cmp in _CMP.items():
     OPERATORS["Date" + _name] = ((lambda c: lambda v, var: _numeric(v, c, parse_date))(_cmp), False)
 
 
+_NONE, _ANY, _ALL = 0, 1, 2
+
+
 class Condition:
     """One (operator, key) pair of a Condition block, ready to test a request."""
 
@@ -196,11 +208,13 @@ class Condition:
         if_exists = base.endswith("IfExists")
         if if_exists:
             base = base[: -len("IfExists")]
-        self._qualifier, self._if_exists = qualifier, if_exists
+        # plain ints on the hot path (Enum member lookups cost a descriptor call each)
+        self._qualifier = {Qualifier.NONE: _NONE, Qualifier.ANY: _ANY, Qualifier.ALL: _ALL}[qualifier]
+        self._if_exists = if_exists
         self._null: bool | None = None
         self._negated = False
         if base == "Null":
-            if if_exists or qualifier is not Qualifier.NONE:
+            if if_exists or self._qualifier != _NONE:
                 raise MalformedPolicy(f"Invalid Condition type : {operator}.")
             self._null = any(v.lower() == "true" for v in values)
             self._test: ValueTest | None = None
@@ -218,15 +232,16 @@ class Condition:
         test = self._test
         if test is None:  # only Null has no value test, and it returned above
             return False
+        qualifier = self._qualifier
         if values is None:
-            if self._if_exists or self._qualifier is Qualifier.ALL:
+            if self._if_exists or qualifier == _ALL:
                 return True
-            return self._negated and self._qualifier is Qualifier.NONE
-        if self._qualifier is Qualifier.ALL:
+            return self._negated and qualifier == _NONE
+        if qualifier == _ALL:
             if self._negated:
                 return all(not test(v, keys) for v in values)
             return all(test(v, keys) for v in values)
-        if self._qualifier is Qualifier.ANY:
+        if qualifier == _ANY:
             if self._negated:
                 return any(not test(v, keys) for v in values)
             return any(test(v, keys) for v in values)

@@ -49,6 +49,19 @@ class Caller:
     username: str | None = None
     principal_arn: str | None = None
     org_id: str | None = None
+    #: The context keys that describe this caller, computed once (AWS global condition context keys).
+    context_keys: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    #: The caller's kind as plain booleans, read on the hot path (an Enum member lookup costs
+    #: a descriptor call each time).
+    is_root: bool = field(init=False, repr=False, compare=False)
+    is_service: bool = field(init=False, repr=False, compare=False)
+    has_identity_side: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context_keys", self._derive_keys())
+        object.__setattr__(self, "is_root", self.type is PrincipalType.ACCOUNT)
+        object.__setattr__(self, "is_service", self.type is PrincipalType.SERVICE)
+        object.__setattr__(self, "has_identity_side", self.type not in (PrincipalType.SERVICE, PrincipalType.ANONYMOUS))
 
     @classmethod
     def root(cls, account: str, *, partition: str = "aws") -> Caller:
@@ -80,6 +93,18 @@ class Caller:
     def effective_principal_arn(self) -> str:
         return self.principal_arn or self.arn
 
+    def _derive_keys(self) -> dict[str, tuple[str, ...]]:
+        if self.type is PrincipalType.SERVICE:
+            return {"aws:principalservicename": (self.arn,)}
+        if self.type is PrincipalType.ANONYMOUS:
+            return {}
+        keys: dict[str, tuple[str, ...]] = {"aws:principalarn": (self.effective_principal_arn,), "aws:principaltype": (self.type.value,)}
+        for name, value in (("aws:principalaccount", self.account), ("aws:userid", self.userid), ("aws:username", self.username),
+                            ("aws:principalorgid", self.org_id)):
+            if value is not None:
+                keys[name] = (value,)
+        return keys
+
     def identities(self) -> tuple[str, ...]:
         """Every principal the request is made as, for NotPrincipal: the account, then the
         caller itself ("AWS JSON policy elements: NotPrincipal": a Deny with NotPrincipal must
@@ -101,10 +126,16 @@ def _values(value: ContextValue) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+_CALLER_KEYS = ("aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
+                "aws:principalorgid", "aws:principalservicename")
+
+
 def _iso(dt: datetime) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif dt.utcoffset():
+        dt = dt.astimezone(timezone.utc)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,31 +159,19 @@ class Request:
               now: datetime | None = None, secure_transport: bool | None = None, source_ip: str | None = None,
               context: Mapping[str, ContextValue] | None = None) -> Request:
         keys: dict[str, tuple[str, ...]] = {}
-        for k, v in (context or {}).items():
-            keys[k.lower()] = _values(v)
+        if context:
+            for k, v in context.items():
+                keys[k.lower()] = _values(v)
+            for k in _CALLER_KEYS:
+                keys.pop(k, None)  # only the Caller says who the caller is
         if now is not None:
             keys["aws:currenttime"] = (_iso(now),)
             keys["aws:epochtime"] = (str(int(now.timestamp())),)
         if secure_transport is not None:
-            keys["aws:securetransport"] = _values(secure_transport)
+            keys["aws:securetransport"] = ("true",) if secure_transport else ("false",)
         if source_ip is not None:
             keys["aws:sourceip"] = (source_ip,)
-        for k in ("aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
-                  "aws:principalorgid", "aws:principalservicename"):
-            keys.pop(k, None)  # only the Caller says who the caller is
-        if caller.type is PrincipalType.SERVICE:
-            keys["aws:principalservicename"] = (caller.arn,)
-        elif caller.type is not PrincipalType.ANONYMOUS:
-            keys["aws:principalarn"] = (caller.effective_principal_arn,)
-            keys["aws:principaltype"] = (caller.type.value,)
-            if caller.account is not None:
-                keys["aws:principalaccount"] = (caller.account,)
-            if caller.userid is not None:
-                keys["aws:userid"] = (caller.userid,)
-            if caller.username is not None:
-                keys["aws:username"] = (caller.username,)
-            if caller.org_id is not None:
-                keys["aws:principalorgid"] = (caller.org_id,)
+        keys.update(caller.context_keys)
         return cls(caller, action, resource, resource_account, keys, action.lower())
 
     @property

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from lambent.iam.policy.conditions import Condition, compile_conditions
-from lambent.iam.policy.context import Caller, PrincipalType, Request
+from lambent.iam.policy.context import Caller, Request
 from lambent.iam.policy.document import Effect, PolicyDocument, PolicyKind, Principals, Statement, parse_policy
 from lambent.iam.policy.patterns import Matcher, PatternSet
 
@@ -56,7 +56,7 @@ class Evaluation:
 
     @property
     def allowed(self) -> bool:
-        return self.decision is Decision.ALLOW
+        return self.decision == "Allow"
 
 
 class _PrincipalMatcher:
@@ -70,15 +70,13 @@ class _PrincipalMatcher:
         p = self._p
         if p.everyone:
             return True, False
-        if caller.type is PrincipalType.SERVICE:
-            return caller.arn in p.services, False
-        if caller.type is PrincipalType.ANONYMOUS:
-            return False, False
+        if not caller.has_identity_side:
+            return (caller.is_service and caller.arn in p.services), False
         if caller.arn in p.arns or (caller.principal_arn is not None and caller.principal_arn in p.arns):
             return True, False
         if caller.account is not None and caller.account in p.accounts:
             # The root user is the account itself: naming the account names it.
-            return True, caller.type is not PrincipalType.ACCOUNT
+            return True, not caller.is_root
         return False, False
 
     def lists_every_identity(self, caller: Caller) -> bool:
@@ -86,12 +84,10 @@ class _PrincipalMatcher:
         p = self._p
         if p.everyone:
             return True
-        if caller.type is PrincipalType.SERVICE:
-            return caller.arn in p.services
-        if caller.type is PrincipalType.ANONYMOUS:
-            return False
+        if not caller.has_identity_side:
+            return caller.is_service and caller.arn in p.services
         for identity in caller.identities():
-            if identity == caller.account or caller.type is PrincipalType.ACCOUNT:
+            if identity == caller.account or caller.is_root:
                 if caller.account not in p.accounts:
                     return False
             elif identity not in p.arns:
@@ -102,12 +98,16 @@ class _PrincipalMatcher:
 class CompiledStatement:
     """One statement with its matchers built."""
 
-    __slots__ = ("sid", "allow", "_actions", "_not_action", "_resources", "_not_resource", "_principals",
+    __slots__ = ("sid", "allow", "outcome_identity", "outcome_resource", "_actions", "_not_action", "_resources", "_not_resource", "_principals",
                  "_not_principal", "_conditions")
 
     def __init__(self, st: Statement, *, variables: bool, shared: dict[tuple[bool, bool, tuple[str, ...]], Matcher]) -> None:
         self.sid = st.sid
         self.allow = st.effect is Effect.ALLOW
+        # The statement's outcome on either side, built once (no allocation per request).
+        decision = Decision.ALLOW if self.allow else Decision.EXPLICIT_DENY
+        self.outcome_identity = Evaluation(decision, PolicyType.IDENTITY, st.sid)
+        self.outcome_resource = Evaluation(decision, PolicyType.RESOURCE, st.sid)
         # Action names are case-insensitive; Action takes no policy variables.
         self._actions = PatternSet(st.actions, arn=False, fold=True, variables=False, compiled=shared)
         self._not_action = st.not_action
@@ -119,41 +119,68 @@ class CompiledStatement:
         self._not_principal = st.not_principal
         self._conditions: tuple[Condition, ...] = compile_conditions(st.condition, variables=variables)
 
-    def applies(self, request: Request) -> tuple[bool, bool]:
-        """(applies, only through an account principal)."""
+    def action_matches(self, action_lower: str) -> bool:
+        return self._actions.match(action_lower, _NO_KEYS) is not self._not_action
+
+    def applies(self, request: Request) -> int:
+        """Past the Action (checked by the caller, see :meth:`_Statements.candidates`): 0 if the
+        statement does not apply, 1 if it does, 2 if it does only through an account principal."""
         keys = request.keys
-        if self._actions.match(request.action_lower, keys) is self._not_action:
-            return False, False
         if self._resources is not None and self._resources.match(request.resource, keys) is self._not_resource:
-            return False, False
-        via_account = False
+            return 0
+        result = 1
         if self._principals is not None:
             if self._not_principal:
                 if self._principals.lists_every_identity(request.caller):
-                    return False, False
+                    return 0
             else:
                 matched, via_account = self._principals.matches(request.caller)
                 if not matched:
-                    return False, False
+                    return 0
+                if via_account:
+                    result = 2
         for c in self._conditions:
             if not c.holds(keys):
-                return False, False
-        return True, via_account
+                return 0
+        return result
 
 
-class CompiledPolicy:
+class _Statements:
+    """Deny and Allow statements, and per action the ones whose Action element matches it
+    (memoised: the actions a server asks about are a small fixed set; bounded anyway)."""
+
+    __slots__ = ("denies", "allows", "_by_action")
+
+    _MEMO_MAX = 1024
+
+    def __init__(self, denies: tuple[CompiledStatement, ...], allows: tuple[CompiledStatement, ...]) -> None:
+        self.denies, self.allows = denies, allows
+        self._by_action: dict[str, tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]] = {}
+
+    def candidates(self, action_lower: str) -> tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]:
+        found = self._by_action.get(action_lower)
+        if found is None:
+            if len(self._by_action) >= self._MEMO_MAX:
+                self._by_action.clear()
+            found = self._by_action[action_lower] = (
+                tuple(s for s in self.denies if s.action_matches(action_lower)),
+                tuple(s for s in self.allows if s.action_matches(action_lower)),
+            )
+        return found
+
+
+class CompiledPolicy(_Statements):
     """A validated document compiled into matchers: Deny statements first, then Allow ones.
-    Immutable after construction; safe to share between requests."""
+    Immutable after construction (but for its memo); safe to share between requests."""
 
-    __slots__ = ("document", "kind", "denies", "allows")
+    __slots__ = ("document", "kind")
 
     def __init__(self, document: PolicyDocument, *, shared: dict[tuple[bool, bool, tuple[str, ...]], Matcher] | None = None) -> None:
         cache: dict[tuple[bool, bool, tuple[str, ...]], Matcher] = {} if shared is None else shared
         self.document = document
         self.kind = document.kind
         compiled = [CompiledStatement(s, variables=document.variables, shared=cache) for s in document.statements]
-        self.denies = tuple(s for s in compiled if not s.allow)
-        self.allows = tuple(s for s in compiled if s.allow)
+        super().__init__(tuple(s for s in compiled if not s.allow), tuple(s for s in compiled if s.allow))
 
 
 def compile_policy(source: str | bytes | Mapping[str, Any] | PolicyDocument, kind: PolicyKind = PolicyKind.IDENTITY, *,
@@ -164,21 +191,23 @@ def compile_policy(source: str | bytes | Mapping[str, Any] | PolicyDocument, kin
     return CompiledPolicy(doc, shared=shared)
 
 
-class PolicySet:
+class PolicySet(_Statements):
     """The identity-based policies of one principal, flattened for evaluation."""
 
-    __slots__ = ("policies", "denies", "allows")
+    __slots__ = ("policies",)
 
     def __init__(self, policies: Iterable[CompiledPolicy]) -> None:
         self.policies = tuple(policies)
         for p in self.policies:
             if p.kind is not PolicyKind.IDENTITY:
                 raise ValueError(f"a {p.kind} policy is not an identity-based policy")
-        self.denies = tuple(s for p in self.policies for s in p.denies)
-        self.allows = tuple(s for p in self.policies for s in p.allows)
+        super().__init__(tuple(s for p in self.policies for s in p.denies), tuple(s for p in self.policies for s in p.allows))
 
 
-_EMPTY = PolicySet(())
+_NO_KEYS: dict[str, tuple[str, ...]] = {}
+_ROOT_ALLOW = Evaluation(Decision.ALLOW)
+_IMPLICIT_IDENTITY = Evaluation(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+_IMPLICIT_RESOURCE = Evaluation(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
 
 
 def _first(statements: Sequence[CompiledStatement], request: Request) -> tuple[CompiledStatement | None, bool]:
@@ -186,15 +215,15 @@ def _first(statements: Sequence[CompiledStatement], request: Request) -> tuple[C
     applies only through an account principal."""
     through_account: CompiledStatement | None = None
     for s in statements:
-        applies, via_account = s.applies(request)
-        if applies:
-            if not via_account:
-                return s, False
-            through_account = through_account or s
+        applies = s.applies(request)
+        if applies == 1:
+            return s, False
+        if applies == 2 and through_account is None:
+            through_account = s
     return through_account, through_account is not None
 
 
-def evaluate(request: Request, identity: PolicySet | Iterable[CompiledPolicy] = _EMPTY,
+def evaluate(request: Request, identity: PolicySet | Iterable[CompiledPolicy] = (),
              resource: CompiledPolicy | None = None) -> Evaluation:
     """Decide ``request`` against the caller's identity-based policies and the resource's
     resource-based policy (if it has one)."""
@@ -202,40 +231,42 @@ def evaluate(request: Request, identity: PolicySet | Iterable[CompiledPolicy] = 
     if resource is not None and resource.kind is PolicyKind.IDENTITY:
         raise ValueError("the resource's policy must be a resource-based (or trust) policy")
     caller = request.caller
-    has_identity_side = caller.type not in (PrincipalType.SERVICE, PrincipalType.ANONYMOUS)
+    has_identity_side = caller.has_identity_side
+    action = request.action_lower
+    id_denies, id_allows = policies.candidates(action) if has_identity_side else ((), ())
+    res_denies, res_allows = resource.candidates(action) if resource is not None else ((), ())
 
     # 1. explicit deny, identity side first (AWS names one policy type only).
-    if has_identity_side:
-        deny, _ = _first(policies.denies, request)
+    if id_denies:
+        deny, _ = _first(id_denies, request)
         if deny is not None:
-            return Evaluation(Decision.EXPLICIT_DENY, PolicyType.IDENTITY, deny.sid)
-    if resource is not None:
-        deny, _ = _first(resource.denies, request)
+            return deny.outcome_identity
+    if res_denies:
+        deny, _ = _first(res_denies, request)
         if deny is not None:
-            return Evaluation(Decision.EXPLICIT_DENY, PolicyType.RESOURCE, deny.sid)
+            return deny.outcome_resource
 
     # 2. the root user in its own account.
-    if caller.type is PrincipalType.ACCOUNT and not request.cross_account:
-        return Evaluation(Decision.ALLOW)
+    cross_account = request.cross_account
+    if caller.is_root and not cross_account:
+        return _ROOT_ALLOW
 
-    resource_allow, only_account = (None, False) if resource is None else _first(resource.allows, request)
+    resource_allow, only_account = _first(res_allows, request) if res_allows else (None, False)
     if not has_identity_side:
-        if resource_allow is not None:
-            return Evaluation(Decision.ALLOW, PolicyType.RESOURCE, resource_allow.sid)
-        return Evaluation(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
+        return resource_allow.outcome_resource if resource_allow is not None else _IMPLICIT_RESOURCE
 
-    identity_allow, _ = _first(policies.allows, request)
-    if request.cross_account:
+    identity_allow, _ = _first(id_allows, request) if id_allows else (None, False)
+    if cross_account:
         # 4. both sides; the root user of the calling account needs no identity policy.
-        if identity_allow is None and caller.type is not PrincipalType.ACCOUNT:
-            return Evaluation(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+        if identity_allow is None and not caller.is_root:
+            return _IMPLICIT_IDENTITY
         if resource_allow is None:
-            return Evaluation(Decision.IMPLICIT_DENY, PolicyType.RESOURCE)
-        return Evaluation(Decision.ALLOW, PolicyType.RESOURCE, resource_allow.sid)
+            return _IMPLICIT_RESOURCE
+        return resource_allow.outcome_resource
 
     # 3. same account: either side.
     if resource_allow is not None and not only_account:
-        return Evaluation(Decision.ALLOW, PolicyType.RESOURCE, resource_allow.sid)
+        return resource_allow.outcome_resource
     if identity_allow is not None:
-        return Evaluation(Decision.ALLOW, PolicyType.IDENTITY, identity_allow.sid)
-    return Evaluation(Decision.IMPLICIT_DENY, PolicyType.IDENTITY)
+        return identity_allow.outcome_identity
+    return _IMPLICIT_IDENTITY
