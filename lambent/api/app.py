@@ -27,7 +27,7 @@ from lambent.api import lambda_api, services
 from lambent.api.body import Body, ClientDisconnected, LargeBodyGate, read_body
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
-from lambent.api.dispatch import Dispatcher, Service, send_error
+from lambent.api.dispatch import Dispatcher, Service, raw_path, send_error
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
 from lambent.errors import (
     InvalidRequestContent,
@@ -101,8 +101,10 @@ class LambentApp:
                 pending.finish(body.sha256)
                 data = await body.load()
             except LambentError as exc:
-                # before routing: the envelope of the service the request was for
-                await send_error(send, self.services.get(scope_service(headers.get("authorization")) or ""), exc)
+                # before routing: the envelope of the service the request was for (Lambda's, the
+                # endpoint's default, when its credential scope names none lambent serves)
+                target = self.services.get(scope_service(headers.get("authorization")) or "") or self.services.get("lambda")
+                await send_error(send, target, exc)
                 return
             except ClientDisconnected:
                 return
@@ -115,7 +117,7 @@ class LambentApp:
         self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, data: bytes
     ) -> None:
         if service.name == "lambda" and scope["method"] == "POST":
-            m = _INVOKE_PATH.match(scope["path"])
+            m = _INVOKE_PATH.match(raw_path(scope))
             # The hot path skips the router: one regex names the operation and its label.
             if m is not None and await self.dispatcher.dispatch_known(
                 send, service, "Invoke", {"FunctionName": unquote(m.group(1))}, headers,

@@ -77,6 +77,13 @@ def send_wire(wire: Wire) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     return status, raw, body
 
 
+def raw_path(scope: Scope) -> str:
+    """The path as sent, still percent-encoded: a label may hold an encoded ``/`` (Scheduler's
+    ``/tags/{ResourceArn}``); the router decodes each label once."""
+    raw: bytes | None = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else str(scope["path"])
+
+
 async def _send(send: Send, wire: Wire) -> None:
     status, raw, body = send_wire(wire)
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -109,7 +116,7 @@ class Dispatcher:
     ) -> None:
         """Route, parse, check, handle and answer one request of ``service``."""
         method: str = scope["method"]
-        path: str = scope["path"]
+        path = raw_path(scope)
         query = scope.get("query_string", b"").decode("latin-1")
         protocol = service.protocol
         try:

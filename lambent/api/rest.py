@@ -1,4 +1,5 @@
-"""Shared plumbing of the REST-JSON handlers: the platform, JSON in and out, error mapping."""
+"""Shared plumbing of the API handlers: pagination, and (transitional, for the handlers not on
+the protocol layer yet) the platform of a Starlette request, JSON in and out, error mapping."""
 
 from __future__ import annotations
 
@@ -6,25 +7,23 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from functools import cache
-from typing import Any
-
-import botocore.session
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from lambent.api.envelopes import error_response
+from lambent.api.protocols.model import service_model
+from lambent.api.protocols.unhandled import Handled, Unhandled, given, refusal, unhandled_of
 from lambent.control.validation import Checker
 from lambent.errors import InvalidParameterValue, InvalidRequestContent, LambentError, ServiceError
 from lambent.platform import Platform
 
 Handler = Callable[[Request], Awaitable[Response]]
-#: What a handler acts on (honours or refuses by itself): input member -> None for the whole
-#: member, or the sub-members of a structure it handles.
-Handled = Mapping[str, "frozenset[str] | None"]
+T = TypeVar("T")
+__all__ = ["REGISTRY", "Handled", "Unhandled", "body_json", "endpoint", "json_response", "page", "paginate",
+           "platform_of", "refuse_unhandled", "unhandled"]
 
 
 def platform_of(request: Request) -> Platform:
@@ -65,10 +64,28 @@ def endpoint(fn: Handler) -> Handler:
     return wrapped
 
 
+def page(items: Sequence[T], key: Callable[[T], Any], marker: str | None, max_items: int | None) -> tuple[list[T], str | None]:
+    """Marker/MaxItems pagination on parsed params (the layer has typed and range-checked MaxItems):
+    the page after ``marker`` (the last item's key, base64-encoded) and the next page's marker."""
+    size = 50 if max_items is None else max_items
+    start = 0
+    if marker:
+        try:
+            after = base64.urlsafe_b64decode(marker.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
+        keys = [str(key(i)) for i in items]
+        # The marker's item may have been deleted since: go on after where it would be.
+        start = keys.index(after) + 1 if after in keys else next((i for i, k in enumerate(keys) if k > after), len(items))
+    out = list(items[start : start + size])
+    nxt = base64.urlsafe_b64encode(str(key(out[-1])).encode()).decode() if out and start + size < len(items) else None
+    return out, nxt
+
+
 def paginate(items: list[Any], request: Request, key: Any, max_limit: int = 10000) -> tuple[list[Any], str | None]:
-    """Marker/MaxItems pagination; the marker is the last item's key, base64-encoded."""
+    """:func:`page` for the handlers not on the protocol layer yet (transitional)."""
     q = request.query_params
-    max_items = 50
+    max_items = None
     if "MaxItems" in q:
         try:
             max_items = int(q["MaxItems"])
@@ -77,18 +94,7 @@ def paginate(items: list[Any], request: Request, key: Any, max_limit: int = 1000
         c = Checker()
         c.int_range("maxItems", max_items, 1, max_limit)
         c.raise_if_any()
-    start = 0
-    if q.get("Marker"):
-        try:
-            after = base64.urlsafe_b64decode(q["Marker"].encode()).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise InvalidParameterValue("Invalid Marker: the token is not one this API returned.") from None
-        keys = [str(key(i)) for i in items]
-        # The marker's item may have been deleted since: go on after where it would be.
-        start = keys.index(after) + 1 if after in keys else next((i for i, k in enumerate(keys) if k > after), len(items))
-    page = items[start : start + max_items]
-    nxt = base64.urlsafe_b64encode(str(key(page[-1])).encode()).decode() if page and start + max_items < len(items) else None
-    return page, nxt
+    return page(items, key, q.get("Marker"), max_items)
 
 
 # -- members lambent does not act on ---------------------------------------------------------------
@@ -96,66 +102,38 @@ def paginate(items: list[Any], request: Request, key: Any, max_limit: int = 1000
 # silently dropped (Layers, VpcConfig, ...) makes a caller believe it took effect.
 
 
-@dataclass(frozen=True)
-class Unhandled:
-    """The input members of one operation no handler acts on, precomputed from botocore's model."""
-
-    operation: str
-    body: tuple[tuple[str, tuple[str, ...] | None], ...]  # member, None (whole) or its unhandled sub-members
-    query: tuple[tuple[str, str], ...]  # (wire name, member)
-    headers: Mapping[bytes, str]  # lower-case header name as ASGI gives it -> member
+#: The operations of the handlers not on the protocol layer yet (filled at import by :func:`unhandled`).
+_LEGACY: dict[str, Unhandled] = {}
 
 
-#: Every served operation with its unhandled members (filled at import by :func:`unhandled`);
-#: tests walk it against botocore's model.
-REGISTRY: dict[str, Unhandled] = {}
+class _Registry(Mapping[str, Unhandled]):
+    """Every served Lambda operation with its unhandled members: the protocol layer's
+    registrations and the transitional :func:`unhandled` ones. Tests walk it against botocore's model."""
+
+    def _all(self) -> dict[str, Unhandled]:
+        from lambent.api.services import LAMBDA, table
+
+        table()  # every API module imported: every registration made
+        return {**_LEGACY, **LAMBDA.unhandled()}
+
+    def __getitem__(self, operation: str) -> Unhandled:
+        return self._all()[operation]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-@cache
-def _lambda_model() -> Any:
-    return botocore.session.get_session().get_service_model("lambda")
+REGISTRY: Mapping[str, Unhandled] = _Registry()
 
 
 def unhandled(operation: str, handled: Handled) -> Unhandled:
-    """Compute once per operation (at import) which members of the model are not in ``handled``."""
-    shape = _lambda_model().operation_model(operation).input_shape
-    body: list[tuple[str, tuple[str, ...] | None]] = []
-    query: list[tuple[str, str]] = []
-    headers: dict[bytes, str] = {}
-    for name, member in (shape.members.items() if shape is not None else ()):
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
-        if name not in handled:
-            if location == "querystring":
-                query.append((wire, name))
-            elif location == "header":
-                headers[wire.lower().encode("latin-1")] = name
-            elif location is None:
-                body.append((name, None))
-            continue
-        subs = handled[name]
-        if subs is not None and member.type_name == "structure":
-            missing = tuple(m for m in member.members if m not in subs)
-            if missing:
-                body.append((name, missing))
-    REGISTRY[operation] = found = Unhandled(operation, tuple(body), tuple(query), headers)
+    """Compute once per operation (at import) which members of the model are not in ``handled``
+    (transitional: the protocol layer takes ``handled=`` at registration)."""
+    _LEGACY[operation] = found = unhandled_of(service_model("lambda").operation_model(operation), handled)
     return found
-
-
-def _given(value: Any) -> bool:
-    """Whether a member asks for something: tools send empty lists and maps (``"VpcConfig":
-    {"SubnetIds": [], "SecurityGroupIds": []}``) to mean none, which is what lambent does."""
-    if value is None or value == "" or value == [] or value == {}:
-        return False
-    if isinstance(value, dict):
-        return any(_given(v) for v in value.values())
-    return True
-
-
-def _refuse(member: str, operation: str) -> InvalidParameterValue:
-    return InvalidParameterValue(
-        f"{member} is not supported by this lambent server yet ({operation}); remove it from the request."
-    )
 
 
 def refuse_unhandled(u: Unhandled, request: Request, body: Mapping[str, Any] | None = None) -> None:
@@ -164,18 +142,18 @@ def refuse_unhandled(u: Unhandled, request: Request, body: Mapping[str, Any] | N
         for name, subs in u.body:
             value = body.get(name)
             if subs is None:
-                if _given(value):
-                    raise _refuse(name, u.operation)
+                if given(value):
+                    raise refusal(name, u.operation)
             elif isinstance(value, dict):
                 for sub in subs:
-                    if _given(value.get(sub)):
-                        raise _refuse(f"{name}.{sub}", u.operation)
+                    if given(value.get(sub)):
+                        raise refusal(f"{name}.{sub}", u.operation)
     if u.query and request.query_params:
         for wire, name in u.query:
             if request.query_params.get(wire):
-                raise _refuse(name, u.operation)
+                raise refusal(name, u.operation)
     if u.headers:
-        # one pass over the raw headers (ASGI names are lower-case bytes): Invoke is the hot path
+        # one pass over the raw headers (ASGI names are lower-case bytes)
         for key, value in request.scope["headers"]:
             if value and key in u.headers:
-                raise _refuse(u.headers[key], u.operation)
+                raise refusal(u.headers[key], u.operation)

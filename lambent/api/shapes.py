@@ -44,8 +44,10 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
         "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(arn.split(":", 4)[3], cfg.runtime)},
     }
     if cfg.log_format == "JSON":
-        # AWS reports the (default) log levels of JSON-format functions; lambent filters none.
-        out["LoggingConfig"].update(ApplicationLogLevel="INFO", SystemLogLevel="INFO")
+        # AWS reports the log levels of JSON-format functions only (INFO unless set); a Text one has none.
+        out["LoggingConfig"].update(
+            ApplicationLogLevel=cfg.application_log_level or "INFO", SystemLogLevel=cfg.system_log_level or "INFO"
+        )
     if cfg.environment is not None:  # given empty: AWS echoes {"Variables": {}}
         out["Environment"] = {"Variables": dict(cfg.environment)}
     if cfg.dead_letter_arn:

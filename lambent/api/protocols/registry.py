@@ -32,6 +32,7 @@ class Registered:
 
     operation: str
     fn: Callable[..., Any]
+    #: the member paths the model checker leaves alone: the handler's ``skip`` and the refused members
     skip: frozenset[str]
     unhandled: Unhandled
 
@@ -61,7 +62,7 @@ class Operations:
         def add(fn: F) -> F:
             if operation in self._entries:
                 raise ValueError(f"{self.service} operation {operation} is registered twice")
-            self._entries[operation] = Registered(operation, fn, frozenset(skip), unhandled)
+            self._entries[operation] = Registered(operation, fn, frozenset(skip) | unhandled.paths, unhandled)
             return fn
 
         return add

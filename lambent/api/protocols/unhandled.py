@@ -34,6 +34,18 @@ class Unhandled:
     def empty(self) -> bool:
         return not (self.body or self.query or self.headers)
 
+    @property
+    def paths(self) -> frozenset[str]:
+        """The members' paths as the model checker names them (``code.sourceKMSKeyArn``): a member
+        refused by name is not checked against the model first (the refusal is the answer)."""
+        out = {_path(name) for _, name in self.query} | {_path(name) for name in self.headers.values()}
+        for name, subs in self.body:
+            if subs is None:
+                out.add(_path(name))
+            else:
+                out.update(f"{_path(name)}.{_path(sub)}" for sub in subs)
+        return frozenset(out)
+
     def refuse(self, params: Mapping[str, Any]) -> None:
         """InvalidParameterValueException naming the first member of ``params`` not acted on."""
         for name, subs in self.body:
@@ -53,7 +65,8 @@ class Unhandled:
                 raise refusal(name, self.operation)
 
 
-NOTHING_HANDLED: Handled = {}
+def _path(name: str) -> str:
+    return name[:1].lower() + name[1:]
 
 
 def unhandled_of(op: OperationModel, handled: Handled | None) -> Unhandled:
