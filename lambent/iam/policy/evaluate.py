@@ -28,7 +28,7 @@ from typing import Any
 from lambent.iam.policy.conditions import Condition, compile_conditions
 from lambent.iam.policy.context import Caller, Request
 from lambent.iam.policy.document import Effect, PolicyDocument, PolicyKind, Principals, Statement, parse_policy
-from lambent.iam.policy.patterns import Matcher, PatternSet
+from lambent.iam.policy.patterns import MATCH, UNRESOLVED, Matcher, PatternSet
 
 
 class Decision(StrEnum):
@@ -126,8 +126,12 @@ class CompiledStatement:
         """Past the Action (checked by the caller, see :meth:`_Statements.candidates`): 0 if the
         statement does not apply, 1 if it does, 2 if it does only through an account principal."""
         keys = request.keys
-        if self._resources is not None and self._resources.match(request.resource, keys) is self._not_resource:
-            return 0
+        if self._resources is not None:
+            found = self._resources.match_or_unresolved(request.resource, keys)
+            # A variable that cannot be resolved invalidates the statement ("IAM policy elements:
+            # Variables and tags"), NotResource included: it never reads as "another resource".
+            if found == UNRESOLVED or (found == MATCH) is self._not_resource:
+                return 0
         result = 1
         if self._principals is not None:
             if self._not_principal:

@@ -259,14 +259,22 @@ class PatternSet:
 
     def match(self, value: str, keys: Keys) -> bool:
         """Whether ``value`` (lowercased by the caller if ``fold``) matches any pattern."""
+        return self.match_or_unresolved(value, keys) == MATCH
+
+    def match_or_unresolved(self, value: str, keys: Keys) -> int:
+        """:data:`MATCH`, :data:`NO_MATCH`, or :data:`UNRESOLVED` when nothing matched and some
+        pattern's variable could not be resolved (the element cannot be judged: for NotResource
+        that must not read as "not this resource")."""
         if self._any or value in self._exact:
-            return True
+            return MATCH
         for m in self._matchers:
             if m(value):
-                return True
+                return MATCH
+        unresolved = False
         for parts in self._templates:
             resolved = resolve(parts, keys)
             if resolved is None:
+                unresolved = True
                 continue
             key = tuple(f"\x00{p}" if isinstance(p, _Wild) else p for p in resolved)
             found = self._cache.get(key)
@@ -275,5 +283,8 @@ class PatternSet:
                     self._cache.clear()
                 found = self._cache[key] = build_matcher(resolved, arn=self._arn, fold=self._fold)
             if found(value):
-                return True
-        return False
+                return MATCH
+        return UNRESOLVED if unresolved else NO_MATCH
+
+
+NO_MATCH, MATCH, UNRESOLVED = 0, 1, 2

@@ -310,3 +310,41 @@ def test_access_denied_messages() -> None:
         f"User: {user} is not authorized to perform: lambda:ListFunctions because no identity-based policy allows the lambda:ListFunctions action")
     with pytest.raises(ValueError):
         access_denied_message(user, "lambda:InvokeFunction", FN, evaluate(Request.build(root_a, "lambda:InvokeFunction", FN)))
+
+
+def test_an_unresolved_variable_in_not_resource_never_reads_as_another_resource() -> None:
+    # IAM policy elements: Variables and tags ("If AWS cannot resolve a variable this might
+    # cause the entire statement to be invalid"): a role session has no aws:username, so this
+    # Allow must not grant every resource to it.
+    policy = identity({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::private/${aws:username}/*"})
+    assert not evaluate(Request.build(role_session, "s3:GetObject", "arn:aws:s3:::public/x"), [policy]).allowed
+    assert evaluate(Request.build(alice, "s3:GetObject", "arn:aws:s3:::public/x"), [policy]).allowed
+    assert not evaluate(Request.build(alice, "s3:GetObject", "arn:aws:s3:::private/alice/x"), [policy]).allowed
+
+
+def test_request_times_are_utc() -> None:
+    from datetime import timedelta
+
+    r = Request.build(alice, "lambda:GetFunction", FN, now=datetime(2026, 1, 1, 9, 30, tzinfo=timezone(timedelta(hours=2))))
+    assert r.keys["aws:currenttime"] == ("2026-01-01T07:30:00Z",)
+    assert r.keys["aws:epochtime"] == (str(int(datetime(2026, 1, 1, 7, 30, tzinfo=timezone.utc).timestamp())),)
+
+
+def test_caller_keys_follow_awss_global_keys() -> None:
+    # AWS global condition context keys: aws:userid is "role-id:session" for a role session,
+    # aws:PrincipalArn the role's ARN (with its path), no aws:username
+    keys = Request.build(role_session, "lambda:GetFunction", FN).keys
+    assert keys["aws:userid"] == ("AROAAPP:s1",)
+    assert keys["aws:principalarn"] == (f"arn:aws:iam::{A}:role/service-role/app-role",)
+    assert keys["aws:principaltype"] == ("AssumedRole",) and "aws:username" not in keys
+    assert role_session.arn == f"arn:aws:sts::{A}:assumed-role/app-role/s1"
+    assert Request.build(alice, "x:y", "*").keys["aws:username"] == ("alice",)
+    assert "aws:principalarn" not in Request.build(sns, "x:y", "*").keys
+
+
+def test_the_per_action_memo_is_bounded() -> None:
+    policies = PolicySet([INVOKE_ANY])
+    for i in range(3000):
+        evaluate(Request.build(alice, f"svc:Action{i}", FN), policies)
+    assert len(policies._by_action) <= 1024
+    assert evaluate(Request.build(alice, "lambda:InvokeFunction", FN), policies).allowed
