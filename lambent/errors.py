@@ -31,7 +31,8 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     ├── ServiceError                   lambent itself failed (500)
     │   ├── StorageFull                the data directory is out of space (ENOSPC)
     │   ├── ConstraintViolation        a statement broke a database constraint (lambent.store)
-    │   └── EnvironmentStartFailed     an execution environment's sandbox could not be set up
+    │   ├── EnvironmentStartFailed     an execution environment's sandbox could not be set up
+    │   └── DeliveryFailed             an async result could not reach its destination or DLQ
     └── ResourceNotReady               the function cannot run yet / any more (502)
 """
 
@@ -180,6 +181,18 @@ class EnvironmentStartFailed(ServiceError):
     or its Runtime API endpoint could not be opened: lambent's failure, not the function's
     (Lambda: 500 ServiceException). The caller sees only :data:`SERVICE_FAILURE_MESSAGE`; the
     cause (function ARN, request id, sandbox hint) is logged once where it is translated."""
+
+
+class DeliveryFailed(ServiceError):
+    """An asynchronous invocation record or a dead letter could not be handed to its destination
+    (SQS, SNS, EventBridge, Lambda): boto3/botocore's errors translated where lambent calls them.
+    ``retryable``: whether another try may succeed (throttles, 5xx, connection errors) or not (the
+    queue does not exist, access denied, a malformed target). ``code`` is the remote AWS error code."""
+
+    def __init__(self, message: str, *, retryable: bool = True, code: str = "", **context: object) -> None:
+        super().__init__(message, **context)
+        self.retryable = retryable
+        self.code = code
 
 
 #: What a caller is told of a service-side failure (AWS's wording of ServiceException); the cause

@@ -70,6 +70,7 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     # AWS has no disk of ours to fill: ServiceException (500) is its code for a service-side failure.
     e.StorageFull: ErrorShape("ServiceException", 500, "Message"),
     e.ConstraintViolation: ErrorShape("ServiceException", 500, "Message"),
+    e.DeliveryFailed: ErrorShape("ServiceException", 500, "Message"),
     # A sandbox that cannot start: AWS's Invoke errors name no more specific code for it.
     e.EnvironmentStartFailed: ErrorShape("ServiceException", 500, "Message"),
     e.ServiceError: ErrorShape("ServiceException", 500, "Message"),

@@ -6,6 +6,11 @@ and EventBridge are reached through their AWS APIs with boto3, at the endpoints 
 ``settings.aws`` (AWS itself when empty, or a self-hosted implementation). A Lambda destination is
 invoked asynchronously through lambent's own queue. A delivery that fails is retried; one that
 still fails is recorded as undeliverable (never dropped silently) and counted.
+
+boto3/botocore's errors are translated here, where lambent calls them, into
+:class:`~lambent.errors.DeliveryFailed` (remote code, retryable or not): a queue that does not
+exist or a denied call is not retried, a throttle, a 5xx or a lost connection is. Each delivery
+that gives up is logged once, with the target, the request id and the last cause.
 """
 
 from __future__ import annotations
@@ -19,10 +24,53 @@ from datetime import datetime, timezone
 from typing import Any
 
 from lambent import arns
+from lambent.errors import DeliveryFailed, LambentError, ResourceNotFound, TooManyRequests
 from lambent.settings import AwsEndpointSettings
 from lambent.store.async_queue import AsyncEventStore
 
 log = logging.getLogger(__name__)
+
+#: Remote error codes worth another try (botocore's own throttling codes, and transient ones).
+_RETRYABLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+    "ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout", "RequestTimeoutException",
+    "KMSThrottlingException",
+})
+
+
+def translate(exc: BaseException, target: str) -> DeliveryFailed:
+    """``exc`` (raised while handing something to ``target``) as lambent's most specific error."""
+    from botocore import exceptions as boto
+
+    if isinstance(exc, DeliveryFailed):
+        return exc
+    if isinstance(exc, boto.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        retryable = code in _RETRYABLE_CODES or status >= 500 or status == 429
+        return DeliveryFailed(f"{code or 'error'}: {error.get('Message', '')}".strip(), retryable=retryable,
+                              code=code, target=target, status=status)
+    if isinstance(exc, (boto.NoCredentialsError, boto.PartialCredentialsError, boto.NoRegionError,
+                        boto.ParamValidationError, boto.UnknownServiceError)):
+        # configuration, not weather: the same call fails the same way
+        return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=False, target=target)
+    if isinstance(exc, boto.BotoCoreError):
+        # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError ...: the network
+        return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True, target=target)
+    if isinstance(exc, ResourceNotFound):
+        # a Lambda destination that no longer exists
+        return DeliveryFailed(exc.message, retryable=False, code="ResourceNotFoundException", target=target)
+    if isinstance(exc, TooManyRequests):
+        return DeliveryFailed(exc.message, retryable=True, code="TooManyRequestsException", target=target)
+    if isinstance(exc, LambentError):
+        return DeliveryFailed(exc.message, retryable=True, target=target)
+    if isinstance(exc, ValueError):
+        # a target ARN lambent cannot address
+        return DeliveryFailed(str(exc), retryable=False, target=target)
+    return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True, target=target)
+
 
 #: (function name, qualifier, payload) -> request id; lambent's own async invoke.
 LambdaEnqueue = Callable[[str, "str | None", bytes], Awaitable[str]]
@@ -108,18 +156,27 @@ class Destinations:
 
     async def _deliver(self, target: str, body: bytes, request_id: str, *, kind: str, success: bool = False,
                        attributes: dict[str, str] | None = None) -> None:
-        last = ""
+        failure: DeliveryFailed | None = None
+        tries = 0
         for attempt in range(self.attempts):
+            tries = attempt + 1
             try:
                 await self._send_once(target, body, kind=kind, success=success, attributes=attributes)
                 self.delivered += 1
                 return
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
-                last = f"{type(exc).__name__}: {exc}"
-                log.warning("delivery of %s for %s to %s failed (attempt %d): %s", kind, request_id, target, attempt + 1, last)
-                await asyncio.sleep(self.retry_delay_s * (2**attempt))
+            except Exception as exc:  # noqa: BLE001 - translated here, the boundary to boto3
+                failure = translate(exc, target)
+                log.debug("delivery of %s for %s to %s failed (attempt %d): %s", kind, request_id, target, tries,
+                          failure.message)
+                if not failure.retryable:
+                    break
+                if tries < self.attempts:
+                    await asyncio.sleep(self.retry_delay_s * (2**attempt))
         self.failed += 1
-        log.error("giving up delivering %s for %s to %s: %s", kind, request_id, target, last)
+        last = failure.message if failure is not None else ""
+        # The one log line of this failure, with its context.
+        log.error("giving up delivering %s for %s to %s after %d attempt(s)%s: %s", kind, request_id, target, tries,
+                  "" if failure is None or failure.retryable else " (not retryable)", last)
         await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last)
 
     async def _send_once(self, target: str, body: bytes, *, kind: str, success: bool,
