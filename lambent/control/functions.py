@@ -173,8 +173,12 @@ class FunctionService:
         if task is not None:
             await asyncio.shield(task)
 
-    def not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFound:
-        return ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+    def not_found(self, name: str, qualifier: str | None = None, *, invoking: bool = False) -> ResourceNotFound:
+        """AWS names the qualifier it looked for. For Invoke and PutFunctionConcurrency an
+        unqualified name is ``…:function:NAME:$LATEST`` (``invoking``); for the other operations
+        it is the bare function ARN (AWS's answers as recorded in November 2025, LocalStack's
+        validated snapshots test_invoke_exceptions and test_function_concurrency_exceptions)."""
+        return ResourceNotFound(f"Function not found: {self.arn(name, qualifier or (arns.LATEST if invoking else None))}")
 
     def entry(self, name: str) -> FunctionEntry:
         fn = self.registry.get(name)
@@ -188,15 +192,17 @@ class FunctionService:
         arns.check_account(ref, self.settings.region, self.settings.account_id)
         return ref.name, arns.resolve_qualifier(ref, qualifier)
 
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, *,
+                invoking: bool = False) -> FunctionConfig:
         """The configuration a read or an invoke with this qualifier addresses. Hot path.
 
         An alias resolves to its primary version, or, given a uniform ``draw`` in [0, 1) (an
-        invoke), to the version its routing weights pick for that draw.
+        invoke), to the version its routing weights pick for that draw. ``invoking``: the
+        not-found answer is Invoke's (see :meth:`not_found`).
         """
         fn = self.registry.get(name)
         if fn is None:
-            raise self.not_found(name, qualifier)  # AWS keeps the qualifier in the ARN it names
+            raise self.not_found(name, qualifier, invoking=invoking)  # AWS keeps the qualifier in the ARN it names
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
             alias = fn.aliases.get(qualifier) if qualifier else None
@@ -414,7 +420,8 @@ class FunctionService:
         return sum(f.reserved_concurrency or 0 for f in self.registry.values() if f.name != excluding)
 
     async def put_concurrency(self, name: str, value: int) -> int:
-        self.entry(name)  # ResourceNotFound before anything else
+        if self.registry.get(name) is None:  # ResourceNotFound before anything else, naming $LATEST as AWS
+            raise self.not_found(name, invoking=True)
         async with self.locked(name) as fn:
             limits = self.settings.limits
             unreserved = limits.account_concurrency - self.total_reserved(excluding=name) - value

@@ -22,7 +22,7 @@ from lambent.control.updates import (
     or_current,
 )
 from lambent.control.versions import VersionService
-from lambent.errors import InvalidParameterValue
+from lambent.errors import InvalidParameterValue, ResourceNotFound
 from tests.unit.control.test_functions import inp, service
 
 
@@ -134,3 +134,20 @@ async def test_alias_update_keeps_what_is_not_given(tmp_path: Path) -> None:
     assert (c.additional_version, c.description) == (None, "e")
     d = await aliases.update("fn", "live", function_version="1")  # transitional keyword form
     assert (d.function_version, d.description, d.additional_version) == ("1", "e", None)
+
+
+async def test_not_found_names_latest_only_for_invoke_and_put_concurrency(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:nope"
+    with pytest.raises(ResourceNotFound) as read:
+        svc.resolve("nope")
+    assert str(read.value) == f"Function not found: {arn}"
+    with pytest.raises(ResourceNotFound) as invoked:
+        svc.resolve("nope", draw=0.5, invoking=True)
+    assert str(invoked.value) == f"Function not found: {arn}:$LATEST"
+    with pytest.raises(ResourceNotFound) as qualified:
+        svc.resolve("nope", "live", invoking=True)
+    assert str(qualified.value) == f"Function not found: {arn}:live"
+    with pytest.raises(ResourceNotFound) as concurrency:
+        await svc.put_concurrency("nope", 1)
+    assert str(concurrency.value) == f"Function not found: {arn}:$LATEST"
