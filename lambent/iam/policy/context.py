@@ -144,7 +144,8 @@ class Request:
 
     ``resource_account`` is the account that owns the resource; when it is not the caller's the
     request is cross-account and both an identity-based and a resource-based policy must allow it.
-    Build with :meth:`build`.
+    :meth:`build` reads it from the resource ARN's account field when not given, so forgetting it
+    can never turn a cross-account request into the more permissive same-account case.
     """
 
     caller: Caller
@@ -172,6 +173,10 @@ class Request:
         if source_ip is not None:
             keys["aws:sourceip"] = (source_ip,)
         keys.update(caller.context_keys)
+        if resource_account is None and resource.startswith("arn:"):
+            parts = resource.split(":", 5)
+            if len(parts) == 6 and parts[4]:
+                resource_account = parts[4]
         return cls(caller, action, resource, resource_account, keys, action.lower())
 
     @property

@@ -348,3 +348,13 @@ def test_the_per_action_memo_is_bounded() -> None:
         evaluate(Request.build(alice, f"svc:Action{i}", FN), policies)
     assert len(policies._by_action) <= 1024
     assert evaluate(Request.build(alice, "lambda:InvokeFunction", FN), policies).allowed
+
+
+def test_the_resource_account_defaults_to_the_arns_account() -> None:
+    # Hostile default: an API that forgets resource_account must not get the same-account rule
+    # (either side allows) for another account's function.
+    req = Request.build(bob_b, "lambda:InvokeFunction", FN)
+    assert req.resource_account == A and req.cross_account
+    assert evaluate(req, [], XACCOUNT_POLICY).decision is Decision.IMPLICIT_DENY
+    assert not Request.build(alice, "lambda:ListFunctions", "*").cross_account
+    assert Request.build(alice, "s3:GetObject", "arn:aws:s3:::bucket/key").resource_account is None
