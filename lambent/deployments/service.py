@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from lambent import arns
 from lambent.control.aliases import AliasService
+from lambent.control.updates import AliasUpdate
 from lambent.control.functions import FunctionService
 from lambent.control.model import Alias
 from lambent.deployments.decide import (
@@ -416,10 +417,10 @@ class _Runner:
 
     async def _apply(self, alias: Alias, target: AliasState) -> None:
         """One UpdateAlias, exactly as the API would do it, guarded by the alias's RevisionId."""
-        weights = {target.additional_version: target.additional_weight} if target.additional_version else None
+        weights = {target.additional_version: target.additional_weight} if target.additional_version else {}
         await self.svc.aliases.update(
-            alias.function, alias.name, function_version=target.function_version, weights=weights,
-            clear_routing=weights is None, revision_id=alias.revision_id,
+            alias.function, alias.name, AliasUpdate(function_version=target.function_version, routing_config=weights),
+            revision_id=alias.revision_id,
         )
 
     async def _hook(self, action: RunHook) -> None:
