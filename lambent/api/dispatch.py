@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lambent.api.envelopes import error_response
 from lambent.api.operations import unknown_operation
 from lambent.api.protocols import ProtocolHandler, Wire
-from lambent.api.protocols.registry import Operations, Registered
+from lambent.api.protocols.registry import Operations, Registered, no_operation_matches
 from lambent.errors import LambentError, ServiceError
 from lambent.platform import Platform
 
@@ -127,7 +127,7 @@ class Dispatcher:
                     await self._fallback(scope, receive, send, service, body)
                     return
                 if routed is None:
-                    raise unknown_operation(service.name, method, path, query)
+                    raise no_operation_matches(service.name, method, path)
                 entry = service.operations.entry(routed[0])  # raises UnknownOperation naming it
         except LambentError as exc:
             await send_error(send, service, exc)

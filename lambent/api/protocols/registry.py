@@ -44,6 +44,10 @@ def not_implemented(service: str, operation: str) -> UnknownOperation:
     )
 
 
+def no_operation_matches(service: str, method: str, path: str) -> UnknownOperation:
+    return UnknownOperation(f"No {service} operation matches {method} {path}.")
+
+
 class Operations:
     def __init__(self, service: str) -> None:
         self.service = service

@@ -15,12 +15,12 @@ from urllib.parse import parse_qs
 
 from botocore.model import OperationModel, Shape
 
-from lambent.api.operations import unknown_operation
 from lambent.api.protocols._base import Params, ProtocolHandler
 from lambent.api.protocols._json import from_json, to_json
 from lambent.api.protocols._values import scalar_from_text, scalar_to_text
 from lambent.api.protocols.errors import Wire, WireError
 from lambent.api.protocols.errors import rest_json as render_error
+from lambent.api.protocols.registry import no_operation_matches
 from lambent.api.protocols.routing import RestRouter
 from lambent.errors import InvalidRequestContent
 
@@ -132,7 +132,7 @@ class RestJsonHandler(ProtocolHandler):
         query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
         found = self._router.match(method, path, query)
         if found is None:
-            raise unknown_operation(self.service, method, path, query_string)
+            raise no_operation_matches(self.service, method, path)
         name, labels = found
         return name, self._params(name, labels, query, headers, body, validate)
 
