@@ -1,11 +1,11 @@
 """STS API (2011-06-15, query protocol): GetCallerIdentity and AssumeRole, on the protocol layer.
 
-AssumeRole's rules are the domain's (:mod:`lambent.iam.sts`): the trust policy is read
-conservatively (an Allow it cannot evaluate — a Condition, NotPrincipal — never counts) until the
-policy engine evaluates it; the account root cannot assume roles; an unknown role and a refused
-trust answer the same AccessDenied. Members lambent does not act on (session policies, tags,
-ExternalId, MFA, SourceIdentity...) are refused by the layer, naming them: accepting ExternalId
-without checking the trust's ``sts:ExternalId`` condition would be a silent hole.
+AssumeRole's rules are the domain's (:mod:`lambent.iam.sts`): the trust policy and the caller's
+identity policies are evaluated by the policy engine (ExternalId is in the request context, for
+``sts:ExternalId`` conditions); the account root cannot assume roles; an unknown role and a
+refused trust answer the same AccessDenied. Members lambent does not act on (session policies,
+tags, MFA, SourceIdentity, provided contexts) are refused by the layer, naming them: accepting
+them silently would grant more than the caller asked for, or skip a check it relies on.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ async def get_caller_identity(call: Call) -> dict[str, Any]:
     return caller_identity(principal_of(call))
 
 
-@STS.register("AssumeRole", handled={"RoleArn": None, "RoleSessionName": None, "DurationSeconds": None})
+@STS.register("AssumeRole", handled={"RoleArn": None, "RoleSessionName": None, "DurationSeconds": None,
+                                           "ExternalId": None})
 async def assume_role(call: Call) -> dict[str, Any]:
     p = call.params
     issued = await asyncio.to_thread(
-        assume, iam_of(call), principal_of(call), p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds")
+        assume, iam_of(call), principal_of(call), p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"),
+        external_id=p.get("ExternalId"),
     )
     s = issued.session
     return {

@@ -92,6 +92,10 @@ class IamService:
         self._attached: dict[_Owner, list[str]] = {}
         self._sessions: dict[str, Session] = {}
         self._index: dict[str, Principal] | None = None
+        #: Bumped by every change of any identity policy, attachment or default version: the
+        #: version :class:`lambent.iam.policy.PolicyCache` keys compiled policies by (coarse:
+        #: one number for every principal; such changes are rare).
+        self.policy_generation = 0
         self._load()
         if root_account_id not in self._accounts:
             self.store.insert("accounts", {"account_id": root_account_id, "name": ROOT_ACCOUNT_NAME, "created_at": clock()})
@@ -166,6 +170,9 @@ class IamService:
     def _changed(self) -> None:
         self._index = None
 
+    def _policies_changed(self) -> None:
+        self.policy_generation += 1
+
     def reload_if_changed(self) -> bool:
         """Reload from iam.db if another process changed it since (True if it did)."""
         with self._lock:
@@ -178,6 +185,7 @@ class IamService:
                 table.clear()
             self._load()
             self._changed()
+            self._policies_changed()
             return True
 
     # -- the key lookup ------------------------------------------------------------------------
@@ -427,6 +435,7 @@ class IamService:
                 "document": document,
             })
             self._inline.setdefault(owner, {})[policy_name] = document
+            self._policies_changed()
 
     def get_inline_policy(self, account_id: str, kind: OwnerKind, owner_name: str, policy_name: str) -> str:
         owner = self._owner(account_id, kind, owner_name)
@@ -443,6 +452,7 @@ class IamService:
                 "account_id": account_id, "owner_kind": kind.value, "owner_key": owner[2], "policy_name": policy_name,
             })
             del self._inline[owner][policy_name]
+            self._policies_changed()
 
     def list_inline_policies(self, account_id: str, kind: OwnerKind, owner_name: str) -> list[str]:
         return sorted(list(self._inline.get(self._owner(account_id, kind, owner_name), {})))
@@ -511,6 +521,7 @@ class IamService:
                 policy, versions=(*policy.versions, version), default_version=default,
                 next_version=policy.next_version + 1, updated_at=now,
             )
+            self._policies_changed()
             return version
 
     def _own_policy(self, account_id: str, arn: str) -> ManagedPolicy:
@@ -564,6 +575,7 @@ class IamService:
                 "account_id": account_id, "owner_kind": kind.value, "owner_key": owner[2], "policy_arn": arn,
             })
             attached.append(arn)
+            self._policies_changed()
 
     def detach_policy(self, account_id: str, kind: OwnerKind, owner_name: str, arn: str) -> None:
         with self._lock:
@@ -574,12 +586,17 @@ class IamService:
                 "account_id": account_id, "owner_kind": kind.value, "owner_key": owner[2], "policy_arn": arn,
             })
             self._attached[owner].remove(arn)
+            self._policies_changed()
 
     def attached_policies(self, account_id: str, kind: OwnerKind, owner_name: str,
                           path_prefix: str = "/") -> list[ManagedPolicy]:
         owner = self._owner(account_id, kind, owner_name)
         found = [self.policy(account_id, arn) for arn in list(self._attached.get(owner, []))]
         return sorted((p for p in found if p is not None and p.path.startswith(path_prefix)), key=lambda p: p.name.lower())
+
+    def identity_policy_version(self, principal: Principal) -> int:
+        """The version of ``principal``'s identity policies (for PolicyCache.get)."""
+        return self.policy_generation
 
     def identity_policies(self, principal: Principal) -> list[str]:
         """The documents of every policy of ``principal`` (inline, then attached managed ones'

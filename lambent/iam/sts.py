@@ -7,19 +7,25 @@ and a trust policy that does not allow the caller answer the same AccessDenied, 
 cannot probe another account for role names. The session's principal is
 ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``, its id ``ROLEID:SESSION``.
 
-The trust policy is read by :func:`lambent.iam.trust.trust_allows` (a conservative reading that
-never allows what it cannot evaluate) until the policy engine evaluates it.
+The decision is the policy engine's (:mod:`lambent.iam.policy`), with the role's trust policy
+as the resource-based policy and the caller's identity policies, plus the rule that makes a
+trust policy special: it must name the caller (its ARN, its role, or its account — the last
+delegating to the caller's identity policies, which must then allow ``sts:AssumeRole`` on the
+role); an identity policy alone never lets a principal into a role whose trust does not name it.
+Across accounts both sides must allow. ``sts:ExternalId``, ``sts:RoleSessionName`` and
+``aws:PrincipalServiceName`` are in the request context, so trust conditions on them hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from lambent.errors import AccessDenied, ValidationError
-from lambent.iam.model import Principal, PrincipalKind, Session
+from lambent.iam.model import Principal, PrincipalKind, Role, Session
+from lambent.iam.policy import Caller, ContextValue, PolicyKind, PrincipalType, Request, compile_policy, evaluate
 from lambent.iam.service import IamService
-from lambent.iam.trust import trust_allows
 
 DEFAULT_DURATION_S = 3600
 MIN_DURATION_S = 900
@@ -40,10 +46,10 @@ def assume_role(
     session_name: str,
     duration_s: int | None = None,
     *,
-    identity_allows: Callable[[], bool] = lambda: False,
+    external_id: str | None = None,
 ) -> IssuedCredentials:
-    """``caller`` assumes ``role_arn``; ``identity_allows`` says whether the caller's own policies
-    allow sts:AssumeRole on it (needed when the trust names the caller's account)."""
+    """``caller`` assumes ``role_arn`` (``external_id``: AssumeRole's ExternalId, for the trust's
+    ``sts:ExternalId`` condition)."""
     denied = AccessDenied(
         f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
         caller=caller.arn,
@@ -51,7 +57,10 @@ def assume_role(
     if caller.kind is PrincipalKind.ROOT:
         raise AccessDenied("Roles may not be assumed by root accounts.", caller=caller.arn)
     role = iam.role_by_arn(role_arn)
-    if role is None or not trust_allows(role.assume_role_policy, principal=caller, identity_allows=identity_allows):
+    context: dict[str, ContextValue] = {"sts:RoleSessionName": session_name}
+    if external_id is not None:
+        context["sts:ExternalId"] = external_id
+    if role is None or not _trusted(iam, role, _caller(caller), caller, context):
         raise denied
     duration = DEFAULT_DURATION_S if duration_s is None else duration_s
     _check_duration(duration, role.max_session_s, chained=caller.kind is PrincipalKind.ASSUMED_ROLE)
@@ -65,11 +74,35 @@ def assume_role_for_service(
     """An AWS service principal (``lambda.amazonaws.com`` running a function with its execution
     role) assumes ``role_arn``, if the role's trust policy names that service."""
     role = iam.role_by_arn(role_arn)
-    if role is None or not trust_allows(role.assume_role_policy, service=service):
+    if role is None or not _trusted(iam, role, Caller.service(service), None, {"sts:RoleSessionName": session_name}):
         raise AccessDenied(f"{service} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
     _check_duration(duration_s, role.max_session_s, chained=False)
     session, token = iam.issue_session(role, session_name, duration_s)
     return IssuedCredentials(session, token)
+
+
+def _caller(p: Principal) -> Caller:
+    if p.kind is PrincipalKind.ROOT:
+        return Caller.root(p.account_id)
+    if p.kind is PrincipalKind.USER:
+        return Caller(p.arn, PrincipalType.USER, p.account_id, userid=p.user_id, username=p.name)
+    return Caller(p.arn, PrincipalType.ASSUMED_ROLE, p.account_id, userid=p.user_id, principal_arn=p.role_arn)
+
+
+def _trusted(
+    iam: IamService, role: Role, caller: Caller, principal: Principal | None, context: Mapping[str, ContextValue]
+) -> bool:
+    request = Request.build(
+        caller, "sts:AssumeRole", role.arn, resource_account=role.account_id, now=datetime.now(timezone.utc), context=context
+    )
+    trust = compile_policy(role.assume_role_policy, PolicyKind.TRUST)
+    identity = [compile_policy(doc) for doc in iam.identity_policies(principal)] if principal is not None else []
+    if not evaluate(request, identity, trust).allowed:
+        return False
+    # the trust must name the caller itself (directly or through its account), whatever the
+    # identity policies allow (IAM User Guide: "roles ... trust policy")
+    _, allows = trust.candidates(request.action_lower)
+    return any(s.applies(request) for s in allows)
 
 
 def _check_duration(duration_s: int, max_session_s: int, *, chained: bool) -> None:

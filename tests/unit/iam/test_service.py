@@ -19,7 +19,9 @@ from lambent.errors import (
     NoSuchEntity,
     ServiceError,
 )
+from lambent.iam.managed import AWS_MANAGED
 from lambent.iam.model import KeyStatus, OwnerKind, PrincipalKind
+from lambent.iam.policy import PolicyKind, parse_policy
 from lambent.iam.service import IamService
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -211,11 +213,13 @@ def test_another_accounts_policy_is_invisible(iam: IamService) -> None:
 
 @pytest.mark.parametrize(("doc", "error", "message"), [
     ("{not json", MalformedPolicyDocument, "This policy contains invalid Json"),
+    (json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}] * 2, "Extra": 1}),
+     MalformedPolicyDocument, "Syntax errors in policy."),
     ("[]", MalformedPolicyDocument, "This policy contains invalid Json"),
     ("[" * 6000, MalformedPolicyDocument, "This policy contains invalid Json"),  # deep nesting
     (json.dumps({"Version": "2012-10-17"}), MalformedPolicyDocument, "Syntax errors in policy."),
     (json.dumps({"Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]}), MalformedPolicyDocument,
-     "Syntax errors in policy."),
+     "Invalid effect: Maybe"),
     (json.dumps({"Statement": [{"Effect": "Allow", "Resource": "*"}]}), MalformedPolicyDocument,
      "Policy statement must contain actions."),
     (json.dumps({"Statement": [{"Effect": "Allow", "Action": "*"}]}), MalformedPolicyDocument,
@@ -232,10 +236,21 @@ def test_malformed_documents_are_refused_with_aws_messages(
     assert iam.list_policies(ACCOUNT, "Local") == []
 
 
-def test_a_trust_policy_must_name_a_principal(iam: IamService) -> None:
+def test_a_trust_policy_names_a_principal_and_no_resource(iam: IamService) -> None:
     with pytest.raises(MalformedPolicyDocument) as caught:
         iam.create_role(ACCOUNT, "r", DOC)
-    assert caught.value.message == "AssumeRolepolicy contains an invalid principal"
+    assert caught.value.message == "Has prohibited field Resource"
+    no_principal = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
+    with pytest.raises(MalformedPolicyDocument) as missing:
+        iam.create_role(ACCOUNT, "r", no_principal)
+    assert missing.value.message == "Missing required field Principal"
+    assert iam.list_roles(ACCOUNT) == []
+
+
+def test_every_aws_managed_document_is_valid_policy_grammar() -> None:
+    for policy in AWS_MANAGED:
+        parse_policy(policy.document, PolicyKind.IDENTITY)
+        assert policy.arn.startswith("arn:aws:iam::aws:policy/")
 
 
 def test_everything_survives_a_restart_and_secrets_are_sealed_on_disk(tmp_path: Path, clock: Clock) -> None:
@@ -318,3 +333,19 @@ def test_an_account_created_by_another_process_works_at_once(tmp_path: Path, clo
     finally:
         operator.close()
         server.close()
+
+
+def test_the_policy_version_moves_with_every_policy_change(iam: IamService) -> None:
+    iam.create_role(ACCOUNT, "r", TRUST)
+    seen = [iam.policy_generation]
+    arn = iam.create_policy(ACCOUNT, "p", DOC).arn
+    for change in (
+        lambda: iam.put_inline_policy(ACCOUNT, OwnerKind.ROLE, "r", "i", DOC),
+        lambda: iam.attach_policy(ACCOUNT, OwnerKind.ROLE, "r", arn),
+        lambda: iam.create_policy_version(ACCOUNT, arn, DOC, set_default=True),
+        lambda: iam.detach_policy(ACCOUNT, OwnerKind.ROLE, "r", arn),
+        lambda: iam.delete_inline_policy(ACCOUNT, OwnerKind.ROLE, "r", "i"),
+    ):
+        change()
+        assert iam.policy_generation > seen[-1]
+        seen.append(iam.policy_generation)

@@ -8,7 +8,7 @@ import pytest
 from iam_fixtures import ACCOUNT, Clock
 
 from lambent.errors import AccessDenied, ExpiredToken, ValidationError
-from lambent.iam.model import Principal, PrincipalKind
+from lambent.iam.model import OwnerKind, Principal, PrincipalKind
 from lambent.iam.service import IamService
 from lambent.iam.sts import assume_role, assume_role_for_service, caller_identity
 
@@ -108,3 +108,60 @@ def test_root_identity(iam: IamService) -> None:
     assert caller_identity(iam.root_principal()) == {
         "UserId": ACCOUNT, "Account": ACCOUNT, "Arn": "arn:aws:iam::000000000000:root"}
     assert iam.root_principal().kind is PrincipalKind.ROOT
+
+
+def _allow_assume(resource: str = "*") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}]})
+
+
+def test_a_trust_naming_the_account_delegates_to_the_callers_policies(iam: IamService) -> None:
+    alice = _user(iam)
+    role = iam.create_role(ACCOUNT, "worker", _trust(aws=f"arn:aws:iam::{ACCOUNT}:root"))
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, role.arn, "s")
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "assume", _allow_assume(role.arn))
+    assert assume_role(iam, alice, role.arn, "s").session.role_name == "worker"
+
+
+def test_identity_policies_alone_never_open_a_role_whose_trust_does_not_name_the_caller(iam: IamService) -> None:
+    alice, bob = _user(iam, "alice"), _user(iam, "bob")
+    role = iam.create_role(ACCOUNT, "worker", _trust(aws=bob.arn))
+    iam.attach_policy(ACCOUNT, OwnerKind.USER, "alice", "arn:aws:iam::aws:policy/AdministratorAccess")
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, role.arn, "s")
+    assert assume_role(iam, bob, role.arn, "s").session.role_name == "worker"
+
+
+def test_an_explicit_deny_wins(iam: IamService) -> None:
+    alice = _user(iam)
+    role = iam.create_role(ACCOUNT, "worker", _trust(aws=alice.arn))
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "no", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "sts:*", "Resource": "*"}]}))
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, role.arn, "s")
+
+
+def test_across_accounts_both_the_trust_and_the_callers_policies_must_allow(iam: IamService) -> None:
+    alice = _user(iam)
+    other = iam.create_account("other")[0].account_id
+    role = iam.create_role(other, "shared", _trust(aws=alice.arn))
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, role.arn, "s")  # alice's own account has not allowed it
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "assume", _allow_assume(role.arn))
+    session = assume_role(iam, alice, role.arn, "s").session
+    assert session.arn == f"arn:aws:sts::{other}:assumed-role/shared/s"
+    stranger = iam.create_role(other, "private", _trust(aws=f"arn:aws:iam::{other}:root"))
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, stranger.arn, "s")
+
+
+def test_trust_conditions_see_the_session_name(iam: IamService) -> None:
+    alice = _user(iam)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "sts:AssumeRole",
+        "Condition": {"StringLike": {"sts:RoleSessionName": "ci-*"}}}]})
+    role = iam.create_role(ACCOUNT, "ci", trust)
+    with pytest.raises(AccessDenied):
+        assume_role(iam, alice, role.arn, "laptop")
+    assert assume_role(iam, alice, role.arn, "ci-42").session.session_name == "ci-42"

@@ -55,5 +55,20 @@ async def test_refusals(iam: IamService) -> None:
                                                                  "DurationSeconds": 60}, principal=alice))
     assert (status, code) == (400, "ValidationError")
     status, code, message = error(await call(iam, "sts", "AssumeRole", {
-        "RoleArn": role.arn, "RoleSessionName": "s1", "ExternalId": "shared-secret"}, principal=alice))
-    assert (status, code) == (400, "InvalidParameterValue") and "ExternalId" in message
+        "RoleArn": role.arn, "RoleSessionName": "s1", "Policy": '{"Version": "2012-10-17"}'}, principal=alice))
+    assert (status, code) == (400, "InvalidParameterValue") and "Policy" in message
+
+
+async def test_external_id_reaches_the_trust_condition(iam: IamService) -> None:
+    iam.create_user(ACCOUNT, "alice")
+    alice = iam.lookup(iam.create_access_key(ACCOUNT, "alice").access_key_id)
+    assert alice is not None
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "shared-secret"}}}]})
+    role = iam.create_role(ACCOUNT, "vendor", trust)
+    params = {"RoleArn": role.arn, "RoleSessionName": "s1"}
+    assert error(await call(iam, "sts", "AssumeRole", params, principal=alice))[1] == "AccessDenied"
+    assert error(await call(iam, "sts", "AssumeRole", {**params, "ExternalId": "guess"}, principal=alice))[1] == "AccessDenied"
+    got = await call(iam, "sts", "AssumeRole", {**params, "ExternalId": "shared-secret"}, principal=alice)
+    assert got["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/vendor/s1"
