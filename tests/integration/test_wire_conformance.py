@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import ROLE, Server, create_function, send_signed, unique, zip_of
+from harness import ACCESS_KEY, ROLE, SECRET_KEY, Server, create_function, send_signed, unique, zip_of
 from shape_check import ShapeRecorder
+
+from lambent.api.models import client as model_client
+from lambent.api.services import table
 
 APP = {"app.py": "def handler(e, c):\n    return e\n"}
 
@@ -29,6 +32,20 @@ SCHEDULER_OPERATIONS = {
     "GetScheduleGroup", "ListScheduleGroups", "DeleteScheduleGroup", "TagResource", "UntagResource",
     "ListTagsForResource",
 }
+
+LAMBENT_OPERATIONS = {"CreateDeployment", "GetDeployment", "ListDeployments", "StopDeployment"}
+#: service -> the operations the tests below exercise on the wire
+CASES = {"lambda": LAMBDA_OPERATIONS, "scheduler": SCHEDULER_OPERATIONS, "lambent": LAMBENT_OPERATIONS}
+
+
+def test_every_registered_operation_has_a_wire_case() -> None:
+    """Derived from the registries: an operation a handler serves must be checked on the wire here."""
+    missing = {
+        name: sorted(service.operations.implemented - CASES.get(name, set()))
+        for name, service in table().items()
+        if service.operations.implemented - CASES.get(name, set())
+    }
+    assert missing == {}, f"registered operations without a wire case: {missing}"
 
 
 def expect_error(call: Any, **kwargs: Any) -> str:
@@ -140,6 +157,31 @@ def test_scheduler_responses_match_the_model(server: Server) -> None:
     sched.delete_schedule_group(Name=group)
 
     assert SCHEDULER_OPERATIONS <= rec.operations(), sorted(SCHEDULER_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_lambent_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    lam = server.client()
+    name = create_function(lam, APP)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=zip_of({**APP, "v2.txt": "2"}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    api = rec.attach(model_client("lambent", server.url, ACCESS_KEY, SECRET_KEY, "us-east-1"))
+    # parked at 10 % for two days: nothing moves while the test reads it
+    created = api.create_deployment(
+        FunctionName=name, Alias="live", TargetVersion="2",
+        TrafficRoutingConfig={"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 2880}},
+    )["Deployment"]
+    api.get_deployment(DeploymentId=created["DeploymentId"])
+    api.list_deployments(FunctionName=name)
+    api.stop_deployment(DeploymentId=created["DeploymentId"])
+    assert expect_error(api.get_deployment, DeploymentId="d-NOTTHERE") == "ResourceNotFoundException"
+
+    assert LAMBENT_OPERATIONS <= rec.operations(), sorted(LAMBENT_OPERATIONS - rec.operations())
     problems = rec.problems()
     assert problems == [], "\n".join(problems)
 
