@@ -16,9 +16,11 @@ by the default when the key has no single value, and ``${*}``, ``${?}``, ``${$}`
 characters. Substituted text is always literal: a value holding ``*`` never widens a pattern.
 A variable that cannot be resolved makes its element match nothing.
 
-Matching cost is bounded whatever a policy author writes: patterns with up to two ``*`` use
-Python's regex engine (at worst quadratic in the value), longer ones a bit-parallel automaton that
-is linear in the value, so a hostile pattern such as ``*a*a*a*a*a*b`` cannot stall the server.
+Matching cost is bounded whatever a policy author writes: a plain pattern with one ``*`` is a
+plain regex, with more an atomic-group regex that never backtracks into an earlier star; an ARN
+pattern with up to two ``*`` is a plain regex (at worst quadratic in an ARN, which the API bounds),
+with more a bit-parallel automaton linear in the value. So a hostile pattern such as
+``*a*a*a*a*a*b`` cannot stall the server.
 """
 
 from __future__ import annotations
@@ -161,14 +163,31 @@ def build_matcher(parts: Sequence[str], *, arn: bool = False, fold: bool = False
         return "".join(ch for _, ch in toks).__eq__
     if len(toks) == 1 and toks[0][0] == _ANY:
         return _always
-    if stars <= 2:
+    if stars <= 1 or (arn and stars == 2):
         src = "".join(
             re.escape(ch) if k == 0 else ".*" if k == _ANY else "[^:]*" if k == _NOCOLON else ("[^:]" if arn else ".")
             for k, ch in toks
         )
-        fullmatch = re.compile(src, re.DOTALL).fullmatch
-        return lambda value: fullmatch(value) is not None
-    return _BitAutomaton(toks, arn).match
+    elif not arn:
+        src = _atomic(toks)
+    else:
+        return _BitAutomaton(toks, arn).match
+    fullmatch = re.compile(src, re.DOTALL).fullmatch
+    return lambda value: fullmatch(value) is not None
+
+
+def _atomic(toks: Sequence[tuple[int, str]]) -> str:
+    """A plain glob ``L0*L1*...*Lk`` as ``L0(?>.*?L1)...(?>.*?Lk-1).*Lk``: each middle chunk is
+    committed at its leftmost occurrence, which is always a right choice when every ``*`` may
+    match anything, so the engine never backtracks into an earlier star (linear-ish cost)."""
+    chunks: list[str] = [""]
+    for kind, ch in toks:
+        if kind == _ANY:
+            chunks.append("")
+        else:
+            chunks[-1] += "." if kind == 3 else re.escape(ch)
+    middle = "".join(f"(?>.*?{c})" for c in chunks[1:-1] if c)
+    return f"{chunks[0]}{middle}.*{chunks[-1]}"
 
 
 def _always(value: str) -> bool:
