@@ -123,6 +123,7 @@ def main() -> None:
     p50, p99 = statistics.median(compiled), pct(compiled, 0.99)
     base50 = statistics.median(baseline)
     report.add(Figure("evaluate p50 (compiled, 10 statements)", p50, "µs", base50, "re-parse p50 (µs)", max_value=20.0))
+    report.add(Figure("speedup vs re-parse per request (p50 ratio)", base50 / p50, "×", min_value=10.0))
     report.add(Figure("evaluate p99 (compiled)", p99, "µs"))
     report.add(Figure("Request.build + evaluate p50", statistics.median(built), "µs"))
     report.add(Figure("PolicyCache.get (hit) + evaluate p50", statistics.median(cached), "µs"))
