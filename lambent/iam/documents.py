@@ -30,9 +30,16 @@ ROLE_INLINE_MAX = 10240
 TRUST_MAX = 2048
 
 
-def check_document(text: str, kind: DocKind, owner: str = "") -> PolicyDocument:
-    """The parsed document, or MalformedPolicyDocument / LimitExceeded with AWS's messages."""
-    _check_size(text, kind, owner)
+def document_size(text: str) -> int:
+    """A document's size as IAM's quotas count it: characters other than whitespace."""
+    return sum(1 for c in text if not c.isspace())
+
+
+def check_document(text: str, kind: DocKind, owner: str = "", others_size: int = 0) -> PolicyDocument:
+    """The parsed document, or MalformedPolicyDocument / LimitExceeded with AWS's messages.
+    ``others_size``: the owner's other inline policies (the inline quotas are per user or role,
+    all its inline policies together)."""
+    _check_size(document_size(text) + others_size, kind, owner)
     try:
         decoded = json.loads(text)
     except (ValueError, RecursionError):
@@ -42,8 +49,7 @@ def check_document(text: str, kind: DocKind, owner: str = "") -> PolicyDocument:
     return parse_policy(text, PolicyKind.TRUST if kind is DocKind.TRUST else PolicyKind.IDENTITY)
 
 
-def _check_size(text: str, kind: DocKind, owner: str) -> None:
-    size = sum(1 for c in text if not c.isspace())
+def _check_size(size: int, kind: DocKind, owner: str) -> None:
     if kind is DocKind.MANAGED and size > MANAGED_MAX:
         raise LimitExceeded(f"Cannot exceed quota for PolicySize: {MANAGED_MAX}")
     if kind is DocKind.TRUST and size > TRUST_MAX:

@@ -31,9 +31,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lambent.errors import DeleteConflict, EntityAlreadyExists, ExpiredToken, LimitExceeded, NoSuchEntity, ValidationError
+from lambent.errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    ExpiredToken,
+    LimitExceeded,
+    NoSuchEntity,
+    TooManyRequests,
+    ValidationError,
+)
 from lambent.iam import ids
-from lambent.iam.documents import DocKind, check_document
+from lambent.iam.documents import DocKind, check_document, document_size
 from lambent.iam.managed import BY_ARN as AWS_MANAGED
 from lambent.iam.model import (
     PARTITION,
@@ -58,6 +66,12 @@ from lambent.store.reserve import DiskGuard
 ACCESS_KEYS_PER_USER = 2
 MANAGED_POLICIES_PER_ENTITY = 10
 VERSIONS_PER_POLICY = 5
+USERS_PER_ACCOUNT = 5000
+ROLES_PER_ACCOUNT = 1000
+POLICIES_PER_ACCOUNT = 1500
+#: Not an AWS quota: unexpired sessions an account may hold at once, so that a caller looping on
+#: AssumeRole cannot grow iam.db and the key index without bound (answered as a throttle).
+LIVE_SESSIONS_PER_ACCOUNT = 10_000
 ROOT_ACCOUNT_NAME = "root"
 #: At most one check of iam.db's stamp for another process's changes this often (lookup misses).
 RELOAD_CHECK_S = 1.0
@@ -269,6 +283,7 @@ class IamService:
             key = (account_id, name.lower())
             if key in self._users:
                 raise EntityAlreadyExists(f"User with name {name} already exists.")
+            _quota(self._users, account_id, USERS_PER_ACCOUNT, "UsersPerAccount")
             user = User(account_id, name, ids.user_id(), path, self._clock(), tags)
             self.store.insert("users", {
                 "account_id": account_id, "name_key": key[1], "name": name, "user_id": user.user_id, "path": path,
@@ -369,6 +384,7 @@ class IamService:
             key = (account_id, name.lower())
             if key in self._roles:
                 raise EntityAlreadyExists(f"Role with name {name} already exists.")
+            _quota(self._roles, account_id, ROLES_PER_ACCOUNT, "RolesPerAccount")
             role = Role(account_id, name, ids.role_id(), path, trust_policy, self._clock(), description, max_session_s, tags)
             self.store.insert("roles", {
                 "account_id": account_id, "name_key": key[1], "name": name, "role_id": role.role_id, "path": path,
@@ -427,9 +443,10 @@ class IamService:
         return (account_id, kind, entity.name.lower())
 
     def put_inline_policy(self, account_id: str, kind: OwnerKind, owner_name: str, policy_name: str, document: str) -> None:
-        check_document(document, DocKind.USER_INLINE if kind is OwnerKind.USER else DocKind.ROLE_INLINE, owner_name)
         with self._lock:
             owner = self._owner(account_id, kind, owner_name)
+            others = sum(document_size(d) for n, d in self._inline.get(owner, {}).items() if n != policy_name)
+            check_document(document, DocKind.USER_INLINE if kind is OwnerKind.USER else DocKind.ROLE_INLINE, owner_name, others)
             self.store.put_inline_policy({
                 "account_id": account_id, "owner_kind": kind.value, "owner_key": owner[2], "policy_name": policy_name,
                 "document": document,
@@ -464,6 +481,7 @@ class IamService:
             key = (account_id, name.lower())
             if key in self._policies:
                 raise EntityAlreadyExists(f"A policy called {name} already exists. Duplicate names are not allowed.")
+            _quota(self._policies, account_id, POLICIES_PER_ACCOUNT, "PoliciesPerAccount")
             now = self._clock()
             policy = ManagedPolicy(account_id, name, ids.policy_id(), path, "v1", (PolicyVersion("v1", document, now),),
                                    now, now, description, 2)
@@ -618,6 +636,9 @@ class IamService:
         with self._lock:
             now = self._clock()
             self._expire(now)
+            live = sum(1 for s in list(self._sessions.values()) if s.account_id == role.account_id and s.expires_at > now)
+            if live >= LIVE_SESSIONS_PER_ACCOUNT:
+                raise TooManyRequests("Rate exceeded", "CallerRateLimitExceeded", account=role.account_id)
             key_id = ids.temporary_access_key_id()
             while key_id in self._sessions or key_id in self._keys:
                 key_id = ids.temporary_access_key_id()
@@ -643,6 +664,11 @@ class IamService:
             for k in gone:
                 del self._sessions[k]
             self._changed()
+
+
+def _quota(entities: dict[tuple[str, str], Any], account_id: str, limit: int, name: str) -> None:
+    if sum(1 for a, _ in list(entities) if a == account_id) >= limit:
+        raise LimitExceeded(f"Cannot exceed quota for {name}: {limit}")
 
 
 def _session_principal(s: Session) -> Principal:

@@ -18,6 +18,7 @@ from lambent.errors import (
     MalformedPolicyDocument,
     NoSuchEntity,
     ServiceError,
+    TooManyRequests,
 )
 from lambent.iam.managed import AWS_MANAGED
 from lambent.iam.model import KeyStatus, OwnerKind, PrincipalKind
@@ -349,3 +350,37 @@ def test_the_policy_version_moves_with_every_policy_change(iam: IamService) -> N
         change()
         assert iam.policy_generation > seen[-1]
         seen.append(iam.policy_generation)
+
+
+def test_account_quotas_bound_what_a_caller_can_create(iam: IamService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambent.iam import service
+
+    monkeypatch.setattr(service, "USERS_PER_ACCOUNT", 2)
+    monkeypatch.setattr(service, "ROLES_PER_ACCOUNT", 1)
+    monkeypatch.setattr(service, "LIVE_SESSIONS_PER_ACCOUNT", 2)
+    iam.create_user(ACCOUNT, "a")
+    iam.create_user(ACCOUNT, "b")
+    with pytest.raises(LimitExceeded) as users:
+        iam.create_user(ACCOUNT, "c")
+    assert users.value.message == "Cannot exceed quota for UsersPerAccount: 2"
+    other = iam.create_account("other")[0].account_id
+    iam.create_user(other, "c")  # per account
+    role = iam.create_role(ACCOUNT, "r", TRUST)
+    with pytest.raises(LimitExceeded):
+        iam.create_role(ACCOUNT, "r2", TRUST)
+    iam.issue_session(role, "s1", 900)
+    iam.issue_session(role, "s2", 900)
+    with pytest.raises(TooManyRequests):
+        iam.issue_session(role, "s3", 900)
+
+
+def test_the_inline_quota_counts_all_of_an_owners_inline_policies(iam: IamService) -> None:
+    iam.create_user(ACCOUNT, "alice")
+    big = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": [f"lambda:Get{'x' * 40}{i}" for i in range(20)], "Resource": "*"}]})
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "one", big)
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "one", big)  # replacing itself is not counted twice
+    with pytest.raises(LimitExceeded) as caught:
+        iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "two", big)
+    assert caught.value.message == "Maximum policy size of 2048 bytes exceeded for user alice"
+    assert iam.list_inline_policies(ACCOUNT, OwnerKind.USER, "alice") == ["one"]
