@@ -3,7 +3,8 @@
 Documents as published in the AWS Managed Policy Reference
 (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/), at the default version named
 here. They are the same in every account, cannot be changed or deleted (as on AWS), and are not
-stored: they live in this module.
+stored: they live in this module. PolicyIds and creation/edit times are AWS's as far as lambent
+knows them; nothing should depend on them (AWS does not promise them either).
 
 ``ReadOnlyAccess`` on AWS lists read actions of every AWS service (thousands of lines). Here it is
 a faithful SUBSET: the read actions (``Get*``, ``List*``, ``Describe*`` ... exactly as AWS's policy
@@ -19,7 +20,7 @@ from typing import Any
 
 from lambent.iam.model import AWS_OWNED, ManagedPolicy, PolicyVersion
 
-# 2015-02-06T18:39:46Z etc.: the policies' creation times on AWS (epoch seconds)
+#: 2015-02-06T18:39:46Z, when IAM's first managed policies were published (epoch seconds).
 _2015_02_06 = 1423247986.0
 
 
