@@ -320,6 +320,26 @@ async def create_policy_version(call: Call) -> Out:
     return {"PolicyVersion": version_shape(iam_of(call).get_policy(account, p["PolicyArn"]), version)}
 
 
+@IAM.register("DeletePolicyVersion")
+async def delete_policy_version(call: Call) -> None:
+    p = call.params
+    await _write(iam_of(call).delete_policy_version, _account(call), p["PolicyArn"], p["VersionId"])
+
+
+@IAM.register("SetDefaultPolicyVersion")
+async def set_default_policy_version(call: Call) -> None:
+    p = call.params
+    await _write(iam_of(call).set_default_policy_version, _account(call), p["PolicyArn"], p["VersionId"])
+
+
+@IAM.register("ListPolicyVersions")
+async def list_policy_versions(call: Call) -> Out:
+    policy = iam_of(call).get_policy(_account(call), call.params["PolicyArn"])
+    newest_first = sorted(policy.versions, key=lambda v: -int(v.version_id[1:]))
+    return _paged(call.params, newest_first, lambda v: f"{10**9 - int(v.version_id[1:]):010d}", "Versions",
+                  lambda v: {k: val for k, val in version_shape(policy, v).items() if k != "Document"})
+
+
 @IAM.register("DeletePolicy")
 async def delete_policy(call: Call) -> None:
     await _write(iam_of(call).delete_policy, _account(call), call.params["PolicyArn"])

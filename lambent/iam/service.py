@@ -542,6 +542,31 @@ class IamService:
             self._policies_changed()
             return version
 
+    def delete_policy_version(self, account_id: str, arn: str, version_id: str) -> None:
+        with self._lock:
+            policy = self._own_policy(account_id, arn)
+            if policy.version(version_id) is None:
+                raise NoSuchEntity(f"Policy {arn} version {version_id} does not exist or is not attachable.")
+            if version_id == policy.default_version:
+                raise DeleteConflict("Cannot delete the default version of a policy.")
+            self.store.delete("policy_versions", {
+                "account_id": account_id, "policy_key": policy.name.lower(), "version_id": version_id,
+            })
+            self._policies[(account_id, policy.name.lower())] = replace(
+                policy, versions=tuple(v for v in policy.versions if v.version_id != version_id)
+            )
+
+    def set_default_policy_version(self, account_id: str, arn: str, version_id: str) -> None:
+        with self._lock:
+            policy = self._own_policy(account_id, arn)
+            if policy.version(version_id) is None:
+                raise NoSuchEntity(f"Policy {arn} version {version_id} does not exist or is not attachable.")
+            now = self._clock()
+            self.store.update("managed_policies", {"account_id": account_id, "name_key": policy.name.lower()},
+                              {"default_version": version_id, "updated_at": now})
+            self._policies[(account_id, policy.name.lower())] = replace(policy, default_version=version_id, updated_at=now)
+            self._policies_changed()
+
     def _own_policy(self, account_id: str, arn: str) -> ManagedPolicy:
         policy = self.policy(account_id, arn)
         if policy is None or policy.account_id != account_id:  # AWS managed policies cannot change

@@ -214,3 +214,22 @@ async def test_one_account_never_sees_another(iam: IamService) -> None:
                           principal=tenant))["Role"]
     assert created["Arn"] == f"arn:aws:iam::{other.account_id}:role/exec"
     assert iam.get_role(ACCOUNT, "exec").role_id != created["RoleId"]
+
+
+async def test_policy_versions_can_be_listed_switched_and_deleted(iam: IamService) -> None:
+    arn = iam.create_policy(ACCOUNT, "p", DOC).arn
+    v2 = (await call(iam, "iam", "CreatePolicyVersion", {"PolicyArn": arn, "PolicyDocument": DOC.replace("logs", "sqs"),
+                                                         "SetAsDefault": True}))["PolicyVersion"]
+    assert (v2["VersionId"], v2["IsDefaultVersion"]) == ("v2", True)
+    listed = (await call(iam, "iam", "ListPolicyVersions", {"PolicyArn": arn}))["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in listed] == [("v2", True), ("v1", False)]
+    assert error(await call(iam, "iam", "DeletePolicyVersion", {"PolicyArn": arn, "VersionId": "v2"})) == (
+        409, "DeleteConflict", "Cannot delete the default version of a policy.")
+    assert error(await call(iam, "iam", "DeletePolicy", {"PolicyArn": arn}))[1] == "DeleteConflict"
+    await call(iam, "iam", "SetDefaultPolicyVersion", {"PolicyArn": arn, "VersionId": "v1"})
+    assert iam.get_policy(ACCOUNT, arn).document == DOC
+    await call(iam, "iam", "DeletePolicyVersion", {"PolicyArn": arn, "VersionId": "v2"})
+    assert error(await call(iam, "iam", "SetDefaultPolicyVersion", {"PolicyArn": arn, "VersionId": "v2"})) == (
+        404, "NoSuchEntity", f"Policy {arn} version v2 does not exist or is not attachable.")
+    await call(iam, "iam", "DeletePolicy", {"PolicyArn": arn})
+    assert iam.list_policies(ACCOUNT, "Local") == []
