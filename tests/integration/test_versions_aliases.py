@@ -180,3 +180,42 @@ def test_weighted_routing_statistics(lam: Any) -> None:
                 counts[k] += v
     share = counts["2"] / 10_000
     assert abs(share - 0.3) <= 0.02, counts
+
+
+def test_update_alias_changes_only_what_it_is_given(lam: Any) -> None:
+    # Given an alias on version 1 with 20 % of its traffic on version 2
+    name = create_function(lam, code(1))
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, 2)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1", Description="d",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.2}})
+    # When only the description is updated, the version and the routing stay
+    up = lam.update_alias(FunctionName=name, Name="live", Description="e")
+    assert (up["FunctionVersion"], up["Description"], up["RoutingConfig"]) == ("1", "e", {"AdditionalVersionWeights": {"2": 0.2}})
+    # When the routing is given empty, it goes; the description stays
+    up = lam.update_alias(FunctionName=name, Name="live", RoutingConfig={})
+    assert "RoutingConfig" not in up and up["Description"] == "e"
+    assert "RoutingConfig" not in lam.get_alias(FunctionName=name, Name="live")
+    # PublishVersion's member lambent does not act on is refused, not dropped
+    with pytest.raises(ClientError) as exc:
+        lam.publish_version(FunctionName=name, PublishTo="LATEST_PUBLISHED")
+    assert exc.value.response["Error"]["Message"] == (
+        "PublishTo is not supported by this lambent server yet (PublishVersion); remove it from the request.")
+
+
+def test_update_event_invoke_config_keeps_or_removes_destinations(lam: Any) -> None:
+    # Given a configuration with both destinations
+    name, sink = create_function(lam, code(1)), create_function(lam, code(2))
+    queue = "arn:aws:sqs:us-east-1:000000000000:failures"
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1, DestinationConfig={
+        "OnSuccess": {"Destination": f"{ARN}{sink}"}, "OnFailure": {"Destination": queue}})
+    # When an update gives only the event age, both destinations stay
+    up = lam.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=300)
+    assert up["DestinationConfig"] == {"OnSuccess": {"Destination": f"{ARN}{sink}"}, "OnFailure": {"Destination": queue}}
+    assert (up["MaximumRetryAttempts"], up["MaximumEventAgeInSeconds"]) == (1, 300)
+    # When an update gives the success destination without an ARN, only it goes
+    up = lam.update_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {}})
+    assert up["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": queue}}
+    got = lam.get_function_event_invoke_config(FunctionName=name)
+    assert got["DestinationConfig"] == up["DestinationConfig"] and got["LastModified"] == up["LastModified"]
