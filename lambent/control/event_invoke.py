@@ -61,13 +61,27 @@ def _invoke_update_of(merge: bool, fields: dict[str, Any]) -> tuple[InvokeConfig
 class EventInvokeConfigs:
     """Scope: one per server; an in-memory cache written through to the store."""
 
-    def __init__(self, functions: FunctionService, store: InvokeConfigStore) -> None:
+    def __init__(self, functions: FunctionService, store: InvokeConfigStore, *, load: bool = True) -> None:
+        """No I/O when ``load=False``: no configuration is known until :meth:`load`."""
         self.functions = functions
         self.store = store
-        self._configs: dict[tuple[str, str], EventInvokeConfig] = {
-            (f, q): EventInvokeConfig(**c) for f, q, c in store.all()
-        }
+        self._configs: dict[tuple[str, str], EventInvokeConfig] = {}
+        self._loaded = False
         functions.on_change(self._function_changed)
+        if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
+            self._adopt(self._read())
+
+    async def load(self) -> None:
+        """Read the configurations from the store (once; later calls do nothing)."""
+        if not self._loaded:
+            self._adopt(await asyncio.to_thread(self._read))
+
+    def _read(self) -> dict[tuple[str, str], EventInvokeConfig]:
+        return {(f, q): EventInvokeConfig(**c) for f, q, c in self.store.all()}
+
+    def _adopt(self, configs: dict[tuple[str, str], EventInvokeConfig]) -> None:
+        if not self._loaded:
+            self._configs, self._loaded = configs, True
 
     def _function_changed(self, name: str) -> None:
         if name not in {e.name for e in self.functions.entries()}:
