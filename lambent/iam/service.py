@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lambent.credentials import load_root_credentials
 from lambent.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -59,6 +60,7 @@ from lambent.iam.model import (
     token_digest,
 )
 from lambent.iam.secretbox import SecretBox
+from lambent.settings import Settings
 from lambent.store.iam import IamStore
 from lambent.store.reserve import DiskGuard
 
@@ -129,6 +131,13 @@ class IamService:
         """``<data_dir>/iam.db`` with ``<data_dir>/iam.key`` (created on first start)."""
         box = SecretBox.open_in(data_dir)
         return cls(IamStore.open_in(data_dir, disk), box, root_account_id, root_keys, clock)
+
+    @classmethod
+    def for_server(cls, settings: Settings, disk: DiskGuard | None = None) -> IamService:
+        """The server's: the data dir's IAM, with the root credentials of ``settings``'s account
+        (:func:`lambent.credentials.load_root_credentials`, generated on first start)."""
+        root = load_root_credentials(settings)
+        return cls.open_in(settings.data_dir, settings.account_id, (root.access_key_id, root.secret_access_key), disk)
 
     def close(self) -> None:
         self.store.close()

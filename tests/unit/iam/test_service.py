@@ -384,3 +384,21 @@ def test_the_inline_quota_counts_all_of_an_owners_inline_policies(iam: IamServic
         iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "two", big)
     assert caught.value.message == "Maximum policy size of 2048 bytes exceeded for user alice"
     assert iam.list_inline_policies(ACCOUNT, OwnerKind.USER, "alice") == ["one"]
+
+
+def test_the_servers_iam_knows_the_root_credentials_of_its_settings(tmp_path: Path) -> None:
+    from lambent.credentials import read_root_credentials
+    from lambent.settings import Settings
+
+    settings = Settings.from_env({}, data_dir=tmp_path, account_id="123456789012")
+    iam = IamService.for_server(settings)
+    try:
+        root = read_root_credentials(settings)
+        assert root is not None
+        found = iam.lookup(root.access_key_id)
+        assert found is not None
+        assert (found.kind, found.account_id, found.secret_access_key) == (
+            PrincipalKind.ROOT, "123456789012", root.secret_access_key)
+        assert iam.account("123456789012") is not None
+    finally:
+        iam.close()
