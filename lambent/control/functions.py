@@ -150,8 +150,14 @@ class FunctionService:
         """Hold ``name``'s lock and yield its entry as it is once the lock is held: a delete (or a
         delete and re-create) that happened while waiting is seen, as ResourceNotFound or as the
         new entry, never written over through a stale one."""
+        self._require_loaded()
         async with self.registry.hold(name):
             yield self.entry(name)
+
+    def _require_loaded(self) -> None:
+        # A change before load() would be overwritten by it (or overwrite what the store holds).
+        if not self._loaded:
+            raise RuntimeError("FunctionService changed before load()")
 
     def _spawn(self, coro: Any, name: str) -> None:
         """Run ``name``'s state transition (Pending -> Active, InProgress -> Successful) in the background."""
@@ -243,6 +249,7 @@ class FunctionService:
         # an Environment given, even empty, is echoed as {"Variables": {...}} as on AWS; none stays absent
         env = (None if inp.environment is None
                else check_environment(inp.environment, self.settings.limits.env_vars_max_bytes))
+        self._require_loaded()
         async with self.registry.hold(inp.name):
             if self.registry.get(inp.name) is not None:
                 raise ResourceConflict(f"Function already exist: {inp.name}")

@@ -32,6 +32,16 @@ def test_the_constructor_does_no_io(tmp_path: Path) -> None:
     assert svc.entries() == []
 
 
+async def test_a_change_before_load_is_refused(tmp_path: Path) -> None:
+    store = Store.open_in(tmp_path)
+    svc = FunctionService(Settings(data_dir=tmp_path), store, CodeStore(tmp_path / "code", store, ZipLimits()),
+                          RuntimeCatalog(), load=False)
+    with pytest.raises(RuntimeError, match="before load"):
+        await svc.create(inp())
+    await svc.load()
+    assert (await svc.create(inp())).name == "fn"
+
+
 async def test_load_reads_functions_versions_and_aliases_once(tmp_path: Path) -> None:
     # Given a function with a version and an alias, written by a previous "server"
     first = service(tmp_path)
