@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lambent.errors import AccessDenied, ValidationError
+from lambent.iam.authorize import caller_of
 from lambent.iam.model import Principal, PrincipalKind, Role, Session
-from lambent.iam.policy import Caller, ContextValue, PolicyKind, PrincipalType, Request, compile_policy, evaluate
+from lambent.iam.policy import Caller, ContextValue, PolicyKind, Request, compile_policy, evaluate
 from lambent.iam.service import IamService
 
 DEFAULT_DURATION_S = 3600
@@ -60,7 +61,7 @@ def assume_role(
     context: dict[str, ContextValue] = {"sts:RoleSessionName": session_name}
     if external_id is not None:
         context["sts:ExternalId"] = external_id
-    if role is None or not _trusted(iam, role, _caller(caller), caller, context):
+    if role is None or not _trusted(iam, role, caller_of(caller), caller, context):
         raise denied
     duration = DEFAULT_DURATION_S if duration_s is None else duration_s
     _check_duration(duration, role.max_session_s, chained=caller.kind is PrincipalKind.ASSUMED_ROLE)
@@ -79,14 +80,6 @@ def assume_role_for_service(
     _check_duration(duration_s, role.max_session_s, chained=False)
     session, token = iam.issue_session(role, session_name, duration_s)
     return IssuedCredentials(session, token)
-
-
-def _caller(p: Principal) -> Caller:
-    if p.kind is PrincipalKind.ROOT:
-        return Caller.root(p.account_id)
-    if p.kind is PrincipalKind.USER:
-        return Caller(p.arn, PrincipalType.USER, p.account_id, userid=p.user_id, username=p.name)
-    return Caller(p.arn, PrincipalType.ASSUMED_ROLE, p.account_id, userid=p.user_id, principal_arn=p.role_arn)
 
 
 def _trusted(

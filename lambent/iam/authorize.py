@@ -1,0 +1,83 @@
+"""May this principal do that? The IAM domain's answer for the API layer, from the policy engine.
+
+:class:`Authorizer` gives the engine (:mod:`lambent.iam.policy`) the caller's identity policies
+from :class:`~lambent.iam.service.IamService` — the user's, or the role's for a role session —
+compiled once per policy version (:class:`~lambent.iam.policy.PolicyCache`, keyed by the user's
+or role's ARN and ``IamService.policy_generation``), and turns a denial into AccessDenied with
+AWS's message. A resource's own policy (a function policy) comes from its owner, compiled.
+
+Scope: one per server, used on the event loop only (the cache is not thread-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from lambent.errors import AccessDenied
+from lambent.iam.model import Principal, PrincipalKind
+from lambent.iam.policy import (
+    Caller,
+    CompiledPolicy,
+    ContextValue,
+    Evaluation,
+    PolicyCache,
+    PrincipalType,
+    Request,
+    access_denied_message,
+    compile_policy,
+    evaluate,
+)
+from lambent.iam.service import IamService
+
+
+def caller_of(p: Principal) -> Caller:
+    """The engine's view of a principal (its ARN, account, ids: the aws:Principal* keys)."""
+    if p.kind is PrincipalKind.ROOT:
+        return Caller.root(p.account_id)
+    if p.kind is PrincipalKind.USER:
+        return Caller(p.arn, PrincipalType.USER, p.account_id, userid=p.user_id, username=p.name)
+    return Caller(p.arn, PrincipalType.ASSUMED_ROLE, p.account_id, userid=p.user_id, principal_arn=p.role_arn)
+
+
+class Authorizer:
+    def __init__(self, iam: IamService, cache: PolicyCache | None = None) -> None:
+        self.iam = iam
+        self.cache = cache or PolicyCache()
+
+    def evaluate(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str = "*",
+        *,
+        resource_account: str | None = None,
+        resource_policy: CompiledPolicy | None = None,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> Evaluation:
+        request = Request.build(caller_of(principal), action, resource, resource_account=resource_account,
+                                now=datetime.now(timezone.utc), context=context)
+        if principal.kind is PrincipalKind.ROOT:
+            return evaluate(request, (), resource_policy)
+        owner = principal.role_arn if principal.kind is PrincipalKind.ASSUMED_ROLE and principal.role_arn else principal.arn
+        identity = self.cache.get(
+            owner, self.iam.identity_policy_version(principal),
+            lambda shared: [compile_policy(doc, shared=shared) for doc in self.iam.identity_policies(principal)],
+        )
+        return evaluate(request, identity, resource_policy)
+
+    def check(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str = "*",
+        *,
+        resource_account: str | None = None,
+        resource_policy: CompiledPolicy | None = None,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """Nothing if allowed; AccessDenied with AWS's message otherwise."""
+        found = self.evaluate(principal, action, resource, resource_account=resource_account,
+                              resource_policy=resource_policy, context=context)
+        if not found.allowed:
+            raise AccessDenied(access_denied_message(principal.arn, action, resource, found), caller=principal.arn)
