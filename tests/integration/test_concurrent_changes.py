@@ -1,7 +1,7 @@
 """Concurrent control-plane changes and invocations on the same functions: creates, code and
-configuration updates (with and without Publish), publishes, aliases, deletes, sync and async
-invokes from 10 threads. Every answer is a success or a client error (409/404/429), never a 5xx,
-and the server logs no unhandled exception.
+configuration updates (with and without Publish), publishes, aliases, tags, reserved concurrency,
+deletes, sync and async invokes from 10 threads. Every answer is a success or a client error
+(409/404/429), never a 5xx, and the server logs no unhandled exception.
 
 It found: code blobs deleted between their upload and the version that uses them (a concurrent
 release of the same content), entries written through after a delete and re-create, and new
@@ -54,6 +54,12 @@ def one_operation(lam: Any, rnd: random.Random) -> None:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
     elif op == 8 and rnd.random() < 0.3:
         lam.delete_function(FunctionName=name)
+    elif op == 9 and rnd.random() < 0.5:
+        # tags and reserved concurrency are written under the same per-function lock
+        if rnd.random() < 0.5:
+            lam.tag_resource(Resource=f"arn:aws:lambda:us-east-1:000000000000:function:{name}", Tags={"n": str(rnd.randint(0, 9))})
+        else:
+            lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=rnd.randint(10, 20))
     else:
         lam.get_function(FunctionName=name)
 
