@@ -10,9 +10,16 @@ with Marker/IsTruncated (:mod:`lambent.iam.paging`), and every call acts in the 
 (:func:`principal_of`). Members lambent does not act on (PermissionsBoundary, ListPolicies'
 PolicyUsageFilter, ...) are refused by the layer, naming them.
 
-The integrator wires this module in: ``Platform.iam`` (an :class:`IamService`) and
-``call.principal`` (the SigV4-verified caller) — :func:`iam_of` and :func:`principal_of` are the
-only places that read them.
+Every operation is authorised first (``iam:<Operation>`` on the user, role or policy ARN it acts
+on, as AWS's Service Authorization Reference names them; ``iam:PolicyARN`` in the context of
+Attach/Detach): the account root may do anything in its account, any other caller needs its
+identity policies to allow it (:class:`lambent.iam.authorize.Authorizer`). A user without policies
+can do nothing, so cannot give itself more.
+
+The integrator wires this module in: ``Platform.iam`` (an :class:`IamService`),
+``Platform.authorizer`` (an :class:`Authorizer` on it) and ``call.principal`` (the SigV4-verified
+caller) — :func:`iam_of`, :func:`authorizer_of` and :func:`principal_of` are the only places
+that read them; a non-root caller with no authorizer configured is refused (fail closed).
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from urllib.parse import quote
 
 from lambent.api.dispatch import Call
 from lambent.api.protocols.registry import Operations
-from lambent.errors import ServiceError, ValidationError
+from lambent.errors import NoSuchEntity, ServiceError, ValidationError
+from lambent.iam.authorize import Authorizer
 from lambent.iam.model import AccessKey, KeyStatus, ManagedPolicy, OwnerKind, PolicyVersion, Principal, PrincipalKind, Role, User
 from lambent.iam.paging import page
 from lambent.iam.service import IamService
@@ -51,6 +59,92 @@ def principal_of(call: Call) -> Principal:
     if isinstance(found, Principal):
         return found
     return iam_of(call).root_principal()
+
+
+def authorizer_of(call: Call) -> Authorizer | None:
+    """The platform's IAM authorizer (the integrator adds ``Platform.authorizer``)."""
+    found = getattr(call.platform, "authorizer", None)
+    return found if isinstance(found, Authorizer) else None
+
+
+def _authorize(call: Call, action: str, resource: str, context: Mapping[str, str] | None = None) -> None:
+    """The caller's identity policies must allow ``action`` on ``resource`` (the account root
+    may do anything in its account). Fails closed: a non-root caller on a server without an
+    authorizer is refused, never let through."""
+    caller = principal_of(call)
+    if caller.kind is PrincipalKind.ROOT:
+        return
+    authorizer = authorizer_of(call)
+    if authorizer is None:
+        raise ServiceError("IAM authorization is not configured on this lambent server")
+    authorizer.check(caller, action, resource, context=context)
+
+
+Resource = Callable[[Call], str]
+Context = Callable[[Call], Mapping[str, str]]
+
+
+def _op(operation: str, resource: Resource, *, handled: Mapping[str, frozenset[str] | None] | None = None,
+        context: Context | None = None) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+    """Register ``fn`` for ``operation`` behind the authorization of ``iam:<operation>`` on the
+    resource AWS's Service Authorization Reference names for it."""
+    def add(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        async def run(call: Call) -> Any:
+            _authorize(call, f"iam:{operation}", resource(call), context(call) if context is not None else None)
+            return await fn(call)
+
+        run.__name__ = run.__qualname__ = fn.__name__
+        IAM.register(operation, handled=handled)(run)
+        return fn
+
+    return add
+
+
+def _arn(call: Call, kind: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{principal_of(call).account_id}:{kind}{path}{name}"
+
+
+def _user_arn(call: Call) -> str:
+    """The ARN of the user the call names (its path if it exists, else the given or root path)."""
+    name = call.params.get("UserName")
+    if name is None:
+        return principal_of(call).arn
+    try:
+        return iam_of(call).get_user(principal_of(call).account_id, name).arn
+    except NoSuchEntity:
+        return _arn(call, "user", call.params.get("Path", "/"), name)
+
+
+def _key_user_arn(call: Call) -> str:
+    owner = _key_owner(call)
+    if owner is None:
+        return principal_of(call).arn
+    try:
+        return iam_of(call).get_user(principal_of(call).account_id, owner).arn
+    except NoSuchEntity:
+        return _arn(call, "user", "/", owner)
+
+
+def _role_arn(call: Call) -> str:
+    name = call.params["RoleName"]
+    try:
+        return iam_of(call).get_role(principal_of(call).account_id, name).arn
+    except NoSuchEntity:
+        return _arn(call, "role", call.params.get("Path", "/"), name)
+
+
+def _policy_arn(call: Call) -> str:
+    if "PolicyArn" in call.params:
+        return str(call.params["PolicyArn"])
+    return _arn(call, "policy", call.params.get("Path", "/"), call.params["PolicyName"])
+
+
+def _anything(call: Call) -> str:
+    return "*"
+
+
+def _attached_arn(call: Call) -> Mapping[str, str]:
+    return {"iam:PolicyARN": str(call.params["PolicyArn"])}
 
 
 async def _write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -129,14 +223,14 @@ def _account(call: Call) -> str:
 
 
 # -- users -----------------------------------------------------------------------------------------
-@IAM.register("CreateUser", handled={"Path": None, "UserName": None, "Tags": None})
+@_op("CreateUser", _user_arn, handled={"Path": None, "UserName": None, "Tags": None})
 async def create_user(call: Call) -> Out:
     p = call.params
     user = await _write(iam_of(call).create_user, _account(call), p["UserName"], p.get("Path", "/"), _tags_in(p))
     return {"User": user_shape(user, tags=True)}
 
 
-@IAM.register("GetUser")
+@_op("GetUser", _user_arn)
 async def get_user(call: Call) -> Out:
     caller = principal_of(call)
     name = call.params.get("UserName")
@@ -151,12 +245,12 @@ async def get_user(call: Call) -> Out:
     return {"User": user_shape(iam_of(call).get_user(caller.account_id, name), tags=True)}
 
 
-@IAM.register("DeleteUser")
+@_op("DeleteUser", _user_arn)
 async def delete_user(call: Call) -> None:
     await _write(iam_of(call).delete_user, _account(call), call.params["UserName"])
 
 
-@IAM.register("ListUsers")
+@_op("ListUsers", _anything)
 async def list_users(call: Call) -> Out:
     users = iam_of(call).list_users(_account(call), call.params.get("PathPrefix", "/"))
     return _paged(call.params, users, lambda u: u.name.lower(), "Users", user_shape)
@@ -176,25 +270,25 @@ def _key_owner(call: Call) -> str | None:
     raise ValidationError("Must specify userName when calling with non-User credentials")
 
 
-@IAM.register("CreateAccessKey")
+@_op("CreateAccessKey", _key_user_arn)
 async def create_access_key(call: Call) -> Out:
     owner = _key_owner(call)
     key = await _write(iam_of(call).create_access_key, _account(call), owner)
     return {"AccessKey": key_shape(key, key.user_name, secret=True)}
 
 
-@IAM.register("DeleteAccessKey")
+@_op("DeleteAccessKey", _key_user_arn)
 async def delete_access_key(call: Call) -> None:
     await _write(iam_of(call).delete_access_key, _account(call), _key_owner(call), call.params["AccessKeyId"])
 
 
-@IAM.register("UpdateAccessKey")
+@_op("UpdateAccessKey", _key_user_arn)
 async def update_access_key(call: Call) -> None:
     p = call.params
     await _write(iam_of(call).update_access_key, _account(call), _key_owner(call), p["AccessKeyId"], KeyStatus(p["Status"]))
 
 
-@IAM.register("ListAccessKeys")
+@_op("ListAccessKeys", _key_user_arn)
 async def list_access_keys(call: Call) -> Out:
     owner = _key_owner(call)
     keys = iam_of(call).list_access_keys(_account(call), owner)
@@ -203,7 +297,7 @@ async def list_access_keys(call: Call) -> Out:
 
 
 # -- roles -----------------------------------------------------------------------------------------
-@IAM.register("CreateRole", handled={
+@_op("CreateRole", _role_arn, handled={
     "Path": None, "RoleName": None, "AssumeRolePolicyDocument": None, "Description": None, "MaxSessionDuration": None,
     "Tags": None,
 })
@@ -218,23 +312,23 @@ async def create_role(call: Call) -> Out:
     return {"Role": out}
 
 
-@IAM.register("GetRole")
+@_op("GetRole", _role_arn)
 async def get_role(call: Call) -> Out:
     return {"Role": role_shape(iam_of(call).get_role(_account(call), call.params["RoleName"]), full=True)}
 
 
-@IAM.register("DeleteRole")
+@_op("DeleteRole", _role_arn)
 async def delete_role(call: Call) -> None:
     await _write(iam_of(call).delete_role, _account(call), call.params["RoleName"])
 
 
-@IAM.register("ListRoles")
+@_op("ListRoles", _anything)
 async def list_roles(call: Call) -> Out:
     roles = iam_of(call).list_roles(_account(call), call.params.get("PathPrefix", "/"))
     return _paged(call.params, roles, lambda r: r.name.lower(), "Roles", role_shape)
 
 
-@IAM.register("UpdateAssumeRolePolicy")
+@_op("UpdateAssumeRolePolicy", _role_arn)
 async def update_assume_role_policy(call: Call) -> None:
     p = call.params
     await _write(iam_of(call).update_assume_role_policy, _account(call), p["RoleName"], p["PolicyDocument"])
@@ -243,41 +337,42 @@ async def update_assume_role_policy(call: Call) -> None:
 # -- inline policies (users and roles) ---------------------------------------------------------------
 def _inline_handlers(kind: OwnerKind, entity: str) -> None:
     owner_member = f"{entity}Name"
+    owner_arn = _user_arn if kind is OwnerKind.USER else _role_arn
 
-    @IAM.register(f"Put{entity}Policy")
+    @_op(f"Put{entity}Policy", owner_arn)
     async def put(call: Call) -> None:
         p = call.params
         await _write(iam_of(call).put_inline_policy, _account(call), kind, p[owner_member], p["PolicyName"],
                      p["PolicyDocument"])
 
-    @IAM.register(f"Get{entity}Policy")
+    @_op(f"Get{entity}Policy", owner_arn)
     async def get(call: Call) -> Out:
         p = call.params
         doc = iam_of(call).get_inline_policy(_account(call), kind, p[owner_member], p["PolicyName"])
         owner = (iam_of(call).get_user if kind is OwnerKind.USER else iam_of(call).get_role)(_account(call), p[owner_member])
         return {owner_member: owner.name, "PolicyName": p["PolicyName"], "PolicyDocument": encoded(doc)}
 
-    @IAM.register(f"Delete{entity}Policy")
+    @_op(f"Delete{entity}Policy", owner_arn)
     async def delete(call: Call) -> None:
         p = call.params
         await _write(iam_of(call).delete_inline_policy, _account(call), kind, p[owner_member], p["PolicyName"])
 
-    @IAM.register(f"List{entity}Policies")
+    @_op(f"List{entity}Policies", owner_arn)
     async def list_(call: Call) -> Out:
         names = iam_of(call).list_inline_policies(_account(call), kind, call.params[owner_member])
         return _paged(call.params, names, str, "PolicyNames", str)
 
-    @IAM.register(f"Attach{entity}Policy")
+    @_op(f"Attach{entity}Policy", owner_arn, context=_attached_arn)
     async def attach(call: Call) -> None:
         p = call.params
         await _write(iam_of(call).attach_policy, _account(call), kind, p[owner_member], p["PolicyArn"])
 
-    @IAM.register(f"Detach{entity}Policy")
+    @_op(f"Detach{entity}Policy", owner_arn, context=_attached_arn)
     async def detach(call: Call) -> None:
         p = call.params
         await _write(iam_of(call).detach_policy, _account(call), kind, p[owner_member], p["PolicyArn"])
 
-    @IAM.register(f"ListAttached{entity}Policies")
+    @_op(f"ListAttached{entity}Policies", owner_arn)
     async def list_attached(call: Call) -> Out:
         p = call.params
         found = iam_of(call).attached_policies(_account(call), kind, p[owner_member], p.get("PathPrefix", "/"))
@@ -290,7 +385,7 @@ _inline_handlers(OwnerKind.ROLE, "Role")
 
 
 # -- managed policies ------------------------------------------------------------------------------
-@IAM.register("CreatePolicy", handled={"PolicyName": None, "Path": None, "PolicyDocument": None, "Description": None})
+@_op("CreatePolicy", _policy_arn, handled={"PolicyName": None, "Path": None, "PolicyDocument": None, "Description": None})
 async def create_policy(call: Call) -> Out:
     p = call.params
     policy = await _write(iam_of(call).create_policy, _account(call), p["PolicyName"], p["PolicyDocument"],
@@ -298,21 +393,21 @@ async def create_policy(call: Call) -> Out:
     return {"Policy": policy_shape(policy, 0)}
 
 
-@IAM.register("GetPolicy")
+@_op("GetPolicy", _policy_arn)
 async def get_policy(call: Call) -> Out:
     account = _account(call)
     policy = iam_of(call).get_policy(account, call.params["PolicyArn"])
     return {"Policy": policy_shape(policy, iam_of(call).attachment_count(account, policy.arn), description=True)}
 
 
-@IAM.register("GetPolicyVersion")
+@_op("GetPolicyVersion", _policy_arn)
 async def get_policy_version(call: Call) -> Out:
     account, p = _account(call), call.params
     version = iam_of(call).get_policy_version(account, p["PolicyArn"], p["VersionId"])
     return {"PolicyVersion": version_shape(iam_of(call).get_policy(account, p["PolicyArn"]), version)}
 
 
-@IAM.register("CreatePolicyVersion")
+@_op("CreatePolicyVersion", _policy_arn)
 async def create_policy_version(call: Call) -> Out:
     account, p = _account(call), call.params
     version = await _write(iam_of(call).create_policy_version, account, p["PolicyArn"], p["PolicyDocument"],
@@ -320,19 +415,19 @@ async def create_policy_version(call: Call) -> Out:
     return {"PolicyVersion": version_shape(iam_of(call).get_policy(account, p["PolicyArn"]), version)}
 
 
-@IAM.register("DeletePolicyVersion")
+@_op("DeletePolicyVersion", _policy_arn)
 async def delete_policy_version(call: Call) -> None:
     p = call.params
     await _write(iam_of(call).delete_policy_version, _account(call), p["PolicyArn"], p["VersionId"])
 
 
-@IAM.register("SetDefaultPolicyVersion")
+@_op("SetDefaultPolicyVersion", _policy_arn)
 async def set_default_policy_version(call: Call) -> None:
     p = call.params
     await _write(iam_of(call).set_default_policy_version, _account(call), p["PolicyArn"], p["VersionId"])
 
 
-@IAM.register("ListPolicyVersions")
+@_op("ListPolicyVersions", _policy_arn)
 async def list_policy_versions(call: Call) -> Out:
     policy = iam_of(call).get_policy(_account(call), call.params["PolicyArn"])
     newest_first = sorted(policy.versions, key=lambda v: -int(v.version_id[1:]))
@@ -340,12 +435,12 @@ async def list_policy_versions(call: Call) -> Out:
                   lambda v: {k: val for k, val in version_shape(policy, v).items() if k != "Document"})
 
 
-@IAM.register("DeletePolicy")
+@_op("DeletePolicy", _policy_arn)
 async def delete_policy(call: Call) -> None:
     await _write(iam_of(call).delete_policy, _account(call), call.params["PolicyArn"])
 
 
-@IAM.register("ListPolicies", handled={"Scope": None, "OnlyAttached": None, "PathPrefix": None, "Marker": None,
+@_op("ListPolicies", _anything, handled={"Scope": None, "OnlyAttached": None, "PathPrefix": None, "Marker": None,
                                        "MaxItems": None})
 async def list_policies(call: Call) -> Out:
     account, p = _account(call), call.params

@@ -20,6 +20,7 @@ from lambent.api.protocols.model import service_model
 from lambent.api.protocols.registry import Operations
 from lambent.api.sts_api import STS
 from lambent.errors import LambentError
+from lambent.iam.authorize import Authorizer
 from lambent.iam.model import Principal
 from lambent.iam.service import IamService
 
@@ -50,9 +51,11 @@ def wire_request(service: str, operation: str, params: dict[str, Any]) -> tuple[
 
 
 async def call(
-    iam: IamService, service: str, operation: str, params: dict[str, Any] | None = None, principal: Principal | None = None
+    iam: IamService, service: str, operation: str, params: dict[str, Any] | None = None, principal: Principal | None = None,
+    *, authorizer: bool = True,
 ) -> dict[str, Any]:
-    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict)."""
+    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict).
+    ``authorizer=False``: a platform without one (non-root callers must then be refused)."""
     protocol = _protocol(service)
     method, path, query, headers, body = wire_request(service, operation, params or {})
     try:
@@ -61,7 +64,8 @@ async def call(
         entry = _REGISTRIES[service].entry(name)
         if not entry.unhandled.empty:
             entry.unhandled.refuse(parsed)
-        c = _Call(SimpleNamespace(iam=iam), service, name, parsed, "req-1", Headers(headers), query, body)  # type: ignore[arg-type]
+        platform = SimpleNamespace(iam=iam, authorizer=Authorizer(iam)) if authorizer else SimpleNamespace(iam=iam)
+        c = _Call(platform, service, name, parsed, "req-1", Headers(headers), query, body)  # type: ignore[arg-type]
         if principal is not None:
             c.principal = principal  # type: ignore[attr-defined]
         wire = protocol.serialise(name, await entry.fn(c), "req-1")

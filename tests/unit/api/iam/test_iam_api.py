@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from iam_wire import call, error
 
+from lambent.iam.model import OwnerKind, Principal
 from lambent.iam.service import IamService
 
 ACCOUNT = "000000000000"
@@ -72,8 +73,14 @@ async def test_access_keys_secret_only_once(iam: IamService) -> None:
         404, "NoSuchEntity", f"The Access Key with id {key['AccessKeyId']} cannot be found.")
 
 
+OWN_KEYS = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:ListAccessKeys"],
+    "Resource": "arn:aws:iam::*:user/${aws:username}"}]})
+
+
 async def test_a_user_manages_its_own_keys_without_naming_itself(iam: IamService) -> None:
     iam.create_user(ACCOUNT, "alice")
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "own-keys", OWN_KEYS)
     alice = iam.lookup(iam.create_access_key(ACCOUNT, "alice").access_key_id)
     assert alice is not None
     created = (await call(iam, "iam", "CreateAccessKey", principal=alice))["AccessKey"]
@@ -233,3 +240,51 @@ async def test_policy_versions_can_be_listed_switched_and_deleted(iam: IamServic
         404, "NoSuchEntity", f"Policy {arn} version v2 does not exist or is not attachable.")
     await call(iam, "iam", "DeletePolicy", {"PolicyArn": arn})
     assert iam.list_policies(ACCOUNT, "Local") == []
+
+
+def _alice(iam: IamService, *policies: str) -> Principal:
+    iam.create_user(ACCOUNT, "alice")
+    for i, doc in enumerate(policies):
+        iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", f"p{i}", doc)
+    found = iam.lookup(iam.create_access_key(ACCOUNT, "alice").access_key_id)
+    assert found is not None
+    return found
+
+
+async def test_a_user_without_policies_may_do_nothing(iam: IamService) -> None:
+    alice = _alice(iam)
+    assert error(await call(iam, "iam", "CreateUser", {"UserName": "bob"}, principal=alice)) == (
+        403, "AccessDenied", f"User: {alice.arn} is not authorized to perform: iam:CreateUser on resource:"
+        " arn:aws:iam::000000000000:user/bob because no identity-based policy allows the iam:CreateUser action")
+    assert error(await call(iam, "iam", "ListRoles", principal=alice))[1] == "AccessDenied"
+    assert error(await call(iam, "iam", "AttachUserPolicy", {
+        "UserName": "alice", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, principal=alice))[1] == "AccessDenied"
+    assert iam.list_users(ACCOUNT) == [iam.get_user(ACCOUNT, "alice")]
+    assert iam.attached_policies(ACCOUNT, OwnerKind.USER, "alice") == []
+
+
+async def test_keys_of_another_user_stay_out_of_reach(iam: IamService) -> None:
+    alice = _alice(iam, OWN_KEYS)
+    iam.create_user(ACCOUNT, "bob")
+    assert "AccessKey" in await call(iam, "iam", "CreateAccessKey", principal=alice)
+    assert error(await call(iam, "iam", "CreateAccessKey", {"UserName": "bob"}, principal=alice))[1] == "AccessDenied"
+    assert iam.list_access_keys(ACCOUNT, "bob") == []
+
+
+async def test_attach_conditions_see_the_policy_arn(iam: IamService) -> None:
+    only_read = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": "*",
+        "Condition": {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"}}}]})
+    alice = _alice(iam, only_read)
+    admin = {"UserName": "alice", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    assert error(await call(iam, "iam", "AttachUserPolicy", admin, principal=alice))[1] == "AccessDenied"
+    await call(iam, "iam", "AttachUserPolicy", {"UserName": "alice", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+               principal=alice)
+    assert [p.name for p in iam.attached_policies(ACCOUNT, OwnerKind.USER, "alice")] == ["ReadOnlyAccess"]
+
+
+async def test_without_an_authorizer_a_non_root_caller_is_refused(iam: IamService) -> None:
+    alice = _alice(iam, json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    assert error(await call(iam, "iam", "ListUsers", principal=alice, authorizer=False))[:2] == (500, "ServiceFailure")
+    assert "Users" in await call(iam, "iam", "ListUsers", principal=alice)
