@@ -298,6 +298,7 @@ class FunctionService:
                 log.exception("activating %s failed", name)
                 new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
             await self.registry.put_latest(fn, new, essential=True)
+        self.notify(name)  # a new RevisionId: environments keyed by the old one are outdated
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
         async with self.registry.hold(name):
@@ -318,6 +319,9 @@ class FunctionService:
                     last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
                 )
             await self.registry.put_latest(fn, new, essential=True)
+        # A new RevisionId: idle environments started while the update was in progress are
+        # keyed by the old one and would never be used again; the listeners drop them.
+        self.notify(name)
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != cfg.revision_id:

@@ -111,13 +111,18 @@ async def test_old_dict_form_still_works(tmp_path: Path) -> None:
 
 async def test_revision_changes_when_the_function_turns_active_and_when_an_update_completes(tmp_path: Path) -> None:
     svc = service(tmp_path)
+    seen: list[str] = []
+    svc.on_change(lambda name: seen.append(svc.resolve(name).revision_id))
     created = await svc.create(inp())
     await svc.wait_idle()
     active = svc.resolve("fn")
     assert active.revision_id != created.revision_id
     updated = await svc.update_configuration("fn", ConfigUpdate(timeout_s=5), revision_id=active.revision_id)
     await svc.wait_idle()
-    assert svc.resolve("fn").revision_id not in (active.revision_id, updated.revision_id)
+    done = svc.resolve("fn").revision_id
+    assert done not in (active.revision_id, updated.revision_id)
+    # and the listeners (the pool, which keys environments by RevisionId) hear of every new one
+    assert seen == [active.revision_id, updated.revision_id, done]
 
 
 async def test_alias_update_keeps_what_is_not_given(tmp_path: Path) -> None:
