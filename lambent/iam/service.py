@@ -143,7 +143,9 @@ class IamService:
         self.store.close()
 
     # -- loading -------------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, *, purge: bool = True) -> None:
+        """Everything from iam.db; ``purge``: also delete long-expired sessions (a write: only at
+        start-up, so a reload does not change the stamp it just took)."""
         rows = self.store.load_all()
         for r in rows["accounts"]:
             self._accounts[r["account_id"]] = Account(r["account_id"], r["name"], r["created_at"])
@@ -181,7 +183,8 @@ class IamService:
             owner = (r["account_id"], OwnerKind(r["owner_kind"]), r["owner_key"])
             self._attached.setdefault(owner, []).append(r["policy_arn"])
         cutoff = self._clock() - EXPIRED_KEPT_S
-        self.store.delete_expired_sessions(cutoff)
+        if purge:
+            self.store.delete_expired_sessions(cutoff)
         for r in rows["sessions"]:
             if r["expires_at"] > cutoff:
                 self._sessions[r["access_key_id"]] = Session(
@@ -206,7 +209,7 @@ class IamService:
             for table in (self._accounts, self._users, self._keys, self._roles, self._inline, self._policies,
                           self._attached, self._sessions):
                 table.clear()
-            self._load()
+            self._load(purge=False)
             self._changed()
             self._policies_changed()
             return True
