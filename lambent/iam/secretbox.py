@@ -70,7 +70,10 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:  # ELOOP: a symlink, never followed
+        raise ServiceError(f"{path} cannot be opened as the IAM key file: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(f.fileno()).st_mode
         if not stat.S_ISREG(mode):

@@ -55,5 +55,6 @@ def test_a_truncated_key_file_or_a_symlink_is_refused(tmp_path: Path) -> None:
     target.write_bytes(b"x" * 32)
     target.chmod(0o600)
     key_file.symlink_to(target)
-    with pytest.raises(OSError):
+    with pytest.raises(ServiceError) as link:
         SecretBox.open_in(tmp_path)
+    assert "cannot be opened" in link.value.message
