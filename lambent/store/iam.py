@@ -2,7 +2,8 @@
 
 Rows travel as plain dicts of column values (the IAM domain maps them to its values; the store
 knows nothing of IAM's rules). Synchronous SQLAlchemy Core, SQLite in WAL mode with
-``synchronous=FULL``; every method is one transaction. Secrets arrive sealed. Given a
+``synchronous=FULL``; every method is one transaction. Secrets arrive sealed. No driver error
+leaves this module (:mod:`lambent.store.errors`: StorageFull, ServiceError, ConstraintViolation). Given a
 :class:`~lambent.store.reserve.DiskGuard`, writes that grow state are refused on a full disk and
 deletes use the reserve. Scope: one per IAM service (a server, or one CLI command).
 """
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.store import errors as store_errors
 from lambent.store import iam_schema as t
 from lambent.store.reserve import DiskGuard
 
@@ -46,6 +48,7 @@ class IamStore:
         self.disk = disk
         if disk is not None:
             disk.install(self.engine)
+        store_errors.install(self.engine, path.name)  # after the guard, which must see a full disk first
         t.migrate_iam(self.engine)
         try:
             path.chmod(0o600)  # sealed secrets, but names and policies are the operator's business

@@ -9,7 +9,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+
+from lambent.errors import ServiceError
 
 from lambent.store import iam_schema
 from lambent.store.iam import IamStore
@@ -67,3 +70,10 @@ def test_migrating_again_is_a_no_op_and_keeps_rows(tmp_path: Path) -> None:
 def test_the_database_file_is_private(tmp_path: Path) -> None:
     IamStore.open_in(tmp_path).close()
     assert (tmp_path / "iam.db").stat().st_mode & 0o077 == 0
+
+
+def test_a_broken_database_file_is_a_service_error_not_a_driver_error(tmp_path: Path) -> None:
+    (tmp_path / "iam.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ServiceError) as caught:
+        IamStore.open_in(tmp_path)
+    assert "SELECT" not in caught.value.message and "sqlite" not in caught.value.message.lower()
