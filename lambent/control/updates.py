@@ -15,7 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -60,13 +63,9 @@ def or_current(value: T | NotGiven, current: T) -> T:
     return current if isinstance(value, NotGiven) else value
 
 
-def given_members(update: object) -> dict[str, Any]:
+def given_members(update: DataclassInstance) -> dict[str, Any]:
     """The members of an update dataclass that were given, by field name (for ``replace``)."""
-    return {
-        f.name: getattr(update, f.name)
-        for f in dataclasses.fields(update)  # type: ignore[arg-type]
-        if given(getattr(update, f.name))
-    }
+    return {f.name: getattr(update, f.name) for f in dataclasses.fields(update) if given(getattr(update, f.name))}
 
 
 @dataclass(frozen=True, slots=True)
