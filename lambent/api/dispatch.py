@@ -132,7 +132,8 @@ class Dispatcher:
         except LambentError as exc:
             await send_error(send, service, exc)
             return
-        await self.run(send, service, entry, routed[1], headers, query, body)
+        if protocol is not None:  # an operation is routed only through a modelled service
+            await self.run(send, service, protocol, entry, routed[1], headers, query, body)
 
     async def dispatch_known(
         self, send: Send, service: Service, operation: str, routed: Any, headers: Headers, query: str, body: bytes
@@ -140,16 +141,17 @@ class Dispatcher:
         """The hot path: a request the caller already routed to ``operation`` (Invoke's path is
         matched by one regex). False when the operation is not registered (caller falls back)."""
         entry = service.operations.get(operation)
-        if entry is None or service.protocol is None:
+        protocol = service.protocol
+        if entry is None or protocol is None:
             return False
-        await self.run(send, service, entry, routed, headers, query, body)
+        await self.run(send, service, protocol, entry, routed, headers, query, body)
         return True
 
     async def run(
-        self, send: Send, service: Service, entry: Registered, routed: Any, headers: Headers, query: str, body: bytes
+        self, send: Send, service: Service, protocol: ProtocolHandler, entry: Registered, routed: Any,
+        headers: Headers, query: str, body: bytes,
     ) -> None:
-        protocol = service.protocol
-        assert protocol is not None  # noqa: S101 - callers route only through a modelled service
+        """Parse, refuse, handle, serialise: every failure answered in ``service``'s envelope."""
         request_id = str(uuid.uuid4())
         try:
             params = protocol.parse_known(entry.operation, routed, query, headers, body)
@@ -172,7 +174,8 @@ class Dispatcher:
     async def _fallback(self, scope: Scope, receive: Receive, send: Send, service: Service, body: bytes) -> None:
         """The old Starlette router of ``service``, for the operations not moved yet."""
         router = service.fallback
-        assert router is not None  # noqa: S101
+        if router is None:
+            raise no_operation_matches(service.name, scope["method"], scope["path"])
         scope.setdefault("state", {})["body"] = body
         scope["router"] = router
         try:

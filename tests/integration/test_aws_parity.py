@@ -206,3 +206,27 @@ def test_total_code_size_grows_with_published_versions(lam: Any) -> None:
     assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + size
     lam.publish_version(FunctionName=name)  # the same code, counted again as on AWS
     assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + 2 * size
+
+
+def test_log_levels_are_kept_with_json_and_refused_with_text(lam: Any) -> None:
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html: "To use
+    # log-level filtering, your function must be configured to use the JSON log format."
+    name = unique()
+    created = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": zip_of(APP)},
+                                  LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})
+    assert created["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": f"/aws/lambda/{name}",
+                                        "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO"}
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    updated = lam.update_function_configuration(FunctionName=name, LoggingConfig={"SystemLogLevel": "WARN"})
+    assert (updated["LoggingConfig"]["ApplicationLogLevel"], updated["LoggingConfig"]["SystemLogLevel"]) == ("DEBUG", "WARN")
+    code, status, message = error_of(lambda: lam.create_function(
+        FunctionName=unique(), Runtime="python3.11", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_of(APP)},
+        LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}))
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "LogFormat JSON" in message
+    text_fn = create_function(lam, APP)
+    code, status, _ = error_of(lambda: lam.update_function_configuration(
+        FunctionName=text_fn, LoggingConfig={"SystemLogLevel": "DEBUG"}))
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "ApplicationLogLevel" not in lam.get_function_configuration(FunctionName=text_fn)["LoggingConfig"]

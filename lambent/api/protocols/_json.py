@@ -18,11 +18,17 @@ def _bad(where: str, kind: str) -> InvalidRequestContent:
     return InvalidRequestContent(f"Could not parse request body into json: value at '{where or '/'}' is not a {kind}.")
 
 
+def _is_document(shape: Shape) -> bool:
+    return bool(shape.metadata.get("document"))
+
+
 def from_json(shape: Shape, value: Any, where: str = "") -> Any:
     """``value`` (decoded JSON) as the typed value of ``shape``: datetime, bytes, int ..."""
     if value is None:
         return None
     kind = shape.type_name
+    if kind == "structure" and _is_document(shape):
+        return value  # a document (botocore: ``"document": true``): any JSON, as sent
     if kind == "structure":
         if not isinstance(value, dict):
             raise _bad(where, "structure")
@@ -68,6 +74,8 @@ def to_json(shape: Shape, value: Any) -> Any:
     if value is None:
         return None
     kind = shape.type_name
+    if kind == "structure" and _is_document(shape):
+        return value
     if kind == "structure":
         out: dict[str, Any] = {}
         members = shape.members

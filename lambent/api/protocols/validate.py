@@ -158,6 +158,8 @@ class _Compiler:
                     break  # one message per value, as lambent.control.validation.Checker does
             return ok
 
+        if kind == "structure" and shape.metadata.get("document"):
+            return _noop  # a document: any JSON, no constraints
         if kind == "structure":
             required = tuple(
                 (name, _member_path(name))
