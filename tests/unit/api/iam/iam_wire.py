@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 
 from lambent.api.dispatch import Call
 from lambent.api.iam_api import IAM
-from lambent.api.protocols import ProtocolHandler, build_handler
+from lambent.api.protocols import ProtocolHandler, Wire, build_handler
 from lambent.api.protocols.model import service_model
 from lambent.api.protocols.registry import Operations
 from lambent.api.sts_api import STS
@@ -50,17 +50,15 @@ def wire_request(service: str, operation: str, params: dict[str, Any]) -> tuple[
     return prepared.method, url.path, url.query, dict(prepared.headers.items()), body
 
 
-async def call(
-    iam: IamService, service: str, operation: str, params: dict[str, Any] | None = None, principal: Principal | None = None,
-    *, authorizer: bool = True,
-) -> dict[str, Any]:
-    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict).
-    ``authorizer=False``: a platform without one (non-root callers must then be refused)."""
+async def serve(
+    iam: IamService, service: str, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+    principal: Principal | None = None, *, authorizer: bool = True,
+) -> Wire:
+    """One request as the server's dispatcher runs it: parse, refuse unhandled members, handle,
+    serialise (errors in the service's envelope)."""
     protocol = _protocol(service)
-    method, path, query, headers, body = wire_request(service, operation, params or {})
     try:
         name, parsed = protocol.parse(method, path, query, headers, body)
-        assert name == operation
         entry = _REGISTRIES[service].entry(name)
         if not entry.unhandled.empty:
             entry.unhandled.refuse(parsed)
@@ -68,10 +66,20 @@ async def call(
         c = _Call(platform, service, name, parsed, "req-1", Headers(headers), query, body)  # type: ignore[arg-type]
         if principal is not None:
             c.principal = principal  # type: ignore[attr-defined]
-        wire = protocol.serialise(name, await entry.fn(c), "req-1")
+        return protocol.serialise(name, await entry.fn(c), "req-1")
     except LambentError as exc:
-        wire = protocol.serialise_error(exc, request_id="req-1")
-    status, out_headers, out_body = wire
+        return protocol.serialise_error(exc, request_id="req-1")
+
+
+async def call(
+    iam: IamService, service: str, operation: str, params: dict[str, Any] | None = None, principal: Principal | None = None,
+    *, authorizer: bool = True,
+) -> dict[str, Any]:
+    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict).
+    ``authorizer=False``: a platform without one (non-root callers must then be refused)."""
+    method, path, query, headers, body = wire_request(service, operation, params or {})
+    status, out_headers, out_body = await serve(iam, service, method, path, query, headers, body, principal,
+                                                authorizer=authorizer)
     parser = create_parser("query")
     result: dict[str, Any] = parser.parse(
         {"status_code": status, "headers": HeadersDict(out_headers), "body": out_body},
