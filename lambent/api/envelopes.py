@@ -30,6 +30,11 @@ class ErrorShape:
     message_key: str = "message"
     #: The body carries the throttle's ``Reason`` (Lambda's TooManyRequestsException models it).
     reason: bool = False
+    #: The rest-json body carries ``Type`` (User/Service). AWS's answers recorded against Lambda
+    #: carry it on every error of Lambda's model (e.g. 412 PreconditionFailedException: 149 bytes,
+    #: exactly {"Type":"User","message":...}); AWS's front end, which refuses a request before
+    #: Lambda sees it (SigV4, access denied), answers {"Message": ...} without it.
+    typed: bool = True
 
     @property
     def type(self) -> str:
@@ -57,14 +62,14 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     # botocore's retry handler treats RequestTimeoutException as transient (retried).
     e.RequestTimeout: ErrorShape("RequestTimeoutException", 408),
     e.RequestHeaderFieldsTooLarge: ErrorShape("RequestHeaderFieldsTooLargeException", 431),
-    e.MissingAuthenticationToken: ErrorShape("MissingAuthenticationTokenException", 403),
-    e.IncompleteSignature: ErrorShape("IncompleteSignatureException", 403),
-    e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403),
-    e.InvalidSignature: ErrorShape("InvalidSignatureException", 403),
-    e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message"),
+    e.MissingAuthenticationToken: ErrorShape("MissingAuthenticationTokenException", 403, typed=False),
+    e.IncompleteSignature: ErrorShape("IncompleteSignatureException", 403, typed=False),
+    e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403, typed=False),
+    e.InvalidSignature: ErrorShape("InvalidSignatureException", 403, typed=False),
+    e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message", typed=False),
     # One of AWS's common errors (not in Lambda's model): 403 outside STS.
-    e.ExpiredToken: ErrorShape("ExpiredTokenException", 403),
-    e.AuthError: ErrorShape("AccessDeniedException", 403),
+    e.ExpiredToken: ErrorShape("ExpiredTokenException", 403, typed=False),
+    e.AuthError: ErrorShape("AccessDeniedException", 403, "Message", typed=False),
     e.ClientError: ErrorShape("InvalidRequestContentException", 400),
     e.ResourceNotReady: ErrorShape("ResourceNotReadyException", 502),
     # AWS has no disk of ours to fill: ServiceException (500) is its code for a service-side failure.
@@ -93,8 +98,8 @@ _TRANSPORT: dict[type[e.LambentError], ErrorShape] = {
     e.UnrecognizedClient: SHAPES[e.UnrecognizedClient],
     e.InvalidSignature: SHAPES[e.InvalidSignature],
     e.ExpiredToken: SHAPES[e.ExpiredToken],
-    e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message"),
-    e.AuthError: ErrorShape("AccessDeniedException", 403, "Message"),
+    e.AccessDenied: ErrorShape("AccessDeniedException", 403, "Message", typed=False),
+    e.AuthError: ErrorShape("AccessDeniedException", 403, "Message", typed=False),
 }
 
 #: EventBridge Scheduler (rest-json): its model's six errors.
@@ -112,7 +117,7 @@ SCHEDULER: Mapping[type[e.LambentError], ErrorShape] = {
 #: CloudWatch Logs (json 1.1).
 LOGS: Mapping[type[e.LambentError], ErrorShape] = {
     **_TRANSPORT,
-    e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403),
+    e.UnrecognizedClient: ErrorShape("UnrecognizedClientException", 403, typed=False),
     e.ValidationError: ErrorShape("ValidationException", 400),
     e.InvalidParameterValue: ErrorShape("InvalidParameterException", 400),
     e.MalformedPolicyDocument: ErrorShape("InvalidParameterException", 400),
@@ -224,7 +229,8 @@ def shape_for(exc: e.LambentError, service: str = "lambda") -> ErrorShape:
 def error_response(exc: e.LambentError, request_id: str | None = None) -> Response:
     """Lambda's envelope of ``exc`` as a Starlette response (used before a request is routed)."""
     shape = shape_for(exc)
-    body: dict[str, str] = {"Type": shape.type, shape.message_key: exc.message}
+    body: dict[str, str] = {"Type": shape.type} if shape.typed else {}
+    body[shape.message_key] = exc.message
     headers = {"x-amzn-ErrorType": shape.code, "x-amzn-RequestId": request_id or str(uuid.uuid4())}
     if shape.reason and isinstance(exc, e.TooManyRequests):
         body["Reason"] = exc.reason

@@ -5,12 +5,15 @@ SDK sees is read back with botocore's own client parser."""
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.parsers import create_parser
 
+import lambent
 from lambent import errors as e
 from lambent.api import envelopes
 from lambent.api.protocols import build_handler
@@ -54,7 +57,16 @@ TRANSPORT = frozenset({"RequestHeaderFieldsTooLargeException"})
 THROTTLE_5XX = {("ec2", "RequestLimitExceeded"): 503}
 
 
+def _import_error_modules() -> None:
+    """Every ``lambent/**/errors.py`` (where packages derive their own LambentErrors)."""
+    root = Path(lambent.__file__).parent
+    for path in sorted(root.rglob("errors.py")):
+        module = ".".join(("lambent", *path.relative_to(root).with_suffix("").parts))
+        importlib.import_module(module)
+
+
 def _classes() -> list[type[e.LambentError]]:
+    _import_error_modules()
     out: list[type[e.LambentError]] = []
     stack: list[type[e.LambentError]] = [e.LambentError]
     while stack:
@@ -62,8 +74,8 @@ def _classes() -> list[type[e.LambentError]]:
         if cls not in out:
             out.append(cls)
         stack.extend(cls.__subclasses__())
-    # only lambent's own tree (tests may define subclasses of their own)
-    return sorted((c for c in out if c.__module__ == e.__name__), key=lambda c: c.__name__)
+    # lambent's classes, wherever defined (tests may define subclasses of their own)
+    return sorted((c for c in out if c.__module__.startswith("lambent.")), key=lambda c: (c.__name__, c.__module__))
 
 
 def _instance(cls: type[e.LambentError]) -> e.LambentError:
@@ -96,10 +108,12 @@ def _client_view(service: str, operation: str, wire: tuple[int, dict[str, str], 
 def test_the_tree_is_walked_whole() -> None:
     names = {c.__name__ for c in _classes()}
     assert {"NoSuchEntity", "EntityAlreadyExists", "DeleteConflict", "ExpiredToken", "StorageFull"} <= names
+    # including what other packages derive (the store's ConstraintViolation, the policy engine's ...)
+    assert any(c.__module__ != e.__name__ for c in _classes())
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-@pytest.mark.parametrize("cls", _classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", _classes(), ids=lambda c: f"{c.__module__}.{c.__name__}")
 def test_every_error_renders_to_a_declared_code_of_its_family(service: str, cls: type[e.LambentError]) -> None:
     exc = _instance(cls)
     wire = build_handler(service).serialise_error(exc, request_id="rid-7")
@@ -114,7 +128,7 @@ def test_every_error_renders_to_a_declared_code_of_its_family(service: str, cls:
 
 
 @pytest.mark.parametrize("service", [*sorted(SERVICES), "lambent"])
-@pytest.mark.parametrize("cls", _classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", _classes(), ids=lambda c: f"{c.__module__}.{c.__name__}")
 def test_a_client_error_is_never_a_500(service: str, cls: type[e.LambentError]) -> None:
     shape = envelopes.shape_for(_instance(cls), service)
     if issubclass(cls, e.ClientError):

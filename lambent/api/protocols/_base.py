@@ -105,6 +105,7 @@ class ProtocolHandler(ABC):
             status if status is not None else base.status,
             base.extra,
             base.message_key if code is None else None,
+            base.typed if code is None else True,
         )
         return self._render_error(err, request_id or str(uuid.uuid4()))
 

@@ -29,17 +29,21 @@ class WireError:
     #: Extra members of a JSON error body (``Reason`` of a throttle).
     extra: dict[str, str] = field(default_factory=dict)
     message_key: str | None = None
+    #: rest-json: the body carries ``Type`` (see :attr:`lambent.api.envelopes.ErrorShape.typed`).
+    typed: bool = True
 
 
 def from_exception(exc: e.LambentError, service: str = "lambda") -> WireError:
     """``exc`` as ``service`` answers it (code, status, message key, modelled extra members)."""
     shape = shape_for(exc, service)
     extra = {"Reason": exc.reason} if shape.reason and isinstance(exc, e.TooManyRequests) else {}
-    return WireError(shape.code, exc.message, shape.status, extra, shape.message_key)
+    return WireError(shape.code, exc.message, shape.status, extra, shape.message_key, shape.typed)
 
 
 def rest_json(err: WireError, request_id: str, message_key: str) -> Wire:
-    body: dict[str, str] = {"Type": "Service" if err.status >= 500 else "User", message_key: err.message, **err.extra}
+    body: dict[str, str] = {"Type": "Service" if err.status >= 500 else "User"} if err.typed else {}
+    body[message_key] = err.message
+    body.update(err.extra)
     headers = {
         "x-amzn-ErrorType": err.code,
         "x-amzn-RequestId": request_id,

@@ -106,3 +106,15 @@ def test_json_error_has_type_and_json_content_type() -> None:
     assert status == 400
     assert headers["Content-Type"] == "application/x-amz-json-1.1"
     assert body == b'{"__type": "InvalidParameterException", "message": "bad value"}'
+
+
+def test_lambda_sends_type_on_its_own_errors_and_the_front_end_does_not() -> None:
+    # Lambda's modelled errors: {"Type": "User", "message": ...} (AWS's recorded 412 is exactly that)
+    _, _, body = proto("lambda").serialise_error(e.PreconditionFailed("The Revision Id provided does not match"))
+    assert body == b'{"Type": "User", "message": "The Revision Id provided does not match"}'
+    # refusals of AWS's front end (SigV4, access denied) carry no Type
+    for exc, code in [(e.InvalidSignature("sig"), "InvalidSignatureException"),
+                      (e.UnrecognizedClient("key"), "UnrecognizedClientException"),
+                      (e.AccessDenied("denied"), "AccessDeniedException")]:
+        _, headers, body = proto("lambda").serialise_error(exc)
+        assert headers["x-amzn-ErrorType"] == code and b"Type" not in body
