@@ -10,11 +10,12 @@ recorded against AWS): ``Schedule <name> does not exist.``, ``Schedule <name> al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from lambent.errors import ResourceConflict, ResourceNotFound, ValidationError
@@ -109,6 +110,15 @@ class SchedulerService:
                      for schedule, plan in self.store.load_schedules()}
         self._groups, self._schedules, self._loaded = groups, schedules, True
 
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """Hold the lock every mutation (API or engine) takes. Refused before :meth:`load`: the
+        registry would not know what the store holds (a create could write over a schedule)."""
+        if not self._loaded:
+            raise RuntimeError("SchedulerService changed before load()")
+        async with self.lock:
+            yield
+
     def on_change(self, listener: Callable[[], None]) -> None:
         """``listener()`` runs after any schedule is created, changed or deleted."""
         self._listeners.append(listener)
@@ -189,7 +199,7 @@ class SchedulerService:
         return tm.replan(timing, plan, now=after, rng=self.rng)
 
     async def create(self, group: str, name: str, spec: ScheduleSpec) -> Schedule:
-        async with self.lock:
+        async with self._changing():
             self._group(group)
             if (group, name) in self._schedules:
                 raise ResourceConflict(f"Schedule {name} already exists.")
@@ -205,7 +215,7 @@ class SchedulerService:
         return schedule
 
     async def update(self, group: str, name: str, spec: ScheduleSpec) -> Schedule:
-        async with self.lock:
+        async with self._changing():
             entry = self._entry(group, name)
             old = entry.schedule.spec
             timing = tm.Timing.of(spec, self.clock.from_wall)
@@ -222,7 +232,7 @@ class SchedulerService:
         return schedule
 
     async def delete(self, group: str, name: str) -> None:
-        async with self.lock:
+        async with self._changing():
             self._entry(group, name)
             await asyncio.to_thread(self.store.delete_schedule, group, name)
             del self._schedules[(group, name)]
@@ -236,7 +246,7 @@ class SchedulerService:
         return [g for n, g in sorted(self._groups.items()) if not prefix or n.startswith(prefix)]
 
     async def create_group(self, name: str, tags: dict[str, str]) -> ScheduleGroup:
-        async with self.lock:
+        async with self._changing():
             if name in self._groups:
                 raise ResourceConflict(f"Schedule group {name} already exists.")
             wall = self._wall_now()
@@ -247,7 +257,7 @@ class SchedulerService:
 
     async def delete_group(self, name: str) -> None:
         """Delete a group and all its schedules (AWS does the same, asynchronously)."""
-        async with self.lock:
+        async with self._changing():
             if name == DEFAULT_GROUP:
                 raise ValidationError("The default schedule group cannot be deleted.")
             self._group(name)
@@ -267,14 +277,14 @@ class SchedulerService:
         return dict(self._tagged_group(arn).tags)
 
     async def tag(self, arn: str, tags: dict[str, str]) -> None:
-        async with self.lock:
+        async with self._changing():
             group = self._tagged_group(arn)
             group = replace(group, tags=tuple(sorted({**dict(group.tags), **tags}.items())))
             await asyncio.to_thread(self.store.put_group, group)
             self._groups[group.name] = group
 
     async def untag(self, arn: str, keys: list[str]) -> None:
-        async with self.lock:
+        async with self._changing():
             group = self._tagged_group(arn)
             group = replace(group, tags=tuple((k, v) for k, v in group.tags if k not in keys))
             await asyncio.to_thread(self.store.put_group, group)
@@ -298,7 +308,7 @@ class SchedulerService:
     async def fire(self, key: Key, now: float) -> Delivery | None:
         """Fire this schedule's due occurrence, if it has one: skip occurrences too late to run,
         then — in one transaction — advance the plan past the occurrence and add its delivery."""
-        async with self.lock:
+        async with self._changing():
             entry = self._schedules.get(key)
             if entry is None or entry.timing is None or not self._runnable(entry):
                 return None

@@ -35,3 +35,12 @@ async def test_for_server_reads_nothing_until_load(tmp_path: Path) -> None:
     assert isinstance(again.clock, ResumableClock)
     assert ScheduleStore(db.engine).load_clock() == saved
     assert abs(again.clock.now() - service.clock.now()) < 1.0
+
+
+async def test_a_change_before_load_is_refused(tmp_path: Path) -> None:
+    db = Store.open_in(tmp_path)
+    service = SchedulerService.for_server(Settings(), db.engine)
+    with pytest.raises(RuntimeError, match="before load"):
+        await service.create_group("g", {})
+    await service.load()
+    assert (await service.create_group("g", {})).name == "g"
