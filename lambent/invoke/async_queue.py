@@ -86,6 +86,8 @@ class AsyncInvoker:
         self._events: dict[int, QueuedEvent] = {}
         self._events_bytes = 0
         self._per_function: dict[str, int] = {}
+        #: Consecutive deliveries of an event that failed outside its attempt (see _deliver).
+        self._delivery_failures: dict[int, int] = {}
         #: Every capacity question the dispatcher asks goes through this one view.
         self._capacity = _LiveCapacity(self)
 
@@ -212,8 +214,15 @@ class AsyncInvoker:
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - never lose the event: try again later
-            log.exception("async delivery of event %d failed unexpectedly", event_id)
-            self._later(time.time() + 1.0, event_id, function)
+            # Outside the attempt itself (the store could not read or reschedule it): backed off
+            # like a system error, per event, so that a failing store is not hammered.
+            failures = self._delivery_failures.get(event_id, 0)
+            self._delivery_failures[event_id] = failures + 1
+            delay = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2**failures) * self.settings.time_scale
+            log.exception("async delivery of event %d failed unexpectedly; next try in %.3f s", event_id, delay)
+            self._later(time.time() + delay, event_id, function)
+        else:
+            self._delivery_failures.pop(event_id, None)
         finally:
             self._in_flight.discard(event_id)
             left = self._per_function.get(function, 1) - 1

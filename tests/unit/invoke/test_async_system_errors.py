@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed
+from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed, ServiceError
 from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.retry_policy import Action, Outcome, decide
 from lambent.settings import AsyncSettings, Settings
@@ -119,4 +119,27 @@ async def test_the_dispatcher_keeps_nothing_of_a_translated_error_for_its_own_lo
     messages = [r.getMessage() for r in caplog.records if r.name == "lambent.invoke.async_queue"]
     assert len(messages) == 1 and "system error, next attempt in" in messages[0]
     assert "nonexistent" not in messages[0]
+    store.close()
+
+
+async def test_a_delivery_failing_outside_its_attempt_backs_off_too(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store cannot read the event back (a ServiceError of the store): the event is tried
+    again after the backoff, doubling per consecutive failure, not every second."""
+    invoker, store, fake = make(tmp_path, start_failed())
+
+    def unreadable(event_id: int) -> None:
+        raise ServiceError("lambent's state database could not carry out the request (disk I/O error)")
+
+    monkeypatch.setattr(store, "get", unreadable)
+    delays = []
+    for _ in range(3):
+        before = time.time()
+        await invoker._deliver(7, "f")
+        at, event_id, function = invoker._timers.pop()
+        assert (event_id, function) == (7, "f")
+        delays.append(at - before)
+    assert fake.calls == 0
+    for step, delay in enumerate(delays):
+        assert INITIAL_S * 2**step <= delay <= INITIAL_S * 2**step + 0.5, delays
     store.close()

@@ -19,14 +19,16 @@ import pytest
 
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeCatalog
-from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed, TooManyRequests
+from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed, ServiceError, TooManyRequests
+from lambent.runtime_api import EndpointBusy
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, Sandbox, SandboxError
 from lambent.sandbox.spec import SandboxSpec
 from lambent.settings import WorkerSettings
 from lambent.worker import environment as environment_module
 from lambent.worker.assignment import StartFailed
-from lambent.worker.environment import EnvState
+from lambent.worker.environment import EnvState, InvokeRequest
+from lambent.worker.logcapture import LogCapture
 from lambent.worker.pool import WorkerPool
 
 
@@ -201,3 +203,42 @@ async def test_an_init_error_is_still_the_functions(pool: WorkerPool, sandboxes:
     assert payload is not None and b"Runtime.ExitError" in payload
     assert env.state is EnvState.DEAD
     assert isinstance(StartFailed(payload).payload, bytes)
+
+
+class BrokenEndpoint:
+    """A Runtime API endpoint whose invoke breaks its own invariant (a RuntimeError)."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    async def invoke(self, inv: object) -> object:
+        raise self.exc
+
+    def abort(self, exc: BaseException) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("Running state without a current invocation"),
+                                 EndpointBusy("an invocation is already in flight")])
+async def test_a_runtime_api_failure_mid_invoke_is_a_service_error_with_its_cause(
+    pool: WorkerPool, exc: Exception
+) -> None:
+    env = await pool.new_environment(cfg())
+    sandbox = StandInSandbox()
+    env._sandbox = sandbox  # type: ignore[assignment]
+    env._capture = LogCapture(sandbox.output_fd, env._writer, 1024)
+    env._endpoint = BrokenEndpoint(exc)  # type: ignore[assignment]
+    env.state = EnvState.BUSY
+    with pytest.raises(ServiceError) as caught:
+        await env.invoke(InvokeRequest(request_id="req-9", payload=b"{}", invoked_arn="arn"))
+    error = caught.value
+    assert error.message == SERVICE_FAILURE_MESSAGE
+    assert error.context["hint"] == str(exc) and error.context["error"] == type(exc).__name__
+    assert error.context["request_id"] == "req-9"
+    # and it is not healthy any more: the Assignment destroys it
+    assert not env.healthy
+    await env.destroy()
+    await sandbox.destroy()
