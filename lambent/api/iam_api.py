@@ -380,8 +380,33 @@ def _inline_handlers(kind: OwnerKind, entity: str) -> None:
                       lambda x: {"PolicyName": x.name, "PolicyArn": x.arn})
 
 
+    @_op(f"List{entity}Tags", owner_arn)
+    async def list_tags(call: Call) -> Out:
+        p = call.params
+        svc = iam_of(call)
+        owner = (svc.get_user if kind is OwnerKind.USER else svc.get_role)(_account(call), p[owner_member])
+        return _paged(p, sorted(owner.tags), lambda t: t[0], "Tags", lambda t: {"Key": t[0], "Value": t[1]})
+
+    @_op(f"Tag{entity}", owner_arn)
+    async def tag(call: Call) -> None:
+        await _write(iam_of(call).tag, _account(call), kind, call.params[owner_member], _tags_in(call.params))
+
+    @_op(f"Untag{entity}", owner_arn)
+    async def untag(call: Call) -> None:
+        p = call.params
+        await _write(iam_of(call).untag, _account(call), kind, p[owner_member], p["TagKeys"])
+
+
 _inline_handlers(OwnerKind.USER, "User")
 _inline_handlers(OwnerKind.ROLE, "Role")
+
+
+@_op("ListInstanceProfilesForRole", _role_arn)
+async def list_instance_profiles_for_role(call: Call) -> Out:
+    """lambent has no instance profiles (no EC2): none, for an existing role. Tools ask before
+    deleting a role (Terraform does)."""
+    iam_of(call).get_role(_account(call), call.params["RoleName"])
+    return {"InstanceProfiles": [], "IsTruncated": False}
 
 
 # -- managed policies ------------------------------------------------------------------------------

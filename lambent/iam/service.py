@@ -74,6 +74,7 @@ POLICIES_PER_ACCOUNT = 1500
 #: Not an AWS quota: unexpired sessions an account may hold at once, so that a caller looping on
 #: AssumeRole cannot grow iam.db and the key index without bound (answered as a throttle).
 LIVE_SESSIONS_PER_ACCOUNT = 10_000
+TAGS_PER_ENTITY = 50
 ROOT_ACCOUNT_NAME = "root"
 #: At most one check of iam.db's stamp for another process's changes this often (lookup misses).
 RELOAD_CHECK_S = 1.0
@@ -448,6 +449,33 @@ class IamService:
     def list_roles(self, account_id: str, path_prefix: str = "/") -> list[Role]:
         found = [r for (a, _), r in list(self._roles.items()) if a == account_id and r.path.startswith(path_prefix)]
         return sorted(found, key=lambda r: r.name.lower())
+
+    # -- tags ----------------------------------------------------------------------------------
+    def tag(self, account_id: str, kind: OwnerKind, name: str, tags: Tags) -> None:
+        """Add or overwrite tags of a user or role (TagUser/TagRole)."""
+        with self._lock:
+            entity = self.get_user(account_id, name) if kind is OwnerKind.USER else self.get_role(account_id, name)
+            merged = dict(entity.tags)
+            merged.update(tags)
+            self._set_tags(kind, entity, tuple(merged.items()))
+
+    def untag(self, account_id: str, kind: OwnerKind, name: str, keys: Iterable[str]) -> None:
+        with self._lock:
+            entity = self.get_user(account_id, name) if kind is OwnerKind.USER else self.get_role(account_id, name)
+            gone = set(keys)
+            self._set_tags(kind, entity, tuple((k, v) for k, v in entity.tags if k not in gone))
+
+    def _set_tags(self, kind: OwnerKind, entity: User | Role, tags: Tags) -> None:
+        if len(tags) > TAGS_PER_ENTITY:
+            quota = "TagsPerUser" if kind is OwnerKind.USER else "TagsPerRole"
+            raise LimitExceeded(f"Cannot exceed quota for {quota}: {TAGS_PER_ENTITY}")
+        key = (entity.account_id, entity.name.lower())
+        self.store.update("users" if kind is OwnerKind.USER else "roles",
+                          {"account_id": key[0], "name_key": key[1]}, {"tags": _tags_out(tags)})
+        if isinstance(entity, User):
+            self._users[key] = replace(entity, tags=tags)
+        else:
+            self._roles[key] = replace(entity, tags=tags)
 
     # -- inline policies -----------------------------------------------------------------------
     def _owner(self, account_id: str, kind: OwnerKind, name: str) -> _Owner:

@@ -288,3 +288,28 @@ async def test_without_an_authorizer_a_non_root_caller_is_refused(iam: IamServic
         {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
     assert error(await call(iam, "iam", "ListUsers", principal=alice, authorizer=False))[:2] == (500, "ServiceFailure")
     assert "Users" in await call(iam, "iam", "ListUsers", principal=alice)
+
+
+async def test_tags_of_users_and_roles(iam: IamService) -> None:
+    iam.create_role(ACCOUNT, "exec", TRUST, tags=(("team", "a"),))
+    await call(iam, "iam", "TagRole", {"RoleName": "exec", "Tags": [{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "dev"}]})
+    listed = await call(iam, "iam", "ListRoleTags", {"RoleName": "exec"})
+    assert listed["Tags"] == [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "b"}] and listed["IsTruncated"] is False
+    await call(iam, "iam", "UntagRole", {"RoleName": "exec", "TagKeys": ["team"]})
+    assert (await call(iam, "iam", "GetRole", {"RoleName": "exec"}))["Role"]["Tags"] == [{"Key": "env", "Value": "dev"}]
+    iam.create_user(ACCOUNT, "alice")
+    await call(iam, "iam", "TagUser", {"UserName": "alice", "Tags": [{"Key": "k", "Value": "v"}]})
+    assert (await call(iam, "iam", "ListUserTags", {"UserName": "alice"}))["Tags"] == [{"Key": "k", "Value": "v"}]
+    await call(iam, "iam", "UntagUser", {"UserName": "alice", "TagKeys": ["k"]})
+    assert iam.get_user(ACCOUNT, "alice").tags == ()
+    too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+    await call(iam, "iam", "TagUser", {"UserName": "alice", "Tags": too_many})
+    assert error(await call(iam, "iam", "TagUser", {"UserName": "alice", "Tags": [{"Key": "one-more", "Value": "v"}]})) == (
+        409, "LimitExceeded", "Cannot exceed quota for TagsPerUser: 50")
+
+
+async def test_roles_have_no_instance_profiles(iam: IamService) -> None:
+    iam.create_role(ACCOUNT, "exec", TRUST)
+    got = await call(iam, "iam", "ListInstanceProfilesForRole", {"RoleName": "exec"})
+    assert (got["InstanceProfiles"], got["IsTruncated"]) == ([], False)
+    assert error(await call(iam, "iam", "ListInstanceProfilesForRole", {"RoleName": "nope"}))[1] == "NoSuchEntity"
