@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import signal as _signal
@@ -46,6 +47,8 @@ from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
 from lambent.worker.states import EnvState, IllegalTransition, StateMachine
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EnvState", "ExecutionEnvironment", "IllegalTransition", "InvokeOutcome", "InvokeRequest",
            "cpu_millicores", "error_payload"]
@@ -227,7 +230,11 @@ class ExecutionEnvironment(StateMachine):
         if self._destroyed:
             raise self._shut_down()
         self._init_ms = (time.monotonic() - started) * 1000
-        sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
+        try:
+            sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
+        except SandboxError as exc:
+            await self.destroy("cpu quota not applied")
+            raise self._start_failed(request_id, exc.message, exc.hint, exc) from exc
         # Ready, and held by the invocation that started it (no window in which the pool could
         # count it idle and evict it).
         self.state = EnvState.BUSY
@@ -329,7 +336,7 @@ class ExecutionEnvironment(StateMachine):
             timer.cancel()
         duration_ms = (time.monotonic() - start) * 1000
         capture.end()
-        peak_mb = math.ceil(sandbox.memory_peak_bytes() / (1024 * 1024)) if not self.death_reason else self.cfg.memory_mb
+        peak_mb = self._peak_mb(sandbox) if not self.death_reason else self.cfg.memory_mb
         init_ms = self._init_ms if self._pending_init_report else None
         self._pending_init_report = False
         capture.system(f"END RequestId: {req.request_id}")
@@ -346,6 +353,17 @@ class ExecutionEnvironment(StateMachine):
         capture.flush()
         self.last_used = time.monotonic()
         return InvokeOutcome(payload, function_error, capture.tail(), duration_ms, peak_mb, init_ms)
+
+    def _peak_mb(self, sandbox: Sandbox) -> int:
+        try:
+            return math.ceil(sandbox.memory_peak_bytes() / (1024 * 1024))
+        except SandboxError as exc:
+            # A reading the report cannot get is not the invocation's failure: report the
+            # configured size, and retire the environment (its cgroup misbehaves).
+            log.warning("environment %s of %s:%s: memory peak unreadable, retiring it: %s", self.env_id,
+                        self.cfg.name, self.cfg.version, exc)
+            self.death_reason = self.death_reason or "cgroup unreadable"
+            return self.cfg.memory_mb
 
     @property
     def healthy(self) -> bool:
@@ -368,17 +386,33 @@ class ExecutionEnvironment(StateMachine):
     def _freeze(self) -> None:
         self._freeze_timer = None
         if self._sandbox is not None and self.state == EnvState.IDLE:
-            self._sandbox.freeze()
+            try:
+                self._sandbox.freeze()
+            except SandboxError as exc:
+                # Unfrozen it would run unbilled: retire it (the pool discards unhealthy ones).
+                log.warning("environment %s of %s:%s could not be frozen, retiring it: %s", self.env_id,
+                            self.cfg.name, self.cfg.version, exc)
+                self.death_reason = self.death_reason or "freeze failed"
+                return
             self._frozen = True
 
-    def unpark(self) -> None:
+    def unpark(self) -> bool:
+        """Take it for an invocation (BUSY) and thaw it; False if it cannot be thawed (it is
+        then unhealthy, for the pool to discard)."""
         self.state = EnvState.BUSY
         if self._freeze_timer is not None:
             self._freeze_timer.cancel()
             self._freeze_timer = None
         if self._frozen and self._sandbox is not None:
-            self._sandbox.thaw()
+            try:
+                self._sandbox.thaw()
+            except SandboxError as exc:
+                log.warning("environment %s of %s:%s could not be thawed, retiring it: %s", self.env_id,
+                            self.cfg.name, self.cfg.version, exc)
+                self.death_reason = self.death_reason or "thaw failed"
+                return False
             self._frozen = False
+        return True
 
     async def destroy(self, reason: str = "destroyed") -> None:
         if self._destroyed:

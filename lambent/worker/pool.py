@@ -123,8 +123,7 @@ class WorkerPool:
         idle = self._idle.get(pool_key(cfg))
         while idle:
             env = idle.pop()
-            if env.healthy:
-                env.unpark()
+            if env.healthy and env.unpark():
                 return env
             self.discard(env)
         return None

@@ -242,3 +242,43 @@ async def test_a_runtime_api_failure_mid_invoke_is_a_service_error_with_its_caus
     assert not env.healthy
     await env.destroy()
     await sandbox.destroy()
+
+
+class CgroupTrouble(StandInSandbox):
+    """A sandbox whose cgroup files refuse writes and reads (a cgroup removed under it)."""
+
+    def freeze(self) -> None:
+        raise SandboxError("cannot write cgroup.freeze", path="/sys/fs/cgroup/x/cgroup.freeze")
+
+    def thaw(self) -> None:
+        raise SandboxError("cannot write cgroup.freeze", path="/sys/fs/cgroup/x/cgroup.freeze")
+
+    def memory_peak_bytes(self) -> int:
+        raise SandboxError("cannot read memory.peak")
+
+
+async def test_an_environment_whose_cgroup_fails_is_retired_not_served(pool: WorkerPool) -> None:
+    env = await pool.new_environment(cfg())
+    sandbox = CgroupTrouble()
+    env._sandbox = sandbox  # type: ignore[assignment]
+    env.state = EnvState.BUSY
+    # When it is parked and the freeze fails
+    pool.release(env, cfg())
+    env._freeze()
+    # Then it is no longer healthy, and the next invocation does not get it
+    assert not env.healthy
+    assert pool.take_idle(cfg()) is None
+    await asyncio.gather(*list(pool._bg))
+    assert pool.count("f") == 0 and env.state is EnvState.DEAD and sandbox.destroyed
+
+
+async def test_an_environment_that_cannot_be_thawed_is_discarded(pool: WorkerPool) -> None:
+    env = await pool.new_environment(cfg())
+    sandbox = CgroupTrouble()
+    env._sandbox = sandbox  # type: ignore[assignment]
+    env.state = EnvState.BUSY
+    pool.release(env, cfg())
+    env._frozen = True  # frozen by an earlier write that worked
+    assert pool.take_idle(cfg()) is None
+    await asyncio.gather(*list(pool._bg))
+    assert pool.count("f") == 0 and sandbox.destroyed
