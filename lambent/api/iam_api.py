@@ -77,7 +77,9 @@ def _authorize(call: Call, action: str, resource: str, context: Mapping[str, str
     authorizer = authorizer_of(call)
     if authorizer is None:
         raise ServiceError("IAM authorization is not configured on this lambent server")
-    authorizer.check(caller, action, resource, context=context)
+    # IAM's resources are the caller's own account's (AWS managed policies, "arn:aws:iam::aws:...",
+    # are global, not another account's): never a cross-account request
+    authorizer.check(caller, action, resource, resource_account=caller.account_id, context=context)
 
 
 Resource = Callable[[Call], str]

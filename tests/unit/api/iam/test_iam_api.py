@@ -313,3 +313,12 @@ async def test_roles_have_no_instance_profiles(iam: IamService) -> None:
     got = await call(iam, "iam", "ListInstanceProfilesForRole", {"RoleName": "exec"})
     assert (got["InstanceProfiles"], got["IsTruncated"]) == ([], False)
     assert error(await call(iam, "iam", "ListInstanceProfilesForRole", {"RoleName": "nope"}))[1] == "NoSuchEntity"
+
+
+async def test_a_user_allowed_to_read_policies_reads_aws_managed_ones(iam: IamService) -> None:
+    alice = _alice(iam, json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"}]}))
+    got = await call(iam, "iam", "GetPolicy", {"PolicyArn": BASIC}, principal=alice)
+    assert got["Policy"]["Arn"] == BASIC
+    assert "PolicyVersion" in await call(iam, "iam", "GetPolicyVersion", {"PolicyArn": BASIC, "VersionId": "v1"},
+                                         principal=alice)
