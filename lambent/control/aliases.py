@@ -16,20 +16,8 @@ from typing import Any
 from lambent import arns
 from lambent.control.functions import FunctionService
 from lambent.control.model import Alias
-from lambent.control.updates import NOT_GIVEN, AliasUpdate, or_current
+from lambent.control.updates import AliasUpdate, or_current
 from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
-
-
-def _alias_update_of(
-    function_version: str | None, description: str | None, weights: Mapping[str, Any] | None, clear_routing: bool
-) -> AliasUpdate:
-    """The old keyword form (None = not given; routing given when ``weights`` or ``clear_routing``).
-    transitional: remove when api/ passes typed updates"""
-    return AliasUpdate(
-        function_version=NOT_GIVEN if function_version is None else function_version,
-        description=NOT_GIVEN if description is None else description,
-        routing_config=dict(weights or {}) if weights is not None or clear_routing else NOT_GIVEN,
-    )
 
 
 class AliasService:
@@ -92,18 +80,11 @@ class AliasService:
         self,
         name: str,
         alias: str,
-        update: AliasUpdate | None = None,
+        update: AliasUpdate,
         revision_id: str | None = None,
-        *,
-        function_version: str | None = None,
-        description: str | None = None,
-        weights: Mapping[str, Any] | None = None,
-        clear_routing: bool = False,
     ) -> Alias:
         """Partial update: what ``update`` gives replaces the alias's, the rest stays (a routing
         not given is kept, and checked again against the primary version)."""
-        if update is None:
-            update = _alias_update_of(function_version, description, weights, clear_routing)
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         async with f.locked(name) as fn:

@@ -46,18 +46,6 @@ def check_destination(arn: str | None) -> None:
         raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
 
 
-def _invoke_update_of(merge: bool, fields: dict[str, Any]) -> tuple[InvokeConfigUpdate, bool]:
-    """The old form ``put(name, q, merge=..., max_retry_attempts=..., ...)``, where None meant
-    "not given". transitional: remove when api/ passes typed updates"""
-    names = {"max_retry_attempts": "maximum_retry_attempts", "max_event_age_s": "maximum_event_age_s",
-             "on_success": "on_success", "on_failure": "on_failure"}
-    unknown = set(fields) - set(names)
-    if unknown:
-        raise TypeError(f"unknown EventInvokeConfig fields: {sorted(unknown)}")
-    given = {names[k]: v for k, v in fields.items() if v is not None}
-    return InvokeConfigUpdate(**given), merge
-
-
 class EventInvokeConfigs:
     """Scope: one per server; an in-memory cache written through to the store."""
 
@@ -126,15 +114,8 @@ class EventInvokeConfigs:
         self.functions.entry(name)
         return sorted((c for (f, _), c in self._configs.items() if f == name), key=lambda c: c.qualifier)
 
-    async def put(
-        self, name: str, qualifier: str | None, update: InvokeConfigUpdate | None = None, *,
-        merge: bool | None = None, **fields: Any,
-    ) -> EventInvokeConfig:
+    async def put(self, name: str, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
         """PutFunctionEventInvokeConfig: replace the qualifier's configuration; a member not given is unset."""
-        if update is None:
-            update, merge = _invoke_update_of(bool(merge), fields)
-            if merge:
-                return await self.update(name, qualifier, update)
         q = self._target(name, qualifier)
         self._check_destinations(name, update)
         cfg = EventInvokeConfig(

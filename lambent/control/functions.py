@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -89,14 +89,6 @@ def settle_log_levels(cfg: FunctionConfig, *, levels_given: bool) -> FunctionCon
             f"the function's LogFormat is {cfg.log_format}."
         )
     return dataclasses.replace(cfg, application_log_level=None, system_log_level=None)
-
-
-def _config_update_of(update: ConfigUpdate | Mapping[str, Any]) -> ConfigUpdate:
-    """The typed update; the old form, a mapping of the given FunctionConfig fields, converted.
-    transitional: remove when api/ passes typed updates"""
-    if isinstance(update, ConfigUpdate):
-        return update
-    return ConfigUpdate(**update)
 
 
 ChangeListener = Callable[[str], None]
@@ -298,7 +290,6 @@ class FunctionService:
                 log.exception("activating %s failed", name)
                 new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
             await self.registry.put_latest(fn, new, essential=True)
-        self.notify(name)  # a new RevisionId: environments keyed by the old one are outdated
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
         async with self.registry.hold(name):
@@ -319,9 +310,6 @@ class FunctionService:
                     last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
                 )
             await self.registry.put_latest(fn, new, essential=True)
-        # A new RevisionId: idle environments started while the update was in progress are
-        # keyed by the old one and would never be used again; the listeners drop them.
-        self.notify(name)
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != cfg.revision_id:
@@ -357,12 +345,9 @@ class FunctionService:
         self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
-    async def update_configuration(
-        self, name: str, update: ConfigUpdate | Mapping[str, Any], revision_id: str | None = None
-    ) -> FunctionConfig:
+    async def update_configuration(self, name: str, update: ConfigUpdate, revision_id: str | None = None) -> FunctionConfig:
         """Apply a partial update: the members ``update`` gives replace $LATEST's, the rest stay
         (SnapStart's ApplyOn, the log levels, the dead-letter queue... as they were)."""
-        update = _config_update_of(update)
         self.entry(name)  # ResourceNotFound before anything else
         if given(update.runtime):
             self._check_runtime(str(update.runtime))

@@ -1,5 +1,5 @@
-"""EventInvokeConfigs: typed Put (unset what is not given) and Update (keep it), the old keyword
-form, and a constructor that reads nothing until load() (real SQLite stores)."""
+"""EventInvokeConfigs: typed Put (unset what is not given) and Update (keep it), and a
+constructor that reads nothing until load() (real SQLite stores)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,6 @@ async def test_destinations_are_checked_on_update_too(tmp_path: Path) -> None:
         await eic.update("fn", None, InvokeConfigUpdate(on_failure="arn:aws:lambda:us-east-1:000000000000:function:fn"))
     with pytest.raises(InvalidParameterValue, match="invalid"):
         await eic.update("fn", None, InvokeConfigUpdate(on_success="arn:aws:s3:::bucket"))
-
-
-async def test_old_keyword_form_still_works(tmp_path: Path) -> None:
-    eic, _ = await configs(tmp_path)
-    await eic.put("fn", None, merge=False, max_retry_attempts=2, max_event_age_s=None, on_success=QUEUE, on_failure=None)
-    got = await eic.put("fn", None, merge=True, max_retry_attempts=None, max_event_age_s=90, on_success=None, on_failure=None)
-    assert (got.max_retry_attempts, got.max_event_age_s, got.on_success) == (2, 90, QUEUE)  # None meant "not given"
 
 
 async def test_constructor_reads_nothing_until_load(tmp_path: Path) -> None:

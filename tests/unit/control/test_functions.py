@@ -13,6 +13,7 @@ from lambent.control.codezip import ZipLimits
 from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.model import State, UpdateStatus
 from lambent.control.runtimes import RuntimeCatalog
+from lambent.control.updates import ConfigUpdate
 from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambent.settings import Settings
 from lambent.store import Store
@@ -80,11 +81,11 @@ async def test_update_while_in_progress_conflicts_and_revision_is_checked(tmp_pa
     await svc.wait_idle()
     rev = svc.resolve("fn").revision_id
     with pytest.raises(PreconditionFailed):
-        await svc.update_configuration("fn", {"timeout_s": 9}, revision_id="stale")
-    cfg = await svc.update_configuration("fn", {"timeout_s": 9}, revision_id=rev)
+        await svc.update_configuration("fn", ConfigUpdate(timeout_s=9), revision_id="stale")
+    cfg = await svc.update_configuration("fn", ConfigUpdate(timeout_s=9), revision_id=rev)
     assert cfg.last_update_status == UpdateStatus.IN_PROGRESS
     with pytest.raises(ResourceConflict, match="update is in progress"):
-        await svc.update_configuration("fn", {"timeout_s": 10})
+        await svc.update_configuration("fn", ConfigUpdate(timeout_s=10))
     await svc.wait_idle()
     assert svc.resolve("fn").timeout_s == 9
 

@@ -38,6 +38,7 @@ from lambent.deployments import (
 )
 from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.runtimes import RuntimeCatalog
+from lambent.control.updates import AliasUpdate
 from lambent.deployments.strategies import parse
 from lambent.control.versions import VersionService
 from lambent.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
@@ -478,7 +479,7 @@ async def test_alias_changed_outside_the_deployment_fails_it_without_touching_th
     d = await w.svc.create(req())
     runner = w.svc._runners[d.id]
     await until(lambda: bool(runner.d.applied) and clock.sleeping)
-    await w.aliases.update("fn", "live", weights={"2": 0.5})
+    await w.aliases.update("fn", "live", AliasUpdate(routing_config={"2": 0.5}))
     clock.advance(300)
     d = await w.svc.wait(d.id, 5)
     assert (d.status, d.error_code) == (Status.FAILED, ErrorCode.ALIAS_MODIFIED)
@@ -501,10 +502,10 @@ async def test_validation(tmp_path: Path) -> None:
         with pytest.raises(error, match=match):
             await w.svc.create(request)
     # an alias that already splits traffic is refused
-    await w.aliases.update("fn", "live", weights={"2": 0.2})
+    await w.aliases.update("fn", "live", AliasUpdate(routing_config={"2": 0.2}))
     with pytest.raises(ResourceConflict, match="RoutingConfig"):
         await w.svc.create(req())
-    await w.aliases.update("fn", "live", clear_routing=True)
+    await w.aliases.update("fn", "live", AliasUpdate(routing_config={}))
     assert await w.svc.find("fn") == []
     await w.svc.shutdown()
 
@@ -559,7 +560,7 @@ async def test_a_step_written_just_before_a_crash_is_only_recorded(tmp_path: Pat
     d = await w.svc.create(req())
     await until(lambda: bool(w.svc._runners[d.id].d.applied))
     await w.svc.shutdown()
-    await w.aliases.update("fn", "live", function_version="2", clear_routing=True)
+    await w.aliases.update("fn", "live", AliasUpdate(function_version="2", routing_config={}))
     revision = w.aliases.get("fn", "live").revision_id
     # When the server resumes it after the due time
     w2 = build(w.store, tmp_path, FakeClock(T0 + 400, auto=False), DeploySettings())
