@@ -15,7 +15,7 @@ from pathlib import Path
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.aliases import AliasService
-from lambent.credentials import load_root_credentials
+from lambent.credentials import RootCredentials, load_root_credentials
 from lambent.deployments import DeploymentService
 from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
@@ -50,46 +50,88 @@ class StartupError(Exception):
 
 
 class Platform:
-    """Every component of one lambent server. Scope: the server process."""
+    """Every component of one lambent server. Scope: the server process.
+
+    Two steps, so that building a server does not touch the host: the constructor only computes
+    paths and builds what needs no I/O; :meth:`start` does every piece of start-up I/O in order
+    (data dir and its lock, root credentials, disk reserve, databases, sandbox dir, runtime
+    clients, uid range), then builds the components whose constructors still read state, then
+    starts the background work. :meth:`stop` undoes it; call it only after ``start`` returned.
+    """
+
+    # Built by start() (their constructors read the disk or the databases; see _open).
+    code: CodeStore
+    functions: FunctionService
+    versions: VersionService
+    aliases: AliasService
+    logs: LogStore
+    uids: UidAllocator
+    sandbox_options: SandboxOptions
+    pool: WorkerPool
+    limiter: ConcurrencyLimiter
+    invoker: InvokeService
+    event_invoke_configs: EventInvokeConfigs
+    async_invoker: AsyncInvoker
+    deployments: DeploymentService
+    schedules: SchedulerService
+    schedule_engine: ScheduleEngine
+    sandbox_home: SandboxDir
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         data = settings.data_dir
+        self._lock_fd: int | None = None
+        self._credentials: RootCredentials | None = None
+        # Free space and the disk reserve: a full data dir refuses growth, never deletes.
+        self.disk = DiskGuard(data, settings.storage)
+        self.store = Store.in_dir(data, self.disk)
+        self.async_store = AsyncEventStore(data / "async-queue.db", self.disk, open_now=False)
+        self._prefix = cgroup_prefix(data)
+        self.sandbox_dir = Path(settings.worker.sandbox_dir or f"{settings.sandbox.dir_root}/{self._prefix}").resolve()
+        self.reaper: Reaper | None = None
+        self.runtimes = RuntimeCatalog(settings.worker.python_bin, settings.worker.node_bin, self.sandbox_dir / "runtimes")
+        # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
+        self.cgroups = CgroupManager(prefix=self._prefix)
+        # Safe deployments: error-rate windows fed by every invocation.
+        self.metrics = ErrorRateWindow(settings.deploy.alarm_window_s)
+        self.ready = asyncio.Event()
+
+    @property
+    def credentials(self) -> RootCredentials:
+        """The root credentials, loaded (or generated, on the first start) by :meth:`start`."""
+        if self._credentials is None:
+            raise StartupError("the root credentials are loaded by Platform.start()")
+        return self._credentials
+
+    def _open(self) -> None:
+        """Start-up I/O, in order, then the components built on it. Blocking (run in a thread)."""
+        settings = self.settings
+        data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
         os.chmod(data, 0o700)
         self._lock_fd = lock_data_dir(data)
-        self.credentials = load_root_credentials(settings)
-        # Free space and the disk reserve: a full data dir refuses growth, never deletes.
-        self.disk = DiskGuard(data, settings.storage)
+        self._credentials = load_root_credentials(settings)
         self.disk.open()
-        self.store = Store.open_in(data, self.disk)
-        limits = settings.limits
-        prefix = cgroup_prefix(data)
-        self.sandbox_dir = prepare_sandbox_dir(
-            Path(settings.worker.sandbox_dir or f"{settings.sandbox.dir_root}/{prefix}"))
+        self.store.open()
+        prepare_sandbox_dir(self.sandbox_dir)
         # Locked for the life of this server (and of its reaper's sweep after it): waits for a
         # killed predecessor's reaper, and no other server removes the dir meanwhile.
         try:
             self.sandbox_home = SandboxDir.claim(self.sandbox_dir, data)
         except SandboxError as exc:
             raise StartupError(str(exc)) from None
-        self.reaper: Reaper | None = None
+        limits = settings.limits
         self.code = CodeStore(
             data / "code",
             self.store,
             ZipLimits(limits.unzipped_max_bytes, limits.zip_max_ratio, limits.zip_max_entries),
             unpack_root=self.sandbox_dir / "code",
         )
-        self.runtimes = RuntimeCatalog(
-            settings.worker.python_bin, settings.worker.node_bin,
-            install_runtime_clients(self.sandbox_dir / "runtimes"),
-        )
+        install_runtime_clients(self.sandbox_dir / "runtimes")
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
-        # One cgroup parent per data dir: a server only ever sweeps what its own predecessors left.
-        self.cgroups = CgroupManager(prefix=prefix)
         # One host uid per environment, from a range every server on this host shares (sandbox/uids.py).
         try:
             self.uids = UidAllocator(
@@ -113,13 +155,11 @@ class Platform:
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
-        self.async_store = AsyncEventStore(data / "async-queue.db", self.disk)
+        self.async_store.open()
         self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk))
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
-        # Safe deployments: error-rate windows fed by every invocation, runners resumed at start.
-        self.metrics = ErrorRateWindow(settings.deploy.alarm_window_s)
         self.invoker.observers.append(self.metrics.observe)
         self.deployments = DeploymentService(
             settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
@@ -129,7 +169,6 @@ class Platform:
         self.schedules = SchedulerService.open(settings, self.store.engine)
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region))
-        self.ready = asyncio.Event()
 
     def _function_changed(self, name: str) -> None:
         try:
@@ -143,6 +182,9 @@ class Platform:
             self.logs.delete_group(f"/aws/lambda/{name}")
 
     async def start(self) -> None:
+        """Start-up I/O and the background work; StartupError if this host or data dir cannot
+        serve. Once per Platform."""
+        await asyncio.to_thread(self._open)
         # First, before any sandbox exists: whatever ends this process, the reaper then kills
         # every sandbox it left, frozen or not (sandbox/reaper.py).
         # What a killed predecessor's reaper swept is reported here (it is done: we hold its lock).
@@ -220,7 +262,7 @@ class Platform:
 
 def prepare_sandbox_dir(path: Path) -> Path:
     """Create the sandbox dir and check an unprivileged uid can traverse every ancestor."""
-    path = path.resolve()
+    path = path.resolve()  # a no-op for the Platform's (resolved when it is built)
     path.mkdir(parents=True, exist_ok=True, mode=0o711)
     os.chmod(path, 0o711)
     for parent in [path, *path.parents]:

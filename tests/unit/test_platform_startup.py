@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -12,11 +13,28 @@ from lambent.platform import Platform, StartupError, lock_data_dir, prepare_sand
 from lambent.settings import Settings
 
 
+def test_building_a_platform_touches_nothing(tmp_path: Path) -> None:
+    # Given paths for the data dir, the sandbox dir and the uid locks that do not exist yet
+    settings = Settings.from_env(
+        {"LAMBENT_WORKER_SANDBOX_DIR": str(tmp_path / "sandboxes"), "LAMBENT_SANDBOX_UID_LOCK_DIR": str(tmp_path / "uids"),
+         "LAMBENT_SANDBOX_DIR_ROOT": str(tmp_path / "root")},
+        data_dir=tmp_path / "data",
+    )
+    # When the platform is built
+    platform = Platform(settings)
+    # Then nothing was created, locked or generated: all of that is start()'s
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StartupError):
+        platform.credentials  # noqa: B018 - the property refuses before start()
+    assert platform.sandbox_dir == (tmp_path / "sandboxes").resolve()
+
+
 def test_a_locked_data_dir_is_a_startup_error(tmp_path: Path) -> None:
     fd = lock_data_dir(tmp_path)
     try:
+        platform = Platform(Settings.from_env({}, data_dir=tmp_path))  # builds: no lock taken yet
         with pytest.raises(StartupError) as info:
-            Platform(Settings.from_env({}, data_dir=tmp_path))
+            asyncio.run(platform.start())
         assert str(info.value) == f"another lambent server is using {tmp_path}"
         assert not isinstance(info.value, SystemExit)
     finally:
