@@ -90,17 +90,32 @@ def _platform() -> Any:
                            ready=asyncio.Event())
 
 
-def _old_lambda_api(repo: str, commit: str) -> ModuleType:
-    """``lambent/api/lambda_api.py`` as it was at ``commit`` (before the protocol layer)."""
-    source = subprocess.run(["git", "-C", repo, "show", f"{commit}:lambent/api/lambda_api.py"],
+def _old_module(repo: str, commit: str, path: str, name: str) -> ModuleType:
+    source = subprocess.run(["git", "-C", repo, "show", f"{commit}:{path}"],
                             check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="lambent-bench-")) / "old_lambda_api.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("old_lambda_api", path)
+    file = Path(tempfile.mkdtemp(prefix="lambent-bench-")) / f"{name}.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, file)
     assert spec is not None and spec.loader is not None  # noqa: S101 - a benchmark script
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def _old_lambda_api(repo: str, commit: str) -> ModuleType:
+    """``lambent/api/lambda_api.py`` as it was at ``commit`` (before the protocol layer), with the
+    ``lambent/api/rest.py`` of that commit (its Starlette helpers are gone since)."""
+    old_rest = _old_module(repo, commit, "lambent/api/rest.py", "old_rest")
+    current = sys.modules.get("lambent.api.rest")
+    sys.modules["lambent.api.rest"] = old_rest
+    try:
+        return _old_module(repo, commit, "lambent/api/lambda_api.py", "old_lambda_api")
+    finally:
+        if current is not None:
+            sys.modules["lambent.api.rest"] = current
+        else:
+            del sys.modules["lambent.api.rest"]
 
 
 def _scope(app: Any) -> dict[str, Any]:

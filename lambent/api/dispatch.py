@@ -11,8 +11,9 @@ A request whose signature and body :mod:`lambent.api.app` has checked goes:
 
 A :class:`~lambent.errors.LambentError` becomes the service's error envelope
 (``ProtocolHandler.serialise_error``); anything else is logged once and answers ServiceException
-(500) in the same envelope: never a crash, never a traceback to the client. Operations nobody has
-registered yet fall back to the service's old Starlette router, while the API modules move.
+(500) in the same envelope: never a crash, never a traceback to the client. A modelled operation
+nobody registered answers UnknownOperationException naming it; a request no operation of the model
+matches, one naming its method and path.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from lambent.api.envelopes import error_response
-from lambent.api.operations import unknown_operation
 from lambent.api.protocols import ProtocolHandler, Wire
 from lambent.api.protocols.registry import Operations, Registered, no_operation_matches
 from lambent.errors import LambentError, ServiceError
@@ -58,13 +57,11 @@ Handler = Callable[[Call], Awaitable["Mapping[str, Any] | None"]]
 
 @dataclass(frozen=True)
 class Service:
-    """One served service: its handlers, its protocol (None while its model is missing), and the
-    old router of the operations not moved yet (None once everything has)."""
+    """One served service: its handlers and its protocol (None while its model is missing)."""
 
     name: str
     operations: Operations
     protocol: ProtocolHandler | None
-    fallback: ASGIApp | None = None
 
 
 def send_wire(wire: Wire) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -121,25 +118,24 @@ class Dispatcher:
         protocol = service.protocol
         try:
             routed = protocol.route(method, path, query, headers, body) if protocol is not None else None
-            entry = service.operations.get(routed[0]) if routed is not None else None
-            if entry is None or routed is None:
-                if service.fallback is not None:
-                    await self._fallback(scope, receive, send, service, body)
-                    return
-                if routed is None:
-                    raise no_operation_matches(service.name, method, path)
-                entry = service.operations.entry(routed[0])  # raises UnknownOperation naming it
+            if protocol is None or routed is None:
+                raise no_operation_matches(service.name, method, path)
+            entry = service.operations.entry(routed[0])  # UnknownOperation naming a modelled one
         except LambentError as exc:
             await send_error(send, service, exc)
             return
-        if protocol is not None:  # an operation is routed only through a modelled service
-            await self.run(send, service, protocol, entry, routed[1], headers, query, body)
+        except Exception as exc:  # noqa: BLE001 - never crash on a request, never show a traceback
+            log.exception("unhandled error routing a %s request", service.name)
+            await send_error(send, service, ServiceError(f"Internal error: {type(exc).__name__}"))
+            return
+        await self.run(send, service, protocol, entry, routed[1], headers, query, body)
 
     async def dispatch_known(
         self, send: Send, service: Service, operation: str, routed: Any, headers: Headers, query: str, body: bytes
     ) -> bool:
         """The hot path: a request the caller already routed to ``operation`` (Invoke's path is
-        matched by one regex). False when the operation is not registered (caller falls back)."""
+        matched by one regex). False when the operation is not registered (the caller then routes
+        the request as any other)."""
         entry = service.operations.get(operation)
         protocol = service.protocol
         if entry is None or protocol is None:
@@ -170,18 +166,3 @@ class Dispatcher:
         status, raw, out = wire
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": out})
-
-    async def _fallback(self, scope: Scope, receive: Receive, send: Send, service: Service, body: bytes) -> None:
-        """The old Starlette router of ``service``, for the operations not moved yet."""
-        router = service.fallback
-        if router is None:
-            raise no_operation_matches(service.name, scope["method"], scope["path"])
-        scope.setdefault("state", {})["body"] = body
-        scope["router"] = router
-        try:
-            await router(scope, receive, send)
-        except HTTPException as exc:  # Starlette's "no route" (404) or "no such method" (405)
-            if exc.status_code not in (404, 405):
-                raise
-            query = scope.get("query_string", b"").decode("latin-1")
-            await send_error(send, service, unknown_operation(service.name, scope["method"], scope["path"], query))

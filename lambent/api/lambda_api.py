@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from starlette.routing import BaseRoute, Router
-
 from lambent import arns
-from lambent.api import lambda_async, lambda_versions, shapes
+from lambent.api import shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.dispatch import Call
 from lambent.api.protocols.model import service_model
-from lambent.api.rest import page
+from lambent.api.pagination import paginate
 from lambent.api.services import LAMBDA
 from lambent.control.functions import CreateFunctionInput
 from lambent.control.model import FunctionConfig
@@ -249,7 +247,7 @@ async def list_functions(call: Call) -> Output:
         configs = [c for e in p.functions.entries() for c in [e.latest, *published(e)]]
     else:
         configs = [e.latest for e in p.functions.entries()]
-    items, nxt = page(configs, lambda c: f"{c.name}:{c.version}", params.get("Marker"), params.get("MaxItems"))
+    items, nxt = paginate(configs, lambda c: f"{c.name}:{c.version}", params.get("Marker"), params.get("MaxItems"))
     out: Output = {
         "Functions": [
             shapes.list_entry(c, p.functions.arn(c.name, None if c.version == arns.LATEST else c.version))
@@ -480,12 +478,3 @@ def max_body_bytes(method: str, path: str) -> int:
     if "/invoke-async" in path:
         return 262_144 + 1
     return CODE_REQUEST_MAX_BYTES
-
-
-def build_router() -> Router:
-    """The old routes of lambda_versions and lambda_async, for their operations not moved onto the
-    protocol layer yet (transitional: goes when both have moved)."""
-    routes: list[BaseRoute] = []
-    for module in (lambda_versions, lambda_async):
-        routes += getattr(module, "routes", list)()
-    return Router(routes=routes)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import Any
-
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 
 from lambent.api.dispatch import Service
@@ -30,22 +28,15 @@ _API_MODULES = (
     "lambent.api.scheduler_api",
     "lambent.api.lambent_api",
 )
-#: service -> the module whose ``build_router()`` serves the operations not moved yet.
-_FALLBACKS = {"lambda": "lambent.api.lambda_api", "scheduler": "lambent.api.scheduler_api", "lambent": "lambent.api.lambent_api"}
 
 
 def _protocol(ops: Operations) -> ProtocolHandler | None:
     try:
         handler = build_handler(ops.service, skip=ops.skips())
     except (UnknownServiceError, DataNotFoundError):
-        return None  # no model (yet): every operation goes to the fallback router
+        return None  # no model: the service answers every request UnknownOperationException
     handler.precompile()
     return handler
-
-
-def _fallback(service: str) -> Any:
-    build = getattr(importlib.import_module(_FALLBACKS[service]), "build_router", None)
-    return build() if build is not None else None
 
 
 @cache
@@ -53,4 +44,4 @@ def table() -> dict[str, Service]:
     """service name (SigV4 credential scope) -> :class:`Service`, built once per process."""
     for module in _API_MODULES:
         importlib.import_module(module)
-    return {ops.service: Service(ops.service, ops, _protocol(ops), _fallback(ops.service)) for ops in (LAMBDA, SCHEDULER, LAMBENT)}
+    return {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT)}

@@ -233,3 +233,16 @@ def test_errors_before_routing_answer_in_the_envelope_of_the_scoped_service() ->
     # no credential scope at all: Lambda's envelope (the endpoint's default service)
     status, headers = _call_app(app, scope_of("GET", "/schedules"))
     assert (headers["x-envelope"], headers["x-error"]) == ("lambda", "MissingAuthenticationToken")
+
+
+def test_a_failure_while_routing_is_a_500_in_the_envelope_too(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenRouter(RestJsonHandler):
+        def route(self, *args: Any) -> tuple[str, Any] | None:
+            raise IndexError("router bug")
+
+    protocol = BrokenRouter(build_handler("lambda").model)
+    with caplog.at_level(logging.ERROR, logger="lambent.api"):
+        status, headers, body = run(Dispatcher(PLATFORM, {}), Service("lambda", Operations("lambda"), protocol),
+                                    scope_of("GET", "/2015-03-31/functions/f"))
+    assert (status, headers["x-amzn-errortype"]) == (500, "ServiceException")
+    assert b"router bug" not in body and len([r for r in caplog.records if r.exc_info]) == 1
