@@ -1,7 +1,7 @@
 """Which operation a request names, precomputed per service from the model.
 
 rest protocols: HTTP method + path (+ the fixed query parameters some ``requestUri`` carry, like
-``?List=ALL``), the approach of :mod:`lambent.api.operations` with the labels captured; json:
+``?List=ALL``), with the labels captured (also what :mod:`lambent.api.operations` names requests by); json:
 the ``X-Amz-Target`` header (``<targetPrefix>.<Operation>``); query and ec2: the ``Action``
 parameter.
 """
