@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from starlette.routing import Route
-
 from lambent.api.dispatch import Call
 from lambent.api.pagination import paginate
 from lambent.api.services import LAMBDA
@@ -123,7 +121,3 @@ async def list_function_event_invoke_configs(call: Call) -> dict[str, Any]:
         out["NextMarker"] = nxt
     return out
 
-
-def routes() -> list[Route]:
-    """Nothing left on the Starlette fallback: every operation of this module is on the layer."""
-    return []

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.routing import Route
-
 from lambent.api import shapes
 from lambent.api.dispatch import Call
 from lambent.api.pagination import paginate
@@ -23,9 +21,6 @@ from lambent.control.updates import NOT_GIVEN, AliasUpdate
 from lambent.control.versions import published
 from lambent.errors import InvalidParameterValue
 from lambent.platform import Platform
-
-#: The model's pattern of alias names (``Alias``); lambent's own API checks its Alias member with it.
-ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 
 #: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
 FUNCTION_NAME = frozenset({"functionName"})
@@ -157,7 +152,3 @@ async def list_aliases(call: Call) -> dict[str, Any]:
         out["NextMarker"] = nxt
     return out
 
-
-def routes() -> list[Route]:
-    """Nothing left on the Starlette fallback: every operation of this module is on the layer."""
-    return []
