@@ -94,6 +94,11 @@ async def test_log_levels_exist_only_for_json_and_default_to_info(tmp_path: Path
     await svc.wait_idle()
     with pytest.raises(InvalidParameterValue, match="SystemLogLevel"):
         await svc.update_configuration("fn", ConfigUpdate(system_log_level="TRACE"))  # TRACE is application-only
+    # a level reaches the sandbox's environment (AWS_LAMBDA_LOG_LEVEL): only the documented words pass
+    with pytest.raises(InvalidParameterValue, match="ApplicationLogLevel"):
+        await svc.update_configuration("fn", ConfigUpdate(application_log_level="INFO\nAWS_LAMBDA_RUNTIME_API=evil"))
+    with pytest.raises(InvalidParameterValue, match="LogFormat"):
+        await svc.update_configuration("fn", ConfigUpdate(log_format="json"))
     cfg = await svc.update_configuration("fn", ConfigUpdate(log_format="Text"))
     assert (cfg.application_log_level, cfg.system_log_level) == (None, None)
     with pytest.raises(InvalidParameterValue, match="only with LogFormat JSON"):
