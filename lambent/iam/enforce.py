@@ -1,0 +1,93 @@
+"""Authorise one API call: its IAM action(s) on its resource(s), with the request's context keys.
+
+:func:`authorize` is what the request path calls once per operation, after SigV4 has said who
+the caller is and before the handler runs. It looks the operation up in
+:data:`lambent.iam.actions.ACTIONS` (precomputed per operation: no per-call string building
+beyond the resource ARN and the context), evaluates each :class:`~lambent.iam.actions.Check`
+through the :class:`~lambent.iam.authorize.Authorizer` — identity policies, plus the resource's
+own policy when the resource is a Lambda function and the caller supplies ``resource_policy_of``
+— and raises :class:`~lambent.errors.AccessDenied` with AWS's message for the first check that
+is not allowed ("Troubleshoot access denied error messages", IAM User Guide:
+``User: ARN is not authorized to perform: ACTION on resource: RESOURCE because no
+identity-based policy allows the ACTION action`` / ``... with an explicit deny in an
+identity-based policy`` / the resource-based variants; :mod:`lambent.iam.policy.messages`).
+
+Fails closed: an operation without an entry in the table is refused (ServiceError, naming it),
+never let through. The global context keys come from the request as the server saw it —
+``aws:SourceIp`` (the peer, never a header), ``aws:SecureTransport``, ``aws:RequestedRegion``;
+``aws:CurrentTime``/``aws:EpochTime`` and the caller's own keys (``aws:PrincipalArn``,
+``aws:PrincipalAccount``, ``aws:userid``, ``aws:username``, ``aws:PrincipalType``) are the
+engine's (``Request.build``), which never lets a request-supplied value stand for the caller's.
+A key of an operation's own (``lambda:Principal``, ``aws:RequestTag/...``) cannot override those
+global keys either: they are written last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lambent.errors import AccessDenied, ServiceError
+from lambent.iam.actions import ACTIONS, Check, Value
+from lambent.iam.authorize import Authorizer
+from lambent.iam.model import Principal
+from lambent.iam.policy import CompiledPolicy, ContextValue, access_denied_message
+
+#: resource ARN -> the resource's compiled resource-based policy, if it has one
+ResourcePolicyOf = Callable[[str], "CompiledPolicy | None"]
+
+#: context keys a Check may not set (they describe the request or the caller, not the operation)
+_GLOBAL = frozenset({"aws:sourceip", "aws:securetransport", "aws:requestedregion", "aws:currenttime", "aws:epochtime"})
+
+
+def _context(check: Check, region: str, source_ip: str | None, secure: bool) -> dict[str, ContextValue]:
+    ctx: dict[str, ContextValue] = {}
+    if check.context:
+        own: Mapping[str, Value] = check.context
+        for k, v in own.items():
+            if k.lower() not in _GLOBAL:
+                ctx[k] = v
+    ctx["aws:SecureTransport"] = secure
+    ctx["aws:RequestedRegion"] = region
+    if source_ip is not None:
+        ctx["aws:SourceIp"] = source_ip
+    return ctx
+
+
+def checks_for(principal: Principal, service: str, operation: str, params: Mapping[str, Any], *, region: str,
+               account: str) -> tuple[Check, ...]:
+    """The checks a call needs (empty for an operation that needs no permission). ServiceError
+    for an operation lambent has no IAM action for."""
+    spec = ACTIONS.get((service, operation))
+    if spec is None:
+        raise ServiceError(f"no IAM action is defined for the {service} operation {operation}; refused",
+                           operation=operation)
+    if spec.always_allowed:
+        return ()
+    return spec.checks(params, region, account, principal.arn)
+
+
+def authorize(
+    authorizer: Authorizer,
+    principal: Principal,
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    *,
+    region: str,
+    account: str,
+    resource_policy_of: ResourcePolicyOf | None = None,
+    source_ip: str | None = None,
+    secure_transport: bool = False,
+) -> None:
+    """Nothing if ``principal`` may make this call; AccessDenied with AWS's message otherwise.
+
+    ``account`` is the account the request acts in (the caller's); a resource named by an ARN
+    of another account is evaluated cross-account (identity AND resource policy must allow)."""
+    for check in checks_for(principal, service, operation, params, region=region, account=account):
+        policy = resource_policy_of(check.resource) if check.resource_policy and resource_policy_of is not None else None
+        found = authorizer.evaluate(principal, check.action, check.resource, resource_policy=policy,
+                                    context=_context(check, region, source_ip, secure_transport))
+        if not found.allowed:
+            raise AccessDenied(access_denied_message(principal.arn, check.action, check.resource, found),
+                               caller=principal.arn, action=check.action, resource=check.resource)
