@@ -16,14 +16,20 @@ _OVERRIDABLE = {
     "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
     "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
     "TZ": ":UTC",
-    # No HOME or PYTHONUNBUFFERED: AWS sets neither (the Python bootstrap runs with -u itself).
-    # PYTHONDONTWRITEBYTECODE stays: the shared code tree must not gain __pycache__ dirs.
-    "PYTHONDONTWRITEBYTECODE": "1",
+    # No HOME, PYTHONUNBUFFERED or PYTHONDONTWRITEBYTECODE: AWS sets none of them (the Python
+    # bootstrap runs with -u itself; /var/task and /var/runtime are read-only mounts, so the
+    # shared code tree cannot gain __pycache__ dirs whatever a function's interpreter tries).
 }
 
 
 def build_env(cfg: FunctionConfig, launch: RuntimeLaunch, *, region: str, log_stream: str) -> dict[str, str]:
     env: dict[str, str] = {**_OVERRIDABLE, **dict(launch.extra_env), **(cfg.environment or {})}
+    if cfg.log_format == "JSON":
+        # Advanced logging controls: the runtime clients emit JSON records and drop those below
+        # the level (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html).
+        # In Text format the function's own AWS_LAMBDA_LOG_LEVEL, if any, is left as it is.
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = cfg.application_log_level or "INFO"
     # Reserved keys: validation refuses them in the function's configuration, so these always win.
     env.update(
         {

@@ -62,7 +62,7 @@ def test_callback_error_and_thrown_error(lam: Any) -> None:
         ({"index.js": "exports.handler = async () => {;\n"}, "index.handler", "Runtime.UserCodeSyntaxError"),
     ],
 )
-def test_node_init_errors(lam: Any, files: dict[str, str], handler: str, etype: str) -> None:
+def test_node_init_errors(lam: Any, files: dict[str, str | bytes], handler: str, etype: str) -> None:
     name = create_function(lam, files, runtime=node_runtime(), handler=handler)
     resp, body = invoke_json(lam, name)
     assert resp["FunctionError"] == "Unhandled" and body["errorType"] == etype, body

@@ -110,9 +110,30 @@ function toFormatted(error) {
 
 const intoError = (err) => (err instanceof Error ? err : new Error(err));
 
-// -- console (LogPatch.js, text format) -----------------------------------------------------------
+// -- console (LogPatch.js: text format, or JSON with Lambda's advanced logging controls) -----------
 
 let currentRequestId; // undefined until the first invocation, printed as "undefined" like AWS
+// AWS_LAMBDA_LOG_FORMAT=JSON: one JSON object per console call
+// (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-logging.html), records below
+// AWS_LAMBDA_LOG_LEVEL dropped (as in text format).
+const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+
+/** The JSON record of one log call; an Error argument adds its type, message and stack. */
+function jsonRecord(levelName, message, params) {
+  const record = {
+    timestamp: new Date().toISOString(),
+    level: levelName,
+    requestId: currentRequestId,
+    message: util.format(message, ...params),
+  };
+  const error = [message, ...params].find((v) => v instanceof Error);
+  if (error !== undefined) {
+    record.errorType = error.name;
+    record.errorMessage = error.message;
+    record.stackTrace = typeof error.stack === 'string' ? error.stack.split('\n') : [];
+  }
+  return JSON.stringify(record);
+}
 
 function patchConsole() {
   const levels = {
@@ -124,10 +145,12 @@ function patchConsole() {
     FATAL: { name: 'FATAL', priority: 6 },
   };
   const minimum = levels[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? levels.TRACE;
-  const log = (level, message, ...params) => {
-    const line = `${new Date().toISOString()}\t${currentRequestId}\t${level.name}\t${util.format(message, ...params)}`;
-    process.stdout.write(line.replace(/\n/g, '\r') + '\n');
-  };
+  const log = jsonLogs
+    ? (level, message, ...params) => process.stdout.write(jsonRecord(level.name, message, params) + '\n')
+    : (level, message, ...params) => {
+        const line = `${new Date().toISOString()}\t${currentRequestId}\t${level.name}\t${util.format(message, ...params)}`;
+        process.stdout.write(line.replace(/\n/g, '\r') + '\n');
+      };
   const make = (level) =>
     level.priority >= minimum.priority ? (msg, ...params) => log(level, msg, ...params) : () => {};
   console.trace = make(levels.TRACE);
@@ -140,7 +163,8 @@ function patchConsole() {
 }
 
 function logError(message, err) {
-  console.error(message, toFormatted(intoError(err)));
+  if (jsonLogs) console.error(message, intoError(err));
+  else console.error(message, toFormatted(intoError(err)));
 }
 
 // -- Runtime API client (RAPIDClient.js) ----------------------------------------------------------
@@ -478,7 +502,45 @@ class Runtime {
 
 // -- entry point (index.mjs) -----------------------------------------------------------------------
 
+/**
+ * AWS_LAMBDA_EXEC_WRAPPER: start the function's wrapper script with node's own command line as
+ * its arguments, as Lambda's managed runtimes do
+ * (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-modify.html#runtime-wrapper). The
+ * variable is removed first, so the runtime the wrapper starts runs the function; a missing or
+ * non-executable wrapper ends init with the shell's exit codes (127, 126). Node 20 cannot exec,
+ * so this process waits for the wrapper and exits with its status (the only difference: one more
+ * node process in the sandbox while the function runs).
+ */
+function runExecWrapper() {
+  const wrapper = process.env.AWS_LAMBDA_EXEC_WRAPPER;
+  if (!wrapper) return;
+  delete process.env.AWS_LAMBDA_EXEC_WRAPPER;
+  let stat;
+  try {
+    stat = fs.statSync(wrapper);
+  } catch (_err) {
+    stat = undefined;
+  }
+  if (stat === undefined || !stat.isFile()) {
+    process.stdout.write(`${wrapper}: does not exist\n`);
+    process.exit(127);
+  }
+  try {
+    fs.accessSync(wrapper, fs.constants.X_OK);
+  } catch (_err) {
+    process.stdout.write(`${wrapper}: is not an executable\n`);
+    process.exit(126);
+  }
+  const { spawnSync } = require('node:child_process');
+  const args = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  const result = spawnSync(wrapper, args, { stdio: 'inherit', env: process.env });
+  if (result.error) process.stdout.write(`${wrapper}: ${result.error.message}\n`);
+  if (result.signal) process.kill(process.pid, result.signal);
+  process.exit(result.status ?? 126);
+}
+
 async function main() {
+  runExecWrapper();
   patchConsole();
   const client = new RapidClient(process.env.AWS_LAMBDA_RUNTIME_API);
   const errorCallbacks = {

@@ -243,8 +243,37 @@ def _write_log(text):
     sys.stdout.flush()
 
 
+def _json_logs():
+    """AWS_LAMBDA_LOG_FORMAT=JSON: Lambda's advanced logging controls (the logging module's
+    records and the runtime's own error lines become JSON objects; print() stays plain text)."""
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
+def _json_dumps(obj):
+    global json
+    if json is None:
+        import json as _json  # noqa: PLC0415 - deferred, see the module docstring
+
+        json = _json
+    return json.dumps(obj, default=str, ensure_ascii=False)
+
+
+def _json_timestamp(created):
+    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)), int(created % 1 * 1000))
+
+
 def _log_error(error):
-    """Write an error result the way awslambdaric's StandardLogSink does (text log format)."""
+    """Write an error result the way awslambdaric's StandardLogSink does (text log format), or
+    as one JSON object at level ERROR (JSON log format)."""
+    if _json_logs():
+        record = {"timestamp": _json_timestamp(time.time()), "level": "ERROR", "message": {
+            "errorMessage": error["errorMessage"], "errorType": error["errorType"],
+            "stackTrace": error.get("stackTrace") or [],
+        }}
+        if _request_id:
+            record["requestId"] = _request_id
+        _write_log(_json_dumps(record) + "\n")
+        return
     description = "[ERROR]"
     if error["errorType"]:
         description += " " + error["errorType"]
@@ -284,7 +313,7 @@ def _configure_logging(logging):
 
     handler = LambdaLoggerHandler()
     handler.setFormatter(
-        logging.Formatter(
+        _json_formatter(logging)() if _json_logs() else logging.Formatter(
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
             "%Y-%m-%dT%H:%M:%S",
         )
@@ -295,6 +324,44 @@ def _configure_logging(logging):
     if level in logging._nameToLevel:
         root.setLevel(level)
     root.addHandler(handler)
+
+
+#: LogRecord attributes that are not a caller's ``extra``.
+_RECORD_ATTRIBUTES = frozenset((
+    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname", "levelno",
+    "lineno", "module", "msecs", "message", "msg", "name", "pathname", "process", "processName",
+    "relativeCreated", "stack_info", "taskName", "thread", "threadName", "aws_request_id",
+))
+
+
+def _json_formatter(logging):
+    """One JSON object per record: timestamp, level, message (a dict message stays an object),
+    logger, requestId, the caller's ``extra`` keys, and the exception's type, message and stack."""
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            message = record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()
+            out = {
+                "timestamp": _json_timestamp(record.created),
+                "level": record.levelname,
+                "message": message,
+                "logger": record.name,
+            }
+            if _request_id:
+                out["requestId"] = _request_id
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                    out[key] = value
+            if record.exc_info and record.exc_info[0] is not None:
+                import traceback  # noqa: PLC0415 - the error path only
+
+                out["errorType"] = record.exc_info[0].__name__
+                out["errorMessage"] = str(record.exc_info[1])
+                out["stackTrace"] = traceback.format_tb(record.exc_info[2])
+            out["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
+            return _json_dumps(out) + "\n"
+
+    return JsonFormatter
 
 
 class _LoggingImportHook:
@@ -671,7 +738,31 @@ def _prepare_process(task_root):
             pass
 
 
+def _exec_wrapper():
+    """AWS_LAMBDA_EXEC_WRAPPER: exec the function's wrapper script with the interpreter's own
+    command line as its arguments, as Lambda's managed runtimes start it
+    (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-modify.html#runtime-wrapper). The
+    variable is removed first, so the runtime the wrapper starts runs the function itself; a
+    missing or non-executable wrapper ends init with the shell's exit codes (127, 126)."""
+    wrapper = os.environ.pop("AWS_LAMBDA_EXEC_WRAPPER", "")
+    if not wrapper:
+        return
+    if not os.path.isfile(wrapper):
+        _write_log("%s: does not exist\n" % wrapper)
+        sys.exit(127)
+    if not os.access(wrapper, os.X_OK):
+        _write_log("%s: is not an executable\n" % wrapper)
+        sys.exit(126)
+    argv = list(getattr(sys, "orig_argv", None) or [sys.executable, "-u", os.path.abspath(__file__)])
+    try:
+        os.execv(wrapper, [wrapper] + argv)
+    except OSError as exc:  # e.g. a script without a valid interpreter line
+        _write_log("%s: %s\n" % (wrapper, exc.strerror))
+        sys.exit(126)
+
+
 def main():
+    _exec_wrapper()
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
     handler_name = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("_HANDLER", "")
     _prepare_process(task_root)
