@@ -1,5 +1,6 @@
 """Table definitions and numbered migrations of IAM's own database file (``iam.db``): accounts,
-users, long-term access keys, roles, inline and managed policies, attachments and STS sessions.
+users, long-term access keys, roles, inline and managed policies, attachments and STS sessions;
+from step 2, Lambda functions' resource-based policies (one per function and qualifier).
 Its own chain, like :mod:`lambent.store.queue_schema`: append only, never edit an applied
 migration (``tests/unit/iam/test_iam_schema.py`` pins each step's DDL).
 
@@ -132,6 +133,22 @@ sessions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+#: A Lambda function's resource-based policy (AddPermission/RemovePermission/GetPolicy), one per
+#: (function, qualifier); qualifier "" is the unqualified function. ``function_created_at`` is the
+#: function's creation time when the policy was written: a policy whose function was deleted and
+#: re-created under the same name is stale and never applies (lambent.iam.function_policies).
+function_policies = sa.Table(
+    "function_policies",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("function_created_at", sa.Float, nullable=False),
+    sa.Column("revision_id", sa.String(36), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 
 def _i1(conn: sa.Connection) -> None:
     metadata.create_all(
@@ -140,8 +157,12 @@ def _i1(conn: sa.Connection) -> None:
     )
 
 
+def _i2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[function_policies])
+
+
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_i1]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_i1, _i2]
 
 
 def migrate_iam(engine: sa.Engine) -> int:
