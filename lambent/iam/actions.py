@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lambent.arns import function_arn, parse_function_name, resolve_qualifier
@@ -107,7 +108,10 @@ def _star(params: Params, region: str, account: str, caller: str) -> str:
     return "*"
 
 
+@lru_cache(maxsize=4096)
 def _function(raw: str, region: str, account: str, *, qualifier: str | None, qualified: bool, create: bool = False) -> str:
+    """The full ARN of a function as named (memoised: a server names few functions; bounded, and a
+    name that does not parse raises every time, nothing cached)."""
     ref = parse_function_name(raw, create=create, max_len=max(len(raw), 1) if raw else 140)
     q = resolve_qualifier(ref, qualifier) if qualified else None
     return function_arn(ref.region or region, ref.account_id or account, ref.name, q)
@@ -115,8 +119,9 @@ def _function(raw: str, region: str, account: str, *, qualifier: str | None, qua
 
 def _qualified_function(params: Params, region: str, account: str, caller: str) -> str:
     """The function, qualified by ``Qualifier`` or the name's own qualifier when either is given."""
-    return _function(str(params.get("FunctionName", "")), region, account, qualifier=params.get("Qualifier"),
-                     qualified=True)
+    qualifier = params.get("Qualifier")
+    return _function(str(params.get("FunctionName", "")), region, account,
+                     qualifier=None if qualifier is None else str(qualifier), qualified=True)
 
 
 def _unqualified_function(params: Params, region: str, account: str, caller: str) -> str:
