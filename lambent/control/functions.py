@@ -1,8 +1,10 @@
 """Functions: create, read, update, delete, tags and reserved concurrency. Domain logic only:
 no HTTP, no SQL (that is :mod:`lambent.store`).
 
-The registry of function configurations is held in memory (loaded from the store at start-up,
-written through on every change) so that the invoke path never touches the database.
+The registry of function configurations is held in memory (read from the store by
+:meth:`FunctionService.load` at start-up, written through on every change by
+:mod:`lambent.control.registry`) so that the invoke path never touches the database. Partial
+updates arrive typed (:mod:`lambent.control.updates`).
 State transitions copy AWS: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
 """
 
