@@ -546,3 +546,17 @@ def test_the_signing_key_is_derived_once_per_day_and_scope() -> None:
     header_signed(at=T0 + dt.timedelta(days=1)).verify(v, now=T0 + dt.timedelta(days=1))
     header_signed(service="iam").verify(v)
     assert len(v._keys) == 3
+
+
+def test_the_fast_canonical_headers_are_botocores() -> None:
+    from lambent.api.sigv4 import _Canonicaliser, _Headers
+
+    headers = _Headers({"host": "h:1", "x-b": "  a   b\tc  ", "x-a": "", "content-type": "application/json; x=1"})
+    ours = _Canonicaliser("lambda", "us-east-1").canonical_headers(headers)
+    assert ours == SigV4Auth.canonical_headers(SigV4Auth(Credentials("a", "b"), "lambda", "us-east-1"), headers)
+    assert ours.splitlines()[-1] == "x-b:a b c"
+
+
+def test_a_header_value_with_odd_whitespace_verifies() -> None:
+    r = header_signed(extra={"X-Spaced": "  one   two\tthree "})
+    assert r.verify(verifier()).principal is USER
