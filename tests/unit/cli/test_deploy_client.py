@@ -52,7 +52,11 @@ class Layer:
         auth = request.headers["Authorization"]
         auth = auth.decode() if isinstance(auth, bytes) else auth
         assert auth.startswith("AWS4-HMAC-SHA256 ") and "/us-east-1/lambent/aws4_request" in auth  # SigV4, service lambent
-        op, params = proto.parse(request.method, url.path, url.query, dict(request.headers), body)
+        try:
+            op, params = proto.parse(request.method, url.path, url.query, dict(request.headers), body)
+        except LambentError as exc:  # refused by the model's checks, as the server's dispatcher does
+            status, headers, out = proto.serialise_error(exc)
+            return AWSResponse(request.url, status, headers, _Raw(out))
         self.calls.append((op, params))
         if self.error is not None:
             status, headers, out = proto.serialise_error(self.error)
@@ -111,3 +115,18 @@ def test_a_path_like_id_stays_one_label_never_another_route() -> None:
     client.api.meta.events.register("before-send", layer)
     client.get("../deployments")
     assert layer.calls[-1] == ("GetDeployment", {"DeploymentId": "../deployments"})
+
+
+@pytest.mark.parametrize(("call", "code"), [
+    (lambda c: c.get("d-" + "X" * 100), "ValidationException"),  # an id longer than any the server makes
+    (lambda c: c.list(Status="Sideways"), "ValidationException"),
+    (lambda c: c.create(FunctionName="f", Alias="1", TargetVersion="2"), "ValidationException"),  # numeric alias
+    (lambda c: c.create(FunctionName="f", Alias="live", TargetVersion="2; rm"), "ValidationException"),
+    (lambda c: c.create(FunctionName="f" * 200, Alias="live", TargetVersion="2"), "ValidationException"),
+])
+def test_what_the_model_forbids_is_refused_before_any_handler(wired: tuple[Client, Layer], call: Any, code: str) -> None:
+    client, layer = wired
+    with pytest.raises(ApiError) as err:
+        call(client)
+    assert (err.value.code, err.value.status) == (code, 400)
+    assert layer.calls == []
