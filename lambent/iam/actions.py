@@ -17,11 +17,13 @@ Action names and resource scoping follow AWS's Service Authorization Reference:
   ``lambda:Layer``, ``lambda:SubnetIds``, ``lambda:SecurityGroupIds``,
   ``lambda:CodeSigningConfigArn``; tagging takes ``aws:RequestTag/${TagKey}`` and ``aws:TagKeys``).
 - "Fine-tuning the Resources and Conditions sections of policies" (Lambda developer guide,
-  https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html): an operation on
-  a function "can be restricted to a specific function by function, version, or alias ARN"; a
-  qualified call is authorised on the qualified ARN, and a permission on one ARN does not cover
-  the others ("Versioning, aliases and resource policies": a grant on ``helloworld`` is "valid
-  only for invoking the helloworld function using the unqualified function ARN").
+  https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html), "Function
+  resource names": Lambda compares the policy's Resource "with both the FunctionName and
+  Qualifier passed in API calls"; a policy on the unqualified ARN denies requests that name a
+  qualified one, ``function:f:*`` covers every qualified ARN but not the unqualified one, and
+  ``function:f*`` both. Its "Function actions" table gives the condition keys per action;
+  ``lambda:FunctionArn`` belongs to event source mappings and function URL configs, which
+  lambent does not serve, so no served operation sets it.
 - "Actions, resources, and condition keys for Amazon EventBridge Scheduler" (schedule
   ``arn:aws:scheduler:REGION:ACCOUNT:schedule/GROUP/NAME``, schedule group
   ``arn:aws:scheduler:REGION:ACCOUNT:schedule-group/GROUP``; Create/UpdateSchedule depend on

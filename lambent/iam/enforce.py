@@ -35,18 +35,27 @@ from lambent.iam.policy import CompiledPolicy, ContextValue, access_denied_messa
 
 #: resource ARN -> the resource's compiled resource-based policy, if it has one
 ResourcePolicyOf = Callable[[str], "CompiledPolicy | None"]
+#: resource ARN -> the resource's tags (for aws:ResourceTag/${TagKey}), if it exists
+ResourceTagsOf = Callable[[str], "Mapping[str, str] | None"]
 
 #: context keys a Check may not set (they describe the request or the caller, not the operation)
 _GLOBAL = frozenset({"aws:sourceip", "aws:securetransport", "aws:requestedregion", "aws:currenttime", "aws:epochtime"})
 
 
-def _context(check: Check, region: str, source_ip: str | None, secure: bool) -> dict[str, ContextValue]:
+def _context(check: Check, region: str, source_ip: str | None, secure: bool,
+             tags: Mapping[str, str] | None) -> dict[str, ContextValue]:
+    """The operation's own keys, then the resource's tags, then the request's global keys: what
+    the server knows is written last, so nothing taken from the params can stand in for it."""
     ctx: dict[str, ContextValue] = {}
     if check.context:
         own: Mapping[str, Value] = check.context
         for k, v in own.items():
-            if k.lower() not in _GLOBAL:
+            low = k.lower()
+            if low not in _GLOBAL and not low.startswith("aws:resourcetag/"):
                 ctx[k] = v
+    if tags:
+        for k, v in tags.items():
+            ctx[f"aws:ResourceTag/{k}"] = v
     ctx["aws:SecureTransport"] = secure
     ctx["aws:RequestedRegion"] = region
     if source_ip is not None:
@@ -79,15 +88,25 @@ def authorize(
     resource_policy_of: ResourcePolicyOf | None = None,
     source_ip: str | None = None,
     secure_transport: bool = False,
+    resource_tags_of: ResourceTagsOf | None = None,
 ) -> None:
     """Nothing if ``principal`` may make this call; AccessDenied with AWS's message otherwise.
 
     ``account`` is the account the request acts in (the caller's); a resource named by an ARN
-    of another account is evaluated cross-account (identity AND resource policy must allow)."""
+    of another account is evaluated cross-account (identity AND resource policy must allow).
+    ``resource_policy_of`` and ``resource_tags_of`` are asked about Lambda functions only (the
+    checks whose resource may carry a policy and tags); the tags become
+    ``aws:ResourceTag/${TagKey}`` (Lambda's "Function actions" table lists it for every function
+    action)."""
     for check in checks_for(principal, service, operation, params, region=region, account=account):
-        policy = resource_policy_of(check.resource) if check.resource_policy and resource_policy_of is not None else None
+        policy = tags = None
+        if check.resource_policy:
+            if resource_policy_of is not None:
+                policy = resource_policy_of(check.resource)
+            if resource_tags_of is not None:
+                tags = resource_tags_of(check.resource)
         found = authorizer.evaluate(principal, check.action, check.resource, resource_policy=policy,
-                                    context=_context(check, region, source_ip, secure_transport))
+                                    context=_context(check, region, source_ip, secure_transport, tags))
         if not found.allowed:
             raise AccessDenied(access_denied_message(principal.arn, check.action, check.resource, found),
                                caller=principal.arn, action=check.action, resource=check.resource)

@@ -219,3 +219,13 @@ def test_get_caller_identity_needs_no_permission(iam: IamService) -> None:
 def test_an_operation_without_an_entry_is_refused(iam: IamService) -> None:
     with pytest.raises(ServiceError):
         _call(iam, iam.root_principal(), "lambda", "CreateEventSourceMapping", params={})
+
+
+def test_the_functions_tags_are_resource_tag_keys(iam: IamService) -> None:
+    mo = _user(iam, "mo", _allow("lambda:InvokeFunction", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}}))
+    tags = {FN: {"team": "blue"}, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:g": {"team": "red"}}
+    _call(iam, mo, "lambda", "Invoke", params={"FunctionName": "f"}, resource_tags_of=tags.get)
+    _denied(iam, mo, "lambda", "Invoke", params={"FunctionName": "g"}, resource_tags_of=tags.get)
+    # a request naming tags cannot pose as the resource's: TagResource's tags are aws:RequestTag/...
+    tagger = _user(iam, "tagger", _allow("lambda:TagResource", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}}))
+    _denied(iam, tagger, "lambda", "TagResource", params={"Resource": FN, "Tags": {"team": "blue"}})
