@@ -134,16 +134,14 @@ sessions = sa.Table(
 )
 
 #: A Lambda function's resource-based policy (AddPermission/RemovePermission/GetPolicy), one per
-#: (function, qualifier); qualifier "" is the unqualified function. ``function_created_at`` is the
-#: function's creation time when the policy was written: a policy whose function was deleted and
-#: re-created under the same name is stale and never applies (lambent.iam.function_policies).
+#: (function, qualifier); qualifier "" is the unqualified function. Deleted with the function
+#: (lambent.iam.function_policies).
 function_policies = sa.Table(
     "function_policies",
     metadata,
     sa.Column("account_id", sa.String(12), primary_key=True),
     sa.Column("function_name", sa.String(64), primary_key=True),
     sa.Column("qualifier", sa.String(128), primary_key=True),
-    sa.Column("function_created_at", sa.Float, nullable=False),
     sa.Column("revision_id", sa.String(36), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
