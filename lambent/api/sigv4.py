@@ -89,6 +89,8 @@ _QUERY_REQUIRED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-
 _QUERY_AUTH = frozenset((*_QUERY_REQUIRED, "X-Amz-Expires", "X-Amz-Security-Token"))
 #: Any of these in the query makes it a presigned request.
 _QUERY_MARKERS = frozenset(("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
+#: X-Amz-* headers that need not be signed (see SigV4Verifier._check_amz_headers_signed).
+_SIGNING_EXEMPT = frozenset(("x-amz-security-token",))
 #: Bound of the derived-signing-key cache: one entry per (key, secret, date, region, service).
 _KEY_CACHE_MAX = 4096
 
@@ -390,6 +392,7 @@ class SigV4Verifier:
             picked = _Headers({h: headers[h] for h in parsed.signed_headers})
         except KeyError as missing:
             raise InvalidSignature(f"{_MISMATCH} Signed header {missing} is missing.") from None
+        self._check_amz_headers_signed(headers, picked)
         url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (
             f"?{parsed.canonical_query}" if parsed.canonical_query else "")
         request = _SignedRequest(method, url, picked, parsed.amz_date)
@@ -486,6 +489,22 @@ class SigV4Verifier:
             raise InvalidSignature(
                 f"Signature expired: {amz_date} is now earlier than {(now - lifetime).strftime(_FMT)} "
                 f"({now.strftime(_FMT)} - {_lifetime_text(lifetime)})"
+            )
+
+    @staticmethod
+    def _check_amz_headers_signed(headers: Mapping[str, str], picked: _Headers) -> None:
+        """Every ``X-Amz-*`` header the request carries must be signed (the session token aside:
+        it is checked against the principal's). They select the operation (X-Amz-Target) and what
+        a function receives (X-Amz-Invocation-Type, X-Amz-Client-Context): unsigned, a captured
+        request could be replayed as another call. Every AWS SDK signs all of them; S3 refuses
+        unsigned ones too ("There were headers present in the request which were not signed")."""
+        unsigned = [
+            name for name in (n.lower() for n in headers.keys())
+            if name.startswith("x-amz-") and name not in _SIGNING_EXEMPT and name not in picked
+        ]
+        if unsigned:
+            raise InvalidSignature(
+                f"There were headers present in the request which were not signed: {', '.join(sorted(unsigned))}"
             )
 
     def _check_scope(self, scope: AuthScope, terminator: str, amz_date: str) -> None:
