@@ -71,7 +71,8 @@ _NO_CONTEXT: Mapping[str, Value] = {}
 @dataclass(frozen=True, slots=True)
 class Check:
     """One authorisation question: ``action`` on ``resource`` with these request context keys.
-    ``resource_policy``: the resource may carry a resource-based policy (a Lambda function)."""
+    ``resource_policy``: the resource may carry a resource-based policy (a Lambda function's; a
+    role's trust policy for sts:AssumeRole)."""
 
     action: str
     resource: str
@@ -91,7 +92,7 @@ class Action:
     context: ContextOf | None = None
     #: dependent actions (iam:PassRole ...), checked after the operation's own
     extra: ExtraOf | None = None
-    #: the resource is a Lambda function, whose resource-based policy takes part
+    #: the resource's own policy takes part (a Lambda function's, a role's trust policy)
     resource_policy: bool = False
     #: no permission is required (sts:GetCallerIdentity)
     always_allowed: bool = False
@@ -335,7 +336,9 @@ def _iam_actions() -> list[Action]:
 
 def _sts() -> list[Action]:
     return [
-        Action("sts", "AssumeRole", "sts:AssumeRole", _assumed_role),
+        # the role's trust policy is the resource-based side: without it another account's role
+        # can never be assumed (cross-account needs both sides), as on AWS
+        Action("sts", "AssumeRole", "sts:AssumeRole", _assumed_role, resource_policy=True),
         Action("sts", "GetCallerIdentity", "sts:GetCallerIdentity", _star, always_allowed=True),
     ]
 

@@ -94,8 +94,9 @@ def authorize(
 
     ``account`` is the account the request acts in (the caller's); a resource named by an ARN
     of another account is evaluated cross-account (identity AND resource policy must allow).
-    ``resource_policy_of`` and ``resource_tags_of`` are asked about Lambda functions only (the
-    checks whose resource may carry a policy and tags); the tags become
+    ``resource_policy_of`` and ``resource_tags_of`` are asked only about resources that carry
+    their own policy (Lambda functions; for sts:AssumeRole the role, whose trust policy it is:
+    lambent/iam/sts.py evaluates AssumeRole that way itself); the tags become
     ``aws:ResourceTag/${TagKey}`` (Lambda's "Function actions" table lists it for every function
     action)."""
     for check in checks_for(principal, service, operation, params, region=region, account=account):
