@@ -1,0 +1,115 @@
+"""Lambda API: AddPermission, RemovePermission and GetPolicy (2015-03-31).
+
+Handlers of the protocol layer; the rules (statements, conflicts, RevisionIds, the 20 KB limit)
+are :mod:`lambent.iam.function_policies`'. ``FunctionName`` is checked by
+:meth:`FunctionService.ref` (AWS's path pattern and answers), as the other Lambda operations do;
+the function and its version or alias must exist, answered as the other operations answer
+(``FunctionService.resolve``), except where AWS words it otherwise: RemovePermission on a missing
+function says "No policy found for: ARN", GetPolicy says "The resource you requested does not
+exist." whatever is missing.
+
+Changes hold the function's registry lock, so a concurrent DeleteFunction (whose change hook
+forgets the function's policies) happens wholly before or after them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from lambent.api.dispatch import Call
+from lambent.api.services import LAMBDA
+from lambent.errors import InvalidParameterValue, ResourceNotFound
+from lambent.iam.function_policies import LATEST_REFUSED, Exists, FunctionPolicies, Permission
+from lambent.platform import Platform
+from lambent.store.iam import IamStore
+from lambent.store.iam_function_policies import FunctionPolicyStore
+
+#: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
+FUNCTION_NAME = frozenset({"functionName"})
+
+_ADD_MEMBERS = ("FunctionName", "StatementId", "Action", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
+                "Qualifier", "RevisionId", "PrincipalOrgID", "FunctionUrlAuthType")
+
+# Transitional, until the platform builds FunctionPolicies itself (Platform.function_policies,
+# loaded after the function registry, its function_changed hooked to FunctionService.on_change):
+# one per platform, made on first use. Keyed weakly: it lives exactly as long as its platform.
+_MADE: weakref.WeakKeyDictionary[Platform, FunctionPolicies] = weakref.WeakKeyDictionary()
+
+
+def registry_exists(p: Platform) -> Exists:
+    """``exists(name, qualifier)`` over the function registry (in memory), for FunctionPolicies."""
+    registry = p.functions.registry
+
+    def exists(name: str, qualifier: str | None) -> bool:
+        fn = registry.get(name)
+        if fn is None:
+            return False
+        return qualifier is None or qualifier in fn.versions or qualifier in fn.aliases
+
+    return exists
+
+
+def policies_of(p: Platform) -> FunctionPolicies:
+    """The platform's function policies (``Platform.function_policies`` once the integrator adds
+    it; until then one made here on first use, from ``<data dir>/iam.db``)."""
+    found = getattr(p, "function_policies", None)
+    if isinstance(found, FunctionPolicies):
+        return found
+    made = _MADE.get(p)
+    if made is None:
+        # Synchronous on purpose (once per server): nothing can interleave between the check and
+        # the registration, so two first requests cannot make two services.
+        iam_store = IamStore.open_in(p.settings.data_dir, p.disk)
+        made = FunctionPolicies(FunctionPolicyStore(iam_store.engine, p.disk), account_id=p.settings.account_id,
+                                region=p.settings.region, exists=registry_exists(p))
+        made.load_now()
+        p.functions.on_change(made.function_changed)
+        _MADE[p] = made
+    return made
+
+
+def _name_and_qualifier(call: Call) -> tuple[str, str | None]:
+    return call.platform.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"))
+
+
+@LAMBDA.register("AddPermission", skip=FUNCTION_NAME, handled=dict.fromkeys(_ADD_MEMBERS))
+async def add_permission(call: Call) -> dict[str, Any]:
+    p, params = call.platform, call.params
+    name, qualifier = _name_and_qualifier(call)
+    if qualifier == "$LATEST":
+        raise InvalidParameterValue(LATEST_REFUSED)
+    policies = policies_of(p)
+    permission = Permission(
+        statement_id=params["StatementId"], action=params["Action"], principal=params["Principal"],
+        source_arn=params.get("SourceArn"), source_account=params.get("SourceAccount"),
+        principal_org_id=params.get("PrincipalOrgID"), event_source_token=params.get("EventSourceToken"),
+        function_url_auth_type=params.get("FunctionUrlAuthType"),
+    )
+    async with p.functions.locked(name) as fn:
+        cfg = p.functions.resolve(name, qualifier)
+        alias = fn.aliases.get(qualifier) if qualifier else None
+        target_revision = alias.revision_id if alias is not None else cfg.revision_id
+        statement = await policies.add(name, qualifier, permission, revision_id=params.get("RevisionId"),
+                                       target_revision_id=target_revision)
+    return {"Statement": statement}
+
+
+@LAMBDA.register("RemovePermission", skip=FUNCTION_NAME,
+                 handled=dict.fromkeys(("FunctionName", "StatementId", "Qualifier", "RevisionId")))
+async def remove_permission(call: Call) -> None:
+    p, params = call.platform, call.params
+    name, qualifier = _name_and_qualifier(call)
+    if p.functions.registry.get(name) is None:
+        raise ResourceNotFound(f"No policy found for: {p.functions.arn(name)}")
+    policies = policies_of(p)
+    async with p.functions.locked(name):
+        p.functions.resolve(name, qualifier)
+        await policies.remove(name, qualifier, params["StatementId"], revision_id=params.get("RevisionId"))
+
+
+@LAMBDA.register("GetPolicy", skip=FUNCTION_NAME, handled=dict.fromkeys(("FunctionName", "Qualifier")))
+async def get_policy(call: Call) -> dict[str, Any]:
+    name, qualifier = _name_and_qualifier(call)
+    policy = policies_of(call.platform).get(name, qualifier)
+    return {"Policy": policy.document, "RevisionId": policy.revision_id}
