@@ -55,11 +55,13 @@ class Platform:
     Two steps, so that building a server does not touch the host: the constructor only computes
     paths and builds what needs no I/O; :meth:`start` does every piece of start-up I/O in order
     (data dir and its lock, root credentials, disk reserve, databases, sandbox dir, runtime
-    clients, uid range), then builds the components whose constructors still read state, then
-    starts the background work. :meth:`stop` undoes it; call it only after ``start`` returned.
+    clients, uid range), then builds the components that depend on constructors that still touch
+    the disk, loads the registries (functions, event invoke configs, schedules), then starts the
+    background work. :meth:`stop` undoes it; call it only after ``start`` returned.
     """
 
-    # Built by start() (their constructors read the disk or the databases; see _open).
+    # Built by start(), in _open: CodeStore, LogStore and UidAllocator still touch the disk when
+    # built, and everything else here is built on them (the registries are loaded explicitly).
     code: CodeStore
     functions: FunctionService
     versions: VersionService
@@ -128,7 +130,7 @@ class Platform:
             unpack_root=self.sandbox_dir / "code",
         )
         install_runtime_clients(self.sandbox_dir / "runtimes")
-        self.functions = FunctionService(settings, self.store, self.code, self.runtimes)
+        self.functions = FunctionService(settings, self.store, self.code, self.runtimes, load=False)
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
@@ -156,7 +158,8 @@ class Platform:
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
         self.async_store.open()
-        self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk))
+        self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk),
+                                                       load=False)
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
@@ -166,7 +169,7 @@ class Platform:
             store=DeploymentStore(self.store.engine, self.disk), metrics=self.metrics,
         )
         # EventBridge Scheduler: due occurrences go to the async queue (docs/schedules.md).
-        self.schedules = SchedulerService.open(settings, self.store.engine)
+        self.schedules = SchedulerService.for_server(settings, self.store.engine)
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region))
 
@@ -185,6 +188,10 @@ class Platform:
         """Start-up I/O and the background work; StartupError if this host or data dir cannot
         serve. Once per Platform."""
         await asyncio.to_thread(self._open)
+        # The registries, in the order their constructors used to read them.
+        await self.functions.load()
+        await self.event_invoke_configs.load()
+        await self.schedules.load()
         # First, before any sandbox exists: whatever ends this process, the reaper then kills
         # every sandbox it left, frozen or not (sandbox/reaper.py).
         # What a killed predecessor's reaper swept is reported here (it is done: we hold its lock).
