@@ -22,8 +22,6 @@ from lambent.api.services import LAMBDA
 from lambent.errors import InvalidParameterValue, ResourceNotFound
 from lambent.iam.function_policies import LATEST_REFUSED, Exists, FunctionPolicies, Permission
 from lambent.platform import Platform
-from lambent.store.iam import IamStore
-from lambent.store.iam_function_policies import FunctionPolicyStore
 
 #: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
 FUNCTION_NAME = frozenset({"functionName"})
@@ -60,10 +58,8 @@ def policies_of(p: Platform) -> FunctionPolicies:
     if made is None:
         # Synchronous on purpose (once per server): nothing can interleave between the check and
         # the registration, so two first requests cannot make two services.
-        iam_store = IamStore.open_in(p.settings.data_dir, p.disk)
-        made = FunctionPolicies(FunctionPolicyStore(iam_store.engine, p.disk), account_id=p.settings.account_id,
-                                region=p.settings.region, exists=registry_exists(p))
-        made.load_now()
+        made = FunctionPolicies.open_in(p.settings.data_dir, p.disk, account_id=p.settings.account_id,
+                                        region=p.settings.region, exists=registry_exists(p))
         p.functions.on_change(made.function_changed)
         _MADE[p] = made
     return made

@@ -45,11 +45,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambent.iam.policy import CompiledPolicy, MalformedPolicy, PolicyKind, compile_policy
+from lambent.store.iam import IamStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
+from lambent.store.reserve import DiskGuard
 
 log = logging.getLogger("lambent.iam")
 
@@ -192,6 +195,15 @@ class FunctionPolicies:
         self._policies: dict[tuple[str, str], FunctionPolicy] = {}
         self._lock = asyncio.Lock()
         self._loaded = False
+
+    @classmethod
+    def open_in(cls, data_dir: Path, disk: DiskGuard | None, *, account_id: str, region: str,
+                exists: Exists) -> FunctionPolicies:
+        """Open ``<data dir>/iam.db`` (migrating it) and read every policy, on the calling thread."""
+        made = cls(FunctionPolicyStore(IamStore.open_in(data_dir, disk).engine, disk), account_id=account_id,
+                   region=region, exists=exists)
+        made.load_now()
+        return made
 
     # -- loading ----------------------------------------------------------------------------------
     async def load(self) -> None:
