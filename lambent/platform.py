@@ -39,6 +39,7 @@ from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
 from lambent.store.reserve import DiskGuard
 from lambent.store.deployments import DeploymentStore
+from lambent.store.errors import StoreUnavailable
 from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,10 @@ class Platform:
         self._lock_fd = lock_data_dir(data)
         self._credentials = load_root_credentials(settings)
         self.disk.open()
-        self.store.open()
+        try:
+            self.store.open()
+        except StoreUnavailable as exc:
+            raise StartupError(exc.message) from exc
         prepare_sandbox_dir(self.sandbox_dir)
         # Locked for the life of this server (and of its reaper's sweep after it): waits for a
         # killed predecessor's reaper, and no other server removes the dir meanwhile.
@@ -157,7 +161,10 @@ class Platform:
         )
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
-        self.async_store.open()
+        try:
+            self.async_store.open()
+        except StoreUnavailable as exc:
+            raise StartupError(exc.message) from exc
         self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk),
                                                        load=False)
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.errors import LambentError
 from lambent.store import errors as store_errors
 from lambent.store.queue_schema import events, migrate_queue, undeliverable
 from lambent.store.reserve import DiskGuard, is_disk_full
@@ -77,11 +78,14 @@ class AsyncEventStore:
     def open(self) -> AsyncEventStore:
         """Migrate, read the next event id, connect the writer and start its thread. Blocking; once.
         A database that cannot be opened fails here, not in the writer thread."""
-        migrate_queue(self.engine)
-        with self.engine.connect() as conn:
-            self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
-        # The writer's own connection for its whole life (no pool checkout per batch).
-        self._writer_conn = self.engine.raw_connection()
+        try:
+            migrate_queue(self.engine)
+            with self.engine.connect() as conn:
+                self._next_id = int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0) + 1
+            # The writer's own connection for its whole life (no pool checkout per batch).
+            self._writer_conn = self.engine.raw_connection()
+        except LambentError as exc:
+            raise store_errors.unavailable(exc, str(self.path)) from exc
         self._writer.start()
         return self
 

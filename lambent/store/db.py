@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lambent.errors import LambentError
 from lambent.store import errors as store_errors
 from lambent.store import schema as t
 from lambent.store.reserve import DiskGuard
@@ -62,8 +63,12 @@ class Store:
         return cls.in_dir(data_dir, disk).open()
 
     def open(self) -> Store:
-        """Connect and bring the schema up to date (numbered migrations). Blocking; once."""
-        t.migrate(self.engine)
+        """Connect and bring the schema up to date (numbered migrations). Blocking; once.
+        :class:`~lambent.store.errors.StoreUnavailable` if the database cannot be opened."""
+        try:
+            t.migrate(self.engine)
+        except LambentError as exc:
+            raise store_errors.unavailable(exc, self.engine.url.database or str(self.engine.url)) from exc
         return self
 
     def close(self) -> None:

@@ -42,6 +42,16 @@ class ConstraintViolation(ServiceError):
     """A statement broke a database constraint (see the module docstring)."""
 
 
+class StoreUnavailable(ServiceError):
+    """A database cannot be opened or brought up to date (a start-up failure: the message names
+    the file and the driver's reason, for the operator)."""
+
+
+def unavailable(error: LambentError, database: str) -> StoreUnavailable:
+    reason = error.context.get("reason") or error.message
+    return StoreUnavailable(f"cannot open {database}: {reason}", **error.context)
+
+
 def statement_context(statement: str | None) -> tuple[str, str]:
     """(operation, table) a failed statement names, for logs: ("INSERT", "functions");
     ("COMMIT", "") for a commit or a statement-less failure."""

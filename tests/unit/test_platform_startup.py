@@ -51,3 +51,17 @@ def test_an_untraversable_sandbox_dir_is_a_startup_error(tmp_path: Path) -> None
         f"{private} is not world-traversable: sandboxes could not reach {private / 'sandboxes'}; "
         "set LAMBENT_WORKER_SANDBOX_DIR to a path under a 0711/0755 directory"
     )
+
+
+def test_a_data_dir_whose_database_is_not_one_is_a_startup_error(tmp_path: Path) -> None:
+    # Given a data dir whose lambent.db is not an SQLite database
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lambent.db").write_bytes(b"not a database" * 100)
+    settings = Settings.from_env({"LAMBENT_WORKER_SANDBOX_DIR": str(tmp_path / "sandboxes"),
+                                  "LAMBENT_ROOT_ACCESS_KEY_ID": "AKIDEXAMPLE", "LAMBENT_ROOT_SECRET_ACCESS_KEY": "s" * 40},
+                                 data_dir=data)
+    # When the platform starts, Then it refuses with the file and the driver's reason
+    with pytest.raises(StartupError) as info:
+        asyncio.run(Platform(settings).start())
+    assert str(info.value) == f"cannot open {data / 'lambent.db'}: file is not a database"

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from lambent.errors import ServiceError, StorageFull
 from lambent.store import Store
 from lambent.store.async_queue import AsyncEventStore, NewEvent, read_queue
-from lambent.store.errors import ConstraintViolation, statement_context
+from lambent.store.errors import ConstraintViolation, StoreUnavailable, statement_context
 
 STORE_LOG = "lambent.store.errors"
 
@@ -91,18 +91,18 @@ def test_a_locked_database_after_the_busy_timeout_is_a_service_error(tmp_path: P
 def test_a_file_that_is_not_a_database_fails_at_open_as_a_service_error(tmp_path: Path) -> None:
     (tmp_path / "lambent.db").write_bytes(b"this is not an SQLite database, not even close" * 100)
     store = Store.in_dir(tmp_path)
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(StoreUnavailable) as info:
         store.open()
-    assert "file is not a database" in info.value.message
-    assert not isinstance(info.value, sa.exc.SQLAlchemyError)
+    assert info.value.message == f"cannot open {tmp_path / 'lambent.db'}: file is not a database"
+    assert isinstance(info.value, ServiceError) and isinstance(info.value.__cause__, ServiceError)
     store.close()
 
 
 def test_a_database_that_cannot_be_opened_is_a_service_error(tmp_path: Path) -> None:
     store = Store.in_dir(tmp_path / "missing" / "dir")
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(StoreUnavailable) as info:
         store.open()
-    assert "unable to open database file" in info.value.message
+    assert info.value.message.endswith("missing/dir/lambent.db: unable to open database file")
     store.close()
 
 
