@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from harness import Server, create_function
 
-APP = {"app.py": "def handler(event, context):\n    return event\n"}
+APP: dict[str, str | bytes] = {"app.py": "def handler(event, context):\n    return event\n"}
 
 
 @pytest.fixture
