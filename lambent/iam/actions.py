@@ -111,13 +111,28 @@ def _star(params: Params, region: str, account: str, caller: str) -> str:
     return "*"
 
 
-@lru_cache(maxsize=4096)
+#: Longer names are parsed every time, never memoised (a valid full ARN with a qualifier is
+#: under 300 characters; a hostile client's long names must not fill the memo's memory).
+_MEMO_NAME_MAX = 300
+
+
 def _function(raw: str, region: str, account: str, *, qualifier: str | None, qualified: bool, create: bool = False) -> str:
-    """The full ARN of a function as named (memoised: a server names few functions; bounded, and a
-    name that does not parse raises every time, nothing cached)."""
+    """The full ARN of a function as named; AWS's ValidationError for a name that does not parse
+    (the handler would refuse it too: it is never authorised as some other resource)."""
+    if len(raw) > _MEMO_NAME_MAX or (qualifier is not None and len(qualifier) > _MEMO_NAME_MAX):
+        return _parse_function(raw, region, account, qualifier, qualified, create)
+    return _memo_function(raw, region, account, qualifier, qualified, create)
+
+
+def _parse_function(raw: str, region: str, account: str, qualifier: str | None, qualified: bool, create: bool) -> str:
     ref = parse_function_name(raw, create=create, max_len=max(len(raw), 1) if raw else 140)
     q = resolve_qualifier(ref, qualifier) if qualified else None
     return function_arn(ref.region or region, ref.account_id or account, ref.name, q)
+
+
+#: memoised (a server names few functions; bounded; a name that does not parse raises each time,
+#: nothing is cached for it)
+_memo_function = lru_cache(maxsize=4096)(_parse_function)
 
 
 def _qualified_function(params: Params, region: str, account: str, caller: str) -> str:

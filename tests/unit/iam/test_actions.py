@@ -212,3 +212,14 @@ def test_sts() -> None:
 ])
 def test_lambent_resources(operation: str, params: dict[str, Any], expected: str) -> None:
     assert _resource("lambent", operation, **params) == expected
+
+
+def test_long_hostile_names_are_not_memoised() -> None:
+    from lambent.iam.actions import _memo_function
+
+    before = _memo_function.cache_info().currsize
+    for i in range(50):
+        with pytest.raises(ValidationError):
+            _resource("lambda", "Invoke", FunctionName="f" * 10_000 + f"/{i}")
+        assert _resource("lambda", "Invoke", FunctionName="g" * 400 + str(i)).endswith(str(i))
+    assert _memo_function.cache_info().currsize == before
