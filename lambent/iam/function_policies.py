@@ -70,7 +70,9 @@ ADD_REVISION_MISMATCH = _REVISION.format("GetPolicy")
 REMOVE_REVISION_MISMATCH = _REVISION.format("GetFunction/GetAlias")
 
 _ACCOUNT = re.compile(r"\d{12}")
-_IAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}|aws):[^\s]+")
+# An account's root, or one of its users or roles; never a wildcard (only a bare "*" may be one:
+# a pattern in an ARN principal would widen what the statement grants beyond what it reads as).
+_IAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:(root|(user|role)/[^\s*?]+)")
 # A service principal is a DNS name under amazonaws.com (s3.amazonaws.com, events.amazonaws.com)
 # or amazon.com (alexa-appkit.amazon.com, alexa-connectedhome.amazon.com).
 _SERVICE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.amazon(aws)?\.com")

@@ -82,7 +82,8 @@ def test_each_principal_kind_becomes_awss_principal_element(principal: str, elem
 
 @pytest.mark.parametrize("principal", [
     "1234", "12345678901x", "bob", "s3.amazonaws.com.evil.example", "arn:aws:s3:::bucket", ".amazonaws.com",
-    "arn:aws:iam::123:root", "**", "evil.com",
+    "arn:aws:iam::123:root", "**", "evil.com", "arn:aws:iam::123456789012:user/*", "arn:aws:iam::*:root",
+    "arn:aws:iam::123456789012:role/a?c", "arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::123456789012:group/g",
 ])
 def test_anything_else_is_refused_with_awss_text(principal: str) -> None:
     with pytest.raises(InvalidParameterValue) as caught:
