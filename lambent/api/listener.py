@@ -170,9 +170,12 @@ class ConnectionGuard:
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, bounded (see the module docstring). Build the concrete class
-    with :func:`protocol_class`. Scope: one per connection."""
+    with :func:`protocol_class`. Scope: one per connection.
 
-    guard: ClassVar[ConnectionGuard]
+    ``guard`` is the class's (one per server) unless an instance is given its own before
+    ``connection_made`` (``lambent.api.inside``: one guard per execution environment)."""
+
+    guard: ConnectionGuard
     _max_headers: ClassVar[int]
     _max_header_line: ClassVar[int]
     _max_head: ClassVar[int]

@@ -24,7 +24,7 @@ Launch, every privileged step in order (the parent is root; nothing else runs as
    ``--block-fd`` before it forks and execs the command, so every instruction of sandboxed code
    runs limited.
 5. If ``listen_port`` is set, the listening socket is created inside the sandbox's network
-   namespace (``_netns``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
+   namespace (``_netns``), and one more per ``extra_listen_ports`` entry (``extra_listeners``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
    the command inherits it).
 6. One byte on the block pipe lets bwrap exec the command.
 
@@ -152,6 +152,8 @@ class Sandbox:
         self.sandbox_id = spec.sandbox_id
         self.pid = 0  # set once bwrap reported it; the sandbox's init (pid 1 inside)
         self.listener: socket.socket | None = None
+        #: One listening socket per ``spec.extra_listen_ports`` entry, in that order.
+        self.extra_listeners: tuple[socket.socket, ...] = ()
         self.output_fd = output_fd
         self._options = options
         self._process = process
@@ -287,6 +289,10 @@ class Sandbox:
             listening = listen_in_netns(
                 self.pid, port=self.spec.listen_port, backlog=self._options.listen_backlog
             )
+        extra = [
+            listen_in_netns(self.pid, port=port, backlog=self._options.listen_backlog)
+            for port in self.spec.extra_listen_ports
+        ]
         try:
             # Off the loop: moving a process between cgroups can wait for an RCU grace period
             # (cgroup_threadgroup_rwsem), measured 5-15 ms when no migration happened in the
@@ -294,9 +300,8 @@ class Sandbox:
             await loop.run_in_executor(None, cgroup.add_pid, self.pid)
             self._in_cgroup = True
         finally:
-            if listening is not None:
-                # Even on failure: wait for the socket so it is closed, not leaked.
-                self.listener = await listening
+            # Even on failure: wait for every socket so it is closed, not leaked.
+            await self._collect_listeners(listening, extra)
             if nofile is not None:
                 await nofile
         if self._block_fd is None:
@@ -306,6 +311,28 @@ class Sandbox:
         except BrokenPipeError as exc:
             raise SandboxError("bwrap exited during sandbox setup") from exc
         self._close_block_fd()
+
+    async def _collect_listeners(
+        self, main: asyncio.Future[socket.socket] | None, extra: list[asyncio.Future[socket.socket]]
+    ) -> None:
+        """Wait for every socket and keep each one created (destroy closes them); the first
+        error, if any, is raised once all are in."""
+        pending = [f for f in (main, *extra) if f is not None]
+        if not pending:
+            return
+        try:
+            await asyncio.wait(pending)
+        finally:
+            for future in pending:
+                future.cancel()  # a socket still being created is closed once it is (``_netns``)
+            ok = [f for f in pending if not f.cancelled() and f.exception() is None]
+            if main is not None and main in ok:
+                self.listener = main.result()
+            self.extra_listeners = tuple(f.result() for f in extra if f in ok)
+        for future in pending:
+            error = future.exception()
+            if error is not None:
+                raise error
 
     def _drain_output(self) -> str:
         """Whatever bwrap printed so far (its error messages), for error reports."""
@@ -517,6 +544,8 @@ class Sandbox:
             _log.warning("sandbox %s still running; keeping its block pipe open", self.sandbox_id)
         if self.listener is not None:
             self.listener.close()
+        for extra in self.extra_listeners:
+            extra.close()
         if self.exited:
             # Closed by _watch_exit already in the normal case; this covers the rest.
             self._status.close()

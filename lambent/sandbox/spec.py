@@ -91,6 +91,9 @@ class SandboxSpec:
     cwd: str = "/var/task"
     hostname: str = "localhost"
     listen_port: int | None = 9001
+    #: More ports the host listens on inside the sandbox's network namespace (127.0.0.1 only),
+    #: each served by the host like ``listen_port`` (``Sandbox.extra_listeners``, same order).
+    extra_listen_ports: tuple[int, ...] = ()
     uid: int = 993
     gid: int = 990
 
@@ -113,6 +116,14 @@ class SandboxSpec:
             raise ValueError(f"invalid hostname {self.hostname!r}")
         if self.listen_port is not None and not 1 <= self.listen_port <= 65535:
             raise ValueError(f"listen_port out of range: {self.listen_port}")
+        ports = tuple(self.extra_listen_ports)
+        object.__setattr__(self, "extra_listen_ports", ports)
+        for port in ports:
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise ValueError(f"extra_listen_ports entry out of range: {port!r}")
+        taken = [p for p in (self.listen_port, *ports) if p is not None]
+        if len(set(taken)) != len(taken):
+            raise ValueError(f"listen ports must be distinct: {taken}")
         for name in ("uid", "gid"):
             value = getattr(self, name)
             if not 0 <= value <= _MAX_ID:

@@ -74,6 +74,22 @@ def test_listen_port_can_be_disabled() -> None:
     assert _spec(listen_port=None).listen_port is None
 
 
+def test_extra_listen_ports_default_to_none_and_are_kept_in_order() -> None:
+    assert _spec().extra_listen_ports == ()
+    spec = _spec(extra_listen_ports=[9003, 9002])
+    assert spec.extra_listen_ports == (9003, 9002)
+    assert _spec(listen_port=None, extra_listen_ports=(9001,)).extra_listen_ports == (9001,)
+
+
+@pytest.mark.parametrize(
+    "ports, listen_port",
+    [((0,), 9001), ((65536,), 9001), ((True,), 9001), (("9002",), 9001), ((9001,), 9001), ((9002, 9002), None)],
+)
+def test_extra_listen_ports_must_be_valid_and_distinct(ports: tuple[object, ...], listen_port: int | None) -> None:
+    with pytest.raises(ValueError, match="extra_listen_ports|distinct"):
+        _spec(extra_listen_ports=ports, listen_port=listen_port)
+
+
 @pytest.mark.parametrize("field", ["memory_mb", "cpu_millicores", "pids_max"])
 @pytest.mark.parametrize("value", [0, -1, True, 1.5])
 def test_limits_must_be_positive_ints(field: str, value: object) -> None:

@@ -1,0 +1,155 @@
+"""Execution-role credentials of each execution environment, and when an environment must retire.
+
+Lambda gives a function its role's temporary credentials as environment variables set at init
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``;
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+Environment variables of a running process cannot be changed from outside, so credentials are
+not refreshed in place: an environment is *retired* (takes no new invocation; the pool destroys
+it and the next invoke starts a new one with fresh credentials) before its credentials could
+expire under an invocation, as AWS replaces environments whose credentials are outdated
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html: updating a
+function "forces running instances of your function, which have outdated credentials, to stop
+and be replaced"). :func:`retire_at` is the latest of: two thirds into the credentials' lifetime,
+and their expiry minus the function's timeout and a margin (an invocation taken just before
+retirement still ends with valid credentials).
+
+:class:`CredentialCache` issues one session per (function, role) and shares it with the
+environments started in the first third of its lifetime, so a function that cold-starts in a
+loop cannot exhaust the account's live-session quota; every environment gets at least a third
+of a lifetime of use. A deleted role gets no new credentials (the issuer refuses: the start
+fails) and its old ones stop working because IAM's lookup refuses a deleted role's sessions;
+:meth:`CredentialCache.forget` drops what the cache holds for it.
+
+The issuer is given as a callable (:data:`CredentialsFor`), so this package needs no IAM.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lambent.control.model import FunctionConfig
+
+__all__ = ["CredentialCache", "Credentials", "CredentialsFor", "IssuedLike", "credentials_via", "retire_at"]
+
+#: An invocation taken right before retirement must still end this long before expiry.
+EXPIRY_MARGIN_S = 60.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Temporary credentials of an execution role; times are wall-clock epoch seconds."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    issued_at: float
+    expires_at: float
+
+    def __post_init__(self) -> None:
+        if not (self.access_key_id and self.secret_access_key and self.session_token):
+            raise ValueError("credentials need a key id, a secret and a session token")
+        if self.expires_at <= self.issued_at:
+            raise ValueError("credentials must expire after they were issued")
+
+    @property
+    def lifetime_s(self) -> float:
+        return self.expires_at - self.issued_at
+
+    def env(self) -> dict[str, str]:
+        """The environment variables Lambda sets for them."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+
+#: Credentials for a function's execution role, or None when it runs without any.
+CredentialsFor = Callable[[FunctionConfig], "Credentials | None"]
+
+
+def retire_at(creds: Credentials, timeout_s: float) -> float:
+    """When an environment holding ``creds`` must stop taking invocations (wall clock)."""
+    at_two_thirds = creds.issued_at + creds.lifetime_s * 2 / 3
+    last_safe_start = creds.expires_at - timeout_s - EXPIRY_MARGIN_S
+    return min(at_two_thirds, last_safe_start)
+
+
+class _SessionLike(Protocol):
+    @property
+    def access_key_id(self) -> str: ...
+    @property
+    def secret_access_key(self) -> str: ...
+    @property
+    def created_at(self) -> float: ...
+    @property
+    def expires_at(self) -> float: ...
+
+
+class IssuedLike(Protocol):
+    """What STS issues (``lambent.iam.sts.IssuedCredentials``)."""
+
+    @property
+    def session(self) -> _SessionLike: ...
+    @property
+    def session_token(self) -> str: ...
+
+
+def credentials_via(assume: Callable[[str, str], IssuedLike]) -> CredentialsFor:
+    """A :data:`CredentialsFor` from ``assume(role_arn, session_name)``, e.g.
+    ``lambda arn, name: sts.assume_role_for_service(iam, "lambda.amazonaws.com", arn, name)``.
+    The session is named after the function, as Lambda's; a function without a role gets None.
+    ``assume``'s errors (AccessDenied: the role is gone or no longer trusts Lambda) propagate."""
+
+    def credentials_for(cfg: FunctionConfig) -> Credentials | None:
+        if not cfg.role:
+            return None
+        issued = assume(cfg.role, cfg.name)
+        s = issued.session
+        return Credentials(s.access_key_id, s.secret_access_key, issued.session_token, s.created_at, s.expires_at)
+
+    return credentials_for
+
+
+class CredentialCache:
+    """Shares one session per (function, role) while it is young (first third of its
+    lifetime). Scope: one per server; event-loop only."""
+
+    def __init__(self, issue: CredentialsFor, *, clock: Callable[[], float] = time.time, max_entries: int = 4096) -> None:
+        self._issue = issue
+        self._clock = clock
+        self._max_entries = max_entries
+        self._held: dict[tuple[str, str], Credentials] = {}
+
+    def __call__(self, cfg: FunctionConfig) -> Credentials | None:
+        key = (cfg.name, cfg.role)
+        now = self._clock()
+        held = self._held.get(key)
+        if held is not None and now < held.issued_at + held.lifetime_s / 3:
+            return held
+        creds = self._issue(cfg)
+        if creds is None:
+            self._held.pop(key, None)
+            return None
+        if len(self._held) >= self._max_entries:
+            self._drop_stale(now)
+        self._held[key] = creds
+        return creds
+
+    def forget(self, role_arn: str | None = None, function_name: str | None = None) -> None:
+        """Drop what is held for a role (deleted or changed) or a function (deleted)."""
+        for key in [k for k in self._held if k[1] == role_arn or k[0] == function_name]:
+            del self._held[key]
+
+    def _drop_stale(self, now: float) -> None:
+        for key, creds in list(self._held.items()):
+            if now >= creds.issued_at + creds.lifetime_s / 3:
+                del self._held[key]
+        while len(self._held) >= self._max_entries:
+            del self._held[next(iter(self._held))]
+
+    def held(self) -> Mapping[tuple[str, str], Credentials]:
+        return dict(self._held)
