@@ -24,9 +24,11 @@ import logging
 import math
 import os
 import signal as _signal
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
@@ -44,14 +46,31 @@ from lambent.sandbox import (
     SandboxSpec,
 )
 from lambent.settings import RuntimeApiSettings, WorkerSettings
+from lambent.worker.credentials import Credentials, CredentialsFor, retire_at
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
 from lambent.worker.states import EnvState, IllegalTransition, StateMachine
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EnvState", "ExecutionEnvironment", "IllegalTransition", "InvokeOutcome", "InvokeRequest",
-           "cpu_millicores", "error_payload"]
+__all__ = ["INSIDE_API_PORT", "EnvState", "ExecutionEnvironment", "IllegalTransition", "InsideHandle", "InsideServer",
+           "InvokeOutcome", "InvokeRequest", "cpu_millicores", "error_payload"]
+
+#: Where lambent's API listens inside every sandbox (127.0.0.1 only; 9001 is the Runtime API's,
+#: the one port Lambda reserves). ``AWS_ENDPOINT_URL`` names it.
+INSIDE_API_PORT = 9002
+
+
+class InsideHandle(Protocol):
+    """One environment's served inside listener (``lambent.api.inside.InsideListener``)."""
+
+    def close(self) -> None: ...
+
+
+class InsideServer(Protocol):
+    """Serves lambent's API on a socket created in a sandbox (``lambent.api.inside.InsideApi``)."""
+
+    async def serve(self, sock: socket.socket, label: str) -> InsideHandle: ...
 
 #: Lambda's CPU model: 1,769 MB of memory is one vCPU; at most 6 vCPUs.
 MB_PER_VCPU = 1769
@@ -118,8 +137,17 @@ class ExecutionEnvironment(StateMachine):
         region: str,
         sandbox_options: SandboxOptions | None = None,
         runtime_api: RuntimeApiSettings | None = None,
+        inside: InsideServer | None = None,
+        credentials_for: CredentialsFor | None = None,
     ) -> None:
         self.env_id = env_id
+        #: Serves lambent's API inside the sandbox (None: the sandbox gets no such listener).
+        self.inside = inside
+        #: The execution role's credentials (None: the environment gets none).
+        self.credentials_for = credentials_for
+        self.credentials: Credentials | None = None
+        #: Wall-clock time after which it takes no new invocation (its credentials age out).
+        self.retire_at = math.inf
         self.sandbox_options = sandbox_options
         #: What this environment may hold of the server through its Runtime API (settings.runtime_api).
         self.runtime_api = runtime_api
@@ -138,6 +166,7 @@ class ExecutionEnvironment(StateMachine):
         self._writer = logs.writer(cfg.log_group_name, self.log_stream)
         self._sandbox: Sandbox | None = None
         self._endpoint: RuntimeApiEndpoint | None = None
+        self._inside_handle: InsideHandle | None = None
         self._capture: LogCapture | None = None
         self._init_ms: float | None = None
         self._pending_init_report = True
@@ -168,16 +197,22 @@ class ExecutionEnvironment(StateMachine):
         mounts = [Mount(str(self.code_dir), "/var/task", private=private)]
         if self.launch.runtime_dir is not None:
             mounts.append(Mount(str(self.launch.runtime_dir), "/var/runtime"))
+        try:
+            env = self._environment_variables()
+        except BaseException:
+            await self.destroy("no credentials")
+            raise
         spec = SandboxSpec(
             sandbox_id=self.env_id,
             argv=self.launch.argv,
-            env=build_env(self.cfg, self.launch, region=self.region, log_stream=self.log_stream),
+            env=env,
             mounts=tuple(mounts),
             tmp_size_mb=self.cfg.ephemeral_storage_mb,
             limits=Limits(
                 self.cfg.memory_mb, max(INIT_MIN_MILLICORES, cpu_millicores(self.cfg.memory_mb)), self.settings.pids_max
             ),
             listen_port=RUNTIME_API_PORT,
+            extra_listen_ports=(INSIDE_API_PORT,) if self.inside is not None else (),
         )
         try:
             sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
@@ -207,6 +242,17 @@ class ExecutionEnvironment(StateMachine):
             raise self._start_failed(request_id, "the Runtime API endpoint could not be opened", str(exc), exc) from exc
         if self._destroyed:
             raise self._shut_down()
+        if self.inside is not None:
+            try:
+                self._inside_handle = await self.inside.serve(sandbox.extra_listeners[0], self.env_id)
+            except (OSError, RuntimeError) as exc:
+                if self._destroyed:
+                    raise self._shut_down() from exc
+                await self.destroy("inside api failed to start")
+                raise self._start_failed(request_id, "lambent's API could not be served in the sandbox", str(exc), exc) from exc
+            if self._destroyed:
+                self._close_inside()
+                raise self._shut_down()
         self._death = asyncio.get_running_loop().create_task(self._watch_death())
         try:
             await asyncio.wait_for(self._endpoint.wait_ready(), self.settings.init_timeout_s)
@@ -239,6 +285,28 @@ class ExecutionEnvironment(StateMachine):
         # count it idle and evict it).
         self.state = EnvState.BUSY
         return None
+
+    def _environment_variables(self) -> dict[str, str]:
+        """Lambda's variables, plus the execution role's credentials and lambent's endpoint as
+        the sandbox reaches it (both win over the function's own variables)."""
+        env = build_env(self.cfg, self.launch, region=self.region, log_stream=self.log_stream)
+        if self.credentials_for is not None:
+            creds = self.credentials = self.credentials_for(self.cfg)
+            if creds is not None:
+                env.update(creds.env())
+                self.retire_at = retire_at(creds, self.cfg.timeout_s)
+        if self.inside is not None:
+            env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{INSIDE_API_PORT}"
+        return env
+
+    def _close_inside(self) -> None:
+        handle, self._inside_handle = self._inside_handle, None
+        if handle is not None:
+            handle.close()
+
+    def retired(self, now: float | None = None) -> bool:
+        """Whether its credentials are too old for another invocation (see worker/credentials.py)."""
+        return (time.time() if now is None else now) >= self.retire_at
 
     def _start_failed(self, request_id: str, what: str, hint: str | None, cause: BaseException) -> EnvironmentStartFailed:
         """The lambent error for a start that failed below the worker; the cause rides in its
@@ -367,7 +435,8 @@ class ExecutionEnvironment(StateMachine):
 
     @property
     def healthy(self) -> bool:
-        return not self._destroyed and self.death_reason is None and self._sandbox is not None and not self._sandbox.exited
+        return (not self._destroyed and self.death_reason is None and self._sandbox is not None
+                and not self._sandbox.exited and (self.retire_at == math.inf or not self.retired()))
 
     def park(self) -> None:
         """Invocation done and the env is healthy: freeze it until the next one.
@@ -424,6 +493,8 @@ class ExecutionEnvironment(StateMachine):
         self.death_reason = self.death_reason or reason
         if self._capture is not None:
             self._capture.close()
+        # Before the sandbox closes its listening socket: the served one stops first.
+        self._close_inside()
         if self._endpoint is not None:
             self._endpoint.abort(EndpointClosed(reason))
             await self._endpoint.close()

@@ -23,7 +23,8 @@ from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.assignment import Assignment, StartGuard
-from lambent.worker.environment import EnvState, ExecutionEnvironment
+from lambent.worker.credentials import CredentialsFor
+from lambent.worker.environment import EnvState, ExecutionEnvironment, InsideServer
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,18 @@ class WorkerPool:
         self._closing = False
         self._bg: set[asyncio.Task[None]] = set()
         self._code: CodeHolder | None = None
+        self._inside: InsideServer | None = None
+        self._credentials_for: CredentialsFor | None = None
+
+    def serve_inside_with(self, inside: InsideServer | None) -> None:
+        """Give every environment started from now on lambent's API inside its sandbox
+        (``lambent.api.inside.InsideApi``) and ``AWS_ENDPOINT_URL`` naming it."""
+        self._inside = inside
+
+    def credentials_with(self, credentials_for: CredentialsFor | None) -> None:
+        """Give every environment started from now on its execution role's credentials
+        (``lambent.worker.credentials``); environments then retire before they age out."""
+        self._credentials_for = credentials_for
 
     def hold_code_with(self, code: CodeHolder) -> None:
         """Keep each environment's code tree alive for as long as the environment (see CodeHolder)."""
@@ -148,6 +161,8 @@ class WorkerPool:
             region=self.region,
             sandbox_options=self.sandbox_options,
             runtime_api=self.runtime_api,
+            inside=self._inside,
+            credentials_for=self._credentials_for,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1
@@ -273,6 +288,8 @@ class WorkerPool:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for env in [e for e in self._all if e.state == EnvState.IDLE and now - e.last_used > self.settings.idle_ttl_s]:
+            wall = time.time()
+            for env in [e for e in self._all if e.state == EnvState.IDLE
+                        and (now - e.last_used > self.settings.idle_ttl_s or e.retired(wall))]:
                 log.debug("reaping idle environment %s", env.env_id)
                 self.discard(env)
