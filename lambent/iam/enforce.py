@@ -20,6 +20,17 @@ never let through. The global context keys come from the request as the server s
 engine's (``Request.build``), which never lets a request-supplied value stand for the caller's.
 A key of an operation's own (``lambda:Principal``, ``aws:RequestTag/...``) cannot override those
 global keys either: they are written last.
+
+Wiring (the request path, once the principal is known and the params are parsed)::
+
+    authorize(platform.authorizer, principal, call.service, call.operation, call.params,
+              region=server_region, account=principal.account_id,
+              resource_policy_of=platform.function_policies.for_arn,
+              source_ip=scope["client"][0], secure_transport=scope["scheme"] == "https")
+
+IAM and STS handlers authorise themselves today (lambent/api/iam_api.py on the stored entity's
+exact ARN, path included; lambent/iam/sts.py with the role's trust policy); their entries here
+name the same actions, with ``/`` for a path the params do not give.
 """
 
 from __future__ import annotations
