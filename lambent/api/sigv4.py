@@ -89,7 +89,7 @@ _QUERY_REQUIRED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-
 _QUERY_AUTH = frozenset((*_QUERY_REQUIRED, "X-Amz-Expires", "X-Amz-Security-Token"))
 #: Any of these in the query makes it a presigned request.
 _QUERY_MARKERS = frozenset(("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
-#: X-Amz-* headers that need not be signed (see SigV4Verifier._check_amz_headers_signed).
+#: X-Amz-* headers that need not be signed (see _pick_signed).
 _SIGNING_EXEMPT = frozenset(("x-amz-security-token",))
 #: Bound of the derived-signing-key cache: one entry per (key, secret, date, region, service).
 _KEY_CACHE_MAX = 4096
@@ -273,6 +273,34 @@ class PendingSignature:
         return self.scope
 
 
+def _first_values(headers: Mapping[str, str]) -> dict[str, str]:
+    """Each header's first value by lower-case name, in one pass: every later look-up is a dict's
+    (a Starlette ``Headers`` look-up scans and decodes the whole raw list each time)."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        out.setdefault(name.lower(), value)
+    return out
+
+
+def _pick_signed(headers: dict[str, str], signed_names: list[str]) -> _Headers:
+    """The signed headers. Every ``X-Amz-*`` header the request carries must be signed (the
+    session token aside: it is checked against the principal's): they select the operation
+    (X-Amz-Target) and what a function receives (X-Amz-Invocation-Type, X-Amz-Client-Context), so
+    unsigned, one added to a captured request would replay it as another call. Every AWS SDK
+    signs them all; S3 refuses unsigned ones too ("There were headers present in the request
+    which were not signed")."""
+    picked = _Headers()
+    for name in signed_names:
+        value = headers.get(name)
+        if value is None:
+            raise InvalidSignature(f"{_MISMATCH} Signed header '{name}' is missing.")
+        dict.__setitem__(picked, name, value)
+    unsigned = [n for n in headers if n.startswith("x-amz-") and n not in _SIGNING_EXEMPT and n not in picked]
+    if unsigned:
+        raise InvalidSignature(f"There were headers present in the request which were not signed: {', '.join(sorted(unsigned))}")
+    return picked
+
+
 def _dict_lookup(credentials: Mapping[str, str], account_id: str) -> PrincipalLookup:
     """A lookup over fixed ``{access key id: secret}`` pairs, each the account root's."""
     principals = {
@@ -376,6 +404,7 @@ class SigV4Verifier:
         """Everything the headers and the query can tell, before a byte of the body is read: raise
         an :class:`~lambent.errors.AuthError`, or return what checks the signature once the body's
         hash is known (its ``scope.principal`` is who signed)."""
+        headers = _first_values(headers)
         parsed = self._parse(headers, query)
         cred = parsed.credential
         principal = self._lookup(cred[0])  # ExpiredToken for an expired session
@@ -388,11 +417,7 @@ class SigV4Verifier:
         self._check_time(parsed, now or dt.datetime.now(dt.timezone.utc))
         scope = AuthScope(cred[0], cred[1], cred[2], cred[3], principal, parsed.presigned)
         self._check_scope(scope, cred[4], parsed.amz_date)
-        try:
-            picked = _Headers({h: headers[h] for h in parsed.signed_headers})
-        except KeyError as missing:
-            raise InvalidSignature(f"{_MISMATCH} Signed header {missing} is missing.") from None
-        self._check_amz_headers_signed(headers, picked)
+        picked = _pick_signed(headers, parsed.signed_headers)
         url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (
             f"?{parsed.canonical_query}" if parsed.canonical_query else "")
         request = _SignedRequest(method, url, picked, parsed.amz_date)
@@ -408,7 +433,7 @@ class SigV4Verifier:
         return pending
 
     # -- the steps of check_head ------------------------------------------------------------------
-    def _parse(self, headers: Mapping[str, str], query: str) -> _Parsed:
+    def _parse(self, headers: dict[str, str], query: str) -> _Parsed:
         auth = headers.get("authorization")
         presigned = "X-Amz-" in query and any(
             unquote(pair.partition("=")[0]) in _QUERY_MARKERS for pair in query.split("&"))
@@ -423,7 +448,7 @@ class SigV4Verifier:
             return self._parse_query(query)
         raise MissingAuthenticationToken("Missing Authentication Token")
 
-    def _parse_header(self, auth: str, headers: Mapping[str, str], query: str) -> _Parsed:
+    def _parse_header(self, auth: str, headers: dict[str, str], query: str) -> _Parsed:
         m = _AUTH_RE.match(auth)
         cred = _split_credential(m.group("cred")) if m is not None else None
         if m is None or cred is None:
@@ -489,22 +514,6 @@ class SigV4Verifier:
             raise InvalidSignature(
                 f"Signature expired: {amz_date} is now earlier than {(now - lifetime).strftime(_FMT)} "
                 f"({now.strftime(_FMT)} - {_lifetime_text(lifetime)})"
-            )
-
-    @staticmethod
-    def _check_amz_headers_signed(headers: Mapping[str, str], picked: _Headers) -> None:
-        """Every ``X-Amz-*`` header the request carries must be signed (the session token aside:
-        it is checked against the principal's). They select the operation (X-Amz-Target) and what
-        a function receives (X-Amz-Invocation-Type, X-Amz-Client-Context): unsigned, a captured
-        request could be replayed as another call. Every AWS SDK signs all of them; S3 refuses
-        unsigned ones too ("There were headers present in the request which were not signed")."""
-        unsigned = [
-            name for name in (n.lower() for n in headers.keys())
-            if name.startswith("x-amz-") and name not in _SIGNING_EXEMPT and name not in picked
-        ]
-        if unsigned:
-            raise InvalidSignature(
-                f"There were headers present in the request which were not signed: {', '.join(sorted(unsigned))}"
             )
 
     def _check_scope(self, scope: AuthScope, terminator: str, amz_date: str) -> None:

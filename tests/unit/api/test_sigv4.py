@@ -560,3 +560,30 @@ def test_the_fast_canonical_headers_are_botocores() -> None:
 def test_a_header_value_with_odd_whitespace_verifies() -> None:
     r = header_signed(extra={"X-Spaced": "  one   two\tthree "})
     assert r.verify(verifier()).principal is USER
+
+
+def test_an_unsigned_x_amz_header_is_refused_but_an_unsigned_token_is_checked() -> None:
+    r = header_signed()
+    r.headers["x-amz-target"] = "AWSLambda.DeleteFunction"
+    with pytest.raises(InvalidSignature) as exc:
+        r.verify(verifier())
+    assert exc.value.message == "There were headers present in the request which were not signed: x-amz-target"
+    # a session token added after signing is not signed, but must still be the session's
+    s = header_signed(SESSION)
+    s.headers["x-amz-security-token"] = "the-token"
+    assert s.verify(verifier()).principal is SESSION
+    s.headers["x-amz-security-token"] = "forged"
+    with pytest.raises(UnrecognizedClient):
+        s.verify(verifier())
+
+
+def test_starlette_headers_are_read_once_first_value_first() -> None:
+    from starlette.datastructures import Headers
+
+    r = header_signed()
+    raw = [(k.encode(), v.encode()) for k, v in r.headers.items()] + [(b"x-custom", b"second")]
+    v = verifier()
+    assert v.verify(r.method, r.path, r.query, Headers(raw=raw), r.body, now=T0).principal is USER
+    swapped = [(b"x-custom", b"first")] + [(k.encode(), v.encode()) for k, v in r.headers.items()]
+    with pytest.raises(InvalidSignature, match="does not match"):
+        v.verify(r.method, r.path, r.query, Headers(raw=swapped), r.body, now=T0)
