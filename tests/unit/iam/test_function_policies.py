@@ -4,13 +4,15 @@ iam.db, and that a policy never outlives its function, version or alias."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
+from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound, StorageFull
 from lambent.iam.function_policies import (
     POLICY_LIMIT_BYTES,
     FunctionPolicies,
@@ -264,3 +266,30 @@ async def test_compiled_policy_allows_exactly_what_it_says(policies: FunctionPol
     assert allowed(s3, **{"aws:SourceArn": "arn:aws:s3:::mine"})
     assert not allowed(s3, **{"aws:SourceArn": "arn:aws:s3:::theirs"})
     assert not allowed(s3)
+
+
+async def test_concurrent_adds_of_one_statement_id_leave_exactly_one(policies: FunctionPolicies) -> None:
+    results = await asyncio.gather(
+        *(policies.add("fn", None, perm(principal=f"{n:012d}"), revision_id=None, target_revision_id="r0")
+          for n in range(5)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, str) for r in results) == 1
+    assert sum(isinstance(r, ResourceConflict) for r in results) == 4
+    assert len(json.loads(policies.get("fn", None).document)["Statement"]) == 1
+
+
+class FailingStore(FunctionPolicyStore):
+    def put(self, row: Mapping[str, Any]) -> None:
+        raise StorageFull("the data directory is full")
+
+
+async def test_a_write_the_store_refuses_changes_nothing(iam_store: IamStore, registry: Registry,
+                                                        policies: FunctionPolicies) -> None:
+    await policies.add("fn", None, perm(), revision_id=None, target_revision_id="r0")
+    before = policies.get("fn", None)
+    policies.store = FailingStore(iam_store.engine)
+    with pytest.raises(StorageFull):
+        await policies.add("fn", None, perm("other"), revision_id=None, target_revision_id="r0")
+    assert policies.get("fn", None) is before
+    assert make(iam_store, registry).get("fn", None).document == before.document
