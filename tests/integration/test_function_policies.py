@@ -5,6 +5,7 @@ function."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def policy_server(fresh_server: Callable[..., Server], tmp_path: Path) -> Server
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text("import lambent.api.lambda_policy  # noqa: F401\n")
-    return fresh_server(PYTHONPATH=str(site))
+    return fresh_server(PYTHONPATH=os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p))
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
