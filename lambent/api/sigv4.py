@@ -295,7 +295,10 @@ def _pick_signed(headers: dict[str, str], signed_names: list[str]) -> _Headers:
         if value is None:
             raise InvalidSignature(f"{_MISMATCH} Signed header '{name}' is missing.")
         dict.__setitem__(picked, name, value)
-    unsigned = [n for n in headers if n.startswith("x-amz-") and n not in _SIGNING_EXEMPT and n not in picked]
+    # Names compared exactly (signed names are lower-case): a plain dict may carry an unsigned
+    # "X-Amz-Target" beside a signed "x-amz-target".
+    unsigned = [n.lower() for n in headers
+                if n[:6].lower() == "x-amz-" and not dict.__contains__(picked, n) and n.lower() not in _SIGNING_EXEMPT]
     if unsigned:
         raise InvalidSignature(f"There were headers present in the request which were not signed: {', '.join(sorted(unsigned))}")
     return picked
@@ -404,7 +407,9 @@ class SigV4Verifier:
         """Everything the headers and the query can tell, before a byte of the body is read: raise
         an :class:`~lambent.errors.AuthError`, or return what checks the signature once the body's
         hash is known (its ``scope.principal`` is who signed)."""
-        headers = _first_values(headers)
+        # A plain dict is taken as lower-case names already (as before); anything else (Starlette's
+        # Headers) is read once.
+        headers = headers if type(headers) is dict else _first_values(headers)
         parsed = self._parse(headers, query)
         cred = parsed.credential
         principal = self._lookup(cred[0])  # ExpiredToken for an expired session

@@ -587,3 +587,11 @@ def test_starlette_headers_are_read_once_first_value_first() -> None:
     swapped = [(b"x-custom", b"first")] + [(k.encode(), v.encode()) for k, v in r.headers.items()]
     with pytest.raises(InvalidSignature, match="does not match"):
         v.verify(r.method, r.path, r.query, Headers(raw=swapped), r.body, now=T0)
+
+
+def test_an_unsigned_twin_of_a_signed_header_in_another_case_is_refused() -> None:
+    r = header_signed(extra={"X-Amz-Target": "AWSLambda.Invoke"})
+    assert r.verify(verifier()).principal is USER
+    r.headers["X-Amz-Target"] = "AWSLambda.DeleteFunction"  # beside the signed "x-amz-target"
+    with pytest.raises(InvalidSignature, match="not signed: x-amz-target"):
+        r.verify(verifier())
