@@ -12,8 +12,10 @@ other (the environment's execution-role credentials, ``lambent.worker.credential
 Each environment has its own :class:`InsideGuard`: at most ``max_connections`` connections,
 counted against that environment only. At the cap a new connection takes the place of the
 environment's oldest idle one (or the oldest still sending its head), else it is answered 429
-and closed at once, so a function that opens 10,000 connections holds at most the cap of the
-server's descriptors (plus the kernel's listen backlog, which is not the server's). Closing the
+and closed at once; connections are accepted one at a time (:class:`InsideListener`), so a
+function that opens 10,000 connections holds at most the cap of the server's descriptors (the
+one being admitted included); the rest wait in the kernel's listen backlog, which is not the
+server's. Closing the
 :class:`InsideListener` (the environment is destroyed) stops listening and aborts every one of
 its connections.
 """
@@ -22,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -34,20 +38,31 @@ from lambent.settings import HttpSettings
 
 __all__ = ["InsideApi", "InsideGuard", "InsideListener"]
 
+log = logging.getLogger("lambent.api.inside")
+
 
 class InsideGuard(ConnectionGuard):
-    """One environment's connections to the inside listener. Scope: one per environment."""
+    """One environment's connections to the inside listener: ``max_connections`` is what the
+    server may hold of this environment's descriptors, the connection being admitted included,
+    so at most ``max_connections - 1`` are kept. Scope: one per environment."""
 
     def __init__(self, settings: HttpSettings, max_connections: int) -> None:
-        # Every connection comes from 127.0.0.1 inside the sandbox: the per-address cap is the cap.
-        super().__init__(dataclasses.replace(settings, max_connections_per_address=max_connections), max_connections)
+        if max_connections < 2:
+            raise ValueError("the inside listener needs max_connections >= 2")
+        kept = max_connections - 1
+        # Every connection comes from 127.0.0.1 inside the sandbox: the total decides (one over it
+        # per address, so that a new connection evicts the oldest idle one instead of a refusal).
+        super().__init__(dataclasses.replace(settings, max_connections_per_address=kept + 1), kept)
         #: Every admitted connection, whatever it is doing (the base class tracks only some states).
         self.live: set[GuardedHttpToolsProtocol] = set()
+        #: The most connections it ever held at once (for logs and tests).
+        self.peak = 0
 
     def admit(self, conn: GuardedHttpToolsProtocol, address: str) -> LambentError | None:
         refusal = super().admit(conn, address)
         if refusal is None:
             self.live.add(conn)
+            self.peak = max(self.peak, self.total)
         return refusal
 
     def release(self, conn: GuardedHttpToolsProtocol) -> None:
@@ -56,24 +71,81 @@ class InsideGuard(ConnectionGuard):
 
 
 class InsideListener:
-    """One environment's served socket. ``close`` is idempotent. Scope: one per environment."""
+    """One environment's served socket: accepts one connection at a time (the next only once the
+    last was handed to its protocol, which admitted or refused it), so the server never holds
+    more than the guard keeps plus that one, even for an instant (a plain
+    ``loop.create_server`` accepts up to its backlog at once before any protocol runs).
+    ``close`` is idempotent. Scope: one per environment."""
 
-    def __init__(self, server: asyncio.AbstractServer, guard: InsideGuard, label: str) -> None:
-        self._server = server
+    #: After a failed accept (EMFILE: the server is out of descriptors), wait this long.
+    RETRY_S = 0.1
+
+    def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol], guard: InsideGuard,
+                 label: str) -> None:
+        self._sock = sock
+        self._factory = factory
         self.guard = guard
         self.label = label
+        self._loop = asyncio.get_running_loop()
         self._closed = False
+        self._reading = False
+        self._handing: asyncio.Task[None] | None = None
+        self._retry: asyncio.TimerHandle | None = None
+        self._resume()
 
     @property
     def connections(self) -> int:
         return self.guard.total
+
+    def _resume(self) -> None:
+        self._retry = None
+        if not self._closed and not self._reading:
+            self._loop.add_reader(self._sock.fileno(), self._ready)
+            self._reading = True
+
+    def _pause(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._sock.fileno())
+            self._reading = False
+
+    def _ready(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.warning("inside listener of %s: accept failed: %s", self.label, exc)
+            self._pause()
+            self._retry = self._loop.call_later(self.RETRY_S, self._resume)
+            return
+        self._pause()
+        conn.setblocking(False)
+        self._handing = self._loop.create_task(self._hand_over(conn))
+
+    async def _hand_over(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - one connection's failure must not stop the listener
+            conn.close()
+            log.warning("inside listener of %s: connection not served: %s", self.label, exc)
+        finally:
+            self._handing = None
+            self._resume()
 
     def close(self) -> None:
         """Stop listening and abort every connection of this environment."""
         if self._closed:
             return
         self._closed = True
-        self._server.close()
+        self._pause()
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._handing is not None:
+            self._handing.cancel()
+        self._sock.close()
         for conn in list(self.guard.live):
             self.guard.release(conn)
             conn.transport.abort()
@@ -95,8 +167,8 @@ class InsideApi:
         listen_backlog: int,
         app_state: dict[str, Any] | None = None,
     ) -> None:
-        if max_connections <= 0 or listen_backlog <= 0:
-            raise ValueError("max_connections and listen_backlog must be positive")
+        if max_connections < 2 or listen_backlog <= 0:
+            raise ValueError("max_connections must be at least 2 and listen_backlog positive")
         self.config = config
         self.server_state = server_state
         self.app_state: dict[str, Any] = app_state if app_state is not None else {}
@@ -130,6 +202,6 @@ class InsideApi:
             protocol.guard = guard
             return protocol
 
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(connection, sock=sock, backlog=self.listen_backlog)
-        return InsideListener(server, guard, label)
+        sock.setblocking(False)
+        sock.listen(self.listen_backlog)
+        return InsideListener(sock, connection, guard, label)
