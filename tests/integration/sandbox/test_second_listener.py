@@ -42,7 +42,7 @@ def inside() -> Iterator[InsideApi]:
     config = uvicorn.Config(app, interface="asgi3", http=protocol_class(ConnectionGuard(HttpSettings(), 10_000), 1 << 20),
                             ws="none", lifespan="off", loop="asyncio", access_log=False)
     config.load()
-    yield InsideApi(config, ServerState(), max_connections=CAP, listen_backlog=128)
+    yield InsideApi(config, ServerState(), max_connections=CAP, listen_backlog=1024)
 
 
 def _fds() -> int:
