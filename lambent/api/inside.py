@@ -1,7 +1,7 @@
 """lambent's API as each sandbox sees it: a private listener at 127.0.0.1:<port> in the sandbox's
 own network namespace, served by the server's own ASGI app.
 
-The worker creates the listening socket inside the namespace (``SandboxSpec.extra_listen_ports``,
+The worker creates the listening socket inside the namespace (``SandboxOptions.extra_listen_ports``,
 like the Runtime API's), so nothing outside that sandbox can connect to it and the sandbox can
 reach nothing else of the host. :class:`InsideApi` serves it with the public listener's protocol
 class (``uvicorn.Config.http_protocol_class``, a :class:`GuardedHttpToolsProtocol`): the same

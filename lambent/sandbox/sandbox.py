@@ -24,7 +24,7 @@ Launch, every privileged step in order (the parent is root; nothing else runs as
    ``--block-fd`` before it forks and execs the command, so every instruction of sandboxed code
    runs limited.
 5. If ``listen_port`` is set, the listening socket is created inside the sandbox's network
-   namespace (``_netns``), and one more per ``extra_listen_ports`` entry (``extra_listeners``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
+   namespace (``_netns``), and one more per ``options.extra_listen_ports`` entry (``extra_listeners``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
    the command inherits it).
 6. One byte on the block pipe lets bwrap exec the command.
 
@@ -152,7 +152,7 @@ class Sandbox:
         self.sandbox_id = spec.sandbox_id
         self.pid = 0  # set once bwrap reported it; the sandbox's init (pid 1 inside)
         self.listener: socket.socket | None = None
-        #: One listening socket per ``spec.extra_listen_ports`` entry, in that order.
+        #: One listening socket per ``options.extra_listen_ports`` entry, in that order.
         self.extra_listeners: tuple[socket.socket, ...] = ()
         self.output_fd = output_fd
         self._options = options
@@ -182,6 +182,7 @@ class Sandbox:
         is left behind on failure (or cancellation).
         """
         opts = options or SandboxOptions()
+        opts.check_ports(spec)
         _preflight(spec, cgroups, opts)
         # Its own host uid (if opts.uids), granted its private mounts; given back by destroy.
         lease = _take_uid(spec, opts)
@@ -291,7 +292,7 @@ class Sandbox:
             )
         extra = [
             listen_in_netns(self.pid, port=port, backlog=self._options.listen_backlog)
-            for port in self.spec.extra_listen_ports
+            for port in self._options.extra_listen_ports
         ]
         try:
             # Off the loop: moving a process between cgroups can wait for an RCU grace period

@@ -91,9 +91,6 @@ class SandboxSpec:
     cwd: str = "/var/task"
     hostname: str = "localhost"
     listen_port: int | None = 9001
-    #: More ports the host listens on inside the sandbox's network namespace (127.0.0.1 only),
-    #: each served by the host like ``listen_port`` (``Sandbox.extra_listeners``, same order).
-    extra_listen_ports: tuple[int, ...] = ()
     uid: int = 993
     gid: int = 990
 
@@ -116,14 +113,6 @@ class SandboxSpec:
             raise ValueError(f"invalid hostname {self.hostname!r}")
         if self.listen_port is not None and not 1 <= self.listen_port <= 65535:
             raise ValueError(f"listen_port out of range: {self.listen_port}")
-        ports = tuple(self.extra_listen_ports)
-        object.__setattr__(self, "extra_listen_ports", ports)
-        for port in ports:
-            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-                raise ValueError(f"extra_listen_ports entry out of range: {port!r}")
-        taken = [p for p in (self.listen_port, *ports) if p is not None]
-        if len(set(taken)) != len(taken):
-            raise ValueError(f"listen ports must be distinct: {taken}")
         for name in ("uid", "gid"):
             value = getattr(self, name)
             if not 0 <= value <= _MAX_ID:
@@ -174,6 +163,10 @@ class SandboxOptions:
     nofile_limit: int = 1024
     #: What /bin/sh runs inside (bash, as on Amazon Linux 2023); "": the host's /bin/sh.
     bin_sh: str = "/usr/bin/bash"
+    #: More ports the host listens on in every sandbox's network namespace (127.0.0.1 only),
+    #: each served by the host like ``SandboxSpec.listen_port`` (``Sandbox.extra_listeners``,
+    #: same order); each must differ from the spec's ``listen_port``.
+    extra_listen_ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_path("bwrap_path", self.bwrap_path)
@@ -192,3 +185,15 @@ class SandboxOptions:
             raise ValueError(f"nofile_limit must be 0..{2**20}, got {self.nofile_limit!r}")
         if self.bin_sh:
             _check_path("bin_sh", self.bin_sh)
+        ports = tuple(self.extra_listen_ports)
+        object.__setattr__(self, "extra_listen_ports", ports)
+        for port in ports:
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise ValueError(f"extra_listen_ports entry out of range: {port!r}")
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"extra_listen_ports must be distinct: {ports}")
+
+    def check_ports(self, spec: SandboxSpec) -> None:
+        """Raise ValueError if ``spec``'s listen_port is also one of ``extra_listen_ports``."""
+        if spec.listen_port is not None and spec.listen_port in self.extra_listen_ports:
+            raise ValueError(f"listen_port {spec.listen_port} is also in extra_listen_ports")

@@ -19,6 +19,7 @@ writes. An environment destroyed while it starts (server shutdown) ends its star
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -212,10 +213,12 @@ class ExecutionEnvironment(StateMachine):
                 self.cfg.memory_mb, max(INIT_MIN_MILLICORES, cpu_millicores(self.cfg.memory_mb)), self.settings.pids_max
             ),
             listen_port=RUNTIME_API_PORT,
-            extra_listen_ports=(INSIDE_API_PORT,) if self.inside is not None else (),
         )
+        options = self.sandbox_options
+        if self.inside is not None:
+            options = dataclasses.replace(options or SandboxOptions(), extra_listen_ports=(INSIDE_API_PORT,))
         try:
-            sandbox = await Sandbox.start(spec, self.cgroups, self.sandbox_options)
+            sandbox = await Sandbox.start(spec, self.cgroups, options)
         except SandboxCapacityExceeded as exc:
             # Like the memory budget: no room for another environment on this host right now
             # (every sandbox uid in use, or its code tree's ACL full).

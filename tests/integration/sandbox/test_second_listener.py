@@ -1,4 +1,4 @@
-"""lambent's API inside a real sandbox (``SandboxSpec.extra_listen_ports`` + ``lambent.api.inside``):
+"""lambent's API inside a real sandbox (``SandboxOptions.extra_listen_ports`` + ``lambent.api.inside``):
 the sandbox reaches the host-served listener at 127.0.0.1:9002 and nothing else; the server holds
 at most the environment's cap of descriptors however many connections the function opens; every
 connection goes when the listener is closed."""
@@ -20,7 +20,7 @@ from uvicorn.server import ServerState
 
 from lambent.api.inside import InsideApi
 from lambent.api.listener import ConnectionGuard, protocol_class
-from lambent.sandbox import Sandbox
+from lambent.sandbox import Sandbox, SandboxOptions
 from lambent.settings import HttpSettings
 
 if TYPE_CHECKING:
@@ -43,6 +43,14 @@ def inside() -> Iterator[InsideApi]:
                             ws="none", lifespan="off", loop="asyncio", access_log=False)
     config.load()
     yield InsideApi(config, ServerState(), max_connections=CAP, listen_backlog=1024)
+
+
+async def _start(kit: SandboxKit, code: str) -> Sandbox:
+    """A sandbox running ``code`` with the second listener (destroyed with the kit's)."""
+    spec = kit.spec(("/usr/bin/python3.11", "-c", code))
+    sandbox = await Sandbox.start(spec, kit.cgroups, SandboxOptions(extra_listen_ports=(PORT,)))
+    kit.started.append(sandbox)
+    return sandbox
 
 
 def _fds() -> int:
@@ -77,7 +85,7 @@ async def test_the_sandbox_reaches_the_inside_api_and_nothing_else(kit: SandboxK
     )
     try:
         # When a sandbox gets the second listener and the host serves it
-        sandbox = await kit.python(code, extra_listen_ports=(PORT,))
+        sandbox = await _start(kit, code)
         assert len(sandbox.extra_listeners) == 1
         assert sandbox.extra_listeners[0].getsockname() == ("127.0.0.1", PORT)
         served = await inside.serve(sandbox.extra_listeners[0], sandbox.sandbox_id)
@@ -98,7 +106,7 @@ async def test_the_inside_listener_is_not_reachable_from_the_host_or_another_san
     kit: SandboxKit, inside: InsideApi
 ) -> None:
     # Given one sandbox with the inside listener, served
-    a = await kit.python("import signal; signal.pause()", extra_listen_ports=(PORT,))
+    a = await _start(kit, "import signal; signal.pause()")
     served = await inside.serve(a.extra_listeners[0], a.sandbox_id)
     try:
         # When another sandbox (without one) and the host try 127.0.0.1:9002
@@ -144,7 +152,7 @@ async def test_a_function_opening_thousands_of_connections_costs_the_server_at_m
         "print('done', failed, flush=True)\n"
         "gate.recv(1)\n"
     )
-    sandbox = await kit.python(code, extra_listen_ports=(PORT,))
+    sandbox = await _start(kit, code)
     served = await inside.serve(sandbox.extra_listeners[0], sandbox.sandbox_id)
     gate = await _gate(sandbox)
     loop = asyncio.get_running_loop()
@@ -202,7 +210,7 @@ async def test_closing_aborts_the_environments_connections(kit: SandboxKit, insi
         "rest = s.recv(65536)\n"
         "print('closed', len(rest), flush=True)\n"
     )
-    sandbox = await kit.python(code, extra_listen_ports=(PORT,))
+    sandbox = await _start(kit, code)
     served = await inside.serve(sandbox.extra_listeners[0], sandbox.sandbox_id)
     await kit.read_until(sandbox, "answered 200", 30)
     assert served.connections == 1  # kept alive, idle between requests

@@ -17,7 +17,7 @@ from lambent.errors import AccessDenied, EnvironmentStartFailed
 from lambent.iam.service import IamService
 from lambent.iam.sts import assume_role_for_service
 from lambent.observability.logs import LogStore
-from lambent.sandbox import CgroupManager, Sandbox, SandboxError
+from lambent.sandbox import CgroupManager, Sandbox, SandboxError, SandboxOptions
 from lambent.sandbox.spec import SandboxSpec
 from lambent.settings import WorkerSettings
 from lambent.worker.credentials import EXPIRY_MARGIN_S, CredentialCache, Credentials, credentials_via, retire_at
@@ -148,11 +148,11 @@ class _Inside:
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> list[SandboxSpec]:
-    specs: list[SandboxSpec] = []
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[SandboxSpec, SandboxOptions | None]]:
+    specs: list[tuple[SandboxSpec, SandboxOptions | None]] = []
 
-    async def start(spec: SandboxSpec, cgroups: object, options: object = None) -> object:
-        specs.append(spec)
+    async def start(spec: SandboxSpec, cgroups: object, options: SandboxOptions | None = None) -> object:
+        specs.append((spec, options))
         raise SandboxError("stop here", sandbox_id=spec.sandbox_id)
 
     monkeypatch.setattr(Sandbox, "start", start)
@@ -167,7 +167,7 @@ def _pool(tmp_path: Path) -> WorkerPool:
 
 
 async def test_an_environment_starts_with_its_credentials_and_the_inside_endpoint(
-    tmp_path: Path, recorded: list[SandboxSpec]
+    tmp_path: Path, recorded: list[tuple[SandboxSpec, SandboxOptions | None]]
 ) -> None:
     pool = _pool(tmp_path)
     given = creds(time.time(), 3600.0, key="ASIAGIVEN")
@@ -176,8 +176,8 @@ async def test_an_environment_starts_with_its_credentials_and_the_inside_endpoin
     env = await pool.new_environment(cfg())
     with pytest.raises(EnvironmentStartFailed):
         await env.start("req-1")
-    spec = recorded[0]
-    assert spec.extra_listen_ports == (INSIDE_API_PORT,) == (9002,)
+    spec, options = recorded[0]
+    assert options is not None and options.extra_listen_ports == (INSIDE_API_PORT,) == (9002,)
     assert spec.listen_port == 9001
     assert spec.env["AWS_ACCESS_KEY_ID"] == "ASIAGIVEN"
     assert spec.env["AWS_SECRET_ACCESS_KEY"] == "secret" and spec.env["AWS_SESSION_TOKEN"] == "token"
@@ -187,20 +187,20 @@ async def test_an_environment_starts_with_its_credentials_and_the_inside_endpoin
     await pool.shutdown()
 
 
-async def test_without_hooks_nothing_is_added(tmp_path: Path, recorded: list[SandboxSpec]) -> None:
+async def test_without_hooks_nothing_is_added(tmp_path: Path, recorded: list[tuple[SandboxSpec, SandboxOptions | None]]) -> None:
     pool = _pool(tmp_path)
     env = await pool.new_environment(cfg())
     with pytest.raises(EnvironmentStartFailed):
         await env.start("req-1")
-    spec = recorded[0]
-    assert spec.extra_listen_ports == ()
+    spec, options = recorded[0]
+    assert options is None or options.extra_listen_ports == ()
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"} & set(spec.env)
     assert not env.retired()
     await pool.shutdown()
 
 
 async def test_a_role_that_cannot_be_assumed_fails_the_start_before_any_sandbox(
-    tmp_path: Path, recorded: list[SandboxSpec]
+    tmp_path: Path, recorded: list[tuple[SandboxSpec, SandboxOptions | None]]
 ) -> None:
     pool = _pool(tmp_path)
 
