@@ -112,7 +112,8 @@ class ConnectionGuard:
             self.release(victim)
             victim.transport.close()
         self.total += 1
-        self.per_address[address] = held + 1
+        # Not ``held + 1``: the victim released above may have been of this same address.
+        self.per_address[address] = self.per_address.get(address, 0) + 1
         conn._admitted = True
         return None
 

@@ -111,8 +111,26 @@ async def test_a_flood_costs_its_cap_and_never_another_environments_connections(
     assert (await asyncio.wait_for(b_reader.readuntil(b"ok"), 10)).startswith(b"HTTP/1.1 200")
     assert b.connections == 1 and b.guard.evicted == 0
     b_writer.close()
+    # and A's own next request is served: the flood evicted A's oldest, it left no phantom count
+    assert (await _get(a_port)).startswith(b"HTTP/1.1 200")
+    assert a.guard.per_address.get("127.0.0.1", 0) == a.guard.total <= CAP - 1
     for s in held:
         s.close()
+
+
+async def test_evictions_of_one_address_never_inflate_its_count(envs: list[tuple[InsideListener, int]]) -> None:
+    # Regression: ConnectionGuard.admit once counted the newcomer on top of the count it read
+    # before evicting a victim of the same address, so each eviction left a phantom connection
+    # until the address was refused for ever (the public listener's per-address cap as well).
+    listener, port = envs[0]
+    writers = []
+    for _ in range(20):
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(w)
+    assert (await _get(port)).startswith(b"HTTP/1.1 200")
+    assert listener.guard.evicted > 0 and listener.guard.refused == 0
+    for w in writers:
+        w.close()
 
 
 async def test_a_slow_head_is_closed_at_the_head_deadline(envs: list[tuple[InsideListener, int]]) -> None:
