@@ -16,8 +16,8 @@ retirement still ends with valid credentials).
 :class:`CredentialCache` issues one session per (function, role) and shares it with the
 environments started in the first third of its lifetime, so a function that cold-starts in a
 loop cannot exhaust the account's live-session quota; every environment gets at least a third
-of a lifetime of use. A deleted role gets no new credentials (the issuer refuses: the start
-fails) and its old ones stop working because IAM's lookup refuses a deleted role's sessions;
+of a lifetime of use. A deleted role gets no new credentials (the issuer refuses; see
+:func:`credentials_via`) and its old ones stop working because IAM's lookup refuses a deleted role's sessions;
 :meth:`CredentialCache.forget` drops what the cache holds for it.
 
 The issuer is given as a callable (:data:`CredentialsFor`), so this package needs no IAM.
@@ -25,14 +25,18 @@ The issuer is given as a callable (:data:`CredentialsFor`), so this package need
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from lambent.control.model import FunctionConfig
+from lambent.errors import AccessDenied
 
 __all__ = ["CredentialCache", "Credentials", "CredentialsFor", "IssuedLike", "credentials_via", "retire_at"]
+
+log = logging.getLogger(__name__)
 
 #: An invocation taken right before retirement must still end this long before expiry.
 EXPIRY_MARGIN_S = 60.0
@@ -98,16 +102,25 @@ class IssuedLike(Protocol):
     def session_token(self) -> str: ...
 
 
-def credentials_via(assume: Callable[[str, str], IssuedLike]) -> CredentialsFor:
+def credentials_via(assume: Callable[[str, str], IssuedLike], *, refuse_unassumable: bool = False) -> CredentialsFor:
     """A :data:`CredentialsFor` from ``assume(role_arn, session_name)``, e.g.
     ``lambda arn, name: sts.assume_role_for_service(iam, "lambda.amazonaws.com", arn, name)``.
     The session is named after the function, as Lambda's; a function without a role gets None.
-    ``assume``'s errors (AccessDenied: the role is gone or no longer trusts Lambda) propagate."""
+    A role ``assume`` refuses (AccessDenied: it does not exist, was deleted, or does not trust
+    Lambda) gives None too (the environment runs without credentials, logged), or, with
+    ``refuse_unassumable``, the refusal propagates and the start fails."""
 
     def credentials_for(cfg: FunctionConfig) -> Credentials | None:
         if not cfg.role:
             return None
-        issued = assume(cfg.role, cfg.name)
+        try:
+            issued = assume(cfg.role, cfg.name)
+        except AccessDenied:
+            if refuse_unassumable:
+                raise
+            log.warning("function %s: role %s cannot be assumed; its environment gets no credentials",
+                        cfg.name, cfg.role)
+            return None
         s = issued.session
         return Credentials(s.access_key_id, s.secret_access_key, issued.session_token, s.created_at, s.expires_at)
 

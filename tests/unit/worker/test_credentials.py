@@ -136,8 +136,21 @@ def test_real_sts_credentials_resolve_to_the_role_and_stop_when_it_is_deleted(ia
     iam.delete_role(ACCOUNT, "exec")
     assert iam.lookup(c.access_key_id) is None  # the old credentials stop working at once
     cache.forget(role_arn=role.arn)
-    with pytest.raises(AccessDenied):  # and no environment gets new ones
-        cache(cfg(role=role.arn))
+    assert cache(cfg(role=role.arn)) is None  # and no environment gets new ones
+    strict = credentials_via(lambda arn, name: assume_role_for_service(iam, "lambda.amazonaws.com", arn, name),
+                             refuse_unassumable=True)
+    with pytest.raises(AccessDenied):  # or, strictly, its start fails
+        strict(cfg(role=role.arn))
+    iam.close()
+
+
+def test_a_role_that_does_not_trust_lambda_gives_no_credentials(iam: IamService) -> None:
+    other = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(ACCOUNT, "ec2only", other)
+    issue = credentials_via(lambda arn, name: assume_role_for_service(iam, "lambda.amazonaws.com", arn, name))
+    assert issue(cfg(role=role.arn)) is None
+    assert issue(cfg(role=f"arn:aws:iam::{ACCOUNT}:role/never-made")) is None
     iam.close()
 
 
