@@ -144,11 +144,12 @@ async def _measure(app: Any, old: ModuleType, requests: int, block: int) -> tupl
     old_samples: list[float] = []
     statuses, send = _sink()
     old_app = SimpleNamespace(state=SimpleNamespace(platform=app.platform, log=app_module.log))
+    root = app.platform.iam.root_principal()
 
     async def new_path() -> None:
         scope = _scope(app)
         headers = Headers(scope=scope)  # built by LambentApp.__call__ before the signature check, both paths
-        await app._dispatch(scope, _receive, send, service, headers, PAYLOAD)
+        await app._dispatch(scope, _receive, send, service, headers, PAYLOAD, root)
 
     async def old_path() -> None:
         scope = _scope(old_app)

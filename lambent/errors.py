@@ -198,3 +198,7 @@ class DeliveryFailed(ServiceError):
 #: What a caller is told of a service-side failure (AWS's wording of ServiceException); the cause
 #: stays in lambent's log (it names host paths and bwrap's output).
 SERVICE_FAILURE_MESSAGE = "The Lambda service encountered an internal error."
+
+
+class PolicyLengthExceeded(InvalidParameterValue):
+    """A function's resource-based policy would exceed 20480 bytes (PolicyLengthExceededException, 400)."""

@@ -21,6 +21,9 @@ from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import FunctionService
 from lambent.control.versions import VersionService
 from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
+from lambent.iam.authorize import Authorizer
+from lambent.iam.function_policies import FunctionPolicies
+from lambent.iam.service import IamService
 from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
@@ -39,6 +42,7 @@ from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
 from lambent.store.reserve import DiskGuard
 from lambent.store.deployments import DeploymentStore
+from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
 from lambent.worker.pool import WorkerPool, pool_key
 
@@ -115,6 +119,11 @@ class Platform:
         self._lock_fd = lock_data_dir(data)
         self._credentials = load_root_credentials(settings)
         self.disk.open()
+        # Accounts, users, roles, keys and sessions (<data>/iam.db, secrets sealed with iam.key):
+        # the SigV4 verifier finds every caller here, and every operation is authorised from it.
+        creds = self._credentials
+        self.iam = IamService.open_in(data, settings.account_id, (creds.access_key_id, creds.secret_access_key), self.disk)
+        self.authorizer = Authorizer(self.iam)
         try:
             self.store.open()
         except StoreUnavailable as exc:
@@ -170,6 +179,12 @@ class Platform:
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
+        # Lambda's resource-based policies (AddPermission), in iam.db; a function's go with it.
+        self.function_policies = FunctionPolicies(
+            FunctionPolicyStore(self.iam.store.engine, self.disk), account_id=settings.account_id,
+            region=settings.region, exists=self._function_exists,
+        )
+        self.functions.on_change(self.function_policies.function_changed)
         self.invoker.observers.append(self.metrics.observe)
         self.deployments = DeploymentService(
             settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
@@ -179,6 +194,12 @@ class Platform:
         self.schedules = SchedulerService.for_server(settings, self.store.engine)
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region))
+
+    def _function_exists(self, name: str, qualifier: str | None) -> bool:
+        fn = self.functions.registry.get(name)
+        if fn is None:
+            return False
+        return qualifier is None or qualifier in fn.versions or qualifier in fn.aliases
 
     def _function_changed(self, name: str) -> None:
         try:
@@ -197,6 +218,7 @@ class Platform:
         await asyncio.to_thread(self._open)
         # The registries, in the order their constructors used to read them.
         await self.functions.load()
+        await self.function_policies.load()  # after the functions: drops policies of deleted ones
         await self.event_invoke_configs.load()
         await self.schedules.load()
         # First, before any sandbox exists: whatever ends this process, the reaper then kills
@@ -252,6 +274,7 @@ class Platform:
         await self.functions.wait_idle()
         await self.disk.stop()
         self.store.close()
+        self.iam.close()
         # The sandbox dir is only caches: renamed away now, deleted by the reaper once we are gone.
         # If our own teardown left something, the reaper sweeps first, and we wait for that (a
         # successor must not find the sweep under way); else it has nothing to sweep. A helper

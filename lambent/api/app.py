@@ -37,6 +37,7 @@ from lambent.errors import (
     RequestEntityTooLarge,
     RequestTooLarge,
 )
+from lambent.iam.model import Principal
 from lambent.platform import Platform
 
 log = logging.getLogger("lambent.api")
@@ -58,10 +59,11 @@ class LambentApp:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.state = _State(platform)
-        creds = platform.credentials
         settings = platform.settings
-        self.verifier = SigV4Verifier({creds.access_key_id: creds.secret_access_key}, region=settings.region)
         self.services: dict[str, Service] = services.table()
+        # Every caller (root, IAM users, role sessions) is found through IAM (lambent/iam/service.py).
+        self.verifier = SigV4Verifier(platform.iam.lookup, region=settings.region,
+                                      services=frozenset(self.services), account_id=settings.account_id)
         self.dispatcher = Dispatcher(platform, self.services)
         http = settings.http
         self._spool_bytes = http.body_spool_bytes
@@ -85,46 +87,46 @@ class LambentApp:
             return
         body: Body | None = None
         headers = Headers(scope=scope)
+        query = scope.get("query_string", b"").decode("latin-1")
         try:
             try:
                 cap = lambda_api.max_body_bytes(scope["method"], path)
-                too_big = _check_declared_length(headers, cap, path)
+                too_big = _check_declared_length(headers, cap, path, query)
                 raw_path = scope.get("raw_path") or path.encode()
-                pending = self.verifier.check_head(
-                    scope["method"], raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"), headers
-                )
+                pending = self.verifier.check_head(scope["method"], raw_path.decode("latin-1"), query, headers)
                 service = self.services.get(pending.scope.service)
                 if service is None:
                     # AWS's words for a scope naming another service than the endpoint's.
                     raise InvalidSignature("Credential should be scoped to correct service: 'lambda'. ")
                 body = await read_body(receive, cap, too_big, self._spool_bytes, self._spool_dir, self._large_bodies)
-                pending.finish(body.sha256)
+                principal = pending.finish(body.sha256).principal
                 data = await body.load()
             except LambentError as exc:
                 # before routing: the envelope of the service the request was for (Lambda's, the
                 # endpoint's default, when its credential scope names none lambent serves)
-                target = self.services.get(scope_service(headers.get("authorization")) or "") or self.services.get("lambda")
+                target = self.services.get(scope_service(headers.get("authorization"), query) or "") or self.services.get("lambda")
                 await send_error(send, target, exc)
                 return
             except ClientDisconnected:
                 return
-            await self._dispatch(scope, receive, send, service, headers, data)
+            await self._dispatch(scope, receive, send, service, headers, data, principal)
         finally:
             if body is not None:
                 body.close()
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, data: bytes
+        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, data: bytes,
+        principal: Principal,
     ) -> None:
         if service.name == "lambda" and scope["method"] == "POST":
             m = _INVOKE_PATH.match(raw_path(scope))
             # The hot path skips the router: one regex names the operation and its label.
             if m is not None and await self.dispatcher.dispatch_known(
-                send, service, "Invoke", {"FunctionName": unquote(m.group(1))}, headers,
-                scope.get("query_string", b"").decode("latin-1"), data,
+                scope, send, service, "Invoke", {"FunctionName": unquote(m.group(1))}, headers,
+                scope.get("query_string", b"").decode("latin-1"), data, principal,
             ):
                 return
-        await self.dispatcher.dispatch(scope, receive, send, service, headers, data)
+        await self.dispatcher.dispatch(scope, receive, send, service, headers, data, principal)
 
     async def _code_download(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][len(CODE_PREFIX):]
@@ -159,7 +161,7 @@ class LambentApp:
                 return
 
 
-def _check_declared_length(headers: Headers, cap: int, path: str) -> LambentError:
+def _check_declared_length(headers: Headers, cap: int, path: str, query: str = "") -> LambentError:
     """Refuse a declared Content-Length over ``cap`` before anything else is read; return the error
     a body that turns out larger than ``cap`` gets."""
     too_big: LambentError = (
@@ -174,11 +176,11 @@ def _check_declared_length(headers: Headers, cap: int, path: str) -> LambentErro
                 raise too_big
         except ValueError:
             raise InvalidRequestContent("Invalid Content-Length header") from None
-    if "authorization" not in headers:
+    if "authorization" not in headers and "X-Amz-Signature=" not in query:  # header or presigned
         raise MissingAuthenticationToken("Missing Authentication Token")
     return too_big
 
 
-def scope_service(authorization: str | None) -> str | None:
-    s = parse_scope(authorization)
+def scope_service(authorization: str | None, query: str = "") -> str | None:
+    s = parse_scope(authorization, query)
     return s.service if s else None

@@ -27,10 +27,12 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from lambent.api.authz import authorize_call
 from lambent.api.envelopes import error_response
 from lambent.api.protocols import ProtocolHandler, Wire
 from lambent.api.protocols.registry import Operations, Registered, no_operation_matches
 from lambent.errors import LambentError, ServiceError
+from lambent.iam.model import Principal
 from lambent.platform import Platform
 
 log = logging.getLogger("lambent.api")
@@ -50,6 +52,8 @@ class Call:
     query: str
     #: the raw body
     body: bytes
+    #: who signed the request (lambent/iam/model.py), authorised for this call already
+    principal: Principal
 
 
 Handler = Callable[[Call], Awaitable["Mapping[str, Any] | None"]]
@@ -81,6 +85,12 @@ def raw_path(scope: Scope) -> str:
     return raw.decode("latin-1") if raw else str(scope["path"])
 
 
+def _client(scope: Scope) -> str | None:
+    """The peer's address as the server saw it (aws:SourceIp; never a header)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
 async def _send(send: Send, wire: Wire) -> None:
     status, raw, body = send_wire(wire)
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -109,7 +119,8 @@ class Dispatcher:
         self.services = services
 
     async def dispatch(
-        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, body: bytes
+        self, scope: Scope, receive: Receive, send: Send, service: Service, headers: Headers, body: bytes,
+        principal: Principal,
     ) -> None:
         """Route, parse, check, handle and answer one request of ``service``."""
         method: str = scope["method"]
@@ -128,10 +139,11 @@ class Dispatcher:
             log.exception("unhandled error routing a %s request", service.name)
             await send_error(send, service, ServiceError(f"Internal error: {type(exc).__name__}"))
             return
-        await self.run(send, service, protocol, entry, routed[1], headers, query, body)
+        await self.run(send, service, protocol, entry, routed[1], headers, query, body, principal, _client(scope))
 
     async def dispatch_known(
-        self, send: Send, service: Service, operation: str, routed: Any, headers: Headers, query: str, body: bytes
+        self, scope: Scope, send: Send, service: Service, operation: str, routed: Any, headers: Headers, query: str,
+        body: bytes, principal: Principal,
     ) -> bool:
         """The hot path: a request the caller already routed to ``operation`` (Invoke's path is
         matched by one regex). False when the operation is not registered (the caller then routes
@@ -140,12 +152,12 @@ class Dispatcher:
         protocol = service.protocol
         if entry is None or protocol is None:
             return False
-        await self.run(send, service, protocol, entry, routed, headers, query, body)
+        await self.run(send, service, protocol, entry, routed, headers, query, body, principal, _client(scope))
         return True
 
     async def run(
         self, send: Send, service: Service, protocol: ProtocolHandler, entry: Registered, routed: Any,
-        headers: Headers, query: str, body: bytes,
+        headers: Headers, query: str, body: bytes, principal: Principal, source_ip: str | None,
     ) -> None:
         """Parse, refuse, handle, serialise: every failure answered in ``service``'s envelope."""
         request_id = str(uuid.uuid4())
@@ -153,7 +165,9 @@ class Dispatcher:
             params = protocol.parse_known(entry.operation, routed, query, headers, body)
             if not entry.unhandled.empty:
                 entry.unhandled.refuse(params)
-            call = Call(self.platform, service.name, entry.operation, params, request_id, headers, query, body)
+            authorize_call(self.platform, principal, service.name, entry.operation, params,
+                           source_ip=source_ip, secure_transport=False)
+            call = Call(self.platform, service.name, entry.operation, params, request_id, headers, query, body, principal)
             output = await entry.fn(call)
             wire = send_wire(protocol.serialise(entry.operation, output, request_id))
         except LambentError as exc:

@@ -43,6 +43,7 @@ class ErrorShape:
 
 SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.ValidationError: ErrorShape("ValidationException", 400),
+    e.PolicyLengthExceeded: ErrorShape("PolicyLengthExceededException", 400),
     e.InvalidParameterValue: ErrorShape("InvalidParameterValueException", 400),
     e.InvalidRequestContent: ErrorShape("InvalidRequestContentException", 400),
     e.UnsupportedMediaType: ErrorShape("UnsupportedMediaTypeException", 415),

@@ -31,14 +31,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from lambent.api.dispatch import Call
-from lambent.api.protocols.registry import Operations
+from lambent.api.services import IAM
 from lambent.errors import NoSuchEntity, ServiceError, ValidationError
 from lambent.iam.authorize import Authorizer
 from lambent.iam.model import AccessKey, KeyStatus, ManagedPolicy, OwnerKind, PolicyVersion, Principal, PrincipalKind, Role, User
 from lambent.iam.paging import page
 from lambent.iam.service import IamService
 
-IAM = Operations("iam")
+
 T = TypeVar("T")
 Out = dict[str, Any]
 
@@ -46,25 +46,17 @@ Out = dict[str, Any]
 # -- the two seams the integrator changes -----------------------------------------------------------
 def iam_of(call: Call) -> IamService:
     """The platform's IAM service."""
-    service = getattr(call.platform, "iam", None)
-    if not isinstance(service, IamService):
-        raise ServiceError("IAM is not enabled on this lambent server")
-    return service
+    return call.platform.iam
 
 
 def principal_of(call: Call) -> Principal:
-    """Who the request acts as: the SigV4-verified principal once the server sets
-    ``call.principal``; until then the server account's root."""
-    found = getattr(call, "principal", None)
-    if isinstance(found, Principal):
-        return found
-    return iam_of(call).root_principal()
+    """Who the request acts as: the principal its SigV4 signature was verified for."""
+    return call.principal
 
 
-def authorizer_of(call: Call) -> Authorizer | None:
-    """The platform's IAM authorizer (the integrator adds ``Platform.authorizer``)."""
-    found = getattr(call.platform, "authorizer", None)
-    return found if isinstance(found, Authorizer) else None
+def authorizer_of(call: Call) -> Authorizer:
+    """The platform's IAM authorizer."""
+    return call.platform.authorizer
 
 
 def _authorize(call: Call, action: str, resource: str, context: Mapping[str, str] | None = None) -> None:

@@ -14,13 +14,12 @@ forgets the function's policies) happens wholly before or after them.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBDA
 from lambent.errors import InvalidParameterValue, ResourceNotFound
-from lambent.iam.function_policies import LATEST_REFUSED, Exists, FunctionPolicies, Permission
+from lambent.iam.function_policies import LATEST_REFUSED, FunctionPolicies, Permission
 from lambent.platform import Platform
 
 #: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
@@ -32,37 +31,9 @@ _ADD_MEMBERS = ("FunctionName", "StatementId", "Action", "Principal", "SourceArn
 # Transitional, until the platform builds FunctionPolicies itself (Platform.function_policies,
 # loaded after the function registry, its function_changed hooked to FunctionService.on_change):
 # one per platform, made on first use. Keyed weakly: it lives exactly as long as its platform.
-_MADE: weakref.WeakKeyDictionary[Platform, FunctionPolicies] = weakref.WeakKeyDictionary()
-
-
-def registry_exists(p: Platform) -> Exists:
-    """``exists(name, qualifier)`` over the function registry (in memory), for FunctionPolicies."""
-    registry = p.functions.registry
-
-    def exists(name: str, qualifier: str | None) -> bool:
-        fn = registry.get(name)
-        if fn is None:
-            return False
-        return qualifier is None or qualifier in fn.versions or qualifier in fn.aliases
-
-    return exists
-
-
 def policies_of(p: Platform) -> FunctionPolicies:
-    """The platform's function policies (``Platform.function_policies`` once the integrator adds
-    it; until then one made here on first use, from ``<data dir>/iam.db``)."""
-    found = getattr(p, "function_policies", None)
-    if isinstance(found, FunctionPolicies):
-        return found
-    made = _MADE.get(p)
-    if made is None:
-        # Synchronous on purpose (once per server): nothing can interleave between the check and
-        # the registration, so two first requests cannot make two services.
-        made = FunctionPolicies.open_in(p.settings.data_dir, p.disk, account_id=p.settings.account_id,
-                                        region=p.settings.region, exists=registry_exists(p))
-        p.functions.on_change(made.function_changed)
-        _MADE[p] = made
-    return made
+    """The platform's function policies (lambent/iam/function_policies.py)."""
+    return p.function_policies
 
 
 def _name_and_qualifier(call: Call) -> tuple[str, str | None]:

@@ -19,6 +19,9 @@ LAMBDA = Operations("lambda")
 SCHEDULER = Operations("scheduler")
 #: lambent's own API; modelled in lambent/api/models/lambent/<version>/service-2.json.
 LAMBENT = Operations("lambent")
+#: IAM and STS (query protocol, XML answers): lambent/api/iam_api.py, sts_api.py.
+IAM = Operations("iam")
+STS = Operations("sts")
 
 #: The modules whose ``register`` decorators fill the registries above.
 _API_MODULES = (
@@ -27,6 +30,9 @@ _API_MODULES = (
     "lambent.api.lambda_async",
     "lambent.api.scheduler_api",
     "lambent.api.lambent_api",
+    "lambent.api.lambda_policy",
+    "lambent.api.iam_api",
+    "lambent.api.sts_api",
 )
 
 
@@ -44,4 +50,4 @@ def table() -> dict[str, Service]:
     """service name (SigV4 credential scope) -> :class:`Service`, built once per process."""
     for module in _API_MODULES:
         importlib.import_module(module)
-    return {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT)}
+    return {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT, IAM, STS)}

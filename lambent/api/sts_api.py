@@ -16,10 +16,10 @@ from typing import Any
 
 from lambent.api.dispatch import Call
 from lambent.api.iam_api import iam_of, principal_of
-from lambent.api.protocols.registry import Operations
+from lambent.api.services import STS
 from lambent.iam.sts import assume_role as assume, caller_identity
 
-STS = Operations("sts")
+
 
 
 @STS.register("GetCallerIdentity")

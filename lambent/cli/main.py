@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lambent.cli import deploy_cmd, logs_cmd, queue_cmd, server_cmd
+from lambent.cli import accounts_cmd, deploy_cmd, logs_cmd, queue_cmd, server_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     logs_cmd.register(sub)
     deploy_cmd.register(sub)
     queue_cmd.register(sub)
+    accounts_cmd.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

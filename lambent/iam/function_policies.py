@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
+from lambent.errors import InvalidParameterValue, PolicyLengthExceeded, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambent.iam.policy import CompiledPolicy, MalformedPolicy, PolicyKind, compile_policy
 from lambent.store.iam import IamStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
@@ -82,8 +82,6 @@ _SERVICE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0
 Exists = Callable[[str, "str | None"], bool]
 
 
-class PolicyLengthExceeded(InvalidParameterValue):
-    """The policy would exceed 20480 bytes (Lambda's PolicyLengthExceededException, 400)."""
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class AsyncInvoker:
     # -- front ------------------------------------------------------------------------------------
     async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
         """Durably queue one event and return its request id (the function must exist)."""
-        self.functions.resolve(function_name, qualifier)
+        self.functions.resolve(function_name, qualifier, invoking=True)
         rid = request_id or str(uuid.uuid4())
         now = time.time()
         body = payload or b"{}"

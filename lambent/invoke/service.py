@@ -97,7 +97,7 @@ class InvokeService:
     async def _invoke_once(self, name: str, qualifier: str | None, req: InvokeRequest,
                            retry_if_changed: bool = True) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.
-        cfg = self.functions.resolve(name, qualifier, draw=random.random())
+        cfg = self.functions.resolve(name, qualifier, draw=random.random(), invoking=True)
         self.check_invocable(cfg)
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
@@ -139,7 +139,7 @@ class InvokeService:
         failure stands)."""
         if retry:
             raise _ChangedDuringStart from cause
-        self.functions.resolve(name, qualifier)
+        self.functions.resolve(name, qualifier, invoking=True)
 
     def _log_service_failure(self, name: str, qualifier: str | None, request_id: str, exc: ServiceError) -> None:
         ctx = exc.context

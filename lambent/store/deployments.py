@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lambent.store import schema as t
-from lambent.store.errors import ConstraintViolation
+from lambent.errors import ConstraintViolation
 from lambent.store.reserve import DiskGuard
 
 

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 
-from lambent.errors import LambentError, ServiceError, StorageFull
+from lambent.errors import ConstraintViolation, LambentError, ServiceError, StorageFull
 from lambent.store.reserve import disk_full_message, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ _VERB = re.compile(r"\s*([A-Za-z]+)")
 _MESSAGE: Final = "lambent's state database could not carry out the request ({reason}); try again later."
 
 
-class ConstraintViolation(ServiceError):
-    """A statement broke a database constraint (see the module docstring)."""
 
 
 class StoreUnavailable(ServiceError):

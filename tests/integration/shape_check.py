@@ -10,6 +10,8 @@ does not declare.
 from __future__ import annotations
 
 import json
+import re
+from xml.etree import ElementTree
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,8 @@ COMMON_ERRORS = {
     "InvalidSignatureException", "MissingAuthenticationTokenException", "NotAuthorized", "RequestExpired",
     "ThrottlingException", "UnrecognizedClientException", "ValidationError", "ValidationException",
     "SerializationException", "UnknownOperationException",
+    # the query protocols' (IAM, STS) spelling of AccessDeniedException: STS's AssumeRole refusal
+    "AccessDenied",
 }
 
 
@@ -59,9 +63,13 @@ class ShapeRecorder:
         for call in self.calls:
             where = f"{call.operation} ({call.status})"
             if call.error_code is not None:
+                # by shape name and by wire code (query protocols: NoSuchEntityException is NoSuchEntity)
                 declared = {s.name: s for s in call.model.error_shapes}
+                declared |= {s.metadata.get("error", {}).get("code", s.name): s for s in call.model.error_shapes}
                 if call.error_code not in declared.keys() | COMMON_ERRORS:
                     out.append(f"{where}: error {call.error_code} is not declared (declared: {sorted(declared)})")
+                elif call.model.metadata.get("protocol") == "query":
+                    out.extend(f"{where}: {p}" for p in check_query_error(call.body))
                 elif call.error_code in declared:
                     out.extend(f"{where}: {p}" for p in check_error_body(declared[call.error_code], call.body))
                 continue
@@ -70,6 +78,9 @@ class ShapeRecorder:
                 continue
             if shape.serialization.get("payload"):
                 continue  # the body is one member (a blob such as Invoke's Payload)
+            if call.model.metadata.get("protocol") == "query":
+                out.extend(f"{where}: {p}" for p in check_query_body(call.model.name, shape, call.body))
+                continue
             try:
                 doc = json.loads(call.body)
             except ValueError:
@@ -77,6 +88,83 @@ class ShapeRecorder:
                 continue
             out.extend(f"{where}: {p}" for p in check(shape, doc, "$"))
         return out
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def check_query_body(operation: str, shape: Shape, body: bytes) -> list[str]:
+    """A query-protocol (IAM, STS) answer: ``<OpResponse><OpResult>members</OpResult>
+    <ResponseMetadata><RequestId/></ResponseMetadata></OpResponse>`` with members per the shape."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return [f"body is not XML: {body[:80]!r}"]
+    out = [] if _local(root.tag) == f"{operation}Response" else [f"root element {_local(root.tag)!r}"]
+    children = {_local(c.tag): c for c in root}
+    if "ResponseMetadata" not in children or children["ResponseMetadata"].find("{*}RequestId") is None:
+        out.append("no ResponseMetadata/RequestId")
+    wrapper = shape.serialization.get("resultWrapper")
+    if wrapper:
+        result = children.get(wrapper)
+        if result is None:
+            return [*out, f"no {wrapper} element"]
+        out.extend(check_xml(shape, result, "$"))
+    return out
+
+
+def check_xml(shape: Shape, element: Any, path: str) -> list[str]:
+    """The disagreements of an XML element with ``shape`` (query protocol: lists of ``member``,
+    maps of ``entry``/``key``/``value``, scalars as text)."""
+    kind = shape.type_name
+    text = (element.text or "").strip()
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        wire = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+        out: list[str] = []
+        seen = set()
+        for child in element:
+            name = _local(child.tag)
+            seen.add(name)
+            if name not in wire:
+                out.append(f"{path}.{name}: not a member of {shape.name}")
+            else:
+                out.extend(check_xml(wire[name], child, f"{path}.{name}"))
+        out.extend(f"{path}.{r}: required member missing" for r in shape.required_members
+                   if shape.members[r].serialization.get("name", r) not in seen)
+        return out
+    if kind == "list":
+        item = shape.member  # type: ignore[attr-defined]
+        return [p for i, c in enumerate(element) for p in
+                ([f"{path}[{i}]: list item is {_local(c.tag)!r}"] if _local(c.tag) != item.serialization.get("name", "member")
+                 else check_xml(item, c, f"{path}[{i}]"))]
+    if kind == "map":
+        return [p for i, entry in enumerate(element) for c in entry if _local(c.tag) == "value"
+                for p in check_xml(shape.value, c, f"{path}[{i}]")]  # type: ignore[attr-defined]
+    if kind == "string":
+        enum = shape.enum  # type: ignore[attr-defined]
+        return [f"{path}: {text!r} is not one of {shape.name}'s values"] if enum and text not in enum else []
+    if kind in ("integer", "long"):
+        return [] if text.lstrip("-").isdigit() else [f"{path}: expected an integer, got {text!r}"]
+    if kind == "boolean":
+        return [] if text in ("true", "false") else [f"{path}: expected true/false, got {text!r}"]
+    if kind == "timestamp":
+        return [] if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", text) else [
+            f"{path}: expected an ISO 8601 timestamp, got {text!r}"]
+    return []
+
+
+def check_query_error(body: bytes) -> list[str]:
+    """``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>``."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return [f"error body is not XML: {body[:80]!r}"]
+    error = root.find("{*}Error")
+    if _local(root.tag) != "ErrorResponse" or error is None or root.find("{*}RequestId") is None:
+        return [f"not an ErrorResponse with Error and RequestId: {body[:120]!r}"]
+    return [f"Error has no {k}" for k in ("Type", "Code", "Message") if error.find("{*}" + k) is None]
 
 
 def check_error_body(shape: Shape, body: bytes) -> list[str]:

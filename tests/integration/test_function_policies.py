@@ -5,9 +5,7 @@ function."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +17,9 @@ APP: dict[str, str | bytes] = {"app.py": "def handler(event, context):\n    retu
 
 
 @pytest.fixture
-def policy_server(fresh_server: Callable[..., Server], tmp_path: Path) -> Server:
-    """A server that serves lambent.api.lambda_policy. Transitional: until lambent/api/services.py
-    lists the module, a sitecustomize on the server's PYTHONPATH imports it at start-up (a no-op
-    once it is listed)."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text("import lambent.api.lambda_policy  # noqa: F401\n")
-    return fresh_server(PYTHONPATH=os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p))
+def policy_server(fresh_server: Callable[..., Server]) -> Server:
+    """A server of its own: the tests restart it."""
+    return fresh_server()
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:

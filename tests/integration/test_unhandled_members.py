@@ -27,7 +27,7 @@ SERVED = {
     "PutFunctionConcurrency", "GetFunctionConcurrency", "DeleteFunctionConcurrency", "TagResource", "UntagResource",
     "ListTags", "PublishVersion", "ListVersionsByFunction", "CreateAlias", "ListAliases", "GetAlias", "UpdateAlias",
     "DeleteAlias", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig",
-    "DeleteFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs",
+    "DeleteFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "AddPermission", "RemovePermission", "GetPolicy",
 }
 
 
@@ -97,6 +97,7 @@ def test_unhandled_member_is_refused_naming_it(server: Any, op: str, member: str
         "ListFunctions": {},
         "Invoke": dict(FunctionName=name),
         "PublishVersion": dict(FunctionName=name),
+        "AddPermission": dict(FunctionName=name, StatementId="s", Action="lambda:InvokeFunction", Principal="123456789012"),
     }[op]
     args = {**base, **extra}
     if "." in member:  # a sub-member next to what the handler needs of the structure

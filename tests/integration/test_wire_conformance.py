@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -34,8 +35,21 @@ SCHEDULER_OPERATIONS = {
 }
 
 LAMBENT_OPERATIONS = {"CreateDeployment", "GetDeployment", "ListDeployments", "StopDeployment"}
+POLICY_OPERATIONS = {"AddPermission", "GetPolicy", "RemovePermission"}
+IAM_OPERATIONS = {
+    "CreateUser", "GetUser", "ListUsers", "TagUser", "ListUserTags", "UntagUser", "CreateAccessKey", "ListAccessKeys",
+    "UpdateAccessKey", "DeleteAccessKey", "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
+    "CreateRole", "GetRole", "ListRoles", "TagRole", "ListRoleTags", "UntagRole", "UpdateAssumeRolePolicy",
+    "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy", "ListInstanceProfilesForRole",
+    "CreatePolicy", "GetPolicy", "GetPolicyVersion", "CreatePolicyVersion", "ListPolicyVersions",
+    "SetDefaultPolicyVersion", "DeletePolicyVersion", "ListPolicies", "AttachRolePolicy", "ListAttachedRolePolicies",
+    "DetachRolePolicy", "AttachUserPolicy", "ListAttachedUserPolicies", "DetachUserPolicy", "DeletePolicy",
+    "DeleteRole", "DeleteUser",
+}
+STS_OPERATIONS = {"GetCallerIdentity", "AssumeRole"}
 #: service -> the operations the tests below exercise on the wire
-CASES = {"lambda": LAMBDA_OPERATIONS, "scheduler": SCHEDULER_OPERATIONS, "lambent": LAMBENT_OPERATIONS}
+CASES = {"lambda": LAMBDA_OPERATIONS | POLICY_OPERATIONS, "scheduler": SCHEDULER_OPERATIONS,
+         "lambent": LAMBENT_OPERATIONS, "iam": IAM_OPERATIONS, "sts": STS_OPERATIONS}
 
 
 def test_every_registered_operation_has_a_wire_case() -> None:
@@ -161,6 +175,93 @@ def test_scheduler_responses_match_the_model(server: Server) -> None:
     assert problems == [], "\n".join(problems)
 
 
+def test_function_policy_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    lam = rec.attach(server.client())
+    name = create_function(lam, APP)
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                       SourceArn="arn:aws:s3:::bucket", SourceAccount="000000000000")
+    lam.get_policy(FunctionName=name)
+    assert expect_error(lam.add_permission, FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                        Principal="123456789012") == "ResourceConflictException"
+    lam.remove_permission(FunctionName=name, StatementId="s3")
+    assert expect_error(lam.get_policy, FunctionName=name) == "ResourceNotFoundException"
+    assert POLICY_OPERATIONS <= rec.operations(), sorted(POLICY_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_iam_and_sts_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    iam = rec.attach(server.client("iam"))
+    sts = rec.attach(server.client("sts"))
+    user, role, trust = unique("user"), unique("role"), json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}]})
+    iam.create_user(UserName=user)
+    iam.get_user(UserName=user)
+    iam.list_users()
+    iam.tag_user(UserName=user, Tags=[{"Key": "k", "Value": "v"}])
+    iam.list_user_tags(UserName=user)
+    iam.untag_user(UserName=user, TagKeys=["k"])
+    key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    iam.list_access_keys(UserName=user)
+    iam.update_access_key(UserName=user, AccessKeyId=key, Status="Inactive")
+    iam.delete_access_key(UserName=user, AccessKeyId=key)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc)
+    iam.get_user_policy(UserName=user, PolicyName="p")
+    iam.list_user_policies(UserName=user)
+    iam.delete_user_policy(UserName=user, PolicyName="p")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.get_role(RoleName=role)
+    iam.list_roles()
+    iam.tag_role(RoleName=role, Tags=[{"Key": "k", "Value": "v"}])
+    iam.list_role_tags(RoleName=role)
+    iam.untag_role(RoleName=role, TagKeys=["k"])
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=doc)
+    iam.get_role_policy(RoleName=role, PolicyName="p")
+    iam.list_role_policies(RoleName=role)
+    iam.delete_role_policy(RoleName=role, PolicyName="p")
+    iam.list_instance_profiles_for_role(RoleName=role)
+    policy_arn = iam.create_policy(PolicyName=unique("pol"), PolicyDocument=doc)["Policy"]["Arn"]
+    iam.get_policy(PolicyArn=policy_arn)
+    iam.get_policy_version(PolicyArn=policy_arn, VersionId="v1")
+    iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=doc, SetAsDefault=False)
+    iam.list_policy_versions(PolicyArn=policy_arn)
+    iam.set_default_policy_version(PolicyArn=policy_arn, VersionId="v2")
+    iam.delete_policy_version(PolicyArn=policy_arn, VersionId="v1")
+    iam.list_policies(Scope="Local")
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    iam.list_attached_role_policies(RoleName=role)
+    iam.detach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    iam.attach_user_policy(UserName=user, PolicyArn=policy_arn)
+    iam.list_attached_user_policies(UserName=user)
+    iam.detach_user_policy(UserName=user, PolicyArn=policy_arn)
+    assert expect_error(iam.get_role, RoleName="missing-role") == "NoSuchEntity"
+    assert expect_error(iam.create_user, UserName=user) == "EntityAlreadyExists"
+    iam.delete_policy(PolicyArn=policy_arn)
+    sts.get_caller_identity()
+    # The account root may not assume roles (as on AWS): the error, in STS's envelope
+    assert expect_error(sts.assume_role, RoleArn=role_arn, RoleSessionName="session") == "AccessDenied"
+    # A user the role's trust policy names may
+    user_arn = iam.get_user(UserName=user)["User"]["Arn"]
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}]}))
+    creds = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = rec.attach(boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
+                                      aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"]))
+    assumed = as_user.assume_role(RoleArn=role_arn, RoleSessionName="session", DurationSeconds=900)
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(f":assumed-role/{role}/session")
+    iam.delete_access_key(UserName=user, AccessKeyId=creds["AccessKeyId"])
+    iam.delete_role(RoleName=role)
+    iam.delete_user(UserName=user)
+    exercised = IAM_OPERATIONS | STS_OPERATIONS
+    assert exercised <= rec.operations(), sorted(exercised - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
 def test_lambent_responses_match_the_model(server: Server) -> None:
     rec = ShapeRecorder()
     lam = server.client()
@@ -192,7 +293,7 @@ def test_operations_not_served_answer_unknown_operation_naming_them(server: Serv
     lam = server.client()
     name = create_function(lam, APP)
     for call, kwargs, operation in [
-        (lam.get_policy, {"FunctionName": name}, "GetPolicy"),
+        (lam.get_function_code_signing_config, {"FunctionName": name}, "GetFunctionCodeSigningConfig"),
         (lam.get_function_url_config, {"FunctionName": name}, "GetFunctionUrlConfig"),
         (lam.list_provisioned_concurrency_configs, {"FunctionName": name}, "ListProvisionedConcurrencyConfigs"),
     ]:

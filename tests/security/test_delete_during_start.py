@@ -90,7 +90,7 @@ def test_delete_during_cold_starts_answers_the_result_or_404(server: Server) -> 
         for kind, detail in results:
             if kind == "ok" and detail == {"value": value}:
                 counts["ok"] += 1
-            elif kind == "not_found" and detail == f"Function not found: {ARN_PREFIX}{name}":
+            elif kind == "not_found" and detail == f"Function not found: {ARN_PREFIX}{name}:$LATEST":
                 counts["not_found"] += 1
             else:
                 bad.append(f"round {round_no}: {kind} {detail}")
@@ -146,7 +146,7 @@ def test_delete_mid_invocation_keeps_the_code_until_the_invocation_ends(server: 
     t.join(30)
     # Then the invocation still reads its file, and the function is gone afterwards
     assert results == [("ok", {"data": "still here"})]
-    assert invoke_outcome(lam, name) == ("not_found", f"Function not found: {ARN_PREFIX}{name}")
+    assert invoke_outcome(lam, name) == ("not_found", f"Function not found: {ARN_PREFIX}{name}:$LATEST")
 
 
 def test_update_mid_invocation_keeps_the_old_code_until_the_invocation_ends(server: Server) -> None:

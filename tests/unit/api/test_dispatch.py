@@ -4,6 +4,7 @@ and every failure in the envelope of the service the request was for."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import MutableMapping
@@ -19,8 +20,11 @@ from lambent.api.protocols import Wire, build_handler
 from lambent.api.protocols.registry import Operations
 from lambent.api.protocols.rest_json import RestJsonHandler
 from lambent.errors import LambentError, ResourceNotFound
+from lambent.iam.model import Principal, PrincipalKind
 
 Sent = list[dict[str, Any]]
+ROOT = Principal(kind=PrincipalKind.ROOT, account_id="000000000000", arn="arn:aws:iam::000000000000:root",
+                 user_id="000000000000", name="", access_key_id="AKIDEXAMPLE", secret_access_key="secret")
 
 
 class MarkedEnvelope(RestJsonHandler):
@@ -50,7 +54,7 @@ def run(dispatcher: Dispatcher, service: Service, scope: dict[str, Any], body: b
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
-    asyncio.run(dispatcher.dispatch(scope, receive, send, service, Headers(scope=scope), body))
+    asyncio.run(dispatcher.dispatch(scope, receive, send, service, Headers(scope=scope), body, ROOT))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     assert int(headers["content-length"]) == len(sent[1]["body"])
@@ -61,7 +65,7 @@ def lambda_service(ops: Operations, protocol: RestJsonHandler | None = None) -> 
     return Service("lambda", ops, protocol or RestJsonHandler(build_handler("lambda").model, ops.skips()))
 
 
-PLATFORM: Any = SimpleNamespace(name="the platform")
+PLATFORM: Any = SimpleNamespace(name="the platform", settings=SimpleNamespace(account_id="000000000000"))
 
 
 def test_a_registered_handler_gets_typed_params_and_its_output_is_serialised() -> None:
@@ -197,9 +201,10 @@ def test_a_serialisation_failure_is_a_500_too() -> None:
 
 
 def _app(services: dict[str, Service]) -> LambentApp:
-    settings = SimpleNamespace(region="us-east-1", data_dir="/nonexistent",
+    settings = SimpleNamespace(region="us-east-1", data_dir="/nonexistent", account_id="000000000000",
                                http=SimpleNamespace(body_spool_bytes=1 << 20, max_large_bodies=1, large_body_wait_s=0.1))
-    platform: Any = SimpleNamespace(credentials=SimpleNamespace(access_key_id="AK", secret_access_key="SK"),
+    root = dataclasses.replace(ROOT, access_key_id="AK", secret_access_key="SK")
+    platform: Any = SimpleNamespace(iam=SimpleNamespace(lookup=lambda key: root if key == "AK" else None),
                                     settings=settings, ready=asyncio.Event())
     app = LambentApp(platform)
     app.services = services

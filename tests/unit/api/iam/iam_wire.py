@@ -52,7 +52,7 @@ def wire_request(service: str, operation: str, params: dict[str, Any]) -> tuple[
 
 async def serve(
     iam: IamService, service: str, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-    principal: Principal | None = None, *, authorizer: bool = True,
+    principal: Principal | None = None,
 ) -> Wire:
     """One request as the server's dispatcher runs it: parse, refuse unhandled members, handle,
     serialise (errors in the service's envelope)."""
@@ -62,10 +62,9 @@ async def serve(
         entry = _REGISTRIES[service].entry(name)
         if not entry.unhandled.empty:
             entry.unhandled.refuse(parsed)
-        platform = SimpleNamespace(iam=iam, authorizer=Authorizer(iam)) if authorizer else SimpleNamespace(iam=iam)
-        c = _Call(platform, service, name, parsed, "req-1", Headers(headers), query, body)  # type: ignore[arg-type]
-        if principal is not None:
-            c.principal = principal  # type: ignore[attr-defined]
+        platform = SimpleNamespace(iam=iam, authorizer=Authorizer(iam))
+        caller = principal if principal is not None else iam.root_principal()
+        c = _Call(platform, service, name, parsed, "req-1", Headers(headers), query, body, caller)  # type: ignore[arg-type]
         return protocol.serialise(name, await entry.fn(c), "req-1")
     except LambentError as exc:
         return protocol.serialise_error(exc, request_id="req-1")
@@ -73,13 +72,10 @@ async def serve(
 
 async def call(
     iam: IamService, service: str, operation: str, params: dict[str, Any] | None = None, principal: Principal | None = None,
-    *, authorizer: bool = True,
 ) -> dict[str, Any]:
-    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict).
-    ``authorizer=False``: a platform without one (non-root callers must then be refused)."""
+    """What a boto3 client would get back (errors as botocore's parsed ``Error`` dict)."""
     method, path, query, headers, body = wire_request(service, operation, params or {})
-    status, out_headers, out_body = await serve(iam, service, method, path, query, headers, body, principal,
-                                                authorizer=authorizer)
+    status, out_headers, out_body = await serve(iam, service, method, path, query, headers, body, principal)
     parser = create_parser("query")
     result: dict[str, Any] = parser.parse(
         {"status_code": status, "headers": HeadersDict(out_headers), "body": out_body},

@@ -4,19 +4,16 @@ store: status codes, bodies and error codes as a client sees them (AWS's recorde
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
-import sys
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from starlette.datastructures import Headers
 
-from lambent.api import services
 from lambent.api.dispatch import Dispatcher
 from lambent.api.services import table
 from lambent.control.aliases import AliasService
@@ -26,6 +23,7 @@ from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.runtimes import RuntimeCatalog
 from lambent.control.versions import VersionService
 from lambent.iam.function_policies import FunctionPolicies
+from lambent.iam.model import Principal, PrincipalKind
 from lambent.platform import Platform
 from lambent.settings import Settings
 from lambent.store import Store
@@ -36,32 +34,17 @@ ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 FN = "/2015-03-31/functions"
 
 
-MODULE = "lambent.api.lambda_policy"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def registered() -> Iterator[None]:
-    """The handlers registered for this module's tests. Transitional, while services.py does not
-    list the module: its registrations are taken back afterwards, so the rest of a full run sees
-    the registry as services.table() makes it (test_unhandled_members pins the served set)."""
-    table()  # built before the import, as in a full run
-    listed = MODULE in services._API_MODULES
-    before = services.LAMBDA.implemented
-    importlib.import_module(MODULE)
-    yield
-    if not listed:
-        for op in services.LAMBDA.implemented - before:
-            services.LAMBDA._entries.pop(op)
-        sys.modules.pop(MODULE, None)
-
-
-def policies_of(p: Any) -> FunctionPolicies:
-    found: FunctionPolicies = importlib.import_module(MODULE).policies_of(p)
-    return found
+ROOT = Principal(kind=PrincipalKind.ROOT, account_id="000000000000", arn="arn:aws:iam::000000000000:root",
+                 user_id="000000000000", name="", access_key_id="AKIDEXAMPLE", secret_access_key="secret")
 
 
 def registry_exists(p: Any) -> Any:
-    return importlib.import_module(MODULE).registry_exists(p)
+    """As Platform._function_exists: the function (and its version or alias) is registered."""
+    def exists(name: str, qualifier: str | None) -> bool:
+        fn = p.functions.registry.get(name)
+        return fn is not None and (qualifier is None or qualifier in fn.versions or qualifier in fn.aliases)
+
+    return exists
 
 
 class FakePlatform:
@@ -77,16 +60,16 @@ class FakePlatform:
 
 
 class Api:
-    def __init__(self, tmp_path: Path, *, wired: bool) -> None:
+    def __init__(self, tmp_path: Path) -> None:
         self.store = Store.open_in(tmp_path)
         self.iam_store = IamStore.open_in(tmp_path)
         self.platform = FakePlatform(tmp_path, self.store)
-        if wired:  # as the integrator wires it: Platform.function_policies
-            fp = FunctionPolicies(FunctionPolicyStore(self.iam_store.engine), account_id="000000000000",
-                                  region="us-east-1", exists=registry_exists(cast(Platform, self.platform)))
-            fp.load_now()
-            self.platform.functions.on_change(fp.function_changed)
-            self.platform.function_policies = fp  # type: ignore[attr-defined]
+        # as Platform wires it: Platform.function_policies
+        fp = FunctionPolicies(FunctionPolicyStore(self.iam_store.engine), account_id="000000000000",
+                              region="us-east-1", exists=registry_exists(self.platform))
+        fp.load_now()
+        self.platform.functions.on_change(fp.function_changed)
+        self.platform.function_policies = fp  # type: ignore[attr-defined]
         self.dispatcher = Dispatcher(cast(Platform, self.platform), table())
 
     async def create(self, name: str) -> None:
@@ -110,7 +93,7 @@ class Api:
             return {"type": "http.request", "body": b""}
 
         raw = json.dumps(body).encode() if body is not None else b""
-        await self.dispatcher.dispatch(scope, receive, send, table()["lambda"], Headers(scope=scope), raw)
+        await self.dispatcher.dispatch(scope, receive, send, table()["lambda"], Headers(scope=scope), raw, ROOT)
         start, payload = sent
         headers = {k.decode(): v.decode() for k, v in start["headers"]}
         out = payload["body"]
@@ -122,9 +105,9 @@ class Api:
         self.store.close()
 
 
-@pytest.fixture(params=[True, False], ids=["wired", "transitional"])
-async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
-    a = Api(tmp_path, wired=request.param)
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    a = Api(tmp_path)
     await a.create("fn")
     yield a
     a.close()
@@ -156,8 +139,6 @@ async def test_add_get_remove_answer_with_the_models_codes_and_awss_shapes(api: 
     assert (status, removed) == (204, {})
     status, code, body = await api("GET", f"{FN}/fn/policy")
     assert (status, code, message(body)) == (404, "ResourceNotFoundException", "The resource you requested does not exist.")
-    # The policy belongs to the platform's one FunctionPolicies
-    assert policies_of(cast(Platform, api.platform)) is policies_of(cast(Platform, api.platform))
 
 
 async def test_errors_are_awss(api: Api) -> None:
@@ -224,7 +205,7 @@ async def test_versions_and_aliases_have_their_own_policies_and_revisions(api: A
 
 async def test_deleting_the_function_deletes_its_policies(api: Api) -> None:
     await api("POST", f"{FN}/fn/policy", {**S3, "Principal": "*"})
-    policies = policies_of(cast(Platform, api.platform))
+    policies: FunctionPolicies = api.platform.function_policies  # type: ignore[attr-defined]
     assert policies.compiled("000000000000", "fn", None) is not None
     assert (await api("DELETE", f"{FN}/fn"))[0] == 204
     await api.create("fn")

@@ -1,4 +1,4 @@
-"""The two seams the integrator wires (Platform.iam, call.principal), and concurrent changes
+"""The seams the server wires (Platform.iam, call.principal), and concurrent changes
 through the handlers (they run off the event loop, serialised by the domain's lock)."""
 
 from __future__ import annotations
@@ -7,13 +7,11 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pytest
 from iam_wire import call, error
 from starlette.datastructures import Headers
 
 from lambent.api.dispatch import Call
 from lambent.api.iam_api import iam_of, principal_of
-from lambent.errors import ServiceError
 from lambent.iam.model import PrincipalKind
 from lambent.iam.service import IamService
 from lambent.platform import Platform
@@ -21,19 +19,15 @@ from lambent.platform import Platform
 ACCOUNT = "000000000000"
 
 
-def _call(platform: Any) -> Call:
-    return Call(cast(Platform, platform), "iam", "ListUsers", {}, "r", Headers({}), "", b"")
+def _call(platform: Any, principal: Any) -> Call:
+    return Call(cast(Platform, platform), "iam", "ListUsers", {}, "r", Headers({}), "", b"", principal)
 
 
-def test_without_a_verified_principal_the_caller_is_the_servers_root(iam: IamService) -> None:
-    principal = principal_of(_call(SimpleNamespace(iam=iam)))
-    assert (principal.kind, principal.account_id, principal.arn) == (
-        PrincipalKind.ROOT, ACCOUNT, "arn:aws:iam::000000000000:root")
-
-
-def test_a_platform_without_iam_answers_a_service_error() -> None:
-    with pytest.raises(ServiceError):
-        iam_of(_call(SimpleNamespace()))
+def test_the_caller_is_the_principal_its_signature_was_verified_for(iam: IamService) -> None:
+    root = iam.root_principal()
+    found = principal_of(_call(SimpleNamespace(iam=iam), root))
+    assert (found.kind, found.account_id, found.arn) == (PrincipalKind.ROOT, ACCOUNT, "arn:aws:iam::000000000000:root")
+    assert iam_of(_call(SimpleNamespace(iam=iam), root)) is iam
 
 
 async def test_concurrent_creates_lose_nothing_and_keep_the_quotas(iam: IamService) -> None:

@@ -25,6 +25,7 @@ from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.runtimes import RuntimeCatalog
 from lambent.control.versions import VersionService
+from lambent.iam.model import Principal, PrincipalKind
 from lambent.platform import Platform
 from lambent.settings import Settings
 from lambent.store import Store
@@ -47,6 +48,10 @@ class Answer:
         return str(self.body.get("message") or self.body.get("Message"))
 
 
+ROOT = Principal(kind=PrincipalKind.ROOT, account_id="000000000000", arn="arn:aws:iam::000000000000:root",
+                 user_id="000000000000", name="", access_key_id="AKIDEXAMPLE", secret_access_key="secret")
+
+
 class Api:
     """One in-process server: the control plane and the layer's dispatcher."""
 
@@ -57,7 +62,7 @@ class Api:
         self.functions = FunctionService(settings, self.store, CodeStore(tmp_path / "code", self.store, ZipLimits()),
                                          RuntimeCatalog())
         platform = SimpleNamespace(
-            functions=self.functions, versions=VersionService(self.functions), aliases=AliasService(self.functions),
+            settings=settings, functions=self.functions, versions=VersionService(self.functions), aliases=AliasService(self.functions),
             event_invoke_configs=EventInvokeConfigs(self.functions, InvokeConfigStore(self.queue.engine)),
         )
         self.dispatcher = Dispatcher(cast(Platform, platform), table())
@@ -93,7 +98,7 @@ class Api:
             return {"type": "http.request", "body": b""}
 
         raw = json.dumps(body).encode() if body is not None else b""
-        await self.dispatcher.dispatch(scope, receive, send, table()["lambda"], Headers(scope=scope), raw)
+        await self.dispatcher.dispatch(scope, receive, send, table()["lambda"], Headers(scope=scope), raw, ROOT)
         start, payload = sent
         headers = {k.decode(): v.decode() for k, v in start["headers"]}
         out = payload["body"]
