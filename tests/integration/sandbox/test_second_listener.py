@@ -82,6 +82,14 @@ async def test_the_sandbox_reaches_the_inside_api_and_nothing_else(kit: SandboxK
         "        print('connected')\n"
         "    except OSError as e:\n"
         "        print(e.errno)\n"
+        "for host in ('127.0.0.1', '0.0.0.0'):\n"
+        "    s = socket.socket()\n"
+        "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+        "    try:\n"
+        f"        s.bind((host, {PORT})); s.listen(); print('bound')\n"
+        "    except OSError as e:\n"
+        "        print(e.errno)\n"
     )
     try:
         # When a sandbox gets the second listener and the host serves it
@@ -99,7 +107,9 @@ async def test_the_sandbox_reaches_the_inside_api_and_nothing_else(kit: SandboxK
     assert status == "200", out
     assert json.loads(body) == {"path": "/2015-03-31/functions", "client": "127.0.0.1", "server": ["127.0.0.1", PORT]}
     # and nothing else answers: not the host's listener, no other port, no route out
-    assert lines[1:] == [str(errno.ECONNREFUSED), str(errno.ECONNREFUSED), str(errno.ENETUNREACH)]
+    assert lines[1:4] == [str(errno.ECONNREFUSED), str(errno.ECONNREFUSED), str(errno.ENETUNREACH)]
+    # and the function cannot take the port over (the host's socket was there before it ran)
+    assert lines[4:] == [str(errno.EADDRINUSE), str(errno.EADDRINUSE)]
 
 
 async def test_the_inside_listener_is_not_reachable_from_the_host_or_another_sandbox(
