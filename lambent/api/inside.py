@@ -81,8 +81,9 @@ class InsideListener:
     RETRY_S = 0.1
 
     def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol], guard: InsideGuard,
-                 label: str) -> None:
+                 label: str, on_close: Callable[[InsideListener], None] | None = None) -> None:
         self._sock = sock
+        self._on_close = on_close
         self._factory = factory
         self.guard = guard
         self.label = label
@@ -140,6 +141,8 @@ class InsideListener:
         if self._closed:
             return
         self._closed = True
+        if self._on_close is not None:
+            self._on_close(self)
         self._pause()
         if self._retry is not None:
             self._retry.cancel()
@@ -174,6 +177,7 @@ class InsideApi:
         self.app_state: dict[str, Any] = app_state if app_state is not None else {}
         self.max_connections = max_connections
         self.listen_backlog = listen_backlog
+        self._open: set[InsideListener] = set()
 
     @classmethod
     def of(cls, server: uvicorn.Server, *, max_connections: int, listen_backlog: int) -> InsideApi:
@@ -204,4 +208,16 @@ class InsideApi:
 
         sock.setblocking(False)
         sock.listen(self.listen_backlog)
-        return InsideListener(sock, connection, guard, label)
+        listener = InsideListener(sock, connection, guard, label, on_close=self._open.discard)
+        self._open.add(listener)
+        return listener
+
+    @property
+    def listeners(self) -> int:
+        return len(self._open)
+
+    def close_all(self) -> None:
+        """Close every environment's listener (server shutdown: uvicorn stops accepting on its
+        own sockets, not on these; call this when its shutdown begins)."""
+        for listener in list(self._open):
+            listener.close()

@@ -163,6 +163,17 @@ async def test_a_destroyed_environments_listener_accepts_nothing(envs: list[tupl
     assert listener.connections == 0
 
 
+async def test_close_all_closes_every_environments_listener(
+    inside: InsideApi, envs: list[tuple[InsideListener, int]]
+) -> None:
+    assert inside.listeners == 2
+    inside.close_all()
+    assert inside.listeners == 0
+    for _, port in envs:
+        with pytest.raises(ConnectionRefusedError):
+            await _get(port)
+
+
 async def test_an_unguarded_protocol_is_never_served() -> None:
     # uvicorn's own httptools protocol has none of the bounds: refusing it beats serving it
     api = InsideApi(_config("httptools"), ServerState(), max_connections=CAP, listen_backlog=8)
