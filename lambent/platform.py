@@ -24,6 +24,7 @@ from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
 from lambent.iam.authorize import Authorizer
 from lambent.iam.function_policies import FunctionPolicies
 from lambent.iam.service import IamService
+from lambent.iam.sts import IssuedCredentials, assume_role_for_service
 from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
@@ -44,6 +45,7 @@ from lambent.store.reserve import DiskGuard
 from lambent.store.deployments import DeploymentStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
+from lambent.worker.credentials import CredentialCache, credentials_via
 from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,11 @@ class Platform:
             sandbox_options=self.sandbox_options,
             runtime_api=settings.runtime_api,
         )
+        # Each environment runs with its execution role's temporary credentials (as on Lambda: the
+        # session is named after the function); a role Lambda cannot assume gives none (logged).
+        # One session per (function, role) while young: a cold-start loop cannot exhaust STS's quota.
+        self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda))
+        self.pool.credentials_with(self.role_credentials)
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
         try:
@@ -195,6 +202,9 @@ class Platform:
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region))
 
+    def _assume_for_lambda(self, role_arn: str, function_name: str) -> IssuedCredentials:
+        return assume_role_for_service(self.iam, "lambda.amazonaws.com", role_arn, function_name)
+
     def _function_exists(self, name: str, qualifier: str | None) -> bool:
         fn = self.functions.registry.get(name)
         if fn is None:
@@ -208,6 +218,7 @@ class Platform:
             keep = None
         self.pool.invalidate(name, keep)
         if keep is None:
+            self.role_credentials.forget(function_name=name)
             # DeleteFunction frees the function's logs as well (on a full disk that is what makes
             # room again; AWS keeps the log group: docs/parity.md).
             self.logs.delete_group(f"/aws/lambda/{name}")

@@ -175,8 +175,14 @@ class HttpSettings:
     #: A response the client does not read (the socket's send buffer stays full) for this long
     #: is aborted: a code download or a 6 MB result must not hold a connection for ever.
     write_stall_timeout_s: float = 30.0
+    #: lambent's API inside each sandbox (127.0.0.1:9002, lambent/api/inside.py): connections one
+    #: environment may hold (a function's boto3 needs a few), and its listen backlog.
+    inside_max_connections: int = 16
+    inside_listen_backlog: int = 64
 
     def __post_init__(self) -> None:
+        if not (self.inside_max_connections >= 2 and self.inside_listen_backlog > 0):
+            raise ValueError(f"invalid http settings: {self}")
         if not (0 < self.head_timeout_s <= 30 and self.write_stall_timeout_s > 0 and self.body_grace_s > 0 and self.body_min_rate_bytes_per_s > 0
                 and self.max_headers > 0 and 0 < self.max_header_line_bytes <= self.max_head_bytes
                 and self.max_connections >= 0 and self.fd_reserve >= 0 and self.max_connections_per_address > 0

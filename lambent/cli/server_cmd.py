@@ -18,6 +18,7 @@ from rich.console import Console
 from starlette.types import Receive, Scope, Send
 
 from lambent.api.app import LambentApp
+from lambent.api.inside import InsideApi
 from lambent.api.lambda_api import CODE_REQUEST_MAX_BYTES
 from lambent.api.listener import ConnectionGuard, connection_budget, protocol_class, raise_fd_limit
 from lambent.platform import Platform, StartupError
@@ -97,6 +98,10 @@ async def _serve(platform: Platform, config: Callable[[_Served], uvicorn.Config]
             f"(account {settings.account_id}, region {settings.region}, data {settings.data_dir})"
         )
         server = uvicorn.Server(config(_Served(LambentApp(platform), platform)))
+        # lambent's API inside every sandbox, served by this server's app and protocol.
+        http = settings.http
+        platform.pool.serve_inside_with(InsideApi.of(server, max_connections=http.inside_max_connections,
+                                                     listen_backlog=http.inside_listen_backlog))
         # Everything built so far, the started platform included, lives as long as the server:
         # keep it out of the cyclic collector, and collect young objects less often (the invoke
         # path allocates many short-lived ones).
