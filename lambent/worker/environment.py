@@ -292,15 +292,16 @@ class ExecutionEnvironment(StateMachine):
     def _environment_variables(self) -> dict[str, str]:
         """Lambda's variables, plus the execution role's credentials and lambent's endpoint as
         the sandbox reaches it (both win over the function's own variables)."""
-        env = build_env(self.cfg, self.launch, region=self.region, log_stream=self.log_stream)
+        creds: Credentials | None = None
         if self.credentials_for is not None:
             creds = self.credentials = self.credentials_for(self.cfg)
             if creds is not None:
-                env.update(creds.env())
                 self.retire_at = retire_at(creds, self.cfg.timeout_s)
-        if self.inside is not None:
-            env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{INSIDE_API_PORT}"
-        return env
+        return build_env(
+            self.cfg, self.launch, region=self.region, log_stream=self.log_stream,
+            credentials=creds.env() if creds is not None else None,
+            endpoint_url=f"http://127.0.0.1:{INSIDE_API_PORT}" if self.inside is not None else None,
+        )
 
     def _close_inside(self) -> None:
         handle, self._inside_handle = self._inside_handle, None

@@ -4,6 +4,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
 
@@ -22,7 +24,19 @@ _OVERRIDABLE = {
 }
 
 
-def build_env(cfg: FunctionConfig, launch: RuntimeLaunch, *, region: str, log_stream: str) -> dict[str, str]:
+def build_env(
+    cfg: FunctionConfig,
+    launch: RuntimeLaunch,
+    *,
+    region: str,
+    log_stream: str,
+    credentials: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+) -> dict[str, str]:
+    """The variables of one environment. ``credentials``: the execution role's temporary
+    credentials (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``);
+    ``endpoint_url``: lambent's API as the sandbox reaches it (``AWS_ENDPOINT_URL``). Both are set
+    after the function's own variables, so they win over anything its configuration says."""
     env: dict[str, str] = {**_OVERRIDABLE, **dict(launch.extra_env), **(cfg.environment or {})}
     if cfg.log_format == "JSON":
         # Advanced logging controls: the runtime clients emit JSON records and drop those below
@@ -48,4 +62,8 @@ def build_env(cfg: FunctionConfig, launch: RuntimeLaunch, *, region: str, log_st
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
         }
     )
+    if credentials is not None:
+        env.update(credentials)
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
     return env

@@ -40,3 +40,29 @@ def test_no_variable_aws_does_not_set() -> None:
     env = _env(CFG)
     assert not {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "HOME"} & set(env)
     assert env["PATH"].startswith("/var/lang/bin:") and env["PYTHONPATH"] == "/var/runtime"
+
+
+CREDS = {"AWS_ACCESS_KEY_ID": "ASIAROLE", "AWS_SECRET_ACCESS_KEY": "role-secret", "AWS_SESSION_TOKEN": "role-token"}
+
+
+def test_the_roles_credentials_and_the_endpoint_win_over_the_functions_own_variables() -> None:
+    # Given a function whose configuration names other credentials and another endpoint (the
+    # control plane refuses the reserved keys; a configuration from elsewhere must still lose)
+    cfg = dataclasses.replace(CFG, environment={"AWS_ACCESS_KEY_ID": "AKIAMINE", "AWS_SESSION_TOKEN": "mine",
+                                                "AWS_ENDPOINT_URL": "http://attacker.invalid", "MINE": "kept"})
+    env = build_env(cfg, LAUNCH, region="us-east-1", log_stream="s", credentials=CREDS,
+                    endpoint_url="http://127.0.0.1:9002")
+    assert {k: env[k] for k in CREDS} == CREDS
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9002" and env["MINE"] == "kept"
+
+
+def test_without_credentials_or_endpoint_none_is_invented() -> None:
+    env = _env(CFG)
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"} & set(env)
+
+
+def test_the_reserved_variables_win_over_the_functions_own() -> None:
+    cfg = dataclasses.replace(CFG, environment={"AWS_REGION": "eu-west-1", "_HANDLER": "evil.handler",
+                                                "AWS_DEFAULT_REGION": "eu-west-1"})
+    env = _env(cfg)
+    assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"], env["_HANDLER"]) == ("us-east-1", "us-east-1", "app.handler")
