@@ -28,14 +28,17 @@ LOG_FORMATS = ("JSON", "Text")
 APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 SNAP_START_APPLY_ON = ("PublishedVersions", "None")
-#: Keys Lambda sets itself and refuses in Environment.Variables.
+#: Keys Lambda sets itself and refuses in Environment.Variables: the "Reserved environment
+#: variables" of https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+#: (TZ, which that table also names, is left overridable: AWS accepts it and lambent's default is
+#: only a default). Matched exactly (case-sensitive), as AWS does.
 RESERVED_ENV_KEYS = frozenset(
     {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
     }
 )
 
@@ -106,7 +109,8 @@ def check_environment(variables: Mapping[str, Any] | None, max_bytes: int) -> di
         if not isinstance(v, str):
             raise InvalidParameterValue(f"Environment variable {k} must be a string.")
         out[k] = v
-    reserved = sorted(k for k in out if k in RESERVED_ENV_KEYS)
+    # in the order the request gives them (AWS's answers are not sorted: "AWS_REGION, AWS_ACCESS_KEY")
+    reserved = [k for k in out if k in RESERVED_ENV_KEYS]
     if reserved:
         raise InvalidParameterValue(
             "Lambda was unable to configure your environment variables because the environment variables "
