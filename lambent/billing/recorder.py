@@ -1,0 +1,44 @@
+"""The invoke path's hook: one usage record per invocation, handed to the store without waiting.
+
+``UsageRecorder.observe`` is an :class:`~lambent.invoke.service.InvokeService` observer: it runs
+after every invocation, synchronous and asynchronous alike (the async dispatcher invokes through
+the same service), on the event loop — so it only builds a record and offers it to the store's
+bounded queue (:meth:`~lambent.store.usage.UsageStore.offer`); it never raises into the invoke path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from lambent.billing.rounding import billed_duration_ms
+from lambent.control.model import FunctionConfig
+from lambent.store.usage import UsageRecord, UsageStore
+from lambent.worker.environment import InvokeOutcome
+
+log = logging.getLogger(__name__)
+
+
+class UsageRecorder:
+    """Scope: one per server, around its :class:`UsageStore`."""
+
+    def __init__(self, store: UsageStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self._clock = clock
+
+    def record_of(self, config: FunctionConfig, outcome: InvokeOutcome, request_id: str) -> UsageRecord:
+        return UsageRecord(
+            request_id=request_id, function=config.name, version=config.version, at=self._clock(),
+            duration_ms=outcome.duration_ms, init_ms=outcome.init_duration_ms,
+            billed_ms=billed_duration_ms(outcome.duration_ms, outcome.init_duration_ms),
+            memory_mb=config.memory_mb, ephemeral_mb=config.ephemeral_storage_mb,
+            architecture=config.architectures[0] if config.architectures else "x86_64",
+        )
+
+    def observe(self, config: FunctionConfig, outcome: InvokeOutcome, request_id: str = "") -> None:
+        """Record one invocation (best effort: a record that cannot be queued is counted as dropped)."""
+        try:
+            self.store.offer(self.record_of(config, outcome, request_id))
+        except Exception:  # noqa: BLE001 - usage must never fail an invocation
+            log.exception("usage record of %s:%s not made", config.name, config.version)

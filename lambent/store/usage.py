@@ -1,0 +1,269 @@
+"""Per-invocation usage records (``<data dir>/usage.db``): written best effort, off the event loop.
+
+The invoke path only calls :meth:`UsageStore.offer`: a non-blocking put into a bounded in-memory
+queue. One writer thread drains it and commits whatever accumulated during ``commit_interval_s``
+in one transaction (group commit, ``synchronous=NORMAL``: a crash may lose the last interval, a
+bill is not worth an fsync per invocation). Nothing here can fail an invocation:
+
+- a full queue (the writer cannot keep up, or is stuck on a slow disk) drops the record;
+- a full data directory (:class:`~lambent.store.reserve.DiskGuard`: refused growth, or ENOSPC /
+  ``SQLITE_FULL`` met by the commit) drops the batch — usage is growth, it never takes the reserve;
+- any other database error drops the batch.
+
+Every drop is counted (:attr:`UsageStore.dropped`) and logged, at most once per
+``_LOG_EVERY_S`` per cause, with the running total.
+
+The read side (:func:`read_usage`) opens the file read-only, safe while a server writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+
+from lambent.errors import LambentError
+from lambent.store import errors as store_errors
+from lambent.store.reserve import DiskGuard, is_disk_full
+from lambent.store.usage_schema import invocations, migrate_usage
+
+log = logging.getLogger(__name__)
+
+#: How usage is grouped when read: per function, per function version, per UTC day and function.
+Grouping = Literal["function", "version", "day"]
+GROUPINGS: tuple[Grouping, ...] = ("function", "version", "day")
+
+_LOG_EVERY_S = 10.0
+_MAX_BATCH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """What one invocation is billed for."""
+
+    request_id: str
+    function: str
+    version: str
+    at: float  # epoch seconds, end of the invocation
+    duration_ms: float
+    init_ms: float | None
+    billed_ms: int
+    memory_mb: int
+    ephemeral_mb: int
+    architecture: str
+    requests: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSum:
+    """Sums over the records of one group that share one configuration (memory, ephemeral
+    storage, architecture): enough to compute GB-seconds exactly."""
+
+    function: str
+    version: str | None  # grouping "version"
+    day: str | None  # grouping "day": YYYY-MM-DD, UTC
+    memory_mb: int
+    ephemeral_mb: int
+    architecture: str
+    requests: int
+    billed_ms: int
+
+
+_STOP = object()
+
+
+class UsageStore:
+    """Scope: one per server. :meth:`offer` is called on the event loop; everything else from
+    the thread that opens and closes it."""
+
+    def __init__(self, path: Path, disk: DiskGuard | None = None, *, max_queued: int = 100_000,
+                 commit_interval_s: float = 1.0) -> None:
+        if max_queued < 1:
+            raise ValueError("max_queued must be at least 1")
+        if not 0 < commit_interval_s <= 30:
+            raise ValueError("commit_interval_s must be in (0, 30]: records are visible within 30 s")
+        self.path = path
+        self.disk = disk
+        self.commit_interval_s = commit_interval_s
+        self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
+        store_errors.install(self.engine, path.name)
+        self._inbox: queue.Queue[object] = queue.Queue(maxsize=max_queued)
+        self._writer = threading.Thread(target=self._write_loop, name="usage-writer", daemon=True)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        #: Records dropped since start (full queue, full disk, database errors).
+        self.dropped = 0
+        #: Records committed since start.
+        self.written = 0
+        self._last_log: dict[str, float] = {}
+        self._closed = False
+
+    def open(self) -> UsageStore:
+        """Migrate and start the writer. Blocking; once. A database that cannot be opened fails
+        here (the server does not start), not in the writer thread."""
+        try:
+            migrate_usage(self.engine)
+        except LambentError as exc:
+            raise store_errors.unavailable(exc, str(self.path)) from exc
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+        self._writer.start()
+        return self
+
+    # -- the invoke path --------------------------------------------------------------------------
+    def offer(self, record: UsageRecord) -> bool:
+        """Queue one record for the writer; never blocks. False (and counted) if it was dropped."""
+        if self._closed:
+            self._drop(1, "the usage store is closed")
+            return False
+        try:
+            self._inbox.put_nowait(record)
+        except queue.Full:
+            self._drop(1, "the in-memory queue is full")
+            return False
+        return True
+
+    def _drop(self, n: int, cause: str) -> None:
+        with self._lock:
+            self.dropped += n
+            total = self.dropped
+            now = time.monotonic()
+            due = now - self._last_log.get(cause, -_LOG_EVERY_S) >= _LOG_EVERY_S
+            if due:
+                self._last_log[cause] = now
+        if due:
+            log.warning("usage records dropped: %d (%s); %d dropped since start", n, cause, total)
+
+    # -- the writer -------------------------------------------------------------------------------
+    _INSERT = (
+        "INSERT INTO invocations (request_id, function, version, at, duration_ms, init_ms, billed_ms, "
+        "memory_mb, ephemeral_mb, architecture, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def _write_loop(self) -> None:
+        try:
+            stop = False
+            while not stop:
+                first = self._inbox.get()
+                if first is _STOP:
+                    break
+                batch = [first]
+                deadline = time.monotonic() + self.commit_interval_s
+                while len(batch) < _MAX_BATCH:
+                    left = deadline - time.monotonic()
+                    try:
+                        item = self._inbox.get(timeout=left) if left > 0 else self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._commit(batch)  # type: ignore[arg-type]
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _commit(self, batch: list[UsageRecord]) -> None:
+        if self.disk is not None and self.disk.full:
+            try:
+                self.disk.check_room("recording usage")
+            except LambentError:
+                self._drop(len(batch), "the data directory is full")
+                return
+        rows = [(r.request_id, r.function, r.version, r.at, r.duration_ms, r.init_ms, r.billed_ms, r.memory_mb,
+                 r.ephemeral_mb, r.architecture, r.requests) for r in batch]
+        conn = self._conn
+        assert conn is not None  # noqa: S101 - started by open()
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(self._INSERT, rows)
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.debug("usage: rollback failed", exc_info=True)
+            if is_disk_full(exc):
+                if self.disk is not None:
+                    self.disk.note_full()
+                self._drop(len(batch), "the data directory is full")
+            else:
+                self._drop(len(batch), f"database error: {exc}")
+            return
+        with self._lock:
+            self.written += len(batch)
+
+    def close(self, timeout_s: float = 10) -> None:
+        """Write what is queued, then stop the writer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer.ident is not None:
+            try:
+                self._inbox.put(_STOP, timeout=timeout_s)
+            except queue.Full:
+                log.warning("usage writer did not drain its queue in %.0f s", timeout_s)
+            self._writer.join(timeout=timeout_s)
+        self.engine.dispose()
+
+
+# -- read-only view (``lambent usage``, ``GET /usage``), safe while a server writes ---------------
+_GROUP_SQL: dict[Grouping, tuple[str, str]] = {
+    # (select list of the group key, group by list)
+    "function": ("function, NULL, NULL", "function"),
+    "version": ("function, version, NULL", "function, version"),
+    "day": ("function, NULL, date(at, 'unixepoch')", "function, date(at, 'unixepoch')"),
+}
+
+
+def read_usage(path: Path, by: Grouping, since: float | None = None, until: float | None = None,
+               function: str | None = None) -> list[UsageSum]:
+    """Sums of the records with ``since <= at < until`` (epoch seconds; None: unbounded), grouped
+    by ``by`` and by configuration, ordered by the group key. An absent file has no usage."""
+    if by not in _GROUP_SQL:
+        raise ValueError(f"unknown grouping {by!r}")
+    if not path.exists():
+        return []
+    try:
+        return _read_usage(path, by, since, until, function)
+    except sqlite3.Error as exc:
+        raise store_errors.translate(exc, database=path.name, operation="SELECT", table=invocations.name) from exc
+
+
+def _read_usage(path: Path, by: Grouping, since: float | None, until: float | None,
+                function: str | None) -> list[UsageSum]:
+    key, group = _GROUP_SQL[by]
+    where: list[str] = []
+    params: list[object] = []
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("at < ?")
+        params.append(until)
+    if function is not None:
+        where.append("function = ?")
+        params.append(function)
+    sql = (
+        f"SELECT {key}, memory_mb, ephemeral_mb, architecture, sum(requests), sum(billed_ms) FROM invocations"  # noqa: S608 - fixed fragments
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" GROUP BY {group}, memory_mb, ephemeral_mb, architecture ORDER BY {group}, memory_mb, ephemeral_mb, architecture"
+    )
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return [UsageSum(r[0], r[1], r[2], int(r[3]), int(r[4]), str(r[5]), int(r[6]), int(r[7]))
+                for r in db.execute(sql, params)]
+    finally:
+        db.close()
