@@ -280,10 +280,21 @@ class AsyncInvoker:
             self._later(decision.next_attempt_at, event.id, event.function)
         elif decision.action == Action.DONE:
             if eic and eic.on_success:
-                await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True)
+                await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True,
+                                                    role=self._role_of(event))
             await self._finish(event)
         else:
             await self._fail(event, decision.condition or "RetriesExhausted", attempts)
+
+    def _role_of(self, event: QueuedEvent) -> str | None:
+        """The execution role of the version that ran ``event``: a Lambda destination is invoked
+        with it (None if the function is gone; the destinations then refuse to invoke as nobody)."""
+        executed = self._last_response.get(event.id, (None, None, None))[0]
+        qualifier = executed if executed is not None and executed != arns.LATEST else event.qualifier
+        try:
+            return self.functions.resolve(event.function, qualifier).role
+        except ResourceNotFound:
+            return None
 
     def _record(self, event: QueuedEvent, condition: str, attempts: int) -> dict[str, object]:
         version, function_error, response = self._last_response.get(event.id, (None, None, None))
@@ -306,7 +317,8 @@ class AsyncInvoker:
             message = "Event age exceeded" if condition == "EventAgeExceeded" else _error_message(response)
             await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message)
         if eic and eic.on_failure:
-            await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False)
+            await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False,
+                                                role=self._role_of(event))
         if not dlq and not (eic and eic.on_failure):
             log.warning("async event %s for %s discarded (%s) with no DLQ or on-failure destination",
                         event.request_id, event.function, condition)

@@ -4,7 +4,11 @@ Records follow https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-ret
 (version, timestamp, requestContext, requestPayload, responseContext, responsePayload). SQS, SNS
 and EventBridge are reached through their AWS APIs with boto3, at the endpoints in
 ``settings.aws`` (AWS itself when empty, or a self-hosted implementation). A Lambda destination is
-invoked asynchronously through lambent's own queue. A delivery that fails is retried; one that
+invoked asynchronously through lambent's own queue, as Lambda does it on AWS: with the source
+function's execution role (Lambda Developer Guide, "Configuring destinations for asynchronous
+invocation": the execution role needs ``lambda:InvokeFunction`` on the destination), checked by
+``invoke_check`` (:class:`lambent.iam.service_calls.ServiceCalls` for ``lambda.amazonaws.com``); a
+denied delivery is not retried and is recorded as undeliverable with the AccessDeniedException. A delivery that fails is retried; one that
 still fails is recorded as undeliverable (never dropped silently) and counted.
 
 boto3/botocore's errors are translated here, where lambent calls them, into
@@ -24,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from lambent import arns
-from lambent.errors import DeliveryFailed, LambentError, ResourceNotFound, TooManyRequests
+from lambent.errors import AccessDenied, DeliveryFailed, LambentError, ResourceNotFound, TooManyRequests
 from lambent.settings import AwsEndpointSettings
 from lambent.store.async_queue import AsyncEventStore
 
@@ -59,6 +63,11 @@ def translate(exc: BaseException, target: str) -> DeliveryFailed:
     if isinstance(exc, boto.BotoCoreError):
         # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError ...: the network
         return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True, target=target)
+    if isinstance(exc, AccessDenied):
+        # the source function's execution role may not invoke the Lambda destination: the same
+        # call fails the same way until someone changes a policy
+        return DeliveryFailed(f"AccessDeniedException: {exc.message}", retryable=False, code="AccessDeniedException",
+                              target=target)
     if isinstance(exc, ResourceNotFound):
         # a Lambda destination that no longer exists
         return DeliveryFailed(exc.message, retryable=False, code="ResourceNotFoundException", target=target)
@@ -74,6 +83,9 @@ def translate(exc: BaseException, target: str) -> DeliveryFailed:
 
 #: (function name, qualifier, payload) -> request id; lambent's own async invoke.
 LambdaEnqueue = Callable[[str, "str | None", bytes], Awaitable[str]]
+#: (role ARN, function ARN) -> nothing if that role may invoke the function; AccessDenied otherwise
+#: (``lambent.iam.service_calls.InvokeCheck``).
+InvokeCheck = Callable[[str, str], None]
 
 
 def _json_or_text(data: bytes) -> Any:
@@ -119,8 +131,10 @@ class Destinations:
     """Scope: one per server. boto3 clients are made lazily and used from worker threads."""
 
     def __init__(self, aws: AwsEndpointSettings, region: str, store: AsyncEventStore, attempts: int,
-                 enqueue: LambdaEnqueue, retry_delay_s: float = 0.2) -> None:
+                 enqueue: LambdaEnqueue, retry_delay_s: float = 0.2, invoke_check: InvokeCheck | None = None) -> None:
         self.aws = aws
+        #: Authorises Lambda destinations (None: delivered unchecked, as before issue 10).
+        self.invoke_check = invoke_check
         self.region = region
         self.store = store
         self.attempts = attempts
@@ -146,22 +160,25 @@ class Destinations:
             client = self._clients[service] = boto3.client(service, **kwargs)
         return client
 
-    async def send_record(self, target: str, record: dict[str, Any], success: bool) -> None:
+    async def send_record(self, target: str, record: dict[str, Any], success: bool, *, role: str | None = None) -> None:
+        """Hand an invocation record to ``target``; ``role``: the source function's execution role,
+        which a Lambda destination is invoked with."""
         body = json.dumps(record).encode()
-        await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success)
+        await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
+                            role=role)
 
     async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str) -> None:
         attrs = {"RequestID": request_id, "ErrorCode": error_code, "ErrorMessage": error_message[:1000]}
         await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs)
 
     async def _deliver(self, target: str, body: bytes, request_id: str, *, kind: str, success: bool = False,
-                       attributes: dict[str, str] | None = None) -> None:
+                       attributes: dict[str, str] | None = None, role: str | None = None) -> None:
         failure: DeliveryFailed | None = None
         tries = 0
         for attempt in range(self.attempts):
             tries = attempt + 1
             try:
-                await self._send_once(target, body, kind=kind, success=success, attributes=attributes)
+                await self._send_once(target, body, kind=kind, success=success, attributes=attributes, role=role)
                 self.delivered += 1
                 return
             except Exception as exc:  # noqa: BLE001 - translated here, the boundary to boto3
@@ -180,11 +197,17 @@ class Destinations:
         await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last)
 
     async def _send_once(self, target: str, body: bytes, *, kind: str, success: bool,
-                         attributes: dict[str, str] | None) -> None:
+                         attributes: dict[str, str] | None, role: str | None = None) -> None:
         service = target.split(":")[2]
         text = body.decode("utf-8", "replace")
         if service == "lambda":
             ref = arns.parse_function_name(target, max_len=256)
+            if self.invoke_check is not None:
+                if role is None:
+                    # fail closed: a record whose source role is unknown is invoked as nobody
+                    raise AccessDenied(f"the execution role of the function that sent {kind} to {target} is unknown",
+                                       resource=target)
+                self.invoke_check(role, target)
             await self.enqueue(ref.name, ref.qualifier, body)
         elif service == "sqs":
             name, account = target.split(":")[5], target.split(":")[4]

@@ -6,6 +6,12 @@ One asyncio task (started by ``Platform.start``, stopped by ``Platform.stop``). 
 2. hands every due delivery to the async queue (``enqueue``) and deletes it once the queue has it
    durably. A failed attempt is retried per the target's RetryPolicy (:mod:`retry`), then sent to
    its dead-letter queue or dropped, with a log line either way.
+   Before each attempt the target is authorised as Scheduler is on AWS (issue 10; Scheduler User
+   Guide, "Set up the execution role"): ``scheduler.amazonaws.com`` assumes the target's RoleArn,
+   which must allow ``lambda:InvokeFunction`` on the target's ARN (``invoke_check``, built by
+   :class:`lambent.iam.service_calls.ServiceCalls`). A denial is a failed target invocation like
+   any other: retried (the role may be fixed meanwhile), then dead-lettered with ERROR_CODE
+   ``AccessDeniedException`` and AWS's denial text as ERROR_MESSAGE.
 It then sleeps until the next fire or retry time, at most ``max_sleep_real_s``, or until a
 schedule changes. Every wait has a timeout; an error on one schedule or delivery is logged and
 the loop goes on.
@@ -25,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from lambent.errors import LambentError, ResourceNotFound, ResourceNotReady, TooManyRequests
+from lambent.errors import AccessDenied, LambentError, ResourceNotFound, ResourceNotReady, TooManyRequests
 from lambent.schedules import retry
 from lambent.schedules.clock import Clock
 from lambent.schedules.dead_letters import DeadLetterSink
@@ -53,8 +59,15 @@ class Enqueuer(Protocol):
         ...
 
 
+#: (role ARN, function ARN) -> nothing if Scheduler acting with that role may invoke the
+#: function; raises AccessDenied (``lambent.iam.service_calls.InvokeCheck``).
+InvokeCheck = Callable[[str, str], None]
+
+
 def error_code(exc: BaseException) -> str:
     """The ERROR_CODE a dead-letter message carries: the Lambda API's error code."""
+    if isinstance(exc, AccessDenied):
+        return "AccessDeniedException"
     if isinstance(exc, ResourceNotFound):
         return "ResourceNotFoundException"
     if isinstance(exc, TooManyRequests):
@@ -73,8 +86,10 @@ class ScheduleEngine:
 
     def __init__(self, service: SchedulerService, *, enqueuer: Enqueuer, dead_letters: DeadLetterSink,
                  settings: ScheduleSettings, clock: Clock | None = None,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random, invoke_check: InvokeCheck | None = None) -> None:
         self.service = service
+        #: Authorises each attempt (None: every target is invoked unchecked, as before issue 10).
+        self.invoke_check = invoke_check
         self.enqueuer = enqueuer
         self.dead_letters = dead_letters
         self.settings = settings
@@ -180,6 +195,8 @@ class ScheduleEngine:
         attempt = d.attempts + 1
         payload = render_input(d, attempt)
         try:
+            if self.invoke_check is not None:
+                self.invoke_check(d.target.role_arn, d.target.arn)
             request_id = await asyncio.wait_for(
                 # The execution id as request id: a redelivered occurrence is recognisable by the
                 # function (context.aws_request_id), as it is on every retry of a Lambda event.
