@@ -1,0 +1,210 @@
+"""Lambda's own metrics, namespace ``AWS/Lambda``, as Lambda publishes them.
+
+AWS, "Types of metrics for Lambda functions" (Lambda developer guide,
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
+
+- Invocations (Count): every invocation that ran the code, successful or a function error;
+  throttled requests are not counted. Errors (Count): invocations that ended in a function error
+  (recorded as 0 for the others, so Average is the error rate). Throttles (Count): requests refused
+  for lack of concurrency. Duration (Milliseconds): time spent in the handler; percentiles as
+  extended statistics.
+- ConcurrentExecutions (Count, read with Maximum): environments processing events at once;
+  UnreservedConcurrentExecutions (Count): the same for functions without reserved concurrency,
+  account-wide only.
+- DeadLetterErrors, DestinationDeliveryFailures (Count): an async event's failure that could not
+  reach its dead-letter queue / destination. AsyncEventsReceived (Count): events queued;
+  AsyncEventAge (Milliseconds): time from queueing to the invocation attempt; AsyncEventsDropped
+  (Count): events dropped without running successfully.
+
+Dimensions (Lambda's combinations): none (across all functions), ``FunctionName``,
+``FunctionName`` + ``Resource`` (``NAME:QUALIFIER``, a version or alias the request named), and
+``FunctionName`` + ``Resource`` + ``ExecutedVersion`` for requests through an alias (the version
+the alias routed to).
+
+The feed is :meth:`LambdaMetrics.observe` on ``InvokeService.observers`` (config and outcome; the
+request's qualifier when the hook passes it), :meth:`throttled` where the concurrency limiter
+refuses, the ``async_*`` methods on the async queue's paths and :meth:`sample_concurrency` every
+second. Each is a few dict updates on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lambent.observability.metrics.series import Dimensions, Series, dimensions
+from lambent.observability.metrics.service import MetricsService
+
+NAMESPACE = "AWS/Lambda"
+LATEST = "$LATEST"
+
+#: upper bounds (seconds) of the Prometheus duration histogram
+DURATION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+
+
+class ConfigLike(Protocol):
+    """What LambdaMetrics reads of lambent.control.model.FunctionConfig."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+class OutcomeLike(Protocol):
+    """What LambdaMetrics reads of lambent.worker.environment.InvokeOutcome."""
+
+    @property
+    def function_error(self) -> str | None: ...
+
+    @property
+    def duration_ms(self) -> float: ...
+
+
+@dataclass
+class Totals:
+    """Cumulative counters of one function version since the server started (Prometheus)."""
+
+    function: str
+    version: str
+    invocations: int = 0
+    errors: int = 0
+    throttles: int = 0
+    duration_sum_s: float = 0.0
+    #: cumulative counts per DURATION_BUCKETS_S bound (+Inf is ``invocations``)
+    duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS_S))
+    async_received: int = 0
+    async_dropped: int = 0
+    dead_letter_errors: int = 0
+    destination_failures: int = 0
+
+
+def dimension_sets(name: str, qualifier: str | None, executed: str) -> tuple[Dimensions, ...]:
+    """Lambda's dimension combinations for one request of ``name`` (qualified as the request
+    named it) that ran version ``executed``."""
+    sets: list[Dimensions] = [(), (("FunctionName", name),)]
+    if qualifier:
+        resource = {"FunctionName": name, "Resource": f"{name}:{qualifier}"}
+        sets.append(dimensions(resource))
+        if not qualifier.isdigit() and qualifier != LATEST:  # an alias
+            sets.append(dimensions({**resource, "ExecutedVersion": executed}))
+    return tuple(sets)
+
+
+class LambdaMetrics:
+    """Scope: one per server, beside its :class:`MetricsService`."""
+
+    def __init__(self, metrics: MetricsService) -> None:
+        self.metrics = metrics
+        self._totals: dict[tuple[str, str], Totals] = {}
+        self._series: dict[tuple[str, tuple[Dimensions, ...]], tuple[Series, ...]] = {}
+        self._sampler: asyncio.Task[None] | None = None
+
+    def _each(self, metric: str, sets: tuple[Dimensions, ...]) -> tuple[Series, ...]:
+        key = (metric, sets)
+        found = self._series.get(key)
+        if found is None:
+            if len(self._series) > 65536:  # names come from the function registry; stay bounded anyway
+                self._series.clear()
+            found = self._series[key] = tuple(Series(NAMESPACE, metric, dims) for dims in sets)
+        return found
+
+    def _emit(self, metric: str, sets: tuple[Dimensions, ...], value: float, unit: str) -> None:
+        record = self.metrics.record
+        for series in self._each(metric, sets):
+            record(series, value, unit=unit)
+
+    def totals_of(self, name: str, version: str) -> Totals:
+        key = (name, version)
+        found = self._totals.get(key)
+        if found is None:
+            found = self._totals[key] = Totals(name, version)
+        return found
+
+    def totals(self) -> Iterator[Totals]:
+        return iter(list(self._totals.values()))
+
+    def forget(self, name: str) -> None:
+        """The function was deleted: its Prometheus counters go (CloudWatch's data stays)."""
+        for key in [k for k in self._totals if k[0] == name]:
+            del self._totals[key]
+
+    # -- feeds --------------------------------------------------------------------------------------
+    def observe(self, cfg: ConfigLike, outcome: OutcomeLike, qualifier: str | None = None) -> None:
+        """One invocation that ran (InvokeService observer)."""
+        sets = dimension_sets(cfg.name, qualifier, cfg.version)
+        failed = outcome.function_error is not None
+        self._emit("Invocations", sets, 1.0, "Count")
+        self._emit("Errors", sets, 1.0 if failed else 0.0, "Count")
+        self._emit("Duration", sets, outcome.duration_ms, "Milliseconds")
+        totals = self.totals_of(cfg.name, cfg.version)
+        totals.invocations += 1
+        totals.errors += failed
+        seconds = outcome.duration_ms / 1000.0
+        totals.duration_sum_s += seconds
+        buckets = totals.duration_buckets
+        for i, bound in enumerate(DURATION_BUCKETS_S):
+            if seconds <= bound:
+                buckets[i] += 1
+
+    def throttled(self, name: str, qualifier: str | None = None, version: str | None = None) -> None:
+        """A request refused for lack of concurrency (TooManyRequests from the limiter)."""
+        sets = dimension_sets(name, qualifier, version or qualifier or LATEST)
+        self._emit("Throttles", sets, 1.0, "Count")
+        self.totals_of(name, version or LATEST).throttles += 1
+
+    def async_received(self, name: str, qualifier: str | None = None) -> None:
+        self._emit("AsyncEventsReceived", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self.totals_of(name, qualifier or LATEST).async_received += 1
+
+    def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None:
+        """An async event is attempted ``age_ms`` after it was queued."""
+        self._emit("AsyncEventAge", dimension_sets(name, qualifier, qualifier or LATEST), max(0.0, age_ms),
+                   "Milliseconds")
+
+    def async_dropped(self, name: str, qualifier: str | None = None) -> None:
+        """An event left the queue without a successful run (retries or age exhausted, function gone)."""
+        self._emit("AsyncEventsDropped", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self.totals_of(name, qualifier or LATEST).async_dropped += 1
+
+    def dead_letter_error(self, name: str, qualifier: str | None = None) -> None:
+        self._emit("DeadLetterErrors", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self.totals_of(name, qualifier or LATEST).dead_letter_errors += 1
+
+    def destination_failure(self, name: str, qualifier: str | None = None) -> None:
+        self._emit("DestinationDeliveryFailures", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self.totals_of(name, qualifier or LATEST).destination_failures += 1
+
+    def sample_concurrency(self, running: Mapping[str, int], unreserved: int) -> None:
+        """One sample of the limiter: environments busy per function and in the unreserved pool."""
+        record = self.metrics.record
+        total = 0
+        for name, count in running.items():
+            total += count
+            for series in self._each("ConcurrentExecutions", ((("FunctionName", name),),)):
+                record(series, float(count), unit="Count")
+        for series in self._each("ConcurrentExecutions", ((),)):
+            record(series, float(total), unit="Count")
+        for series in self._each("UnreservedConcurrentExecutions", ((),)):
+            record(series, float(unreserved), unit="Count")
+
+    # -- the concurrency sampler --------------------------------------------------------------------
+    def start_sampling(self, running: Callable[[], Mapping[str, int]], unreserved: Callable[[], int],
+                       interval_s: float = 1.0) -> None:
+        async def sample() -> None:
+            while True:
+                self.sample_concurrency(running(), unreserved())
+                await asyncio.sleep(interval_s)
+
+        self._sampler = asyncio.create_task(sample(), name="lambda-concurrency-sampler")
+
+    async def stop_sampling(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+            self._sampler = None
