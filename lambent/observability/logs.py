@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,6 +178,7 @@ class LogStreamWriter:
             self._fd = os.open(self._path(), flags, 0o600)
         except FileNotFoundError:
             self._dir.mkdir(parents=True, exist_ok=True)
+            self._store._group_made(self._dir)
             self._fd = os.open(self._path(), flags, 0o600)
 
     def roll(self) -> None:
@@ -246,9 +248,10 @@ class LogStore:
     """All log groups of a server (with ``quota``: accounting and rotation), or of a CLI reader.
     Scope: one per server process; writers and quota bookkeeping run on the event loop."""
 
-    def __init__(self, root: Path, quota: LogQuota | None = None) -> None:
+    def __init__(self, root: Path, quota: LogQuota | None = None, *, create: bool = True) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
         self.quota = quota or LogQuota.unlimited()
         self.usage = LogUsage(self.quota)
         self._writers: dict[str, set[LogStreamWriter]] = {}
@@ -345,7 +348,10 @@ class LogStore:
 
     # -- reading ----------------------------------------------------------------------------------
     def groups(self) -> list[str]:
-        return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
+        try:
+            return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
+        except FileNotFoundError:
+            return []
 
     def streams(self, group: str) -> list[str]:
         return sorted(unquote(base) for base in _listing(self.root / _enc(group)))
@@ -400,3 +406,322 @@ class LogStore:
     def events(self, group: str) -> Iterator[LogEvent]:
         """All events of a group, merged across streams in timestamp order."""
         return iter(self.read_group(group, {}))
+
+    # -- the CloudWatch Logs API's view (lambent/api/logs_api.py, lambent logs) -------------------
+    def group_dir(self, group: str) -> Path:
+        """The directory of ``group``; refuses names that are not one safe file name."""
+        enc = _enc(group)
+        if not group or group in (".", "..") or len(enc) > _MAX_NAME:
+            raise LogNameError(f"The log group name {group!r} is not valid on this lambent server "
+                               f"(at most {_MAX_NAME} characters once '/' is encoded as %2F).")
+        return self.root / enc
+
+    def _stream_base(self, stream: str) -> str:
+        enc = _enc(stream)
+        if not stream or len(enc) > _MAX_NAME - 32:
+            raise LogNameError(f"The log stream name {stream!r} is not valid on this lambent server "
+                               f"(at most {_MAX_NAME - 32} characters once '/' and '[' ']' are encoded).")
+        return enc
+
+    def has_group(self, group: str) -> bool:
+        return self.group_dir(group).is_dir()
+
+    def create_group(self, group: str, now_ms: int | None = None) -> bool:
+        """Create an empty group; False if it exists."""
+        d = self.group_dir(group)
+        try:
+            d.mkdir(parents=True)
+        except FileExistsError:
+            return False
+        self._write_meta(d, {"creationTime": now_ms if now_ms is not None else int(time.time() * 1000)})
+        return True
+
+    def _group_made(self, d: Path) -> None:
+        """A writer created its group's directory (a function's first log line)."""
+        if not (d / _META).exists():
+            with contextlib.suppress(OSError):
+                self._write_meta(d, {"creationTime": int(time.time() * 1000)})
+
+    @staticmethod
+    def _write_meta(d: Path, meta: dict[str, int]) -> None:
+        tmp = d / (_META + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, d / _META)
+
+    def _read_meta(self, d: Path) -> dict[str, int]:
+        try:
+            raw = json.loads((d / _META).read_text())
+        except (OSError, ValueError):
+            raw = {}
+        meta = {k: int(v) for k, v in raw.items() if isinstance(v, int)} if isinstance(raw, dict) else {}
+        if "creationTime" not in meta:
+            with contextlib.suppress(OSError):
+                meta["creationTime"] = int(d.stat().st_mtime * 1000)
+        return meta
+
+    def set_retention(self, group: str, days: int | None) -> None:
+        d = self.group_dir(group)
+        meta = self._read_meta(d)
+        meta.pop("retentionInDays", None)
+        if days is not None:
+            meta["retentionInDays"] = days
+        self._write_meta(d, meta)
+
+    def group_info(self, group: str) -> GroupInfo | None:
+        d = self.group_dir(group)
+        if not d.is_dir():
+            return None
+        meta = self._read_meta(d)
+        stored = 0
+        for segs in _listing(d).values():
+            for _, path in segs:
+                with contextlib.suppress(OSError):
+                    stored += path.stat().st_size
+        return GroupInfo(group, meta.get("creationTime", 0), meta.get("retentionInDays"), stored)
+
+    def create_stream(self, group: str, stream: str) -> bool:
+        """Create an empty stream (its first segment, empty); False if it exists."""
+        d = self.group_dir(group)
+        base = self._stream_base(stream)
+        if _segments(d, base):
+            return False
+        try:
+            fd = os.open(d / _segment_name(base, 0), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+    def has_stream(self, group: str, stream: str) -> bool:
+        return bool(_segments(self.group_dir(group), self._stream_base(stream)))
+
+    def stream_infos(self, group: str, prefix: str = "") -> list[StreamInfo]:
+        """Every stream of ``group`` (names starting with ``prefix``): first and last event times
+        read from the first line and the tail of the newest segment, not the whole stream."""
+        out: list[StreamInfo] = []
+        for base, segs in _listing(self.group_dir(group)).items():
+            name = unquote(base)
+            if prefix and not name.startswith(prefix):
+                continue
+            out.append(_stream_info(name, segs))
+        out.sort(key=lambda s: s.name)
+        return out
+
+    def stream_writer(self, group: str, stream: str) -> LogStreamWriter:
+        """The open writer of this stream if one exists (one writer per stream: an execution
+        environment's, shared with PutLogEvents), else a new one."""
+        base = self._stream_base(stream)
+        for w in self._writers.get(group, ()):
+            if w._base == base and not w._closed and not w._detached:
+                return w
+        d = self.group_dir(group)
+        w = LogStreamWriter(self, group, d, base)
+        self._writers.setdefault(group, set()).add(w)
+        return w
+
+    def at_boundary(self, group: str, stream: str, offset: int) -> bool:
+        """Whether ``offset`` is where an event begins or the stream ends (a token a client sent
+        back must be one): a segment's start, or just after a newline."""
+        segs = _segments(self.group_dir(group), self._stream_base(stream))
+        if offset < 0:
+            return False
+        if not segs or offset <= segs[0][0]:
+            return True
+        for start, path in segs:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if offset == start:
+                return True
+            if start < offset <= start + size:
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(offset - start - 1)
+                        return f.read(1) == b"\n"
+                except OSError:
+                    return False
+        return False
+
+    def scan(self, group: str, stream: str, offset: int = 0) -> Iterator[Positioned]:
+        """Events of one stream from stream offset ``offset``, lazily, each with its start and
+        end offsets (what tokens are made of)."""
+        return _scan(_segments(self.group_dir(group), self._stream_base(stream)), stream, offset)
+
+
+_META = "lambent-group.json"
+#: Longest encoded group or stream file name (NAME_MAX is 255; segments add '+<offset>.jsonl').
+_MAX_NAME = 240
+
+
+class LogNameError(ValueError):
+    """A group or stream name that cannot be one file name (the API answers InvalidParameterException)."""
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    name: str
+    creation_ms: int
+    retention_days: int | None
+    stored_bytes: int
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    name: str
+    creation_ms: int
+    first_ms: int | None
+    last_ms: int | None
+    last_write_ms: int
+    stored_bytes: int
+
+
+@dataclass(frozen=True)
+class Positioned:
+    start: int
+    end: int
+    event: LogEvent
+
+
+def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Positioned]:
+    for i, (start, path) in enumerate(segs):
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            continue
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            if start + size <= offset:
+                continue
+            pos = max(offset, start)
+            f.seek(pos - start)
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    if i == len(segs) - 1:
+                        return  # a half-written line: the next read gets it
+                    break  # a crash's torn end of an older segment
+                end = pos + len(raw)
+                try:
+                    obj = json.loads(raw)
+                    ev = LogEvent(int(obj["t"]), str(obj["m"]), stream)
+                except (ValueError, TypeError, KeyError):
+                    pos = end
+                    continue
+                yield Positioned(pos, end, ev)
+                pos = end
+            offset = start + size
+
+
+def _first_ts(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(1 << 21)
+        return int(json.loads(line)["t"]) if line.endswith(b"\n") else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _last_ts(path: Path, size: int) -> int | None:
+    if size == 0:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, size - (1 << 16)))
+            tail = f.read()
+    except OSError:
+        return None
+    lines = tail.split(b"\n")
+    for raw in reversed(lines[1:-1] if size > len(tail) else lines[:-1]):
+        try:
+            return int(json.loads(raw)["t"])
+        except (ValueError, TypeError, KeyError):
+            continue
+    return None
+
+
+def _stream_info(name: str, segs: list[tuple[int, Path]]) -> StreamInfo:
+    stats: list[tuple[Path, int, float]] = []
+    for _, path in segs:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            stats.append((path, st.st_size, st.st_mtime))
+    stored = sum(s for _, s, _ in stats)
+    first = next((t for p, s, _ in stats if s and (t := _first_ts(p)) is not None), None)
+    last = next((t for p, s, _ in reversed(stats) if s and (t := _last_ts(p, s)) is not None), None)
+    mtime = int(stats[-1][2] * 1000) if stats else 0
+    created = int(stats[0][2] * 1000) if stats else 0
+    if first is not None:
+        created = min(created, first)
+    return StreamInfo(name, created, first, last, mtime, stored)
+
+
+#: Events a FilterLogEvents page reads at most (matching or not): a page's cost is bounded.
+FILTER_SCAN_BUDGET = 200_000
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    events: list[Positioned]
+    #: where the next page resumes (stream -> offset, -1: read to its end), None when done
+    positions: dict[str, int] | None
+
+
+def filter_events(
+    store: LogStore, group: str, matcher: Callable[[str], bool], *, streams: list[str] | None = None,
+    prefix: str = "", start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
+    positions: dict[str, int] | None = None, budget: int = FILTER_SCAN_BUDGET,
+) -> FilterResult:
+    """Matching events of a group's streams, merged by timestamp (ties: stream name, offset),
+    from ``positions``; reads at most ``budget`` events. Each stream is read in append order, so
+    a page resumes exactly where the previous one stopped even if timestamps are not sorted."""
+    names = [s for s in store.streams(group) if s.startswith(prefix)] if streams is None else list(streams)
+    pos = dict(positions or {})
+    heap: list[tuple[int, str, int, Positioned, Iterator[Positioned]]] = []
+    scanned = 0
+
+    reached: dict[str, int] = {}
+
+    def advance(name: str, it: Iterator[Positioned]) -> Positioned | None:
+        nonlocal scanned
+        for pe in it:
+            scanned += 1
+            reached[name] = pe.end
+            t = pe.event.timestamp_ms
+            if (start_ms is None or t >= start_ms) and (end_ms is None or t < end_ms):
+                return pe
+            if scanned >= budget:
+                break
+        return None
+
+    state: dict[str, int] = {}
+    iters: dict[str, Iterator[Positioned]] = {}
+    for name in names:
+        at = pos.get(name, 0)
+        if at < 0:
+            state[name] = -1
+            continue
+        try:
+            it = store.scan(group, name, at)
+        except ValueError:
+            continue
+        iters[name] = it
+        first = advance(name, it)
+        if first is None:
+            state[name] = -1 if scanned < budget else reached.get(name, at)
+            continue
+        heapq.heappush(heap, (first.event.timestamp_ms, name, first.start, first, it))
+    out: list[Positioned] = []
+    while heap and len(out) < limit and scanned < budget:
+        _, name, _, pe, it = heapq.heappop(heap)
+        if matcher(pe.event.message):
+            out.append(pe)
+        nxt = advance(name, it)
+        if nxt is None:
+            state[name] = -1 if scanned < budget else reached.get(name, pe.end)
+        else:
+            heapq.heappush(heap, (nxt.event.timestamp_ms, name, nxt.start, nxt, it))
+    for _, name, start, _, _ in heap:
+        state[name] = start
+    if all(v == -1 for v in state.values()):
+        return FilterResult(out, None)
+    return FilterResult(out, state)
