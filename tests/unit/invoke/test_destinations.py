@@ -5,13 +5,14 @@ way the failure is logged once, with its target and request id, and never droppe
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from lambent.errors import DeliveryFailed, ResourceNotFound
+from lambent.errors import AccessDenied, DeliveryFailed, ResourceNotFound
 from lambent.invoke.destinations import Destinations, translate
 from lambent.settings import AwsEndpointSettings
 
@@ -112,3 +113,80 @@ async def test_a_lambda_destination_that_is_gone_is_recorded_once() -> None:
                         success=False)
     [(rid, _, _, error)] = store.undeliverable
     assert rid == "r4" and "Function not found" in error
+
+
+# -- a Lambda destination is invoked with the source function's execution role (issue 10) ------
+
+DEST = "arn:aws:lambda:us-east-1:000000000000:function:dest"
+SOURCE_ROLE = "arn:aws:iam::000000000000:role/source-exec"
+
+
+class Enqueued:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    async def __call__(self, name: str, qualifier: str | None, payload: bytes) -> str:
+        self.calls.append((name, qualifier))
+        return "queued"
+
+
+class Check:
+    """An invoke check allowing only (role, function) pairs in ``allowed``; records what it was asked."""
+
+    def __init__(self, *allowed: tuple[str, str]) -> None:
+        self.allowed = set(allowed)
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, role_arn: str, function_arn: str) -> None:
+        self.asked.append((role_arn, function_arn))
+        if (role_arn, function_arn) not in self.allowed:
+            raise AccessDenied(f"User: arn:aws:sts::000000000000:assumed-role/source-exec/lambda is not authorized to "
+                               f"perform: lambda:InvokeFunction on resource: {function_arn}")
+
+
+def checked(check: Check, store: Store) -> tuple[Destinations, Enqueued]:
+    enqueue = Enqueued()
+    d = Destinations(AwsEndpointSettings(), "us-east-1", store, 4, enqueue, retry_delay_s=0,  # type: ignore[arg-type]
+                     invoke_check=check)
+    return d, enqueue
+
+
+async def test_a_lambda_destination_the_source_role_may_invoke_is_delivered() -> None:
+    store, check = Store(), Check((SOURCE_ROLE, DEST + ":live"))
+    d, enqueue = checked(check, store)
+    await d.send_record(DEST + ":live", {"requestContext": {"requestId": "r5"}}, success=True, role=SOURCE_ROLE)
+    assert check.asked == [(SOURCE_ROLE, DEST + ":live")]  # the destination as it is named
+    assert enqueue.calls == [("dest", "live")]
+    assert (d.delivered, d.failed, store.undeliverable) == (1, 0, [])
+
+
+async def test_a_denied_lambda_destination_is_tried_once_and_recorded_with_the_denial(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store, check = Store(), Check()
+    d, enqueue = checked(check, store)
+    with caplog.at_level(logging.ERROR, logger="lambent.invoke.destinations"):
+        await d.send_record(DEST, {"requestContext": {"requestId": "r6"}}, success=False, role=SOURCE_ROLE)
+    # never invoked, not retried (the same call fails the same way), never dropped
+    assert enqueue.calls == [] and len(check.asked) == 1
+    [(rid, target, body, error)] = store.undeliverable
+    assert (rid, target) == ("r6", DEST)
+    assert json.loads(body) == {"requestContext": {"requestId": "r6"}}
+    assert error.startswith("AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/source-exec/lambda "
+                            "is not authorized to perform: lambda:InvokeFunction")
+    assert d.failed == 1
+    assert any("(not retryable)" in r.getMessage() and "r6" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_record_whose_source_role_is_unknown_is_not_invoked_as_nobody() -> None:
+    store, check = Store(), Check((SOURCE_ROLE, DEST))
+    d, enqueue = checked(check, store)
+    await d.send_record(DEST, {"requestContext": {"requestId": "r7"}}, success=True)
+    assert enqueue.calls == [] and check.asked == []
+    [(_, _, _, error)] = store.undeliverable
+    assert error.startswith("AccessDeniedException:")
+
+
+def test_access_denied_is_a_permanent_delivery_failure() -> None:
+    failure = translate(AccessDenied("no"), DEST)
+    assert (failure.retryable, failure.code, failure.message) == (False, "AccessDeniedException",
+                                                                 "AccessDeniedException: no")
