@@ -39,11 +39,14 @@ from lambent.control.validation import (
     Checker,
 )
 from lambent.errors import (
+    AccessDenied,
     InvalidParameterValue,
     InvalidRequestContent,
     RequestEntityTooLarge,
     RequestTooLarge,
 )
+from lambent.iam.policy import Caller
+from lambent.iam.sts import _trusted
 from lambent.platform import Platform
 from lambent.worker.environment import InvokeRequest
 
@@ -120,13 +123,36 @@ def _dead_letter_arn(dlc: Mapping[str, Any] | None) -> str | None:
     return str(target)
 
 
-def _check_snap_start(params: Mapping[str, Any]) -> None:
-    """SnapStart is honoured only as AWS's default (ApplyOn None): lambent has no snapshots."""
+def _snap_start(params: Mapping[str, Any]) -> str | NotGiven:
+    """SnapStart's ApplyOn (NOT_GIVEN without SnapStart; ``{}`` is AWS's default, None). Only None
+    is honoured: lambent has no snapshots."""
     snap = params.get("SnapStart")
-    if snap and snap.get("ApplyOn") not in (None, "None"):
+    if snap is None:
+        return NOT_GIVEN
+    apply_on = snap.get("ApplyOn") or "None"
+    if apply_on != "None":
         raise InvalidParameterValue(
-            f"SnapStart ApplyOn {snap.get('ApplyOn')} is not supported by this lambent server yet; only None is."
+            f"SnapStart ApplyOn {apply_on} is not supported by this lambent server yet; only None is."
         )
+    return str(apply_on)
+
+
+#: Lambda's service principal: the execution role's trust policy must let it assume the role.
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def _check_execution_role(p: Platform, role_arn: str, function_name: str) -> None:
+    """CreateFunction / UpdateFunctionConfiguration's Role: a role of the function's own account
+    (AWS: "Cross-account pass role is not allowed.") that exists and whose trust policy lets
+    Lambda assume it, evaluated as STS does when the function's credentials are issued (same
+    session name). Nothing is issued here: a CreateFunction costs no session. The caller's
+    ``iam:PassRole`` on the role was checked by the authorisation step before the handler."""
+    if role_arn.split(":")[4:5] != [p.settings.account_id]:
+        raise AccessDenied("Cross-account pass role is not allowed.", role=role_arn)
+    role = p.iam.role_by_arn(role_arn)
+    if role is None or not _trusted(p.iam, role, Caller.service(LAMBDA_SERVICE), None, {"sts:RoleSessionName": function_name}):
+        raise InvalidParameterValue(ROLE_NOT_ASSUMABLE, role=role_arn)
 
 
 def _check_architectures(archs: list[str] | None) -> None:
@@ -168,7 +194,7 @@ _CONFIG_HANDLED: dict[str, frozenset[str] | None] = {
 async def create_function(call: Call) -> Output:
     p, params = call.platform, call.params
     _check_domain(params, name_required=True)
-    _check_snap_start(params)
+    snap_start = _snap_start(params)
     ref = arns.parse_function_name(params["FunctionName"])
     arns.check_account(ref, p.settings.region, p.settings.account_id)
     if ref.qualifier:
@@ -179,6 +205,7 @@ async def create_function(call: Call) -> Output:
     if not runtime or not handler:
         raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
     _check_architectures(params.get("Architectures"))
+    _check_execution_role(p, params["Role"], ref.name)
     zip_file = _decode_zip(params["Code"], p.settings.limits.zip_max_bytes)
     logging_cfg = params.get("LoggingConfig") or {}
     cfg = await p.functions.create(
@@ -197,6 +224,7 @@ async def create_function(call: Call) -> Output:
             application_log_level=logging_cfg.get("ApplicationLogLevel"),
             system_log_level=logging_cfg.get("SystemLogLevel"),
             dead_letter_arn=_dead_letter_arn(params.get("DeadLetterConfig")),
+            snap_start_apply_on=snap_start if isinstance(snap_start, str) else "None",
         )
     )
     if params.get("Publish"):
@@ -310,6 +338,7 @@ def config_update(params: Mapping[str, Any]) -> ConfigUpdate:
         log_group=_member(logging_cfg.get("LogGroup") or None),
         application_log_level=_member(logging_cfg.get("ApplicationLogLevel") or None),
         system_log_level=_member(logging_cfg.get("SystemLogLevel") or None),
+        snap_start_apply_on=_snap_start(params),
     )
 
 
@@ -320,9 +349,11 @@ async def update_function_configuration(call: Call) -> Output:
     if qualifier is not None:
         raise InvalidParameterValue("Updating the configuration of a qualified function is not allowed.")
     _check_domain(params)
-    _check_snap_start(params)
     p.functions.entry(name)  # 404 before anything else
-    cfg = await p.functions.update_configuration(name, config_update(params), params.get("RevisionId"))
+    update = config_update(params)
+    if isinstance(update.role, str):
+        _check_execution_role(p, update.role, name)
+    cfg = await p.functions.update_configuration(name, update, params.get("RevisionId"))
     return shapes.function_configuration(cfg, p.functions.arn(name))
 
 

@@ -39,7 +39,7 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
         "PackageType": cfg.package_type,
         "Architectures": list(cfg.architectures),
         "EphemeralStorage": {"Size": cfg.ephemeral_storage_mb},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": {"ApplyOn": cfg.snap_start_apply_on, "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": cfg.log_group_name},
         "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(arn.split(":", 4)[3], cfg.runtime)},
     }

@@ -7,6 +7,7 @@ in CI (``CI=true``) a missing prerequisite is a failure, never a skip.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -31,6 +32,17 @@ from lambent.sandbox import kill_leftover_sandboxes
 ACCESS_KEY = "LKIATESTACCESSKEY001"
 SECRET_KEY = "test-secret-key-for-integration-tests"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+#: A second execution role, for tests that switch a function's role.
+OTHER_ROLE = "arn:aws:iam::000000000000:role/other"
+#: The trust of the harness's roles: Lambda runs functions with them, EventBridge Scheduler
+#: invokes schedule targets with them.
+ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]},
+    "Action": "sts:AssumeRole"}]})
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+#: Schedule targets and Lambda destinations are authorised with the role: it may invoke any function.
+INVOKE_ANY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]})
 
 
 def _missing_prerequisite() -> str | None:
@@ -116,11 +128,34 @@ class Server:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
+                    healthy = r.status == 200
             except OSError:
                 time.sleep(0.05)
+                continue
+            if healthy:
+                self.provision_roles()
+                return self
         raise RuntimeError(f"server not healthy in {timeout_s}s:\n{self.log()}")
+
+    def provision_roles(self) -> None:
+        """Create the execution roles every test uses (:data:`ROLE`, :data:`OTHER_ROLE`) through the
+        IAM API, as the server's root, if they are not there yet (a restart keeps them). A server
+        started with generated root credentials (the README walkthrough) gets none: its user
+        creates what it needs."""
+        env = self.env()
+        key, secret = env.get("LAMBENT_ROOT_ACCESS_KEY_ID"), env.get("LAMBENT_ROOT_SECRET_ACCESS_KEY")
+        if not key or not secret:
+            return
+        iam = boto3.client("iam", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key,
+                           aws_secret_access_key=secret, config=Config(retries={"max_attempts": 0}))
+        for arn in (ROLE, OTHER_ROLE):
+            name = arn.rsplit("/", 1)[-1]
+            try:
+                iam.create_role(RoleName=name, AssumeRolePolicyDocument=ROLE_TRUST)
+            except iam.exceptions.EntityAlreadyExistsException:
+                continue
+            iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)
+            iam.put_role_policy(RoleName=name, PolicyName="invoke-any", PolicyDocument=INVOKE_ANY)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
