@@ -98,6 +98,7 @@ class UsageStore:
         self._writer = threading.Thread(target=self._write_loop, name="usage-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
         #: Records dropped since start (full queue, full disk, database errors).
         self.dropped = 0
         #: Records committed since start.
@@ -133,9 +134,15 @@ class UsageStore:
             return False
         return True
 
+    def wait_settled(self, count: int, timeout_s: float) -> bool:
+        """Wait until ``count`` records were written or dropped since start (tests, tools)."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self.written + self.dropped >= count, timeout_s)
+
     def _drop(self, n: int, cause: str) -> None:
         with self._lock:
             self.dropped += n
+            self._settled.notify_all()
             total = self.dropped
             now = time.monotonic()
             due = now - self._last_log.get(cause, -_LOG_EVERY_S) >= _LOG_EVERY_S
@@ -204,6 +211,7 @@ class UsageStore:
             return
         with self._lock:
             self.written += len(batch)
+            self._settled.notify_all()
 
     def close(self, timeout_s: float = 10) -> None:
         """Write what is queued, then stop the writer. Idempotent."""
