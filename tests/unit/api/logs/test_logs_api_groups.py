@@ -1,0 +1,144 @@
+"""Log groups and streams through boto3's logs client (json 1.1 on the wire) and the layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from logs_wire import Server
+
+from lambent.iam.model import Principal, PrincipalKind
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    err = exc.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+def test_create_describe_delete_group(logs: Any) -> None:
+    logs.create_log_group(logGroupName="/app/one")
+    logs.create_log_group(logGroupName="/app/two")
+    logs.create_log_group(logGroupName="other")
+    groups = logs.describe_log_groups(logGroupNamePrefix="/app/")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/app/one", "/app/two"]
+    g = groups[0]
+    assert g["arn"] == "arn:aws:logs:us-east-1:000000000000:log-group:/app/one:*"
+    assert g["logGroupArn"] == "arn:aws:logs:us-east-1:000000000000:log-group:/app/one"
+    assert g["storedBytes"] == 0 and g["creationTime"] > 0 and "retentionInDays" not in g
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_group(logGroupName="/app/one")
+    assert _code(exc) == ("ResourceAlreadyExistsException", "The specified log group already exists")
+    logs.delete_log_group(logGroupName="/app/one")
+    with pytest.raises(ClientError) as exc:
+        logs.delete_log_group(logGroupName="/app/one")
+    assert _code(exc) == ("ResourceNotFoundException", "The specified log group does not exist.")
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/app/two", "other"]
+
+
+def test_describe_log_groups_pages_with_next_token(logs: Any) -> None:
+    for i in range(7):
+        logs.create_log_group(logGroupName=f"g{i}")
+    first = logs.describe_log_groups(limit=3)
+    assert [g["logGroupName"] for g in first["logGroups"]] == ["g0", "g1", "g2"]
+    pages = logs.get_paginator("describe_log_groups").paginate(PaginationConfig={"PageSize": 3})
+    names = [g["logGroupName"] for page in pages for g in page["logGroups"]]
+    assert names == [f"g{i}" for i in range(7)]
+
+
+def test_function_logs_written_by_the_platform_appear(server: Server, logs: Any) -> None:
+    w = server.logs.writer("/aws/lambda/fn", "2026/12/02/[$LATEST]abc")
+    w.write("START RequestId: 1", 1_000)
+    w.write("hello", 2_000)
+    w.close()
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/aws/lambda/fn"]
+    s = logs.describe_log_streams(logGroupName="/aws/lambda/fn")["logStreams"][0]
+    assert s["logStreamName"] == "2026/12/02/[$LATEST]abc"
+    assert (s["firstEventTimestamp"], s["lastEventTimestamp"]) == (1_000, 2_000)
+    assert s["arn"].endswith(":log-group:/aws/lambda/fn:log-stream:2026/12/02/[$LATEST]abc")
+    events = logs.get_log_events(logGroupName="/aws/lambda/fn", logStreamName=s["logStreamName"])["events"]
+    assert [e["message"] for e in events] == ["START RequestId: 1", "hello"]
+
+
+def test_streams_order_by_last_event_time_descending_and_pages(server: Server, logs: Any) -> None:
+    logs.create_log_group(logGroupName="g")
+    for name, t in (("a", 300), ("b", 100), ("c", 200)):
+        logs.create_log_stream(logGroupName="g", logStreamName=name)
+        logs.put_log_events(logGroupName="g", logStreamName=name, logEvents=[{"timestamp": _now() + t, "message": name}])
+    by_time = logs.describe_log_streams(logGroupName="g", orderBy="LastEventTime", descending=True)["logStreams"]
+    assert [s["logStreamName"] for s in by_time] == ["a", "c", "b"]
+    page = logs.describe_log_streams(logGroupName="g", orderBy="LastEventTime", descending=True, limit=2)
+    assert [s["logStreamName"] for s in page["logStreams"]] == ["a", "c"]
+    rest = logs.describe_log_streams(logGroupName="g", orderBy="LastEventTime", descending=True, limit=2,
+                                     nextToken=page["nextToken"])
+    assert [s["logStreamName"] for s in rest["logStreams"]] == ["b"] and "nextToken" not in rest
+    assert [s["logStreamName"] for s in logs.describe_log_streams(logGroupName="g", logStreamNamePrefix="b")
+            ["logStreams"]] == ["b"]
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_streams(logGroupName="g", orderBy="LastEventTime", logStreamNamePrefix="a")
+    assert _code(exc)[0] == "InvalidParameterException"
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_stream(logGroupName="g", logStreamName="a")
+    assert _code(exc) == ("ResourceAlreadyExistsException", "The specified log stream already exists")
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_streams(logGroupName="missing")
+    assert _code(exc) == ("ResourceNotFoundException", "The specified log group does not exist.")
+
+
+def test_retention_policy_allowed_values(logs: Any) -> None:
+    logs.create_log_group(logGroupName="g")
+    logs.put_retention_policy(logGroupName="g", retentionInDays=7)
+    assert logs.describe_log_groups()["logGroups"][0]["retentionInDays"] == 7
+    with pytest.raises(ClientError) as exc:
+        logs.put_retention_policy(logGroupName="g", retentionInDays=2)
+    code, message = _code(exc)
+    assert code == "InvalidParameterException" and "Member must satisfy enum value set: [1, 3, 5, 7," in message
+    logs.delete_retention_policy(logGroupName="g")
+    assert "retentionInDays" not in logs.describe_log_groups()["logGroups"][0]
+    with pytest.raises(ClientError) as exc:
+        logs.put_retention_policy(logGroupName="nope", retentionInDays=7)
+    assert _code(exc)[0] == "ResourceNotFoundException"
+
+
+def test_unhandled_members_are_refused_by_name(logs: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_group(logGroupName="g", kmsKeyId="arn:aws:kms:us-east-1:000000000000:key/x")
+    code, message = _code(exc)
+    assert code == "InvalidParameterException" and "kmsKeyId" in message
+
+
+# -- hostile callers -------------------------------------------------------------------------------
+
+def test_group_names_cannot_leave_the_logs_directory(server: Server, logs: Any) -> None:
+    for name in ("..", "."):
+        with pytest.raises(ClientError) as exc:
+            logs.create_log_group(logGroupName=name)
+        assert _code(exc)[0] == "InvalidParameterException"
+    assert sorted(p.name for p in server.settings.data_dir.iterdir()) == ["logs"]
+    assert list((server.settings.data_dir / "logs").iterdir()) == []
+
+
+def test_names_too_long_for_one_file_are_refused_not_a_server_error(logs: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_group(logGroupName="/" * 200)
+    assert _code(exc)[0] == "InvalidParameterException"
+    logs.create_log_group(logGroupName="g")
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_stream(logGroupName="g", logStreamName="[" * 300)
+    assert _code(exc)[0] == "InvalidParameterException"
+
+
+def test_another_accounts_callers_see_no_logs(server: Server, logs: Any) -> None:
+    logs.create_log_group(logGroupName="/aws/lambda/secret")
+    server.principal = Principal(kind=PrincipalKind.ROOT, account_id="111111111111", arn="arn:aws:iam::111111111111:root",
+                                 user_id="111111111111", name="", access_key_id="AKIDOTHER", secret_access_key="s")
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_groups()
+    code, message = _code(exc)
+    assert code == "AccessDeniedException" and "000000000000" in message
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time() * 1000)
