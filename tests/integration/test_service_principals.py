@@ -33,7 +33,7 @@ from harness import ROLE, Server, create_function, free_port, unique, zip_of
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 OFF = {"Mode": "OFF"}
-TICK_APP = {"app.py": "def handler(e, c):\n    print('TICK', c.aws_request_id)\n    return {'ok': True}\n"}
+TICK_APP: dict[str, str | bytes] = {"app.py": "def handler(e, c):\n    print('TICK', c.aws_request_id)\n    return {'ok': True}\n"}
 INPUT = json.dumps({"id": "<aws.scheduler.execution-id>"})
 
 WIRING = '''\
