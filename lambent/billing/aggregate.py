@@ -109,7 +109,7 @@ def parse_time(text: str, now: float) -> float:
     m = _RELATIVE.fullmatch(text)
     if m:
         return now - int(m.group(1)) * _UNIT_S[m.group(2)]
-    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,6})?", text):
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,9})?", text):
         return float(text)
     try:
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):

@@ -103,3 +103,15 @@ def print_table(rows: list[UsageRow], by: str, currency: str) -> None:
         table.add_row(*key, f"{r.requests:,}", f"{r.billed_duration_ms:,}", f"{float(r.gb_seconds):.6f}",
                       f"{float(r.cost):.6f}", end_section=r.function != "*" and r is rows[-1])
     console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lambent.cli.usage_cmd``: the command on its own."""
+    parser = argparse.ArgumentParser(prog="lambent")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["usage", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

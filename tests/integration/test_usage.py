@@ -1,0 +1,146 @@
+"""Billing end to end: N invocations of a real server, then ``lambent usage --format json``
+equals the sum of the invocations' REPORT lines (read with LogType=Tail), within 30 s.
+
+Until the integrator wires :class:`~lambent.billing.recorder.UsageRecorder` into the server
+(lambent/platform.py), the server is started with a ``sitecustomize`` that wraps
+``InvokeService.invoke`` with the recorder — the same observer, fed the same config and outcome.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from harness import Server, create_function, require_prerequisites
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: The local wiring (only when lambent/platform.py does not make a UsageRecorder itself).
+SITECUSTOMIZE = '''
+import atexit, os
+from pathlib import Path
+
+from lambent.billing.recorder import UsageRecorder
+from lambent.invoke import service
+from lambent.store.usage import UsageStore
+
+_state = {}
+_invoke = service.InvokeService.invoke
+
+
+def _recorder():
+    if not _state:
+        store = UsageStore(Path(os.environ["LAMBENT_TEST_USAGE_DB"]), commit_interval_s=1.0).open()
+        atexit.register(store.close)
+        _state["r"] = UsageRecorder(store)
+    return _state["r"]
+
+
+async def invoke(self, name, qualifier, req):
+    result = await _invoke(self, name, qualifier, req)
+    _recorder().observe(result.config, result.outcome, req.request_id)
+    return result
+
+
+service.InvokeService.invoke = invoke
+'''
+
+APP = {"app.py": """
+import time
+def handler(event, context):
+    time.sleep(event.get("sleep_ms", 0) / 1000)
+    return {"ok": True}
+"""}
+
+_REPORT = re.compile(r"^REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms\tBilled Duration: ([0-9]+) ms\t"
+                     r"Memory Size: ([0-9]+) MB\t[^\n]*?(?:Init Duration: ([0-9.]+) ms\t|$)", re.M)
+
+
+def _report(resp: dict[str, Any]) -> tuple[str, float, int, int, float | None]:
+    tail = base64.b64decode(resp["LogResult"]).decode()
+    m = _REPORT.search(tail)
+    assert m is not None, tail
+    return m.group(1), float(m.group(2)), int(m.group(3)), int(m.group(4)), float(m.group(5)) if m.group(5) else None
+
+
+def _usage(data_dir: Path, *extra: str) -> list[dict[str, Any]]:
+    registered = "usage_cmd" in (ROOT / "lambent" / "cli" / "main.py").read_text()
+    command = ["lambent.cli.main", "usage"] if registered else ["lambent.cli.usage_cmd"]
+    out = subprocess.run([sys.executable, "-m", *command, "--format", "json", "--data-dir",
+                          str(data_dir), *extra], check=True, capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def _wait_usage(data_dir: Path, requests: int, *extra: str) -> list[dict[str, Any]]:
+    """Poll the CLI (another process: no event to await) until ``requests`` are visible; the
+    promise is 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        rows = _usage(data_dir, *extra)
+        if sum(r["requests"] for r in rows) >= requests or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.25)
+
+
+def _start(tmp_path: Path) -> Server:
+    data_dir = tmp_path / "data"
+    env = {"LAMBENT_TEST_USAGE_DB": str(data_dir / "usage.db")}
+    if "UsageRecorder" not in (ROOT / "lambent" / "platform.py").read_text():
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        env["PYTHONPATH"] = str(site)
+    return Server(data_dir, env_extra=env).start()
+
+
+def test_usage_equals_the_sum_of_the_report_lines(tmp_path: Path) -> None:
+    require_prerequisites()
+    srv = _start(tmp_path)
+    try:
+        lam = srv.client()
+        name = create_function(lam, APP, MemorySize=256, EphemeralStorage={"Size": 1024})
+        cold = _report(lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail"))
+        assert cold[4] is not None, "the first invocation is a cold start"
+        since = time.time()
+        reports = [_report(lam.invoke(FunctionName=name, Payload=json.dumps({"sleep_ms": i * 7}).encode(),
+                                      LogType="Tail")) for i in range(8)]
+        assert all(r[4] is None for r in reports), "warm invocations"
+        billed = sum(r[2] for r in reports)
+
+        [row] = _wait_usage(srv.data_dir, len(reports), "--since", repr(since), "--function", name)
+        assert row["function"] == name
+        assert row["requests"] == len(reports)
+        assert row["billed_duration_ms"] == billed
+        assert row["gb_seconds"] == float(Fraction(billed * 256, 1024 * 1000))
+        eph = Fraction(billed * (1024 - 512), 1024 * 1000)
+        expected_cost = (len(reports) * Fraction("0.20") / 1_000_000 + Fraction(billed * 256, 1024 * 1000)
+                         * Fraction("0.0000166667") + eph * Fraction("0.0000000309"))
+        assert row["cost"] == round(float(expected_cost), 8)
+        assert row["ephemeral_gb_seconds"] == float(eph)
+
+        # The cold start bills its INIT with its INVOKE (Lambda since August 2025), rounded once:
+        # ceil(Duration + Init Duration), up to the REPORT line's two printed decimals.
+        [whole] = _wait_usage(srv.data_dir, len(reports) + 1, "--function", name)
+        cold_billed = whole["billed_duration_ms"] - billed
+        printed = cold[1] + cold[4]
+        assert cold_billed in {math.ceil(printed - 0.01), math.ceil(printed), math.ceil(printed + 0.01)}
+        assert cold_billed >= cold[2]
+
+        # Asynchronous invocations go through the same service and are billed too.
+        for _ in range(2):
+            assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+        [after] = _wait_usage(srv.data_dir, len(reports) + 3, "--function", name)
+        assert after["requests"] == len(reports) + 3
+        [by_version] = _usage(srv.data_dir, "--function", name, "--by", "version")
+        assert (by_version["version"], by_version["requests"]) == ("$LATEST", len(reports) + 3)
+    finally:
+        srv.stop()
+        srv.cleanup()
