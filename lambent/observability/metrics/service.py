@@ -149,6 +149,14 @@ class MetricsService:
         summary.add_set(count, total, minimum, maximum)
         return True
 
+    def record_summary(self, series: Series, part: Summary, *, ts: float | None = None, unit: str = "None") -> bool:
+        """Samples aggregated already (a PutMetricData datum's values); False if refused."""
+        summary = self._summary(series, self._clock() if ts is None else ts, unit)
+        if summary is None:
+            return False
+        summary.merge(part)
+        return True
+
     def can_add(self, new_series: int) -> bool:
         """Whether ``new_series`` more series fit under the cap (PutMetricData asks first, so a
         request is taken whole or refused whole)."""

@@ -1,0 +1,103 @@
+"""Amazon CloudWatch metrics API (2010-08-01) on the protocol layer: GetMetricData,
+GetMetricStatistics, ListMetrics, PutMetricData.
+
+botocore's ``cloudwatch`` model lists smithy-rpc-v2-cbor, json and query; boto3 (1.44) sends CBOR
+by default, which the protocol layer does not speak, so this service is served in the **query**
+protocol (``Action=GetMetricData&Version=2010-08-01``, XML answers), which every AWS SDK and the
+aws CLI v1 can send. Clients sign with the scope ``monitoring`` (the model's signing name): the
+server routes that scope here.
+
+The rules are the domain's (:mod:`lambent.observability.metrics.cloudwatch`, reached as
+``platform.cloudwatch``); this module registers the handlers and translates the domain's refusals
+(``MetricsRequestError`` — a ValueError carrying CloudWatch's error code) into the error classes
+below, which the layer renders in the query envelope (lambent/api/envelopes.py's ``cloudwatch``
+table). Members lambent does not act on (cross-account observability, entity metadata, label
+time zones) are refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, cast
+
+from lambent.api.dispatch import Call
+from lambent.api.protocols.registry import Operations
+from lambent.errors import InvalidParameterValue, LambentError, LimitExceeded
+
+#: botocore's service name (the model); requests arrive under the SigV4 scope ``monitoring``.
+CLOUDWATCH = Operations("cloudwatch")
+SIGV4_SERVICE = "monitoring"
+
+
+class InvalidParameterCombination(InvalidParameterValue):
+    """CloudWatch: parameters that cannot be given together (or a request over a datapoint limit)."""
+
+
+class MissingParameter(InvalidParameterValue):
+    """CloudWatch: a parameter the request needs is missing."""
+
+
+class InvalidNextToken(InvalidParameterValue):
+    """CloudWatch: a NextToken this server did not hand out."""
+
+
+class _Domain(Protocol):
+    """lambent.observability.metrics.cloudwatch.CloudWatch, as the handlers use it."""
+
+    async def get_metric_statistics(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def get_metric_data(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def list_metrics(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def put_metric_data(self, p: Mapping[str, Any]) -> None: ...
+
+
+_BY_CODE: Mapping[str, Callable[[str], LambentError]] = {
+    "InvalidParameterValue": InvalidParameterValue,
+    "InvalidParameterCombination": InvalidParameterCombination,
+    "MissingParameter": MissingParameter,
+    "InvalidNextToken": InvalidNextToken,
+    "LimitExceeded": LimitExceeded,
+}
+
+
+def cloudwatch_of(call: Call) -> _Domain:
+    """The platform's CloudWatch domain (``Platform.cloudwatch``)."""
+    return cast(_Domain, getattr(call.platform, "cloudwatch"))  # noqa: B009 - set by the composition root
+
+
+async def _run(work: Awaitable[Any]) -> Any:
+    try:
+        return await work
+    except ValueError as exc:
+        code = getattr(exc, "code", None)
+        make = _BY_CODE.get(code) if isinstance(code, str) else None
+        if make is None:
+            raise
+        raise make(str(getattr(exc, "message", exc))) from exc
+
+
+@CLOUDWATCH.register("GetMetricStatistics")
+async def get_metric_statistics(call: Call) -> dict[str, Any]:
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_statistics(call.params)))
+
+
+@CLOUDWATCH.register("GetMetricData", handled={
+    "MetricDataQueries": None, "StartTime": None, "EndTime": None, "NextToken": None, "ScanBy": None,
+    "MaxDatapoints": None,
+})
+async def get_metric_data(call: Call) -> dict[str, Any]:
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_data(call.params)))
+
+
+@CLOUDWATCH.register("ListMetrics", handled={
+    "Namespace": None, "MetricName": None, "Dimensions": None, "NextToken": None, "RecentlyActive": None,
+})
+async def list_metrics(call: Call) -> dict[str, Any]:
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).list_metrics(call.params)))
+
+
+@CLOUDWATCH.register("PutMetricData", handled={"Namespace": None, "MetricData": None})
+async def put_metric_data(call: Call) -> None:
+    await _run(cloudwatch_of(call).put_metric_data(call.params))
