@@ -8,24 +8,23 @@
     lambent deploy create FUNCTION ...        the first form, for a function named like a verb
 
 Requests go through a botocore client of the ``lambent`` API, built from its botocore-format model
-(``lambent/api/models/``), SigV4-signed (service ``lambent``) with the root credentials, found as the server
-finds them (``LAMBENT_ROOT_ACCESS_KEY_ID``/``LAMBENT_ROOT_SECRET_ACCESS_KEY``, else the data dir's
-``root-credentials`` file; the data dir and region come from the same ``LAMBENT_*`` settings),
-else ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``.
+(``lambent/api/models/``), SigV4-signed (service ``lambent``) with the credentials the aws CLI would
+use: ``--profile NAME``, ``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``
+(/``AWS_SESSION_TOKEN``), ``~/.aws/credentials`` and ``~/.aws/config``; endpoint ``--endpoint-url``
+or ``AWS_ENDPOINT_URL``; region ``--region``, ``AWS_REGION`` or the profile's. With none of those,
+a local server's operator signs with its root credentials (``--data-dir``). The order is
+:mod:`lambent.cli._client`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.auth import SigV4Auth
@@ -41,8 +40,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lambent.api.models import client as model_client
-from lambent.credentials import CREDENTIALS_FILE, CredentialsUnavailable, read_root_credentials
-from lambent.settings import Settings
+from lambent.cli._client import Target, TargetError, add_arguments, resolve_args
 
 API = "/lambent/2026-11-27/deployments"
 VERBS = ("create", "status", "list", "stop")
@@ -82,10 +80,7 @@ def register(sub: Any) -> None:
                    help="invocations of the new version needed before the alarm can fire (server default 20)")
     p.add_argument("--watch", "-w", action="store_true", help="follow the deployment until it ends")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
-    p.add_argument("--endpoint-url", default="http://127.0.0.1:9900", help="server (default http://127.0.0.1:9900)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="where root-credentials is (default $LAMBENT_DATA_DIR or ./.lambent, as the server)")
-    p.add_argument("--region", default=None, help="signing region (default $LAMBENT_REGION or us-east-1)")
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -109,11 +104,19 @@ class Client:
     """The ``lambent`` API: its operations through a botocore client built from the API's model;
     :meth:`call` sends a raw signed request (any body, for tests and debugging)."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str,
+                 session_token: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self.credentials = Credentials(access_key, secret_key)
+        self.credentials = Credentials(access_key, secret_key, session_token)
         self.region = region
-        self.api = model_client("lambent", self.endpoint, access_key, secret_key, region, _CONFIG)
+        self.api = model_client("lambent", self.endpoint, access_key, secret_key, region, _CONFIG,
+                                session_token=session_token)
+
+    @classmethod
+    def of(cls, target: Target) -> Client:
+        """A client of the server ``target`` names, signed with its credentials."""
+        return cls(target.endpoint_url, target.access_key_id, target.secret_access_key, target.region,
+                   target.session_token)
 
     def _op(self, operation: str, **params: Any) -> dict[str, Any]:
         try:
@@ -164,26 +167,6 @@ class Client:
         return json.loads(raw) if raw else {}
 
 
-def credentials(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """The server's root credentials, found as the server finds them (:mod:`lambent.credentials`,
-    the same :class:`Settings`: ``LAMBENT_DATA_DIR`` and ``--data-dir`` name the same directory);
-    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are a client's fallback when neither is set."""
-    env = os.environ if env is None else env
-    try:
-        found = read_root_credentials(settings)
-    except CredentialsUnavailable as exc:
-        raise SystemExit(f"no credentials: {exc}") from None
-    if found is not None:
-        return found.access_key_id, found.secret_access_key
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
-    path = settings.data_dir / CREDENTIALS_FILE
-    raise SystemExit(
-        f"no credentials: set LAMBENT_ROOT_ACCESS_KEY_ID/LAMBENT_ROOT_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/"
-        f"AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir ({path} not readable)"
-    )
-
-
 # -- commands --------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
@@ -193,10 +176,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]usage:[/red] lambent deploy {'FUNCTION' if verb == 'create' else verb} "
                       f"{'ID' if verb in ('stop', 'status') else 'FUNCTION'} ...")
         return 2
-    settings = Settings.from_env(data_dir=args.data_dir, region=args.region)
-    key, secret = credentials(settings)
-    region = settings.region
-    client = Client(args.endpoint_url, key, secret, region)
+    try:
+        target = resolve_args(args)
+    except TargetError as exc:
+        Console(stderr=True, highlight=False).print(f"[red]lambent deploy[/red]: {escape(exc.message)}")
+        return 1
+    client = Client.of(target)
     try:
         if verb == "create":
             return _create(client, console, args, rest[0])
@@ -209,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]{escape(exc.code)}[/red]: {escape(exc.message)}")
         return 1
     except EndpointConnectionError as exc:
-        console.print(f"[red]cannot reach {escape(args.endpoint_url)}[/red]: {escape(str(exc))}")
+        console.print(f"[red]cannot reach {escape(target.endpoint_url)}[/red]: {escape(str(exc))}")
         return 1
     except BotoCoreError as exc:  # a value the model refuses before sending (ParamValidationError) ...
         console.print(f"[red]error[/red]: {escape(str(exc))}")

@@ -14,6 +14,7 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from lambent.api.protocols import handler
+from lambent.cli._client import Target
 from lambent.cli.deploy_cmd import ApiError, Client
 from lambent.errors import LambentError, ResourceConflict
 
@@ -130,3 +131,24 @@ def test_what_the_model_forbids_is_refused_before_any_handler(wired: tuple[Clien
         call(client)
     assert (err.value.code, err.value.status) == (code, 400)
     assert layer.calls == []
+
+
+def test_a_resolved_target_signs_with_its_keys_region_and_session_token() -> None:
+    # Given temporary credentials as a profile or STS gives them
+    target = Target("http://127.0.0.1:9", "us-east-1", "ASIATEMP", "temp-secret", "the-session-token", "aws:env")
+    client = Client.of(target)
+    seen: list[dict[str, str]] = []
+    layer = Layer()
+
+    def record(request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse:
+        seen.append({k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+        return layer(request, **kwargs)
+
+    client.api.meta.events.register("before-send", record)
+    # When it calls the API, and sends a raw request
+    client.get("d-ABC123456")
+    # Then the request carries the key's id in its scope and the token, signed
+    (headers,) = seen
+    assert headers["x-amz-security-token"] == "the-session-token"
+    assert "Credential=ASIATEMP/" in headers["authorization"] and "x-amz-security-token" in headers["authorization"]
+    assert client.credentials.token == "the-session-token"
