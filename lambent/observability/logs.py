@@ -333,7 +333,10 @@ class LogStore:
         for w in self._writers.pop(group, set()):
             w._detach()
         self.usage.drop_group(group)
-        shutil.rmtree(self.root / _enc(group), ignore_errors=True)
+        d = self.group_dir(group)
+        shutil.rmtree(d, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self._meta_path(d).unlink()
 
     def expire_before(self, group: str, before_ms: int) -> int:
         """Delete ``group``'s segments whose last event is older than ``before_ms``; returns the
@@ -349,22 +352,22 @@ class LogStore:
     # -- reading ----------------------------------------------------------------------------------
     def groups(self) -> list[str]:
         try:
-            return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir())
+            return sorted(unquote(p.name) for p in self.root.iterdir() if p.is_dir() and p.name != _META_DIR)
         except FileNotFoundError:
             return []
 
     def streams(self, group: str) -> list[str]:
-        return sorted(unquote(base) for base in _listing(self.root / _enc(group)))
+        return sorted(unquote(base) for base in _listing(self.group_dir(group)))
 
     def read(self, group: str, stream: str, offset: int = 0) -> tuple[list[LogEvent], int]:
         """Events of one stream from stream offset ``offset``; returns them and the next offset."""
-        return self._read(_segments(self.root / _enc(group), _enc(stream)), stream, offset)
+        return self._read(_segments(self.group_dir(group), _enc(stream)), stream, offset)
 
     def read_group(self, group: str, offsets: dict[str, int]) -> list[LogEvent]:
         """New events of every stream of a group (one directory listing), from and advancing
         ``offsets`` (stream -> offset), merged in timestamp order: for ``lambent logs --follow``."""
         out: list[LogEvent] = []
-        for base, segs in sorted(_listing(self.root / _enc(group)).items()):
+        for base, segs in sorted(_listing(self.group_dir(group)).items()):
             stream = unquote(base)
             events, offsets[stream] = self._read(segs, stream, offsets.get(stream, 0))
             out.extend(events)
@@ -438,19 +441,24 @@ class LogStore:
 
     def _group_made(self, d: Path) -> None:
         """A writer created its group's directory (a function's first log line)."""
-        if not (d / _META).exists():
+        if not self._meta_path(d).exists():
             with contextlib.suppress(OSError):
                 self._write_meta(d, {"creationTime": int(time.time() * 1000)})
 
-    @staticmethod
-    def _write_meta(d: Path, meta: dict[str, int]) -> None:
-        tmp = d / (_META + ".tmp")
+    def _meta_path(self, d: Path) -> Path:
+        # Beside the group directories, in one whose name no encoded group can have ('+' is encoded).
+        return self.root / _META_DIR / f"{d.name}.json"
+
+    def _write_meta(self, d: Path, meta: dict[str, int]) -> None:
+        path = self._meta_path(d)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta))
-        os.replace(tmp, d / _META)
+        os.replace(tmp, path)
 
     def _read_meta(self, d: Path) -> dict[str, int]:
         try:
-            raw = json.loads((d / _META).read_text())
+            raw = json.loads(self._meta_path(d).read_text())
         except (OSError, ValueError):
             raw = {}
         meta = {k: int(v) for k, v in raw.items() if isinstance(v, int)} if isinstance(raw, dict) else {}
@@ -549,7 +557,8 @@ class LogStore:
         return _scan(_segments(self.group_dir(group), self._stream_base(stream)), stream, offset)
 
 
-_META = "lambent-group.json"
+#: Groups' metadata (creation time, retention): ``<root>/+groups/<encoded group>.json``.
+_META_DIR = "+groups"
 #: Longest encoded group or stream file name (NAME_MAX is 255; segments add '+<offset>.jsonl').
 _MAX_NAME = 240
 
