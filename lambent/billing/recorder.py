@@ -11,13 +11,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from lambent.billing.rounding import billed_duration_ms
 from lambent.control.model import FunctionConfig
 from lambent.store.usage import UsageRecord, UsageStore
-from lambent.worker.environment import InvokeOutcome
 
 log = logging.getLogger(__name__)
+
+
+class Outcome(Protocol):
+    """What the recorder reads of :class:`lambent.worker.environment.InvokeOutcome` (a protocol,
+    so that the worker may import :mod:`lambent.billing.rounding` for its REPORT line without a
+    cycle)."""
+
+    @property
+    def duration_ms(self) -> float: ...
+
+    @property
+    def init_duration_ms(self) -> float | None: ...
 
 
 class UsageRecorder:
@@ -27,7 +39,7 @@ class UsageRecorder:
         self.store = store
         self._clock = clock
 
-    def record_of(self, config: FunctionConfig, outcome: InvokeOutcome, request_id: str) -> UsageRecord:
+    def record_of(self, config: FunctionConfig, outcome: Outcome, request_id: str) -> UsageRecord:
         return UsageRecord(
             request_id=request_id, function=config.name, version=config.version, at=self._clock(),
             duration_ms=outcome.duration_ms, init_ms=outcome.init_duration_ms,
@@ -36,7 +48,7 @@ class UsageRecorder:
             architecture=config.architectures[0] if config.architectures else "x86_64",
         )
 
-    def observe(self, config: FunctionConfig, outcome: InvokeOutcome, request_id: str = "") -> None:
+    def observe(self, config: FunctionConfig, outcome: Outcome, request_id: str = "") -> None:
         """Record one invocation (best effort: a record that cannot be queued is counted as dropped)."""
         try:
             self.store.offer(self.record_of(config, outcome, request_id))
