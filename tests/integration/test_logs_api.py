@@ -1,0 +1,87 @@
+"""CloudWatch Logs API on the server's endpoint through boto3's ``logs`` client: a function's own
+output appears in its log group and stream, searchable with filter patterns; groups, streams,
+PutLogEvents and retention policies as a tool would use them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import Server, create_function, invoke_json
+
+PRINTER = {"app.py": """
+import json
+def handler(e, c):
+    print('plain ' + e['who'])
+    print(json.dumps({'level': e['level'], 'latency': e['latency'], 'who': e['who']}))
+    return 1
+"""}
+
+
+@pytest.fixture(scope="module")
+def logs(server: Server) -> Any:
+    return server.client("logs")
+
+
+def _wait_for(fn: Any, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = fn()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_function_logs_are_served_and_filtered(lam: Any, logs: Any) -> None:
+    name = create_function(lam, PRINTER)
+    invoke_json(lam, name, {"who": "first", "level": "INFO", "latency": 20})
+    invoke_json(lam, name, {"who": "second", "level": "ERROR", "latency": 250})
+    group = f"/aws/lambda/{name}"
+    groups = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group]
+    assert groups[0]["logGroupArn"] == f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
+    streams = _wait_for(lambda: logs.describe_log_streams(
+        logGroupName=group, orderBy="LastEventTime", descending=True)["logStreams"])
+    assert streams and "[$LATEST]" in streams[0]["logStreamName"]
+
+    def messages() -> list[str]:
+        return [e["message"] for e in logs.get_log_events(
+            logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)["events"]]
+
+    got = _wait_for(lambda: (m := messages()) and any("REPORT RequestId" in x for x in m) and
+                    sum("REPORT RequestId" in x for x in m) == 2 and m)
+    assert any(m.startswith("START RequestId:") for m in got)
+    assert any(m.rstrip("\n") == "plain second" for m in got)
+    errors = logs.filter_log_events(logGroupName=group, filterPattern='{ $.level = "ERROR" }')["events"]
+    assert [json.loads(e["message"])["who"] for e in errors] == ["second"]
+    slow = logs.filter_log_events(logGroupName=group, filterPattern="{ $.latency > 100 }")["events"]
+    assert [json.loads(e["message"])["latency"] for e in slow] == [250]
+    plain = logs.filter_log_events(logGroupName=group, filterPattern='"plain" -second')["events"]
+    assert [e["message"].rstrip("\n") for e in plain] == ["plain first"]
+
+
+def test_tools_create_put_read_and_delete(logs: Any) -> None:
+    group = f"/tools/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="s",
+                        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(5)])
+    page = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True, limit=3)
+    assert [e["message"] for e in page["events"]] == ["line 0", "line 1", "line 2"]
+    rest = logs.get_log_events(logGroupName=group, logStreamName="s", nextToken=page["nextForwardToken"])
+    assert [e["message"] for e in rest["events"]] == ["line 3", "line 4"]
+    end = logs.get_log_events(logGroupName=group, logStreamName="s", nextToken=rest["nextForwardToken"])
+    assert end["events"] == [] and end["nextForwardToken"] == rest["nextForwardToken"]
+    logs.put_retention_policy(logGroupName=group, retentionInDays=14)
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["retentionInDays"] == 14
+    logs.delete_log_group(logGroupName=group)
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_streams(logGroupName=group)
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert exc.value.response["Error"]["Message"] == "The specified log group does not exist."
