@@ -118,3 +118,76 @@ def test_a_wrong_secret_is_refused(server: Server, home: Path) -> None:
     # Then STS refuses it, as AWS does
     assert result.returncode == SERVICE_ERROR_RC
     assert "SignatureDoesNotMatch" in result.stderr and ACCESS_KEY not in result.stdout
+
+
+# -- the lambent CLI signs as the aws CLI does ---------------------------------------------------
+def lambent(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``lambent ARGS`` with nothing but the temp HOME's files and ``env`` to find credentials in
+    (no LAMBENT_* variable, no data dir: the root's fallback is out of reach)."""
+    return subprocess.run([sys.executable, "-m", "lambent.cli.main", *args], env=_clean_env(home, COLUMNS="200", **env),
+                          cwd=home, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _user_keys(server: Server, policy: dict[str, Any] | None = None) -> tuple[str, str, str]:
+    iam = server.client("iam")
+    name = unique("cli-user")
+    iam.create_user(UserName=name)
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return name, key["AccessKeyId"], key["SecretAccessKey"]
+
+
+LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambent:ListDeployments", "Resource": "*"}]}
+
+
+def test_lambent_deploy_signs_with_a_named_profile_over_the_environment_keys(server: Server, home: Path) -> None:
+    # Given a user allowed only lambent:ListDeployments, as profile "ops" of ~/.aws/credentials,
+    # and the account root's keys in the environment
+    name, key, secret = _user_keys(server, LIST_ONLY)
+    (home / ".aws" / "credentials").write_text(f"[ops]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    root = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    fn = unique("nofn")
+    # When lambent deploy lists with --profile ops, the user may: nothing deployed, exit 0
+    listed = lambent(home, "deploy", "list", fn, "--json", "--profile", "ops", "--endpoint-url", server.url, **root)
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, []), listed.stderr
+    # and what the user may not do is refused as the user, not as the root of the environment's keys
+    denied = lambent(home, "deploy", "status", "d-ABCDEFGHI", "--profile", "ops", "--endpoint-url", server.url, **root)
+    assert denied.returncode == 1
+    assert "AccessDeniedException" in denied.stdout and f":user/{name} is not authorized to perform: lambent:GetDeployment" in denied.stdout
+    # while without --profile the environment's (root's) keys sign: GetDeployment reaches the handler
+    as_root = lambent(home, "deploy", "status", "d-ABCDEFGHI", "--endpoint-url", server.url, **root)
+    assert as_root.returncode == 1 and "ResourceNotFoundException" in as_root.stdout, as_root.stdout
+
+
+def test_a_role_profile_assumes_the_role_through_lambents_sts_for_both_clis(server: Server, home: Path) -> None:
+    # Given a role the account trusts, allowed only lambent:ListDeployments; a user who may assume
+    # it (AWS refuses AssumeRole to an account root) as profile "base"; and a profile that assumes
+    # the role from it, its endpoint and region in ~/.aws/config
+    iam = server.client("iam")
+    role = unique("cli-role")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(LIST_ONLY))
+    _, key, secret = _user_keys(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::000000000000:role/{role}"}]})
+    (home / ".aws" / "credentials").write_text(f"[base]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    (home / ".aws" / "config").write_text(
+        f"[profile deployer]\nrole_arn = arn:aws:iam::000000000000:role/{role}\nsource_profile = base\n"
+        f"role_session_name = k3\nregion = us-east-1\nendpoint_url = {server.url}\n")
+    # When the aws CLI asks who it is with that profile (no --endpoint-url: the profile's)
+    who = subprocess.run([str(AWS), "sts", "get-caller-identity", "--profile", "deployer", "--output", "json"],
+                         env=_clean_env(home), capture_output=True, text=True, timeout=120, check=False)
+    # Then it is the role's session, credentials obtained from lambent's STS
+    assert ok(who)["Arn"] == f"arn:aws:sts::000000000000:assumed-role/{role}/k3"
+    # and lambent deploy, with the same profile, signs as that session (a session token on the wire)
+    listed = lambent(home, "deploy", "list", unique("nofn"), "--json", "--profile", "deployer")
+    assert (listed.returncode, json.loads(listed.stdout or "null")) == (0, []), listed.stderr
+    denied = lambent(home, "deploy", "stop", "d-ABCDEFGHI", "--profile", "deployer")
+    assert f"assumed-role/{role}/k3 is not authorized to perform: lambent:StopDeployment" in denied.stdout, denied.stdout
+
+
+def test_lambent_deploy_without_any_credentials_says_what_to_set(server: Server, home: Path) -> None:
+    result = lambent(home, "deploy", "list", "f", "--endpoint-url", server.url)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no credentials" in result.stderr and "AWS_ACCESS_KEY_ID" in result.stderr
