@@ -1,8 +1,8 @@
 """Per-invocation usage records (``<data dir>/usage.db``): written best effort, off the event loop.
 
-The invoke path only calls :meth:`UsageStore.offer`: a non-blocking put into a bounded in-memory
-queue. One writer thread drains it and commits whatever accumulated during ``commit_interval_s``
-in one transaction (group commit, ``synchronous=NORMAL``: a crash may lose the last interval, a
+The invoke path only calls :meth:`UsageStore.offer`: an append to a bounded in-memory deque (no
+lock, no wake-up of another thread per record). One writer thread wakes every
+``commit_interval_s`` and commits whatever accumulated in one transaction (group commit, ``synchronous=NORMAL``: a crash may lose the last interval, a
 bill is not worth an fsync per invocation). Nothing here can fail an invocation:
 
 - a full queue (the writer cannot keep up, or is stuck on a slow disk) drops the record;
@@ -19,13 +19,13 @@ The read side (:func:`read_usage`) opens the file read-only, safe while a server
 from __future__ import annotations
 
 import logging
-import queue
+from collections import deque
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import sqlalchemy as sa
 
@@ -44,9 +44,9 @@ _LOG_EVERY_S = 10.0
 _MAX_BATCH = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
-    """What one invocation is billed for."""
+class UsageRecord(NamedTuple):
+    """What one invocation is billed for (a named tuple: made on every invocation, it must be
+    cheap to build)."""
 
     request_id: str
     function: str
@@ -76,8 +76,6 @@ class UsageSum:
     billed_ms: int
 
 
-_STOP = object()
-
 
 class UsageStore:
     """Scope: one per server. :meth:`offer` is called on the event loop; everything else from
@@ -94,7 +92,11 @@ class UsageStore:
         self.commit_interval_s = commit_interval_s
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         store_errors.install(self.engine, path.name)
-        self._inbox: queue.Queue[object] = queue.Queue(maxsize=max_queued)
+        self.max_queued = max_queued
+        # One producer (the event loop) appends, one consumer (the writer) pops: deque's append
+        # and popleft are atomic, so neither needs a lock.
+        self._inbox: deque[UsageRecord] = deque()
+        self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="usage-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -127,11 +129,10 @@ class UsageStore:
         if self._closed:
             self._drop(1, "the usage store is closed")
             return False
-        try:
-            self._inbox.put_nowait(record)
-        except queue.Full:
+        if len(self._inbox) >= self.max_queued:
             self._drop(1, "the in-memory queue is full")
             return False
+        self._inbox.append(record)
         return True
 
     def wait_settled(self, count: int, timeout_s: float) -> bool:
@@ -159,27 +160,23 @@ class UsageStore:
 
     def _write_loop(self) -> None:
         try:
-            stop = False
-            while not stop:
-                first = self._inbox.get()
-                if first is _STOP:
-                    break
-                batch = [first]
-                deadline = time.monotonic() + self.commit_interval_s
-                while len(batch) < _MAX_BATCH:
-                    left = deadline - time.monotonic()
-                    try:
-                        item = self._inbox.get(timeout=left) if left > 0 else self._inbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is _STOP:
-                        stop = True
-                        break
-                    batch.append(item)
-                self._commit(batch)  # type: ignore[arg-type]
+            while True:
+                stopping = self._stop.wait(self.commit_interval_s)
+                self._drain()
+                if stopping:
+                    return
         finally:
             if self._conn is not None:
                 self._conn.close()
+
+    def _drain(self) -> None:
+        """Commit what is queued now, in transactions of at most ``_MAX_BATCH`` records."""
+        inbox = self._inbox
+        while inbox:
+            batch: list[UsageRecord] = []
+            while inbox and len(batch) < _MAX_BATCH:
+                batch.append(inbox.popleft())
+            self._commit(batch)
 
     def _commit(self, batch: list[UsageRecord]) -> None:
         if self.disk is not None and self.disk.full:
@@ -219,11 +216,10 @@ class UsageStore:
             return
         self._closed = True
         if self._writer.ident is not None:
-            try:
-                self._inbox.put(_STOP, timeout=timeout_s)
-            except queue.Full:
-                log.warning("usage writer did not drain its queue in %.0f s", timeout_s)
+            self._stop.set()
             self._writer.join(timeout=timeout_s)
+            if self._writer.is_alive():
+                log.warning("usage writer did not drain its queue in %.0f s", timeout_s)
         self.engine.dispose()
 
 
