@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -42,6 +43,9 @@ GROUPINGS: tuple[Grouping, ...] = ("function", "version", "day")
 
 _LOG_EVERY_S = 10.0
 _MAX_BATCH = 4096
+#: Records older than the retention are deleted this often, this many per transaction.
+_PRUNE_EVERY_S = 3600.0
+_PRUNE_BATCH = 10_000
 
 
 class UsageRecord(NamedTuple):
@@ -82,7 +86,10 @@ class UsageStore:
     the thread that opens and closes it."""
 
     def __init__(self, path: Path, disk: DiskGuard | None = None, *, max_queued: int = 100_000,
-                 commit_interval_s: float = 1.0) -> None:
+                 commit_interval_s: float = 1.0, retention_days: int = 400,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``retention_days``: records older than that are deleted (0: kept for ever) — a
+        workload that invokes all day cannot grow ``usage.db`` without bound."""
         if max_queued < 1:
             raise ValueError("max_queued must be at least 1")
         if not 0 < commit_interval_s <= 30:
@@ -90,6 +97,13 @@ class UsageStore:
         self.path = path
         self.disk = disk
         self.commit_interval_s = commit_interval_s
+        if retention_days < 0:
+            raise ValueError("retention_days cannot be negative")
+        self.retention_days = retention_days
+        self._clock = clock
+        self._pruned_at = -_PRUNE_EVERY_S
+        #: Records deleted by the retention since start.
+        self.pruned = 0
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         store_errors.install(self.engine, path.name)
         self.max_queued = max_queued
@@ -163,6 +177,9 @@ class UsageStore:
             while True:
                 stopping = self._stop.wait(self.commit_interval_s)
                 self._drain()
+                if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
+                    self._pruned_at = time.monotonic()
+                    self.prune()
                 if stopping:
                     return
         finally:
@@ -177,6 +194,28 @@ class UsageStore:
             while inbox and len(batch) < _MAX_BATCH:
                 batch.append(inbox.popleft())
             self._commit(batch)
+
+    _PRUNE = ("DELETE FROM invocations WHERE id IN "
+              "(SELECT id FROM invocations WHERE at < ? ORDER BY at LIMIT ?)")
+
+    def prune(self) -> int:
+        """Delete the records older than the retention (writer thread, or before :meth:`open`
+        returns to nobody else); returns how many. Best effort: an error is logged, not raised."""
+        if not self.retention_days or self._conn is None:
+            return 0
+        cutoff = self._clock() - self.retention_days * 86400
+        deleted = 0
+        try:
+            while True:
+                cur = self._conn.execute(self._PRUNE, (cutoff, _PRUNE_BATCH))
+                deleted += cur.rowcount
+                if cur.rowcount < _PRUNE_BATCH:
+                    break
+        except sqlite3.Error as exc:
+            log.warning("usage: could not delete records older than %d days: %s", self.retention_days, exc)
+        with self._lock:
+            self.pruned += deleted
+        return deleted
 
     def _commit(self, batch: list[UsageRecord]) -> None:
         if self.disk is not None and self.disk.full:

@@ -170,3 +170,26 @@ def test_reading_does_not_write(store: UsageStore) -> None:
     before = store.path.stat().st_mtime_ns
     read_usage(store.path, "function")
     assert store.path.stat().st_mtime_ns == before
+
+
+def test_records_older_than_the_retention_are_deleted(tmp_path: Path) -> None:
+    now = DAY2 + 400 * 86400
+    s = UsageStore(tmp_path / "usage.db", commit_interval_s=0.05, retention_days=400, clock=lambda: now)
+    old, kept = rec(at=DAY2 - 1, request_id="old"), rec(at=DAY2 + 1, request_id="kept")
+    assert s.offer(old) and s.offer(kept)  # queued before the writer starts
+    s.open()
+    s.close()  # the writer's first round commits, then prunes
+    assert (s.written, s.pruned) == (2, 1)
+    [row] = read_usage(s.path, "function")
+    assert row.requests == 1
+    with pytest.raises(ValueError, match="negative"):
+        UsageStore(tmp_path / "u.db", retention_days=-1)
+
+
+def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
+    s = UsageStore(tmp_path / "usage.db", commit_interval_s=0.05, retention_days=0, clock=lambda: DAY2 + 1e9)
+    s.offer(rec(at=0.0))
+    s.open()
+    s.close()
+    assert (s.written, s.pruned) == (1, 0)
+    assert read_usage(s.path, "function")[0].requests == 1
