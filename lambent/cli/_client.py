@@ -111,6 +111,9 @@ def resolve(*, profile: str | None = None, endpoint_url: str | None = None, regi
         frozen = creds.get_frozen_credentials() if creds is not None else None
     except BotoCoreError as exc:  # ProfileNotFound, PartialCredentialsError, a failing credential_process ...
         raise TargetError(f"cannot load AWS credentials or configuration: {exc}") from None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"endpoint {endpoint!r} is not an http:// or https:// URL")
     if frozen is not None and frozen.access_key and frozen.secret_key:
         return Target(endpoint, found_region, frozen.access_key, frozen.secret_key, frozen.token or None,
                       f"aws:{creds.method}" if creds is not None else "aws")

@@ -315,6 +315,18 @@ def test_endpoint_order_flag_service_variable_global_variable_services_section_p
     assert resolve(profile="svc").endpoint_url == "http://127.0.0.1:9900"
 
 
+@pytest.mark.parametrize("endpoint", ["notaurl", "ftp://127.0.0.1:9900", "http://", "file:///etc/passwd"])
+def test_an_endpoint_that_is_not_an_http_url_is_a_clear_error(aws: Aws, monkeypatch: pytest.MonkeyPatch,
+                                                              endpoint: str) -> None:
+    aws.write(credentials=TWO_PROFILES)
+    with pytest.raises(TargetError) as err:
+        resolve(endpoint_url=endpoint)
+    assert err.value.message == f"endpoint {endpoint!r} is not an http:// or https:// URL"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the same from the environment
+    with pytest.raises(TargetError, match="is not an http:// or https:// URL"):
+        resolve()
+
+
 def test_the_default_endpoint_is_the_local_server_lambent_settings_name(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     aws.write(credentials=TWO_PROFILES)
     assert resolve().endpoint_url == "http://127.0.0.1:9900"
