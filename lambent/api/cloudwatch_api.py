@@ -1,11 +1,13 @@
 """Amazon CloudWatch metrics API (2010-08-01) on the protocol layer: GetMetricData,
 GetMetricStatistics, ListMetrics, PutMetricData.
 
-botocore's ``cloudwatch`` model lists smithy-rpc-v2-cbor, json and query; boto3 (1.44) sends CBOR
-by default, which the protocol layer does not speak, so this service is served in the **query**
-protocol (``Action=GetMetricData&Version=2010-08-01``, XML answers), which every AWS SDK and the
-aws CLI v1 can send. Clients sign with the scope ``monitoring`` (the model's signing name): the
-server routes that scope here.
+botocore's ``cloudwatch`` model lists smithy-rpc-v2-cbor, json and query. boto3/botocore 1.44 do
+not send CBOR: a ``cloudwatch`` client sends JSON 1.0 (``POST /``, ``X-Amz-Target:
+GraniteServiceVersion20100801.<Op>``, ``x-amzn-query-mode: true``), which is the layer's default
+protocol for this model (``build_handler("cloudwatch")``: the first one it supports). The handlers
+are protocol-neutral: the same ones serve the query protocol (aws CLI v1, older SDKs) when built
+with ``protocol="query"`` (tests run both). Clients sign with the scope ``monitoring`` (the
+model's signing name): the server routes that scope here.
 
 The rules are the domain's (:mod:`lambent.observability.metrics.cloudwatch`, reached as
 ``platform.cloudwatch``); this module registers the handlers and translates the domain's refusals

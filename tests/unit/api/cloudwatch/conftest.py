@@ -34,18 +34,20 @@ class Clock:
 
 
 class World:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, protocol: str) -> None:
+        self.protocol = protocol
         self.clock = Clock(T0 + 30)
         self.store = MetricsStore.open_in(tmp_path)
         self.metrics = MetricsService(self.store, retention_s=15 * DAY, max_series=50, flush_interval_s=10.0,
                                       clock=self.clock)
         self.lambda_metrics = LambdaMetrics(self.metrics)
-        self.cw: Client = client(CloudWatch(self.metrics), Settings(data_dir=tmp_path))
+        self.cw: Client = client(CloudWatch(self.metrics), Settings(data_dir=tmp_path), protocol)
 
 
-@pytest.fixture
-async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+@pytest.fixture(params=["json", "query"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """Both protocols the layer can serve CloudWatch in: json (boto3's) and query."""
     monkeypatch.setitem(envelopes.TABLES, "cloudwatch", CLOUDWATCH_ERRORS)  # type: ignore[index]
-    w = World(tmp_path)
+    w = World(tmp_path, str(request.param))
     yield w
     w.store.close()
