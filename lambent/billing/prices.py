@@ -77,9 +77,6 @@ class PriceTable:
         return cls.from_mapping(data)
 
 
-DEFAULT_PRICES = PriceTable()
-
-
 def _decimal(name: str, value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise InvalidParameterValue(f"price {name} must be a number")
@@ -94,3 +91,7 @@ def _decimal(name: str, value: object) -> Decimal:
 def _check(name: str, value: Decimal) -> None:
     if not value.is_finite() or value < 0 or value > _MAX_PRICE:
         raise InvalidParameterValue(f"price {name} must be a finite number between 0 and {_MAX_PRICE}")
+
+
+#: AWS Lambda, US East (N. Virginia), on-demand, first tier (module docstring).
+DEFAULT_PRICES = PriceTable()
