@@ -277,6 +277,44 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class NetworkSettings:
+    """The default network of functions (lambent/network/, docs/network.md): a bridge per server,
+    a veth and an address per environment, NAT to what the host routes, a deny list, DNS.
+
+    Lists are comma-separated CIDRs. Traffic from a function to ``allow`` passes even where
+    ``deny`` would drop it; link-local (169.254.0.0/16, the metadata address), the server's own
+    addresses and other sandboxes are refused whatever the lists say. Env:
+    ``LAMBENT_NETWORK_ENABLED`` etc.
+    """
+
+    #: Off: every sandbox has loopback only (its Runtime API and lambent's API), as before.
+    enabled: bool = False
+    #: Where each server takes its subnet: the first ``subnet_prefix`` block, from one derived
+    #: from the data dir on, that no host route covers yet. 198.18.0.0/15 (RFC 2544, benchmarking)
+    #: is neither routed on the internet nor used by LANs, clouds' VPCs or container tools.
+    pool: str = "198.18.0.0/15"
+    subnet_prefix: int = 24
+    deny: str = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
+    allow: str = ""
+    #: The resolver DNS queries from functions go to ("ip" or "ip:port"); "": the first
+    #: nameserver of the host's /etc/resolv.conf.
+    dns_upstream: str = ""
+    #: Per environment: queries a second (token bucket, burst of the same size) and at most this
+    #: many unanswered at once; the rest are dropped (clients retry).
+    dns_rate_per_s: int = 50
+    dns_max_in_flight: int = 16
+    dns_timeout_s: float = 2.0
+    ip_path: str = "/usr/sbin/ip"
+    nft_path: str = "/usr/sbin/nft"
+    nsenter_path: str = "/usr/bin/nsenter"
+
+    def __post_init__(self) -> None:
+        if not (8 <= self.subnet_prefix <= 29 and self.dns_rate_per_s > 0 and self.dns_max_in_flight > 0
+                and self.dns_timeout_s > 0):
+            raise ValueError(f"invalid network settings: {self}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """The root of the settings tree; see the module docstring for how it is loaded."""
 
@@ -299,6 +337,7 @@ class Settings:
     runtime_api: RuntimeApiSettings = field(default_factory=RuntimeApiSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     @property
     def base_url(self) -> str:

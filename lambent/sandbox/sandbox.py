@@ -26,6 +26,9 @@ Launch, every privileged step in order (the parent is root; nothing else runs as
 5. If ``listen_port`` is set, the listening socket is created inside the sandbox's network
    namespace (``_netns``), and one more per ``options.extra_listen_ports`` entry (``extra_listeners``). Meanwhile the blocked init's RLIMIT_NOFILE is set (``_rlimit``;
    the command inherits it).
+   With a ``network`` hook (``start_with_network``), it runs meanwhile too, given the init's
+   pid: it may move an interface into the sandbox's network namespace and configure it
+   (``lambent.network`` does, for the default network); its failure fails the start.
 6. One byte on the block pipe lets bwrap exec the command.
 
 Pre-started pool (not built): a pool would run steps 1-5 ahead of time with a generic runtime
@@ -45,6 +48,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 
 from . import _argv, _rlimit, _seccomp
 from ._cgroup_base import Cgroup
@@ -62,6 +66,9 @@ _log = logging.getLogger(__name__)
 _KILL_RETRY_S = 0.05
 #: How long a teardown waits for bwrap to report the init's pid before killing bwrap alone.
 _PID_REPORT_WAIT_S = 1.0
+
+#: Called with the sandbox init's host pid while it is blocked (step 5 of the launch).
+NetworkHook = Callable[[int], Awaitable[None]]
 
 
 class _Pipes:
@@ -181,6 +188,20 @@ class Sandbox:
         source does not exist, or the handshake fails or exceeds ``start_timeout_s``. Nothing
         is left behind on failure (or cancellation).
         """
+        return await cls._start(spec, cgroups, options, None)
+
+    @classmethod
+    async def start_with_network(
+        cls, spec: SandboxSpec, cgroups: CgroupManager, options: SandboxOptions | None, network: NetworkHook
+    ) -> Sandbox:
+        """``start``, running ``network(pid)`` while the init is blocked (step 5): whatever it
+        raises fails the start (as raised; the sandbox destroyed)."""
+        return await cls._start(spec, cgroups, options, network)
+
+    @classmethod
+    async def _start(
+        cls, spec: SandboxSpec, cgroups: CgroupManager, options: SandboxOptions | None, network: NetworkHook | None
+    ) -> Sandbox:
         opts = options or SandboxOptions()
         opts.check_ports(spec)
         _preflight(spec, cgroups, opts)
@@ -190,14 +211,15 @@ class Sandbox:
             opts = dataclasses.replace(opts, host_uid=lease.uid, host_gid=lease.gid)
         unowned = [lease] if lease is not None else []
         try:
-            return await cls._launch(spec, cgroups, opts, unowned)
+            return await cls._launch(spec, cgroups, opts, unowned, network)
         finally:
             for left in unowned:  # not yet handed to a Sandbox (whose destroy gives it back)
                 left.release()
 
     @classmethod
     async def _launch(
-        cls, spec: SandboxSpec, cgroups: CgroupManager, opts: SandboxOptions, lease: list[UidLease]
+        cls, spec: SandboxSpec, cgroups: CgroupManager, opts: SandboxOptions, lease: list[UidLease],
+        network: NetworkHook | None = None,
     ) -> Sandbox:
         try:
             # Compiled once per process (cached); every start just writes it to a pipe.
@@ -252,7 +274,7 @@ class Sandbox:
         sandbox._uid_lease = lease.pop() if lease else None
         try:
             async with asyncio.timeout(opts.start_timeout_s):
-                await sandbox._handshake(cgroups)
+                await sandbox._handshake(cgroups, network)
         except BaseException as exc:
             said = sandbox._drain_output()
             await sandbox.destroy()
@@ -272,7 +294,7 @@ class Sandbox:
             raise
         return sandbox
 
-    async def _handshake(self, cgroups: CgroupManager) -> None:
+    async def _handshake(self, cgroups: CgroupManager, network: NetworkHook | None = None) -> None:
         loop = asyncio.get_running_loop()
         # Created while bwrap starts up, so it costs no extra latency.
         cgroup = self._cgroup = cgroups.create(self.sandbox_id, self.spec.limits)
@@ -294,6 +316,8 @@ class Sandbox:
             listen_in_netns(self.pid, port=port, backlog=self._options.listen_backlog)
             for port in self._options.extra_listen_ports
         ]
+        # The init cannot exit (it is blocked) nor its pid be reused while the hook runs.
+        networking = asyncio.ensure_future(network(self.pid)) if network is not None else None
         try:
             # Off the loop: moving a process between cgroups can wait for an RCU grace period
             # (cgroup_threadgroup_rwsem), measured 5-15 ms when no migration happened in the
@@ -305,6 +329,11 @@ class Sandbox:
             await self._collect_listeners(listening, extra)
             if nofile is not None:
                 await nofile
+            if networking is not None:
+                # Awaited even when the cgroup step failed, so the hook never outlives the start.
+                await asyncio.wait({networking})
+        if networking is not None:
+            networking.result()  # its error fails the start
         if self._block_fd is None:
             raise SandboxError("sandbox destroyed during start")
         try:

@@ -68,6 +68,21 @@ class InsideHandle(Protocol):
     def close(self) -> None: ...
 
 
+class NetworkAttachment(Protocol):
+    """One environment's place on the default network (``lambent.network.Attachment``)."""
+
+
+class EnvironmentNetwork(Protocol):
+    """Gives sandboxes an interface on the default network (``lambent.network.DefaultNetwork``)."""
+
+    @property
+    def resolv_conf(self) -> Path: ...
+
+    async def attach(self, env_id: str, pid: int) -> NetworkAttachment: ...
+
+    async def detach(self, att: NetworkAttachment, /) -> None: ...
+
+
 class InsideServer(Protocol):
     """Serves lambent's API on a socket created in a sandbox (``lambent.api.inside.InsideApi``)."""
 
@@ -140,8 +155,12 @@ class ExecutionEnvironment(StateMachine):
         runtime_api: RuntimeApiSettings | None = None,
         inside: InsideServer | None = None,
         credentials_for: CredentialsFor | None = None,
+        network: EnvironmentNetwork | None = None,
     ) -> None:
         self.env_id = env_id
+        #: The default network its sandbox joins (None: loopback only).
+        self.network = network
+        self._attachment: NetworkAttachment | None = None
         #: Serves lambent's API inside the sandbox (None: the sandbox gets no such listener).
         self.inside = inside
         #: The execution role's credentials (None: the environment gets none).
@@ -198,6 +217,8 @@ class ExecutionEnvironment(StateMachine):
         mounts = [Mount(str(self.code_dir), "/var/task", private=private)]
         if self.launch.runtime_dir is not None:
             mounts.append(Mount(str(self.launch.runtime_dir), "/var/runtime"))
+        if self.network is not None:
+            mounts.append(Mount(str(self.network.resolv_conf), "/etc/resolv.conf"))
         try:
             env = self._environment_variables()
         except BaseException:
@@ -218,7 +239,10 @@ class ExecutionEnvironment(StateMachine):
         if self.inside is not None:
             options = dataclasses.replace(options or SandboxOptions(), extra_listen_ports=(INSIDE_API_PORT,))
         try:
-            sandbox = await Sandbox.start(spec, self.cgroups, options)
+            if self.network is None:
+                sandbox = await Sandbox.start(spec, self.cgroups, options)
+            else:
+                sandbox = await Sandbox.start_with_network(spec, self.cgroups, options, self._attach)
         except SandboxCapacityExceeded as exc:
             # Like the memory budget: no room for another environment on this host right now
             # (every sandbox uid in use, or its code tree's ACL full).
@@ -228,6 +252,11 @@ class ExecutionEnvironment(StateMachine):
                 raise self._shut_down() from exc
             await self.destroy("sandbox failed to start")
             raise self._start_failed(request_id, exc.message, exc.hint, exc) from exc
+        except ServiceError as exc:  # the network could not be set up (lambent.network.NetworkSetupFailed)
+            if self._destroyed:
+                raise self._shut_down() from exc
+            await self.destroy("network failed to start")
+            raise
         if self._destroyed:
             # Destroyed (server shutdown) while the sandbox started: nobody else will stop it.
             await sandbox.destroy()
@@ -302,6 +331,18 @@ class ExecutionEnvironment(StateMachine):
             credentials=creds.env() if creds is not None else None,
             endpoint_url=f"http://127.0.0.1:{INSIDE_API_PORT}" if self.inside is not None else None,
         )
+
+    async def _attach(self, pid: int) -> None:
+        """Sandbox.start's network hook: the sandbox's init is blocked, its code not yet run."""
+        assert self.network is not None  # noqa: S101 - only passed when set
+        self._attachment = await self.network.attach(self.env_id, pid)
+        if self._destroyed:  # destroyed meanwhile (shutdown): its destroy found nothing to detach
+            await self._detach()
+
+    async def _detach(self) -> None:
+        att, self._attachment = self._attachment, None
+        if att is not None and self.network is not None:
+            await self.network.detach(att)
 
     def _close_inside(self) -> None:
         handle, self._inside_handle = self._inside_handle, None
@@ -504,6 +545,8 @@ class ExecutionEnvironment(StateMachine):
             await self._endpoint.close()
         if self._sandbox is not None:
             await self._sandbox.destroy()
+        # After the sandbox (its namespace gone): the address is free for another environment.
+        await self._detach()
         if self._death is not None and not self._death.done():
             self._death.cancel()
         self._writer.close()

@@ -24,7 +24,7 @@ from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.assignment import Assignment, StartGuard
 from lambent.worker.credentials import CredentialsFor
-from lambent.worker.environment import EnvState, ExecutionEnvironment, InsideServer
+from lambent.worker.environment import EnvironmentNetwork, EnvState, ExecutionEnvironment, InsideServer
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,17 @@ class WorkerPool:
         self._code: CodeHolder | None = None
         self._inside: InsideServer | None = None
         self._credentials_for: CredentialsFor | None = None
+        self._network: EnvironmentNetwork | None = None
 
     def serve_inside_with(self, inside: InsideServer | None) -> None:
         """Give every environment started from now on lambent's API inside its sandbox
         (``lambent.api.inside.InsideApi``) and ``AWS_ENDPOINT_URL`` naming it."""
         self._inside = inside
+
+    def network_with(self, network: EnvironmentNetwork | None) -> None:
+        """Put every environment started from now on on the default network
+        (``lambent.network.DefaultNetwork``, started and closed by the platform)."""
+        self._network = network
 
     def credentials_with(self, credentials_for: CredentialsFor | None) -> None:
         """Give every environment started from now on its execution role's credentials
@@ -163,6 +169,7 @@ class WorkerPool:
             runtime_api=self.runtime_api,
             inside=self._inside,
             credentials_for=self._credentials_for,
+            network=self._network,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1

@@ -1,0 +1,233 @@
+"""``DefaultNetwork``: one server's bridge, its nftables tables, its DNS forwarder, and a veth per
+environment.
+
+Everything it creates is named after the server's data dir (``lmb<id>`` for the bridge,
+``lmb<id>v<n>`` for the host ends of veths, ``lambent_<id>`` for the nftables tables), so a
+server removes its own leftovers at start (after a crash) and never touches another server's.
+
+Per environment (``attach``, while the sandbox's init is blocked before the function's code
+runs): one ``ip -batch`` on the host creates the veth pair with its inner end directly in the
+sandbox's network namespace, named ``eth0``, and puts the host end on the bridge as an isolated
+port; one ``ip -batch`` inside the namespace (``nsenter --net``) gives ``eth0`` its address and a
+default route via the gateway. ``detach`` deletes the host end (the pair goes with it, if the
+namespace has not already taken it) and gives the address back.
+
+Privileged steps, in order (the server runs as root): delete leftovers; ``ip link add`` the
+bridge, its address, up; ``net.ipv4.ip_forward=1`` (needed for NAT; left on at shutdown, other
+software may rely on it); IPv6 off on the bridge; ``nft -f`` the tables; bind UDP gateway:53.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+from lambent.settings import NetworkSettings
+
+from ._commands import run, run_sync
+from .addresses import AddressPool, parse_cidrs, pick_subnet
+from .dns import DnsForwarder, parse_upstream
+from .errors import NetworkSetupFailed
+from .ruleset import Ruleset, delete_text
+
+__all__ = ["Attachment", "DefaultNetwork", "names_for"]
+
+log = logging.getLogger(__name__)
+
+_ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat",
+                "anycast"}
+
+
+def names_for(data_dir: Path) -> tuple[str, str]:
+    """(link prefix, nftables table) of the server of ``data_dir``."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:6]
+    return f"lmb{digest}", f"lambent_{digest}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One environment's place on the default network."""
+
+    env_id: str
+    address: IPv4Address
+    gateway: IPv4Address
+    host_link: str
+
+
+def _routes(text: str) -> list[IPv4Network]:
+    out: list[IPv4Network] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] in _ROUTE_TYPES:
+            parts = parts[1:]
+        if not parts or parts[0] == "default":
+            continue
+        try:
+            out.append(IPv4Network(parts[0], strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+class DefaultNetwork:
+    """Scope: one per server, from ``start`` to ``close``; ``attach``/``detach`` per environment."""
+
+    def __init__(self, settings: NetworkSettings, *, data_dir: Path, files_dir: Path) -> None:
+        self.settings = settings
+        self.prefix, self.table = names_for(data_dir)
+        self.bridge = self.prefix
+        self.port_prefix = f"{self.prefix}v"
+        self._seed = str(data_dir.resolve())
+        #: Mounted as every environment's /etc/resolv.conf (its directory must be traversable
+        #: by sandbox uids: the server's sandbox dir).
+        self.resolv_conf = files_dir / "resolv.conf"
+        self.pool: AddressPool | None = None
+        self.dns: DnsForwarder | None = None
+        self._next = 0
+        self._attached: dict[str, Attachment] = {}
+
+    @property
+    def gateway(self) -> IPv4Address:
+        if self.pool is None:
+            raise NetworkSetupFailed("the default network is not started")
+        return self.pool.gateway
+
+    def _ip(self, *args: str) -> list[str]:
+        return [self.settings.ip_path, *args]
+
+    # -- server lifetime ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Remove leftovers of a previous run, then build the bridge, tables and DNS forwarder.
+        NetworkSetupFailed (everything built so far removed) if any step fails."""
+        s = self.settings
+        try:
+            deny, allow = parse_cidrs(s.deny), parse_cidrs(s.allow)
+            pool_net = IPv4Network(s.pool, strict=False)
+            upstream = parse_upstream(s.dns_upstream)
+        except ValueError as exc:
+            raise NetworkSetupFailed(f"invalid network settings: {exc}") from exc
+        self.cleanup_leftovers()
+        try:
+            routes = _routes(run_sync(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes"))
+            subnet = pick_subnet(pool_net, s.subnet_prefix, self._seed, routes)
+            pool = self.pool = AddressPool(subnet)
+            await run(self._ip("-batch", "-"), (
+                f"link add {self.bridge} type bridge\n"
+                f"addr add {pool.gateway}/{subnet.prefixlen} dev {self.bridge}\n"
+                f"link set {self.bridge} up\n"), what=f"create bridge {self.bridge}")
+            _write_sysctl("net/ipv4/ip_forward", "1")
+            _write_sysctl(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
+            ruleset = Ruleset(table=self.table, bridge=self.bridge, port_prefix=self.port_prefix, subnet=subnet,
+                              gateway=pool.gateway, deny=deny, allow=allow)
+            await run([s.nft_path, "-f", "-"], ruleset.text(), what="load the nftables ruleset")
+            self.dns = DnsForwarder(pool.gateway, subnet, upstream, rate_per_s=s.dns_rate_per_s,
+                                    max_in_flight=s.dns_max_in_flight, timeout_s=s.dns_timeout_s)
+            try:
+                await self.dns.start()
+            except OSError as exc:
+                raise NetworkSetupFailed("cannot serve DNS on the bridge gateway", error=str(exc)) from exc
+            self.resolv_conf.write_text(f"nameserver {pool.gateway}\noptions timeout:1 attempts:2\n")
+            os.chmod(self.resolv_conf, 0o644)
+        except BaseException:
+            await self.close()
+            raise
+        log.info("default network %s on %s (gateway %s)", self.bridge, subnet, pool.gateway)
+
+    def cleanup_leftovers(self) -> None:
+        """Delete this server's links and tables left by a run that did not close (idempotent)."""
+        for name in self.own_links():
+            run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
+        run_sync([self.settings.nft_path, "-f", "-"], delete_text(self.table), what="delete tables", check=False)
+
+    def own_links(self) -> list[str]:
+        text = run_sync(self._ip("-o", "link", "show"), what="list links", check=False)
+        names = []
+        for line in text.splitlines():
+            parts = line.split(":", 2)
+            if len(parts) >= 2:
+                name = parts[1].strip().split("@", 1)[0]
+                if name.startswith(self.prefix):
+                    names.append(name)
+        return names
+
+    async def close(self) -> None:
+        """Stop DNS, delete every veth, the bridge and the tables (idempotent)."""
+        if self.dns is not None:
+            self.dns.close()
+            self.dns = None
+        self._attached.clear()
+        await asyncio.to_thread(self.cleanup_leftovers)
+        self.resolv_conf.unlink(missing_ok=True)
+
+    # -- environments ---------------------------------------------------------------------------
+    async def attach(self, env_id: str, pid: int) -> Attachment:
+        """Give the network namespace of ``pid`` an ``eth0`` on the bridge; NetworkSetupFailed
+        (nothing left behind) if it cannot."""
+        pool = self.pool
+        if pool is None:
+            raise NetworkSetupFailed("the default network is not started", environment=env_id)
+        address = pool.lease()
+        self._next = (self._next + 1) % (36**5)
+        link = f"{self.port_prefix}{_base36(self._next)}"
+        att = Attachment(env_id, address, pool.gateway, link)
+        try:
+            await run(self._ip("-batch", "-"), (
+                f"link add {link} type veth peer name eth0 netns {pid}\n"
+                f"link set {link} master {self.bridge}\n"
+                f"link set {link} type bridge_slave isolated on learning off\n"
+                f"link set {link} up\n"), what=f"create the veth of environment {env_id}")
+            await run([self.settings.nsenter_path, f"--net=/proc/{pid}/ns/net", self.settings.ip_path, "-batch", "-"], (
+                f"addr add {address}/{pool.subnet.prefixlen} dev eth0\n"
+                "link set eth0 up\n"
+                f"route add default via {pool.gateway} dev eth0\n"), what=f"configure eth0 of environment {env_id}")
+        except BaseException:
+            await self._remove(att)
+            raise
+        self._attached[env_id] = att
+        return att
+
+    async def detach(self, att: object, /) -> None:
+        """Delete the environment's veth and give its address back (idempotent; anything but an
+        attachment of this network is ignored)."""
+        if not isinstance(att, Attachment) or self._attached.get(att.env_id) is not att:
+            return
+        del self._attached[att.env_id]
+        await self._remove(att)
+
+    async def _remove(self, att: Attachment) -> None:
+        try:
+            await run(self._ip("link", "del", att.host_link), what="delete veth")
+        except NetworkSetupFailed:
+            pass  # gone with the sandbox's namespace already
+        if self.pool is not None:
+            self.pool.release(att.address)
+        if self.dns is not None:
+            self.dns.forget(att.address)
+
+    @property
+    def attached(self) -> list[Attachment]:
+        return list(self._attached.values())
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def _write_sysctl(key: str, value: str) -> None:
+    path = Path("/proc/sys") / key
+    try:
+        if path.read_text().strip() != value:
+            path.write_text(value)
+    except OSError as exc:
+        raise NetworkSetupFailed(f"cannot set {key.replace('/', '.')}={value}", error=str(exc)) from exc
