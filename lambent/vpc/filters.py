@@ -89,7 +89,7 @@ def page(ids: Sequence[str], token: str | None, max_results: int | None, default
     start = 0
     if token:
         try:
-            after = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
+            after = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("ascii")
         except (binascii.Error, UnicodeError, ValueError):
             raise ve.InvalidPaginationToken(f"Invalid pagination token: {token[:64]}") from None
         # an id deleted since resumes where it would have been

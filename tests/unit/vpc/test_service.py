@@ -1,0 +1,188 @@
+"""VpcService: write-through persistence, listeners, leases from several threads, failures that
+change nothing (lambent/vpc/service.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from lambent.errors import StorageFull
+from lambent.store.vpc import VpcStore, Write
+from lambent.vpc import errors as ve
+from lambent.vpc.model import ChangeKind, InterfaceType, VpcChange
+from lambent.vpc.service import VpcService
+
+A, B = "111122223333", "444455556666"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[VpcStore]:
+    s = VpcStore.open_in(tmp_path)
+    yield s
+    s.close()
+
+
+def test_everything_survives_a_restart(tmp_path: Path, store: VpcStore) -> None:
+    svc = VpcService(store, region="eu-west-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16", (("Name", "x"),))
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.1.0/24", "eu-west-1c")
+    group = svc.create_group(A, vpc.vpc_id, "g", "d")
+    svc.authorize(A, group.group_id, egress=False, permissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": group.group_id}]}])
+    nat = svc.create_nat_gateway(A, subnet.subnet_id)
+    lease = svc.lease_address(subnet.subnet_id, group_ids=[group.group_id])
+    endpoint = svc.create_vpc_endpoint(A, vpc.vpc_id, "com.amazonaws.eu-west-1.lambda", subnet_ids=[subnet.subnet_id])
+
+    again = VpcService(VpcStore.open_in(tmp_path), region="eu-west-1")
+    try:
+        assert again.vpcs(A) == [vpc] and again.subnets(A) == [subnet] and again.nat_gateways(A) == [nat]
+        assert {g.group_id for g in again.groups(A)} == {group.group_id, svc.default_group(vpc.vpc_id).group_id}
+        assert again.rules(group.group_id, egress=False) == svc.rules(group.group_id, egress=False)
+        assert again.interface(A, lease.interface_id) == lease
+        assert again.vpc_endpoints(A) == [endpoint]
+        assert again.available_addresses(subnet.subnet_id) == 251 - 3  # NAT, lease, endpoint
+    finally:
+        again.store.close()
+
+
+def test_deleting_a_vpc_takes_its_default_group_with_it(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    default = svc.default_group(vpc.vpc_id)
+    svc.delete_vpc(A, vpc.vpc_id)
+    assert svc.groups(A) == [] and svc.rules(default.group_id, egress=True) == []
+    assert store.load_all()["security_group_rules"] == []
+
+
+def test_listeners_hear_committed_changes_and_one_failing_listener_harms_nothing(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    heard: list[VpcChange] = []
+
+    def broken(change: VpcChange) -> None:
+        raise RuntimeError("listener bug")
+
+    svc.subscribe(broken)
+    svc.subscribe(heard.append)
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    lease = svc.lease_address(subnet.subnet_id)
+    svc.release_address(lease.interface_id)
+    with pytest.raises(ve.SubnetConflict):
+        svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/25")
+    assert [c.kind for c in heard] == [ChangeKind.VPC_CREATED, ChangeKind.GROUP_CREATED, ChangeKind.SUBNET_CREATED,
+                                       ChangeKind.ADDRESS_LEASED, ChangeKind.ADDRESS_RELEASED]
+    assert svc.vpcs(A) == [vpc]
+
+
+class _FullDisk(VpcStore):
+    def write(self, writes: Sequence[Write]) -> None:
+        raise StorageFull("the data directory is full")
+
+
+def test_a_write_the_store_refuses_changes_nothing_in_memory(tmp_path: Path) -> None:
+    store = _FullDisk.open_in(tmp_path)
+    try:
+        svc = VpcService(store, region="us-east-1")
+        heard: list[VpcChange] = []
+        svc.subscribe(heard.append)
+        with pytest.raises(StorageFull):
+            svc.create_vpc(A, "10.0.0.0/16")
+        assert svc.vpcs(A) == [] and svc.groups(A) == [] and heard == []
+    finally:
+        store.close()
+
+
+def test_leases_from_many_threads_never_share_an_address(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/27")  # 27 usable
+    got: list[str] = []
+    refused: list[ve.InsufficientFreeAddresses] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(10):
+            try:
+                lease = svc.lease_address(subnet.subnet_id)
+            except ve.InsufficientFreeAddresses as exc:
+                with lock:
+                    refused.append(exc)
+            else:
+                with lock:
+                    got.append(str(lease.address))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(got) == 27 == len(set(got)) and len(refused) == 13
+    assert svc.available_addresses(subnet.subnet_id) == 0
+
+
+def test_release_all_frees_what_no_environment_holds_after_a_crash(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    nat = svc.create_nat_gateway(A, subnet.subnet_id)
+    for _ in range(3):
+        svc.lease_address(subnet.subnet_id)
+    assert svc.release_all(InterfaceType.LAMBDA) == 3
+    assert [i.interface_id for i in svc.interfaces(A)] == [nat.interface_id]
+
+
+def test_a_lease_checks_its_groups_belong_to_the_subnets_vpc(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    one, two = svc.create_vpc(A, "10.0.0.0/16"), svc.create_vpc(A, "10.1.0.0/16")
+    subnet = svc.create_subnet(A, one.vpc_id, "10.0.0.0/24")
+    with pytest.raises(ve.GroupNotFound):
+        svc.lease_address(subnet.subnet_id, group_ids=[svc.default_group(two.vpc_id).group_id])
+    with pytest.raises(ve.SubnetNotFound):
+        svc.lease_address("subnet-0123456789abcdef0")
+    assert svc.available_addresses(subnet.subnet_id) == 251
+
+
+def test_groups_in_use_by_an_interface_or_endpoint_cannot_be_deleted(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    group = svc.create_group(A, vpc.vpc_id, "fn", "fn")
+    lease = svc.lease_address(subnet.subnet_id, group_ids=[group.group_id])
+    with pytest.raises(ve.DependencyViolation):
+        svc.delete_group(A, group.group_id)
+    svc.release_address(lease.interface_id)
+    endpoint = svc.create_vpc_endpoint(A, vpc.vpc_id, "com.amazonaws.us-east-1.sts", group_ids=[group.group_id])
+    with pytest.raises(ve.DependencyViolation):
+        svc.delete_group(A, group.group_id)
+    svc.delete_vpc_endpoint(A, endpoint.endpoint_id)
+    assert svc.delete_group(A, group.group_id) == group
+
+
+def test_accounts_see_only_their_own_objects(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    with pytest.raises(ve.VpcNotFound):
+        svc.vpc(B, vpc.vpc_id)
+    with pytest.raises(ve.SubnetNotFound):
+        svc.subnet(B, subnet.subnet_id)
+    with pytest.raises(ve.GroupNotFound):
+        svc.authorize(B, svc.default_group(vpc.vpc_id).group_id, egress=True,
+                      permissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    assert svc.vpcs(B) == [] and svc.interfaces(B) == [] and svc.nat_gateways(B) == []
+
+
+def test_nat_gateways_per_zone_and_names_of_groups_are_bounded(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    for _ in range(svc.quotas.nat_gateways_per_az):
+        svc.create_nat_gateway(A, subnet.subnet_id)
+    with pytest.raises(ve.NatGatewayLimitExceeded):
+        svc.create_nat_gateway(A, subnet.subnet_id)
+    for name in ("", "x" * 256, "sg-abc", "bad\x00name"):
+        with pytest.raises(ve.InvalidValue):
+            svc.create_group(A, vpc.vpc_id, name, "d")
