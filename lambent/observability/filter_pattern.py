@@ -112,21 +112,31 @@ def _words(text: str) -> Iterator[tuple[str, str]]:
             i = j
 
 
+class _Terms:
+    """A terms pattern. ``needles``: substrings every matching message contains (a reader may skip
+    an event lacking one without decoding it)."""
+
+    def __init__(self, required: list[str], optional: list[str], excluded: list[str]) -> None:
+        self._required = required
+        self._optional = optional
+        self._excluded = excluded
+        self.needles = tuple(t for t in required if t)
+
+    def __call__(self, message: str) -> bool:
+        if any(t not in message for t in self._required):
+            return False
+        if any(t in message for t in self._excluded):
+            return False
+        return not self._optional or any(t in message for t in self._optional)
+
+
 def _terms_matcher(text: str) -> Matcher:
     required: list[str] = []
     optional: list[str] = []
     excluded: list[str] = []
     for prefix, term in _words(text):
         (optional if prefix == "?" else excluded if prefix == "-" else required).append(term)
-
-    def match(message: str) -> bool:
-        if any(t not in message for t in required):
-            return False
-        if any(t in message for t in excluded):
-            return False
-        return not optional or any(t in message for t in optional)
-
-    return match
+    return _Terms(required, optional, excluded)
 
 
 # -- wildcards -------------------------------------------------------------------------------------

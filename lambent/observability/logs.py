@@ -592,7 +592,39 @@ class Positioned:
     event: LogEvent
 
 
-def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Positioned]:
+#: (start offset, end offset, timestamp ms, message) of one stored event.
+_Raw = tuple[int, int, int, str]
+#: json's C string scanner (typeshed does not declare it): decodes one JSON string literal.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_HEAD = b'{"t": '
+_MID = b', "m": '
+
+
+def _parse(raw: bytes) -> tuple[int, str] | None:
+    """(timestamp, message) of one stored line: the writer's exact layout is sliced (no dict
+    built), anything else goes through the JSON parser; None for a line that is not an event."""
+    if raw.startswith(_HEAD) and raw.endswith(b"}\n"):
+        i = raw.find(_MID, 6)
+        if i > 0:
+            try:
+                text = raw[i + 7:-2].decode("utf-8")
+                msg, end = _scanstring(text, 1)
+                if end == len(text) and text[:1] == '"':
+                    return int(raw[6:i]), msg
+            except ValueError:  # UnicodeDecodeError and malformed JSON included
+                pass
+    try:
+        obj = json.loads(raw)
+        return int(obj["t"]), str(obj["m"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+#: The timestamp of a line skipped by its bytes (it cannot match): counted, never returned.
+_SKIPPED = -(1 << 63)
+
+
+def _scan_raw(segs: list[tuple[int, Path]], offset: int, needles: tuple[bytes, ...] = ()) -> Iterator[_Raw]:
     for i, (start, path) in enumerate(segs):
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below
@@ -610,15 +642,20 @@ def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Po
                         return  # a half-written line: the next read gets it
                     break  # a crash's torn end of an older segment
                 end = pos + len(raw)
-                try:
-                    obj = json.loads(raw)
-                    ev = LogEvent(int(obj["t"]), str(obj["m"]), stream)
-                except (ValueError, TypeError, KeyError):
+                if needles and not all(n in raw for n in needles):
+                    yield pos, end, _SKIPPED, ""
                     pos = end
                     continue
-                yield Positioned(pos, end, ev)
+                parsed = _parse(raw)
+                if parsed is not None:
+                    yield pos, end, parsed[0], parsed[1]
                 pos = end
             offset = start + size
+
+
+def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Positioned]:
+    for start, end, t, msg in _scan_raw(segs, offset):
+        yield Positioned(start, end, LogEvent(t, msg, stream))
 
 
 def _first_ts(path: Path) -> int | None:
@@ -666,6 +703,8 @@ def _stream_info(name: str, segs: list[tuple[int, Path]]) -> StreamInfo:
 
 #: Events a FilterLogEvents page reads at most (matching or not): a page's cost is bounded.
 FILTER_SCAN_BUDGET = 200_000
+#: ... and for about this long (then the page ends with a nextToken, as CloudWatch's pages do).
+FILTER_PAGE_SECONDS = 0.15
 
 
 @dataclass(frozen=True)
@@ -679,57 +718,72 @@ def filter_events(
     store: LogStore, group: str, matcher: Callable[[str], bool], *, streams: list[str] | None = None,
     prefix: str = "", start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
     positions: dict[str, int] | None = None, budget: int = FILTER_SCAN_BUDGET,
+    deadline_s: float = FILTER_PAGE_SECONDS,
 ) -> FilterResult:
     """Matching events of a group's streams, merged by timestamp (ties: stream name, offset),
-    from ``positions``; reads at most ``budget`` events. Each stream is read in append order, so
-    a page resumes exactly where the previous one stopped even if timestamps are not sorted."""
+    from ``positions``; reads at most ``budget`` events, for at most about ``deadline_s``. Each
+    stream is read in append order, so a page resumes exactly where the previous one stopped even
+    if timestamps are not sorted."""
     names = [s for s in store.streams(group) if s.startswith(prefix)] if streams is None else list(streams)
+    # Substrings every matching event's stored line contains (the pattern's required terms, as
+    # JSON encodes them): a line without one is skipped unparsed.
+    needles = tuple(_encode(n)[1:-1].encode() for n in getattr(matcher, "needles", ()))
     pos = dict(positions or {})
-    heap: list[tuple[int, str, int, Positioned, Iterator[Positioned]]] = []
+    heap: list[tuple[int, str, int, int, str, Iterator[_Raw]]] = []
     scanned = 0
-
+    stop_at = time.monotonic() + deadline_s
     reached: dict[str, int] = {}
 
-    def advance(name: str, it: Iterator[Positioned]) -> Positioned | None:
+    def spent() -> bool:
+        return scanned >= budget or (scanned & 1023 == 0 and time.monotonic() >= stop_at)
+
+    def advance(name: str, it: Iterator[_Raw]) -> _Raw | None:
         nonlocal scanned
-        for pe in it:
+        for item in it:
             scanned += 1
-            reached[name] = pe.end
-            t = pe.event.timestamp_ms
-            if (start_ms is None or t >= start_ms) and (end_ms is None or t < end_ms):
-                return pe
-            if scanned >= budget:
+            reached[name] = item[1]
+            t = item[2]
+            if t != _SKIPPED and (start_ms is None or t >= start_ms) and (end_ms is None or t < end_ms):
+                return item
+            if spent():
                 break
         return None
 
     state: dict[str, int] = {}
-    iters: dict[str, Iterator[Positioned]] = {}
+    out: list[Positioned] = []
+    exhausted = False
     for name in names:
         at = pos.get(name, 0)
         if at < 0:
             state[name] = -1
             continue
+        if exhausted:
+            state[name] = at
+            continue
         try:
-            it = store.scan(group, name, at)
+            it = _scan_raw(_segments(store.group_dir(group), store._stream_base(name)), at, needles)
         except ValueError:
             continue
-        iters[name] = it
         first = advance(name, it)
         if first is None:
-            state[name] = -1 if scanned < budget else reached.get(name, at)
+            exhausted = spent()
+            state[name] = reached.get(name, at) if exhausted else -1
             continue
-        heapq.heappush(heap, (first.event.timestamp_ms, name, first.start, first, it))
-    out: list[Positioned] = []
-    while heap and len(out) < limit and scanned < budget:
-        _, name, _, pe, it = heapq.heappop(heap)
-        if matcher(pe.event.message):
-            out.append(pe)
+        heapq.heappush(heap, (first[2], name, first[0], first[1], first[3], it))
+    while heap and len(out) < limit:
+        t, name, start, end, msg, it = heapq.heappop(heap)
+        if matcher(msg):
+            out.append(Positioned(start, end, LogEvent(t, msg, name)))
+        if spent():
+            # Out of budget: what was read already is still returned; nothing more is read.
+            state[name] = end
+            continue
         nxt = advance(name, it)
         if nxt is None:
-            state[name] = -1 if scanned < budget else reached.get(name, pe.end)
+            state[name] = reached.get(name, end) if spent() else -1
         else:
-            heapq.heappush(heap, (nxt.event.timestamp_ms, name, nxt.start, nxt, it))
-    for _, name, start, _, _ in heap:
+            heapq.heappush(heap, (nxt[2], name, nxt[0], nxt[1], nxt[3], it))
+    for _, name, start, _, _, _ in heap:
         state[name] = start
     if all(v == -1 for v in state.values()):
         return FilterResult(out, None)
