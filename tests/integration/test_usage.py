@@ -2,8 +2,9 @@
 equals the sum of the invocations' REPORT lines (read with LogType=Tail), within 30 s.
 
 Until the integrator wires :class:`~lambent.billing.recorder.UsageRecorder` into the server
-(lambent/platform.py), the server is started with a ``sitecustomize`` that wraps
-``InvokeService.invoke`` with the recorder — the same observer, fed the same config and outcome.
+(lambent/platform.py), the server is started with a ``sitecustomize`` that does it: a
+:class:`~lambent.store.usage.UsageStore` on the server's DiskGuard, and the recorder fed each
+invocation's config and outcome — as the observer will be.
 """
 
 from __future__ import annotations
@@ -25,32 +26,35 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The local wiring (only when lambent/platform.py does not make a UsageRecorder itself).
 SITECUSTOMIZE = '''
-import atexit, os
-from pathlib import Path
-
+from lambent import platform as _platform
 from lambent.billing.recorder import UsageRecorder
-from lambent.invoke import service
 from lambent.store.usage import UsageStore
 
-_state = {}
-_invoke = service.InvokeService.invoke
+_open, _stop = _platform.Platform._open, _platform.Platform.stop
 
 
-def _recorder():
-    if not _state:
-        store = UsageStore(Path(os.environ["LAMBENT_TEST_USAGE_DB"]), commit_interval_s=1.0).open()
-        atexit.register(store.close)
-        _state["r"] = UsageRecorder(store)
-    return _state["r"]
+def _open_with_usage(self):
+    _open(self)
+    # What the integrator's wiring does: usage.db next to the others, under the server's DiskGuard.
+    self.usage_store = UsageStore(self.settings.data_dir / "usage.db", self.disk, commit_interval_s=1.0).open()
+    recorder = UsageRecorder(self.usage_store)
+    invoke = self.invoker.invoke
+
+    async def invoke_and_record(name, qualifier, req):
+        result = await invoke(name, qualifier, req)
+        recorder.observe(result.config, result.outcome, req.request_id)
+        return result
+
+    self.invoker.invoke = invoke_and_record
 
 
-async def invoke(self, name, qualifier, req):
-    result = await _invoke(self, name, qualifier, req)
-    _recorder().observe(result.config, result.outcome, req.request_id)
-    return result
+async def _stop_with_usage(self):
+    await _stop(self)
+    self.usage_store.close()
 
 
-service.InvokeService.invoke = invoke
+_platform.Platform._open = _open_with_usage
+_platform.Platform.stop = _stop_with_usage
 '''
 
 APP = {"app.py": """
@@ -90,12 +94,12 @@ def _wait_usage(data_dir: Path, requests: int, *extra: str) -> list[dict[str, An
         time.sleep(0.25)
 
 
-def _start(tmp_path: Path) -> Server:
-    data_dir = tmp_path / "data"
-    env = {"LAMBENT_TEST_USAGE_DB": str(data_dir / "usage.db")}
+def _start(tmp_path: Path, data_dir: Path | None = None, **extra: str) -> Server:
+    data_dir = data_dir or tmp_path / "data"
+    env = dict(extra)
     if "UsageRecorder" not in (ROOT / "lambent" / "platform.py").read_text():
         site = tmp_path / "site"
-        site.mkdir()
+        site.mkdir(exist_ok=True)
         (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
         env["PYTHONPATH"] = str(site)
     return Server(data_dir, env_extra=env).start()
@@ -144,3 +148,4 @@ def test_usage_equals_the_sum_of_the_report_lines(tmp_path: Path) -> None:
     finally:
         srv.stop()
         srv.cleanup()
+
