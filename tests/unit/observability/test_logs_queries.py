@@ -200,3 +200,23 @@ async def test_the_sweeper_runs_in_the_background_and_stops(tmp_path: Path) -> N
         await asyncio.sleep(0)
     assert list(store.scan("g", "s")) == []
     await sweeper.stop()
+
+
+def test_terms_with_characters_json_escapes_are_still_found(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    w = store.writer("g", "s")
+    for msg in ('say "hi" now', "tab\there", "naïve café", "plain"):
+        w.write(msg, 1)
+    w.close()
+    for pattern, want in (('"say \\"hi\\""', ['say "hi" now']), ('"tab\there"', ["tab\there"]), ("café", ["naïve café"])):
+        got = [p.event.message for p in filter_events(store, "g", compile_pattern(pattern)).events]
+        assert got == want, pattern
+
+
+def test_lines_in_another_json_layout_are_read(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    store.create_group("g")
+    assert store.create_stream("g", "s")
+    with open(tmp_path / "g" / "s.jsonl", "ab") as f:
+        f.write(b'{"m": "reordered", "t": 7}\n{"t": 8, "m": "broken\n{"t": 9, "m": "ok"}\n')
+    assert [(p.event.timestamp_ms, p.event.message) for p in store.scan("g", "s")] == [(7, "reordered"), (9, "ok")]
