@@ -309,7 +309,7 @@ class NetworkSettings:
     nsenter_path: str = "/usr/bin/nsenter"
 
     def __post_init__(self) -> None:
-        if not (8 <= self.subnet_prefix <= 29 and self.dns_rate_per_s > 0 and self.dns_max_in_flight > 0
+        if not (8 <= self.subnet_prefix <= 30 and self.dns_rate_per_s > 0 and self.dns_max_in_flight > 0
                 and self.dns_timeout_s > 0):
             raise ValueError(f"invalid network settings: {self}")
 
