@@ -33,10 +33,12 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from lambent.observability.metrics.series import Dimensions, Series, dimensions
 from lambent.observability.metrics.service import MetricsService
+from lambent.observability.metrics.summary import Summary, bucket_of
 
 NAMESPACE = "AWS/Lambda"
 LATEST = "$LATEST"
@@ -83,6 +85,7 @@ class Totals:
     destination_failures: int = 0
 
 
+@lru_cache(maxsize=4096)  # names come from the function registry; bounded anyway
 def dimension_sets(name: str, qualifier: str | None, executed: str) -> tuple[Dimensions, ...]:
     """Lambda's dimension combinations for one request of ``name`` (qualified as the request
     named it) that ran version ``executed``."""
@@ -102,6 +105,8 @@ class LambdaMetrics:
         self.metrics = metrics
         self._totals: dict[tuple[str, str], Totals] = {}
         self._series: dict[tuple[str, tuple[Dimensions, ...]], tuple[Series, ...]] = {}
+        #: (metric, dimension sets) -> (minute, service epoch, the summaries to add to)
+        self._cells: dict[tuple[str, tuple[Dimensions, ...]], tuple[int, int, list[Summary]]] = {}
         self._sampler: asyncio.Task[None] | None = None
 
     def _each(self, metric: str, sets: tuple[Dimensions, ...]) -> tuple[Series, ...]:
@@ -113,10 +118,18 @@ class LambdaMetrics:
             found = self._series[key] = tuple(Series(NAMESPACE, metric, dims) for dims in sets)
         return found
 
-    def _emit(self, metric: str, sets: tuple[Dimensions, ...], value: float, unit: str) -> None:
-        record = self.metrics.record
-        for series in self._each(metric, sets):
-            record(series, value, unit=unit)
+    def _emit(self, metric: str, sets: tuple[Dimensions, ...], value: float, unit: str, now: float | None = None) -> None:
+        ts = self.metrics.now() if now is None else now
+        minute = int(ts // 60)
+        key = (metric, sets)
+        cached = self._cells.get(key)
+        if cached is None or cached[0] != minute or cached[1] != self.metrics.epoch:
+            if len(self._cells) > 65536:
+                self._cells.clear()
+            cached = self._cells[key] = (minute, self.metrics.epoch, self.metrics.cells(self._each(metric, sets), unit, ts))
+        bucket = bucket_of(value)
+        for summary in cached[2]:
+            summary.add_bucketed(value, bucket)
 
     def totals_of(self, name: str, version: str) -> Totals:
         key = (name, version)
@@ -138,9 +151,10 @@ class LambdaMetrics:
         """One invocation that ran (InvokeService observer)."""
         sets = dimension_sets(cfg.name, qualifier, cfg.version)
         failed = outcome.function_error is not None
-        self._emit("Invocations", sets, 1.0, "Count")
-        self._emit("Errors", sets, 1.0 if failed else 0.0, "Count")
-        self._emit("Duration", sets, outcome.duration_ms, "Milliseconds")
+        now = self.metrics.now()
+        self._emit("Invocations", sets, 1.0, "Count", now)
+        self._emit("Errors", sets, 1.0 if failed else 0.0, "Count", now)
+        self._emit("Duration", sets, outcome.duration_ms, "Milliseconds", now)
         totals = self.totals_of(cfg.name, cfg.version)
         totals.invocations += 1
         totals.errors += failed
@@ -181,16 +195,13 @@ class LambdaMetrics:
 
     def sample_concurrency(self, running: Mapping[str, int], unreserved: int) -> None:
         """One sample of the limiter: environments busy per function and in the unreserved pool."""
-        record = self.metrics.record
+        now = self.metrics.now()
         total = 0
         for name, count in running.items():
             total += count
-            for series in self._each("ConcurrentExecutions", ((("FunctionName", name),),)):
-                record(series, float(count), unit="Count")
-        for series in self._each("ConcurrentExecutions", ((),)):
-            record(series, float(total), unit="Count")
-        for series in self._each("UnreservedConcurrentExecutions", ((),)):
-            record(series, float(unreserved), unit="Count")
+            self._emit("ConcurrentExecutions", ((("FunctionName", name),),), float(count), "Count", now)
+        self._emit("ConcurrentExecutions", ((),), float(total), "Count", now)
+        self._emit("UnreservedConcurrentExecutions", ((),), float(unreserved), "Count", now)
 
     # -- the concurrency sampler --------------------------------------------------------------------
     def start_sampling(self, running: Callable[[], Mapping[str, int]], unreserved: Callable[[], int],

@@ -71,6 +71,8 @@ class MetricsService:
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
         self.refused = 0
+        #: bumped whenever summaries leave memory: a caller caching :meth:`cells` resolves again
+        self.epoch = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,6 +151,17 @@ class MetricsService:
         summary.add_set(count, total, minimum, maximum)
         return True
 
+    def cells(self, series: Sequence[Series], unit: str, ts: float) -> list[Summary]:
+        """The in-memory summaries of ``series`` for the minute of ``ts`` (created as needed;
+        refused series left out), for a caller that adds to them directly while ``epoch`` and the
+        minute stay the same (LambdaMetrics: one lookup per series per minute, not per datum)."""
+        out: list[Summary] = []
+        for one in series:
+            summary = self._summary(one, ts, unit)
+            if summary is not None:
+                out.append(summary)
+        return out
+
     def record_summary(self, series: Series, part: Summary, *, ts: float | None = None, unit: str = "None") -> bool:
         """Samples aggregated already (a PutMetricData datum's values); False if refused."""
         summary = self._summary(series, self._clock() if ts is None else ts, unit)
@@ -184,6 +197,8 @@ class MetricsService:
                         taken.append((series, minute))
             if rows:
                 await asyncio.to_thread(self.archive.write_minutes, rows)
+            if taken:
+                self.epoch += 1
             for series, minute in taken:  # written: now the archive answers for them
                 minutes = self._live[series]
                 del minutes[minute]
@@ -196,6 +211,7 @@ class MetricsService:
             return len(rows)
 
     def _prune_memory(self) -> None:
+        self.epoch += 1
         oldest = self._minute(self._clock() - self.retention_s)
         for series in [s for s, newest in self._newest.items() if newest < oldest]:
             del self._newest[series]

@@ -62,12 +62,18 @@ class Summary:
 
     def add(self, value: float, weight: float = 1.0) -> None:
         """``weight`` samples of ``value``."""
+        self.add_bucketed(value, bucket_of(value), weight)
+
+    def add_bucketed(self, value: float, bucket: int, weight: float = 1.0) -> None:
+        """:meth:`add` with ``bucket_of(value)`` computed once for several summaries (hot path)."""
         self.count += weight
         self.total += value * weight
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
-        bucket = bucket_of(value)
-        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + weight
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
+        buckets = self.buckets
+        buckets[bucket] = buckets.get(bucket, 0.0) + weight
 
     def add_set(self, count: float, total: float, minimum: float, maximum: float) -> None:
         """A pre-aggregated statistic set (PutMetricData's StatisticValues): its samples are
