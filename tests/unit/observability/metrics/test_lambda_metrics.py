@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambent.observability.metrics import LambdaMetrics, MetricsService, Series, dimension_sets, dimensions
+from lambent.store.metrics import MetricsStore
 
 T0 = 1_800_000_000.0
 
@@ -94,3 +96,19 @@ async def test_sampler_reads_the_limiter_until_stopped() -> None:
     await asyncio.wait_for(sampled.wait(), 5)
     await m.stop_sampling()
     assert await total(svc, "ConcurrentExecutions", {"FunctionName": "a"}, "SampleCount") == 1
+
+
+async def test_nothing_is_lost_when_a_flush_takes_the_current_minute(tmp_path: Path) -> None:
+    store = MetricsStore.open_in(tmp_path)
+    try:
+        svc = MetricsService(store, retention_s=86400.0, max_series=1000, flush_interval_s=10.0, clock=lambda: T0)
+        m = LambdaMetrics(svc)
+        m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
+        await svc.flush(everything=True)  # the cached summaries left memory (as at shutdown)
+        m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
+        assert await total(svc, "Invocations", {"FunctionName": "f"}) == 2
+        await svc.flush(everything=True)
+        assert await total(svc, "Invocations", {"FunctionName": "f"}) == 2
+        assert len(store.read_minutes("AWS/Lambda", "Invocations", '[["FunctionName","f"]]', 0, 2**40)) == 2
+    finally:
+        store.close()
