@@ -20,7 +20,7 @@ from lambent.vpc import errors as ve
 from lambent.vpc import filters as vf
 from lambent.vpc.model import (
     NatGateway, NetworkInterface, Protocol as IpProtocol, Rule, SecurityGroup, Subnet, Tags, Vpc, VpcEndpoint,
-    check_id, check_tags,
+    check_id, check_tags, check_text, echo,
 )
 from lambent.vpc.rules import permissions_of
 from lambent.vpc.service import VpcService
@@ -54,7 +54,7 @@ def _tags_in(call: Call, resource_type: str) -> Tags:
     for spec in call.params.get("TagSpecifications") or []:
         kind = spec.get("ResourceType")
         if kind != resource_type:
-            raise ve.InvalidValue(f"'{str(kind)[:64]}' is not a valid taggable resource type for this operation.")
+            raise ve.InvalidValue(f"'{echo(kind)}' is not a valid taggable resource type for this operation.")
         pairs.extend((str(t.get("Key", "")), str(t.get("Value", ""))) for t in spec.get("Tags") or [])
     return check_tags(tuple(pairs), _service(call).quotas.tags_per_resource)
 
@@ -284,7 +284,7 @@ def _group_filter(call: Call) -> Callable[[SecurityGroup], vf.Attributes]:
 
 def _no_default_vpc(name: str) -> ve.GroupNotFound:
     # EC2 looks a bare GroupName up in the account's default VPC; lambent creates none.
-    return ve.GroupNotFound(f"The security group '{name[:255]}' does not exist in default VPC 'none'")
+    return ve.GroupNotFound(f"The security group '{echo(name, 255)}' does not exist in default VPC 'none'")
 
 
 @EC2.register("CreateSecurityGroup", handled={"Description": None, "GroupName": None, "VpcId": None,
@@ -428,13 +428,14 @@ async def create_nat_gateway(call: Call) -> Output:
     if not p.get("SubnetId"):
         raise ve.MissingParameter("The request must contain the parameter SubnetId")
     subnet_id = _subnet_id(p["SubnetId"])
+    token = check_text(p.get("ClientToken") or "", "ClientToken", 64)
     tags = _tags_in(call, "natgateway")
     _service(call).subnet(_account(call), subnet_id)
     _dry_run(call)
     nat = _service(call).create_nat_gateway(_account(call), subnet_id, p.get("ConnectivityType") or "public", tags)
     out: Output = {"NatGateway": _nat_out(nat)}
-    if p.get("ClientToken"):
-        out["ClientToken"] = p["ClientToken"]
+    if token:
+        out["ClientToken"] = token
     return out
 
 
@@ -492,6 +493,7 @@ async def create_vpc_endpoint(call: Call) -> Output:
     vpc_id = _vpc_id(p["VpcId"])
     subnet_ids = [_subnet_id(s) for s in p.get("SubnetIds") or []]
     group_ids = [_group_id(g) for g in p.get("SecurityGroupIds") or []]
+    token = check_text(p.get("ClientToken") or "", "ClientToken", 64)
     tags = _tags_in(call, "vpc-endpoint")
     _service(call).vpc(_account(call), vpc_id)
     _dry_run(call)
@@ -500,8 +502,8 @@ async def create_vpc_endpoint(call: Call) -> Output:
         subnet_ids=subnet_ids, group_ids=group_ids, private_dns=bool(p.get("PrivateDnsEnabled")),
         policy=p.get("PolicyDocument") or "", tags=tags)
     out: Output = {"VpcEndpoint": _endpoint_out(call, endpoint)}
-    if p.get("ClientToken"):
-        out["ClientToken"] = p["ClientToken"]
+    if token:
+        out["ClientToken"] = token
     return out
 
 
@@ -523,7 +525,7 @@ async def delete_vpc_endpoints(call: Call) -> Output:
         try:
             _service(call).delete_vpc_endpoint(_account(call), _endpoint_id(raw))
         except ve.Ec2Error as exc:  # EC2 reports each id that could not be deleted, not one error
-            unsuccessful.append({"ResourceId": raw, "Error": {"Code": exc.code, "Message": exc.message}})
+            unsuccessful.append({"ResourceId": echo(raw), "Error": {"Code": exc.code, "Message": exc.message}})
     return {"Unsuccessful": unsuccessful}
 
 

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Collection, Iterable
 
 from lambent.vpc import errors as ve
+from lambent.vpc.model import echo
 
 MIN_PREFIX = 16
 MAX_PREFIX = 28
@@ -28,10 +29,10 @@ def parse(text: str, parameter: str) -> ipaddress.IPv4Network:
         net = ipaddress.ip_network(text, strict=True)
     except ValueError:
         raise ve.InvalidValue(
-            f"Value ({text}) for parameter {parameter} is invalid. This is not a valid CIDR block."
+            f"Value ({echo(text)}) for parameter {parameter} is invalid. This is not a valid CIDR block."
         ) from None
     if not isinstance(net, ipaddress.IPv4Network) or "/" not in text:
-        raise ve.InvalidValue(f"Value ({text}) for parameter {parameter} is invalid. This is not a valid CIDR block.")
+        raise ve.InvalidValue(f"Value ({echo(text)}) for parameter {parameter} is invalid. This is not a valid CIDR block.")
     return net
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from lambent.vpc import errors as ve
-from lambent.vpc.model import Tags
+from lambent.vpc.model import Tags, echo
 
 #: a resource's filterable attributes: filter name -> its values
 Attributes = Mapping[str, Sequence[str]]
@@ -51,10 +51,10 @@ def parse(raw: Sequence[Mapping[str, Any]] | None, known: frozenset[str]) -> lis
         if not name:
             raise ve.MissingParameter("The request must contain the parameter Filter.Name")
         if not (name in known or name in ("tag-key", "tag-value") or (name.startswith("tag:") and len(name) > 4)):
-            raise ve.InvalidValue(f"The filter '{name[:128]}' is invalid")
+            raise ve.InvalidValue(f"The filter '{echo(name, 128)}' is invalid")
         values = tuple(str(v) for v in item.get("Values") or [])
         if len(values) > _MAX_VALUES or any(len(v) > _MAX_VALUE_LENGTH for v in values):
-            raise ve.InvalidValue(f"The filter '{name[:128]}' has too many or too long values.")
+            raise ve.InvalidValue(f"The filter '{echo(name, 128)}' has too many or too long values.")
         out.append(Filter(name, values))
     return out
 
@@ -91,7 +91,7 @@ def page(ids: Sequence[str], token: str | None, max_results: int | None, default
         try:
             after = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("ascii")
         except (binascii.Error, UnicodeError, ValueError):
-            raise ve.InvalidPaginationToken(f"Invalid pagination token: {token[:64]}") from None
+            raise ve.InvalidPaginationToken(f"Invalid pagination token: {echo(token)}") from None
         # an id deleted since resumes where it would have been
         start = next((i for i, x in enumerate(ids) if x > after), len(ids))
     chunk = list(ids[start : start + size])

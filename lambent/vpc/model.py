@@ -21,6 +21,23 @@ Tags = tuple[tuple[str, str], ...]
 _ID = re.compile(r"^[a-z]+-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 
 
+#: characters XML 1.0 cannot carry: a stored value holding one would make every answer naming it
+#: unparsable (a Describe broken for the whole account), an echoed one the error itself
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def echo(text: object, limit: int = 64) -> str:
+    """A caller's value as a message may quote it: cut to ``limit``, XML-unsafe characters as ``?``."""
+    return _NOT_XML.sub("?", str(text)[:limit])
+
+
+def check_text(text: str, what: str, limit: int) -> str:
+    """``text`` if it is at most ``limit`` characters XML can carry; InvalidParameterValue otherwise."""
+    if len(text) > limit or _NOT_XML.search(text):
+        raise ve.InvalidValue(f"Invalid value for {what}: at most {limit} characters, no control characters.")
+    return text
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(9)[:17]}"
 
@@ -28,7 +45,7 @@ def new_id(prefix: str) -> str:
 def check_id(value: str, prefix: str, malformed: type[ve.Ec2Error]) -> str:
     """``value`` if it is a well-formed id of ``prefix``; EC2's ``.Malformed`` error otherwise."""
     if not value.startswith(f"{prefix}-") or not _ID.match(value):
-        raise malformed(f'Invalid id: "{value[:64]}"')
+        raise malformed(f'Invalid id: "{echo(value)}"')
     return value
 
 
@@ -212,11 +229,13 @@ def check_tags(pairs: Tags, limit: int) -> Tags:
         raise ve.InvalidValue(f"The number of tags exceeds the limit of {limit}.")
     seen: set[str] = set()
     for key, value in pairs:
-        if not key or len(key) > _MAX_TAG_KEY or len(value) > _MAX_TAG_VALUE:
+        if not key:
             raise ve.InvalidValue("Tag keys must be 1 to 127 characters and values at most 255.")
+        check_text(key, "Tag.Key", _MAX_TAG_KEY)
+        check_text(value, "Tag.Value", _MAX_TAG_VALUE)
         if key.lower().startswith("aws:"):
             raise ve.InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
         if key in seen:
-            raise ve.InvalidValue(f"Duplicate tag key '{key}' specified.")
+            raise ve.InvalidValue(f"Duplicate tag key '{echo(key, 127)}' specified.")
         seen.add(key)
     return pairs

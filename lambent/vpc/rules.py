@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambent.vpc import errors as ve
-from lambent.vpc.model import Protocol, Rule
+from lambent.vpc.model import Protocol, Rule, echo
 
 _NUMBERS = {"6": Protocol.TCP, "17": Protocol.UDP, "1": Protocol.ICMP, "-1": Protocol.ALL, "all": Protocol.ALL}
 _MAX_DESCRIPTION = 255
@@ -40,7 +40,7 @@ def protocol_of(raw: str) -> Protocol:
         return Protocol(value)
     except ValueError:
         raise ve.InvalidValue(
-            f"Invalid value '{raw[:32]}' for IP protocol. Unknown protocol (lambent supports tcp, udp, icmp and -1)."
+            f"Invalid value '{echo(raw, 32)}' for IP protocol. Unknown protocol (lambent supports tcp, udp, icmp and -1)."
         ) from None
 
 
@@ -67,7 +67,7 @@ def ports_of(protocol: Protocol, from_port: int | None, to_port: int | None) -> 
 
 def _description(raw: object) -> str:
     text = "" if raw is None else str(raw)
-    if len(text) > _MAX_DESCRIPTION or any(ord(ch) < 0x20 for ch in text):
+    if len(text) > _MAX_DESCRIPTION or any(ord(ch) < 0x20 for ch in text) or echo(text, _MAX_DESCRIPTION) != text:
         raise ve.InvalidValue("Invalid rule description: at most 255 printable characters.")
     return text
 
@@ -85,9 +85,9 @@ def _peers(permission: Mapping[str, Any]) -> list[Peer]:
         try:
             net = ipaddress.ip_network(raw, strict=False)
         except ValueError:
-            raise ve.InvalidValue(f"CIDR block {raw[:64]} is malformed") from None
+            raise ve.InvalidValue(f"CIDR block {echo(raw)} is malformed") from None
         if not isinstance(net, ipaddress.IPv4Network):
-            raise ve.InvalidValue(f"CIDR block {raw[:64]} is malformed")
+            raise ve.InvalidValue(f"CIDR block {echo(raw)} is malformed")
         peers.append(Peer(net, None, None, _description(item.get("Description"))))
     for pair in permission.get("UserIdGroupPairs") or []:
         group = pair.get("GroupId")

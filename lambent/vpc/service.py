@@ -32,7 +32,7 @@ from lambent.vpc import errors as ve
 from lambent.vpc import rows
 from lambent.vpc.model import (
     ChangeKind, InterfaceType, NatGateway, NetworkInterface, Protocol, Rule, SecurityGroup, Subnet, Tags, Vpc,
-    VpcChange, VpcEndpoint, VpcQuotas, new_id,
+    VpcChange, VpcEndpoint, VpcQuotas, check_text, echo, new_id,
 )
 from lambent.vpc.rules import describe, rules_of
 
@@ -91,19 +91,19 @@ class VpcService:
     def vpc(self, account_id: str, vpc_id: str) -> Vpc:
         found = self._vpcs.get(vpc_id)
         if found is None or found.account_id != account_id:
-            raise ve.VpcNotFound(f"The vpc ID '{vpc_id}' does not exist")
+            raise ve.VpcNotFound(f"The vpc ID '{echo(vpc_id)}' does not exist")
         return found
 
     def subnet(self, account_id: str, subnet_id: str) -> Subnet:
         found = self._subnets.get(subnet_id)
         if found is None or found.account_id != account_id:
-            raise ve.SubnetNotFound(f"The subnet ID '{subnet_id}' does not exist")
+            raise ve.SubnetNotFound(f"The subnet ID '{echo(subnet_id)}' does not exist")
         return found
 
     def group(self, account_id: str, group_id: str) -> SecurityGroup:
         found = self._groups.get(group_id)
         if found is None or found.account_id != account_id:
-            raise ve.GroupNotFound(f"The security group '{group_id}' does not exist")
+            raise ve.GroupNotFound(f"The security group '{echo(group_id)}' does not exist")
         return found
 
     def nat_gateway(self, account_id: str, nat_id: str) -> NatGateway:
@@ -224,7 +224,7 @@ class VpcService:
             zone = availability_zone or zones[0]
             if zone not in zones:
                 raise ve.InvalidValue(
-                    f"Value ({zone[:64]}) for parameter availabilityZone is invalid. Subnets can currently only be "
+                    f"Value ({echo(zone)}) for parameter availabilityZone is invalid. Subnets can currently only be "
                     f"created in the following availability zones: {', '.join(zones)}.")
             siblings = [s for s in self._subnets.values() if s.vpc_id == vpc_id]
             net = cidrs.subnet_block(cidr_block, vpc.cidr, (s.cidr for s in siblings))
@@ -257,7 +257,7 @@ class VpcService:
             self.vpc(account_id, vpc_id)
             siblings = [g for g in self._groups.values() if g.vpc_id == vpc_id]
             if any(g.name == name for g in siblings):
-                raise ve.GroupDuplicate(f"The security group '{name}' already exists for VPC '{vpc_id}'")
+                raise ve.GroupDuplicate(f"The security group '{echo(name, 255)}' already exists for VPC '{vpc_id}'")
             if len(siblings) >= self.quotas.groups_per_vpc:
                 raise ve.SecurityGroupLimitExceeded("The maximum number of security groups has been reached.")
             group = SecurityGroup(new_id("sg"), account_id, vpc_id, name, description, tags, self._clock())
@@ -296,7 +296,7 @@ class VpcService:
             peer = self._groups.get(rule.peer_group_id)
             if (peer is None or peer.account_id != group.account_id or peer.vpc_id != group.vpc_id
                     or rule.peer_account_id not in (None, group.account_id)):
-                raise ve.GroupNotFound(f"The security group '{rule.peer_group_id}' does not exist")
+                raise ve.GroupNotFound(f"The security group '{echo(rule.peer_group_id)}' does not exist")
 
     def authorize(self, account_id: str, group_id: str, *, egress: bool,
                   permissions: Sequence[Mapping[str, Any]]) -> list[Rule]:
@@ -328,7 +328,7 @@ class VpcService:
             for rule_id in rule_ids:
                 found = next((r for r in existing if r.rule_id == rule_id), None)
                 if found is None:
-                    raise ve.RuleIdNotFound(f"The security group rule ID '{rule_id[:64]}' does not exist")
+                    raise ve.RuleIdNotFound(f"The security group rule ID '{echo(rule_id)}' does not exist")
                 revoked.append(found)
             if permissions:
                 for asked in rules_of(group_id, egress, permissions, lambda: ""):
@@ -364,12 +364,13 @@ class VpcService:
         with self._lock:
             subnet = self._subnets.get(subnet_id)
             if subnet is None:
-                raise ve.SubnetNotFound(f"The subnet ID '{subnet_id}' does not exist")
+                raise ve.SubnetNotFound(f"The subnet ID '{echo(subnet_id)}' does not exist")
             for group_id in group_ids:
                 group = self._groups.get(group_id)
                 if group is None or group.vpc_id != subnet.vpc_id:
                     raise ve.GroupNotFound(f"The security group '{group_id}' does not exist in VPC '{subnet.vpc_id}'")
-            interface = self._new_interface(subnet, interface_type, description[:_MAX_NAME], tuple(group_ids))
+            interface = self._new_interface(subnet, interface_type, check_text(description, "Description", _MAX_NAME),
+                                            tuple(group_ids))
             self.store.write([Write("insert", "network_interfaces", rows.interface_row(interface))])
             self._interfaces[interface.interface_id] = interface
         self._notify([VpcChange(ChangeKind.ADDRESS_LEASED, interface.account_id, interface.vpc_id,
@@ -397,7 +398,7 @@ class VpcService:
     def create_nat_gateway(self, account_id: str, subnet_id: str, connectivity: str = "public",
                            tags: Tags = ()) -> NatGateway:
         if connectivity not in ("public", "private"):
-            raise ve.InvalidValue(f"Invalid value '{connectivity[:32]}' for ConnectivityType.")
+            raise ve.InvalidValue(f"Invalid value '{echo(connectivity, 32)}' for ConnectivityType.")
         with self._lock:
             subnet = self.subnet(account_id, subnet_id)
             in_zone = [n for n in self._nats.values() if n.account_id == account_id
@@ -434,10 +435,11 @@ class VpcService:
                             group_ids: Sequence[str] = (), private_dns: bool = False, policy: str = "",
                             tags: Tags = ()) -> VpcEndpoint:
         if service_name not in self.endpoint_service_names():
-            raise ve.InvalidServiceName(f"The Vpc Endpoint Service '{service_name[:255]}' does not exist")
+            raise ve.InvalidServiceName(f"The Vpc Endpoint Service '{echo(service_name, 255)}' does not exist")
         if endpoint_type != "Interface":
-            raise ve.InvalidValue(f"Invalid value '{endpoint_type[:32]}' for VpcEndpointType: lambent's API is "
+            raise ve.InvalidValue(f"Invalid value '{echo(endpoint_type, 32)}' for VpcEndpointType: lambent's API is "
                                   "served by Interface endpoints.")
+        check_text(policy, "PolicyDocument", 20480)
         with self._lock:
             self.vpc(account_id, vpc_id)
             subnets = [self.subnet(account_id, s) for s in dict.fromkeys(subnet_ids)]

@@ -202,3 +202,21 @@ def test_the_vpc_quota_holds(endpoint: Endpoint) -> None:
     assert code_of(caught) == "VpcLimitExceeded"
     # another account's quota is its own
     assert endpoint.client(OTHER).create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["OwnerId"] == OTHER
+
+
+def test_values_xml_cannot_carry_are_refused_so_no_answer_becomes_unparsable(endpoint: Endpoint) -> None:
+    """Given a caller sending control characters in a tag, an id, a filter or a CIDR, when the call
+    is answered, then the answer still parses (the refusal quotes them as ``?``) and nothing is stored
+    that would break a later Describe of the account."""
+    ec2 = endpoint.client()
+    with pytest.raises(ClientError) as caught:
+        ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "a", "Value": "x\x01y"}]}])
+    assert code_of(caught) == "InvalidParameterValue"
+    for call, kwargs in ((ec2.delete_vpc, {"VpcId": "vpc-\x01\x02"}),
+                         (ec2.create_vpc, {"CidrBlock": "10.\x0b.0.0/16"}),
+                         (ec2.describe_vpcs, {"Filters": [{"Name": "\x07", "Values": ["x"]}]})):
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        assert "\x01" not in caught.value.response["Error"]["Message"]
+    assert ec2.describe_vpcs()["Vpcs"] == []
