@@ -1,6 +1,7 @@
 """CloudWatch Logs API on the server's endpoint through boto3's ``logs`` client: a function's own
 output appears in its log group and stream, searchable with filter patterns; groups, streams,
-PutLogEvents and retention policies as a tool would use them."""
+PutLogEvents and retention policies as a tool would use them; IAM users get only what their
+policy names (logs:* actions on log-group ARNs)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness import Server, create_function, invoke_json
@@ -85,3 +88,32 @@ def test_tools_create_put_read_and_delete(logs: Any) -> None:
         logs.describe_log_streams(logGroupName=group)
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert exc.value.response["Error"]["Message"] == "The specified log group does not exist."
+
+
+def test_users_read_only_the_log_groups_their_policy_names(server: Server, logs: Any) -> None:
+    mine, other = f"/team/{uuid.uuid4().hex[:8]}", f"/secret/{uuid.uuid4().hex[:8]}"
+    for g in (mine, other):
+        logs.create_log_group(logGroupName=g)
+        logs.create_log_stream(logGroupName=g, logStreamName="s")
+    iam = server.client("iam")
+    user = f"logreader{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+                                                 "Resource": f"arn:aws:logs:us-east-1:000000000000:log-group:{mine}*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                          config=Config(retries={"max_attempts": 0}))
+    assert reader.filter_log_events(logGroupName=mine)["events"] == []
+    assert reader.get_log_events(logGroupName=mine, logStreamName="s")["events"] == []
+    for call, kw in ((reader.filter_log_events, {"logGroupName": other}),
+                     (reader.get_log_events, {"logGroupName": other, "logStreamName": "s"}),
+                     (reader.describe_log_groups, {}),
+                     (reader.put_log_events, {"logGroupName": mine, "logStreamName": "s",
+                                              "logEvents": [{"timestamp": int(time.time() * 1000), "message": "x"}]}),
+                     (reader.delete_log_group, {"logGroupName": mine})):
+        with pytest.raises(ClientError) as exc:
+            call(**kw)
+        assert exc.value.response["Error"]["Code"] == "AccessDeniedException", call
+    assert logs.describe_log_groups(logGroupNamePrefix=mine)["logGroups"]  # still there
