@@ -24,7 +24,7 @@ from typing import Any, Protocol, cast
 
 from lambent.api.dispatch import Call
 from lambent.api.protocols.registry import Operations
-from lambent.errors import InvalidParameterValue, LambentError, LimitExceeded
+from lambent.errors import InvalidParameterValue, LambentError, LimitExceeded, TooManyRequests
 
 #: botocore's service name (the model); requests arrive under the SigV4 scope ``monitoring``.
 CLOUDWATCH = Operations("cloudwatch")
@@ -61,6 +61,7 @@ _BY_CODE: Mapping[str, Callable[[str], LambentError]] = {
     "MissingParameter": MissingParameter,
     "InvalidNextToken": InvalidNextToken,
     "LimitExceeded": LimitExceeded,
+    "Throttling": lambda message: TooManyRequests(message, "CallerRateLimitExceeded"),
 }
 
 

@@ -40,7 +40,7 @@ _QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 class MetricsRequestError(ValueError):
     """A request CloudWatch would refuse; ``code`` is its CloudWatch error code
     (InvalidParameterValue, InvalidParameterCombination, MissingParameter, InvalidNextToken,
-    LimitExceeded)."""
+    LimitExceeded, Throttling)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -256,6 +256,9 @@ class CloudWatch:
             raise MetricsRequestError(
                 "LimitExceeded", f"This lambent server keeps at most {self.metrics.max_series} metrics; "
                 "the request would add more.")
+        if not self.metrics.has_room(len(planned)):
+            raise MetricsRequestError("Throttling", "Rate exceeded: metrics not yet stored exceed what this lambent "
+                                      "server holds in memory; retry after a few seconds.")
         for series, ts, unit, summary in planned:
             if not self.metrics.record_summary(series, summary, ts=ts, unit=unit):
                 raise MetricsRequestError("LimitExceeded", "The metric could not be recorded.")

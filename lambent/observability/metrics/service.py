@@ -57,8 +57,13 @@ class MetricsService:
     """Scope: one per server. Methods are called on the event loop."""
 
     def __init__(self, archive: Archive | None, *, retention_s: float, max_series: int,
-                 flush_interval_s: float, clock: Callable[[], float] = time.time) -> None:
+                 flush_interval_s: float, max_live_minutes: int = 200_000,
+                 clock: Callable[[], float] = time.time) -> None:
         self.archive = archive
+        #: series-minutes memory may hold before PutMetricData is throttled (:meth:`has_room`); a
+        #: client spreading timestamps over two weeks creates one per datum until the next flush
+        self.max_live_minutes = max_live_minutes
+        self.live_minutes = 0
         self.retention_s = retention_s
         self.max_series = max_series
         self.flush_interval_s = flush_interval_s
@@ -131,6 +136,7 @@ class MetricsService:
         summary = minutes.get(minute)
         if summary is None:
             summary = minutes[minute] = Summary()
+            self.live_minutes += 1
         return summary
 
     def record(self, series: Series, value: float, *, ts: float | None = None, unit: str = "None",
@@ -175,6 +181,11 @@ class MetricsService:
         request is taken whole or refused whole)."""
         return len(self._newest) + new_series <= self.max_series
 
+    def has_room(self, new_minutes: int) -> bool:
+        """Whether memory may take ``new_minutes`` more series-minutes (PutMetricData asks first;
+        Lambda's own metrics are never refused for it)."""
+        return self.live_minutes + new_minutes <= self.max_live_minutes
+
     def known(self, series: Series) -> bool:
         return series in self._newest
 
@@ -202,6 +213,7 @@ class MetricsService:
             for series, minute in taken:  # written: now the archive answers for them
                 minutes = self._live[series]
                 del minutes[minute]
+                self.live_minutes -= 1
                 if not minutes:
                     del self._live[series]
             if self._clock() - self._last_prune >= _PRUNE_EVERY_S:
@@ -219,6 +231,7 @@ class MetricsService:
         for series, minutes in list(self._live.items()):
             for minute in [m for m in minutes if m < oldest]:
                 del minutes[minute]
+                self.live_minutes -= 1
             if not minutes:
                 del self._live[series]
 

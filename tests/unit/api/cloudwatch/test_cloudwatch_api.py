@@ -244,3 +244,18 @@ async def test_boto3_sends_json_signed_for_monitoring_and_the_layer_serves_it(wo
     assert headers["Content-Type"] == "application/x-amz-json-1.0"
     assert headers["X-Amz-Target"] == "GraniteServiceVersion20100801.ListMetrics"
     assert "/us-east-1/monitoring/aws4_request" in headers["Authorization"]
+
+
+async def test_timestamps_spread_over_the_retention_cannot_fill_memory(world: World) -> None:
+    world.metrics.max_live_minutes = 100
+    data = [{"MetricName": "M", "Value": 1.0, "Timestamp": at(T0 - i * 60)} for i in range(101)]
+    status, code, _ = error(await world.cw("PutMetricData", {"Namespace": "Spread", "MetricData": data}))
+    assert (status, code) == (400, "Throttling")
+    assert world.metrics.live_minutes == 0
+    ok = await world.cw("PutMetricData", {"Namespace": "Spread", "MetricData": data[:100]})
+    assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
+    world.lambda_metrics.observe(Cfg("orders", "1"), Outcome(None, 1.0))  # Lambda's own are never refused
+    assert world.metrics.live_minutes > 100
+    before = world.metrics.live_minutes
+    assert await world.metrics.flush() == 99  # a flush makes room again: every ended minute goes
+    assert world.metrics.live_minutes == before - 99 and world.metrics.has_room(90)
