@@ -361,7 +361,8 @@ def test_a_failing_target_goes_to_the_dead_letter_queue(scaled: Callable[..., Se
     assert body["id"] == attrs["EXECUTION_ID"]
     assert body["at"] == attrs["SCHEDULED_TIME"]
     assert attrs["ERROR_CODE"] == "ResourceNotFoundException"
-    assert attrs["ERROR_MESSAGE"] == f"Function not found: {fn_arn(missing)}"
+    # Scheduler invokes Lambda, whose unqualified Invoke miss names $LATEST (AWS's recorded text)
+    assert attrs["ERROR_MESSAGE"] == f"Function not found: {fn_arn(missing)}:$LATEST"
     assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
     assert attrs["RETRY_ATTEMPTS"] == "2"
     assert attrs["IS_PAYLOAD_TRUNCATED"] == "false"

@@ -37,7 +37,7 @@ class FakeResult:
 
 
 class FakeFunctions:
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> object:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> object:
         return object()
 
     def arn(self, name: str, qualifier: str | None = None) -> str:

@@ -22,7 +22,7 @@ INITIAL_S = 0.25
 
 
 class Functions:
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> object:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> object:
         return object()
 
     def arn(self, name: str, qualifier: str | None = None) -> str:

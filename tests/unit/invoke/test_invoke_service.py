@@ -33,7 +33,7 @@ class Functions:
         self.code = object()
         self.reserved = reserved
 
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> FunctionConfig:
         return CFG
 
     def entry(self, name: str) -> Entry:

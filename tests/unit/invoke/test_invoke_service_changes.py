@@ -37,7 +37,7 @@ class FakeFunctions:
         self.current = current
         self.code = object()
 
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> FunctionConfig:
         if self.current is None:
             raise ResourceNotFound(f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}")
         return self.current
@@ -168,7 +168,7 @@ async def test_a_weighted_alias_picking_its_other_version_does_not_look_like_a_c
     v1, v2 = cfg("1").replace(version="1"), cfg("2").replace(version="2")
 
     class AliasFunctions(FakeFunctions):
-        def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+        def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> FunctionConfig:
             if qualifier == "live":
                 return v2 if draw is not None else v1  # the draw picks 2; without one, the primary
             return {"1": v1, "2": v2}[qualifier or "2"]

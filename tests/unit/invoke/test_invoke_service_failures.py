@@ -28,7 +28,7 @@ class Entry:
 class Arns:
     code = object()
 
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None) -> FunctionConfig:
+    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, invoking: bool = False) -> FunctionConfig:
         return CFG
 
     def entry(self, name: str) -> Entry:
