@@ -112,6 +112,28 @@ def test_list_functions_and_invoke(server: Server, home: Path) -> None:
     assert json.loads((home / "out.json").read_text()) == {"got": {"n": 1}}
 
 
+def test_the_cli_follows_iams_and_lambdas_pages(server: Server, home: Path) -> None:
+    # Given three more roles and three more functions than the server had
+    iam, lam = server.client("iam"), server.client()
+    roles = [unique("page-role") for _ in range(3)]
+    for name in roles:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    functions = [create_function(lam, APP) for _ in range(3)]
+    every_role = [r["RoleName"] for r in iam.list_roles(MaxItems=1000)["Roles"]]
+    every_function = [f["FunctionName"] for f in lam.list_functions(MaxItems=50)["Functions"]]
+    assert set(roles) <= set(every_role) and set(functions) <= set(every_function)
+    # When the aws CLI asks for one item per request, it follows Marker / NextMarker to the end
+    paged_roles = [r["RoleName"] for r in ok(aws(server, home, "iam", "list-roles", "--page-size", "1"))["Roles"]]
+    paged_fns = [f["FunctionName"] for f in ok(aws(server, home, "lambda", "list-functions", "--page-size", "1"))["Functions"]]
+    # Then it sees exactly what one big page holds, in the same order, nothing twice
+    assert paged_roles == every_role
+    assert paged_fns == every_function
+    # and --max-items gives its own resumable token
+    first = ok(aws(server, home, "iam", "list-roles", "--max-items", "2"))
+    rest = ok(aws(server, home, "iam", "list-roles", "--starting-token", first["NextToken"]))
+    assert [r["RoleName"] for r in first["Roles"] + rest["Roles"]] == every_role
+
+
 def test_a_wrong_secret_is_refused(server: Server, home: Path) -> None:
     # When the aws CLI signs with the right key id and a wrong secret
     result = aws(server, home, "sts", "get-caller-identity", AWS_SECRET_ACCESS_KEY="not-the-secret")
