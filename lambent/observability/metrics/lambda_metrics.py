@@ -10,7 +10,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
   extended statistics.
 - ConcurrentExecutions (Count, read with Maximum): environments processing events at once;
   UnreservedConcurrentExecutions (Count): the same for functions without reserved concurrency,
-  account-wide only.
+  account-wide only; ClaimedAccountConcurrency (Count): concurrency unavailable to on-demand
+  invocations (unreserved executions + reserved concurrency), account-wide.
 - DeadLetterErrors, DestinationDeliveryFailures (Count): an async event's failure that could not
   reach its dead-letter queue / destination. AsyncEventsReceived (Count): events queued;
   AsyncEventAge (Milliseconds): time from queueing to the invocation attempt; AsyncEventsDropped
@@ -193,8 +194,11 @@ class LambdaMetrics:
         self._emit("DestinationDeliveryFailures", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
         self.totals_of(name, qualifier or LATEST).destination_failures += 1
 
-    def sample_concurrency(self, running: Mapping[str, int], unreserved: int) -> None:
-        """One sample of the limiter: environments busy per function and in the unreserved pool."""
+    def sample_concurrency(self, running: Mapping[str, int], unreserved: int, reserved: int = 0) -> None:
+        """One sample of the limiter: environments busy per function and in the unreserved pool;
+        ``reserved``: the account's reserved concurrency (ClaimedAccountConcurrency is what on-demand
+        invocations cannot have: the unreserved executions plus every reservation; lambent has no
+        provisioned concurrency)."""
         now = self.metrics.now()
         total = 0
         for name, count in running.items():
@@ -202,13 +206,14 @@ class LambdaMetrics:
             self._emit("ConcurrentExecutions", ((("FunctionName", name),),), float(count), "Count", now)
         self._emit("ConcurrentExecutions", ((),), float(total), "Count", now)
         self._emit("UnreservedConcurrentExecutions", ((),), float(unreserved), "Count", now)
+        self._emit("ClaimedAccountConcurrency", ((),), float(unreserved + reserved), "Count", now)
 
     # -- the concurrency sampler --------------------------------------------------------------------
     def start_sampling(self, running: Callable[[], Mapping[str, int]], unreserved: Callable[[], int],
-                       interval_s: float = 1.0) -> None:
+                       reserved: Callable[[], int] = lambda: 0, interval_s: float = 1.0) -> None:
         async def sample() -> None:
             while True:
-                self.sample_concurrency(running(), unreserved())
+                self.sample_concurrency(running(), unreserved(), reserved())
                 await asyncio.sleep(interval_s)
 
         self._sampler = asyncio.create_task(sample(), name="lambda-concurrency-sampler")

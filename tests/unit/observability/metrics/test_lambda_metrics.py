@@ -76,12 +76,13 @@ async def test_feeds_record_exact_counts() -> None:
 
 async def test_concurrency_samples_per_function_and_account() -> None:
     m, svc = make()
-    m.sample_concurrency({"a": 2, "b": 1}, unreserved=3)
-    m.sample_concurrency({"a": 5}, unreserved=5)
+    m.sample_concurrency({"a": 2, "b": 1}, unreserved=3, reserved=10)
+    m.sample_concurrency({"a": 5}, unreserved=5, reserved=10)
     assert await total(svc, "ConcurrentExecutions", {"FunctionName": "a"}, "Maximum") == 5
     assert await total(svc, "ConcurrentExecutions", {}, "Maximum") == 5
     assert await total(svc, "ConcurrentExecutions", {}, "Minimum") == 3
     assert await total(svc, "UnreservedConcurrentExecutions", {}, "Maximum") == 5
+    assert await total(svc, "ClaimedAccountConcurrency", {}, "Maximum") == 15
 
 
 async def test_sampler_reads_the_limiter_until_stopped() -> None:
@@ -92,7 +93,7 @@ async def test_sampler_reads_the_limiter_until_stopped() -> None:
         sampled.set()
         return {"a": 1}
 
-    m.start_sampling(running, lambda: 1, interval_s=3600.0)
+    m.start_sampling(running, lambda: 1, interval_s=3600.0)  # the first sample is taken at once
     await asyncio.wait_for(sampled.wait(), 5)
     await m.stop_sampling()
     assert await total(svc, "ConcurrentExecutions", {"FunctionName": "a"}, "SampleCount") == 1
