@@ -383,10 +383,23 @@ async def _revoke(call: Call, egress: bool) -> Output:
     account = _account(call)
     revoked, unknown = _service(call).revoke(account, group_id, egress=egress, permissions=permissions,
                                              rule_ids=rule_ids)
-    out: Output = {"Return": True,
-                   "RevokedSecurityGroupRules": [_rule_out(call, r, account) for r in revoked]}
+    out: Output = {"Return": True, "RevokedSecurityGroupRules": [_revoked_out(r) for r in revoked]}
     if unknown:
         out["UnknownIpPermissions"] = permissions_of(unknown, _service(call).owner_of_group)
+    return out
+
+
+def _revoked_out(r: Rule) -> Output:
+    """A ``RevokedSecurityGroupRule`` (flatter than a SecurityGroupRule: ``ReferencedGroupId``)."""
+    out: Output = {"SecurityGroupRuleId": r.rule_id, "GroupId": r.group_id, "IsEgress": r.egress,
+                   "IpProtocol": r.protocol.value, "FromPort": -1 if r.from_port is None else r.from_port,
+                   "ToPort": -1 if r.to_port is None else r.to_port}
+    if r.cidr is not None:
+        out["CidrIpv4"] = str(r.cidr)
+    if r.peer_group_id is not None:
+        out["ReferencedGroupId"] = r.peer_group_id
+    if r.description:
+        out["Description"] = r.description
     return out
 
 

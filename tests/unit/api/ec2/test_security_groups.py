@@ -65,7 +65,9 @@ def test_rules_are_authorised_described_as_ip_permissions_and_revoked(world: tup
 
     revoked = ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": app}]}])
-    assert revoked["Return"] is True and len(revoked["RevokedSecurityGroupRules"]) == 1
+    assert revoked["Return"] is True
+    assert [(r["ReferencedGroupId"], r["FromPort"], r["IsEgress"]) for r in revoked["RevokedSecurityGroupRules"]] == [
+        (app, 5432, False)]
     tcp = next(p for p in ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]["IpPermissions"]
                if p["IpProtocol"] == "tcp")
     assert tcp["UserIdGroupPairs"] == []
