@@ -405,7 +405,7 @@ async def put_log_events(call: Call) -> dict[str, Any]:
     expired_before = now - retention * _DAY_MS if retention is not None else None
     too_new_after = now + 2 * _HOUR_MS
     rejected: dict[str, int] = {}
-    writer = store.stream_writer(group, stream)
+    accepted: list[tuple[int, str]] = []
     for i, (e, t) in enumerate(zip(events, stamps, strict=True)):
         if t > too_new_after:
             rejected.setdefault("tooNewLogEventStartIndex", i)
@@ -416,8 +416,8 @@ async def put_log_events(call: Call) -> dict[str, Any]:
         if t < too_old_before:
             rejected["tooOldLogEventEndIndex"] = i
             continue
-        writer.write(e["message"], t)
-    writer.flush()
+        accepted.append((t, e["message"]))
+    store.put_events(group, stream, accepted)
     answer: dict[str, Any] = {"nextSequenceToken": f"{now:056d}"}
     if rejected:
         answer["rejectedLogEventsInfo"] = rejected

@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -255,6 +256,8 @@ class LogStore:
         self.quota = quota or LogQuota.unlimited()
         self.usage = LogUsage(self.quota)
         self._writers: dict[str, set[LogStreamWriter]] = {}
+        #: Writers PutLogEvents opened (streams no environment writes), least recently used first.
+        self._api_writers: OrderedDict[tuple[str, str], LogStreamWriter] = OrderedDict()
         #: Events and bytes the disk refused (dropped, counted), and bytes deleted by rotation.
         self.dropped_events = 0
         self.dropped_bytes = 0
@@ -303,6 +306,8 @@ class LogStore:
             self._delete(self.usage.victims(seg.group))
 
     def _forget(self, w: LogStreamWriter) -> None:
+        if self._api_writers.get((w.group, w._base)) is w:
+            del self._api_writers[(w.group, w._base)]
         ws = self._writers.get(w.group)
         if ws is not None:
             ws.discard(w)
@@ -332,6 +337,8 @@ class LogStore:
         """Delete a log group with all its streams (DeleteFunction frees its logs: docs/parity.md)."""
         for w in self._writers.pop(group, set()):
             w._detach()
+        for key in [k for k in self._api_writers if k[0] == group]:
+            del self._api_writers[key]
         self.usage.drop_group(group)
         d = self.group_dir(group)
         shutil.rmtree(d, ignore_errors=True)
@@ -517,15 +524,31 @@ class LogStore:
 
     def stream_writer(self, group: str, stream: str) -> LogStreamWriter:
         """The open writer of this stream if one exists (one writer per stream: an execution
-        environment's, shared with PutLogEvents), else a new one."""
+        environment's, shared with PutLogEvents), else one kept for the API: at most
+        :data:`_API_WRITERS` of those, least recently used closed first."""
         base = self._stream_base(stream)
         for w in self._writers.get(group, ()):
             if w._base == base and not w._closed and not w._detached:
+                if (group, base) in self._api_writers:
+                    self._api_writers.move_to_end((group, base))
                 return w
-        d = self.group_dir(group)
-        w = LogStreamWriter(self, group, d, base)
+        w = LogStreamWriter(self, group, self.group_dir(group), base)
         self._writers.setdefault(group, set()).add(w)
+        self._api_writers[(group, base)] = w
+        while len(self._api_writers) > _API_WRITERS:
+            _, old = self._api_writers.popitem(last=False)
+            old.close()
         return w
+
+    def put_events(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        """Append (timestamp ms, message) events to a stream (PutLogEvents), visible to readers
+        on return. A writer the API opened keeps no file descriptor between calls."""
+        w = self.stream_writer(group, stream)
+        for t, message in events:
+            w.write(message, t)
+        w.flush()
+        if self._api_writers.get((group, w._base)) is w:
+            w._close_fd()
 
     def at_boundary(self, group: str, stream: str, offset: int) -> bool:
         """Whether ``offset`` is where an event begins or the stream ends (a token a client sent
@@ -559,6 +582,8 @@ class LogStore:
 
 #: Groups' metadata (creation time, retention): ``<root>/+groups/<encoded group>.json``.
 _META_DIR = "+groups"
+#: Writers kept for PutLogEvents streams (each closed, its segment ended, when evicted).
+_API_WRITERS = 256
 #: Longest encoded group or stream file name (NAME_MAX is 255; segments add '+<offset>.jsonl').
 _MAX_NAME = 240
 

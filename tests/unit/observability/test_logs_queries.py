@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,32 @@ def test_lines_in_another_json_layout_are_read(tmp_path: Path) -> None:
     with open(tmp_path / "g" / "s.jsonl", "ab") as f:
         f.write(b'{"m": "reordered", "t": 7}\n{"t": 8, "m": "broken\n{"t": 9, "m": "ok"}\n')
     assert [(p.event.timestamp_ms, p.event.message) for p in store.scan("g", "s")] == [(7, "reordered"), (9, "ok")]
+
+
+def test_put_events_keeps_no_descriptor_and_a_bounded_number_of_writers(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    store.create_group("g")
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(300):
+        assert store.create_stream("g", f"s{i}")
+        store.put_events("g", f"s{i}", [(1000 + i, f"m{i}")])
+        store.put_events("g", f"s{i}", [(2000 + i, f"n{i}")])
+    assert len(os.listdir("/proc/self/fd")) <= before
+    assert len(store._api_writers) == 256
+    assert [p.event.message for p in store.scan("g", "s0")] == ["m0", "n0"]
+    assert [p.event.message for p in store.scan("g", "s299")] == ["m299", "n299"]
+    store.put_events("g", "s0", [(3000, "again")])  # evicted and closed: a new segment follows
+    assert [p.event.message for p in store.scan("g", "s0")] == ["m0", "n0", "again"]
+    store.delete_group("g")
+    assert store._api_writers == OrderedDict()
+
+
+def test_put_events_shares_an_environments_open_writer(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    env = store.writer("g", "env")
+    env.write("a", 1)
+    store.put_events("g", "env", [(2, "b")])
+    env.write("c", 3)
+    env.close()
+    assert [p.event.message for p in store.scan("g", "env")] == ["a", "b", "c"]
+    assert os.listdir(tmp_path / "g") == ["env.jsonl"]  # one writer, one segment
