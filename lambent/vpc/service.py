@@ -343,6 +343,29 @@ class VpcService:
         self._notify([VpcChange(ChangeKind.RULES_CHANGED, account_id, group.vpc_id, group_id)])
         return list(gone.values()), unknown
 
+    # -- what the network layer and Lambda's VpcConfig need ----------------------------------------
+    def vpc_of_config(self, account_id: str, subnet_ids: Sequence[str], group_ids: Sequence[str]) -> str:
+        """The VPC a function's ``VpcConfig`` names: every subnet and group the caller's and of one
+        VPC. SubnetNotFound / GroupNotFound naming the first unknown one, ParameterCombination for
+        several VPCs (Lambda answers each with InvalidParameterValueException)."""
+        if not subnet_ids:
+            raise ve.MissingParameter("A VpcConfig needs at least one subnet.")
+        with self._lock:
+            vpcs = {self.subnet(account_id, s).vpc_id for s in subnet_ids}
+            vpcs |= {self.group(account_id, g).vpc_id for g in group_ids}
+        if len(vpcs) != 1:
+            raise ve.ParameterCombination("The subnets and security groups must all belong to the same VPC.")
+        return vpcs.pop()
+
+    def gateway(self, subnet_id: str) -> ipaddress.IPv4Address:
+        """The subnet's router address (its network address + 1): an environment's default route."""
+        return cidrs.gateway(self._subnets[subnet_id].cidr)
+
+    def members(self, group_id: str) -> list[NetworkInterface]:
+        """The interfaces in ``group_id``: who a rule naming the group as its peer lets through."""
+        with self._lock:
+            return [i for i in self._interfaces.values() if group_id in i.group_ids]
+
     # -- addresses -------------------------------------------------------------------------------
     def _new_interface(self, subnet: Subnet, interface_type: InterfaceType, description: str,
                        group_ids: tuple[str, ...]) -> NetworkInterface:

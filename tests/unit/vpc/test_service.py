@@ -186,3 +186,33 @@ def test_nat_gateways_per_zone_and_names_of_groups_are_bounded(store: VpcStore) 
     for name in ("", "x" * 256, "sg-abc", "bad\x00name"):
         with pytest.raises(ve.InvalidValue):
             svc.create_group(A, vpc.vpc_id, name, "d")
+
+
+def test_a_vpc_config_names_one_vpc_of_the_callers(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    one, two = svc.create_vpc(A, "10.0.0.0/16"), svc.create_vpc(A, "10.1.0.0/16")
+    a = svc.create_subnet(A, one.vpc_id, "10.0.0.0/24")
+    b = svc.create_subnet(A, one.vpc_id, "10.0.1.0/24")
+    c = svc.create_subnet(A, two.vpc_id, "10.1.0.0/24")
+    group = svc.default_group(one.vpc_id).group_id
+    assert svc.vpc_of_config(A, [a.subnet_id, b.subnet_id], [group]) == one.vpc_id
+    with pytest.raises(ve.ParameterCombination):
+        svc.vpc_of_config(A, [a.subnet_id, c.subnet_id], [])
+    with pytest.raises(ve.ParameterCombination):
+        svc.vpc_of_config(A, [c.subnet_id], [group])
+    with pytest.raises(ve.SubnetNotFound) as caught:
+        svc.vpc_of_config(B, [a.subnet_id], [])
+    assert a.subnet_id in caught.value.message
+    with pytest.raises(ve.MissingParameter):
+        svc.vpc_of_config(A, [], [group])
+
+
+def test_the_network_layer_finds_gateways_and_group_members(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.8.0/24")
+    group = svc.create_group(A, vpc.vpc_id, "g", "g")
+    inside = svc.lease_address(subnet.subnet_id, group_ids=[group.group_id])
+    svc.lease_address(subnet.subnet_id)
+    assert str(svc.gateway(subnet.subnet_id)) == "10.0.8.1"
+    assert svc.members(group.group_id) == [inside]
