@@ -44,8 +44,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.session
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
+from lambent.api.models import client as model_client
 from lambent.credentials import CREDENTIALS_FILE, CredentialsUnavailable, read_root_credentials
 from lambent.errors import ClientError
 from lambent.settings import Settings
@@ -98,7 +100,10 @@ def resolve(*, profile: str | None = None, endpoint_url: str | None = None, regi
             data_dir: Path | None = None) -> Target:
     """The endpoint, region and credentials for one command (see the module docstring for the
     order); raises :class:`NoCredentials` or :class:`TargetError` with what to set."""
-    settings = Settings.from_env(data_dir=data_dir)
+    try:
+        settings = Settings.from_env(data_dir=data_dir)
+    except (TypeError, ValueError) as exc:  # a malformed LAMBENT_* variable
+        raise TargetError(f"cannot read lambent's settings: {exc}") from None
     try:
         session = botocore.session.Session(profile=profile)
         named = profile or session.get_config_variable("profile")
@@ -123,6 +128,13 @@ def resolve(*, profile: str | None = None, endpoint_url: str | None = None, regi
     if any(os.environ.get(name) for name in _AWS_KEY_VARIABLES):
         raise NoCredentials("no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set")
     return _local_root(settings, endpoint, found_region)
+
+
+def client(target: Target, service: str, config: Config | None = None) -> Any:
+    """A botocore client of ``service`` (botocore's models, or lambent's own such as ``lambent``)
+    for ``target``: its endpoint, region and credentials."""
+    return model_client(service, target.endpoint_url, target.access_key_id, target.secret_access_key, target.region,
+                        config, session_token=target.session_token)
 
 
 def _local_root(settings: Settings, endpoint: str, region: str) -> Target:

@@ -12,6 +12,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -379,3 +380,39 @@ def test_the_flags_are_named_as_the_aws_clis() -> None:
     assert (args.profile, args.endpoint_url, args.region, args.data_dir) == ("p", "http://127.0.0.1:1", "r", None)
     assert json.dumps(vars(parser.parse_args([]))) == json.dumps(
         {"profile": None, "endpoint_url": None, "region": None, "data_dir": None})
+
+
+def test_a_malformed_lambent_variable_is_a_clear_error(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBENT_PORT", "nine")
+    with pytest.raises(TargetError, match="cannot read lambent's settings: LAMBENT_PORT='nine'"):
+        resolve()
+
+
+def test_client_of_a_target_signs_any_service_with_its_keys_and_token() -> None:
+    # Given a target with temporary credentials, and a botocore client of Lambda for it
+    from botocore.awsrequest import AWSResponse
+
+    target = Target("http://127.0.0.1:9", "eu-west-3", "ASIATEMP", "temp-secret", "tok", "aws:env")
+    lam = _client.client(target, "lambda")
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def capture(request: Any, **_: Any) -> AWSResponse:
+        sent.append((request.url, {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}))
+        return AWSResponse(request.url, 200, {}, _Body(b'{"Functions": []}'))
+
+    lam.meta.events.register("before-send", capture)
+    # When it lists functions
+    assert lam.list_functions()["Functions"] == []
+    # Then the request went to the target, scoped to its region, with the token
+    ((url, headers),) = sent
+    assert url.startswith("http://127.0.0.1:9/2015-03-31/functions")
+    assert "Credential=ASIATEMP/" in headers["authorization"] and "/eu-west-3/lambda/aws4_request" in headers["authorization"]
+    assert headers["x-amz-security-token"] == "tok"
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
