@@ -24,6 +24,9 @@ from lambent.control.runtimes import RuntimeCatalog, install_runtime_clients
 from lambent.iam.authorize import Authorizer
 from lambent.iam.function_policies import FunctionPolicies
 from lambent.iam.service import IamService
+from lambent.iam.service_calls import LAMBDA as LAMBDA_SERVICE
+from lambent.iam.service_calls import SCHEDULER as SCHEDULER_SERVICE
+from lambent.iam.service_calls import Parts, ServiceCalls
 from lambent.iam.sts import IssuedCredentials, assume_role_for_service
 from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
@@ -199,8 +202,13 @@ class Platform:
         )
         # EventBridge Scheduler: due occurrences go to the async queue (docs/schedules.md).
         self.schedules = SchedulerService.for_server(settings, self.store.engine)
+        # AWS services invoke functions as their principals, through a role (iam/service_calls.py):
+        # a schedule with its Target.RoleArn, a Lambda destination with the source's execution role.
+        self.service_calls = ServiceCalls(Parts(self.iam, self.authorizer, self.function_policies.for_arn))
+        self.async_invoker.destinations.invoke_check = self.service_calls.checker(LAMBDA_SERVICE)
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
-                                              dead_letters=SqsDeadLetters(settings.aws, settings.region))
+                                              dead_letters=SqsDeadLetters(settings.aws, settings.region),
+                                              invoke_check=self.service_calls.checker(SCHEDULER_SERVICE))
 
     def _assume_for_lambda(self, role_arn: str, function_name: str) -> IssuedCredentials:
         return assume_role_for_service(self.iam, "lambda.amazonaws.com", role_arn, function_name)

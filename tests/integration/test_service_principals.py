@@ -7,21 +7,15 @@
   ERROR_CODE AccessDeniedException;
 - a Lambda destination runs only if the source function's execution role may invoke it; a denied
   record is recorded undeliverable with the AccessDeniedException, never dropped silently.
-
-Needs the integrator's wiring in ``Platform._open`` (see lambent/iam/service_calls.py): until it
-lands, these servers get it from a sitecustomize applied only to them (a no-op once the platform
-sets the checks itself).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,25 +29,6 @@ REGION, ACCOUNT = "us-east-1", "000000000000"
 OFF = {"Mode": "OFF"}
 TICK_APP: dict[str, str | bytes] = {"app.py": "def handler(e, c):\n    print('TICK', c.aws_request_id)\n    return {'ok': True}\n"}
 INPUT = json.dumps({"id": "<aws.scheduler.execution-id>"})
-
-WIRING = '''\
-from lambent.iam.service_calls import LAMBDA, SCHEDULER, Parts, ServiceCalls
-from lambent.platform import Platform
-
-_open = Platform._open
-
-
-def _wired(self):
-    _open(self)
-    if self.schedule_engine.invoke_check is None or self.async_invoker.destinations.invoke_check is None:
-        calls = ServiceCalls(Parts(self.iam, self.authorizer, self.function_policies.for_arn))
-        self.schedule_engine.invoke_check = calls.checker(SCHEDULER)
-        self.async_invoker.destinations.invoke_check = calls.checker(LAMBDA)
-
-
-Platform._open = _wired
-'''
-
 
 def fn_arn(name: str, qualifier: str | None = None) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}" + (f":{qualifier}" if qualifier else "")
@@ -118,12 +93,8 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def checked_server(fresh_server: Callable[..., Server], tmp_path: Path, moto_url: str) -> Server:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(WIRING)
-    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
-    return fresh_server(PYTHONPATH=path, LAMBENT_SCHEDULES_TIME_SCALE="0.01",
+def checked_server(fresh_server: Callable[..., Server], moto_url: str) -> Server:
+    return fresh_server(LAMBENT_SCHEDULES_TIME_SCALE="0.01",
                         LAMBENT_AWS_SQS_ENDPOINT_URL=moto_url, LAMBENT_AWS_ACCESS_KEY_ID="testing",
                         LAMBENT_AWS_SECRET_ACCESS_KEY="testing")
 
