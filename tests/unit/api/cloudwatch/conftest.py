@@ -47,7 +47,7 @@ class World:
 @pytest.fixture(params=["json", "query"])
 async def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
     """Both protocols the layer can serve CloudWatch in: json (boto3's) and query."""
-    monkeypatch.setitem(envelopes.TABLES, "cloudwatch", CLOUDWATCH_ERRORS)  # type: ignore[index]
+    monkeypatch.setitem(envelopes.TABLES, "cloudwatch", CLOUDWATCH_ERRORS)
     w = World(tmp_path, str(request.param))
     yield w
     w.store.close()

@@ -28,6 +28,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from starlette.datastructures import Headers
 
+from lambent import errors as e
 from lambent.api import envelopes
 from lambent.api import cloudwatch_api as cw
 from lambent.api.dispatch import Dispatcher, Service
@@ -48,14 +49,14 @@ ROOT = Principal(kind=PrincipalKind.ROOT, account_id=ACCOUNT, arn=f"arn:aws:iam:
 #: modelled query error codes on top of the query protocol's common ones.
 CLOUDWATCH_ERRORS: Mapping[type[LambentError], ErrorShape] = {
     **envelopes._QUERY,
-    envelopes.e.InvalidParameterValue: ErrorShape("InvalidParameterValue", 400),
+    e.InvalidParameterValue: ErrorShape("InvalidParameterValue", 400),
     cw.InvalidParameterCombination: ErrorShape("InvalidParameterCombination", 400),
     cw.MissingParameter: ErrorShape("MissingParameter", 400),
     cw.InvalidNextToken: ErrorShape("InvalidNextToken", 400),
-    envelopes.e.LimitExceeded: ErrorShape("LimitExceeded", 400),
-    envelopes.e.ResourceNotFound: ErrorShape("ResourceNotFound", 404),
-    envelopes.e.ClientError: ErrorShape("InvalidParameterValue", 400),
-    envelopes.e.LambentError: ErrorShape("InternalServiceError", 500),
+    e.LimitExceeded: ErrorShape("LimitExceeded", 400),
+    e.ResourceNotFound: ErrorShape("ResourceNotFound", 404),
+    e.ClientError: ErrorShape("InvalidParameterValue", 400),
+    e.LambentError: ErrorShape("InternalServiceError", 500),
 }
 
 

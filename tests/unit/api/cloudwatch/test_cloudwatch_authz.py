@@ -42,7 +42,7 @@ def iam(tmp_path: Path) -> Iterator[IamService]:
 
 
 def setup(iam: IamService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[QueryClient, Principal, MetricsService]:
-    monkeypatch.setitem(envelopes.TABLES, "cloudwatch", CLOUDWATCH_ERRORS)  # type: ignore[index]
+    monkeypatch.setitem(envelopes.TABLES, "cloudwatch", CLOUDWATCH_ERRORS)
     metrics = MetricsService(None, retention_s=86400.0, max_series=100, flush_interval_s=10.0)
     platform = SimpleNamespace(settings=Settings(data_dir=tmp_path), cloudwatch=CloudWatch(metrics),
                                authorizer=Authorizer(iam), function_policies=SimpleNamespace(for_arn=lambda arn: None))
