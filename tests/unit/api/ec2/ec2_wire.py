@@ -78,16 +78,19 @@ class Endpoint:
         self.service = ec2_service()
         self.data_dir = data_dir
         self.requests: list[tuple[str, bytes]] = []
+        #: more platform members (an ``authorizer`` for a caller that is not the account's root)
+        self.platform_extras: dict[str, Any] = {}
 
     def close(self) -> None:
         self.store.close()
 
     def _dispatcher(self, account: str) -> Dispatcher:
         platform = SimpleNamespace(settings=Settings(data_dir=self.data_dir, account_id=account, region=REGION),
-                                   vpc=self.vpc)
+                                   vpc=self.vpc, **self.platform_extras)
         return Dispatcher(cast(Platform, platform), {"ec2": self.service})
 
-    def send(self, account: str, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def send(self, account: str, method: str, url: str, headers: dict[str, str], body: bytes,
+             principal: Principal | None = None) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(url)
         scope: dict[str, Any] = {
             "type": "http", "method": method, "path": parts.path or "/", "query_string": parts.query.encode(),
@@ -104,13 +107,13 @@ class Endpoint:
 
         async def run() -> None:
             await self._dispatcher(account).dispatch(scope, receive, send, self.service, Headers(scope=scope), body,
-                                                     root(account))
+                                                     principal or root(account))
 
         asyncio.run(run())
         start, payload = sent
         return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, payload["body"]
 
-    def client(self, account: str = ACCOUNT) -> Any:
+    def client(self, account: str = ACCOUNT, principal: Principal | None = None) -> Any:
         client = _session().create_client("ec2", region_name=REGION, endpoint_url="http://lambent.test",
                                        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
 
@@ -118,7 +121,7 @@ class Endpoint:
             body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
             self.requests.append((request.url, body))
             status, headers, out = self.send(account, request.method, request.url,
-                                             {k: str(v) for k, v in request.headers.items()}, body)
+                                             {k: str(v) for k, v in request.headers.items()}, body, principal)
             return AWSResponse(request.url, status, headers, _Raw(out))
 
         client.meta.events.register("before-send.ec2", before_send)
