@@ -11,7 +11,8 @@ LimitExceeded. Codes and wording: the EC2 API reference, "Error codes for the Am
     Ec2Error (mixin: code, status)
     ├── not found (ResourceNotFound): InvalidVpcID.NotFound, InvalidSubnetID.NotFound,
     │   InvalidGroup.NotFound, NatGatewayNotFound, InvalidVpcEndpointId.NotFound,
-    │   InvalidNetworkInterfaceID.NotFound, InvalidPermission.NotFound
+    │   InvalidNetworkInterfaceID.NotFound, InvalidPermission.NotFound,
+    │   InvalidSecurityGroupRuleId.NotFound
     ├── malformed (InvalidParameterValue): InvalidVpcID.Malformed, InvalidSubnetID.Malformed,
     │   InvalidGroupId.Malformed, NatGatewayMalformed, InvalidVpcEndpointId.Malformed,
     │   InvalidNetworkInterfaceID.Malformed, InvalidPermission.Malformed, InvalidVpc.Range,

@@ -125,38 +125,47 @@ class VpcService:
         return found
 
     def vpcs(self, account_id: str) -> list[Vpc]:
-        return sorted((v for v in self._vpcs.values() if v.account_id == account_id), key=lambda v: v.vpc_id)
+        with self._lock:
+            return sorted((v for v in self._vpcs.values() if v.account_id == account_id), key=lambda v: v.vpc_id)
 
     def subnets(self, account_id: str) -> list[Subnet]:
-        return sorted((s for s in self._subnets.values() if s.account_id == account_id), key=lambda s: s.subnet_id)
+        with self._lock:
+            return sorted((s for s in self._subnets.values() if s.account_id == account_id), key=lambda s: s.subnet_id)
 
     def groups(self, account_id: str) -> list[SecurityGroup]:
-        return sorted((g for g in self._groups.values() if g.account_id == account_id), key=lambda g: g.group_id)
+        with self._lock:
+            return sorted((g for g in self._groups.values() if g.account_id == account_id), key=lambda g: g.group_id)
 
     def nat_gateways(self, account_id: str) -> list[NatGateway]:
-        return sorted((n for n in self._nats.values() if n.account_id == account_id), key=lambda n: n.nat_gateway_id)
+        with self._lock:
+            return sorted((n for n in self._nats.values() if n.account_id == account_id), key=lambda n: n.nat_gateway_id)
 
     def vpc_endpoints(self, account_id: str) -> list[VpcEndpoint]:
-        return sorted((x for x in self._endpoints.values() if x.account_id == account_id),
-                      key=lambda x: x.endpoint_id)
+        with self._lock:
+            return sorted((x for x in self._endpoints.values() if x.account_id == account_id),
+                          key=lambda x: x.endpoint_id)
 
     def interfaces(self, account_id: str) -> list[NetworkInterface]:
-        return sorted((i for i in self._interfaces.values() if i.account_id == account_id),
-                      key=lambda i: i.interface_id)
+        with self._lock:
+            return sorted((i for i in self._interfaces.values() if i.account_id == account_id),
+                          key=lambda i: i.interface_id)
 
     def rules(self, group_id: str, *, egress: bool) -> list[Rule]:
         """The group's rules of one direction, in the order they were authorised."""
-        return [r for r in self._rules.values() if r.group_id == group_id and r.egress == egress]
+        with self._lock:
+            return [r for r in self._rules.values() if r.group_id == group_id and r.egress == egress]
 
     def available_addresses(self, subnet_id: str) -> int:
         """``AvailableIpAddressCount``: usable addresses minus those leased."""
-        subnet = self._subnets[subnet_id]
-        used = sum(1 for i in self._interfaces.values() if i.subnet_id == subnet_id)
+        with self._lock:
+            subnet = self._subnets[subnet_id]
+            used = sum(1 for i in self._interfaces.values() if i.subnet_id == subnet_id)
         return cidrs.usable_count(subnet.cidr) - used
 
     def has_nat_gateway(self, vpc_id: str) -> bool:
         """Whether the VPC's subnets have internet egress (a NAT gateway in any of its subnets)."""
-        return any(n.vpc_id == vpc_id for n in self._nats.values())
+        with self._lock:
+            return any(n.vpc_id == vpc_id for n in self._nats.values())
 
     def group_name(self, group_id: str) -> str:
         found = self._groups.get(group_id)
@@ -191,7 +200,8 @@ class VpcService:
         return vpc
 
     def default_group(self, vpc_id: str) -> SecurityGroup:
-        return next(g for g in self._groups.values() if g.vpc_id == vpc_id and g.is_default)
+        with self._lock:
+            return next(g for g in self._groups.values() if g.vpc_id == vpc_id and g.is_default)
 
     def delete_vpc(self, account_id: str, vpc_id: str) -> None:
         with self._lock:
@@ -414,7 +424,8 @@ class VpcService:
     def release_all(self, interface_type: InterfaceType) -> int:
         """Release every lease of ``interface_type`` (a start after a crash: no environment
         survived it, so no ``lambda`` address is in use); returns how many."""
-        ids = [i.interface_id for i in self._interfaces.values() if i.interface_type is interface_type]
+        with self._lock:
+            ids = [i.interface_id for i in self._interfaces.values() if i.interface_type is interface_type]
         return sum(1 for interface_id in ids if self.release_address(interface_id))
 
     # -- NAT gateways ----------------------------------------------------------------------------

@@ -216,3 +216,29 @@ def test_the_network_layer_finds_gateways_and_group_members(store: VpcStore) -> 
     svc.lease_address(subnet.subnet_id)
     assert str(svc.gateway(subnet.subnet_id)) == "10.0.8.1"
     assert svc.members(group.group_id) == [inside]
+
+
+def test_describing_while_another_thread_leases_is_safe(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.0.0/24")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            while not done.is_set():
+                svc.release_address(svc.lease_address(subnet.subnet_id).interface_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(300):
+            svc.interfaces(A)
+            assert svc.available_addresses(subnet.subnet_id) in (250, 251)
+    finally:
+        done.set()
+        worker.join(timeout=30)
+    assert errors == [] and svc.available_addresses(subnet.subnet_id) == 251
