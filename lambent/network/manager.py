@@ -6,10 +6,10 @@ Everything it creates is named after the server's data dir (``lmb<id>`` for the 
 server removes its own leftovers at start (after a crash) and never touches another server's.
 
 Per environment (``attach``, while the sandbox's init is blocked before the function's code
-runs): one ``ip -batch`` on the host creates the veth pair with its inner end directly in the
-sandbox's network namespace, named ``eth0``, and puts the host end on the bridge as an isolated
-port; one ``ip -batch`` inside the namespace (``nsenter --net``) gives ``eth0`` its address and a
-default route via the gateway. ``detach`` deletes the host end (the pair goes with it, if the
+runs), over rtnetlink (``_netlink``, no process per step: ~3 ms in all on a loaded host): the veth
+pair is created with its inner end directly in the sandbox's network namespace, named ``eth0``,
+and the host end up on the bridge as an isolated port; then, from a thread inside the namespace,
+``eth0`` gets its address, goes up and gets a default route via the gateway. ``detach`` deletes the host end (the pair goes with it, if the
 namespace has not already taken it) and gives the address back.
 
 Privileged steps, in order (the server runs as root): delete leftovers; ``ip link add`` the
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from lambent.settings import NetworkSettings
 
+from . import _netlink
 from ._commands import run, run_sync
 from .addresses import AddressPool, parse_cidrs, pick_subnet
 from .dns import DnsForwarder, parse_upstream
@@ -176,20 +177,20 @@ class DefaultNetwork:
         link = f"{self.port_prefix}{_base36(self._next)}"
         att = Attachment(env_id, address, pool.gateway, link)
         try:
-            await run(self._ip("-batch", "-"), (
-                f"link add {link} type veth peer name eth0 netns {pid}\n"
-                f"link set {link} master {self.bridge}\n"
-                f"link set {link} type bridge_slave isolated on learning off\n"
-                f"link set {link} up\n"), what=f"create the veth of environment {env_id}")
-            await run([self.settings.nsenter_path, f"--net=/proc/{pid}/ns/net", self.settings.ip_path, "-batch", "-"], (
-                f"addr add {address}/{pool.subnet.prefixlen} dev eth0\n"
-                "link set eth0 up\n"
-                f"route add default via {pool.gateway} dev eth0\n"), what=f"configure eth0 of environment {env_id}")
+            await asyncio.to_thread(self._attach_sync, att, pid, pool.subnet.prefixlen)
+        except OSError as exc:
+            await self._remove(att)
+            raise NetworkSetupFailed(f"cannot set up the network of environment {env_id}", environment=env_id,
+                                     link=link, error=str(exc)) from exc
         except BaseException:
             await self._remove(att)
             raise
         self._attached[env_id] = att
         return att
+
+    def _attach_sync(self, att: Attachment, pid: int, prefix: int) -> None:
+        _netlink.add_veth(att.host_link, self.bridge, pid)
+        _netlink.configure_inner(pid, att.address, prefix, att.gateway)
 
     async def detach(self, att: object, /) -> None:
         """Delete the environment's veth and give its address back (idempotent; anything but an
@@ -201,9 +202,9 @@ class DefaultNetwork:
 
     async def _remove(self, att: Attachment) -> None:
         try:
-            await run(self._ip("link", "del", att.host_link), what="delete veth")
-        except NetworkSetupFailed:
-            pass  # gone with the sandbox's namespace already
+            await asyncio.to_thread(_netlink.delete_link, att.host_link)  # False: gone with the namespace
+        except OSError as exc:
+            log.warning("cannot delete %s of environment %s: %s", att.host_link, att.env_id, exc)
         if self.pool is not None:
             self.pool.release(att.address)
         if self.dns is not None:
