@@ -49,6 +49,7 @@ _BAD_TOKEN = "The specified nextToken is invalid."
 _PAGE = 50
 _EVENTS = 10_000
 _PAGE_BYTES = 1 << 20
+_PAGE_SECONDS = 0.15
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 
@@ -286,31 +287,51 @@ def _get_events(store: LogStore, group: str, stream: str, p: dict[str, Any]) -> 
     page: list[Any] = []
     size = 0
     last_end = offset
+    # Events outside the time range are read past for at most about _PAGE_SECONDS: the page then
+    # ends (maybe empty) with a token that has moved past them.
+    stop_at = time.monotonic() + _PAGE_SECONDS
+    scanned = 0
+    cut = False
     if direction == "f":
         for pe in store.scan(group, stream, offset):
             last_end = pe.end
+            scanned += 1
             if not in_range(pe.event.timestamp_ms):
+                if scanned & 1023 == 0 and time.monotonic() >= stop_at:
+                    cut = True
+                    break
                 continue
             page.append(pe)
             size += len(pe.event.message) + 26
             if len(page) >= limit or size >= _PAGE_BYTES:
                 break
     else:
-        # The newest `limit` events before the offset (the stream's end without a token).
-        window: list[Any] = []
-        for pe in store.scan(group, stream, 0):
-            if direction == "b" and pe.end > offset:
+        # The newest `limit` events before the offset (the stream's end without a token), read
+        # backwards from there: a tail costs what it returns.
+        last_end = store.stream_end(group, stream) if direction == "t" else offset
+        last_start = last_end
+        for pe in store.scan_back(group, stream, offset if direction == "b" else None):
+            last_start = pe.start
+            scanned += 1
+            if not in_range(pe.event.timestamp_ms):
+                if scanned & 1023 == 0 and time.monotonic() >= stop_at:
+                    cut = True
+                    break
+                continue
+            page.append(pe)
+            size += len(pe.event.message) + 26
+            if len(page) >= limit or size >= _PAGE_BYTES:
                 break
-            last_end = pe.end
-            if in_range(pe.event.timestamp_ms):
-                window.append(pe)
-                if len(window) > 2 * limit:
-                    del window[:-limit]
-        page = window[-limit:]
+        page.reverse()
     events = [{"timestamp": pe.event.timestamp_ms, "message": pe.event.message,
                "ingestionTime": pe.event.timestamp_ms} for pe in page]
     if page:
         forward, backward = _event_token("f", page[-1].end), _event_token("b", page[0].start)
+        if cut and direction != "f":
+            backward = _event_token("b", last_start)
+    elif cut:
+        forward = _event_token("f", offset if direction == "b" else last_end)
+        backward = _event_token("b", last_start) if direction != "f" else _event_token("b", offset)
     elif token:
         # Nothing (new): the token sent comes back, and its mirror image.
         forward = token if direction == "f" else _event_token("f", offset)

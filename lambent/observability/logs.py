@@ -574,6 +574,18 @@ class LogStore:
                     return False
         return False
 
+    def scan_back(self, group: str, stream: str, before: int | None = None) -> Iterator[Positioned]:
+        """Events of one stream that end at or before ``before`` (None: all), newest first."""
+        return _scan_back(_segments(self.group_dir(group), self._stream_base(stream)), stream, before)
+
+    def stream_end(self, group: str, stream: str) -> int:
+        """The stream offset just after its last byte (0 for an empty or missing stream)."""
+        segs = _segments(self.group_dir(group), self._stream_base(stream))
+        for start, path in reversed(segs):
+            with contextlib.suppress(OSError):
+                return start + path.stat().st_size
+        return 0
+
     def scan(self, group: str, stream: str, offset: int = 0) -> Iterator[Positioned]:
         """Events of one stream from stream offset ``offset``, lazily, each with its start and
         end offsets (what tokens are made of)."""
@@ -681,6 +693,60 @@ def _scan_raw(segs: list[tuple[int, Path]], offset: int, needles: tuple[bytes, .
 def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Positioned]:
     for start, end, t, msg in _scan_raw(segs, offset):
         yield Positioned(start, end, LogEvent(t, msg, stream))
+
+
+_BACK_BLOCK = 1 << 16
+
+
+def _scan_back(segs: list[tuple[int, Path]], stream: str, before: int | None) -> Iterator[Positioned]:
+    """Events of one stream ending at or before stream offset ``before`` (None: the end), newest
+    first, reading blocks backwards from the end: a tail costs what it returns, not the stream."""
+    for start, path in reversed(segs):
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            continue
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            hi = size if before is None else min(size, before - start)
+            if hi <= 0:
+                continue
+            data = b""
+            lo = hi  # data holds the file's bytes [lo, lo + len(data))
+            first = True
+            while True:
+                if lo > 0 and (data.count(b"\n") < 2 or first):
+                    nxt = max(0, lo - _BACK_BLOCK)
+                    f.seek(nxt)
+                    data = f.read(lo - nxt) + data
+                    lo = nxt
+                    if first:
+                        cut = data.rfind(b"\n") + 1  # a torn (half-written) last line is left out
+                        data = data[:cut]
+                        first = False
+                        if not data:
+                            if lo == 0:
+                                break
+                            continue
+                    continue
+                if not data:
+                    break
+                idx = data.rfind(b"\n", 0, len(data) - 1)
+                if idx < 0 and lo > 0:
+                    first = False
+                    nxt = max(0, lo - _BACK_BLOCK)
+                    f.seek(nxt)
+                    data = f.read(lo - nxt) + data
+                    lo = nxt
+                    continue
+                line = data[idx + 1:]
+                line_at = lo + idx + 1
+                data = data[:idx + 1]
+                parsed = _parse(line)
+                if parsed is not None:
+                    yield Positioned(start + line_at, start + line_at + len(line), LogEvent(parsed[0], parsed[1], stream))
+                if idx < 0:
+                    break
 
 
 def _first_ts(path: Path) -> int | None:

@@ -250,3 +250,23 @@ def test_put_events_shares_an_environments_open_writer(tmp_path: Path) -> None:
     env.close()
     assert [p.event.message for p in store.scan("g", "env")] == ["a", "b", "c"]
     assert os.listdir(tmp_path / "g") == ["env.jsonl"]  # one writer, one segment
+
+
+def test_scan_back_reads_newest_first_across_segments_and_skips_a_torn_end(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    w = store.writer("g", "s")
+    msgs = [("x" * (i * 7919 % 90_000)) + str(i) for i in range(40)]  # lines longer than a block, too
+    for i, m in enumerate(msgs):
+        w.write(m, i)
+        if i % 9 == 8:
+            w.roll()
+    w.close()
+    last = max((tmp_path / "g").iterdir(), key=lambda f: int(f.stem.partition("+")[2] or 0))  # the newest segment
+    with open(last, "ab") as f:
+        f.write(b'{"t": 99, "m": "half-writ')
+    forward = list(store.scan("g", "s"))
+    back = list(store.scan_back("g", "s"))
+    assert [p.event.message for p in back] == msgs[::-1]
+    assert [(p.start, p.end) for p in back] == [(p.start, p.end) for p in forward][::-1]
+    assert [p.event.message for p in store.scan_back("g", "s", forward[20].start)] == msgs[:20][::-1]
+    assert store.stream_end("g", "s") > forward[-1].end  # the torn bytes are there, not returned

@@ -201,3 +201,38 @@ def test_filter_log_events_forged_tokens(group: Any) -> None:
         with pytest.raises(ClientError) as exc:
             logs.filter_log_events(logGroupName=G, nextToken=token)
         assert exc.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_a_page_reading_past_many_events_outside_the_range_ends_with_a_moved_token(
+        group: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lambent.api.logs_api as api
+
+    monkeypatch.setattr(api, "_PAGE_SECONDS", 0.0)  # every 1,024 events read: the page is over
+    logs = group
+    t0 = _now() - 60_000
+    for k in range(3):
+        _put(logs, [f"old{k}-{i}" for i in range(1000)], t0=t0 + k * 1000)
+    _put(logs, ["new"], t0=t0 + 10_000)
+    tokens: list[str] = []
+    got: list[str] = []
+    kw: dict[str, Any] = {"logGroupName": G, "logStreamName": S, "startFromHead": True, "startTime": t0 + 10_000}
+    for _ in range(10):
+        page = logs.get_log_events(**kw)
+        got += _msgs(page)
+        tokens.append(page["nextForwardToken"])
+        if len(tokens) > 1 and tokens[-1] == tokens[-2]:
+            break
+        kw["nextToken"] = page["nextForwardToken"]
+    assert got == ["new"]
+    assert len(set(tokens)) == len(tokens) - 1  # every page moved on, until the end repeats
+    tail = logs.get_log_events(logGroupName=G, logStreamName=S, endTime=t0 + 1)  # the oldest one only
+    back: list[str] = _msgs(tail)
+    token = tail["nextBackwardToken"]
+    for _ in range(10):
+        if back:
+            break
+        page = logs.get_log_events(logGroupName=G, logStreamName=S, endTime=t0 + 1, nextToken=token)
+        back = _msgs(page)
+        assert page["nextBackwardToken"] != token
+        token = page["nextBackwardToken"]
+    assert back == ["old0-0"]
