@@ -79,8 +79,8 @@ class Target:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every API-calling command takes, named and meant as the aws CLI's."""
-    parser.add_argument("--profile", default=None, help="a profile of ~/.aws/config and ~/.aws/credentials "
-                                                         "(default $AWS_PROFILE, then the environment's keys)")
+    parser.add_argument("--profile", default=None, help="sign with this profile of ~/.aws/config and ~/.aws/credentials "
+                                                         "(without it: $AWS_ACCESS_KEY_ID..., then $AWS_PROFILE or default)")
     parser.add_argument("--endpoint-url", default=None,
                         help="the server (default $AWS_ENDPOINT_URL, the profile's endpoint_url, then "
                              "http://127.0.0.1:9900)")
