@@ -277,6 +277,47 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """CloudWatch metrics (lambent/observability/metrics/): AWS/Lambda metrics and custom ones."""
+
+    #: 1-minute datapoints are kept this long (CloudWatch keeps them 15 days).
+    retention_days: int = 15
+    #: finished minutes are written to metrics.db this often
+    flush_interval_s: float = 10.0
+    #: metric + dimension sets kept (PutMetricData beyond it is refused)
+    max_series: int = 10_000
+    #: unwritten (series, minute) cells held in memory before PutMetricData is throttled
+    max_live_minutes: int = 200_000
+    #: how often ConcurrentExecutions is sampled
+    concurrency_sample_s: float = 1.0
+    #: Prometheus text format at GET /metrics (unauthenticated: it names every function)
+    prometheus_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.retention_days >= 1 and self.flush_interval_s > 0 and self.max_series > 0
+                and self.max_live_minutes > 0 and self.concurrency_sample_s > 0):
+            raise ValueError(f"invalid metrics settings: {self}")
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """Usage records per invocation (lambent/billing/, usage.db) and the price table."""
+
+    enabled: bool = True
+    #: records are committed this often (they are visible within it; at most 30 s)
+    commit_interval_s: float = 1.0
+    #: records waiting for the writer; beyond it they are dropped (counted, logged)
+    max_queued: int = 100_000
+    retention_days: int = 400
+    #: a JSON price table overriding the default (docs/billing.md); "" = AWS us-east-1 x86
+    prices_file: str = ""
+
+    def __post_init__(self) -> None:
+        if not (0 < self.commit_interval_s <= 30 and self.max_queued > 0 and self.retention_days > 0):
+            raise ValueError(f"invalid billing settings: {self}")
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     """The default network of functions (lambent/network/, docs/network.md): a bridge per server,
     a veth and an address per environment, NAT to what the host routes, a deny list, DNS.
@@ -306,7 +347,6 @@ class NetworkSettings:
     dns_timeout_s: float = 2.0
     ip_path: str = "/usr/sbin/ip"
     nft_path: str = "/usr/sbin/nft"
-    nsenter_path: str = "/usr/bin/nsenter"
 
     def __post_init__(self) -> None:
         if not (8 <= self.subnet_prefix <= 30 and self.dns_rate_per_s > 0 and self.dns_max_in_flight > 0
@@ -338,6 +378,8 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
 
     @property
     def base_url(self) -> str:
