@@ -15,9 +15,9 @@ LimitExceeded. Codes and wording: the EC2 API reference, "Error codes for the Am
     │   InvalidSecurityGroupRuleId.NotFound
     ├── malformed (InvalidParameterValue): InvalidVpcID.Malformed, InvalidSubnetID.Malformed,
     │   InvalidGroupId.Malformed, NatGatewayMalformed, InvalidVpcEndpointId.Malformed,
-    │   InvalidNetworkInterfaceID.Malformed, InvalidPermission.Malformed, InvalidVpc.Range,
+    │   InvalidNetworkInterfaceID.Malformed, InvalidVpc.Range,
     │   InvalidSubnet.Range, InvalidParameterValue, InvalidParameterCombination, MissingParameter,
-    │   InvalidServiceName, VPCIdNotSpecified, InvalidPaginationToken, InvalidFilter
+    │   InvalidServiceName, VPCIdNotSpecified, InvalidPaginationToken
     ├── conflicts (ResourceConflict): InvalidSubnet.Conflict, DependencyViolation,
     │   InvalidPermission.Duplicate, InvalidGroup.Duplicate, CannotDelete
     ├── quotas (LimitExceeded): VpcLimitExceeded, SubnetLimitExceeded, SecurityGroupLimitExceeded,
@@ -102,10 +102,6 @@ class NetworkInterfaceIdMalformed(InvalidValue):
     code = "InvalidNetworkInterfaceID.Malformed"
 
 
-class PermissionMalformed(InvalidValue):
-    code = "InvalidPermission.Malformed"
-
-
 class VpcRange(InvalidValue):
     code = "InvalidVpc.Range"
 
@@ -132,10 +128,6 @@ class VpcIdNotSpecified(InvalidValue):
 
 class InvalidPaginationToken(InvalidValue):
     code = "InvalidPaginationToken"
-
-
-class InvalidFilter(InvalidValue):
-    code = "InvalidFilter"
 
 
 # -- conflicts -------------------------------------------------------------------------------------
@@ -203,8 +195,8 @@ EC2_ERRORS: tuple[type[Ec2Error], ...] = (
     VpcNotFound, SubnetNotFound, GroupNotFound, NatGatewayNotFound, VpcEndpointNotFound,
     NetworkInterfaceNotFound, PermissionNotFound, RuleIdNotFound, InvalidValue, VpcIdMalformed, SubnetIdMalformed,
     GroupIdMalformed, NatGatewayMalformed, VpcEndpointIdMalformed, NetworkInterfaceIdMalformed,
-    PermissionMalformed, VpcRange, SubnetRange, ParameterCombination, MissingParameter,
-    InvalidServiceName, VpcIdNotSpecified, InvalidPaginationToken, InvalidFilter, SubnetConflict,
+    VpcRange, SubnetRange, ParameterCombination, MissingParameter,
+    InvalidServiceName, VpcIdNotSpecified, InvalidPaginationToken, SubnetConflict,
     DependencyViolation, PermissionDuplicate, GroupDuplicate, CannotDelete, VpcLimitExceeded,
     SubnetLimitExceeded, SecurityGroupLimitExceeded, RulesLimitExceeded, NatGatewayLimitExceeded,
     VpcEndpointLimitExceeded, InsufficientFreeAddresses, DryRunOperation,
