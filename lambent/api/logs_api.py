@@ -226,6 +226,14 @@ def _stream_entry(call: Call, group: str, s: StreamInfo) -> dict[str, Any]:
     return entry
 
 
+def _stream_token_ok(after: Any, order: str) -> bool:
+    if not isinstance(after, list):
+        return False
+    if order == "LastEventTime":
+        return len(after) == 2 and type(after[0]) is int and isinstance(after[1], str)
+    return len(after) == 1 and isinstance(after[0], str)
+
+
 @LOGS.register("DescribeLogStreams", handled={"logGroupName": None, "logGroupIdentifier": None,
                                               "logStreamNamePrefix": None, "orderBy": None, "descending": None,
                                               "nextToken": None, "limit": None})
@@ -240,20 +248,30 @@ async def describe_log_streams(call: Call) -> dict[str, Any]:
     descending = bool(p.get("descending", False))
     limit = p.get("limit", _PAGE)
     _existing_group(store, group)
-    infos = await asyncio.to_thread(store.stream_infos, group, prefix)
+    after = _read_page_token(p.get("nextToken"))
+    if after is not None and not _stream_token_ok(after, order):
+        raise InvalidParameterValue(_BAD_TOKEN)
 
     def key(s: StreamInfo) -> list[Any]:
         return [s.last_ms or 0, s.name] if order == "LastEventTime" else [s.name]
 
-    infos.sort(key=key, reverse=descending)
-    after = _read_page_token(p.get("nextToken"))
-    if after is not None:
-        if not isinstance(after, list) or len(after) != (2 if order == "LastEventTime" else 1):
-            raise InvalidParameterValue(_BAD_TOKEN)
-        infos = [s for s in infos if (key(s) < after if descending else key(s) > after)]
-    page = infos[:limit]
+    if order == "LastEventTime":
+        infos = await asyncio.to_thread(store.stream_infos, group, prefix)
+        infos.sort(key=key, reverse=descending)
+        if after is not None:
+            infos = [s for s in infos if (key(s) < after if descending else key(s) > after)]
+        more = len(infos) > limit
+        page = infos[:limit]
+    else:
+        # By name: page the names first, then read only the page's streams.
+        names = sorted((n for n in store.streams(group) if n.startswith(prefix)), reverse=descending)
+        if after is not None:
+            names = [n for n in names if (n < after[0] if descending else n > after[0])]
+        more = len(names) > limit
+        page = await asyncio.to_thread(store.stream_infos, group, prefix, names[:limit])
+        page.sort(key=key, reverse=descending)
     answer: dict[str, Any] = {"logStreams": [_stream_entry(call, group, s) for s in page]}
-    if len(infos) > limit:
+    if more and page:
         answer["nextToken"] = _page_token(key(page[-1]))
     return answer
 

@@ -510,13 +510,15 @@ class LogStore:
     def has_stream(self, group: str, stream: str) -> bool:
         return bool(_segments(self.group_dir(group), self._stream_base(stream)))
 
-    def stream_infos(self, group: str, prefix: str = "") -> list[StreamInfo]:
-        """Every stream of ``group`` (names starting with ``prefix``): first and last event times
-        read from the first line and the tail of the newest segment, not the whole stream."""
+    def stream_infos(self, group: str, prefix: str = "", names: list[str] | None = None) -> list[StreamInfo]:
+        """Every stream of ``group`` (names starting with ``prefix``; only ``names`` if given):
+        first and last event times read from the first line and the tail of the newest segment,
+        not the whole stream."""
         out: list[StreamInfo] = []
+        wanted = set(names) if names is not None else None
         for base, segs in _listing(self.group_dir(group)).items():
             name = unquote(base)
-            if prefix and not name.startswith(prefix):
+            if (prefix and not name.startswith(prefix)) or (wanted is not None and name not in wanted):
                 continue
             out.append(_stream_info(name, segs))
         out.sort(key=lambda s: s.name)
@@ -698,7 +700,9 @@ def _scan(segs: list[tuple[int, Path]], stream: str, offset: int) -> Iterator[Po
 _BACK_BLOCK = 1 << 16
 
 
-def _scan_back(segs: list[tuple[int, Path]], stream: str, before: int | None) -> Iterator[Positioned]:
+def _scan_back(
+    segs: list[tuple[int, Path]], stream: str, before: int | None, block: int = _BACK_BLOCK,
+) -> Iterator[Positioned]:
     """Events of one stream ending at or before stream offset ``before`` (None: the end), newest
     first, reading blocks backwards from the end: a tail costs what it returns, not the stream."""
     for start, path in reversed(segs):
@@ -716,7 +720,7 @@ def _scan_back(segs: list[tuple[int, Path]], stream: str, before: int | None) ->
             first = True
             while True:
                 if lo > 0 and (data.count(b"\n") < 2 or first):
-                    nxt = max(0, lo - _BACK_BLOCK)
+                    nxt = max(0, lo - block)
                     f.seek(nxt)
                     data = f.read(lo - nxt) + data
                     lo = nxt
@@ -734,7 +738,7 @@ def _scan_back(segs: list[tuple[int, Path]], stream: str, before: int | None) ->
                 idx = data.rfind(b"\n", 0, len(data) - 1)
                 if idx < 0 and lo > 0:
                     first = False
-                    nxt = max(0, lo - _BACK_BLOCK)
+                    nxt = max(0, lo - block)
                     f.seek(nxt)
                     data = f.read(lo - nxt) + data
                     lo = nxt
@@ -759,20 +763,14 @@ def _first_ts(path: Path) -> int | None:
 
 
 def _last_ts(path: Path, size: int) -> int | None:
+    """The newest event's timestamp of one segment, read backwards in small blocks."""
     if size == 0:
         return None
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, size - (1 << 16)))
-            tail = f.read()
+        for pe in _scan_back([(0, path)], "", None, block=4096):
+            return pe.event.timestamp_ms
     except OSError:
         return None
-    lines = tail.split(b"\n")
-    for raw in reversed(lines[1:-1] if size > len(tail) else lines[:-1]):
-        try:
-            return int(json.loads(raw)["t"])
-        except (ValueError, TypeError, KeyError):
-            continue
     return None
 
 

@@ -142,3 +142,30 @@ def _now() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+def test_forged_page_tokens_are_invalid_parameters_not_server_errors(logs: Any) -> None:
+    import base64
+    import json
+
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    for order, token in (("LastEventTime", ["a", 1]), ("LastEventTime", [1]), ("LogStreamName", [1]),
+                         ("LogStreamName", {"x": 1})):
+        raw = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+        with pytest.raises(ClientError) as exc:
+            logs.describe_log_streams(logGroupName="g", orderBy=order, nextToken=raw)
+        assert _code(exc) == ("InvalidParameterException", "The specified nextToken is invalid."), token
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_groups(nextToken=base64.urlsafe_b64encode(b"[1]").decode())
+    assert _code(exc)[0] == "InvalidParameterException"
+
+
+def test_streams_by_name_page_in_both_directions(logs: Any) -> None:
+    logs.create_log_group(logGroupName="g")
+    for n in ("a", "b", "c", "d", "e"):
+        logs.create_log_stream(logGroupName="g", logStreamName=n)
+    for descending, want in ((False, ["a", "b", "c", "d", "e"]), (True, ["e", "d", "c", "b", "a"])):
+        pages = logs.get_paginator("describe_log_streams").paginate(
+            logGroupName="g", descending=descending, PaginationConfig={"PageSize": 2})
+        assert [s["logStreamName"] for p in pages for s in p["logStreams"]] == want
