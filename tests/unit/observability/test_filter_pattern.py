@@ -151,3 +151,24 @@ def test_a_deeply_nested_message_does_not_match_nor_crash() -> None:
     m = compile_pattern("{ $.a = 1 }")
     assert not m("[" * 100_000 + "]" * 100_000)
     assert not m('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_any_pattern_either_compiles_or_is_refused_and_never_raises_on_a_message() -> None:
+    import random
+
+    rng = random.Random(12)
+    alphabet = ['{', '}', '(', ')', '[', ']', '"', '$', '.', '*', '=', '!', '<', '>', '&&', '||', '?', '-', ' ', 'a',
+                '1', 'IS', 'NULL', 'NOT', 'EXISTS', ',', '...', '\\', '%', '$.a', '$.b[0]', '$.c[*]']
+    messages = ['{"a": 1, "b": [2], "c": [{"d": "x"}]}', "a 1 x", "", '{"a": "1*"}', "[1,2]", "null", '"a"']
+    compiled = refused = 0
+    for _ in range(3000):
+        pattern = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        try:
+            m = compile_pattern(pattern)
+        except FilterPatternError:
+            refused += 1
+            continue
+        compiled += 1
+        for msg in messages:
+            assert m(msg) in (True, False)
+    assert compiled > 100 and refused > 100
