@@ -4,7 +4,8 @@ Functions' /etc/resolv.conf names the gateway; each query is relayed to the upst
 from a fresh socket of the host (so a resolver listening on the host's loopback, such as
 systemd-resolved's 127.0.0.53, serves them too) and its answer sent back. Hostile clients are
 bounded per source address (one per environment): a token bucket of ``rate_per_s`` queries a
-second and at most ``max_in_flight`` unanswered; over either, or from outside the subnet, or not
+second and at most ``max_in_flight`` unanswered; over either, or from outside the subnet (or from
+the gateway itself: a host process), or not
 shaped like a DNS message, a query is dropped (resolvers retry). Nothing but the answer whose id
 matches the query is relayed, and only to the address that asked.
 """
@@ -109,7 +110,9 @@ class DnsForwarder(asyncio.DatagramProtocol):
         if not _HEADER <= len(data) <= _MAX_QUERY or data[2] & 0x80:  # a response, not a query
             return False
         try:
-            if IPv4Address(host) not in self.subnet:
+            source = IPv4Address(host)
+            # The gateway is in the subnet but is the host's: a local process could bind it.
+            if source not in self.subnet or source == self.bind:
                 return False
         except ValueError:
             return False

@@ -57,10 +57,10 @@ async def _start(made: list[Closable], reply: Callable[[bytes], bytes | None],
     return fwd, upstream
 
 
-def _client() -> socket.socket:
+def _client(source: str = "127.0.0.2") -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
-    s.bind(("127.0.0.1", 0))
+    s.bind((source, 0))
     return s
 
 
@@ -125,12 +125,15 @@ async def test_unanswered_queries_in_flight_are_capped(cleanup: list[Closable]) 
 async def test_outsiders_and_responses_are_dropped(cleanup: list[Closable]) -> None:
     fwd, upstream = await _start(cleanup, _echo_answer, subnet="198.18.0.0/24")
     with _client() as c:
-        c.sendto(_query(1), _address(fwd))  # from 127.0.0.1: not in the subnet
+        c.sendto(_query(1), _address(fwd))  # from 127.0.0.2: not in the subnet
         assert await _recv(c, 0.3) is None
     fwd2, upstream2 = await _start(cleanup, _echo_answer)
     with _client() as c:
         c.sendto(_echo_answer(_query(2)), _address(fwd2))  # a response, not a query
         c.sendto(b"\x00" * 5, _address(fwd2))  # too short for a header
+        assert await _recv(c, 0.3) is None
+    with _client("127.0.0.1") as c:  # the gateway's own address: a process of the host
+        c.sendto(_query(3), _address(fwd2))
         assert await _recv(c, 0.3) is None
     assert upstream.seen == 0 and upstream2.seen == 0
 
