@@ -1,4 +1,4 @@
-"""A bounded DNS forwarder on the bridge gateway (UDP port 53, the server's event loop).
+"""A bounded DNS forwarder on the bridge gateway (UDP and TCP port 53, the server's event loop).
 
 Functions' /etc/resolv.conf names the gateway; each query is relayed to the upstream resolver
 from a fresh socket of the host (so a resolver listening on the host's loopback, such as
@@ -79,19 +79,68 @@ class DnsForwarder(asyncio.DatagramProtocol):
     dropped: int = 0
     _sources: dict[str, _Source] = field(default_factory=dict)
     _transport: asyncio.DatagramTransport | None = None
+    _tcp: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(str(self.bind), self.port))
         self._transport = transport
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            # The same port over TCP (answers too large for UDP), one query per connection.
+            self._tcp = await asyncio.start_server(self._serve_tcp, str(self.bind), port, backlog=64)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def bound_port(self) -> int:
+        assert self._transport is not None  # noqa: S101 - only after start
+        port: int = self._transport.get_extra_info("sockname")[1]
+        return port
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        if self._tcp is not None:
+            self._tcp.close()
+            self._tcp = None
         for task in list(self._tasks):
             task.cancel()
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        host = str(writer.get_extra_info("peername")[0])
+        admitted: _Source | None = None
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                query = await reader.readexactly(size) if size <= _MAX_QUERY else b""
+                if not self._admit(host, query):
+                    self.dropped += 1
+                    return
+                admitted = self._sources[host]
+                up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+                try:
+                    up_writer.write(size.to_bytes(2, "big") + query)
+                    length = int.from_bytes(await up_reader.readexactly(2), "big")
+                    answer = await up_reader.readexactly(length)
+                finally:
+                    up_writer.close()
+                if len(answer) >= _HEADER and answer[:2] == query[:2]:
+                    writer.write(length.to_bytes(2, "big") + answer)
+                    await writer.drain()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            log.debug("dns tcp query from %s not answered: %s", host, exc)
+        finally:
+            if admitted is not None:
+                admitted.in_flight -= 1
+            writer.close()
 
     def forget(self, address: IPv4Address) -> None:
         """An environment's address is given back: its counters go with it."""

@@ -156,3 +156,36 @@ def test_upstream_from_settings_or_resolv_conf(tmp_path: object) -> None:
     conf.write_text("search example\n")
     with pytest.raises(ValueError, match="network.dns_upstream"):
         parse_upstream("", str(conf))
+
+
+async def test_a_tcp_query_is_relayed_over_tcp_and_bounded_like_udp(cleanup: list[Closable]) -> None:
+    fwd, upstream = await _start(cleanup, _echo_answer, rate_per_s=2)
+    port = upstream.transport.get_extra_info("sockname")[1] if upstream.transport else 0
+    asked: list[bytes] = []
+
+    async def resolver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+        query = await reader.readexactly(size)
+        asked.append(query)
+        answer = _echo_answer(query) + b"\x00" * 3000  # larger than a UDP answer may be
+        writer.write(len(answer).to_bytes(2, "big") + answer)
+        await writer.drain()
+        writer.close()
+
+    tcp = await asyncio.start_server(resolver, "127.0.0.1", port)
+    cleanup.append(tcp)
+
+    async def ask(qid: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", fwd.bound_port, local_addr=("127.0.0.2", 0))
+        try:
+            query = _query(qid)
+            writer.write(len(query).to_bytes(2, "big") + query)
+            return await reader.read(65536)
+        finally:
+            writer.close()
+
+    first = await ask(0x4242)
+    assert first[:2] == (3000 + len(_query(0x4242))).to_bytes(2, "big") and first[2:4] == b"\x42\x42"
+    answers = [await ask(i) for i in range(5)]
+    # A burst of 2: the first query and one more are relayed, the rest closed unanswered.
+    assert len(asked) == 2 and sum(1 for a in answers if a) == 1 and fwd.dropped == 4
