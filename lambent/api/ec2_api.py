@@ -445,7 +445,8 @@ async def create_nat_gateway(call: Call) -> Output:
     tags = _tags_in(call, "natgateway")
     _service(call).subnet(_account(call), subnet_id)
     _dry_run(call)
-    nat = _service(call).create_nat_gateway(_account(call), subnet_id, p.get("ConnectivityType") or "public", tags)
+    nat = _service(call).create_nat_gateway(_account(call), subnet_id, p.get("ConnectivityType") or "public", tags,
+                                            client_token=token)
     out: Output = {"NatGateway": _nat_out(nat)}
     if token:
         out["ClientToken"] = token
@@ -513,7 +514,7 @@ async def create_vpc_endpoint(call: Call) -> Output:
     endpoint = _service(call).create_vpc_endpoint(
         _account(call), vpc_id, p["ServiceName"], endpoint_type=p.get("VpcEndpointType") or "Interface",
         subnet_ids=subnet_ids, group_ids=group_ids, private_dns=bool(p.get("PrivateDnsEnabled")),
-        policy=p.get("PolicyDocument") or "", tags=tags)
+        policy=p.get("PolicyDocument") or "", tags=tags, client_token=token)
     out: Output = {"VpcEndpoint": _endpoint_out(call, endpoint)}
     if token:
         out["ClientToken"] = token

@@ -19,7 +19,7 @@ LimitExceeded. Codes and wording: the EC2 API reference, "Error codes for the Am
     │   InvalidSubnet.Range, InvalidParameterValue, InvalidParameterCombination, MissingParameter,
     │   InvalidServiceName, VPCIdNotSpecified, InvalidPaginationToken
     ├── conflicts (ResourceConflict): InvalidSubnet.Conflict, DependencyViolation,
-    │   InvalidPermission.Duplicate, InvalidGroup.Duplicate, CannotDelete
+    │   InvalidPermission.Duplicate, InvalidGroup.Duplicate, CannotDelete, IdempotentParameterMismatch
     ├── quotas (LimitExceeded): VpcLimitExceeded, SubnetLimitExceeded, SecurityGroupLimitExceeded,
     │   RulesPerSecurityGroupLimitExceeded, NatGatewayLimitExceeded, VpcEndpointLimitExceeded,
     │   InsufficientFreeAddressesInSubnet
@@ -151,6 +151,12 @@ class CannotDelete(Ec2Error, e.ResourceConflict):
     code = "CannotDelete"
 
 
+class IdempotentMismatch(Ec2Error, e.ResourceConflict):
+    """A client token reused with other arguments."""
+
+    code = "IdempotentParameterMismatch"
+
+
 # -- quotas ----------------------------------------------------------------------------------------
 class VpcLimitExceeded(Ec2Error, e.LimitExceeded):
     code = "VpcLimitExceeded"
@@ -197,7 +203,7 @@ EC2_ERRORS: tuple[type[Ec2Error], ...] = (
     GroupIdMalformed, NatGatewayMalformed, VpcEndpointIdMalformed, NetworkInterfaceIdMalformed,
     VpcRange, SubnetRange, ParameterCombination, MissingParameter,
     InvalidServiceName, VpcIdNotSpecified, InvalidPaginationToken, SubnetConflict,
-    DependencyViolation, PermissionDuplicate, GroupDuplicate, CannotDelete, VpcLimitExceeded,
+    DependencyViolation, PermissionDuplicate, GroupDuplicate, CannotDelete, IdempotentMismatch, VpcLimitExceeded,
     SubnetLimitExceeded, SecurityGroupLimitExceeded, RulesLimitExceeded, NatGatewayLimitExceeded,
     VpcEndpointLimitExceeded, InsufficientFreeAddresses, DryRunOperation,
 )

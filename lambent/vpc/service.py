@@ -23,6 +23,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,8 @@ Listener = Callable[[VpcChange], None]
 ENDPOINT_SERVICES = ("lambda", "sts", "scheduler", "ec2")
 _AZ_LETTERS = "abcdef"
 _MAX_NAME = 255
+#: client tokens remembered (in memory: a retry comes seconds after its first attempt), oldest forgotten first
+_MAX_TOKENS = 10_000
 
 
 class VpcService:
@@ -63,6 +66,8 @@ class VpcService:
         self._nats = {n.nat_gateway_id: n for n in map(rows.nat_from, loaded["nat_gateways"])}
         self._endpoints = {x.endpoint_id: x for x in map(rows.endpoint_from, loaded["vpc_endpoints"])}
         self._interfaces = {i.interface_id: i for i in map(rows.interface_from, loaded["network_interfaces"])}
+        #: (account, operation, ClientToken) -> (the request's arguments, the id it created)
+        self._tokens: OrderedDict[tuple[str, str, str], tuple[object, str]] = OrderedDict()
 
     # -- listeners -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -428,12 +433,36 @@ class VpcService:
             ids = [i.interface_id for i in self._interfaces.values() if i.interface_type is interface_type]
         return sum(1 for interface_id in ids if self.release_address(interface_id))
 
+    # -- idempotency ------------------------------------------------------------------------------
+    def _replay(self, key: tuple[str, str, str] | None, arguments: object) -> str | None:
+        """The id a request with this client token created before; IdempotentParameterMismatch
+        (a ResourceConflict) if the token came with other arguments ("Ensuring idempotency",
+        https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html)."""
+        if key is None or key not in self._tokens:
+            return None
+        seen, resource_id = self._tokens[key]
+        if seen != arguments:
+            raise ve.IdempotentMismatch(f"Client token {echo(key[2])} was used with different arguments.")
+        return resource_id
+
+    def _remember(self, key: tuple[str, str, str] | None, arguments: object, resource_id: str) -> None:
+        if key is None:
+            return
+        self._tokens[key] = (arguments, resource_id)
+        while len(self._tokens) > _MAX_TOKENS:
+            self._tokens.popitem(last=False)
+
     # -- NAT gateways ----------------------------------------------------------------------------
     def create_nat_gateway(self, account_id: str, subnet_id: str, connectivity: str = "public",
-                           tags: Tags = ()) -> NatGateway:
+                           tags: Tags = (), client_token: str = "") -> NatGateway:
         if connectivity not in ("public", "private"):
             raise ve.InvalidValue(f"Invalid value '{echo(connectivity, 32)}' for ConnectivityType.")
+        key = (account_id, "CreateNatGateway", client_token) if client_token else None
+        arguments = (subnet_id, connectivity, tags)
         with self._lock:
+            earlier = self._replay(key, arguments)
+            if earlier is not None and earlier in self._nats:
+                return self._nats[earlier]
             subnet = self.subnet(account_id, subnet_id)
             in_zone = [n for n in self._nats.values() if n.account_id == account_id
                        and self._subnets[n.subnet_id].availability_zone == subnet.availability_zone]
@@ -447,6 +476,7 @@ class VpcService:
                               Write("insert", "nat_gateways", rows.nat_row(nat))])
             self._interfaces[interface.interface_id] = interface
             self._nats[nat_id] = nat
+            self._remember(key, arguments, nat_id)
         self._notify([VpcChange(ChangeKind.NAT_CREATED, account_id, nat.vpc_id, nat_id)])
         return nat
 
@@ -467,14 +497,19 @@ class VpcService:
     def create_vpc_endpoint(self, account_id: str, vpc_id: str, service_name: str, *,
                             endpoint_type: str = "Interface", subnet_ids: Sequence[str] = (),
                             group_ids: Sequence[str] = (), private_dns: bool = False, policy: str = "",
-                            tags: Tags = ()) -> VpcEndpoint:
+                            tags: Tags = (), client_token: str = "") -> VpcEndpoint:
         if service_name not in self.endpoint_service_names():
             raise ve.InvalidServiceName(f"The Vpc Endpoint Service '{echo(service_name, 255)}' does not exist")
         if endpoint_type != "Interface":
             raise ve.InvalidValue(f"Invalid value '{echo(endpoint_type, 32)}' for VpcEndpointType: lambent's API is "
                                   "served by Interface endpoints.")
         check_text(policy, "PolicyDocument", 20480)
+        key = (account_id, "CreateVpcEndpoint", client_token) if client_token else None
+        arguments = (vpc_id, service_name, endpoint_type, tuple(subnet_ids), tuple(group_ids), private_dns, policy, tags)
         with self._lock:
+            earlier = self._replay(key, arguments)
+            if earlier is not None and earlier in self._endpoints:
+                return self._endpoints[earlier]
             self.vpc(account_id, vpc_id)
             subnets = [self.subnet(account_id, s) for s in dict.fromkeys(subnet_ids)]
             zones = [s.availability_zone for s in subnets]
@@ -501,6 +536,7 @@ class VpcService:
                               Write("insert", "vpc_endpoints", rows.endpoint_row(endpoint))])
             self._interfaces.update((i.interface_id, i) for i in interfaces)
             self._endpoints[endpoint_id] = endpoint
+            self._remember(key, arguments, endpoint_id)
         self._notify([VpcChange(ChangeKind.ENDPOINT_CREATED, account_id, vpc_id, endpoint_id)])
         return endpoint
 

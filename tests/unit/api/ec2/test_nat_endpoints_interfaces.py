@@ -101,3 +101,24 @@ def test_leases_count_down_available_addresses_and_show_as_lambda_interfaces(
     for lease in leases:
         endpoint.vpc.release_address(lease.interface_id)
     assert ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"] == 10
+
+
+def test_a_client_token_makes_a_retried_create_return_the_first_result(endpoint: Endpoint, net: tuple[Any, str, str]) -> None:
+    ec2, vpc_id, subnet_id = net
+    first = ec2.create_nat_gateway(SubnetId=subnet_id, ClientToken="retry-1")
+    again = ec2.create_nat_gateway(SubnetId=subnet_id, ClientToken="retry-1")
+    assert again["NatGateway"]["NatGatewayId"] == first["NatGateway"]["NatGatewayId"]
+    assert first["ClientToken"] == "retry-1" and len(ec2.describe_nat_gateways()["NatGateways"]) == 1
+    other = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.30.2.0/28")["Subnet"]["SubnetId"]
+    with pytest.raises(ClientError) as caught:
+        ec2.create_nat_gateway(SubnetId=other, ClientToken="retry-1")
+    assert code_of(caught) == "IdempotentParameterMismatch"
+    endpoint_a = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName="com.amazonaws.us-east-1.sts", ClientToken="e-1")
+    endpoint_b = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName="com.amazonaws.us-east-1.sts", ClientToken="e-1")
+    assert endpoint_a["VpcEndpoint"]["VpcEndpointId"] == endpoint_b["VpcEndpoint"]["VpcEndpointId"]
+    # a token is the caller's own: another account's same token creates its own gateway
+    theirs = endpoint.client(OTHER)
+    their_vpc = theirs.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    their_subnet = theirs.create_subnet(VpcId=their_vpc, CidrBlock="10.30.1.0/28")["Subnet"]["SubnetId"]
+    theirs_nat = theirs.create_nat_gateway(SubnetId=their_subnet, ClientToken="retry-1")["NatGateway"]
+    assert theirs_nat["NatGatewayId"] != first["NatGateway"]["NatGatewayId"]
