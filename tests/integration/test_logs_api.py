@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness import Server, create_function, invoke_json
+from shape_check import ShapeRecorder
 
 PRINTER = {"app.py": """
 import json
@@ -117,3 +118,45 @@ def test_users_read_only_the_log_groups_their_policy_names(server: Server, logs:
             call(**kw)
         assert exc.value.response["Error"]["Code"] == "AccessDeniedException", call
     assert logs.describe_log_groups(logGroupNamePrefix=mine)["logGroups"]  # still there
+
+
+#: Every CloudWatch Logs operation lambent serves; test_wire_conformance.py's CASES should carry
+#: it as "logs" once the service is registered.
+LOGS_OPERATIONS = {
+    "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
+    "CreateLogStream", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents", "PutLogEvents",
+}
+
+
+def test_logs_responses_match_the_model(server: Server) -> None:
+    """Each raw answer body against botocore's output shape; each error code one the operation declares."""
+    rec = ShapeRecorder()
+    logs = rec.attach(server.client("logs"))
+    group = f"/wire/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now, "message": "a"}])
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now + 4 * 3_600_000,
+                                                                           "message": "future"}])
+    logs.put_retention_policy(logGroupName=group, retentionInDays=30)
+    logs.describe_log_groups(logGroupNamePrefix=group, limit=1)
+    logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime", descending=True)
+    logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)
+    logs.filter_log_events(logGroupName=group, filterPattern="a", limit=1)
+    logs.delete_retention_policy(logGroupName=group)
+    for call, kw, code in (
+        (logs.create_log_group, {"logGroupName": group}, "ResourceAlreadyExistsException"),
+        (logs.get_log_events, {"logGroupName": group, "logStreamName": "nope"}, "ResourceNotFoundException"),
+        (logs.filter_log_events, {"logGroupName": group, "filterPattern": "{ $.a = "}, "InvalidParameterException"),
+        (logs.put_retention_policy, {"logGroupName": group, "retentionInDays": 2}, "InvalidParameterException"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call(**kw)
+        assert exc.value.response["Error"]["Code"] == code
+    logs.delete_log_group(logGroupName=group)
+    assert LOGS_OPERATIONS <= rec.operations(), sorted(LOGS_OPERATIONS - rec.operations())
+    # The Logs model's error shapes declare no members, yet AWS's answers carry "message" (and
+    # botocore reads it from any json error): that one member is AWS's, not a disagreement.
+    problems = [p for p in rec.problems() if "(4" not in p.split(":")[0] or "$.message: not a member of" not in p]
+    assert problems == [], "\n".join(problems)
