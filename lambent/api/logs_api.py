@@ -71,8 +71,10 @@ def _arn(call: Call, group: str) -> str:
     return f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{group}"
 
 
-def _group(params: dict[str, Any]) -> str:
-    """logGroupName, or the name in logGroupIdentifier (a name or a log group ARN)."""
+def _group(call: Call) -> str:
+    """logGroupName, or the name in logGroupIdentifier (a name, or a log group ARN of this
+    server's account and region: another's names no group here)."""
+    params = call.params
     name = params.get("logGroupName")
     ident = params.get("logGroupIdentifier")
     if name is not None and ident is not None:
@@ -82,6 +84,9 @@ def _group(params: dict[str, Any]) -> str:
             parts = ident.split(":", 6)
             if len(parts) < 7 or parts[5] != "log-group":
                 raise InvalidParameterValue(f"Invalid log group identifier {ident!r}.")
+            s = call.platform.settings
+            if parts[3] != s.region or parts[4] != s.account_id:
+                raise ResourceNotFound(_NO_GROUP)
             ident = parts[6].removesuffix(":*")
         return str(ident)
     if name is None:
@@ -241,7 +246,7 @@ def _stream_token_ok(after: Any, order: str) -> bool:
 async def describe_log_streams(call: Call) -> dict[str, Any]:
     store = _store(call)
     p = call.params
-    group = _group(p)
+    group = _group(call)
     order = p.get("orderBy", "LogStreamName")
     prefix = p.get("logStreamNamePrefix", "")
     if order == "LastEventTime" and prefix:
@@ -366,7 +371,7 @@ def _get_events(store: LogStore, group: str, stream: str, p: dict[str, Any]) -> 
 async def get_log_events(call: Call) -> dict[str, Any]:
     store = _store(call)
     p = call.params
-    group, stream = _group(p), p["logStreamName"]
+    group, stream = _group(call), p["logStreamName"]
     _existing_stream(store, group, stream)
     return await asyncio.to_thread(_get_events, store, group, stream, p)
 
@@ -395,7 +400,7 @@ def _filter_token(token: str | None) -> dict[str, int] | None:
 async def filter_log_events(call: Call) -> dict[str, Any]:
     store = _store(call)
     p = call.params
-    group = _group(p)
+    group = _group(call)
     names, prefix = p.get("logStreamNames"), p.get("logStreamNamePrefix")
     if names is not None and prefix is not None:
         raise InvalidParameterValue("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")

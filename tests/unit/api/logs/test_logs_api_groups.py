@@ -169,3 +169,18 @@ def test_streams_by_name_page_in_both_directions(logs: Any) -> None:
         pages = logs.get_paginator("describe_log_streams").paginate(
             logGroupName="g", descending=descending, PaginationConfig={"PageSize": 2})
         assert [s["logStreamName"] for p in pages for s in p["logStreams"]] == want
+
+
+def test_groups_by_arn_of_this_account_only(logs: Any) -> None:
+    logs.create_log_group(logGroupName="/app")
+    logs.create_log_stream(logGroupName="/app", logStreamName="s")
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/app"
+    assert [s["logStreamName"] for s in logs.describe_log_streams(logGroupIdentifier=arn)["logStreams"]] == ["s"]
+    assert logs.filter_log_events(logGroupIdentifier=arn)["events"] == []
+    for other in ("arn:aws:logs:us-east-1:111111111111:log-group:/app", "arn:aws:logs:eu-west-1:000000000000:log-group:/app"):
+        with pytest.raises(ClientError) as exc:
+            logs.describe_log_streams(logGroupIdentifier=other)
+        assert _code(exc) == ("ResourceNotFoundException", "The specified log group does not exist.")
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_streams(logGroupIdentifier=arn, logGroupName="/app")
+    assert _code(exc)[0] == "InvalidParameterException"
