@@ -8,8 +8,13 @@ encoded name). The offsets :meth:`LogStore.read` takes and returns are offsets i
 stream, so they stay valid when old segments are deleted (reading resumes at the oldest left).
 Stream names follow Lambda: ``YYYY/MM/DD/[<version>]<environment id>``.
 
-One writer per stream (the execution environment that owns it); readers (``lambent logs``, later
-the CloudWatch Logs API) read the files, in this process or another.
+One writer per stream (the execution environment that owns it; PutLogEvents writes through it
+when it is open, else through a writer of its own: :meth:`LogStore.put_events`); readers
+(``lambent logs``, the CloudWatch Logs API in lambent/api/logs_api.py) read the files, in this
+process or another: forwards (:meth:`LogStore.scan`), backwards from an offset
+(:meth:`LogStore.scan_back`), or merged and filtered over a group (:func:`filter_events`). Event
+positions are stream offsets, which the API's tokens carry. A group's creation time and retention
+live in ``logs/+groups/<encoded group>.json`` ('+' never appears in an encoded name).
 
 A server's store has quotas (:mod:`lambent.observability.quota`: per group, in total): running
 byte counts are charged once per buffer written (O(1); no directory is looked at per invoke), and
