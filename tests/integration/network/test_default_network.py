@@ -112,3 +112,18 @@ def test_sandboxes_are_apart_and_nothing_connects_in(net_server: Server, net_lam
     done = subprocess.run(["ip", "netns", "exec", public.netns, sys.executable, "-c", probe],
                           capture_output=True, text=True, check=True)
     assert done.stdout.startswith("refused"), done.stdout
+
+
+def test_operators_allow_and_deny_ranges_in_settings(net_fresh: Any, public: NsHost, private: NsHost) -> None:
+    # Deny the public test range, allow one private /24 although 10.0.0.0/8 stays denied.
+    srv = net_fresh(LAMBENT_NETWORK_DENY=f"10.0.0.0/8,{PUBLIC}/32", LAMBENT_NETWORK_ALLOW="10.213.7.0/24")
+    lam = srv.client()
+    name = _probe(lam)
+    to_private, to_public, metadata = _run(
+        lam, name,
+        {"do": "connect", "host": PRIVATE, "port": private.port},
+        {"do": "connect", "host": PUBLIC, "port": public.port},
+        {"do": "connect", "host": "169.254.169.254", "port": 80},
+    )
+    assert to_private == f"ok:{private.body.decode()}"
+    assert to_public.startswith("error:") and metadata.startswith("error:")
