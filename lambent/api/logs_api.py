@@ -221,6 +221,14 @@ async def create_log_stream(call: Call) -> None:
         raise InvalidParameterValue(str(exc)) from None
 
 
+@LOGS.register("DeleteLogStream")
+async def delete_log_stream(call: Call) -> None:
+    store = _store(call)
+    group, stream = call.params["logGroupName"], call.params["logStreamName"]
+    _existing_stream(store, group, stream)
+    store.delete_stream(group, stream)  # on the event loop: writers and quota accounts live there
+
+
 def _stream_entry(call: Call, group: str, s: StreamInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {"logStreamName": s.name, "creationTime": s.creation_ms,
                              "arn": f"{_arn(call, group)}:log-stream:{s.name}", "storedBytes": s.stored_bytes}

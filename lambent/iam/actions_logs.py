@@ -4,7 +4,7 @@
 Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html):
 each operation is ``logs:<Operation>``; group operations act on
 ``arn:aws:logs:REGION:ACCOUNT:log-group:NAME``, stream operations (GetLogEvents, PutLogEvents,
-CreateLogStream) on ``...:log-group:NAME:log-stream:STREAM``; DescribeLogGroups takes ``*`` (it
+CreateLogStream, DeleteLogStream) on ``...:log-group:NAME:log-stream:STREAM``; DescribeLogGroups takes ``*`` (it
 lists). A group named by ARN (``logGroupIdentifier``) is authorised on the name that ARN carries,
 in the request's account (the Logs API serves the server's account only).
 """
@@ -46,6 +46,7 @@ _OPERATIONS: tuple[tuple[str, ResourceOf], ...] = (
     ("DescribeLogStreams", _group),
     ("FilterLogEvents", _group),
     ("CreateLogStream", _stream),
+    ("DeleteLogStream", _stream),
     ("GetLogEvents", _stream),
     ("PutLogEvents", _stream),
 )

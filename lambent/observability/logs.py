@@ -557,6 +557,26 @@ class LogStore:
         if self._api_writers.get((group, w._base)) is w:
             w._close_fd()
 
+    def delete_stream(self, group: str, stream: str) -> bool:
+        """Delete a stream's events (DeleteLogStream); False if it has none and no file. An
+        execution environment writing it goes on, in a new segment (the stream reappears)."""
+        d = self.group_dir(group)
+        base = self._stream_base(stream)
+        for w in list(self._writers.get(group, ())):
+            if w._base != base or w._closed or w._detached:
+                continue
+            if self._api_writers.get((group, base)) is w:
+                w.close()
+            else:
+                w.flush()
+                w.roll()
+        segs = _segments(d, base)
+        self.usage.drop_paths(group, {path for _, path in segs})
+        for _, path in segs:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return bool(segs)
+
     def at_boundary(self, group: str, stream: str, offset: int) -> bool:
         """Whether ``offset`` is where an event begins or the stream ends (a token a client sent
         back must be one): a segment's start, or just after a newline."""

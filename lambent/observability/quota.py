@@ -170,3 +170,17 @@ class LogUsage:
         self.total -= g.bytes
         self.files -= len(g.closed)
         return list(g.closed)
+
+    def drop_paths(self, group: str, paths: set[Path]) -> list[Segment]:
+        """Forget ``group``'s closed segments at ``paths`` (a deleted stream's); they are uncharged."""
+        g = self._groups.get(group)
+        if g is None:
+            return []
+        out = [seg for seg in g.closed if seg.path in paths]
+        if out:
+            g.closed = deque(seg for seg in g.closed if seg.path not in paths)
+            self.files -= len(out)
+            for seg in out:
+                g.bytes -= seg.size
+                self.total -= seg.size
+        return out

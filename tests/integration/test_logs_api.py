@@ -124,7 +124,7 @@ def test_users_read_only_the_log_groups_their_policy_names(server: Server, logs:
 #: it as "logs" once the service is registered.
 LOGS_OPERATIONS = {
     "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
-    "CreateLogStream", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents", "PutLogEvents",
+    "CreateLogStream", "DeleteLogStream", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents", "PutLogEvents",
 }
 
 
@@ -145,6 +145,8 @@ def test_logs_responses_match_the_model(server: Server) -> None:
     logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)
     logs.filter_log_events(logGroupName=group, filterPattern="a", limit=1)
     logs.delete_retention_policy(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="gone")
+    logs.delete_log_stream(logGroupName=group, logStreamName="gone")
     for call, kw, code in (
         (logs.create_log_group, {"logGroupName": group}, "ResourceAlreadyExistsException"),
         (logs.get_log_events, {"logGroupName": group, "logStreamName": "nope"}, "ResourceNotFoundException"),

@@ -270,3 +270,25 @@ def test_scan_back_reads_newest_first_across_segments_and_skips_a_torn_end(tmp_p
     assert [(p.start, p.end) for p in back] == [(p.start, p.end) for p in forward][::-1]
     assert [p.event.message for p in store.scan_back("g", "s", forward[20].start)] == msgs[:20][::-1]
     assert store.stream_end("g", "s") > forward[-1].end  # the torn bytes are there, not returned
+
+
+def test_delete_stream_frees_its_bytes_and_an_environment_writes_on(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    store.create_group("g")
+    env = store.writer("g", "env")
+    env.write("before", 1)
+    env.flush()
+    store.put_events("g", "tool", [(1, "x" * 100)])
+    store.put_events("g", "tool", [(2, "y")])
+    keep = store.writer("g", "keep")
+    keep.write("kept", 1)
+    keep.close()
+    kept_bytes = store.usage.group_bytes("g")
+    assert store.delete_stream("g", "tool") and store.delete_stream("g", "env")
+    assert not store.delete_stream("g", "tool")
+    assert store.streams("g") == ["keep"]
+    assert store.usage.group_bytes("g") < kept_bytes and store.usage.group_bytes("g") == os.path.getsize(
+        tmp_path / "g" / "keep.jsonl")
+    env.write("after", 2)
+    env.close()
+    assert [p.event.message for p in store.scan("g", "env")] == ["after"]

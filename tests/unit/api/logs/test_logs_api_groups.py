@@ -184,3 +184,15 @@ def test_groups_by_arn_of_this_account_only(logs: Any) -> None:
     with pytest.raises(ClientError) as exc:
         logs.describe_log_streams(logGroupIdentifier=arn, logGroupName="/app")
     assert _code(exc)[0] == "InvalidParameterException"
+
+
+def test_delete_log_stream(logs: Any) -> None:
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[{"timestamp": _now(), "message": "m"}])
+    logs.delete_log_stream(logGroupName="g", logStreamName="s")
+    assert logs.describe_log_streams(logGroupName="g")["logStreams"] == []
+    with pytest.raises(ClientError) as exc:
+        logs.delete_log_stream(logGroupName="g", logStreamName="s")
+    assert _code(exc) == ("ResourceNotFoundException", "The specified log stream does not exist.")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")  # the name is free again
