@@ -11,7 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
-from hosts import PRIVATE, PUBLIC, NsHost, sh
+from hosts import PRIVATE, PUBLIC, NsHost, namespace_host, sh
 from harness import Server, create_function, invoke_json
 from probe import PROBE
 
@@ -115,15 +115,20 @@ def test_sandboxes_are_apart_and_nothing_connects_in(net_server: Server, net_lam
 
 
 def test_operators_allow_and_deny_ranges_in_settings(net_fresh: Any, public: NsHost, private: NsHost) -> None:
-    # Deny the public test range, allow one private /24 although 10.0.0.0/8 stays denied.
-    srv = net_fresh(LAMBENT_NETWORK_DENY=f"10.0.0.0/8,{PUBLIC}/32", LAMBENT_NETWORK_ALLOW="10.213.7.0/24")
-    lam = srv.client()
-    name = _probe(lam)
-    to_private, to_public, metadata = _run(
-        lam, name,
-        {"do": "connect", "host": PRIVATE, "port": private.port},
-        {"do": "connect", "host": PUBLIC, "port": public.port},
-        {"do": "connect", "host": "169.254.169.254", "port": 80},
-    )
+    # Deny the public test range, allow one private /24 although 10.0.0.0/8 stays denied, and
+    # try to allow link-local: a host at 169.254.77.1 (routed by this host) stays unreachable.
+    with namespace_host("169.254.77.1", "169.254.77.254") as link_local:
+        with socket.create_connection((link_local.address, link_local.port), timeout=2):
+            pass  # control: the host reaches it
+        srv = net_fresh(LAMBENT_NETWORK_DENY=f"10.0.0.0/8,{PUBLIC}/32",
+                        LAMBENT_NETWORK_ALLOW="10.213.7.0/24,169.254.0.0/16")
+        lam = srv.client()
+        name = _probe(lam)
+        to_private, to_public, to_link_local = _run(
+            lam, name,
+            {"do": "connect", "host": PRIVATE, "port": private.port},
+            {"do": "connect", "host": PUBLIC, "port": public.port},
+            {"do": "connect", "host": link_local.address, "port": link_local.port},
+        )
     assert to_private == f"ok:{private.body.decode()}"
-    assert to_public.startswith("error:") and metadata.startswith("error:")
+    assert to_public.startswith("error:") and to_link_local.startswith("error:")
