@@ -202,3 +202,15 @@ SERVICE_FAILURE_MESSAGE = "The Lambda service encountered an internal error."
 
 class PolicyLengthExceeded(InvalidParameterValue):
     """A function's resource-based policy would exceed 20480 bytes (PolicyLengthExceededException, 400)."""
+
+
+class InvalidParameterCombination(InvalidParameterValue):
+    """CloudWatch: parameters that cannot be given together (or a request over a datapoint limit)."""
+
+
+class MissingParameter(InvalidParameterValue):
+    """CloudWatch: a parameter the request needs is missing."""
+
+
+class InvalidNextToken(InvalidParameterValue):
+    """CloudWatch: a NextToken this server did not hand out."""

@@ -32,7 +32,14 @@ from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
 from lambent.invoke.service import InvokeService
+from lambent.billing.prices import DEFAULT_PRICES, PriceTable
+from lambent.billing.recorder import UsageRecorder
+from lambent.control.model import FunctionConfig
 from lambent.observability.logs import LogStore
+from lambent.observability.retention import RetentionSweeper
+from lambent.observability.metrics.cloudwatch import CloudWatch
+from lambent.observability.metrics.lambda_metrics import LambdaMetrics
+from lambent.observability.metrics.service import MetricsService
 from lambent.observability.quota import LogQuota
 from lambent.sandbox import CgroupManager, SandboxError, SandboxOptions, UidAllocator, UidRange, kill_leftover_sandboxes
 from lambent.sandbox.uids import close_private
@@ -46,9 +53,15 @@ from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
 from lambent.store.reserve import DiskGuard
 from lambent.store.deployments import DeploymentStore
+from lambent.store.metrics import MetricsStore
+from lambent.store.vpc import VpcStore
+from lambent.store.usage import UsageStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
 from lambent.worker.credentials import CredentialCache, credentials_via
+from lambent.vpc.model import InterfaceType
+from lambent.vpc.service import VpcService
+from lambent.worker.environment import InvokeOutcome
 from lambent.worker.pool import WorkerPool, pool_key
 
 log = logging.getLogger(__name__)
@@ -106,6 +119,20 @@ class Platform:
         self.cgroups = CgroupManager(prefix=self._prefix)
         # Safe deployments: error-rate windows fed by every invocation.
         self.metrics = ErrorRateWindow(settings.deploy.alarm_window_s)
+        # CloudWatch metrics (AWS/Lambda and custom) and usage records for billing: their stores
+        # are opened by start(); the invoke path only hands them each outcome.
+        m = settings.metrics
+        self.metrics_store = MetricsStore(data / "metrics.db", self.disk)
+        self.cloudwatch_metrics = MetricsService(self.metrics_store, retention_s=m.retention_days * 86400,
+                                                 max_series=m.max_series, flush_interval_s=m.flush_interval_s,
+                                                 max_live_minutes=m.max_live_minutes)
+        self.lambda_metrics = LambdaMetrics(self.cloudwatch_metrics)
+        self.cloudwatch = CloudWatch(self.cloudwatch_metrics)
+        b = settings.billing
+        self.usage_store = UsageStore(data / "usage.db", self.disk, max_queued=b.max_queued,
+                                      commit_interval_s=b.commit_interval_s, retention_days=b.retention_days)
+        self.usage = UsageRecorder(self.usage_store)
+        self.prices = PriceTable.from_file(Path(b.prices_file)) if b.prices_file else DEFAULT_PRICES
         self.ready = asyncio.Event()
 
     @property
@@ -124,11 +151,20 @@ class Platform:
         self._lock_fd = lock_data_dir(data)
         self._credentials = load_root_credentials(settings)
         self.disk.open()
+        try:
+            self.metrics_store.open()
+            self.usage_store.open()
+        except StoreUnavailable as exc:
+            raise StartupError(exc.message) from exc
         # Accounts, users, roles, keys and sessions (<data>/iam.db, secrets sealed with iam.key):
         # the SigV4 verifier finds every caller here, and every operation is authorised from it.
         creds = self._credentials
         self.iam = IamService.open_in(data, settings.account_id, (creds.access_key_id, creds.secret_access_key), self.disk)
         self.authorizer = Authorizer(self.iam)
+        # VPCs, subnets, security groups, NAT gateways, endpoints (EC2 API; vpc.db). No environment
+        # survives a restart, so no address is held by one.
+        self.vpc = VpcService(VpcStore.open_in(data, self.disk), region=settings.region)
+        self.vpc.release_all(InterfaceType.LAMBDA)
         try:
             self.store.open()
         except StoreUnavailable as exc:
@@ -152,6 +188,7 @@ class Platform:
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
+        self.log_retention = RetentionSweeper(self.logs, interval_s=settings.storage.log_retention_sweep_s)
         # One host uid per environment, from a range every server on this host shares (sandbox/uids.py).
         try:
             self.uids = UidAllocator(
@@ -195,7 +232,10 @@ class Platform:
             region=settings.region, exists=self._function_exists,
         )
         self.functions.on_change(self.function_policies.function_changed)
-        self.invoker.observers.append(self.metrics.observe)
+        self.invoker.observers.append(self.metrics.observe_outcome)
+        self.invoker.observers.append(self._observe_metrics)
+        if settings.billing.enabled:
+            self.invoker.observers.append(self._observe_usage)
         self.deployments = DeploymentService(
             settings.deploy, functions=self.functions, aliases=self.aliases, invoker=self.invoker,
             store=DeploymentStore(self.store.engine, self.disk), metrics=self.metrics,
@@ -209,6 +249,12 @@ class Platform:
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region),
                                               invoke_check=self.service_calls.checker(SCHEDULER_SERVICE))
+
+    def _observe_metrics(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
+        self.lambda_metrics.observe(cfg, outcome, qualifier)
+
+    def _observe_usage(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
+        self.usage.observe(cfg, outcome, request_id)
 
     def _assume_for_lambda(self, role_arn: str, function_name: str) -> IssuedCredentials:
         return assume_role_for_service(self.iam, "lambda.amazonaws.com", role_arn, function_name)
@@ -227,6 +273,7 @@ class Platform:
         self.pool.invalidate(name, keep)
         if keep is None:
             self.role_credentials.forget(function_name=name)
+            self.lambda_metrics.forget(name)
             # DeleteFunction frees the function's logs as well (on a full disk that is what makes
             # room again; AWS keeps the log group: docs/parity.md).
             self.logs.delete_group(f"/aws/lambda/{name}")
@@ -270,6 +317,11 @@ class Platform:
             self.functions.resume_transitions(entry.name)
         self.pool.start()
         self.disk.start()
+        await self.cloudwatch_metrics.start()
+        self.log_retention.start()
+        limiter = self.limiter
+        self.lambda_metrics.start_sampling(limiter.snapshot, lambda: limiter.unreserved_running, limiter.total_reserved,
+                                           self.settings.metrics.concurrency_sample_s)
         await self.async_invoker.start()
         await self.deployments.start()
         await self.schedule_engine.start()
@@ -284,6 +336,10 @@ class Platform:
         if not drained:
             log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)
         await self.pool.shutdown()
+        await self.lambda_metrics.stop_sampling()
+        await self.cloudwatch_metrics.stop()
+        await self.log_retention.stop()
+        await asyncio.to_thread(self.usage_store.close)
         # Every sandbox is destroyed by now; anything still mounting our directories was a start
         # aborted before bwrap could report its init.
         left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
@@ -294,6 +350,8 @@ class Platform:
         await self.disk.stop()
         self.store.close()
         self.iam.close()
+        self.metrics_store.close()
+        self.vpc.store.close()
         # The sandbox dir is only caches: renamed away now, deleted by the reaper once we are gone.
         # If our own teardown left something, the reaper sweeps first, and we wait for that (a
         # successor must not find the sweep under way); else it has nothing to sweep. A helper

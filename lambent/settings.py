@@ -243,6 +243,9 @@ class StorageSettings:
     #: How often free space is looked at (restores the ballast, ends the full state).
     check_interval_s: float = 1.0
 
+    #: how often log groups past their retention policy lose their old segments
+    log_retention_sweep_s: float = 600.0
+
     def __post_init__(self) -> None:
         if not (self.log_group_max_bytes > 0 and self.logs_max_bytes > 0 and 0 <= self.logs_max_fs_fraction <= 1
                 and self.log_segment_max_bytes > 0 and self.log_group_max_files > 0 and self.logs_max_files > 0

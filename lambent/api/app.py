@@ -28,6 +28,7 @@ from lambent.api.body import Body, ClientDisconnected, LargeBodyGate, read_body
 from lambent.api.codeurl import PREFIX as CODE_PREFIX
 from lambent.api.codeurl import check_code_url
 from lambent.api.dispatch import Dispatcher, Service, raw_path, send_error
+from lambent.api import prometheus
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
 from lambent.errors import (
     InvalidRequestContent,
@@ -38,6 +39,7 @@ from lambent.errors import (
     RequestTooLarge,
 )
 from lambent.iam.model import Principal
+from lambent.observability.metrics.lambda_metrics import DURATION_BUCKETS_S
 from lambent.platform import Platform
 
 log = logging.getLogger("lambent.api")
@@ -81,6 +83,14 @@ class LambentApp:
         if path == "/health":
             ready = self.platform.ready.is_set()
             await Response(b'{"status":"ok"}' if ready else b'{"status":"starting"}', 200 if ready else 503, media_type="application/json")(scope, receive, send)
+            return
+        if path == "/metrics" and scope["method"] == "GET" and self.platform.settings.metrics.prometheus_enabled:
+            # Prometheus text format, unsigned as scrapers expect (it names functions and versions:
+            # turn it off with LAMBENT_METRICS_PROMETHEUS_ENABLED=false where that matters).
+            p = self.platform
+            exposition = prometheus.render(p.lambda_metrics.totals(), DURATION_BUCKETS_S,
+                                           concurrency=p.limiter.snapshot(), unreserved=p.limiter.unreserved_running)
+            await Response(exposition, 200, media_type=prometheus.CONTENT_TYPE)(scope, receive, send)
             return
         if path.startswith(CODE_PREFIX):
             await self._code_download(scope, receive, send)

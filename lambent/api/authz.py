@@ -28,6 +28,9 @@ from lambent.platform import Platform
 
 #: Services whose handlers authorise each call themselves.
 SELF_AUTHORISED = frozenset({"iam", "sts"})
+#: Services whose resources every account has of its own (VPCs; CloudWatch metrics): the
+#: one-host-account rule below does not apply to them.
+PER_ACCOUNT = frozenset({"ec2", "monitoring"})
 
 
 def _account_of(arn: str) -> str | None:
@@ -53,7 +56,7 @@ def authorize_call(
     if principal.kind is PrincipalKind.ROOT and principal.account_id == home:
         return
     region = platform.settings.region
-    if principal.account_id != home:
+    if principal.account_id != home and service not in PER_ACCOUNT:
         for check in checks_for(principal, service, operation, params, region=region, account=principal.account_id):
             if _account_of(check.resource) in (None, "", principal.account_id):
                 raise AccessDenied(

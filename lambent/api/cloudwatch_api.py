@@ -24,23 +24,19 @@ from typing import Any, Protocol, cast
 
 from lambent.api.dispatch import Call
 from lambent.api.protocols.registry import Operations
-from lambent.errors import InvalidParameterValue, LambentError, LimitExceeded, TooManyRequests
+from lambent.errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    LambentError,
+    LimitExceeded,
+    MissingParameter,
+    TooManyRequests,
+)
 
 #: botocore's service name (the model); requests arrive under the SigV4 scope ``monitoring``.
 CLOUDWATCH = Operations("cloudwatch")
 SIGV4_SERVICE = "monitoring"
-
-
-class InvalidParameterCombination(InvalidParameterValue):
-    """CloudWatch: parameters that cannot be given together (or a request over a datapoint limit)."""
-
-
-class MissingParameter(InvalidParameterValue):
-    """CloudWatch: a parameter the request needs is missing."""
-
-
-class InvalidNextToken(InvalidParameterValue):
-    """CloudWatch: a NextToken this server did not hand out."""
 
 
 class _Domain(Protocol):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from starlette.responses import Response
 
 from lambent import errors as e
+from lambent.vpc import errors as vpc_errors
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ErrorShape:
 SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.ValidationError: ErrorShape("ValidationException", 400),
     e.PolicyLengthExceeded: ErrorShape("PolicyLengthExceededException", 400),
+    # CloudWatch's refusals, were they ever raised by a Lambda operation: Lambda's nearest code
+    e.InvalidParameterCombination: ErrorShape("InvalidParameterValueException", 400),
+    e.MissingParameter: ErrorShape("InvalidParameterValueException", 400),
+    e.InvalidNextToken: ErrorShape("InvalidParameterValueException", 400),
     e.InvalidParameterValue: ErrorShape("InvalidParameterValueException", 400),
     e.InvalidRequestContent: ErrorShape("InvalidRequestContentException", 400),
     e.UnsupportedMediaType: ErrorShape("UnsupportedMediaTypeException", 415),
@@ -179,6 +184,8 @@ STS: Mapping[type[e.LambentError], ErrorShape] = {
 
 #: EC2 (ec2 protocol): the EC2 API reference's common client and server error codes.
 EC2: Mapping[type[e.LambentError], ErrorShape] = {
+    # the VPC model's own codes (InvalidVpcID.NotFound, DependencyViolation, ...): lambent/vpc/errors.py
+    **{cls: ErrorShape(cls.code, cls.status) for cls in vpc_errors.EC2_ERRORS},
     e.UnknownOperation: ErrorShape("InvalidAction", 400),
     e.RequestTimeout: ErrorShape("RequestTimeoutException", 408),
     e.RequestHeaderFieldsTooLarge: SHAPES[e.RequestHeaderFieldsTooLarge],
@@ -200,6 +207,18 @@ EC2: Mapping[type[e.LambentError], ErrorShape] = {
     e.LambentError: ErrorShape("InternalError", 500),
 }
 
+CLOUDWATCH: dict[type[e.LambentError], ErrorShape] = {
+    **_QUERY,
+    e.InvalidParameterValue: ErrorShape("InvalidParameterValue", 400),
+    e.InvalidParameterCombination: ErrorShape("InvalidParameterCombination", 400),
+    e.MissingParameter: ErrorShape("MissingParameter", 400),
+    e.InvalidNextToken: ErrorShape("InvalidNextToken", 400),
+    e.LimitExceeded: ErrorShape("LimitExceeded", 400),
+    e.ResourceNotFound: ErrorShape("ResourceNotFound", 404),
+    e.ClientError: ErrorShape("InvalidParameterValue", 400),
+    e.LambentError: ErrorShape("InternalServiceError", 500),
+}
+
 #: service name (botocore's, or ``lambent``) -> its table.
 TABLES: Mapping[str, Mapping[type[e.LambentError], ErrorShape]] = {
     "lambda": LAMBDA,
@@ -209,6 +228,7 @@ TABLES: Mapping[str, Mapping[type[e.LambentError], ErrorShape]] = {
     "iam": IAM,
     "sts": STS,
     "ec2": EC2,
+    "cloudwatch": CLOUDWATCH,
 }
 
 

@@ -45,8 +45,7 @@ from lambent.errors import (
     RequestEntityTooLarge,
     RequestTooLarge,
 )
-from lambent.iam.policy import Caller
-from lambent.iam.sts import _trusted
+from lambent.iam.sts import service_may_assume
 from lambent.platform import Platform
 from lambent.worker.environment import InvokeRequest
 
@@ -150,8 +149,7 @@ def _check_execution_role(p: Platform, role_arn: str, function_name: str) -> Non
     ``iam:PassRole`` on the role was checked by the authorisation step before the handler."""
     if role_arn.split(":")[4:5] != [p.settings.account_id]:
         raise AccessDenied("Cross-account pass role is not allowed.", role=role_arn)
-    role = p.iam.role_by_arn(role_arn)
-    if role is None or not _trusted(p.iam, role, Caller.service(LAMBDA_SERVICE), None, {"sts:RoleSessionName": function_name}):
+    if not service_may_assume(p.iam, LAMBDA_SERVICE, role_arn, function_name):
         raise InvalidParameterValue(ROLE_NOT_ASSUMABLE, role=role_arn)
 
 

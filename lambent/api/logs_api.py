@@ -35,13 +35,12 @@ import zlib
 from typing import Any
 
 from lambent.api.dispatch import Call
-from lambent.api.protocols.registry import Operations
+from lambent.api.services import LOGS
 from lambent.errors import AccessDenied, EntityAlreadyExists, InvalidParameterValue, ResourceNotFound
 from lambent.observability.filter_pattern import FilterPatternError, compile_pattern
 from lambent.observability.logs import LogNameError, LogStore, StreamInfo, filter_events
 from lambent.observability.retention import check_days
 
-LOGS = Operations("logs")
 
 _NO_GROUP = "The specified log group does not exist."
 _NO_STREAM = "The specified log stream does not exist."

@@ -22,6 +22,8 @@ LAMBENT = Operations("lambent")
 #: IAM and STS (query protocol, XML answers): lambent/api/iam_api.py, sts_api.py.
 IAM = Operations("iam")
 STS = Operations("sts")
+#: CloudWatch Logs (json 1.1, X-Amz-Target): lambent/api/logs_api.py.
+LOGS = Operations("logs")
 
 #: The modules whose ``register`` decorators fill the registries above.
 _API_MODULES = (
@@ -33,6 +35,9 @@ _API_MODULES = (
     "lambent.api.lambda_policy",
     "lambent.api.iam_api",
     "lambent.api.sts_api",
+    "lambent.api.cloudwatch_api",
+    "lambent.api.ec2_api",
+    "lambent.api.logs_api",
 )
 
 
@@ -50,4 +55,11 @@ def table() -> dict[str, Service]:
     """service name (SigV4 credential scope) -> :class:`Service`, built once per process."""
     for module in _API_MODULES:
         importlib.import_module(module)
-    return {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT, IAM, STS)}
+    from lambent.api.cloudwatch_api import CLOUDWATCH, SIGV4_SERVICE
+    from lambent.api.ec2_api import EC2
+
+    served = {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT, IAM, STS, EC2, LOGS)}
+    # Routed by the credential scope's service name, which is not always the model's:
+    # CloudWatch's model is ``cloudwatch``, its signing name ``monitoring``.
+    served[SIGV4_SERVICE] = Service(SIGV4_SERVICE, CLOUDWATCH, _protocol(CLOUDWATCH))
+    return served

@@ -69,6 +69,14 @@ def assume_role(
     return IssuedCredentials(session, token)
 
 
+def service_may_assume(iam: IamService, service: str, role_arn: str, session_name: str) -> bool:
+    """Whether the service principal ``service`` could assume ``role_arn`` (it exists and its
+    trust policy allows it, for this session name) — what ``assume_role_for_service`` checks,
+    without issuing a session."""
+    role = iam.role_by_arn(role_arn)
+    return role is not None and _trusted(iam, role, Caller.service(service), None, {"sts:RoleSessionName": session_name})
+
+
 def assume_role_for_service(
     iam: IamService, service: str, role_arn: str, session_name: str, duration_s: int = DEFAULT_DURATION_S
 ) -> IssuedCredentials:

@@ -57,6 +57,17 @@ class ConcurrencyLimiter:
         self._running: dict[str, int] = {}
         self._unreserved_running = 0
 
+    def snapshot(self) -> dict[str, int]:
+        """Running invocations per function (a copy: the ConcurrentExecutions sampler's)."""
+        return dict(self._running)
+
+    @property
+    def unreserved_running(self) -> int:
+        return self._unreserved_running
+
+    def total_reserved(self) -> int:
+        return self._total_reserved()
+
     def running(self, name: str | None = None) -> int:
         return sum(self._running.values()) if name is None else self._running.get(name, 0)
 

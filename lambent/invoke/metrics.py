@@ -14,6 +14,12 @@ partly outside ``window_s``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambent.control.model import FunctionConfig
+    from lambent.worker.environment import InvokeOutcome
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +82,10 @@ class ErrorRateWindow:
             del versions[version]
             if not versions:
                 del self._series[name]
+
+    def observe_outcome(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
+        """:meth:`observe` as an ``InvokeService`` observer."""
+        self.observe(cfg.name, cfg.version, outcome.function_error is not None)
 
     def observe(self, name: str, version: str, failed: bool) -> None:
         """Record one invocation. Hot path: runs after every invocation."""

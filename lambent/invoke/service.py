@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 MAX_STARTS = 4
 
 #: Called after every invocation with (function name, executed version, function error?).
-OutcomeObserver = Callable[[str, str, bool], None]
+#: Told of every invocation that ran or failed to start: (the version's configuration, the
+#: outcome, the request id, the qualifier invoked). Hot path: observers must be cheap.
+OutcomeObserver = Callable[[FunctionConfig, InvokeOutcome, str, "str | None"], None]
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,15 @@ class InvokeService:
                     async with self.pool.environment(cfg, req.request_id, attempt) as env:
                         outcome = await env.invoke(req)
                 except StartFailed as failed:
-                    self._observe(name, cfg.version, True)
-                    return SyncResult(cfg, InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None))
+                    outcome = InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
+                    self._observe(cfg, outcome, req.request_id, qualifier)
+                    return SyncResult(cfg, outcome)
                 except ServiceError as exc:
                     # The worker translated a sandbox or Runtime API failure; its cause is logged
                     # here, once, with what only this layer knows (the ARN invoked).
                     self._log_service_failure(name, qualifier, req.request_id, exc)
                     raise
-                self._observe(name, cfg.version, outcome.function_error is not None)
+                self._observe(cfg, outcome, req.request_id, qualifier)
                 return SyncResult(cfg, outcome)
             finally:
                 self.in_flight -= 1
@@ -150,9 +153,9 @@ class InvokeService:
             f"; hint: {ctx['hint']}" if ctx.get("hint") else "",
         )
 
-    def _observe(self, name: str, version: str, failed: bool) -> None:
+    def _observe(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         for observer in self.observers:
-            observer(name, version, failed)
+            observer(cfg, outcome, request_id, qualifier)
 
     def _current(self, name: str, version: str) -> FunctionConfig | None:
         try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 from xml.etree import ElementTree
+
+from lambent.vpc import errors as vpc_errors
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +33,12 @@ COMMON_ERRORS = {
 #: Values AWS is documented to send although the model's enum lacks them: (shape, value).
 #: LastUpdateStatusReasonCode "Creating" while an update is InProgress
 #: (the update-function-code example in https://aws.amazon.com/blogs/compute/coming-soon-expansion-of-aws-lambda-states-to-all-functions/).
-KNOWN_ENUM_GAPS = {("LastUpdateStatusReasonCode", "Creating")}
+KNOWN_ENUM_GAPS = {
+    ("LastUpdateStatusReasonCode", "Creating"),
+    # EC2 answers VPC endpoint states in lower case ("available"), as its API reference's examples
+    # show, although the model's enum is capitalised
+    ("State", "available"), ("State", "pending"), ("State", "deleting"), ("State", "deleted"),
+}
 
 
 @dataclass
@@ -66,10 +73,14 @@ class ShapeRecorder:
                 # by shape name and by wire code (query protocols: NoSuchEntityException is NoSuchEntity)
                 declared = {s.name: s for s in call.model.error_shapes}
                 declared |= {s.metadata.get("error", {}).get("code", s.name): s for s in call.model.error_shapes}
+                if call.model.metadata.get("protocol") == "ec2":  # the ec2 model declares no errors
+                    declared |= {c.code: None for c in vpc_errors.EC2_ERRORS}  # type: ignore[misc]
                 if call.error_code not in declared.keys() | COMMON_ERRORS:
                     out.append(f"{where}: error {call.error_code} is not declared (declared: {sorted(declared)})")
                 elif call.model.metadata.get("protocol") == "query":
                     out.extend(f"{where}: {p}" for p in check_query_error(call.body))
+                elif call.model.metadata.get("protocol") == "ec2":
+                    out.extend(f"{where}: {p}" for p in check_ec2_error(call.body))
                 elif call.error_code in declared:
                     out.extend(f"{where}: {p}" for p in check_error_body(declared[call.error_code], call.body))
                 continue
@@ -80,6 +91,9 @@ class ShapeRecorder:
                 continue  # the body is one member (a blob such as Invoke's Payload)
             if call.model.metadata.get("protocol") == "query":
                 out.extend(f"{where}: {p}" for p in check_query_body(call.model.name, shape, call.body))
+                continue
+            if call.model.metadata.get("protocol") == "ec2":
+                out.extend(f"{where}: {p}" for p in check_ec2_body(call.model.name, shape, call.body))
                 continue
             try:
                 doc = json.loads(call.body)
@@ -114,7 +128,34 @@ def check_query_body(operation: str, shape: Shape, body: bytes) -> list[str]:
     return out
 
 
-def check_xml(shape: Shape, element: Any, path: str) -> list[str]:
+def check_ec2_body(operation: str, shape: Shape, body: bytes) -> list[str]:
+    """An EC2 answer: ``<OpResponse><requestId/>members</OpResponse>``, lists of ``item``."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return [f"body is not XML: {body[:80]!r}"]
+    out = [] if _local(root.tag) == f"{operation}Response" else [f"root element {_local(root.tag)!r}"]
+    if root.find("{*}requestId") is None:
+        out.append("no requestId")
+    for child in list(root):
+        if _local(child.tag) == "requestId":
+            root.remove(child)
+    return out + check_xml(shape, root, "$", item="item")
+
+
+def check_ec2_error(body: bytes) -> list[str]:
+    """``<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>``."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return [f"error body is not XML: {body[:80]!r}"]
+    error = root.find("{*}Errors/{*}Error")
+    if _local(root.tag) != "Response" or error is None or root.find("{*}RequestID") is None:
+        return [f"not an EC2 error Response: {body[:120]!r}"]
+    return [f"Error has no {k}" for k in ("Code", "Message") if error.find("{*}" + k) is None]
+
+
+def check_xml(shape: Shape, element: Any, path: str, item: str = "member") -> list[str]:
     """The disagreements of an XML element with ``shape`` (query protocol: lists of ``member``,
     maps of ``entry``/``key``/``value``, scalars as text)."""
     kind = shape.type_name
@@ -130,21 +171,23 @@ def check_xml(shape: Shape, element: Any, path: str) -> list[str]:
             if name not in wire:
                 out.append(f"{path}.{name}: not a member of {shape.name}")
             else:
-                out.extend(check_xml(wire[name], child, f"{path}.{name}"))
+                out.extend(check_xml(wire[name], child, f"{path}.{name}", item))
         out.extend(f"{path}.{r}: required member missing" for r in shape.required_members
                    if shape.members[r].serialization.get("name", r) not in seen)
         return out
     if kind == "list":
-        item = shape.member  # type: ignore[attr-defined]
+        member = shape.member  # type: ignore[attr-defined]
+        name = member.serialization.get("name", item)
         return [p for i, c in enumerate(element) for p in
-                ([f"{path}[{i}]: list item is {_local(c.tag)!r}"] if _local(c.tag) != item.serialization.get("name", "member")
-                 else check_xml(item, c, f"{path}[{i}]"))]
+                ([f"{path}[{i}]: list item is {_local(c.tag)!r}"] if _local(c.tag) != name
+                 else check_xml(member, c, f"{path}[{i}]", item))]
     if kind == "map":
         return [p for i, entry in enumerate(element) for c in entry if _local(c.tag) == "value"
-                for p in check_xml(shape.value, c, f"{path}[{i}]")]  # type: ignore[attr-defined]
+                for p in check_xml(shape.value, c, f"{path}[{i}]", item)]  # type: ignore[attr-defined]
     if kind == "string":
         enum = shape.enum  # type: ignore[attr-defined]
-        return [f"{path}: {text!r} is not one of {shape.name}'s values"] if enum and text not in enum else []
+        known = enum and (text in enum or (shape.name, text) in KNOWN_ENUM_GAPS)
+        return [f"{path}: {text!r} is not one of {shape.name}'s values"] if enum and not known else []
     if kind in ("integer", "long"):
         return [] if text.lstrip("-").isdigit() else [f"{path}: expected an integer, got {text!r}"]
     if kind == "boolean":

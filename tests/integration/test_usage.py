@@ -1,10 +1,5 @@
 """Billing end to end: N invocations of a real server, then ``lambent usage --format json``
 equals the sum of the invocations' REPORT lines (read with LogType=Tail), within 30 s.
-
-Until the integrator wires :class:`~lambent.billing.recorder.UsageRecorder` into the server
-(lambent/platform.py), the server is started with a ``sitecustomize`` that does it: a
-:class:`~lambent.store.usage.UsageStore` on the server's DiskGuard, and the recorder fed each
-invocation's config and outcome — as the observer will be.
 """
 
 from __future__ import annotations
@@ -25,38 +20,6 @@ from harness import Server, create_function, require_prerequisites
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The local wiring (only when lambent/platform.py does not make a UsageRecorder itself).
-SITECUSTOMIZE = '''
-from lambent import platform as _platform
-from lambent.billing.recorder import UsageRecorder
-from lambent.store.usage import UsageStore
-
-_open, _stop = _platform.Platform._open, _platform.Platform.stop
-
-
-def _open_with_usage(self):
-    _open(self)
-    # What the integrator's wiring does: usage.db next to the others, under the server's DiskGuard.
-    self.usage_store = UsageStore(self.settings.data_dir / "usage.db", self.disk, commit_interval_s=1.0).open()
-    recorder = UsageRecorder(self.usage_store)
-    invoke = self.invoker.invoke
-
-    async def invoke_and_record(name, qualifier, req):
-        result = await invoke(name, qualifier, req)
-        recorder.observe(result.config, result.outcome, req.request_id)
-        return result
-
-    self.invoker.invoke = invoke_and_record
-
-
-async def _stop_with_usage(self):
-    await _stop(self)
-    self.usage_store.close()
-
-
-_platform.Platform._open = _open_with_usage
-_platform.Platform.stop = _stop_with_usage
-'''
-
 APP = {"app.py": """
 import time
 def handler(event, context):
@@ -76,8 +39,7 @@ def _report(resp: dict[str, Any]) -> tuple[str, float, int, int, float | None]:
 
 
 def _usage(data_dir: Path, *extra: str) -> list[dict[str, Any]]:
-    registered = "usage_cmd" in (ROOT / "lambent" / "cli" / "main.py").read_text()
-    command = ["lambent.cli.main", "usage"] if registered else ["lambent.cli.usage_cmd"]
+    command = ["lambent.cli.main", "usage"]
     out = subprocess.run([sys.executable, "-m", *command, "--format", "json", "--data-dir",
                           str(data_dir), *extra], check=True, capture_output=True, text=True, timeout=60)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -96,13 +58,7 @@ def _wait_usage(data_dir: Path, requests: int, *extra: str) -> list[dict[str, An
 
 def _start(tmp_path: Path, data_dir: Path | None = None, **extra: str) -> Server:
     data_dir = data_dir or tmp_path / "data"
-    env = dict(extra)
-    if "UsageRecorder" not in (ROOT / "lambent" / "platform.py").read_text():
-        site = tmp_path / "site"
-        site.mkdir(exist_ok=True)
-        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        env["PYTHONPATH"] = str(site)
-    return Server(data_dir, env_extra=env).start()
+    return Server(data_dir, env_extra=dict(extra)).start()
 
 
 def test_usage_equals_the_sum_of_the_report_lines(tmp_path: Path) -> None:

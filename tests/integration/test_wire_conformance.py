@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from harness import ACCESS_KEY, ROLE, SECRET_KEY, Server, create_function, send_signed, unique, zip_of
 from shape_check import ShapeRecorder
+from test_logs_api import LOGS_OPERATIONS
 
 from lambent.api.models import client as model_client
 from lambent.api.services import table
@@ -47,9 +48,18 @@ IAM_OPERATIONS = {
     "DeleteRole", "DeleteUser",
 }
 STS_OPERATIONS = {"GetCallerIdentity", "AssumeRole"}
+EC2_OPERATIONS = {
+    "CreateVpc", "DescribeVpcs", "CreateSubnet", "DescribeSubnets", "CreateSecurityGroup", "DescribeSecurityGroups",
+    "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress", "CreateNatGateway", "DescribeNatGateways", "DeleteNatGateway", "CreateVpcEndpoint",
+    "DescribeVpcEndpoints", "DeleteVpcEndpoints", "DescribeNetworkInterfaces", "DeleteSecurityGroup", "DeleteSubnet",
+    "DeleteVpc",
+}
+CLOUDWATCH_OPERATIONS = {"PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics"}
 #: service -> the operations the tests below exercise on the wire
 CASES = {"lambda": LAMBDA_OPERATIONS | POLICY_OPERATIONS, "scheduler": SCHEDULER_OPERATIONS,
-         "lambent": LAMBENT_OPERATIONS, "iam": IAM_OPERATIONS, "sts": STS_OPERATIONS}
+         "lambent": LAMBENT_OPERATIONS, "iam": IAM_OPERATIONS, "sts": STS_OPERATIONS, "logs": LOGS_OPERATIONS,
+         "ec2": EC2_OPERATIONS, "monitoring": CLOUDWATCH_OPERATIONS}
 
 
 def test_every_registered_operation_has_a_wire_case() -> None:
@@ -258,6 +268,59 @@ def test_iam_and_sts_responses_match_the_model(server: Server) -> None:
     iam.delete_user(UserName=user)
     exercised = IAM_OPERATIONS | STS_OPERATIONS
     assert exercised <= rec.operations(), sorted(exercised - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_ec2_responses_match_the_model(server: Server) -> None:
+    rec = ShapeRecorder()
+    ec2 = rec.attach(server.client("ec2"))
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ec2.describe_vpcs(VpcIds=[vpc])
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+    ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    group = ec2.create_security_group(GroupName=unique("db-access"), Description="d", VpcId=vpc)["GroupId"]
+    ec2.describe_security_groups(GroupIds=[group])
+    rule = [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+    ec2.authorize_security_group_egress(GroupId=group, IpPermissions=rule)
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rule)
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=rule)
+    nat = ec2.create_nat_gateway(SubnetId=subnet)["NatGateway"]["NatGatewayId"]
+    ec2.describe_nat_gateways(NatGatewayIds=[nat])
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.lambda", VpcEndpointType="Interface",
+                                       SubnetIds=[subnet], SecurityGroupIds=[group])["VpcEndpoint"]["VpcEndpointId"]
+    ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    ec2.describe_network_interfaces()
+    assert expect_error(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
+    assert expect_error(ec2.describe_vpcs, VpcIds=["vpc-0123456789abcdef0"]) == "InvalidVpcID.NotFound"
+    ec2.delete_security_group(GroupId=group)
+    ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=vpc)
+    assert EC2_OPERATIONS <= rec.operations(), sorted(EC2_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_cloudwatch_responses_match_the_model(server: Server) -> None:
+    import datetime
+
+    rec = ShapeRecorder()
+    cw = rec.attach(server.client("cloudwatch"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cw.put_metric_data(Namespace="Wire/Test", MetricData=[
+        {"MetricName": "Hits", "Dimensions": [{"Name": "Page", "Value": "home"}], "Value": 3.0, "Unit": "Count"}])
+    cw.get_metric_statistics(Namespace="Wire/Test", MetricName="Hits", Dimensions=[{"Name": "Page", "Value": "home"}],
+                             StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=1),
+                             Period=60, Statistics=["Sum", "SampleCount"])
+    cw.get_metric_data(MetricDataQueries=[{"Id": "q1", "MetricStat": {
+        "Metric": {"Namespace": "Wire/Test", "MetricName": "Hits", "Dimensions": [{"Name": "Page", "Value": "home"}]},
+        "Period": 60, "Stat": "Sum"}}], StartTime=now - datetime.timedelta(minutes=5),
+        EndTime=now + datetime.timedelta(minutes=1))
+    cw.list_metrics(Namespace="Wire/Test")
+    assert CLOUDWATCH_OPERATIONS <= rec.operations(), sorted(CLOUDWATCH_OPERATIONS - rec.operations())
     problems = rec.problems()
     assert problems == [], "\n".join(problems)
 

@@ -15,6 +15,7 @@ from botocore.parsers import create_parser
 
 import lambent
 from lambent import errors as e
+from lambent.vpc import errors as vpc_errors
 from lambent.api import envelopes
 from lambent.api.protocols import build_handler
 from lambent.api.protocols.model import service_model
@@ -89,6 +90,8 @@ def _instance(cls: type[e.LambentError]) -> e.LambentError:
 def _model_codes(service: str) -> frozenset[str]:
     model = service_model(service)
     codes = frozenset(s.metadata.get("error", {}).get("code", s.name) for s in model.error_shapes)
+    if service == "ec2":  # the ec2 model declares no errors: the EC2 API reference's codes
+        return codes | {c.code for c in vpc_errors.EC2_ERRORS}
     return codes | _model_codes("lambda") if service == "lambent" else codes
 
 

@@ -102,7 +102,7 @@ async def test_a_warm_environment_serves_the_second_invocation_and_everything_is
     pool = Pool()
     svc, limiter = service(pool)
     seen: list[tuple[str, str, bool]] = []
-    svc.observers.append(lambda *a: seen.append(a))
+    svc.observers.append(lambda cfg, out, rid, q: seen.append((cfg.name, cfg.version, out.function_error is not None)))
     for _ in range(2):
         result = await svc.invoke("f", None, REQ)
         assert result.outcome.payload == b"ok" and result.config is CFG
@@ -115,7 +115,7 @@ async def test_a_function_error_keeps_the_environment_and_is_observed() -> None:
     pool = Pool(function_error="Unhandled")
     svc, limiter = service(pool)
     seen: list[tuple[str, str, bool]] = []
-    svc.observers.append(lambda *a: seen.append(a))
+    svc.observers.append(lambda cfg, out, rid, q: seen.append((cfg.name, cfg.version, out.function_error is not None)))
     result = await svc.invoke("f", None, REQ)
     assert result.outcome.function_error == "Unhandled" and pool.kept == 1
     assert seen == [("f", "$LATEST", True)] and limiter.running() == 0

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from conftest import DAY, T0, World
+from cw_world import DAY, T0, World
 from cw_wire import error
 
 FN = {"Name": "FunctionName", "Value": "orders"}

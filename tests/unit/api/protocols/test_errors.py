@@ -29,6 +29,8 @@ NOT_FOUND = {
     "sts": ("AccessDenied", 403),
     # EC2's not-found codes are per resource (InvalidSubnetID.NotFound ...), all 400
     "ec2": ("InvalidParameterValue", 400),
+    # CloudWatch's model names it ResourceNotFound (GetDashboard, ...)
+    "cloudwatch": ("ResourceNotFound", 404),
 }
 
 
