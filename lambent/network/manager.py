@@ -124,7 +124,7 @@ class DefaultNetwork:
             _write_sysctl("net/ipv4/ip_forward", "1")
             _write_sysctl(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
             ruleset = Ruleset(table=self.table, bridge=self.bridge, port_prefix=self.port_prefix, subnet=subnet,
-                              gateway=pool.gateway, deny=deny, allow=allow)
+                              gateway=pool.gateway, deny=deny, allow=allow, dns_rate_per_s=s.dns_rate_per_s)
             await run([s.nft_path, "-f", "-"], ruleset.text(), what="load the nftables ruleset")
             self.dns = DnsForwarder(pool.gateway, subnet, upstream, rate_per_s=s.dns_rate_per_s,
                                     max_in_flight=s.dns_max_in_flight, timeout_s=s.dns_timeout_s)

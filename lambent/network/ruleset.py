@@ -2,7 +2,9 @@
 
 From a sandbox (traffic entering from the bridge), in order:
 
-- to the server itself (input): only DNS to the gateway, and replies to what the host opened;
+- to the server itself (input): only DNS to the gateway (at most ``dns_rate_per_s`` packets or
+  connections a second per sandbox, dropped by the kernel past that), and replies to what the
+  host opened;
   every other address of the host (its loopback services included) is unreachable;
 - between sandboxes: dropped on the bridge (ports are also ``isolated``) and in forwarding;
 - forwarded: link-local (169.254.0.0/16: the metadata address) and the subnet itself always
@@ -37,10 +39,14 @@ class Ruleset:
     gateway: IPv4Address
     deny: tuple[IPv4Network, ...]
     allow: tuple[IPv4Network, ...]
+    #: Per sandbox address, DNS packets (UDP) and connections (TCP) a second the kernel lets
+    #: reach the forwarder: a flood is dropped before it can fill the shared socket's buffer.
+    dns_rate_per_s: int = 50
 
     def text(self) -> str:
         br = f'"{self.bridge}"'
         ports = f'"{self.port_prefix}*"'
+        rate = self.dns_rate_per_s
         return f"""table inet {self.table} {{}}
 delete table inet {self.table}
 table bridge {self.table} {{}}
@@ -48,8 +54,12 @@ delete table bridge {self.table}
 table inet {self.table} {{
   set deny {{ type ipv4_addr; flags interval; {_elements(self.deny)} }}
   set allow {{ type ipv4_addr; flags interval; {_elements(self.allow)} }}
+  set dns_udp {{ type ipv4_addr; flags dynamic; timeout 60s; size 65536; }}
+  set dns_tcp {{ type ipv4_addr; flags dynamic; timeout 60s; size 65536; }}
   chain input {{
     type filter hook input priority filter - 10; policy accept;
+    iifname {br} udp dport 53 update @dns_udp {{ ip saddr limit rate over {rate}/second burst {rate} packets }} drop
+    iifname {br} tcp dport 53 ct state new update @dns_tcp {{ ip saddr limit rate over {rate}/second burst {rate} packets }} drop
     iifname {br} ct state established,related accept
     iifname {br} ip daddr {self.gateway} udp dport 53 accept
     iifname {br} ip daddr {self.gateway} tcp dport 53 accept

@@ -22,9 +22,16 @@ def _chain(text: str, name: str) -> list[str]:
     return [line.strip() for line in body.strip().splitlines()]
 
 
-def test_input_only_lets_sandboxes_ask_dns_of_the_gateway() -> None:
-    chain = _chain(RULES.text(), "input")
-    assert chain[1:] == [
+def test_input_only_lets_sandboxes_ask_dns_of_the_gateway_at_a_bounded_rate() -> None:
+    text = RULES.text()
+    body = text.split("chain input {", 1)[1].split("\n  }", 1)[0]
+    chain = [line.strip() for line in body.strip().splitlines()]
+    assert chain[1:3] == [
+        'iifname "lmbabc123" udp dport 53 update @dns_udp { ip saddr limit rate over 50/second burst 50 packets } drop',
+        'iifname "lmbabc123" tcp dport 53 ct state new update @dns_tcp '
+        '{ ip saddr limit rate over 50/second burst 50 packets } drop',
+    ]
+    assert chain[3:] == [
         'iifname "lmbabc123" ct state established,related accept',
         'iifname "lmbabc123" ip daddr 198.18.7.1 udp dport 53 accept',
         'iifname "lmbabc123" ip daddr 198.18.7.1 tcp dport 53 accept',
