@@ -132,7 +132,7 @@ class DefaultNetwork:
                 await self.dns.start()
             except OSError as exc:
                 raise NetworkSetupFailed("cannot serve DNS on the bridge gateway", error=str(exc)) from exc
-            self.resolv_conf.write_text(f"nameserver {pool.gateway}\noptions timeout:1 attempts:2\n")
+            self.resolv_conf.write_text(f"nameserver {pool.gateway}\noptions timeout:2 attempts:3\n")
             os.chmod(self.resolv_conf, 0o644)
         except BaseException:
             await self.close()
