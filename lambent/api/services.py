@@ -46,7 +46,7 @@ def _protocol(ops: Operations) -> ProtocolHandler | None:
         handler = build_handler(ops.service, skip=ops.skips())
     except (UnknownServiceError, DataNotFoundError):
         return None  # no model: the service answers every request UnknownOperationException
-    handler.precompile()
+    handler.precompile(sorted(ops.implemented))
     return handler
 
 

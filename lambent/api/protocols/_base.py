@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botocore.model import ServiceModel
@@ -47,9 +47,11 @@ class ProtocolHandler(ABC):
             self._validators[operation] = check
         return check
 
-    def precompile(self) -> None:
-        """Build every operation's plan and validator now (at start-up) rather than on first use."""
-        for name in self.model.operation_names:
+    def precompile(self, operations: Iterable[str] | None = None) -> None:
+        """Build the plans and validators of ``operations`` (default: every operation of the
+        model) now, at start-up, rather than on first use. A server precompiles only what it
+        serves: EC2's model alone has ~700 operations (about 1 s of compiling)."""
+        for name in (self.model.operation_names if operations is None else operations):
             self.validator(name)
 
     @abstractmethod

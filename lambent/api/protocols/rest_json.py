@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -119,9 +119,10 @@ class RestJsonHandler(ProtocolHandler):
             plan = self._outputs[op.name] = _plan(op.output_shape, int(op.http.get("responseCode", 200)))
         return plan
 
-    def precompile(self) -> None:
-        super().precompile()
-        for name in self.model.operation_names:
+    def precompile(self, operations: Iterable[str] | None = None) -> None:
+        names = list(self.model.operation_names if operations is None else operations)
+        super().precompile(names)
+        for name in names:
             op = self.model.operation_model(name)
             self._input_plan(op)
             self._output_plan(op)
