@@ -84,15 +84,22 @@ class DnsForwarder(asyncio.DatagramProtocol):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(str(self.bind), self.port))
-        self._transport = transport
-        port = transport.get_extra_info("sockname")[1]
-        try:
-            # The same port over TCP (answers too large for UDP), one query per connection.
-            self._tcp = await asyncio.start_server(self._serve_tcp, str(self.bind), port, backlog=64)
-        except BaseException:
-            self.close()
-            raise
+        # port 0 (tests): a free UDP port whose TCP twin may be taken; a few tries.
+        for attempt in range(8 if self.port == 0 else 1):
+            transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(str(self.bind), self.port))
+            self._transport = transport
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                # The same port over TCP (answers too large for UDP), one query per connection.
+                self._tcp = await asyncio.start_server(self._serve_tcp, str(self.bind), port, backlog=64)
+                return
+            except OSError:
+                self.close()
+                if attempt == (7 if self.port == 0 else 0):
+                    raise
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def bound_port(self) -> int:
