@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "ne
 
 import pytest  # noqa: E402
 from harness import Server, create_function, invoke_json, require_prerequisites  # noqa: E402
-from hosts import PUBLIC, dns_responder, network_env  # noqa: E402
+from hosts import PUBLIC, dns_responder, network_env, sweep_server_network  # noqa: E402
 
 HOSTILE = r'''
 import socket, subprocess, time
@@ -74,6 +74,7 @@ def net_server(tmp_path_factory: pytest.TempPathFactory, dns: tuple[str, int, li
     finally:
         srv.stop()
         srv.cleanup()
+        sweep_server_network(srv.data_dir)
 
 
 def test_a_function_cannot_reconfigure_its_interface_or_open_raw_sockets(net_server: Server) -> None:

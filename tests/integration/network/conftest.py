@@ -16,7 +16,15 @@ sys.path.insert(0, str(Path(__file__).parent))  # hosts.py, probe.py (the suite 
 
 import pytest  # noqa: E402
 from harness import Server, require_prerequisites  # noqa: E402
-from hosts import PRIVATE, PUBLIC, NsHost, dns_responder, namespace_host, network_env  # noqa: E402
+from hosts import (  # noqa: E402
+    PRIVATE,
+    PUBLIC,
+    NsHost,
+    dns_responder,
+    namespace_host,
+    network_env,
+    sweep_server_network,
+)
 
 
 
@@ -77,6 +85,7 @@ def net_server(tmp_path_factory: pytest.TempPathFactory, dns: tuple[str, int, li
     finally:
         srv.stop()
         srv.cleanup()
+        sweep_server_network(srv.data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +111,4 @@ def net_fresh(tmp_path: Path, dns: tuple[str, int, list[str]]) -> Iterator[Any]:
             if srv.proc is not None and srv.proc.poll() is None:
                 srv.stop()
             srv.cleanup()
+            sweep_server_network(srv.data_dir)

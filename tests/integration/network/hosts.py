@@ -147,3 +147,11 @@ def network_env(upstream: tuple[str, int], **extra: str) -> dict[str, str]:
     path = os.environ.get("PYTHONPATH", "")
     return {"LAMBENT_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": f"{upstream[0]}:{upstream[1]}",
             "PYTHONPATH": f"{WIRING}{os.pathsep}{path}" if path else WIRING, **extra}
+
+
+def sweep_server_network(data_dir: Path) -> None:
+    """Remove whatever a server of ``data_dir`` left of its network (a stop that had to kill it)."""
+    from lambent.network import DefaultNetwork
+    from lambent.settings import NetworkSettings
+
+    DefaultNetwork(NetworkSettings(enabled=True), data_dir=data_dir, files_dir=data_dir).cleanup_leftovers()
