@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	@# The sandbox's syscall filter is compiled by libseccomp; curl for provided.* bootstraps (AWS's tutorial uses it).
 	@ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2; }
 	@command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
+	@# nftables: the functions' default network (lambent/network/: NAT, the deny list).
+	@command -v nft >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nftables; }
 	@# A venv whose creation failed half-way (no ensurepip: bin/python but no pip) is made again.
 	@[ -x $(BIN)/pip ] || { rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip

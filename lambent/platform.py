@@ -35,6 +35,8 @@ from lambent.invoke.service import InvokeService
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.billing.recorder import UsageRecorder
 from lambent.control.model import FunctionConfig
+from lambent.network import DefaultNetwork
+from lambent.network.errors import NetworkSetupFailed
 from lambent.observability.logs import LogStore
 from lambent.observability.retention import RetentionSweeper
 from lambent.observability.metrics.cloudwatch import CloudWatch
@@ -83,6 +85,8 @@ class Platform:
     background work. :meth:`stop` undoes it; call it only after ``start`` returned.
     """
 
+    #: the functions' default network (lambent/network/), when ``settings.network.enabled``
+    network: DefaultNetwork | None = None
     # Built by start(), in _open: CodeStore, LogStore and UidAllocator still touch the disk when
     # built, and everything else here is built on them (the registries are loaded explicitly).
     code: CodeStore
@@ -315,6 +319,15 @@ class Platform:
         # Functions left Pending / InProgress by a crash finish their transition now.
         for entry in self.functions.entries():
             self.functions.resume_transitions(entry.name)
+        if self.settings.network.enabled:
+            # A bridge, NAT and the deny list for every environment started from now on.
+            net = DefaultNetwork(self.settings.network, data_dir=self.settings.data_dir, files_dir=self.sandbox_dir)
+            try:
+                await net.start()
+            except NetworkSetupFailed as exc:
+                raise StartupError(f"the functions' network: {exc.message}") from exc
+            self.network = net
+            self.pool.network_with(net)
         self.pool.start()
         self.disk.start()
         await self.cloudwatch_metrics.start()
@@ -336,6 +349,8 @@ class Platform:
         if not drained:
             log.warning("shutdown grace period over with %d invocations in flight", self.invoker.in_flight)
         await self.pool.shutdown()
+        if self.network is not None:
+            await self.network.close()
         await self.lambda_metrics.stop_sampling()
         await self.cloudwatch_metrics.stop()
         await self.log_retention.stop()

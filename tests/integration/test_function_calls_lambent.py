@@ -74,6 +74,14 @@ def test_boto3_in_a_function_calls_lambent_as_far_as_its_role_allows(server: Ser
     assert out[allowed] == {"called": True}
     assert out[denied] == "AccessDeniedException"
 
+    # When the role's policy changes, the running environment's next call is decided by the new one
+    iam.put_role_policy(RoleName=role_name, PolicyName="invoke-one", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:*:*:function:nothing"}]}))
+    resp, out = invoke_json(lam, caller, {"allowed": allowed, "denied": denied})
+    assert "FunctionError" not in resp, out
+    assert out[allowed] == "AccessDeniedException" and out[denied] == "AccessDeniedException"
+
     # When the role is deleted, the warm environment's credentials stop working at once
     iam.delete_role_policy(RoleName=role_name, PolicyName="invoke-one")
     iam.delete_role(RoleName=role_name)

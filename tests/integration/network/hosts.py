@@ -3,7 +3,6 @@ address off this machine), a host-side DNS responder on loopback, and what a tes
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import subprocess
@@ -140,13 +139,8 @@ def lambent_traces(prefix: str, table: str) -> list[str]:
     return found
 
 
-WIRING = str(Path(__file__).with_name("wiring"))
-
-
 def network_env(upstream: tuple[str, int], **extra: str) -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH", "")
-    return {"LAMBENT_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": f"{upstream[0]}:{upstream[1]}",
-            "PYTHONPATH": f"{WIRING}{os.pathsep}{path}" if path else WIRING, **extra}
+    return {"LAMBENT_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": f"{upstream[0]}:{upstream[1]}", **extra}
 
 
 def sweep_server_network(data_dir: Path) -> None:
