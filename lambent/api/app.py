@@ -115,7 +115,7 @@ class LambentApp:
                 # before routing: the envelope of the service the request was for (Lambda's, the
                 # endpoint's default, when its credential scope names none lambent serves)
                 target = self.services.get(scope_service(headers.get("authorization"), query) or "") or self.services.get("lambda")
-                await send_error(send, target, exc)
+                await send_error(send, target, exc, close=body is None)
                 return
             except ClientDisconnected:
                 return

@@ -107,8 +107,15 @@ def error_wire(service: Service | None, exc: LambentError, request_id: str | Non
     return response.status_code, headers, bytes(response.body)
 
 
-async def send_error(send: Send, service: Service | None, exc: LambentError, request_id: str | None = None) -> None:
-    await _send(send, error_wire(service, exc, request_id))
+async def send_error(send: Send, service: Service | None, exc: LambentError, request_id: str | None = None,
+                     *, close: bool = False) -> None:
+    """``exc`` in ``service``'s envelope; ``close``: the request's body was not read (refused from
+    its headers), so the connection ends after the answer and says so — a client that pooled it
+    would send its next request into a connection the server is closing."""
+    status, headers, body = error_wire(service, exc, request_id)
+    if close:
+        headers = {**headers, "Connection": "close"}
+    await _send(send, (status, headers, body))
 
 
 class Dispatcher:

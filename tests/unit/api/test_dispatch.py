@@ -251,3 +251,18 @@ def test_a_failure_while_routing_is_a_500_in_the_envelope_too(caplog: pytest.Log
                                     scope_of("GET", "/2015-03-31/functions/f"))
     assert (status, headers["x-amzn-errortype"]) == (500, "ServiceException")
     assert b"router bug" not in body and len([r for r in caplog.records if r.exc_info]) == 1
+
+
+def test_a_request_refused_from_its_headers_closes_its_connection() -> None:
+    """Its body was never read: the answer says Connection: close, so a client does not pool the
+    connection and send its next request into one the server is closing."""
+    services = {"lambda": Service("lambda", Operations("lambda"), MarkedEnvelope("lambda"))}
+    app = _app(services)
+    scope = scope_of("POST", "/2014-11-13/functions/f/invoke-async/", headers={
+        "Content-Length": str(300_000), "Authorization": "AWS4-HMAC-SHA256 Credential=AK/20261202/us-east-1/lambda/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64, "X-Amz-Date": "20261202T000000Z", "Host": "h"})
+    status, headers = _call_app(app, scope)
+    assert (headers["x-error"], headers["connection"]) == ("RequestEntityTooLarge", "close")
+    # so does a request without a signature, refused from its headers too
+    status, headers = _call_app(app, scope_of("GET", "/schedules"))
+    assert headers["x-error"] == "MissingAuthenticationToken" and headers["connection"] == "close"
