@@ -358,6 +358,7 @@ def ensure_role(lam: Any) -> None:
     exist and trust Lambda; a tree without IAM refuses the call, which is then ignored)."""
     import boto3
     from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
 
     endpoint = lam.meta.endpoint_url
     if endpoint in _ROLES_MADE:
@@ -367,6 +368,8 @@ def ensure_role(lam: Any) -> None:
                        aws_secret_access_key=creds.secret_key)
     try:
         iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=_TRUST)
+    except ResponseParserError:
+        pass  # a tree without IAM answers in Lambda's JSON envelope
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("EntityAlreadyExists", "InvalidSignatureException",
                                                   "UnknownOperationException"):
