@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	@command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl; }
 	@# nftables: the functions' default network (lambent/network/: NAT, the deny list).
 	@command -v nft >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nftables; }
+	@# chromium: the console's browser tests (Playwright drives Debian's build, /usr/bin/chromium).
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@# A venv whose creation failed half-way (no ensurepip: bin/python but no pip) is made again.
 	@[ -x $(BIN)/pip ] || { rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip

@@ -179,6 +179,9 @@ class HttpSettings:
     #: environment may hold (a function's boto3 needs a few), and its listen backlog.
     inside_max_connections: int = 16
     inside_listen_backlog: int = 64
+    #: The web console at /console (lambent/console/: static files; every datum it shows comes
+    #: through the signed API, signed in the browser).
+    console_enabled: bool = True
 
     def __post_init__(self) -> None:
         if not (self.inside_max_connections >= 2 and self.inside_listen_backlog > 0):

@@ -30,6 +30,8 @@ from lambent.api.codeurl import check_code_url
 from lambent.api.dispatch import Dispatcher, Service, raw_path, send_error
 from lambent.api import prometheus
 from lambent.api.sigv4 import SigV4Verifier, parse_scope
+from lambent.console import PREFIX as CONSOLE_PREFIX
+from lambent.console import Console
 from lambent.errors import (
     InvalidRequestContent,
     InvalidSignature,
@@ -71,6 +73,7 @@ class LambentApp:
         self._spool_bytes = http.body_spool_bytes
         self._spool_dir = Path(settings.data_dir) / "http-spool"
         self._large_bodies = LargeBodyGate(http.max_large_bodies, http.large_body_wait_s)
+        self.console = Console(region=settings.region, account_id=settings.account_id) if http.console_enabled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -91,6 +94,9 @@ class LambentApp:
             exposition = prometheus.render(p.lambda_metrics.totals(), DURATION_BUCKETS_S,
                                            concurrency=p.limiter.snapshot(), unreserved=p.limiter.unreserved_running)
             await Response(exposition, 200, media_type=prometheus.CONTENT_TYPE)(scope, receive, send)
+            return
+        if self.console is not None and (path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")):
+            await self.console(scope, receive, send)
             return
         if path.startswith(CODE_PREFIX):
             await self._code_download(scope, receive, send)
