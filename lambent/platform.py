@@ -31,6 +31,7 @@ from lambent.iam.sts import IssuedCredentials, assume_role_for_service
 from lambent.invoke.async_queue import AsyncInvoker
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.invoke.metrics import ErrorRateWindow
+from lambent.invoke.redrive import QueueOperations
 from lambent.invoke.service import InvokeService
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.billing.recorder import UsageRecorder
@@ -101,6 +102,8 @@ class Platform:
     invoker: InvokeService
     event_invoke_configs: EventInvokeConfigs
     async_invoker: AsyncInvoker
+    #: what operators read and redrive of the async queue (lambent/api/lambent_queue_api.py)
+    queue_ops: QueueOperations
     deployments: DeploymentService
     schedules: SchedulerService
     schedule_engine: ScheduleEngine
@@ -229,6 +232,7 @@ class Platform:
                                                        load=False)
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
+        self.queue_ops = QueueOperations(self.async_store, self.async_invoker.destinations)
         self.functions.on_change(self._function_changed)
         # Lambda's resource-based policies (AddPermission), in iam.db; a function's go with it.
         self.function_policies = FunctionPolicies(

@@ -364,6 +364,11 @@ def _lambent() -> list[Action]:
         Action("lambent", "ListDeployments", "lambent:ListDeployments", _deployments_filter),
         Action("lambent", "GetDeployment", "lambent:GetDeployment", _deployment),
         Action("lambent", "StopDeployment", "lambent:StopDeployment", _deployment),
+        # the asynchronous queue (lambent/api/lambent_queue_api.py): a filtered list acts on the
+        # function, an unfiltered one and a redrive (records of any function) on "*"
+        Action("lambent", "ListAsyncEventQueues", "lambent:ListAsyncEventQueues", _deployments_filter),
+        Action("lambent", "ListUndeliverableRecords", "lambent:ListUndeliverableRecords", _deployments_filter),
+        Action("lambent", "RedriveUndeliverableRecords", "lambent:RedriveUndeliverableRecords", _star),
     ]
 
 

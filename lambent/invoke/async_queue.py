@@ -315,7 +315,8 @@ class AsyncInvoker:
             dlq = None
         if dlq:
             message = "Event age exceeded" if condition == "EventAgeExceeded" else _error_message(response)
-            await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message)
+            await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message,
+                                                    function=event.function)
         if eic and eic.on_failure:
             await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False,
                                                 role=self._role_of(event))

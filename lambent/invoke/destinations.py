@@ -30,7 +30,7 @@ from typing import Any
 from lambent import arns
 from lambent.errors import AccessDenied, DeliveryFailed, LambentError, ResourceNotFound, TooManyRequests
 from lambent.settings import AwsEndpointSettings
-from lambent.store.async_queue import AsyncEventStore
+from lambent.store.async_queue import AsyncEventStore, Redrive
 
 log = logging.getLogger(__name__)
 
@@ -164,15 +164,27 @@ class Destinations:
         """Hand an invocation record to ``target``; ``role``: the source function's execution role,
         which a Lambda destination is invoked with."""
         body = json.dumps(record).encode()
+        arn = str(record["requestContext"].get("functionArn", ""))
+        function = arn.split(":")[6] if arn.count(":") >= 6 else None
         await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
-                            role=role)
+                            role=role, function=function)
 
-    async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str) -> None:
+    async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str,
+                               function: str | None = None) -> None:
         attrs = {"RequestID": request_id, "ErrorCode": error_code, "ErrorMessage": error_message[:1000]}
-        await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs)
+        await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs, function=function)
+
+    async def redrive(self, target: str, body: bytes, request_id: str, how: Redrive) -> str | None:
+        """Deliver an undeliverable record again, as it was first sent (same retries); None when
+        delivered, else the last error (the caller keeps the record: no second copy is made)."""
+        return await self._deliver(target, body, request_id, kind=how.kind, success=how.success,
+                                   attributes=how.attributes, role=how.role, function=how.function, keep=False)
 
     async def _deliver(self, target: str, body: bytes, request_id: str, *, kind: str, success: bool = False,
-                       attributes: dict[str, str] | None = None, role: str | None = None) -> None:
+                       attributes: dict[str, str] | None = None, role: str | None = None,
+                       function: str | None = None, keep: bool = True) -> str | None:
+        """None when delivered; else the last error, after recording the undeliverable record
+        (``keep``) for a later redrive."""
         failure: DeliveryFailed | None = None
         tries = 0
         for attempt in range(self.attempts):
@@ -180,7 +192,7 @@ class Destinations:
             try:
                 await self._send_once(target, body, kind=kind, success=success, attributes=attributes, role=role)
                 self.delivered += 1
-                return
+                return None
             except Exception as exc:  # noqa: BLE001 - translated here, the boundary to boto3
                 failure = translate(exc, target)
                 log.debug("delivery of %s for %s to %s failed (attempt %d): %s", kind, request_id, target, tries,
@@ -194,7 +206,11 @@ class Destinations:
         # The one log line of this failure, with its context.
         log.error("giving up delivering %s for %s to %s after %d attempt(s)%s: %s", kind, request_id, target, tries,
                   "" if failure is None or failure.retryable else " (not retryable)", last)
-        await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last)
+        if keep:
+            await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last,
+                                    Redrive(function=function, kind=kind, success=success, role=role,
+                                            attributes=attributes))
+        return last or "not delivered"
 
     async def _send_once(self, target: str, body: bytes, *, kind: str, success: bool,
                          attributes: dict[str, str] | None, role: str | None = None) -> None:

@@ -13,6 +13,7 @@ changes of accepted events (reschedules, deletes, undeliverable records) use the
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import sqlite3
 import threading
@@ -28,6 +29,17 @@ from lambent.errors import LambentError
 from lambent.store import errors as store_errors
 from lambent.store.queue_schema import events, migrate_queue, undeliverable
 from lambent.store.reserve import DiskGuard, is_disk_full
+
+@dataclass(frozen=True)
+class Redrive:
+    """How an undeliverable record was sent: enough to send it again (lambent/store/undeliverable.py)."""
+
+    function: str | None = None
+    kind: str = "record"
+    success: bool = False
+    role: str | None = None
+    attributes: dict[str, str] | None = None
+
 
 @dataclass(frozen=True)
 class QueuedEvent:
@@ -235,17 +247,23 @@ class AsyncEventStore:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() or 0)
 
-    def record_undeliverable(self, request_id: str, target: str, record: bytes, error: str) -> None:
+    def record_undeliverable(self, request_id: str, target: str, record: bytes, error: str,
+                             redrive: Redrive | None = None) -> None:
+        """Keep a record no attempt could deliver; ``redrive``: what delivering it again needs."""
         if self.disk is not None:
             self.disk.essential("recording an undeliverable event", self._record_undeliverable, request_id, target,
-                                record, error)
+                                record, error, redrive)
         else:
-            self._record_undeliverable(request_id, target, record, error)
+            self._record_undeliverable(request_id, target, record, error, redrive)
 
-    def _record_undeliverable(self, request_id: str, target: str, record: bytes, error: str) -> None:
+    def _record_undeliverable(self, request_id: str, target: str, record: bytes, error: str,
+                              redrive: Redrive | None) -> None:
+        r = redrive or Redrive()
         with self.engine.begin() as conn:
-            conn.execute(undeliverable.insert().values(request_id=request_id, target=target, record=record,
-                                                       error=error, failed_at=time.time()))
+            conn.execute(undeliverable.insert().values(
+                request_id=request_id, target=target, record=record, error=error, failed_at=time.time(),
+                function=r.function, kind=r.kind, success=r.success, role=r.role,
+                attributes=json.dumps(r.attributes) if r.attributes else None))
 
     def undeliverable_count(self) -> int:
         with self.engine.connect() as conn:

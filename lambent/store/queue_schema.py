@@ -49,7 +49,20 @@ undeliverable = sa.Table(
     sa.Column("record", sa.LargeBinary, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("failed_at", sa.Float, nullable=False),
+    # since version 3: what a redrive needs to deliver the record again as it was first sent
+    #: the source function's name (None: recorded before version 3)
+    sa.Column("function", sa.String(64), nullable=True),
+    #: "record" (a destination's invocation record) or "dlq" (the event for a dead-letter queue)
+    sa.Column("kind", sa.String(8), nullable=True),
+    #: an OnSuccess record (EventBridge's detail type says so)
+    sa.Column("success", sa.Boolean, nullable=True),
+    #: the source function's execution role, which a Lambda destination is invoked with
+    sa.Column("role", sa.String(2048), nullable=True),
+    #: a dead letter's message attributes (JSON)
+    sa.Column("attributes", sa.Text, nullable=True),
 )
+
+_UNDELIVERABLE_V3 = ("function VARCHAR(64)", "kind VARCHAR(8)", "success BOOLEAN", "role VARCHAR(2048)", "attributes TEXT")
 
 event_invoke_configs = sa.Table(
     "event_invoke_configs",
@@ -60,16 +73,39 @@ event_invoke_configs = sa.Table(
 )
 
 
+#: ``undeliverable`` as version 1 created it (``_q1`` must never change; ``_q3`` adds the rest).
+_v1 = sa.MetaData()
+_undeliverable_v1 = sa.Table(
+    "undeliverable",
+    _v1,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(350), nullable=False),
+    sa.Column("record", sa.LargeBinary, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("failed_at", sa.Float, nullable=False),
+)
+
+
 def _q1(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[events, undeliverable])
+    metadata.create_all(conn, tables=[events])
+    _v1.create_all(conn, tables=[_undeliverable_v1])
 
 
 def _q2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[event_invoke_configs])
 
 
+def _q3(conn: sa.Connection) -> None:
+    """The columns a redrive of an undeliverable record needs."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("undeliverable")}
+    for column in _UNDELIVERABLE_V3:
+        if column.split()[0] not in have:
+            conn.execute(sa.text(f"ALTER TABLE undeliverable ADD COLUMN {column}"))
+
+
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_q1, _q2]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_q1, _q2, _q3]
 
 
 def migrate_queue(engine: sa.Engine) -> int:

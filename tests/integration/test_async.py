@@ -18,7 +18,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from harness import create_function, free_port, invoke_json
+from harness import ACCESS_KEY, SECRET_KEY, create_function, free_port, invoke_json
+from lambent.api.models import client as model_client
 
 TIME_SCALE = "0.002"  # 1 min -> 0.12 s, 2 min -> 0.24 s, 60 s of event age -> 0.12 s
 ACCOUNT = "123456789012"
@@ -282,12 +283,32 @@ def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_serv
     held = create_function(lam, OK_APP)
     lam.put_function_concurrency(FunctionName=held, ReservedConcurrentExecutions=0)
     lam.invoke(FunctionName=held, InvocationType="Event", Payload=b"{}")
-    out = subprocess.run([sys.executable, "-m", "lambent.cli.main", "queue", "--data-dir", str(async_server.data_dir)],
-                         capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "250"})
+    env = {**os.environ, "COLUMNS": "250", "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    cli = [sys.executable, "-m", "lambent.cli.main", "queue"]
+    where = ["--endpoint-url", async_server.url, "--region", "us-east-1"]
+    out = subprocess.run([*cli, *where], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert "Undeliverable destination/DLQ records: 1" in out.stdout
-    assert request_id in out.stdout and "no-such-queue" in out.stdout
+    assert request_id in out.stdout and "no-such-queue" in out.stdout and name in out.stdout
     assert held in out.stdout  # its event waits in the queue
+    # the API behind it: the record names its source function and kind
+    api = model_client("lambent", async_server.url, ACCESS_KEY, SECRET_KEY, "us-east-1")
+    (rec,) = api.list_undeliverable_records(FunctionName=name)["Records"]
+    assert (rec["RequestId"], rec["FunctionName"], rec["Target"], rec["Kind"]) == (request_id, name, missing, "InvocationRecord")
+    assert [q["FunctionName"] for q in api.list_async_event_queues(FunctionName=held)["Queues"]] == [held]
+    # a redrive while the queue is still missing fails and keeps the record (with the new error)
+    out = subprocess.run([*cli, "redrive", *where, "--all"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1 and f"not delivered: {rec['RecordId']}" in out.stdout, out.stdout + out.stderr
+    assert api.list_undeliverable_records()["Total"] == 1
+    assert api.redrive_undeliverable_records(RecordIds=[999999])["Failed"] == [{"RecordId": 999999, "ErrorMessage": "No such record."}]
+    # once the queue exists, the redrive delivers the very record that was kept, and it is gone
+    url, _ = queue(moto_url, "no-such-queue")
+    out = subprocess.run([*cli, "redrive", *where, str(rec["RecordId"])], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0 and "redriven: 1" in out.stdout, out.stdout + out.stderr
+    (msg,) = drain(moto_url, url, 1)
+    assert json.loads(msg["Body"]) == json.loads(record)
+    assert api.list_undeliverable_records()["Total"] == 0
 
 
 def test_a_burst_beyond_the_memory_budget_waits_for_environments_without_throttling(fresh_server: Any) -> None:

@@ -215,3 +215,62 @@ def test_a_user_sees_only_what_the_policy_allows(server: Server, browser: Any, f
     assert "AccessDenied" in text, text
     assert page.locator("#functions").count() == 0
     page.close()
+
+
+def test_deployments_and_the_async_queue_with_a_redrive_button(server: Server, browser: Any, lam: Any, fn: str, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    from lambent.api.models import client as model_client
+
+    api = model_client("lambent", server.url, ACCESS_KEY, SECRET_KEY, "us-east-1")
+    lam.create_alias(FunctionName=fn, Name="stable", FunctionVersion="1")
+    api.create_deployment(FunctionName=fn, Alias="stable", TargetVersion="2", DeploymentConfigName="LambdaAllAtOnce")
+    # a failing function whose failure destination (a Lambda function) does not exist yet
+    failing = create_function(lam, {"app.py": "def handler(e, c):\n    raise ValueError('no')\n"})
+    target = unique("late-target")
+    target_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{target}"
+    target_code = {"app.py": "def handler(e, c):\n    print('got', e['requestPayload'])\n"}
+    create_function(lam, target_code, FunctionName=target)  # a destination must exist when it is set
+    lam.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": target_arn}})
+    lam.delete_function(FunctionName=target)
+    lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b'{"keep": 1}')
+    deadline = time.monotonic() + 30
+    while not api.list_undeliverable_records(FunctionName=failing)["Records"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    (rec,) = api.list_undeliverable_records(FunctionName=failing)["Records"]
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, server)
+    page.locator("#functions").wait_for(timeout=15_000)
+    page.goto(f"{server.url}/console/#/functions/{fn}/deployments")
+    row = page.locator("#deployments tr[data-deployment]").first
+    row.wait_for(timeout=15_000)
+    expect(row).to_contain_text("1 → 2")
+    expect(row).to_contain_text("Succeeded")
+    page.screenshot(path=str(shots / "console-deployments.png"), full_page=True)
+
+    page.goto(f"{server.url}/console/#/functions/{failing}/async")
+    record = page.locator(f"tr[data-record='{rec['RecordId']}']")
+    record.wait_for(timeout=15_000)
+    expect(record).to_contain_text(target_arn)
+    page.screenshot(path=str(shots / "console-async.png"), full_page=True)
+    page.click(f"[data-redrive='{rec['RecordId']}']")  # the target is still missing: kept
+    expect(page.locator("#async-status")).to_contain_text("not delivered", timeout=30_000)
+    assert api.list_undeliverable_records(FunctionName=failing)["Total"] == 1
+    create_function(lam, target_code, FunctionName=target)
+    page.click("#redrive-all")
+    expect(page.locator("#async-status")).to_contain_text("Redriven: 1", timeout=30_000)
+    expect(page.locator("#tab")).to_contain_text("None: every record was delivered.")
+    assert api.list_undeliverable_records(FunctionName=failing)["Total"] == 0
+    logs = server.client("logs")
+    deadline = time.monotonic() + 30
+    seen: list[str] = []
+    while not any("got {'keep': 1}" in m for m in seen) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            seen = [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{target}")["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            seen = []
+    assert any("got {'keep': 1}" in m for m in seen), seen
+    page.close()

@@ -98,6 +98,30 @@ export class Api {
     };
   }
 
+  // -- lambent's own API (deployments, the async queue) -----------------------------------------
+  lambent(method, path, query = {}, body = "") {
+    return this.json({
+      service: "lambent", method, path: "/lambent/2026-11-27" + path, query,
+      headers: body ? { "content-type": "application/json" } : {}, body,
+    });
+  }
+
+  listDeployments(name) {
+    return this.lambent("GET", "/deployments", { FunctionName: name });
+  }
+
+  asyncQueues(name) {
+    return this.lambent("GET", "/async-event-queues", { FunctionName: name });
+  }
+
+  undeliverable(name) {
+    return this.lambent("GET", "/undeliverable-records", { FunctionName: name, MaxItems: "100" });
+  }
+
+  redrive(ids) {
+    return this.lambent("POST", "/undeliverable-records/redrive", {}, JSON.stringify({ RecordIds: ids }));
+  }
+
   // -- CloudWatch Logs ---------------------------------------------------------------------------
   logs(op, params) {
     return this.json({

@@ -204,7 +204,8 @@ async function viewFunctions() {
 }
 
 // -- one function -----------------------------------------------------------------------------------
-const TABS = [["overview", "Overview"], ["monitoring", "Monitoring"], ["logs", "Logs"], ["versions", "Versions and aliases"], ["test", "Test"]];
+const TABS = [["overview", "Overview"], ["monitoring", "Monitoring"], ["logs", "Logs"], ["versions", "Versions and aliases"],
+  ["deployments", "Deployments"], ["async", "Async queue"], ["test", "Test"]];
 const WINDOWS = [["1h", 3600, 60], ["3h", 10800, 60], ["12h", 43200, 300], ["1d", 86400, 300], ["3d", 259200, 900], ["1w", 604800, 3600]];
 
 async function viewFunction(name, tab, params) {
@@ -223,7 +224,8 @@ async function viewFunction(name, tab, params) {
     el("a", { href: `#/functions/${encodeURIComponent(name)}/${id}`, class: id === tab ? "active" : "", "data-tab": id }, label)));
   const body = el("section", { id: "tab" });
   show(head, el("p", { class: "muted" }, cfg.FunctionArn), tabs, body);
-  const views = { overview: tabOverview, monitoring: tabMonitoring, logs: tabLogs, versions: tabVersions, test: tabTest };
+  const views = { overview: tabOverview, monitoring: tabMonitoring, logs: tabLogs, versions: tabVersions,
+    deployments: tabDeployments, async: tabAsync, test: tabTest };
   await (views[tab] || tabOverview)(body, cfg, data, params);
 }
 
@@ -370,6 +372,79 @@ async function tabVersions(body, cfg) {
     aliasRows.length ? el("div", { class: "panel" }, el("table", { id: "aliases" }, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Routing"), el("th", {}, "Description"))), el("tbody", {}, aliasRows))) : el("p", { class: "muted" }, "No aliases."),
     el("h2", {}, "Versions"),
     el("div", { class: "panel" }, el("table", { id: "versions" }, el("thead", {}, el("tr", {}, ["Version", "Description", "Code", "Last modified"].map((h) => el("th", {}, h)))), el("tbody", {}, versionRows))));
+}
+
+function when(t) {
+  if (t === undefined || t === null) return "";
+  const d = typeof t === "number" ? new Date(t * 1000) : new Date(t);
+  return d.toISOString().replace("T", " ").slice(0, 19);
+}
+
+function table(id, heads, rows) {
+  return el("div", { class: "panel" }, el("table", { id }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
+}
+
+async function tabDeployments(body, cfg) {
+  let r;
+  try {
+    r = await api.listDeployments(cfg.FunctionName);
+  } catch (err) {
+    body.append(errorBox(err));
+    return;
+  }
+  const ds = r.Deployments || [];
+  if (!ds.length) {
+    body.append(el("p", { class: "muted" }, "No deployments. Start one with `lambent deploy`."));
+    return;
+  }
+  const badge = (s) => el("span", { class: `badge ${s === "Succeeded" ? "ok" : s === "Failed" || s === "Stopped" ? "bad" : "warn"}` }, s);
+  body.append(table("deployments", ["Deployment", "Alias", "Versions", "Status", "Progress", "Started"], ds.map((d) => {
+    const w = d.Status === "Succeeded" ? 1 : d.CurrentWeight || 0;
+    return el("tr", { "data-deployment": d.DeploymentId }, el("td", {}, d.DeploymentId), el("td", {}, d.Alias),
+      el("td", {}, `${d.CurrentVersion} → ${d.TargetVersion}`), el("td", {}, badge(d.Status), " ", el("span", { class: "muted" }, d.LifecycleEvent || "")),
+      el("td", {}, el("span", { class: "weight", style: `width:${Math.round(w * 120)}px` }), `${fmtNumber(w * 100)}% on ${d.TargetVersion}`),
+      el("td", { class: "muted" }, when(d.CreateTime)));
+  })));
+}
+
+async function tabAsync(body, cfg, _data, _params, kept) {
+  const status = kept || el("div", { id: "async-status" });
+  body.append(status);
+  let queues, dead;
+  try {
+    [queues, dead] = await Promise.all([api.asyncQueues(cfg.FunctionName), api.undeliverable(cfg.FunctionName)]);
+  } catch (err) {
+    body.append(errorBox(err));
+    return;
+  }
+  const qs = queues.Queues || [];
+  body.append(el("h2", {}, "Waiting events"), qs.length ? table("queues", ["Qualifier", "Events", "Due now", "Retrying", "Oldest accepted"], qs.map((q) =>
+    el("tr", { "data-qualifier": q.Qualifier }, el("td", {}, q.Qualifier), el("td", {}, fmtNumber(q.Events)), el("td", {}, fmtNumber(q.DueEvents)),
+      el("td", {}, fmtNumber(q.RetriedEvents)), el("td", { class: "muted" }, when(q.OldestEventTime))))) : el("p", { class: "muted" }, "Nothing waits in the queue."));
+  const records = dead.Records || [];
+  const redrive = async (ids, button) => {
+    button.disabled = true;
+    try {
+      const r = await api.redrive(ids);
+      const failed = r.Failed || [];
+      status.replaceChildren(el("p", { class: failed.length ? "error" : "muted", role: failed.length ? "alert" : "status" },
+        `Redriven: ${(r.Redriven || []).length}` + (failed.length ? `; not delivered: ${failed.map((f) => `${f.RecordId} (${f.ErrorMessage})`).join(", ")}` : "")));
+      body.replaceChildren();
+      await tabAsync(body, cfg, null, null, status);
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+      button.disabled = false;
+    }
+  };
+  const all = el("button", { type: "button", id: "redrive-all", disabled: !records.length }, `Redrive all (${records.length})`);
+  all.addEventListener("click", () => redrive(records.map((r) => r.RecordId), all));
+  body.append(el("h2", {}, `Undeliverable destination and DLQ records (${dead.Total || 0})`),
+    records.length ? el("div", {}, el("p", {}, all), table("undeliverable", ["Failed", "Request", "Kind", "Target", "Error", ""], records.map((r) => {
+      const one = el("button", { type: "button", class: "ghost", "data-redrive": r.RecordId }, "Redrive");
+      one.addEventListener("click", () => redrive([r.RecordId], one));
+      return el("tr", { "data-record": r.RecordId }, el("td", { class: "muted" }, when(r.FailedTime)), el("td", {}, r.RequestId), el("td", {}, r.Kind),
+        el("td", {}, r.Target), el("td", { class: "muted" }, r.ErrorMessage), el("td", {}, one));
+    }))) : el("p", { class: "muted" }, "None: every record was delivered."));
 }
 
 function tabTest(body, cfg) {

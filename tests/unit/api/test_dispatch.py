@@ -202,7 +202,8 @@ def test_a_serialisation_failure_is_a_500_too() -> None:
 
 def _app(services: dict[str, Service]) -> LambentApp:
     settings = SimpleNamespace(region="us-east-1", data_dir="/nonexistent", account_id="000000000000",
-                               http=SimpleNamespace(body_spool_bytes=1 << 20, max_large_bodies=1, large_body_wait_s=0.1))
+                               http=SimpleNamespace(body_spool_bytes=1 << 20, max_large_bodies=1, large_body_wait_s=0.1,
+                                                    console_enabled=False))
     root = dataclasses.replace(ROOT, access_key_id="AK", secret_access_key="SK")
     platform: Any = SimpleNamespace(iam=SimpleNamespace(lookup=lambda key: root if key == "AK" else None),
                                     settings=settings, ready=asyncio.Event())

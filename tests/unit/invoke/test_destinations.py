@@ -28,7 +28,7 @@ class Store:
     def __init__(self) -> None:
         self.undeliverable: list[tuple[str, str, bytes, str]] = []
 
-    def record_undeliverable(self, request_id: str, target: str, body: bytes, error: str) -> None:
+    def record_undeliverable(self, request_id: str, target: str, body: bytes, error: str, redrive: object = None) -> None:
         self.undeliverable.append((request_id, target, body, error))
 
 
