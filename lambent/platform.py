@@ -60,7 +60,7 @@ from lambent.store.vpc import VpcStore
 from lambent.store.usage import UsageStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
-from lambent.worker.credentials import CredentialCache, credentials_via
+from lambent.worker.credentials import CredentialCache, credentials_via, known_to
 from lambent.vpc.model import InterfaceType
 from lambent.vpc.service import VpcService
 from lambent.worker.environment import InvokeOutcome
@@ -217,7 +217,10 @@ class Platform:
         # Each environment runs with its execution role's temporary credentials (as on Lambda: the
         # session is named after the function); a role Lambda cannot assume gives none (logged).
         # One session per (function, role) while young: a cold-start loop cannot exhaust STS's quota.
-        self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda))
+        # Issued ahead of need, off the loop (prefetch, on a function's change); a held session is
+        # handed out only while IAM still knows it (a deleted role's are revoked at once).
+        self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda),
+                                                still_valid=known_to(self.iam.lookup))
         self.pool.credentials_with(self.role_credentials)
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
@@ -271,10 +274,13 @@ class Platform:
 
     def _function_changed(self, name: str) -> None:
         try:
-            keep = pool_key(self.functions.resolve(name))
+            latest = self.functions.resolve(name)
+            keep = pool_key(latest)
         except Exception:  # noqa: BLE001 - deleted: drop everything
             keep = None
         self.pool.invalidate(name, keep)
+        if keep is not None:
+            self.role_credentials.prefetch(latest)  # created or changed: its next cold start finds them
         if keep is None:
             self.role_credentials.forget(function_name=name)
             self.lambda_metrics.forget(name)

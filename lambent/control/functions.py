@@ -254,6 +254,7 @@ class FunctionService:
             finally:
                 await asyncio.to_thread(self.code.unpin, info.sha256_hex)
         self._spawn(self._activate(inp.name), inp.name)
+        self.notify(inp.name)  # the change hooks see a new function too (its credentials are issued ahead)
         return cfg
 
     async def _record_new(self, inp: CreateFunctionInput, info: CodeInfo, env: dict[str, str] | None) -> FunctionConfig:

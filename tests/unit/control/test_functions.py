@@ -90,7 +90,7 @@ async def test_update_while_in_progress_conflicts_and_revision_is_checked(tmp_pa
     assert svc.resolve("fn").timeout_s == 9
 
 
-async def test_change_listeners_run_on_update_and_delete(tmp_path: Path) -> None:
+async def test_change_listeners_run_on_create_update_and_delete(tmp_path: Path) -> None:
     svc = service(tmp_path)
     seen: list[str] = []
     svc.on_change(seen.append)
@@ -99,7 +99,7 @@ async def test_change_listeners_run_on_update_and_delete(tmp_path: Path) -> None
     await svc.update_code("fn", zip_bytes("def handler(e, c):\n    return 2\n"))
     await svc.wait_idle()
     await svc.delete("fn")
-    assert seen == ["fn", "fn"]
+    assert seen == ["fn", "fn", "fn"]
 
 
 async def test_reserved_concurrency_keeps_100_unreserved(tmp_path: Path) -> None:
