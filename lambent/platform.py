@@ -221,7 +221,8 @@ class Platform:
         # handed out only while IAM still knows it (a deleted role's are revoked at once).
         self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda),
                                                 still_valid=known_to(self.iam.lookup))
-        self.pool.credentials_with(self.role_credentials)
+        self._issue_credentials = not settings.worker.bench_no_role_credentials
+        self.pool.credentials_with(self.role_credentials if self._issue_credentials else None)
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
         try:
@@ -279,7 +280,7 @@ class Platform:
         except Exception:  # noqa: BLE001 - deleted: drop everything
             keep = None
         self.pool.invalidate(name, keep)
-        if keep is not None:
+        if keep is not None and self._issue_credentials:
             self.role_credentials.prefetch(latest)  # created or changed: its next cold start finds them
         if keep is None:
             self.role_credentials.forget(function_name=name)
@@ -368,6 +369,7 @@ class Platform:
             log.warning("killed %d sandbox processes left by aborted starts", left)
         cgroups_gone = await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
+        await self.role_credentials.wait_prefetches()  # their iam.db writes end before iam.db closes
         await self.disk.stop()
         self.store.close()
         self.iam.close()
