@@ -190,8 +190,23 @@ class _Canonicaliser(SigV4Auth):  # type: ignore[misc]
                 f"{hashlib.sha256(canonical_request.encode()).hexdigest()}")
 
 
+#: The last X-Amz-Date parsed and its instant, swapped as one tuple: requests signed in the same
+#: second share it.
+_last_date: tuple[str | None, dt.datetime] = (None, dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+
+
 def _parse_amz_date(value: str) -> dt.datetime:
     """``YYYYMMDDTHHMMSSZ``; hand-parsed because strptime costs ~20 µs on every request."""
+    global _last_date
+    last = _last_date
+    if last[0] == value:
+        return last[1]
+    parsed = _parse_amz_date_text(value)
+    _last_date = (value, parsed)
+    return parsed
+
+
+def _parse_amz_date_text(value: str) -> dt.datetime:
     if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not value[:8].isdigit() or not value[9:15].isdigit():
         raise ValueError(value)
     return dt.datetime(
@@ -290,7 +305,7 @@ class PendingSignature:
         request.payload_sha256 = payload_sha256
         canon = self._canon
         string_to_sign = canon.string_to_sign_of(request, canon.canonical_request(request))
-        expected = hmac.new(self._key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.digest(self._key, string_to_sign.encode(), "sha256").hex()  # OpenSSL's one-shot HMAC
         return hmac.compare_digest(expected, self._signature)
 
     def finish(self, body_sha256: str) -> AuthScope:

@@ -654,3 +654,14 @@ def test_a_fragment_appended_to_a_signed_path_is_signed_too() -> None:
     r = header_signed()
     with pytest.raises(InvalidSignature, match="does not match"):
         verifier().verify(r.method, r.path + "#x", r.query, r.headers, r.body, now=T0)
+
+
+def test_the_amz_date_memo_never_lends_one_dates_instant_to_another() -> None:
+    from lambent.api.sigv4 import _parse_amz_date
+
+    assert _parse_amz_date("20260301T120000Z") == T0
+    assert _parse_amz_date("20260301T120000Z") == T0
+    assert _parse_amz_date("20260301T120001Z") == T0 + dt.timedelta(seconds=1)
+    for bad in ("", "20260301T120001", "2026-03-01T12:00:01Z"):
+        with pytest.raises(ValueError):
+            _parse_amz_date(bad)
