@@ -80,9 +80,14 @@ class Authorizer:
         resource_account: str | None = None,
         resource_policy: CompiledPolicy | None = None,
         context: Mapping[str, ContextValue] | None = None,
+        source_ip: str | None = None,
+        secure_transport: bool | None = None,
     ) -> Evaluation:
+        """``source_ip`` / ``secure_transport``: aws:SourceIp / aws:SecureTransport as the server
+        saw the request; they win over the same keys in ``context``."""
         request = Request.build(self._caller(principal), action, resource, resource_account=resource_account,
-                                now=self._current_time(), context=context)
+                                now=self._current_time(), context=context, source_ip=source_ip,
+                                secure_transport=secure_transport)
         if principal.kind is PrincipalKind.ROOT:
             return evaluate(request, (), resource_policy)
         owner = principal.role_arn if principal.kind is PrincipalKind.ASSUMED_ROLE and principal.role_arn else principal.arn
