@@ -338,7 +338,8 @@ class FunctionService:
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
             raise self.not_found(fn.name, qualifier)
-        await self.registry.replace_version(fn, cfg.replace(revision_id=revision_id))
+        kept = {"permission_revision": revision_id, "environment_revision": cfg.environment_revision}
+        await self.registry.replace_version(fn, cfg.replace(revision_id=revision_id, extra={**cfg.extra, **kept}))
         if cfg.version == arns.LATEST and cfg.last_update_status == UpdateStatus.IN_PROGRESS:
             self._spawn(self._finish_update(fn.name, revision_id), fn.name)
 

@@ -155,3 +155,34 @@ def test_the_policy_revision_is_the_function_versions_and_the_aliass(policy_serv
     final = _settled(lam, name)
     assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
     assert lam.get_policy(FunctionName=name)["RevisionId"] == final
+
+
+COUNTER: dict[str, str | bytes] = {"app.py": "N = [0]\n\ndef handler(event, context):\n    N[0] += 1\n    return N[0]\n"}
+
+
+def _invoke(lam: Any, name: str, qualifier: str | None = None) -> Any:
+    kw = {"Qualifier": qualifier} if qualifier else {}
+    return json.loads(lam.invoke(FunctionName=name, Payload=b"{}", **kw)["Payload"].read())
+
+
+def test_a_permission_change_keeps_warm_environments_and_a_real_update_does_not(policy_server: Server) -> None:
+    lam = policy_server.client()
+    name = create_function(lam, COUNTER)
+    _settled(lam, name)
+    assert _invoke(lam, name) == 1
+    # AddPermission gives $LATEST a new RevisionId but changes nothing it runs with: still warm
+    lam.add_permission(FunctionName=name, StatementId="a", Action="lambda:InvokeFunction", Principal="*")
+    assert _invoke(lam, name) == 2
+    lam.add_permission(FunctionName=name, StatementId="b", Action="lambda:InvokeFunction", Principal="*")
+    lam.remove_permission(FunctionName=name, StatementId="a")
+    assert _invoke(lam, name) == 3
+    # A real change after permission changes still starts a new environment
+    lam.update_function_configuration(FunctionName=name, Description="changed")
+    _settled(lam, name)
+    assert _invoke(lam, name) == 1
+    # The same for a published version
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert _invoke(lam, name, version) == 1
+    lam.add_permission(FunctionName=name, StatementId="v", Action="lambda:InvokeFunction", Principal="*",
+                       Qualifier=version)
+    assert _invoke(lam, name, version) == 2
