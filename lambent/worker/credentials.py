@@ -30,8 +30,10 @@ prefetch that was under way when it was called is not kept.
 
 Abuse case: a function that cold-starts in a loop (or many functions created in a loop) cannot
 make the cache issue without bound: one session per (function, role) per third of a lifetime,
-at most ``max_in_flight`` background issues at once (more are skipped: the start then issues
-inline, as before), at most ``max_entries`` held.
+at most ``max_in_flight`` background issues at once and ``max_prefetch_per_minute`` in a minute
+(more are skipped: the start then issues inline, as before), at most ``max_entries`` held. The
+per-minute bound keeps functions created (and deleted) in a loop, never invoked, from filling
+the account's live-session quota (10,000) with prefetched sessions: 120 a minute is 7,200 an hour.
 
 The issuer is given as a callable (:data:`CredentialsFor`), so this package needs no IAM.
 """
@@ -164,7 +166,8 @@ class CredentialCache:
     (the issuer itself runs on a worker thread for prefetches)."""
 
     def __init__(self, issue: CredentialsFor, *, clock: Callable[[], float] = time.time, max_entries: int = 4096,
-                 still_valid: Callable[[Credentials], bool] | None = None, max_in_flight: int = 32) -> None:
+                 still_valid: Callable[[Credentials], bool] | None = None, max_in_flight: int = 32,
+                 max_prefetch_per_minute: int = 120) -> None:
         self._issue = issue
         self._clock = clock
         self._max_entries = max_entries
@@ -172,6 +175,9 @@ class CredentialCache:
         self._max_in_flight = max_in_flight
         self._held: dict[tuple[str, str], Credentials] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._max_per_minute = max_prefetch_per_minute
+        #: (the minute, prefetches started in it): a fixed window.
+        self._window: tuple[int, int] = (0, 0)
         #: Bumped by forget(): a prefetch started before it does not keep what it issued.
         self._generation = 0
         #: Issues made inline on a start (a miss) and in the background (for tests and benchmarks).
@@ -208,12 +214,19 @@ class CredentialCache:
         held = self._held.get(key)
         if key in self._in_flight or len(self._in_flight) >= self._max_in_flight:
             return
-        if held is not None and self._usable(held, self._clock(), REFRESH_FRACTION):
+        now = self._clock()
+        if held is not None and self._usable(held, now, REFRESH_FRACTION):
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        minute, started = self._window
+        if int(now // 60) != minute:
+            minute, started = int(now // 60), 0
+        if started >= self._max_per_minute:
+            return
+        self._window = (minute, started + 1)
         task = loop.create_task(self._fetch(key, cfg, self._generation))
         self._in_flight[key] = task
 

@@ -333,3 +333,16 @@ def test_with_real_iam_a_deleted_roles_held_session_is_not_reused(iam: IamServic
     second = cache(cfg())
     assert second is not None and second.access_key_id != first.access_key_id
     assert iam.lookup(second.access_key_id) is not None
+
+
+async def test_prefetches_are_bounded_per_minute() -> None:
+    clock = Clock(6000.0)
+    cache = CredentialCache(lambda c: creds(clock.now, key=f"ASIA{c.name}"), clock=clock, max_prefetch_per_minute=3)
+    for i in range(10):
+        cache.prefetch(cfg(name=f"fn{i}"))
+        await cache.wait_prefetches()
+    assert cache.prefetched == 3
+    clock.now += 60  # the next minute
+    cache.prefetch(cfg(name="later"))
+    await cache.wait_prefetches()
+    assert cache.prefetched == 4
