@@ -600,7 +600,7 @@ def test_an_unsigned_twin_of_a_signed_header_in_another_case_is_refused() -> Non
 @pytest.mark.parametrize("path", [
     "/", "", "/2015-03-31/functions/app-api/invocations", "/2015-03-31/functions/a%3Ab/invocations",
     "/a//b", "/a/./b", "/a/../b", "/a/b/", "/.hidden", "/a/..", "/a%2Fb", "/sp ace", "/ü", "/a~b-c_d.e",
-    "/a/b/../../..", "//", "/a:b", "/a?b",
+    "/a/b/../../..", "//", "/a:b", "/a?b", "/%2E%2E/x", "/a/.b/c.", "/-/_/~",
 ])
 def test_the_fast_canonical_path_is_botocores(path: str) -> None:
     from lambent.api.sigv4 import _Canonicaliser
