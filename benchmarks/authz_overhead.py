@@ -1,18 +1,23 @@
-"""What authorising a warm Invoke costs: ``lambent.iam.enforce.authorize`` vs a bypass, same run.
+"""What authenticating and authorising a warm Invoke costs, against a bypass, same run.
 
-In process, no server. An IAM user with a realistic 10-statement policy (logs, DynamoDB, S3 with
-a policy variable, SQS, Lambda with wildcards and an IP condition, NotAction with a region
-condition, two Deny statements, one of them conditional) invokes ``app-api:live``; its compiled
-policies are cached (``PolicyCache``, as on a server after the first call). Figures:
+In process, no server. Three callers invoke ``app-api:live`` with the request botocore signs:
+the account's root, an IAM user with a realistic 10-statement policy (logs, DynamoDB, S3 with a
+policy variable, SQS, Lambda with wildcards and an IP condition, NotAction with a region
+condition, two Deny statements, one of them conditional) and a role session (an execution role
+with the same 10 statements as its role policy). Compiled policies are cached (``PolicyCache``,
+as on a server after the first call). Per caller, interleaved batches of:
 
-* ``authorize()`` p50 / p99 for Invoke: table lookup, the function ARN from the params, the
-  request's global keys, ``Authorizer.evaluate`` (cache hit + engine), the decision;
-* baseline, same run, interleaved: the bypass, i.e. what the request path does for the same call
-  without authorisation (resolving the qualified function ARN from the params);
-* the overhead (p50 difference) of authorisation alone, and of SigV4 verification of the signed
-  Invoke request (``SigV4Verifier.verify``, the user's key looked up in the IAM store) plus
-  authorisation: the issue's budget, at most 100 µs added to a warm invoke;
-* the same for a denied call (AccessDenied built with AWS's message), for information.
+* bypass: what the request path does for the call without SigV4 or IAM (resolving the qualified
+  function ARN from the params) — the benchmark-only baseline;
+* SigV4 only: ``SigV4Verifier.verify`` of the signed request (key looked up in the IAM store),
+  then the bypass's work;
+* SigV4 + authz: verification, then ``lambent.iam.enforce.authorize`` (table lookup, the ARN,
+  the context keys, ``Authorizer.evaluate``, the decision). The root is evaluated too (the
+  server's path skips that for the home account's root: this is the upper bound).
+
+Reported: each p50, the delta over the bypass and the ratio; the issue's budget is the SigV4 +
+authz delta, at most 100 µs per warm invoke, for every caller (PASS/FAIL). A denied call
+(AccessDenied with AWS's message) is shown for information.
 
 Usage: python benchmarks/authz_overhead.py [--requests 20000] [--json PATH]
 """
@@ -90,37 +95,53 @@ def main() -> None:
     parser = arg_parser(__doc__)
     parser.add_argument("--requests", type=int, default=20000)
     args = parser.parse_args()
-    report = Report("authz_overhead", "authorize() for a warm Invoke (10-statement user policy, cached) vs bypass")
+    report = Report("authz_overhead", "SigV4 + authorisation of a warm Invoke (10-statement policy, cached) vs bypass")
+    policy = json.dumps(USER_POLICY)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
     with tempfile.TemporaryDirectory(prefix="lambent-authz-") as tmp:
         iam = IamService.open_in(Path(tmp), A, ROOT_KEYS)
         try:
             iam.create_user(A, "bob")
-            iam.put_inline_policy(A, OwnerKind.USER, "bob", "app", json.dumps(USER_POLICY))
+            iam.put_inline_policy(A, OwnerKind.USER, "bob", "app", policy)
             key = iam.create_access_key(A, "bob")
-            bob = iam.lookup(key.access_key_id)
-            if bob is None:
-                raise SystemExit("the benchmark user's key was not found")
+            role = iam.create_role(A, "app-api-role", trust)
+            iam.put_inline_policy(A, OwnerKind.ROLE, "app-api-role", "app", policy)
+            session, token = iam.issue_session(role, "app-api", 3600)
+            callers = {
+                "root": (ROOT_KEYS[0], ROOT_KEYS[1], None),
+                "user": (key.access_key_id, key.secret_access_key, None),
+                "role session": (session.access_key_id, session.secret_access_key, token),
+            }
             authorizer = Authorizer(iam)
             verifier = SigV4Verifier(iam.lookup, REGION)
             path, query, body = "/2015-03-31/functions/app-api/invocations", "Qualifier=live", b"{}"
-            signed = AWSRequest("POST", f"http://localhost:9000{path}?{query}", data=body,
-                                headers={"Content-Type": "application/json", "Host": "localhost:9000"})
-            SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "lambda", REGION).add_auth(signed)
-            headers = {k.lower(): v for k, v in signed.headers.items()}
-
-            def verified() -> None:
-                principal = verifier.verify("POST", path, query, headers, body).principal
-                authorize(authorizer, principal, "lambda", "Invoke", PARAMS, region=REGION, account=A,
-                          source_ip="10.1.2.3", secure_transport=True)
-
-            def allowed() -> None:
-                authorize(authorizer, bob, "lambda", "Invoke", PARAMS, region=REGION, account=A,
-                          source_ip="10.1.2.3", secure_transport=True)
 
             def bypass() -> None:
                 ref = parse_function_name(PARAMS["FunctionName"], create=False)  # type: ignore[arg-type]
                 function_arn(REGION, ref.account_id or A, ref.name, resolve_qualifier(ref, PARAMS["Qualifier"]))  # type: ignore[arg-type]
+
+            def runs(key_id: str, secret: str, tok: str | None) -> dict[str, Callable[[], object]]:
+                signed = AWSRequest("POST", f"http://localhost:9000{path}?{query}", data=body,
+                                    headers={"Content-Type": "application/json", "Host": "localhost:9000"})
+                SigV4Auth(Credentials(key_id, secret, tok), "lambda", REGION).add_auth(signed)
+                headers = {k.lower(): v for k, v in signed.headers.items()}
+
+                def sigv4_only() -> None:
+                    verifier.verify("POST", path, query, headers, body)
+                    bypass()
+
+                def sigv4_authz() -> None:
+                    principal = verifier.verify("POST", path, query, headers, body).principal
+                    authorize(authorizer, principal, "lambda", "Invoke", PARAMS, region=REGION, account=A,
+                              source_ip="10.1.2.3", secure_transport=True)
+
+                return {"bypass": bypass, "sigv4": sigv4_only, "sigv4+authz": sigv4_authz}
+
+            bob = iam.lookup(key.access_key_id)
+            if bob is None:
+                raise SystemExit("the benchmark user's key was not found")
 
             def denied() -> None:
                 try:
@@ -130,37 +151,41 @@ def main() -> None:
                     return
                 raise SystemExit("the denied call was allowed")
 
-            allowed()  # warm: compiles and caches bob's policies
-            verified()  # and the signing key
+            plans = {name: runs(*c) for name, c in callers.items()}
+            for plan in plans.values():  # warm: compiles and caches the policies, derives the keys
+                for fn in plan.values():
+                    fn()
+            denied()
             batch = 10
-            auth_us: list[float] = []
-            base_us: list[float] = []
+            samples: dict[tuple[str, str], list[float]] = {(c, k): [] for c, plan in plans.items() for k in plan}
             deny_us: list[float] = []
-            sig_us: list[float] = []
-            for _ in range(max(1, args.requests // batch)):  # interleaved: load changes hit all alike
-                auth_us.append(batched_us(allowed, batch))
-                base_us.append(batched_us(bypass, batch))
-                sig_us.append(batched_us(verified, batch))
-                if len(deny_us) * 10 < len(auth_us):
+            rounds = max(1, args.requests // batch // len(plans))
+            for i in range(rounds):  # interleaved: load changes hit all alike
+                for c, plan in plans.items():
+                    for k, fn in plan.items():
+                        samples[(c, k)].append(batched_us(fn, batch))
+                if i % 10 == 0:
                     deny_us.append(batched_us(denied, batch))
             hits, misses = authorizer.cache.hits, authorizer.cache.misses
         finally:
             iam.close()
 
-    p50, p99 = statistics.median(auth_us), pct(auth_us, 0.99)
-    b50, b99 = statistics.median(base_us), pct(base_us, 0.99)
-    overhead = p50 - b50
-    total = statistics.median(sig_us) - b50
-    report.add(Figure("authorize() Invoke p50 (allowed)", p50, "µs", b50, "bypass p50 (µs)"))
-    report.add(Figure("authorize() Invoke p99 (allowed)", p99, "µs", b99, "bypass p99 (µs)"))
-    report.add(Figure("authorisation overhead per warm invoke (p50 difference)", overhead, "µs"))
-    report.add(Figure("SigV4 verify + authorize overhead per warm invoke (p50 difference)", total, "µs", max_value=100.0))
-    report.add(Figure("SigV4 verify + authorize p99", pct(sig_us, 0.99), "µs"))
-    report.add(Figure("authorize() Invoke p50 (denied, message built)", statistics.median(deny_us), "µs"))
-    report.info.update({"requests": len(auth_us) * batch, "statements": len(USER_POLICY["Statement"]),
-                        "cache_hits": hits, "cache_misses": misses, "ratio_p50": p50 / b50 if b50 else None})
-    report.notes.append(f"authorize() p50 {p50:.2f} µs vs bypass {b50:.2f} µs ({p50 / b50:.1f}×); "
-                        f"overhead {overhead:.1f} µs; with SigV4 verification {total:.1f} µs of the 100 µs budget")
+    notes = []
+    for c in plans:
+        b50 = statistics.median(samples[(c, "bypass")])
+        s50 = statistics.median(samples[(c, "sigv4")])
+        a50 = statistics.median(samples[(c, "sigv4+authz")])
+        report.add(Figure(f"{c}: SigV4 only p50", s50, "µs", b50, "bypass p50 (µs)"))
+        report.add(Figure(f"{c}: SigV4 + authz p50", a50, "µs", b50, "bypass p50 (µs)"))
+        report.add(Figure(f"{c}: SigV4 + authz p99", pct(samples[(c, "sigv4+authz")], 0.99), "µs",
+                          pct(samples[(c, "bypass")], 0.99), "bypass p99 (µs)"))
+        report.add(Figure(f"{c}: SigV4 + authz added to a warm invoke (p50 delta)", a50 - b50, "µs", max_value=100.0))
+        notes.append(f"{c}: bypass {b50:.2f} µs, SigV4 +{s50 - b50:.1f} µs, SigV4 + authz +{a50 - b50:.1f} µs "
+                     f"({a50 / b50:.1f}× the bypass) of the 100 µs budget")
+    report.add(Figure("user: authorize() p50 (denied, message built)", statistics.median(deny_us), "µs"))
+    report.info.update({"requests": rounds * batch * len(plans), "statements": len(USER_POLICY["Statement"]),
+                        "cache_hits": hits, "cache_misses": misses})
+    report.notes.extend(notes)
     report.emit(args.json)
     sys.exit(0 if report.passed else 1)
 

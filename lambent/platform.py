@@ -61,7 +61,7 @@ from lambent.store.vpc import VpcStore
 from lambent.store.usage import UsageStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
-from lambent.worker.credentials import CredentialCache, credentials_via
+from lambent.worker.credentials import CredentialCache, credentials_via, known_to
 from lambent.vpc.model import InterfaceType
 from lambent.vpc.service import VpcService
 from lambent.worker.environment import InvokeOutcome
@@ -220,8 +220,12 @@ class Platform:
         # Each environment runs with its execution role's temporary credentials (as on Lambda: the
         # session is named after the function); a role Lambda cannot assume gives none (logged).
         # One session per (function, role) while young: a cold-start loop cannot exhaust STS's quota.
-        self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda))
-        self.pool.credentials_with(self.role_credentials)
+        # Issued ahead of need, off the loop (prefetch, on a function's change); a held session is
+        # handed out only while IAM still knows it (a deleted role's are revoked at once).
+        self.role_credentials = CredentialCache(credentials_via(self._assume_for_lambda),
+                                                still_valid=known_to(self.iam.lookup))
+        self._issue_credentials = not settings.worker.bench_no_role_credentials
+        self.pool.credentials_with(self.role_credentials if self._issue_credentials else None)
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
         try:
@@ -275,10 +279,13 @@ class Platform:
 
     def _function_changed(self, name: str) -> None:
         try:
-            keep = pool_key(self.functions.resolve(name))
+            latest = self.functions.resolve(name)
+            keep = pool_key(latest)
         except Exception:  # noqa: BLE001 - deleted: drop everything
             keep = None
         self.pool.invalidate(name, keep)
+        if keep is not None and self._issue_credentials:
+            self.role_credentials.prefetch(latest)  # created or changed: its next cold start finds them
         if keep is None:
             self.role_credentials.forget(function_name=name)
             self.lambda_metrics.forget(name)
@@ -366,6 +373,7 @@ class Platform:
             log.warning("killed %d sandbox processes left by aborted starts", left)
         cgroups_gone = await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
+        await self.role_credentials.wait_prefetches()  # their iam.db writes end before iam.db closes
         await self.disk.stop()
         self.store.close()
         self.iam.close()

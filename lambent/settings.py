@@ -65,6 +65,9 @@ class WorkerSettings:
     #: by an unprivileged uid, so this path must be world-traversable (the data dir need not be).
     #: Empty: /var/lib/lambent/<server id>.
     sandbox_dir: str = ""
+    #: Benchmark only (benchmarks/coldstart_credentials.py's baseline): environments start without
+    #: execution-role credentials and none are issued. Never set it on a server that runs code.
+    bench_no_role_credentials: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,24 @@ the function and its version or alias must exist, answered as the other operatio
 function says "No policy found for: ARN", GetPolicy says "The resource you requested does not
 exist." whatever is missing.
 
+RevisionIds are AWS's: GetPolicy reports the RevisionId of the function version or alias the
+policy belongs to, and AddPermission / RemovePermission check a given RevisionId against it and
+give that version or alias a new one (FunctionService.revision_of / set_revision), which
+GetFunction / GetAlias then show.
+
 Changes hold the function's registry lock, so a concurrent DeleteFunction (whose change hook
 forgets the function's policies) happens wholly before or after them.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBDA
 from lambent.errors import InvalidParameterValue, ResourceNotFound
-from lambent.iam.function_policies import LATEST_REFUSED, FunctionPolicies, Permission
+from lambent.iam.function_policies import LATEST_REFUSED, NOT_FOUND, FunctionPolicies, Permission
 from lambent.platform import Platform
 
 #: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
@@ -54,11 +60,12 @@ async def add_permission(call: Call) -> dict[str, Any]:
         function_url_auth_type=params.get("FunctionUrlAuthType"),
     )
     async with p.functions.locked(name) as fn:
-        cfg = p.functions.resolve(name, qualifier)
-        alias = fn.aliases.get(qualifier) if qualifier else None
-        target_revision = alias.revision_id if alias is not None else cfg.revision_id
+        p.functions.resolve(name, qualifier)
+        new_revision = str(uuid.uuid4())
         statement = await policies.add(name, qualifier, permission, revision_id=params.get("RevisionId"),
-                                       target_revision_id=target_revision)
+                                       target_revision_id=p.functions.revision_of(fn, qualifier),
+                                       new_revision_id=new_revision)
+        await p.functions.set_revision(fn, qualifier, new_revision)
     return {"Statement": statement}
 
 
@@ -70,13 +77,20 @@ async def remove_permission(call: Call) -> None:
     if p.functions.registry.get(name) is None:
         raise ResourceNotFound(f"No policy found for: {p.functions.arn(name)}")
     policies = policies_of(p)
-    async with p.functions.locked(name):
+    async with p.functions.locked(name) as fn:
         p.functions.resolve(name, qualifier)
-        await policies.remove(name, qualifier, params["StatementId"], revision_id=params.get("RevisionId"))
+        new_revision = str(uuid.uuid4())
+        await policies.remove(name, qualifier, params["StatementId"], revision_id=params.get("RevisionId"),
+                              target_revision_id=p.functions.revision_of(fn, qualifier), new_revision_id=new_revision)
+        await p.functions.set_revision(fn, qualifier, new_revision)
 
 
 @LAMBDA.register("GetPolicy", skip=FUNCTION_NAME, handled=dict.fromkeys(("FunctionName", "Qualifier")))
 async def get_policy(call: Call) -> dict[str, Any]:
+    p = call.platform
     name, qualifier = _name_and_qualifier(call)
-    policy = policies_of(call.platform).get(name, qualifier)
-    return {"Policy": policy.document, "RevisionId": policy.revision_id}
+    policy = policies_of(p).get(name, qualifier)
+    fn = p.functions.registry.get(name)
+    if fn is None:  # deleted since: policies_of(p).get saw it (the same event-loop turn)
+        raise ResourceNotFound(NOT_FOUND)
+    return {"Policy": policy.document, "RevisionId": p.functions.revision_of(fn, qualifier)}

@@ -254,6 +254,7 @@ class FunctionService:
             finally:
                 await asyncio.to_thread(self.code.unpin, info.sha256_hex)
         self._spawn(self._activate(inp.name), inp.name)
+        self.notify(inp.name)  # the change hooks see a new function too (its credentials are issued ahead)
         return cfg
 
     async def _record_new(self, inp: CreateFunctionInput, info: CodeInfo, env: dict[str, str] | None) -> FunctionConfig:
@@ -312,6 +313,35 @@ class FunctionService:
                     last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
                 )
             await self.registry.put_latest(fn, new, essential=True)
+
+    # -- RevisionIds of resource-policy changes ---------------------------------------------------
+    def revision_of(self, fn: FunctionEntry, qualifier: str | None) -> str:
+        """The RevisionId of what ``qualifier`` names (an alias, a version, else $LATEST): what
+        GetPolicy reports and AddPermission / RemovePermission's RevisionId must match (AWS)."""
+        alias = fn.aliases.get(qualifier) if qualifier else None
+        if alias is not None:
+            return alias.revision_id
+        cfg = fn.versions.get(qualifier or arns.LATEST)
+        if cfg is None:
+            raise self.not_found(fn.name, qualifier)
+        return cfg.revision_id
+
+    async def set_revision(self, fn: FunctionEntry, qualifier: str | None, revision_id: str) -> None:
+        """Give the alias or version ``qualifier`` names (else $LATEST) RevisionId ``revision_id``:
+        AddPermission / RemovePermission change it on AWS. The caller holds ``fn``'s lock
+        (:meth:`locked`). An update in progress on $LATEST is finished under the new RevisionId
+        (its pending completion looks for the old one)."""
+        alias = fn.aliases.get(qualifier) if qualifier else None
+        if alias is not None:
+            await self.registry.put_alias(fn, dataclasses.replace(alias, revision_id=revision_id))
+            return
+        cfg = fn.versions.get(qualifier or arns.LATEST)
+        if cfg is None:
+            raise self.not_found(fn.name, qualifier)
+        kept = {"permission_revision": revision_id, "environment_revision": cfg.environment_revision}
+        await self.registry.replace_version(fn, cfg.replace(revision_id=revision_id, extra={**cfg.extra, **kept}))
+        if cfg.version == arns.LATEST and cfg.last_update_status == UpdateStatus.IN_PROGRESS:
+            self._spawn(self._finish_update(fn.name, revision_id), fn.name)
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != cfg.revision_id:

@@ -65,6 +65,17 @@ class FunctionConfig:
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
 
+    @property
+    def environment_revision(self) -> str:
+        """The revision its execution environments are keyed by (the pool's key): ``revision_id``,
+        except after changes that touch nothing an environment runs with — AddPermission /
+        RemovePermission give the version a new RevisionId, as on AWS, but its warm environments
+        stay valid (FunctionService.set_revision records both ids; any other change gives a
+        fresh ``revision_id`` and so a new key)."""
+        if self.extra.get("permission_revision") == self.revision_id:
+            return str(self.extra.get("environment_revision") or self.revision_id)
+        return self.revision_id
+
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
 

@@ -146,6 +146,15 @@ class Registry:
         await asyncio.to_thread(self.store.put_version_config, fn.name, arns.LATEST, cfg.to_json(), essential=essential)
         fn.versions[arns.LATEST] = cfg
 
+    async def replace_version(self, fn: FunctionEntry, cfg: FunctionConfig) -> None:
+        """Overwrite an existing version's config, ``$LATEST`` or a published one (a new
+        RevisionId after a permission change: FunctionService.set_revision)."""
+        self._check(fn)
+        if cfg.name != fn.name or cfg.version not in fn.versions:
+            raise ValueError(f"{cfg.name}:{cfg.version} is not an existing version of {fn.name}")
+        await asyncio.to_thread(self.store.put_version_config, fn.name, cfg.version, cfg.to_json())
+        fn.versions[cfg.version] = cfg
+
     async def add_version(self, fn: FunctionEntry, cfg: FunctionConfig) -> None:
         """Record published version ``cfg.version``, the next number (numbers are never reused)."""
         self._check(fn)

@@ -11,6 +11,7 @@ Scope: one per server, used on the event loop only (the cache is not thread-safe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
@@ -40,10 +41,35 @@ def caller_of(p: Principal) -> Caller:
     return Caller(p.arn, PrincipalType.ASSUMED_ROLE, p.account_id, userid=p.user_id, principal_arn=p.role_arn)
 
 
+#: Bound of the Caller memo (one entry per principal that made a call; cleared when full).
+_CALLERS_MAX = 4096
+
+
 class Authorizer:
     def __init__(self, iam: IamService, cache: PolicyCache | None = None) -> None:
         self.iam = iam
         self.cache = cache or PolicyCache()
+        #: The engine's Caller of each principal, built once: a Caller derives its context keys
+        #: on construction. Keyed by every field caller_of reads, so a changed principal (a
+        #: renamed user, a new session) never gets another's Caller.
+        self._callers: dict[tuple[str, str, str, str, str, str | None], Caller] = {}
+        #: (epoch second, its datetime): the request's aws:CurrentTime, shared within a second.
+        self._now: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
+
+    def _caller(self, p: Principal) -> Caller:
+        key = (p.kind.value, p.account_id, p.arn, p.user_id, p.name, p.role_arn)
+        found = self._callers.get(key)
+        if found is None:
+            if len(self._callers) >= _CALLERS_MAX:
+                self._callers.clear()
+            found = self._callers[key] = caller_of(p)
+        return found
+
+    def _current_time(self) -> datetime:
+        second = int(time.time())
+        if second != self._now[0]:
+            self._now = (second, datetime.fromtimestamp(second, timezone.utc))
+        return self._now[1]
 
     def evaluate(
         self,
@@ -54,9 +80,14 @@ class Authorizer:
         resource_account: str | None = None,
         resource_policy: CompiledPolicy | None = None,
         context: Mapping[str, ContextValue] | None = None,
+        source_ip: str | None = None,
+        secure_transport: bool | None = None,
     ) -> Evaluation:
-        request = Request.build(caller_of(principal), action, resource, resource_account=resource_account,
-                                now=datetime.now(timezone.utc), context=context)
+        """``source_ip`` / ``secure_transport``: aws:SourceIp / aws:SecureTransport as the server
+        saw the request; they win over the same keys in ``context``."""
+        request = Request.build(self._caller(principal), action, resource, resource_account=resource_account,
+                                now=self._current_time(), context=context, source_ip=source_ip,
+                                secure_transport=secure_transport)
         if principal.kind is PrincipalKind.ROOT:
             return evaluate(request, (), resource_policy)
         owner = principal.role_arn if principal.kind is PrincipalKind.ASSUMED_ROLE and principal.role_arn else principal.arn

@@ -53,10 +53,10 @@ ResourceTagsOf = Callable[[str], "Mapping[str, str] | None"]
 _GLOBAL = frozenset({"aws:sourceip", "aws:securetransport", "aws:requestedregion", "aws:currenttime", "aws:epochtime"})
 
 
-def _context(check: Check, region: str, source_ip: str | None, secure: bool,
-             tags: Mapping[str, str] | None) -> dict[str, ContextValue]:
-    """The operation's own keys, then the resource's tags, then the request's global keys: what
-    the server knows is written last, so nothing taken from the params can stand in for it."""
+def _context(check: Check, region: str, tags: Mapping[str, str] | None) -> dict[str, ContextValue]:
+    """The operation's own keys, then the resource's tags, then aws:RequestedRegion: what the
+    server knows is written last, so nothing taken from the params can stand in for it (the
+    request's aws:SourceIp and aws:SecureTransport go to ``Request.build`` itself, after these)."""
     ctx: dict[str, ContextValue] = {}
     if check.context:
         own: Mapping[str, Value] = check.context
@@ -67,10 +67,7 @@ def _context(check: Check, region: str, source_ip: str | None, secure: bool,
     if tags:
         for k, v in tags.items():
             ctx[f"aws:ResourceTag/{k}"] = v
-    ctx["aws:SecureTransport"] = secure
     ctx["aws:RequestedRegion"] = region
-    if source_ip is not None:
-        ctx["aws:SourceIp"] = source_ip
     return ctx
 
 
@@ -118,7 +115,8 @@ def authorize(
             if resource_tags_of is not None:
                 tags = resource_tags_of(check.resource)
         found = authorizer.evaluate(principal, check.action, check.resource, resource_policy=policy,
-                                    context=_context(check, region, source_ip, secure_transport, tags))
+                                    context=_context(check, region, tags), source_ip=source_ip,
+                                    secure_transport=secure_transport)
         if not found.allowed:
             raise AccessDenied(access_denied_message(principal.arn, check.action, check.resource, found),
                                caller=principal.arn, action=check.action, resource=check.resource)

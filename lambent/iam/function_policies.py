@@ -1,7 +1,7 @@
 """Lambda functions' resource-based policies: AddPermission, RemovePermission, GetPolicy.
 
 One policy per (function, qualifier): the unqualified function, a version or an alias each have
-their own, with their own statement ids and RevisionId; publishing a version does not copy the
+their own, with their own statement ids; publishing a version does not copy the
 unqualified policy to it (AWS's recorded answers, "Lambda resource-based policies" in the Lambda
 Developer Guide). A statement is built from AddPermission's members as AWS builds it:
 
@@ -16,13 +16,16 @@ Developer Guide). A statement is built from AddPermission's members as AWS build
 
 The document is ``{"Version": "2012-10-17", "Id": "default", "Statement": [...]}``, at most 20480
 bytes (PolicyLengthExceededException "The final policy size (N) is bigger than the limit
-(20480)."). Each change gives the policy a new RevisionId; removing its last statement removes
+(20480)."). Removing its last statement removes
 the policy (GetPolicy then answers "The resource you requested does not exist.").
 
-Unlike AWS, the policy's RevisionId is its own, not shared with the function's or alias's
-configuration (lambent's FunctionConfig revision is not bumped by a permission change): a
-RevisionId given to AddPermission must be the policy's, or, while there is no policy yet, the
-function version's or alias's own.
+RevisionId, as on AWS: a policy has no RevisionId of its own. GetPolicy's is the RevisionId of
+the resource it belongs to — the unqualified function's ($LATEST's configuration), the version's
+or the alias's — and AddPermission / RemovePermission give that resource a new one (GetFunction,
+GetFunctionConfiguration or GetAlias then show it). A RevisionId given to either must be the
+resource's current one, else PreconditionFailedException. The caller (lambent/api/lambda_policy.py,
+under the function's lock) passes the resource's current RevisionId and the new one it will get
+(FunctionService.set_revision); the policy row keeps the one it was written with.
 
 Every policy is compiled once per change (:func:`lambent.iam.policy.compile_policy`, kind
 RESOURCE) and :meth:`FunctionPolicies.compiled` hands the authoriser the compiled form: a dict
@@ -278,16 +281,15 @@ class FunctionPolicies:
 
     # -- changes ----------------------------------------------------------------------------------
     async def add(self, name: str, qualifier: str | None, permission: Permission, *, revision_id: str | None,
-                  target_revision_id: str) -> str:
+                  target_revision_id: str, new_revision_id: str | None = None) -> str:
         """AddPermission on an existing function/version/alias (the caller checked it exists and
         that the qualifier is not $LATEST); returns the statement's JSON text.
-        ``target_revision_id``: the version's or alias's RevisionId, the precondition while the
-        policy does not exist yet."""
+        ``target_revision_id``: the function version's or alias's current RevisionId, which a
+        given ``revision_id`` must match; ``new_revision_id``: the one the change gives it."""
         key = qualifier_key(qualifier)
         async with self._lock:
             existing = self._live(name, key)
-            expected = existing.revision_id if existing is not None else target_revision_id
-            if revision_id is not None and revision_id != expected:
+            if revision_id is not None and revision_id != target_revision_id:
                 raise PreconditionFailed(ADD_REVISION_MISMATCH, function=name, qualifier=qualifier)
             if existing is not None and permission.statement_id in existing.sids():
                 raise ResourceConflict(
@@ -295,12 +297,15 @@ class FunctionPolicies:
                     "statement id, or remove the existing statement.", function=name)
             statement = build_statement(permission, self.arn(name, key), self.partition)
             before = existing.statements if existing is not None else ()
-            policy = make_policy((*before, statement), str(uuid.uuid4()))
+            policy = make_policy((*before, statement), new_revision_id or str(uuid.uuid4()))
             await self._write(name, key, policy)
         return _dumps(statement)
 
-    async def remove(self, name: str, qualifier: str | None, statement_id: str, *, revision_id: str | None) -> None:
-        """RemovePermission on an existing function/version/alias."""
+    async def remove(self, name: str, qualifier: str | None, statement_id: str, *, revision_id: str | None,
+                     target_revision_id: str | None = None, new_revision_id: str | None = None) -> None:
+        """RemovePermission on an existing function/version/alias; ``target_revision_id`` and
+        ``new_revision_id`` as for :meth:`add` (without a target, a given ``revision_id`` is
+        checked against the one the policy was last written with)."""
         key = qualifier_key(qualifier)
         async with self._lock:
             existing = self._live(name, key)
@@ -308,11 +313,12 @@ class FunctionPolicies:
                 raise ResourceNotFound(NO_POLICY, function=name, qualifier=qualifier)
             if statement_id not in existing.sids():
                 raise ResourceNotFound(f"Statement {statement_id} is not found in resource policy.", function=name)
-            if revision_id is not None and revision_id != existing.revision_id:
+            expected = existing.revision_id if target_revision_id is None else target_revision_id
+            if revision_id is not None and revision_id != expected:
                 raise PreconditionFailed(REMOVE_REVISION_MISMATCH, function=name, qualifier=qualifier)
             rest = tuple(s for s in existing.statements if s["Sid"] != statement_id)
             if rest:
-                await self._write(name, key, make_policy(rest, str(uuid.uuid4())))
+                await self._write(name, key, make_policy(rest, new_revision_id or str(uuid.uuid4())))
             else:
                 await asyncio.to_thread(self.store.delete, self.account_id, name, key)
                 self._policies.pop((name, key), None)

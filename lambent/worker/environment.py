@@ -174,7 +174,7 @@ class ExecutionEnvironment(StateMachine):
         self.cfg = cfg
         #: The pool's key for it (WorkerPool.pool_key), computed once: the pool looks it up on
         #: every warm invoke.
-        self.pool_key = (cfg.name, cfg.version, cfg.revision_id)
+        self.pool_key = (cfg.name, cfg.version, cfg.environment_revision)
         self.launch = launch
         self.code_dir = code_dir
         self.cgroups = cgroups

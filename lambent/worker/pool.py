@@ -32,7 +32,7 @@ PoolKey = tuple[str, str, str]
 
 
 def pool_key(cfg: FunctionConfig) -> PoolKey:
-    return (cfg.name, cfg.version, cfg.revision_id)
+    return (cfg.name, cfg.version, cfg.environment_revision)
 
 
 class CodeHolder(Protocol):

@@ -88,3 +88,101 @@ def test_policies_persist_and_go_with_their_function(policy_server: Server) -> N
     with pytest.raises(ClientError) as gone:
         lam.get_policy(FunctionName=name, Qualifier=version)
     assert _code(gone)[:2] == ("ResourceNotFoundException", 404)
+
+
+def _revision(lam: Any, name: str, qualifier: str | None = None) -> str:
+    kw = {"Qualifier": qualifier} if qualifier else {}
+    return str(lam.get_function_configuration(FunctionName=name, **kw)["RevisionId"])
+
+
+def _settled(lam: Any, name: str) -> str:
+    """$LATEST's RevisionId once its update has finished (the finish is a new revision)."""
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    return _revision(lam, name)
+
+
+def test_the_policy_revision_is_the_function_versions_and_the_aliass(policy_server: Server) -> None:
+    lam = policy_server.client()
+    name = create_function(lam, APP)
+    rev0 = _settled(lam, name)
+    # A stale RevisionId is AWS's 412, and nothing is added
+    with pytest.raises(ClientError) as stale:
+        lam.add_permission(FunctionName=name, StatementId="a", Action="lambda:InvokeFunction", Principal="*",
+                           RevisionId="00000000-0000-0000-0000-000000000000")
+    assert _code(stale)[:2] == ("PreconditionFailedException", 412)
+    # AddPermission with $LATEST's RevisionId changes $LATEST's RevisionId: GetPolicy and GetFunction agree
+    lam.add_permission(FunctionName=name, StatementId="a", Action="lambda:InvokeFunction", Principal="*",
+                       RevisionId=rev0)
+    rev1 = lam.get_policy(FunctionName=name)["RevisionId"]
+    assert rev1 != rev0
+    assert rev1 == lam.get_function(FunctionName=name)["Configuration"]["RevisionId"] == _revision(lam, name)
+    with pytest.raises(ClientError) as again:
+        lam.add_permission(FunctionName=name, StatementId="b", Action="lambda:InvokeFunction", Principal="*",
+                           RevisionId=rev0)
+    assert _code(again)[:2] == ("PreconditionFailedException", 412)
+    # The new RevisionId is $LATEST's own: UpdateFunctionConfiguration accepts it
+    lam.update_function_configuration(FunctionName=name, Description="d", RevisionId=rev1)
+    rev2 = _settled(lam, name)
+    assert lam.get_policy(FunctionName=name)["RevisionId"] == rev2 != rev1
+    # A version's policy carries the version's RevisionId, and changes only it
+    version = lam.publish_version(FunctionName=name)["Version"]
+    latest_before, v_before = _revision(lam, name), _revision(lam, name, version)
+    lam.add_permission(FunctionName=name, StatementId="v", Action="lambda:InvokeFunction", Principal="*",
+                       Qualifier=version, RevisionId=v_before)
+    v_after = _revision(lam, name, version)
+    assert v_after != v_before
+    assert lam.get_policy(FunctionName=name, Qualifier=version)["RevisionId"] == v_after
+    assert _revision(lam, name) == latest_before
+    # An alias's policy carries the alias's RevisionId (GetAlias shows the new one)
+    alias_rev = lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)["RevisionId"]
+    lam.add_permission(FunctionName=name, StatementId="l", Action="lambda:InvokeFunction", Principal="*",
+                       Qualifier="live", RevisionId=alias_rev)
+    alias_after = lam.get_alias(FunctionName=name, Name="live")["RevisionId"]
+    assert alias_after != alias_rev
+    assert lam.get_policy(FunctionName=name, Qualifier="live")["RevisionId"] == alias_after
+    assert _revision(lam, name, version) == v_after
+    # RemovePermission: a stale RevisionId is 412; the current one removes and changes it
+    with pytest.raises(ClientError) as stale_remove:
+        lam.remove_permission(FunctionName=name, StatementId="l", Qualifier="live", RevisionId=alias_rev)
+    assert _code(stale_remove)[:2] == ("PreconditionFailedException", 412)
+    lam.remove_permission(FunctionName=name, StatementId="l", Qualifier="live", RevisionId=alias_after)
+    assert lam.get_alias(FunctionName=name, Name="live")["RevisionId"] not in (alias_rev, alias_after)
+    lam.remove_permission(FunctionName=name, StatementId="a", RevisionId=rev2)
+    assert _revision(lam, name) not in (rev0, rev1, rev2)
+    # A permission changed while an update is in progress: the update still finishes (Successful)
+    lam.update_function_configuration(FunctionName=name, Description="during")
+    lam.add_permission(FunctionName=name, StatementId="during", Action="lambda:InvokeFunction", Principal="*")
+    final = _settled(lam, name)
+    assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
+    assert lam.get_policy(FunctionName=name)["RevisionId"] == final
+
+
+COUNTER: dict[str, str | bytes] = {"app.py": "N = [0]\n\ndef handler(event, context):\n    N[0] += 1\n    return N[0]\n"}
+
+
+def _invoke(lam: Any, name: str, qualifier: str | None = None) -> Any:
+    kw = {"Qualifier": qualifier} if qualifier else {}
+    return json.loads(lam.invoke(FunctionName=name, Payload=b"{}", **kw)["Payload"].read())
+
+
+def test_a_permission_change_keeps_warm_environments_and_a_real_update_does_not(policy_server: Server) -> None:
+    lam = policy_server.client()
+    name = create_function(lam, COUNTER)
+    _settled(lam, name)
+    assert _invoke(lam, name) == 1
+    # AddPermission gives $LATEST a new RevisionId but changes nothing it runs with: still warm
+    lam.add_permission(FunctionName=name, StatementId="a", Action="lambda:InvokeFunction", Principal="*")
+    assert _invoke(lam, name) == 2
+    lam.add_permission(FunctionName=name, StatementId="b", Action="lambda:InvokeFunction", Principal="*")
+    lam.remove_permission(FunctionName=name, StatementId="a")
+    assert _invoke(lam, name) == 3
+    # A real change after permission changes still starts a new environment
+    lam.update_function_configuration(FunctionName=name, Description="changed")
+    _settled(lam, name)
+    assert _invoke(lam, name) == 1
+    # The same for a published version
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert _invoke(lam, name, version) == 1
+    lam.add_permission(FunctionName=name, StatementId="v", Action="lambda:InvokeFunction", Principal="*",
+                       Qualifier=version)
+    assert _invoke(lam, name, version) == 2

@@ -138,6 +138,22 @@ def _iso(dt: datetime) -> str:
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
 
 
+#: The last instant and its (aws:CurrentTime, aws:EpochTime), swapped as one tuple (safe from any
+#: thread): callers pass the same datetime for a second (``Authorizer``), so the text is built
+#: once per second, not per request.
+_TimeKeys = tuple[tuple[str], tuple[str]]
+_last_time: tuple[datetime | None, _TimeKeys] = (None, (("",), ("",)))
+
+
+def _time_keys(now: datetime) -> _TimeKeys:
+    global _last_time
+    last, keys = _last_time
+    if last is not now:
+        keys = ((_iso(now),), (str(int(now.timestamp())),))
+        _last_time = (now, keys)
+    return keys
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """One authorisation question: may ``caller`` perform ``action`` on ``resource``?
@@ -166,8 +182,7 @@ class Request:
             for k in _CALLER_KEYS:
                 keys.pop(k, None)  # only the Caller says who the caller is
         if now is not None:
-            keys["aws:currenttime"] = (_iso(now),)
-            keys["aws:epochtime"] = (str(int(now.timestamp())),)
+            keys["aws:currenttime"], keys["aws:epochtime"] = _time_keys(now)
         if secure_transport is not None:
             keys["aws:securetransport"] = ("true",) if secure_transport else ("false",)
         if source_ip is not None:

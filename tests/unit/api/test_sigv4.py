@@ -595,3 +595,73 @@ def test_an_unsigned_twin_of_a_signed_header_in_another_case_is_refused() -> Non
     r.headers["X-Amz-Target"] = "AWSLambda.DeleteFunction"  # beside the signed "x-amz-target"
     with pytest.raises(InvalidSignature, match="not signed: x-amz-target"):
         r.verify(verifier())
+
+
+@pytest.mark.parametrize("path", [
+    "/", "", "/2015-03-31/functions/app-api/invocations", "/2015-03-31/functions/a%3Ab/invocations",
+    "/a//b", "/a/./b", "/a/../b", "/a/b/", "/.hidden", "/a/..", "/a%2Fb", "/sp ace", "/ü", "/a~b-c_d.e",
+    "/a/b/../../..", "//", "/a:b", "/a?b", "/%2E%2E/x", "/a/.b/c.", "/-/_/~",
+])
+def test_the_fast_canonical_path_is_botocores(path: str) -> None:
+    from lambent.api.sigv4 import _Canonicaliser
+
+    canon = _Canonicaliser("lambda", "us-east-1")
+    assert canon.canonical_path(path) == canon._normalize_url_path(path)
+
+
+@pytest.mark.parametrize("query", [
+    "", "Qualifier=live", "flag", "b=2&a=1", "a=2&a=1&a=10", "a=1&a", "x=%20&x=+", "MaxItems=5&Marker=abc%3D",
+    "a=1&&b=2", "=v",
+])
+def test_the_fast_canonical_query_is_botocores(query: str) -> None:
+    from urllib.parse import urlsplit
+
+    from lambent.api.sigv4 import _Canonicaliser
+
+    canon = _Canonicaliser("lambda", "us-east-1")
+    assert canon.canonical_query(query) == canon._canonical_query_string_url(urlsplit(f"http://h/p?{query}"))
+
+
+@pytest.mark.parametrize("path,query", [
+    ("/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af/invocations", ""),
+    ("/a/./b//c/", "m=2&m=1&k"),
+    ("/x y/ü", "q=a%20b"),
+])
+def test_encoded_paths_and_repeated_query_keys_verify_and_tampering_fails(path: str, query: str) -> None:
+    import botocore.awsrequest
+
+    url = f"http://localhost:9000{path}" + (f"?{query}" if query else "")
+    req = botocore.awsrequest.AWSRequest("GET", url, headers={"Host": "localhost:9000"})
+    SigV4Auth(Credentials(USER.access_key_id, USER.secret_access_key), "lambda", "us-east-1").add_auth(req)
+    headers = {k.lower(): v for k, v in req.headers.items()}
+    raw_path = urlsplit_path(req.url)
+    now = dt.datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    v = verifier()
+    assert v.verify("GET", raw_path, query, headers, b"", now=now).principal is USER
+    with pytest.raises(InvalidSignature, match="does not match"):
+        v.verify("GET", raw_path + "x", query, headers, b"", now=now)
+    with pytest.raises(InvalidSignature, match="does not match"):
+        v.verify("GET", raw_path, query + "&extra=1", headers, b"", now=now)
+
+
+def urlsplit_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def test_a_fragment_appended_to_a_signed_path_is_signed_too() -> None:
+    r = header_signed()
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verifier().verify(r.method, r.path + "#x", r.query, r.headers, r.body, now=T0)
+
+
+def test_the_amz_date_memo_never_lends_one_dates_instant_to_another() -> None:
+    from lambent.api.sigv4 import _parse_amz_date
+
+    assert _parse_amz_date("20260301T120000Z") == T0
+    assert _parse_amz_date("20260301T120000Z") == T0
+    assert _parse_amz_date("20260301T120001Z") == T0 + dt.timedelta(seconds=1)
+    for bad in ("", "20260301T120001", "2026-03-01T12:00:01Z"):
+        with pytest.raises(ValueError):
+            _parse_amz_date(bad)

@@ -90,7 +90,7 @@ async def test_update_while_in_progress_conflicts_and_revision_is_checked(tmp_pa
     assert svc.resolve("fn").timeout_s == 9
 
 
-async def test_change_listeners_run_on_update_and_delete(tmp_path: Path) -> None:
+async def test_change_listeners_run_on_create_update_and_delete(tmp_path: Path) -> None:
     svc = service(tmp_path)
     seen: list[str] = []
     svc.on_change(seen.append)
@@ -99,7 +99,7 @@ async def test_change_listeners_run_on_update_and_delete(tmp_path: Path) -> None
     await svc.update_code("fn", zip_bytes("def handler(e, c):\n    return 2\n"))
     await svc.wait_idle()
     await svc.delete("fn")
-    assert seen == ["fn", "fn"]
+    assert seen == ["fn", "fn", "fn"]
 
 
 async def test_reserved_concurrency_keeps_100_unreserved(tmp_path: Path) -> None:
@@ -109,3 +109,37 @@ async def test_reserved_concurrency_keeps_100_unreserved(tmp_path: Path) -> None
     with pytest.raises(InvalidParameterValue, match=r"minimum value of \[100\]"):
         await svc.put_concurrency("fn", 901)
     assert svc.total_reserved() == 900
+
+
+async def test_set_revision_gives_latest_a_new_revision_that_persists_and_keeps_its_environment_key(
+        tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    await svc.create(inp())
+    await svc.wait_idle()
+    before = svc.resolve("fn")
+    async with svc.locked("fn") as fn:
+        await svc.set_revision(fn, None, "rev-perm-1")
+    async with svc.locked("fn") as fn:
+        await svc.set_revision(fn, None, "rev-perm-2")
+        assert svc.revision_of(fn, None) == "rev-perm-2"
+    after = svc.resolve("fn")
+    assert after.revision_id == "rev-perm-2"
+    assert after.environment_revision == before.revision_id == before.environment_revision
+    # a real change afterwards: a new RevisionId and a new environment key
+    updated = await svc.update_configuration("fn", ConfigUpdate(description="x"), revision_id="rev-perm-2")
+    assert updated.environment_revision == updated.revision_id != before.revision_id
+    await svc.wait_idle()
+    svc.store.close()
+    again = service(tmp_path)
+    assert again.resolve("fn").environment_revision == again.resolve("fn").revision_id
+
+
+async def test_revision_of_an_unknown_qualifier_is_not_found(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    await svc.create(inp())
+    await svc.wait_idle()
+    async with svc.locked("fn") as fn:
+        with pytest.raises(ResourceNotFound, match="function:fn:7"):
+            svc.revision_of(fn, "7")
+        with pytest.raises(ResourceNotFound):
+            await svc.set_revision(fn, "7", "x")

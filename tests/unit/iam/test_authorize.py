@@ -76,3 +76,29 @@ def test_policies_compile_once_per_version(iam: IamService) -> None:
     with pytest.raises(AccessDenied):
         auth.check(alice, "lambda:GetFunction", FN)
     assert auth.cache.misses == 2
+
+
+def test_a_policy_change_applies_at_the_next_call_despite_the_memos(iam: IamService) -> None:
+    # The Caller memo and the per-second clock never hold a decision: removing the Allow denies
+    # the very next call (the issue's bound is 1 s; lambent's is 0).
+    alice = _user(iam)
+    auth = Authorizer(iam)
+    iam.put_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "inv", _doc("Allow", "lambda:InvokeFunction", FN))
+    for _ in range(3):
+        auth.check(alice, "lambda:InvokeFunction", FN)
+    iam.delete_inline_policy(ACCOUNT, OwnerKind.USER, "alice", "inv")
+    with pytest.raises(AccessDenied):
+        auth.check(alice, "lambda:InvokeFunction", FN)
+
+
+def test_the_caller_memo_keeps_two_sessions_of_one_role_apart(iam: IamService) -> None:
+    role = iam.create_role(ACCOUNT, "exec", TRUST)
+    auth = Authorizer(iam)
+    one, _ = iam.issue_session(role, "one", 900)
+    two, _ = iam.issue_session(role, "two", 900)
+    p1, p2 = iam.lookup(one.access_key_id), iam.lookup(two.access_key_id)
+    assert p1 is not None and p2 is not None
+    c1, c2 = auth._caller(p1), auth._caller(p2)
+    assert c1.arn.endswith("/one") and c2.arn.endswith("/two")
+    assert c1.context_keys["aws:userid"] != c2.context_keys["aws:userid"]
+    assert auth._caller(p1) is c1

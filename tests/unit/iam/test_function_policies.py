@@ -145,25 +145,27 @@ async def test_a_repeated_statement_id_is_a_conflict_per_qualifier(policies: Fun
     assert len(json.loads(policies.get("fn", None).document)["Statement"]) == 1
 
 
-async def test_revision_ids_change_on_every_change_and_guard_it(policies: FunctionPolicies) -> None:
-    # Given no policy: the precondition is the version's/alias's own RevisionId
+async def test_the_revision_id_guarded_is_the_resources_and_the_change_sets_the_new_one(policies: FunctionPolicies) -> None:
+    # The precondition is always the function version's/alias's RevisionId (AWS: the policy has none of its own)
     with pytest.raises(PreconditionFailed) as caught:
         await policies.add("fn", None, perm(), revision_id="wrong", target_revision_id="r0")
     assert caught.value.message == ("The Revision Id provided does not match the latest Revision Id. Call the "
                                     "GetPolicy API to retrieve the latest Revision Id")
-    await policies.add("fn", None, perm(), revision_id="r0", target_revision_id="r0")
-    first = policies.get("fn", None).revision_id
-    # Then the policy's own
+    await policies.add("fn", None, perm(), revision_id="r0", target_revision_id="r0", new_revision_id="r1")
+    assert policies.get("fn", None).revision_id == "r1"
+    # Then the resource's new RevisionId, which the caller passes as the target
     with pytest.raises(PreconditionFailed):
-        await policies.add("fn", None, perm("b"), revision_id="r0", target_revision_id="r0")
-    await policies.add("fn", None, perm("b"), revision_id=first, target_revision_id="r0")
-    second = policies.get("fn", None).revision_id
-    assert second != first
+        await policies.add("fn", None, perm("b"), revision_id="r0", target_revision_id="r1")
+    await policies.add("fn", None, perm("b"), revision_id="r1", target_revision_id="r1", new_revision_id="r2")
     with pytest.raises(PreconditionFailed) as removing:
-        await policies.remove("fn", None, "b", revision_id=first)
+        await policies.remove("fn", None, "b", revision_id="r1", target_revision_id="r2")
     assert removing.value.message.endswith("Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-    await policies.remove("fn", None, "b", revision_id=second)
-    assert policies.get("fn", None).revision_id not in (first, second)
+    await policies.remove("fn", None, "b", revision_id="r2", target_revision_id="r2", new_revision_id="r3")
+    assert policies.get("fn", None).revision_id == "r3"
+    assert policies.get("fn", None).sids() == {"s3"}
+    # Without a target, a given RevisionId is checked against the one the policy was written with
+    with pytest.raises(PreconditionFailed):
+        await policies.remove("fn", None, "s3", revision_id="r2")
 
 
 async def test_remove_answers_as_aws_and_the_last_statement_takes_the_policy(policies: FunctionPolicies) -> None:

@@ -20,7 +20,7 @@ from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, Sandbox, SandboxError, SandboxOptions
 from lambent.sandbox.spec import SandboxSpec
 from lambent.settings import WorkerSettings
-from lambent.worker.credentials import EXPIRY_MARGIN_S, CredentialCache, Credentials, credentials_via, retire_at
+from lambent.worker.credentials import EXPIRY_MARGIN_S, CredentialCache, Credentials, credentials_via, known_to, retire_at
 from lambent.worker.environment import INSIDE_API_PORT, EnvState
 from lambent.worker.pool import WorkerPool
 
@@ -226,3 +226,123 @@ async def test_a_role_that_cannot_be_assumed_fails_the_start_before_any_sandbox(
         await env.start("req-1")
     assert recorded == [] and env.state is EnvState.DEAD
     await pool.shutdown()
+
+
+def _counting(clock: Clock, lifetime_s: float = 3600.0) -> tuple[list[str], CredentialCache]:
+    issued: list[str] = []
+
+    def issue(c: FunctionConfig) -> Credentials:
+        issued.append(c.name)
+        return creds(clock.now, lifetime_s, key=f"ASIA{len(issued)}")
+
+    return issued, CredentialCache(issue, clock=clock)
+
+
+async def test_a_prefetch_issues_off_the_loop_and_the_start_then_issues_nothing() -> None:
+    clock = Clock()
+    issued, cache = _counting(clock)
+    cache.prefetch(cfg())
+    cache.prefetch(cfg())  # one in flight per (function, role)
+    await cache.wait_prefetches()
+    assert issued == ["f"] and cache.prefetched == 1
+    assert cache(cfg()).access_key_id == "ASIA1"
+    assert cache.inline_issues == 0
+    cache.prefetch(cfg())  # young enough: nothing to do
+    await cache.wait_prefetches()
+    assert issued == ["f"]
+    cache.prefetch(cfg(role=""))  # no role, no credentials
+    await cache.wait_prefetches()
+    assert issued == ["f"]
+
+
+async def test_a_used_session_gets_its_successor_ahead_of_need() -> None:
+    clock = Clock()
+    issued, cache = _counting(clock)
+    first = cache(cfg())  # a miss: issued inline
+    assert cache.inline_issues == 1
+    clock.now += 900  # a quarter into its lifetime: still shared, its successor is prefetched
+    assert cache(cfg()) is first
+    await cache.wait_prefetches()
+    assert len(issued) == 2
+    clock.now += 300  # a third: the prefetched one takes over, no inline issue
+    second = cache(cfg())
+    assert second.access_key_id == "ASIA2" and cache.inline_issues == 1
+
+
+async def test_a_prefetch_under_way_when_the_role_is_forgotten_is_not_kept() -> None:
+    clock = Clock()
+    issued, cache = _counting(clock)
+    cache.prefetch(cfg())
+    cache.forget(role_arn=cfg().role)
+    await cache.wait_prefetches()
+    assert len(issued) == 1 and cache.held() == {}
+
+
+async def test_a_failing_prefetch_is_logged_and_the_start_issues_inline(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    calls = [0]
+
+    def issue(c: FunctionConfig) -> Credentials:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("iam.db is busy")
+        return creds(clock.now, key="ASIAINLINE")
+
+    cache = CredentialCache(issue, clock=clock)
+    cache.prefetch(cfg())
+    await cache.wait_prefetches()
+    assert "prefetching role" in caplog.text
+    assert cache(cfg()).access_key_id == "ASIAINLINE" and cache.inline_issues == 1
+
+
+async def test_background_issues_are_bounded() -> None:
+    clock = Clock()
+    cache = CredentialCache(lambda c: creds(clock.now, key=f"ASIA{c.name}"), clock=clock, max_in_flight=2)
+    for i in range(10):
+        cache.prefetch(cfg(name=f"fn{i}"))
+    assert len(cache._in_flight) == 2
+    await cache.wait_prefetches()
+    assert len(cache.held()) == 2
+
+
+def test_a_held_session_iam_no_longer_knows_is_never_handed_out() -> None:
+    clock = Clock()
+    revoked: set[str] = set()
+    issued: list[str] = []
+
+    def issue(c: FunctionConfig) -> Credentials:
+        issued.append(c.name)
+        return creds(clock.now, key=f"ASIA{len(issued)}")
+
+    cache = CredentialCache(issue, clock=clock, still_valid=lambda c: c.access_key_id not in revoked)
+    first = cache(cfg())
+    revoked.add(first.access_key_id)  # its role was deleted (and re-created): IAM refuses the key
+    assert cache(cfg()).access_key_id == "ASIA2"
+
+
+def test_with_real_iam_a_deleted_roles_held_session_is_not_reused(iam: IamService) -> None:
+    iam.create_role(ACCOUNT, "exec", TRUST)
+
+    cache = CredentialCache(
+        credentials_via(lambda arn, name: assume_role_for_service(iam, "lambda.amazonaws.com", arn, name)),
+        still_valid=known_to(iam.lookup))
+    first = cache(cfg())
+    assert first is not None and cache(cfg()) is first
+    iam.delete_role(ACCOUNT, "exec")
+    iam.create_role(ACCOUNT, "exec", TRUST)  # same name, new role: the old session stays dead
+    second = cache(cfg())
+    assert second is not None and second.access_key_id != first.access_key_id
+    assert iam.lookup(second.access_key_id) is not None
+
+
+async def test_prefetches_are_bounded_per_minute() -> None:
+    clock = Clock(6000.0)
+    cache = CredentialCache(lambda c: creds(clock.now, key=f"ASIA{c.name}"), clock=clock, max_prefetch_per_minute=3)
+    for i in range(10):
+        cache.prefetch(cfg(name=f"fn{i}"))
+        await cache.wait_prefetches()
+    assert cache.prefetched == 3
+    clock.now += 60  # the next minute
+    cache.prefetch(cfg(name="later"))
+    await cache.wait_prefetches()
+    assert cache.prefetched == 4
