@@ -108,3 +108,63 @@ async def test_an_init_error_is_one_flat_json_record(harness: Harness, client: s
 
 def _records(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+NODE_APP = (
+    "class OrderError extends Error {}\n"
+    "console.info('at init');\n"
+    "exports.handler = async () => {\n"
+    "  console.trace('dropped at DEBUG');\n"
+    "  console.debug('debug %d', 1);\n"
+    "  console.log({ structured: true });\n"
+    "  console.warn('two', 'args');\n"
+    "  console.error(new OrderError('single'));\n"
+    "  console.error('with', new OrderError('second'));\n"
+    "  console.fatal('always');\n"
+    "  throw new TypeError('handler failed');\n"
+    "};\n"
+)
+
+
+def _without_stacks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for record in records:
+        stamp = record.pop("timestamp")
+        assert stamp.endswith("Z") and len(stamp) == 24, stamp  # toISOString(): milliseconds
+        for holder in (record, record.get("message")):
+            if isinstance(holder, dict) and "stackTrace" in holder:
+                # the stack's first line names error.name ("Error" for a subclass that sets none)
+                assert holder["stackTrace"][0].endswith(f"Error: {holder['errorMessage']}"), holder
+                holder["stackTrace"] = "..."
+        out.append(record)
+    return out
+
+
+async def test_node_json_records_are_logpatchs(harness: Harness) -> None:
+    # Given a Node function using every console method, in JSON format at level DEBUG
+    harness.write("app.js", NODE_APP)
+    proc = await harness.start_node("app.handler", {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
+    await harness.ready(proc)
+    result = await harness.invoke({}, request_id="req-n")
+    await proc.settle_output()
+    assert not result.ok
+    # Then each call is one record as the Node runtime client (LogPatch.js) writes it: console.log
+    # is INFO, trace is below DEBUG, fatal is never filtered; a lone object or Error stays
+    # structured (an Error's type is its constructor's name); requestId is absent during init
+    got = _without_stacks(_records(proc.out))
+    error = {"errorType": "OrderError", "errorMessage": "single", "stackTrace": "..."}
+    expected = [
+        {"level": "INFO", "message": "at init"},
+        {"level": "DEBUG", "requestId": "req-n", "message": "debug 1"},
+        {"level": "INFO", "requestId": "req-n", "message": {"structured": True}},
+        {"level": "WARN", "requestId": "req-n", "message": "two args"},
+        {"level": "ERROR", "requestId": "req-n", "message": error},
+        {"level": "ERROR", "requestId": "req-n", "message": got[5]["message"], "errorType": "OrderError",
+         "errorMessage": "second", "stackTrace": "..."},
+        {"level": "FATAL", "requestId": "req-n", "message": "always"},
+        {"level": "ERROR", "requestId": "req-n", "message": {"errorType": "TypeError", "errorMessage": "handler failed",
+                                                             "stackTrace": "..."}},
+    ]
+    assert [list(r.items()) for r in got] == [list(r.items()) for r in expected], proc.out
+    assert got[5]["message"].startswith("with OrderError: second")
+    assert "dropped at DEBUG" not in proc.out
