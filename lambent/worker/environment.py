@@ -424,13 +424,13 @@ class ExecutionEnvironment(StateMachine):
         out(lines.init_runtime_done(status, etype))
         out(lines.init_report(init_ms, status, etype))
         out(lines.start(request_id, self.cfg.version))
-        peak_mb = self._peak_mb(self._sandbox) if self._sandbox is not None else 0
+        peak_mb = min(self._peak_mb(self._sandbox), self.cfg.memory_mb) if self._sandbox is not None else 0
         duration_ms = (time.monotonic() - invoked) * 1000
         report_type = etype or "Sandbox.Timedout"
         out(lines.runtime_done(request_id, "error", duration_ms, len(payload), report_type))
         out(lines.report(Report(
             request_id, duration_ms, billed_duration_ms(duration_ms, init_ms), self.cfg.memory_mb,
-            min(peak_mb, self.cfg.memory_mb), init_ms, "error", report_type,
+            peak_mb, init_ms, "error", report_type,
         )))
         self._writer.flush()
         log_tail = capture.tail() if capture is not None else "".join(x + "\n" for x in tail).encode()[-4096:]
