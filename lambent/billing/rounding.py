@@ -8,9 +8,15 @@ billed like INVOKE, at the function's memory size, and a cold start's billed dur
 INVOKE durations together, rounded up to the millisecond). What lambent implements:
 
     billed_ms = max(1, ceil(duration_ms + init_duration_ms))   # cold start (INIT reported)
-    billed_ms = max(1, ceil(duration_ms))                      # warm start: the REPORT line's figure
+    billed_ms = max(1, ceil(duration_ms))                      # warm start
 
 and GB-seconds = billed_ms × MemorySize MB / 1024 / 1000, kept as an exact fraction.
+
+The REPORT line's ``Billed Duration`` (and ``billedDurationMs`` of the JSON ``platform.report``)
+is this same figure, computed by this function from the same two floats
+(lambent/worker/environment.py), so the usage records equal the sum of the REPORT lines exactly.
+A cold start whose init failed is billed the same way: its REPORT carries the failed init's
+``Init Duration`` (docs/logs.md).
 """
 
 from __future__ import annotations

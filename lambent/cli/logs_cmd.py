@@ -50,7 +50,8 @@ def _fmt(ts_ms: int) -> str:
 
 def _style(message: str) -> str:
     text = escape(message)
-    if message.startswith(("START ", "END ", "REPORT ", "INIT_REPORT ")):
+    if message.startswith(("START ", "END ", "REPORT ", "INIT_REPORT ", '{"time":')) and (
+            message[0] != "{" or '"type":"platform.' in message):  # Text lines, or JSON platform records
         return f"[dim]{text}[/dim]"
     return text
 
@@ -66,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
         err.print(escape(str(exc)), style="red")
         return 2
     if not settings.data_dir.is_dir():
-        err.print(f"no lambent data directory at {escape(str(settings.data_dir))} (is this where the server runs? "
-                  "give --data-dir or set LAMBENT_DATA_DIR)", style="yellow")
-        return 1
+        # Never created here: a typo in the path must not leave an empty data directory behind.
+        err.print(f"no lambent data directory at {escape(str(settings.data_dir.resolve()))}: "
+                  "point at the server's with --data-dir DIR or LAMBENT_DATA_DIR=DIR", style="yellow")
+        return 2
     store = LogStore(settings.data_dir / "logs", create=False)
     group = args.log_group or f"/aws/lambda/{args.function}"
     try:

@@ -111,7 +111,7 @@ class InvokeService:
                     async with self.pool.environment(cfg, req.request_id, attempt) as env:
                         outcome = await env.invoke(req)
                 except StartFailed as failed:
-                    outcome = InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
+                    outcome = failed.outcome or InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
                     self._observe(cfg, outcome, req.request_id, qualifier)
                     return SyncResult(cfg, outcome)
                 except ServiceError as exc:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from lambent.control.model import FunctionConfig
 
 if TYPE_CHECKING:
-    from lambent.worker.environment import ExecutionEnvironment
+    from lambent.worker.environment import ExecutionEnvironment, InvokeOutcome
 
 
 class StartFailed(Exception):
@@ -23,9 +23,12 @@ class StartFailed(Exception):
     Sandbox.Timedout, Runtime.InvalidEntrypoint...). ``payload`` is the error payload the
     Invoke API returns with X-Amz-Function-Error: Unhandled."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, outcome: InvokeOutcome | None = None) -> None:
         super().__init__("execution environment failed to start")
         self.payload = payload
+        #: What the invocation reports (its log tail: the init's error lines, INIT_REPORT and the
+        #: invocation's START/END/REPORT; its durations), when the environment logged one.
+        self.outcome = outcome
 
 
 class StartGuard(Protocol):
@@ -88,7 +91,7 @@ class Assignment:
             if failure is not None:
                 pool.discard(env)
                 self._guard.start_failed(None)
-                raise StartFailed(failure)
+                raise StartFailed(failure, env.failed_outcome)
         self._env = env
         return env
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from lambent.billing.rounding import billed_duration_ms
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
 from lambent.observability.logs import LogStore, stream_name
@@ -50,6 +51,7 @@ from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.credentials import Credentials, CredentialsFor, retire_at
 from lambent.worker.envvars import RUNTIME_API_PORT, build_env
 from lambent.worker.logcapture import LogCapture
+from lambent.worker.platform_lines import PlatformLines, Report
 from lambent.worker.states import EnvState, IllegalTransition, StateMachine
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,11 @@ class ExecutionEnvironment(StateMachine):
         self.last_used = time.monotonic()
         self.log_stream = stream_name(cfg.version, env_id)
         self._writer = logs.writer(cfg.log_group_name, self.log_stream)
+        #: START/END/REPORT... in the function's LogFormat, filtered by its SystemLogLevel.
+        self._lines = PlatformLines(cfg.log_format, cfg.system_log_level)
+        #: A cold start whose init failed: what its invocation reports (logged, with its tail).
+        self.failed_outcome: InvokeOutcome | None = None
+        self._oom_killed = False
         self._sandbox: Sandbox | None = None
         self._endpoint: RuntimeApiEndpoint | None = None
         self._inside_handle: InsideHandle | None = None
@@ -209,9 +216,10 @@ class ExecutionEnvironment(StateMachine):
         started = time.monotonic()
         missing = self._missing_entrypoint()
         if missing:
-            self._writer.write(missing)
+            payload = error_payload(request_id, "Runtime.InvalidEntrypoint", missing)
+            self._init_failed(request_id, started, "error", "Runtime.InvalidEntrypoint", payload, first=missing)
             await self.destroy("invalid entrypoint")
-            return error_payload(request_id, "Runtime.InvalidEntrypoint", missing)
+            return payload
         # With a host uid per sandbox the code tree is readable by this environment's uid only.
         private = self.sandbox_options is not None and self.sandbox_options.uids is not None
         mounts = [Mount(str(self.code_dir), "/var/task", private=private)]
@@ -263,7 +271,11 @@ class ExecutionEnvironment(StateMachine):
             raise self._shut_down()
         self._sandbox = sandbox
         assert sandbox.listener is not None  # noqa: S101 - listen_port is set above
-        self._capture = LogCapture(sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke)
+        self._capture = LogCapture(sandbox.output_fd, self._writer, self.settings.log_max_bytes_per_invoke, self._lines)
+        # The init's output is remembered for the tail of the invocation that caused it, should
+        # the init fail (invoke() starts a new tail otherwise).
+        self._capture.begin(want_tail=True)
+        self._capture.system(self._lines.init_start())
         self._endpoint = RuntimeApiEndpoint(sandbox.listener, self.runtime_api, label=self.env_id)
         try:
             await self._endpoint.start()
@@ -293,7 +305,7 @@ class ExecutionEnvironment(StateMachine):
                 raise self._shut_down() from exc
             body = exc.init_error.body
             etype = exc.init_error.error_type or _error_type(body) or "Runtime.Unknown"
-            self._init_failed(started, etype)
+            self._init_failed(request_id, started, "error", etype, body)
             await self.destroy("init error")
             return body
         except (asyncio.TimeoutError, EndpointClosed, _Died) as exc:
@@ -301,13 +313,17 @@ class ExecutionEnvironment(StateMachine):
                 # The pool destroyed it (shutdown), not the runtime: no init error to report.
                 raise self._shut_down() from exc
             msg = self._exit_message() if self.death_reason else f"Init timed out after {self.settings.init_timeout_s:.2f} seconds"
-            etype = "Runtime.ExitError" if self.death_reason else "Sandbox.Timedout"
-            self._init_failed(started, etype)
+            etype = self._died_error_type() if self.death_reason else "Sandbox.Timedout"
+            payload = error_payload(request_id, "Runtime.ExitError" if self.death_reason else etype, msg)
+            # Lambda's INIT_REPORT of a timed-out init says "Status: timeout" (no error type).
+            status = "error" if self.death_reason else "timeout"
+            self._init_failed(request_id, started, status, etype if self.death_reason else None, payload)
             await self.destroy("init failed")
-            return error_payload(request_id, etype, msg)
+            return payload
         if self._destroyed:
             raise self._shut_down()
         self._init_ms = (time.monotonic() - started) * 1000
+        self._capture.system(self._lines.init_runtime_done("success"))
         try:
             sandbox.set_cpu_millicores(cpu_millicores(self.cfg.memory_mb))
         except SandboxError as exc:
@@ -372,18 +388,60 @@ class ExecutionEnvironment(StateMachine):
                 return "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
         return None
 
-    def _init_failed(self, started: float, etype: str) -> None:
-        if self._capture:
-            self._capture.end()
-        ms = (time.monotonic() - started) * 1000
-        self._writer.write(f"INIT_REPORT Init Duration: {ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {etype}")
+    def _init_failed(self, request_id: str, started: float, status: str, etype: str | None, payload: bytes,
+                     first: str | None = None) -> None:
+        """Log a failed init as Lambda does, and keep what its invocation reports (``failed_outcome``).
+
+        The invocation's log tail holds the init's output (the runtime's error lines), then
+        ``INIT_REPORT ... Phase: init Status: error Error Type: ...`` (``Status: timeout`` for a
+        timed-out init), then the invocation's ``START``/``END``/``REPORT`` with ``Status: error``.
+        Lambda runs the init a second time inside the invoke phase (a "suppressed init", with a
+        second ``INIT_REPORT ... Phase: invoke``); lambent runs it once, and bills it with the
+        invocation (its REPORT's ``Init Duration``, included in ``Billed Duration``: docs/logs.md).
+        ``first``: a line lambent itself writes before (the missing bootstrap; no sandbox then).
+        """
+        init_ms = (time.monotonic() - started) * 1000
+        invoked = time.monotonic()
+        lines = self._lines
+        capture = self._capture
+        tail: list[str] = []
+
+        def out(line: str | None) -> None:
+            if line is None:
+                return
+            if capture is not None:
+                capture.system(line)
+            else:
+                self._writer.write(line)
+                tail.append(line)
+
+        if capture is not None:
+            capture.end()
+        else:
+            out(lines.init_start())
+        if first is not None:
+            out(first)
+        out(lines.init_runtime_done(status, etype))
+        out(lines.init_report(init_ms, status, etype))
+        out(lines.start(request_id, self.cfg.version))
+        peak_mb = min(self._peak_mb(self._sandbox), self.cfg.memory_mb) if self._sandbox is not None else 0
+        duration_ms = (time.monotonic() - invoked) * 1000
+        report_type = etype or "Sandbox.Timedout"
+        out(lines.runtime_done(request_id, "error", duration_ms, len(payload), report_type))
+        out(lines.report(Report(
+            request_id, duration_ms, billed_duration_ms(duration_ms, init_ms), self.cfg.memory_mb,
+            peak_mb, init_ms, "error", report_type,
+        )))
         self._writer.flush()
+        log_tail = capture.tail() if capture is not None else "".join(x + "\n" for x in tail).encode()[-4096:]
+        self.failed_outcome = InvokeOutcome(payload, "Unhandled", log_tail, duration_ms, peak_mb, init_ms)
 
     async def _watch_death(self) -> None:
         assert self._sandbox is not None  # noqa: S101
         status = await self._sandbox.wait()
         if self._destroyed:
             return
+        self._oom_killed = status.oom_killed
         if status.oom_killed or status.signal == _signal.SIGKILL:
             self.death_reason = "signal: killed"
         elif status.signal is not None:
@@ -396,6 +454,10 @@ class ExecutionEnvironment(StateMachine):
     def _exit_message(self) -> str:
         return f"Runtime exited with error: {self.death_reason}"
 
+    def _died_error_type(self) -> str:
+        """The REPORT's ``Error Type`` of a runtime that died: killed by the memory limit or not."""
+        return "Runtime.OutOfMemory" if self._oom_killed else "Runtime.ExitError"
+
     # -- invoke ------------------------------------------------------------------------------------
     async def invoke(self, req: InvokeRequest) -> InvokeOutcome:
         """Run one invocation. The caller holds the env exclusively (state BUSY: just started,
@@ -404,8 +466,9 @@ class ExecutionEnvironment(StateMachine):
             raise IllegalTransition(self.env_id, self._state, EnvState.BUSY, action="invoke")
         sandbox, endpoint, capture = self._sandbox, self._endpoint, self._capture
         assert sandbox is not None and endpoint is not None and capture is not None  # noqa: S101
+        lines = self._lines
         capture.begin(req.want_tail)
-        capture.system(f"START RequestId: {req.request_id} Version: {self.cfg.version}")
+        capture.system(lines.start(req.request_id, self.cfg.version))
         # Max Memory Used is the environment's high-water mark, as on Lambda: never reset.
         timeout_s = self.cfg.timeout_s
         start = time.monotonic()
@@ -413,6 +476,8 @@ class ExecutionEnvironment(StateMachine):
         loop = asyncio.get_running_loop()
         timer = loop.call_later(timeout_s, endpoint.abort, _Timeout())
         function_error: str | None = None
+        error_type: str | None = None  # the handler's own error (Lambda-Runtime-Function-Error-Type)
+        report_error: str | None = None  # the environment's (REPORT's Error Type)
         try:
             result = await endpoint.invoke(
                 Invocation(
@@ -424,6 +489,7 @@ class ExecutionEnvironment(StateMachine):
             payload = result.body
             if not result.ok:
                 function_error = "Unhandled"
+                error_type = result.error_type or _error_type(payload)
         except _Timeout:
             payload = error_payload(req.request_id, "Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds")
             function_error = "Unhandled"
@@ -433,10 +499,12 @@ class ExecutionEnvironment(StateMachine):
         except (_Died, EndpointClosed):
             payload = error_payload(req.request_id, "Runtime.ExitError", self._exit_message())
             function_error = "Unhandled"
+            report_error = self._died_error_type()
         except RuntimeInitError as exc:
             payload = exc.init_error.body
             function_error = "Unhandled"
             self.death_reason = "init error"
+            report_error = exc.init_error.error_type or _error_type(payload) or "Runtime.Unknown"
         except (EndpointBusy, RuntimeError) as exc:
             # The endpoint broke its own invariants: lambent's failure, reported as such (the
             # caller's Assignment destroys this environment).
@@ -449,20 +517,23 @@ class ExecutionEnvironment(StateMachine):
             timer.cancel()
         duration_ms = (time.monotonic() - start) * 1000
         capture.end()
-        peak_mb = self._peak_mb(sandbox) if not self.death_reason else self.cfg.memory_mb
+        # Read also after a timeout or a crash (the cgroup lives until destroy): what the
+        # function used, as on Lambda, not the limit; after an OOM kill that is the limit's worth.
+        peak_mb = self._peak_mb(sandbox)
         init_ms = self._init_ms if self._pending_init_report else None
         self._pending_init_report = False
-        capture.system(f"END RequestId: {req.request_id}")
-        report = (
-            f"REPORT RequestId: {req.request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {self.cfg.memory_mb} MB\t"
-            f"Max Memory Used: {min(peak_mb, self.cfg.memory_mb)} MB\t"
-        )
-        if init_ms is not None:
-            report += f"Init Duration: {init_ms:.2f} ms\t"
-        if self.death_reason:
-            report += f"Status: {'timeout' if self.death_reason == 'timeout' else 'error'}\t"
-        capture.system(report)
+        if self.death_reason == "timeout":
+            status, done = "timeout", "timeout"
+        elif self.death_reason:
+            status, done = "error", "failure"
+        else:
+            status, done = "success", "error" if function_error else "success"
+        capture.system(lines.runtime_done(req.request_id, done, duration_ms, len(payload),
+                                          report_error or error_type if done != "success" else None))
+        capture.system(lines.report(Report(
+            req.request_id, duration_ms, billed_duration_ms(duration_ms, init_ms), self.cfg.memory_mb,
+            min(peak_mb, self.cfg.memory_mb), init_ms, status, report_error if status == "error" else None,
+        )))
         capture.flush()
         self.last_used = time.monotonic()
         return InvokeOutcome(payload, function_error, capture.tail(), duration_ms, peak_mb, init_ms)

@@ -11,6 +11,7 @@ import os
 import time
 
 from lambent.observability.logs import LogStreamWriter
+from lambent.worker.platform_lines import PlatformLines
 
 _READ = 1 << 16
 TAIL_BYTES = 4096
@@ -19,13 +20,17 @@ TAIL_BYTES = 4096
 class LogCapture:
     """Reads one environment's output fd on the event loop. Scope: lifetime of the environment."""
 
-    def __init__(self, fd: int, writer: LogStreamWriter, max_bytes_per_invoke: int) -> None:
+    def __init__(self, fd: int, writer: LogStreamWriter, max_bytes_per_invoke: int,
+                 lines: PlatformLines | None = None) -> None:
         self.fd = fd
         self.writer = writer
         self.max_bytes = max_bytes_per_invoke
+        #: Formats the truncation notice (Text line, or a platform.logsDropped record in JSON).
+        self.lines = lines or PlatformLines()
         self._partial = b""
         self._used = 0
         self._dropped = 0
+        self._dropped_records = 0
         self._tail: list[str] | None = None
         self._tail_len = 0
         self._loop = asyncio.get_running_loop()
@@ -36,11 +41,15 @@ class LogCapture:
     def begin(self, want_tail: bool) -> None:
         self._used = 0
         self._dropped = 0
+        self._dropped_records = 0
         self._tail = [] if want_tail else None
         self._tail_len = 0
 
-    def system(self, line: str) -> None:
-        """A platform line (START/END/REPORT); never counted against the cap."""
+    def system(self, line: str | None) -> None:
+        """A platform line (START/END/REPORT, or its JSON record); never counted against the cap.
+        None (a record SystemLogLevel filters out) writes nothing."""
+        if line is None:
+            return
         self.writer.write(line)
         self._remember(line)
 
@@ -51,7 +60,8 @@ class LogCapture:
             self._emit(self._partial)
             self._partial = b""
         if self._dropped:
-            self.system(f"[lambent] log output truncated: {self._dropped} bytes over the per-invocation cap of {self.max_bytes} bytes were dropped")
+            self.system(self.lines.logs_dropped(self._dropped, self._dropped_records, self.max_bytes))
+            self._dropped = self._dropped_records = 0
 
     def tail(self) -> bytes:
         if self._tail is None:
@@ -73,6 +83,7 @@ class LogCapture:
     def _emit(self, raw: bytes) -> None:
         if self._used + len(raw) > self.max_bytes:
             self._dropped += len(raw) + 1
+            self._dropped_records += 1
             return
         self._used += len(raw) + 1
         line = raw.decode("utf-8", "replace").rstrip("\r")

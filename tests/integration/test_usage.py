@@ -87,12 +87,13 @@ def test_usage_equals_the_sum_of_the_report_lines(tmp_path: Path) -> None:
         assert row["ephemeral_gb_seconds"] == float(eph)
 
         # The cold start bills its INIT with its INVOKE (Lambda since August 2025), rounded once:
-        # ceil(Duration + Init Duration), up to the REPORT line's two printed decimals.
+        # ceil(Duration + Init Duration), up to the REPORT line's two printed decimals; its REPORT
+        # line's Billed Duration says exactly that, and the usage records agree with it.
         [whole] = _wait_usage(srv.data_dir, len(reports) + 1, "--function", name)
         cold_billed = whole["billed_duration_ms"] - billed
         printed = cold[1] + cold[4]
         assert cold_billed in {math.ceil(printed - 0.01), math.ceil(printed), math.ceil(printed + 0.01)}
-        assert cold_billed >= cold[2]
+        assert cold_billed == cold[2]
 
         # Asynchronous invocations go through the same service and are billed too.
         for _ in range(2):
@@ -105,3 +106,27 @@ def test_usage_equals_the_sum_of_the_report_lines(tmp_path: Path) -> None:
         srv.stop()
         srv.cleanup()
 
+
+
+def test_a_failed_init_is_billed_as_its_report_line_says(tmp_path: Path) -> None:
+    """The invocation whose init failed: its REPORT carries the init's duration, its Billed
+    Duration covers it, and the usage record bills exactly that."""
+    require_prerequisites()
+    srv = _start(tmp_path)
+    try:
+        lam = srv.client()
+        name = create_function(lam, {"app.py": "raise RuntimeError('init boom')\n"})
+        since = time.time()
+        reports = []
+        for _ in range(2):
+            resp = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+            assert resp["FunctionError"] == "Unhandled"
+            reports.append(_report(resp))
+        assert all(r[4] is not None for r in reports), "each invocation ran (and failed) an init"
+        assert all(r[2] in {math.ceil(r[1] + r[4] + d) for d in (-0.01, 0, 0.01)} for r in reports)
+        [row] = _wait_usage(srv.data_dir, 2, "--since", repr(since), "--function", name)
+        assert row["requests"] == 2
+        assert row["billed_duration_ms"] == sum(r[2] for r in reports)
+    finally:
+        srv.stop()
+        srv.cleanup()

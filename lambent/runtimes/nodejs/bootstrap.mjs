@@ -118,17 +118,37 @@ let currentRequestId; // undefined until the first invocation, printed as "undef
 // AWS_LAMBDA_LOG_LEVEL dropped (as in text format).
 const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
 
-/** The JSON record of one log call; an Error argument adds its type, message and stack. */
-function jsonRecord(levelName, message, params) {
-  const record = {
-    timestamp: new Date().toISOString(),
-    level: levelName,
-    requestId: currentRequestId,
-    message: util.format(message, ...params),
-  };
-  const error = [message, ...params].find((v) => v instanceof Error);
+/** An Error inside a logged value, as LogPatch.js's jsonErrorReplacer serialises it. */
+const jsonErrorReplacer = (_key, value) => {
+  if (value instanceof Error) {
+    return Object.assign({
+      errorType: value?.constructor?.name ?? 'UnknownError',
+      errorMessage: value.message,
+      stackTrace: typeof value.stack === 'string' ? value.stack.split('\n') : value.stack,
+    }, value);
+  }
+  return value;
+};
+
+/** The JSON record of one log call (LogPatch.js's formatJsonMessage): a single argument is the
+ *  message as it is (an object stays an object, an Error becomes {errorType, errorMessage,
+ *  stackTrace}); several are util.format-ted, the first Error among them adding its type,
+ *  message and stack at the top level. */
+function jsonRecord(levelName, ...params) {
+  const record = { timestamp: new Date().toISOString(), level: levelName, requestId: currentRequestId };
+  if (params.length === 1) {
+    record.message = params[0];
+    try {
+      return JSON.stringify(record, jsonErrorReplacer);
+    } catch (_err) {
+      record.message = util.format(record.message);
+      return JSON.stringify(record);
+    }
+  }
+  record.message = util.format(...params);
+  const error = params.find((v) => v instanceof Error);
   if (error !== undefined) {
-    record.errorType = error.name;
+    record.errorType = error?.constructor?.name ?? 'UnknownError';
     record.errorMessage = error.message;
     record.stackTrace = typeof error.stack === 'string' ? error.stack.split('\n') : [];
   }
@@ -146,7 +166,7 @@ function patchConsole() {
   };
   const minimum = levels[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? levels.TRACE;
   const log = jsonLogs
-    ? (level, message, ...params) => process.stdout.write(jsonRecord(level.name, message, params) + '\n')
+    ? (level, message, ...params) => process.stdout.write(jsonRecord(level.name, message, ...params).replace(/\n/g, '\r') + '\n')
     : (level, message, ...params) => {
         const line = `${new Date().toISOString()}\t${currentRequestId}\t${level.name}\t${util.format(message, ...params)}`;
         process.stdout.write(line.replace(/\n/g, '\r') + '\n');
@@ -163,7 +183,7 @@ function patchConsole() {
 }
 
 function logError(message, err) {
-  if (jsonLogs) console.error(message, intoError(err));
+  if (jsonLogs) console.error(intoError(err)); // LogPatch.js's jsonErrorLogger: the error alone
   else console.error(message, toFormatted(intoError(err)));
 }
 

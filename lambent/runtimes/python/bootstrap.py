@@ -259,20 +259,17 @@ def _json_dumps(obj):
 
 
 def _json_timestamp(created):
-    return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)), int(created % 1 * 1000))
+    """awslambdaric's JSON ``timestamp``: UTC to the second (its ``_DATETIME_FORMAT``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
 
 
 def _log_error(error):
     """Write an error result the way awslambdaric's StandardLogSink does (text log format), or
-    as one JSON object at level ERROR (JSON log format)."""
+    as one JSON object at level ERROR (JSON log format): awslambdaric's ``{"timestamp", "level":
+    "ERROR", **error_result}`` (errorMessage, errorType, requestId, stackTrace at the top level)."""
     if _json_logs():
-        record = {"timestamp": _json_timestamp(time.time()), "level": "ERROR", "message": {
-            "errorMessage": error["errorMessage"], "errorType": error["errorType"],
-            "stackTrace": error.get("stackTrace") or [],
-        }}
-        if _request_id:
-            record["requestId"] = _request_id
-        _write_log(_json_dumps(record) + "\n")
+        record = {"timestamp": _json_timestamp(time.time()), "level": "ERROR", **error}
+        _write_log(_make_encoder().encode(record) + "\n")
         return
     description = "[ERROR]"
     if error["errorType"]:
@@ -326,40 +323,50 @@ def _configure_logging(logging):
     root.addHandler(handler)
 
 
-#: LogRecord attributes that are not a caller's ``extra``.
+#: LogRecord attributes that are not a caller's ``extra`` (awslambdaric's ``_RESERVED_FIELDS``).
 _RECORD_ATTRIBUTES = frozenset((
-    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname", "levelno",
-    "lineno", "module", "msecs", "message", "msg", "name", "pathname", "process", "processName",
-    "relativeCreated", "stack_info", "taskName", "thread", "threadName", "aws_request_id",
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info", "exc_text",
+    "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread", "threadName",
+    "processName", "process", "aws_request_id", "tenant_id", "_frame_type",
 ))
 
 
 def _json_formatter(logging):
-    """One JSON object per record: timestamp, level, message (a dict message stays an object),
-    logger, requestId, the caller's ``extra`` keys, and the exception's type, message and stack."""
+    """awslambdaric's JsonFormatter: one JSON object per record with timestamp, level (a custom
+    level is reported as the standard one below it), message (a dict message stays an object),
+    logger (``root`` for the root logger), requestId (empty during init), and when an exception
+    is logged its stackTrace, errorType, errorMessage and location; then the caller's ``extra``
+    keys. Keys whose value is None are left out."""
 
     class JsonFormatter(logging.Formatter):
         def format(self, record):
-            message = record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()
+            record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+            record.levelname = logging.getLevelName(record.levelno)
+            exc_info = record.exc_info
+            stack = error_type = error_message = location = None
+            if exc_info and exc_info[0] is not None:
+                import traceback  # noqa: PLC0415 - the error path only
+
+                stack = traceback.format_tb(exc_info[2])
+                error_type = exc_info[0].__name__
+                error_message = str(exc_info[1])
+                location = "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
             out = {
                 "timestamp": _json_timestamp(record.created),
                 "level": record.levelname,
-                "message": message,
+                "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
                 "logger": record.name,
+                "stackTrace": stack,
+                "errorType": error_type,
+                "errorMessage": error_message,
+                "requestId": getattr(record, "aws_request_id", None),
+                "location": location,
             }
-            if _request_id:
-                out["requestId"] = _request_id
-            for key, value in record.__dict__.items():
-                if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                    out[key] = value
-            if record.exc_info and record.exc_info[0] is not None:
-                import traceback  # noqa: PLC0415 - the error path only
-
-                out["errorType"] = record.exc_info[0].__name__
-                out["errorMessage"] = str(record.exc_info[1])
-                out["stackTrace"] = traceback.format_tb(record.exc_info[2])
-            out["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
-            return _json_dumps(out) + "\n"
+            out.update(
+                (key, value) for key, value in record.__dict__.items()
+                if key not in _RECORD_ATTRIBUTES and key not in out
+            )
+            return _json_dumps({k: v for k, v in out.items() if v is not None}) + "\n"
 
     return JsonFormatter
 

@@ -47,9 +47,21 @@ def test_since_and_filter(data: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_a_missing_data_dir_is_reported_and_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere"
-    assert main(["logs", "fn", "--data-dir", str(missing)]) == 1
-    assert "no lambent data directory at" in capsys.readouterr().err
+    assert main(["logs", "fn", "--data-dir", str(missing)]) == 2
+    err = capsys.readouterr().err
+    # one line naming the path and how to point at another one
+    assert err.count("\n") == 1 and f"no lambent data directory at {missing}" in err
+    assert "--data-dir" in err and "LAMBENT_DATA_DIR" in err
     assert not missing.exists()
+
+
+def test_the_default_data_dir_is_not_created_either(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LAMBENT_DATA_DIR", raising=False)
+    assert main(["logs", "fn"]) == 2
+    assert f"no lambent data directory at {tmp_path / '.lambent'}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unknown_function_has_no_streams_and_nothing_is_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,7 @@ class Env:
     cfg: FunctionConfig
     pool: Pool
     code_held: bool = True
+    failed_outcome: InvokeOutcome | None = None
 
     async def start(self, request_id: str) -> bytes | None:
         self.pool.started += 1

@@ -52,6 +52,7 @@ class FakeEnv:
     cfg: FunctionConfig
     pool: FakePool
     code_held: bool = True
+    failed_outcome: InvokeOutcome | None = None
 
     async def start(self, request_id: str) -> bytes | None:
         self.pool.started.append(self.cfg.revision_id)

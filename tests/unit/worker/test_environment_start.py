@@ -55,6 +55,9 @@ class StandInSandbox:
     def set_cpu_millicores(self, millicores: int) -> None:
         pass
 
+    def memory_peak_bytes(self) -> int:
+        return 37 * 1024 * 1024 - 5  # 37 MB, rounded up
+
     async def destroy(self) -> None:
         if self.destroyed:
             return
@@ -203,6 +206,15 @@ async def test_an_init_error_is_still_the_functions(pool: WorkerPool, sandboxes:
     assert payload is not None and b"Runtime.ExitError" in payload
     assert env.state is EnvState.DEAD
     assert isinstance(StartFailed(payload).payload, bytes)
+    # And the invocation's outcome carries the tail Lambda shows: INIT_REPORT, START, END, REPORT
+    out = env.failed_outcome
+    assert out is not None and out.payload == payload and out.function_error == "Unhandled"
+    lines = out.log_tail.decode().splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["INIT_REPORT", "START", "END", "REPORT"]
+    assert lines[0].endswith("\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
+    assert lines[1] == "START RequestId: req-5 Version: $LATEST"
+    assert "\tMax Memory Used: 37 MB\t" in lines[3] and lines[3].endswith("Status: error\tError Type: Runtime.ExitError\t")
+    assert out.init_duration_ms is not None and out.max_memory_mb == 37
 
 
 class BrokenEndpoint:

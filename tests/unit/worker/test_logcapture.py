@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from lambent.observability import logs as logs_mod
 from lambent.observability.logs import LogStore
 from lambent.worker.logcapture import TAIL_BYTES, LogCapture
+from lambent.worker.platform_lines import PlatformLines
 
 
 def _pipe() -> tuple[int, int]:
@@ -49,6 +51,28 @@ async def test_flood_is_capped_and_the_cap_is_logged(tmp_path: Path) -> None:
     assert "z" * 10 in msgs
     assert not any(m.startswith("y") for m in msgs)
     assert msgs[-1].startswith("[lambent] log output truncated: 201 bytes")
+    cap.close()
+    cap.writer.close()
+    os.close(r)
+    os.close(w)
+
+
+async def test_in_json_the_cap_is_a_logs_dropped_record_once_per_invocation(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 100, PlatformLines("JSON", "WARN"))
+    cap.begin(want_tail=True)
+    cap.system(None)  # a record SystemLogLevel filtered out: nothing written
+    os.write(w, b"x" * 50 + b"\n" + b"y" * 200 + b"\n" + b"w" * 80 + b"\n")
+    cap.end()
+    cap.end()  # a second drain (the timeout path) does not repeat the notice
+    cap.writer.flush()
+    msgs = [e.message for e in store.events("g")]
+    assert msgs[0] == "x" * 50 and len(msgs) == 2
+    record = json.loads(msgs[1])
+    assert record["type"] == "platform.logsDropped"
+    assert (record["record"]["droppedBytes"], record["record"]["droppedRecords"]) == (282, 2)
+    assert cap.tail().decode().splitlines() == msgs
     cap.close()
     cap.writer.close()
     os.close(r)
