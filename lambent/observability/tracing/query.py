@@ -21,6 +21,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 __all__ = ["FilterError", "Summary", "TraceView", "compile_filter", "assemble", "summarise"]
@@ -119,7 +120,7 @@ class Summary:
     def shape(self) -> dict[str, Any]:
         """The model's TraceSummary."""
         out: dict[str, Any] = {
-            "Id": self.trace_id, "StartTime": self.start, "Duration": round(self.duration, 3),
+            "Id": self.trace_id, "StartTime": datetime.fromtimestamp(self.start, timezone.utc), "Duration": round(self.duration, 3),
             "ResponseTime": round(self.response_time, 3), "HasFault": self.has_fault, "HasError": self.has_error,
             "HasThrottle": self.has_throttle, "IsPartial": self.is_partial,
             "ServiceIds": [{"Name": n, "Names": [n], "Type": t} for n, t in self.services],
