@@ -356,3 +356,21 @@ def test_otlp_export_to_a_loopback_receiver(fresh_server: Any) -> None:
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_an_event_runs_in_the_trace_it_was_accepted_with(server: Server, lam: Any) -> None:
+    xray = server.client("xray")
+    name = create_function(lam, {"app.py": ECHO}, TracingConfig={"Mode": "Active"})
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    client = server.client()
+    _with_trace_header(client, f"Root={root};Sampled=1")
+    resp = client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    assert resp["StatusCode"] == 202 and _fields(_returned(resp))["Root"] == root
+    segments = _wait_trace(xray, root, 2, timeout_s=30)
+    service = next(s for s in segments if s.get("origin") == "AWS::Lambda")
+    assert service["aws"]["request_id"] == resp["ResponseMetadata"]["RequestId"]
+    names = [s["name"] for s in service["subsegments"]]
+    assert names == ["Dwell Time", "Attempt #1"]
+    # an event accepted without a header gets a trace at once, and the 202 names it
+    plain = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    assert _fields(_returned(plain))["Root"].startswith("1-")
