@@ -9,7 +9,6 @@ cold start means (:class:`_Attempt`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import random
@@ -127,7 +126,7 @@ class InvokeService:
         tracer, trace = self.tracer, None
         if tracer is not None:
             trace = tracer.begin(cfg.tracing_mode, req.trace_id, cfg.name, req.queued_at)
-            req = dataclasses.replace(req, trace_id=trace.header)
+            req = req.with_trace(trace.header)
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
         # keeps or destroys the environment, whichever way the block ends.

@@ -200,3 +200,15 @@ def test_filter_subset() -> None:
     for bad in ("annotation.x = 1", "error OR fault", "duration > abc", "x" * 3000):
         with pytest.raises(FilterError):
             compile_filter(bad)
+
+
+def test_invoke_request_with_trace_copies_every_field() -> None:
+    import dataclasses
+
+    from lambent.worker.environment import InvokeRequest
+
+    req = InvokeRequest("r", b"{}", ARN, True, "ctx", "cog", None, 12.5)
+    traced = req.with_trace("Root=x")
+    assert traced == dataclasses.replace(req, trace_id="Root=x") and req.trace_id is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        traced.trace_id = "y"  # type: ignore[misc]
