@@ -188,17 +188,62 @@ def test_active_function_error_is_marked(server: Server, lam: Any) -> None:
     assert fn["error"] is True and any(s["name"] == "Invocation" and s.get("error") for s in fn["subsegments"])
 
 
-def _xray_sdk_files() -> dict[str, str | bytes]:
+def _xray_sdk_files(*extra: Any) -> dict[str, str | bytes]:
+    """The X-Ray SDK (and ``extra`` packages or modules) from this environment's site-packages, as
+    a function's zip would carry them (nothing is downloaded at run time)."""
     import aws_xray_sdk
     import wrapt
 
     files: dict[str, str | bytes] = {}
-    for package in (aws_xray_sdk, wrapt):
-        base = Path(package.__file__).parent
+    for package in (aws_xray_sdk, wrapt, *extra):
+        origin = Path(package.__file__)
+        if origin.name != "__init__.py":  # a single-file module
+            files[origin.name] = origin.read_bytes()
+            continue
+        base = origin.parent
         for path in base.rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 files[f"{base.name}/{path.relative_to(base)}"] = path.read_bytes()
     return files
+
+
+POWERTOOLS_FUNCTION = """from aws_lambda_powertools import Tracer
+
+tracer = Tracer(service="orders")
+
+@tracer.capture_method
+def work():
+    tracer.put_annotation("order", "o-1")
+    return 7
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return {"n": work()}
+"""
+
+
+def test_powertools_tracer_works_unmodified(server: Server, lam: Any) -> None:
+    import aws_lambda_powertools
+    import jmespath
+    import typing_extensions
+
+    xray = server.client("xray")
+    files = _xray_sdk_files(aws_lambda_powertools, jmespath, typing_extensions)
+    name = create_function(lam, {**files, "app.py": POWERTOOLS_FUNCTION}, TracingConfig={"Mode": "Active"},
+                           Timeout=60, MemorySize=512)
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    client = server.client()
+    _with_trace_header(client, f"Root={root};Sampled=1")
+    resp, body = invoke_json(client, name)
+    assert "FunctionError" not in resp and body == {"n": 7}, body
+    segments = _wait_trace(xray, root, 2)
+    fn = next(s for s in segments if s.get("origin") == "AWS::Lambda::Function")
+    names = {e.get("name") for e in _walk(fn)}
+    assert {"## handler", "## app.work"} <= names, names
+    handler = next(e for e in _walk(fn) if e.get("name") == "## handler")
+    work = next(e for e in _walk(fn) if e.get("name") == "## app.work")
+    assert handler["annotations"]["ColdStart"] is True and handler["annotations"]["Service"] == "orders"
+    assert work["annotations"]["order"] == "o-1" and work["metadata"]["orders"]["app.work response"] == 7
 
 
 def test_the_xray_sdk_sends_a_subsegment_through_the_daemon(server: Server, lam: Any) -> None:
