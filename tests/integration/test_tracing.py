@@ -419,3 +419,13 @@ def test_an_event_runs_in_the_trace_it_was_accepted_with(server: Server, lam: An
     # an event accepted without a header gets a trace at once, and the 202 names it
     plain = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
     assert _fields(_returned(plain))["Root"].startswith("1-")
+
+
+def test_tracing_off_keeps_headers_and_gives_no_daemon(fresh_server: Any) -> None:
+    srv = fresh_server(LAMBENT_TRACING_ENABLED="0")
+    lam = srv.client()
+    name = create_function(lam, {"app.py": ECHO}, TracingConfig={"Mode": "Active"})
+    resp, body = invoke_json(lam, name)
+    assert body["daemon"] is None and _fields(body["trace"])["Sampled"] == "1" and _returned(resp) == body["trace"]
+    time.sleep(1.5)  # longer than the store's commit interval
+    assert srv.client("xray").batch_get_traces(TraceIds=[_fields(body["trace"])["Root"]])["Traces"] == []

@@ -50,7 +50,8 @@ class OtlpExporter:
             attrs["cloud.region"] = region
         self._provider = TracerProvider(resource=Resource.create(attrs), sampler=ALWAYS_ON)
         self._processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s),
-                                             max_queue_size=max_queued, schedule_delay_millis=500,
+                                             max_queue_size=max_queued, max_export_batch_size=min(512, max_queued),
+                                             schedule_delay_millis=500,
                                              export_timeout_millis=int(timeout_s * 1000))
         self._provider.add_span_processor(self._processor)
         self._tracer = self._provider.get_tracer("lambent")
