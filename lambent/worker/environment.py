@@ -374,7 +374,11 @@ class ExecutionEnvironment(StateMachine):
         """Sandbox.start's hook, while the sandbox's init is blocked (its code not yet run, so
         nothing in it can take the daemon's port first): the X-Ray daemon's socket, the network."""
         if self.xray is not None:
-            self._xray_sock = await udp_in_netns(pid, port=XRAY_DAEMON_PORT)
+            sock = await udp_in_netns(pid, port=XRAY_DAEMON_PORT)
+            if self._destroyed:  # destroyed meanwhile (shutdown): its destroy found nothing to close
+                sock.close()
+            else:
+                self._xray_sock = sock
         if self.network is not None:
             await self._attach(pid)
 
