@@ -429,3 +429,36 @@ def test_tracing_off_keeps_headers_and_gives_no_daemon(fresh_server: Any) -> Non
     assert body["daemon"] is None and _fields(body["trace"])["Sampled"] == "1" and _returned(resp) == body["trace"]
     time.sleep(1.5)  # longer than the store's commit interval
     assert srv.client("xray").batch_get_traces(TraceIds=[_fields(body["trace"])["Root"]])["Traces"] == []
+
+
+def test_trace_summaries_page_with_next_token(server: Server) -> None:
+    xray = server.client("xray")
+    now = time.time()
+    service = f"pages-{os.urandom(4).hex()}"
+    roots = {f"1-{int(now):08x}-{os.urandom(12).hex()}" for _ in range(150)}
+    docs = [json.dumps({"id": os.urandom(8).hex(), "trace_id": r, "name": service, "start_time": now - 1, "end_time": now})
+            for r in roots]
+    assert xray.put_trace_segments(TraceSegmentDocuments=docs)["UnprocessedTraceSegments"] == []
+    start = datetime.fromtimestamp(now - 60, timezone.utc)
+    end = datetime.fromtimestamp(now + 60, timezone.utc)
+    deadline = time.monotonic() + 15
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen, token, pages = [], None, 0
+        while True:
+            kwargs: dict[str, Any] = {"NextToken": token} if token else {}
+            page = xray.get_trace_summaries(StartTime=start, EndTime=end, FilterExpression=f'service("{service}")',
+                                            **kwargs)
+            seen += [s["Id"] for s in page["TraceSummaries"]]
+            pages += 1
+            token = page.get("NextToken")
+            if not token or pages > 20:
+                break
+        if len(seen) >= 150:
+            break
+        time.sleep(0.3)
+    assert sorted(seen) == sorted(roots) and pages >= 2  # every trace once, over more than one page
+    paginator = xray.get_paginator("get_trace_summaries")
+    ids = [s["Id"] for p in paginator.paginate(StartTime=start, EndTime=end, FilterExpression=f'service("{service}")')
+           for s in p["TraceSummaries"]]
+    assert sorted(ids) == sorted(roots)
