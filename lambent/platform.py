@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Protocol
 
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
@@ -44,6 +45,7 @@ from lambent.observability.metrics.cloudwatch import CloudWatch
 from lambent.observability.metrics.lambda_metrics import LambdaMetrics
 from lambent.observability.metrics.service import MetricsService
 from lambent.observability.quota import LogQuota
+from lambent.observability.tracing import DaemonServer, FinishedInvocation, Sampler, Stored, Tracer
 from lambent.sandbox import CgroupManager, SandboxError, SandboxOptions, UidAllocator, UidRange, kill_leftover_sandboxes
 from lambent.sandbox.uids import close_private
 from lambent.sandbox.orphans import kill_helpers_in
@@ -59,6 +61,7 @@ from lambent.store.deployments import DeploymentStore
 from lambent.store.metrics import MetricsStore
 from lambent.store.vpc import VpcStore
 from lambent.store.usage import UsageStore
+from lambent.store.traces import SegmentRow, TraceStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 from lambent.store.errors import StoreUnavailable
 from lambent.worker.credentials import CredentialCache, credentials_via, known_to
@@ -140,6 +143,16 @@ class Platform:
                                       commit_interval_s=b.commit_interval_s, retention_days=b.retention_days)
         self.usage = UsageRecorder(self.usage_store)
         self.prices = PriceTable.from_file(Path(b.prices_file)) if b.prices_file else DEFAULT_PRICES
+        # X-Ray: segments of Active functions and of every sandbox's daemon (traces.db, opened by
+        # start()); a trace header for every invocation; OTLP export when a collector is configured.
+        t = settings.tracing
+        self.trace_store = TraceStore(data / "traces.db", self.disk, max_queued=t.max_queued,
+                                      commit_interval_s=t.commit_interval_s, retention_days=t.retention_days,
+                                      max_segments=t.max_segments)
+        self.otlp: OtlpExporterLike | None = None
+        self.xray_daemons: DaemonServer | None = None
+        self.tracer = Tracer(self.record_segment if t.enabled else None, account=settings.account_id,
+                             sampler=Sampler(t.sampling_reservoir_per_s, t.sampling_rate))
         self.ready = asyncio.Event()
 
     @property
@@ -161,6 +174,7 @@ class Platform:
         try:
             self.metrics_store.open()
             self.usage_store.open()
+            self.trace_store.open()
         except StoreUnavailable as exc:
             raise StartupError(exc.message) from exc
         # Accounts, users, roles, keys and sessions (<data>/iam.db, secrets sealed with iam.key):
@@ -228,6 +242,18 @@ class Platform:
         self.pool.credentials_with(self.role_credentials if self._issue_credentials else None)
         self.limiter = ConcurrencyLimiter(limits.account_concurrency, self.functions.total_reserved)
         self.invoker = InvokeService(self.functions, self.pool, self.limiter)
+        self.invoker.tracer = self.tracer
+        t = settings.tracing
+        if t.enabled:
+            self.xray_daemons = DaemonServer(self.record_segment, settings.account_id, rate_per_s=t.daemon_rate_per_s,
+                                             burst=t.daemon_burst)
+            self.pool.xray_with(self.xray_daemons)
+        if t.otlp_endpoint:
+            from lambent.observability.tracing.otlp import OtlpExporter  # the OpenTelemetry SDK only when used
+
+            self.otlp = OtlpExporter(t.otlp_endpoint, max_queued=t.otlp_max_queued, timeout_s=t.otlp_timeout_s,
+                                     region=settings.region)
+            self.tracer.exporter = self.otlp
         try:
             self.async_store.open()
         except StoreUnavailable as exc:
@@ -261,6 +287,11 @@ class Platform:
         self.schedule_engine = ScheduleEngine(self.schedules, enqueuer=self.async_invoker, settings=settings.schedules,
                                               dead_letters=SqsDeadLetters(settings.aws, settings.region),
                                               invoke_check=self.service_calls.checker(SCHEDULER_SERVICE))
+
+    def record_segment(self, account: str, seg: Stored) -> bool:
+        """Queue one validated segment of ``account`` for traces.db (False: dropped, counted)."""
+        return self.trace_store.offer(SegmentRow(account, seg.trace_id, seg.segment_id, seg.parent_id, seg.is_subsegment,
+                                                 seg.start, seg.end, seg.fault, seg.error, seg.throttle, seg.document))
 
     def _observe_metrics(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         self.lambda_metrics.observe(cfg, outcome, qualifier)
@@ -366,6 +397,9 @@ class Platform:
         await self.cloudwatch_metrics.stop()
         await self.log_retention.stop()
         await asyncio.to_thread(self.usage_store.close)
+        if self.otlp is not None:
+            await asyncio.to_thread(self.otlp.close)
+        await asyncio.to_thread(self.trace_store.close)
         # Every sandbox is destroyed by now; anything still mounting our directories was a start
         # aborted before bwrap could report its init.
         left = await asyncio.to_thread(kill_leftover_sandboxes, f"{self.sandbox_dir}/")
@@ -399,6 +433,18 @@ class Platform:
                 close_private(str(self.code.ensure_unpacked(sha)))
             except Exception:  # noqa: BLE001 - that function's environments will fail to start
                 log.exception("cannot unpack code %s", sha)
+
+
+class OtlpExporterLike(Protocol):
+    """lambent.observability.tracing.otlp.OtlpExporter (imported only when configured)."""
+
+    dropped: int
+
+    def offer(self, inv: FinishedInvocation) -> None: ...
+
+    def flush(self, timeout_s: float = 5.0) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def prepare_sandbox_dir(path: Path) -> Path:

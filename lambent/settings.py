@@ -327,6 +327,39 @@ class BillingSettings:
 
 
 @dataclass(frozen=True)
+class TracingSettings:
+    """X-Ray tracing (lambent/observability/tracing/, traces.db, docs/tracing.md)."""
+
+    #: a UDP X-Ray daemon in every sandbox (127.0.0.1:2000) and segments recorded for Active functions
+    enabled: bool = True
+    #: segments are kept this long (X-Ray keeps traces 30 days)
+    retention_days: int = 30
+    #: segments kept in total; beyond it the oldest go
+    max_segments: int = 1_000_000
+    #: segments waiting for the writer; beyond it they are dropped (counted)
+    max_queued: int = 50_000
+    commit_interval_s: float = 0.5
+    #: datagrams one environment's daemon takes per second (and in a burst); the rest are dropped
+    daemon_rate_per_s: float = 200.0
+    daemon_burst: int = 400
+    #: X-Ray's default sampling rule for Active functions: a reservoir per second, then a rate
+    sampling_reservoir_per_s: int = 1
+    sampling_rate: float = 0.05
+    #: an OTLP/HTTP collector's traces URL (e.g. http://127.0.0.1:4318/v1/traces); "" = no export
+    otlp_endpoint: str = ""
+    #: invocations waiting for the exporter; beyond it they are dropped (counted)
+    otlp_max_queued: int = 2048
+    otlp_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (self.retention_days >= 1 and self.max_segments >= 1 and self.max_queued >= 1
+                and 0 < self.commit_interval_s <= 30 and self.daemon_rate_per_s > 0 and self.daemon_burst >= 1
+                and self.sampling_reservoir_per_s >= 0 and 0.0 <= self.sampling_rate <= 1.0
+                and self.otlp_max_queued >= 1 and self.otlp_timeout_s > 0):
+            raise ValueError(f"invalid tracing settings: {self}")
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     """The default network of functions (lambent/network/, docs/network.md): a bridge per server,
     a veth and an address per environment, NAT to what the host routes, a deny list, DNS.
@@ -389,6 +422,7 @@ class Settings:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
     def base_url(self) -> str:

@@ -219,6 +219,14 @@ CLOUDWATCH: dict[type[e.LambentError], ErrorShape] = {
     e.LambentError: ErrorShape("InternalServiceError", 500),
 }
 
+#: AWS X-Ray (rest-json): its model's two errors.
+XRAY: Mapping[type[e.LambentError], ErrorShape] = {
+    **_TRANSPORT,
+    e.TooManyRequests: ErrorShape("ThrottledException", 429, "Message"),
+    e.ClientError: ErrorShape("InvalidRequestException", 400, "Message"),
+    e.LambentError: ErrorShape("InternalFailure", 500, "Message"),
+}
+
 #: service name (botocore's, or ``lambent``) -> its table.
 TABLES: Mapping[str, Mapping[type[e.LambentError], ErrorShape]] = {
     "lambda": LAMBDA,
@@ -229,6 +237,7 @@ TABLES: Mapping[str, Mapping[type[e.LambentError], ErrorShape]] = {
     "sts": STS,
     "ec2": EC2,
     "cloudwatch": CLOUDWATCH,
+    "xray": XRAY,
 }
 
 

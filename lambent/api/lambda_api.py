@@ -23,6 +23,7 @@ from lambent.api import shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.dispatch import Call
 from lambent.api.protocols.model import service_model
+from lambent.api.protocols.rest_json import EXTRA_HEADERS
 from lambent.api.pagination import paginate
 from lambent.api.services import LAMBDA
 from lambent.control.functions import CreateFunctionInput
@@ -46,6 +47,7 @@ from lambent.errors import (
     RequestTooLarge,
 )
 from lambent.iam.sts import service_may_assume
+from lambent.observability.tracing.header import accepted_trace_header
 from lambent.platform import Platform
 from lambent.worker.environment import InvokeRequest
 
@@ -391,8 +393,9 @@ async def invoke(call: Call) -> Output:
     if invocation_type == "Event":
         if len(payload) > limits.async_payload_max_bytes:
             raise RequestTooLarge(f"Request must be smaller than {limits.async_payload_max_bytes} bytes for the InvokeFunction operation")
-        await p.async_invoker.enqueue(name, qualifier, payload, request_id=call.request_id)
-        return {"StatusCode": 202}
+        trace = accepted_trace_header(call.headers.get("x-amzn-trace-id"), call.request_id)
+        await p.async_invoker.enqueue(name, qualifier, payload, request_id=call.request_id, trace_id=trace)
+        return {"StatusCode": 202, EXTRA_HEADERS: {"X-Amzn-Trace-Id": trace}}
     log_type = params.get("LogType") or "None"
     result = await p.invoker.invoke(
         name, qualifier,
@@ -407,6 +410,8 @@ async def invoke(call: Call) -> Output:
         out["FunctionError"] = result.outcome.function_error
     if log_type == "Tail":
         out["LogResult"] = base64.b64encode(result.outcome.log_tail).decode()
+    if result.trace_header:
+        out[EXTRA_HEADERS] = {"X-Amzn-Trace-Id": result.trace_header}
     return out
 
 

@@ -24,6 +24,8 @@ IAM = Operations("iam")
 STS = Operations("sts")
 #: CloudWatch Logs (json 1.1, X-Amz-Target): lambent/api/logs_api.py.
 LOGS = Operations("logs")
+#: AWS X-Ray (rest-json; SigV4 scope and model both ``xray``): lambent/api/xray_api.py.
+XRAY = Operations("xray")
 
 #: The modules whose ``register`` decorators fill the registries above.
 _API_MODULES = (
@@ -39,6 +41,7 @@ _API_MODULES = (
     "lambent.api.cloudwatch_api",
     "lambent.api.ec2_api",
     "lambent.api.logs_api",
+    "lambent.api.xray_api",
 )
 
 
@@ -59,7 +62,7 @@ def table() -> dict[str, Service]:
     from lambent.api.cloudwatch_api import CLOUDWATCH, SIGV4_SERVICE
     from lambent.api.ec2_api import EC2
 
-    served = {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT, IAM, STS, EC2, LOGS)}
+    served = {ops.service: Service(ops.service, ops, _protocol(ops)) for ops in (LAMBDA, SCHEDULER, LAMBENT, IAM, STS, EC2, LOGS, XRAY)}
     # Routed by the credential scope's service name, which is not always the model's:
     # CloudWatch's model is ``cloudwatch``, its signing name ``monitoring``.
     served[SIGV4_SERVICE] = Service(SIGV4_SERVICE, CLOUDWATCH, _protocol(CLOUDWATCH))

@@ -374,11 +374,11 @@ def _lambent() -> list[Action]:
 
 def _build() -> dict[tuple[str, str], Action]:
     # Services with their own action modules (imported here: they build on this module's types).
-    from lambent.iam import actions_cloudwatch, actions_ec2, actions_logs
+    from lambent.iam import actions_cloudwatch, actions_ec2, actions_logs, actions_xray
 
     table: dict[tuple[str, str], Action] = {}
     for entry in (*_lambda(), *_scheduler(), *_iam_actions(), *_sts(), *_lambent(), *actions_cloudwatch.actions(),
-                  *actions_ec2.actions(), *actions_logs.actions()):
+                  *actions_ec2.actions(), *actions_logs.actions(), *actions_xray.actions()):
         key = (entry.service, entry.operation)
         if key in table:
             raise ValueError(f"{entry.service} operation {entry.operation} has two IAM actions")

@@ -48,6 +48,16 @@ _STARVED_POLL_S = 0.05
 #: memory never frees up (synchronous load, a function larger than the budget) it is throttled,
 #: backs off and ages out as on AWS instead of waiting without end.
 _STARVED_MAX_WAIT_S = 5.0
+#: Trace headers of queued events kept in memory.
+_MAX_TRACES = 100_000
+
+
+def event_trace_header(request_id: str, enqueued_at: float) -> str:
+    """The trace an event runs in when it came without one (or the process restarted since): a
+    pure function of the event, so every attempt and every restart agree."""
+    digits = "".join(c for c in request_id.lower() if c in "0123456789abcdef")
+    digits = (digits + "0" * 24)[:24]
+    return f"Root=1-{int(enqueued_at) & 0xFFFFFFFF:08x}-{digits}"
 
 
 class AsyncInvoker:
@@ -90,15 +100,22 @@ class AsyncInvoker:
         self._delivery_failures: dict[int, int] = {}
         #: Every capacity question the dispatcher asks goes through this one view.
         self._capacity = _LiveCapacity(self)
+        #: The trace header each event was accepted with (bounded: beyond it, derived ones).
+        self._traces: dict[int, str] = {}
 
     # -- front ------------------------------------------------------------------------------------
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
-        """Durably queue one event and return its request id (the function must exist)."""
+    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None,
+                      trace_id: str | None = None) -> str:
+        """Durably queue one event and return its request id (the function must exist).
+        ``trace_id``: the X-Ray trace header it was accepted with; its attempts run in that trace
+        (kept in memory: after a restart an event's trace is derived from its request id)."""
         self.functions.resolve(function_name, qualifier, invoking=True)
         rid = request_id or str(uuid.uuid4())
         now = time.time()
         body = payload or b"{}"
         event_id = await self.store.add(NewEvent(rid, function_name, qualifier, body, now))
+        if trace_id is not None and len(self._traces) < _MAX_TRACES:
+            self._traces[event_id] = trace_id
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
             self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
             self._events_bytes += len(body)
@@ -245,12 +262,15 @@ class AsyncInvoker:
             result = await self.invoker.invoke(
                 event.function, event.qualifier,
                 InvokeRequest(request_id=event.request_id, payload=event.payload,
-                              invoked_arn=self.functions.arn(event.function, event.qualifier)),
+                              invoked_arn=self.functions.arn(event.function, event.qualifier),
+                              trace_id=self._traces.get(event.id) or event_trace_header(event.request_id, event.enqueued_at),
+                              queued_at=event.enqueued_at),
             )
         except ResourceNotFound:
             log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
                         event.function, event.qualifier)
             self.store.delete_soon(event.id)
+            self._traces.pop(event.id, None)
             return
         except TooManyRequests:
             outcome = Outcome.THROTTLED
@@ -328,6 +348,7 @@ class AsyncInvoker:
     async def _finish(self, event: QueuedEvent) -> None:
         self.store.delete_soon(event.id)
         self._last_response.pop(event.id, None)
+        self._traces.pop(event.id, None)
 
 
 class _LiveCapacity:

@@ -9,10 +9,12 @@ cold start means (:class:`_Attempt`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from lambent import arns
 from lambent.control.functions import FunctionService
@@ -39,6 +41,24 @@ OutcomeObserver = Callable[[FunctionConfig, InvokeOutcome, str, "str | None"], N
 class SyncResult:
     config: FunctionConfig
     outcome: InvokeOutcome
+    #: the X-Ray trace header the invocation ran with (what Invoke returns as X-Amzn-Trace-Id)
+    trace_header: str | None = None
+
+
+class TraceContextLike(Protocol):
+    @property
+    def header(self) -> str: ...
+
+
+class InvocationTracer(Protocol):
+    """Per-invocation tracing (``lambent.observability.tracing.Tracer``): ``begin`` before the
+    environment is taken, ``finish`` once the outcome is known. Hot path: both must be cheap."""
+
+    def begin(self, mode: str, incoming: str | None, function: str, queued_at: float | None = None) -> Any: ...
+
+    def finish(self, ctx: Any, *, function: str, version: str, arn: str, request_id: str, memory_mb: int,
+               duration_ms: float, init_ms: float | None, function_error: str | None,
+               error_type: str | None = None) -> None: ...
 
 
 class InvokeService:
@@ -52,6 +72,8 @@ class InvokeService:
         pool.hold_code_with(functions.code)
         self.in_flight = 0
         self.observers: list[OutcomeObserver] = []
+        #: X-Ray tracing of every invocation (None: the incoming header, if any, passes unchanged)
+        self.tracer: InvocationTracer | None = None
         #: Set by drain() while it waits; resolved by the invocation that leaves none in flight
         #: (an Event cleared and set by every invocation would cost the warm path two calls).
         self._drained: asyncio.Future[None] | None = None
@@ -101,6 +123,10 @@ class InvokeService:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random(), invoking=True)
         self.check_invocable(cfg)
+        tracer, trace = self.tracer, None
+        if tracer is not None:
+            trace = tracer.begin(cfg.tracing_mode, req.trace_id, cfg.name, req.queued_at)
+            req = req.with_trace(trace.header)
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
         # keeps or destroys the environment, whichever way the block ends.
@@ -113,14 +139,18 @@ class InvokeService:
                 except StartFailed as failed:
                     outcome = failed.outcome or InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
                     self._observe(cfg, outcome, req.request_id, qualifier)
-                    return SyncResult(cfg, outcome)
+                    if trace is not None:
+                        self._trace(trace, cfg, req, outcome)
+                    return SyncResult(cfg, outcome, req.trace_id)
                 except ServiceError as exc:
                     # The worker translated a sandbox or Runtime API failure; its cause is logged
                     # here, once, with what only this layer knows (the ARN invoked).
                     self._log_service_failure(name, qualifier, req.request_id, exc)
                     raise
                 self._observe(cfg, outcome, req.request_id, qualifier)
-                return SyncResult(cfg, outcome)
+                if trace is not None:
+                    self._trace(trace, cfg, req, outcome)
+                return SyncResult(cfg, outcome, req.trace_id)
             finally:
                 self.in_flight -= 1
                 if self.in_flight == 0 and self._drained is not None:
@@ -153,6 +183,13 @@ class InvokeService:
             f"; hint: {ctx['hint']}" if ctx.get("hint") else "",
         )
 
+    def _trace(self, trace: Any, cfg: FunctionConfig, req: InvokeRequest, outcome: InvokeOutcome) -> None:
+        assert self.tracer is not None  # noqa: S101 - only called with a trace it began
+        error_type = _error_type(outcome.payload) if outcome.function_error else None
+        self.tracer.finish(trace, function=cfg.name, version=cfg.version, arn=req.invoked_arn, request_id=req.request_id,
+                           memory_mb=cfg.memory_mb, duration_ms=outcome.duration_ms, init_ms=outcome.init_duration_ms,
+                           function_error=outcome.function_error, error_type=error_type)
+
     def _observe(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         for observer in self.observers:
             observer(cfg, outcome, request_id, qualifier)
@@ -175,6 +212,16 @@ class InvokeService:
             return True
         except asyncio.TimeoutError:
             return False
+
+
+def _error_type(payload: bytes) -> str | None:
+    """errorType of a function error's payload (at most its first 4 KB are looked at)."""
+    try:
+        doc = json.loads(payload[:4096])
+    except (ValueError, RecursionError):
+        return None
+    value = doc.get("errorType") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
 
 
 class _ChangedDuringStart(Exception):

@@ -5,6 +5,7 @@ The public API is assembled here and pinned by tests/unit/sandbox/test_sandbox_p
 """
 
 from ._cgroup_base import Cgroup
+from ._netns import udp_in_netns
 from ._status import ExitStatus
 from .cgroups import CgroupManager
 from .errors import SandboxError
@@ -28,4 +29,5 @@ __all__ = [
     "UidRange",
     "UidRangeExhausted",
     "kill_leftover_sandboxes",
+    "udp_in_netns",
 ]

@@ -100,3 +100,60 @@ def listen_in_netns(
 
     threading.Thread(target=work, name=f"netns-listen-{pid}", daemon=True).start()
     return result
+
+
+def _create_udp(pid: int, host: str, port: int) -> socket.socket:
+    """Runs in the dedicated thread: a bound UDP socket in ``pid``'s netns."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_IP, _IP_FREEBIND, 1)
+                sock.bind((host, port))
+                sock.setblocking(False)
+            except BaseException:
+                sock.close()
+                raise
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+    return sock
+
+
+def udp_in_netns(pid: int, *, port: int, host: str = "127.0.0.1") -> asyncio.Future[socket.socket]:
+    """Like :func:`listen_in_netns`, for a bound UDP socket (the X-Ray daemon's)."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[socket.socket] = loop.create_future()
+
+    def deliver(sock: socket.socket | None, error: BaseException | None) -> None:
+        if result.done():
+            if sock is not None:
+                sock.close()
+            return
+        if sock is not None:
+            result.set_result(sock)
+        else:
+            result.set_exception(SandboxError(f"cannot bind udp {host}:{port} in the sandbox network: {error}"))
+
+    def work() -> None:
+        sock: socket.socket | None = None
+        error: BaseException | None = None
+        try:
+            sock = _create_udp(pid, host, port)
+        except BaseException as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(deliver, sock, error)
+        except RuntimeError:
+            if sock is not None:
+                sock.close()
+
+    threading.Thread(target=work, name=f"netns-udp-{pid}", daemon=True).start()
+    return result

@@ -32,6 +32,7 @@ def build_env(
     log_stream: str,
     credentials: Mapping[str, str] | None = None,
     endpoint_url: str | None = None,
+    xray_daemon: str | None = None,
 ) -> dict[str, str]:
     """The variables of one environment. ``credentials``: the execution role's temporary
     credentials (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``);
@@ -66,4 +67,12 @@ def build_env(
         env.update(credentials)
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
+    if xray_daemon is not None:
+        # As Lambda sets them (configuration-envvars.html#configuration-envvars-runtime): the
+        # daemon's UDP address, and a missing context logged rather than raised.
+        host, _, port = xray_daemon.rpartition(":")
+        # The function may set AWS_XRAY_CONTEXT_MISSING itself (Lambda lets it).
+        env.setdefault("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR")
+        env.update({"AWS_XRAY_DAEMON_ADDRESS": xray_daemon, "_AWS_XRAY_DAEMON_ADDRESS": host,
+                    "_AWS_XRAY_DAEMON_PORT": port})
     return env

@@ -24,7 +24,7 @@ from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.assignment import Assignment, StartGuard
 from lambent.worker.credentials import CredentialsFor
-from lambent.worker.environment import EnvironmentNetwork, EnvState, ExecutionEnvironment, InsideServer
+from lambent.worker.environment import EnvironmentNetwork, EnvState, ExecutionEnvironment, InsideServer, XrayDaemonServer
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,17 @@ class WorkerPool:
         self._inside: InsideServer | None = None
         self._credentials_for: CredentialsFor | None = None
         self._network: EnvironmentNetwork | None = None
+        self._xray: XrayDaemonServer | None = None
 
     def serve_inside_with(self, inside: InsideServer | None) -> None:
         """Give every environment started from now on lambent's API inside its sandbox
         (``lambent.api.inside.InsideApi``) and ``AWS_ENDPOINT_URL`` naming it."""
         self._inside = inside
+
+    def xray_with(self, xray: XrayDaemonServer | None) -> None:
+        """Give every environment started from now on an X-Ray daemon at 127.0.0.1:2000 in its
+        sandbox (``AWS_XRAY_DAEMON_ADDRESS``)."""
+        self._xray = xray
 
     def network_with(self, network: EnvironmentNetwork | None) -> None:
         """Put every environment started from now on on the default network
@@ -170,6 +176,7 @@ class WorkerPool:
             inside=self._inside,
             credentials_for=self._credentials_for,
             network=self._network,
+            xray=self._xray,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1

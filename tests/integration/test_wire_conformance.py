@@ -56,10 +56,11 @@ EC2_OPERATIONS = {
     "DeleteVpc",
 }
 CLOUDWATCH_OPERATIONS = {"PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics"}
+XRAY_OPERATIONS = {"PutTraceSegments", "GetTraceSummaries", "BatchGetTraces"}
 #: service -> the operations the tests below exercise on the wire
 CASES = {"lambda": LAMBDA_OPERATIONS | POLICY_OPERATIONS, "scheduler": SCHEDULER_OPERATIONS,
          "lambent": LAMBENT_OPERATIONS, "iam": IAM_OPERATIONS, "sts": STS_OPERATIONS, "logs": LOGS_OPERATIONS,
-         "ec2": EC2_OPERATIONS, "monitoring": CLOUDWATCH_OPERATIONS}
+         "ec2": EC2_OPERATIONS, "monitoring": CLOUDWATCH_OPERATIONS, "xray": XRAY_OPERATIONS}
 
 
 def test_every_registered_operation_has_a_wire_case() -> None:
@@ -321,6 +322,34 @@ def test_cloudwatch_responses_match_the_model(server: Server) -> None:
         EndTime=now + datetime.timedelta(minutes=1))
     cw.list_metrics(Namespace="Wire/Test")
     assert CLOUDWATCH_OPERATIONS <= rec.operations(), sorted(CLOUDWATCH_OPERATIONS - rec.operations())
+    problems = rec.problems()
+    assert problems == [], "\n".join(problems)
+
+
+def test_xray_responses_match_the_model(server: Server) -> None:
+    import datetime
+    import json
+    import os
+    import time
+
+    rec = ShapeRecorder()
+    xray = rec.attach(server.client("xray"))
+    now = time.time()
+    trace = f"1-{int(now):08x}-{os.urandom(12).hex()}"
+    doc = {"id": os.urandom(8).hex(), "trace_id": trace, "name": "wire", "start_time": now - 1, "end_time": now,
+           "error": True}
+    xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(doc), "{bad"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not xray.batch_get_traces(TraceIds=[trace])["Traces"]:
+        time.sleep(0.2)
+    start = datetime.datetime.fromtimestamp(now - 60, datetime.timezone.utc)
+    end = datetime.datetime.fromtimestamp(now + 60, datetime.timezone.utc)
+    summaries = xray.get_trace_summaries(StartTime=start, EndTime=end, FilterExpression=f'id("{trace}")')
+    assert [s["Id"] for s in summaries["TraceSummaries"]] == [trace]
+    assert expect_error(xray.get_trace_summaries, StartTime=start, EndTime=end,
+                        FilterExpression="annotation.a = 1") == "InvalidRequestException"
+    assert expect_error(xray.batch_get_traces, TraceIds=[trace] * 6) == "InvalidRequestException"
+    assert XRAY_OPERATIONS <= rec.operations(), sorted(XRAY_OPERATIONS - rec.operations())
     problems = rec.problems()
     assert problems == [], "\n".join(problems)
 

@@ -25,6 +25,10 @@ from lambent.api.protocols.routing import RestRouter
 from lambent.errors import InvalidRequestContent
 
 #: (member name, wire name, shape)
+#: An output key no model has: response headers a handler adds outside the model (Invoke's
+#: X-Amzn-Trace-Id, which Lambda returns though its model does not name it).
+EXTRA_HEADERS = "__headers__"
+
 _Member = tuple[str, str, Shape]
 
 
@@ -234,6 +238,9 @@ class RestJsonHandler(ProtocolHandler):
         for member, prefix, _ in plan.header_maps:
             for k, v in (out.get(member) or {}).items():
                 headers[prefix + k] = str(v)
+        extra = out.get(EXTRA_HEADERS)
+        if extra:
+            headers.update(extra)
         if plan.status is not None and out.get(plan.status) is not None:
             status = int(out[plan.status])
         body = b""

@@ -25,6 +25,7 @@ def test_exported_names_are_pinned() -> None:
         "UidRange",
         "UidRangeExhausted",
         "kill_leftover_sandboxes",
+        "udp_in_netns",
     ]
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None

@@ -1,0 +1,245 @@
+"""Trace segments (``<data dir>/traces.db``): written best effort, off the event loop, bounded.
+
+Like :mod:`lambent.store.usage`: the invoke path and the daemon only call :meth:`TraceStore.offer`
+(an append to a bounded deque); one writer thread commits what accumulated every
+``commit_interval_s`` in one transaction. Nothing here can fail an invocation: a full queue, a
+full data directory or a database error drops the segments, counted in :attr:`TraceStore.dropped`
+and logged at most once per 10 s per cause.
+
+Bounds: segments older than ``retention_days`` (X-Ray keeps traces 30 days) are deleted, and so
+are the oldest beyond ``max_segments`` in total, so neither a busy server nor a function
+flooding its daemon grows ``traces.db`` without end. Every row carries its account; reads are
+per account.
+
+Reads (:meth:`summaries`, :meth:`segments`) are blocking: the API runs them in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from lambent.errors import LambentError
+from lambent.store import errors as store_errors
+from lambent.store.reserve import DiskGuard, is_disk_full
+from lambent.store.traces_schema import migrate_traces, segments
+
+__all__ = ["SegmentRow", "TraceStore", "TraceSummaryRow"]
+
+log = logging.getLogger(__name__)
+
+_LOG_EVERY_S = 10.0
+_MAX_BATCH = 2048
+_PRUNE_EVERY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """What the writer stores for one document (``lambent.observability.tracing.segments.Stored``
+    plus its account)."""
+
+    account: str
+    trace_id: str
+    segment_id: str
+    parent_id: str | None
+    is_subsegment: bool
+    start: float
+    end: float | None
+    fault: bool
+    error: bool
+    throttle: bool
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummaryRow:
+    trace_id: str
+    start: float
+    end: float | None
+    fault: bool
+    error: bool
+    throttle: bool
+    segments: int
+    in_progress: bool
+
+
+class TraceStore:
+    """Scope: one per server. :meth:`offer` on the event loop; reads from any thread."""
+
+    def __init__(self, path: Path, disk: DiskGuard | None = None, *, max_queued: int = 50_000,
+                 commit_interval_s: float = 0.5, retention_days: int = 30, max_segments: int = 1_000_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        if max_queued < 1 or max_segments < 1 or retention_days < 1 or not 0 < commit_interval_s <= 30:
+            raise ValueError("invalid trace store bounds")
+        self.path = path
+        self.disk = disk
+        self.max_queued = max_queued
+        self.commit_interval_s = commit_interval_s
+        self.retention_days = retention_days
+        self.max_segments = max_segments
+        self._clock = clock
+        self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
+        store_errors.install(self.engine, path.name)
+        self._inbox: deque[tuple[SegmentRow, float]] = deque()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="trace-writer", daemon=True)
+        self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
+        self._pruned_at = -_PRUNE_EVERY_S
+        #: segments dropped since start (full queue, full disk, database errors)
+        self.dropped = 0
+        #: segments committed since start
+        self.written = 0
+        #: segments deleted by the retention or the size cap since start
+        self.pruned = 0
+        self._last_log: dict[str, float] = {}
+        self._closed = False
+
+    def open(self) -> TraceStore:
+        try:
+            migrate_traces(self.engine)
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        except LambentError as exc:
+            raise store_errors.unavailable(exc, str(self.path)) from exc
+        self._writer.start()
+        return self
+
+    # -- the write side (event loop) -----------------------------------------------------------
+    def offer(self, row: SegmentRow) -> bool:
+        """Queue one segment; never blocks. False (and counted) if dropped."""
+        if self._closed:
+            self._drop(1, "the trace store is closed")
+            return False
+        if len(self._inbox) >= self.max_queued:
+            self._drop(1, "the in-memory queue is full")
+            return False
+        self._inbox.append((row, self._clock()))
+        return True
+
+    def wait_settled(self, count: int, timeout_s: float) -> bool:
+        """Wait until ``count`` segments were written or dropped since start (tests, tools)."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self.written + self.dropped >= count, timeout_s)
+
+    def _drop(self, n: int, cause: str) -> None:
+        with self._lock:
+            self.dropped += n
+            self._settled.notify_all()
+            total = self.dropped
+            now = time.monotonic()
+            due = now - self._last_log.get(cause, -_LOG_EVERY_S) >= _LOG_EVERY_S
+            if due:
+                self._last_log[cause] = now
+        if due:
+            log.warning("trace segments dropped: %d (%s); %d dropped since start", n, cause, total)
+
+    def _write_loop(self) -> None:
+        while True:
+            stopping = self._stop.wait(self.commit_interval_s)
+            inbox = self._inbox
+            while inbox:
+                batch: list[tuple[SegmentRow, float]] = []
+                while inbox and len(batch) < _MAX_BATCH:
+                    batch.append(inbox.popleft())
+                self._commit(batch)
+            if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
+                self._pruned_at = time.monotonic()
+                self.prune()
+            if stopping:
+                return
+
+    def _commit(self, batch: list[tuple[SegmentRow, float]]) -> None:
+        if self.disk is not None and self.disk.full:
+            try:
+                self.disk.check_room("recording traces")
+            except LambentError:
+                self._drop(len(batch), "the data directory is full")
+                return
+        rows = [{"account": r.account, "trace_id": r.trace_id, "segment_id": r.segment_id, "parent_id": r.parent_id,
+                 "is_subsegment": r.is_subsegment, "start": r.start, "end": r.end, "received": at, "fault": r.fault,
+                 "error": r.error, "throttle": r.throttle, "document": r.document} for r, at in batch]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(segments.insert(), rows)
+        except (LambentError, sa.exc.SQLAlchemyError, OSError) as exc:
+            if is_disk_full(exc) or is_disk_full(exc.__cause__):
+                if self.disk is not None:
+                    self.disk.note_full()
+                self._drop(len(batch), "the data directory is full")
+            else:
+                self._drop(len(batch), f"database error: {exc}")
+            return
+        with self._lock:
+            self.written += len(batch)
+            self._settled.notify_all()
+
+    def prune(self) -> int:
+        """Delete what is past the retention, then the oldest beyond ``max_segments``. Best effort."""
+        cutoff = self._clock() - self.retention_days * 86400
+        deleted = 0
+        try:
+            with self.engine.begin() as conn:
+                deleted += conn.execute(segments.delete().where(segments.c.received < cutoff)).rowcount
+                count = conn.execute(sa.select(sa.func.count()).select_from(segments)).scalar_one()
+                excess = count - self.max_segments
+                if excess > 0:
+                    oldest = sa.select(segments.c.id).order_by(segments.c.id).limit(excess).scalar_subquery()
+                    deleted += conn.execute(segments.delete().where(segments.c.id.in_(oldest))).rowcount
+        except (LambentError, sa.exc.SQLAlchemyError) as exc:
+            log.warning("traces: could not prune: %s", exc)
+        with self._lock:
+            self.pruned += deleted
+        return deleted
+
+    def close(self, timeout_s: float = 10) -> None:
+        """Write what is queued, then stop the writer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer.ident is not None:
+            self._stop.set()
+            self._writer.join(timeout=timeout_s)
+        self.engine.dispose()
+
+    # -- reads ---------------------------------------------------------------------------------
+    def summaries(self, account: str, start: float, end: float, *, offset: int = 0,
+                  limit: int = 100) -> list[TraceSummaryRow]:
+        """Traces of ``account`` whose first segment starts in [start, end], newest first."""
+        c = segments.c
+        first = sa.func.min(c.start)
+        query = (
+            sa.select(c.trace_id, first, sa.func.max(c.end), sa.func.max(c.fault), sa.func.max(c.error),
+                      sa.func.max(c.throttle), sa.func.count(), sa.func.sum(sa.case((c.end.is_(None), 1), else_=0)))
+            .where(c.account == account, c.start >= start - 86400, c.start <= end)
+            .group_by(c.trace_id)
+            .having(first >= start, first <= end)
+            .order_by(first.desc(), c.trace_id)
+            .offset(offset).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [TraceSummaryRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]), r[6], bool(r[7]))
+                    for r in conn.execute(query)]
+
+    def segments(self, account: str, trace_ids: Iterable[str], *, max_per_trace: int = 1000) -> dict[str, list[SegmentRow]]:
+        """The stored documents of each trace of ``account`` (oldest first; at most ``max_per_trace``)."""
+        ids = list(dict.fromkeys(trace_ids))
+        out: dict[str, list[SegmentRow]] = {}
+        if not ids:
+            return out
+        c = segments.c
+        query = sa.select(segments).where(c.account == account, c.trace_id.in_(ids)).order_by(c.id)
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                rows = out.setdefault(r.trace_id, [])
+                if len(rows) < max_per_trace:
+                    rows.append(SegmentRow(r.account, r.trace_id, r.segment_id, r.parent_id, bool(r.is_subsegment),
+                                           r.start, r.end, bool(r.fault), bool(r.error), bool(r.throttle), r.document))
+        return out
