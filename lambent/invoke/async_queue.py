@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from typing import Protocol
 
 from lambent import arns
 from lambent.control.event_invoke import EventInvokeConfigs
@@ -48,6 +49,16 @@ _STARVED_POLL_S = 0.05
 #: memory never frees up (synchronous load, a function larger than the budget) it is throttled,
 #: backs off and ages out as on AWS instead of waiting without end.
 _STARVED_MAX_WAIT_S = 5.0
+
+
+class AsyncMetrics(Protocol):
+    """Lambda's async metrics (lambent.observability.metrics.LambdaMetrics; invoke cannot import it)."""
+
+    def async_received(self, name: str, qualifier: str | None = None) -> None: ...
+    def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None: ...
+    def async_dropped(self, name: str, qualifier: str | None = None) -> None: ...
+    def dead_letter_error(self, name: str, qualifier: str | None = None) -> None: ...
+    def destination_failure(self, name: str, qualifier: str | None = None) -> None: ...
 
 
 class AsyncInvoker:
@@ -90,6 +101,9 @@ class AsyncInvoker:
         self._delivery_failures: dict[int, int] = {}
         #: Every capacity question the dispatcher asks goes through this one view.
         self._capacity = _LiveCapacity(self)
+        #: AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped, DeadLetterErrors,
+        #: DestinationDeliveryFailures (set by the platform; None: not recorded)
+        self.metrics: AsyncMetrics | None = None
 
     # -- front ------------------------------------------------------------------------------------
     async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
@@ -102,6 +116,8 @@ class AsyncInvoker:
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
             self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
             self._events_bytes += len(body)
+        if self.metrics is not None:
+            self.metrics.async_received(function_name, qualifier)
         self._make_ready(function_name, event_id)
         self._wake.set()
         return rid
@@ -241,6 +257,8 @@ class AsyncInvoker:
             await self._fail(event, "EventAgeExceeded", event.attempts)
             return
         attempts = event.attempts
+        if self.metrics is not None:
+            self.metrics.async_attempt(event.function, event.qualifier, (now - event.enqueued_at) * 1000.0)
         try:
             result = await self.invoker.invoke(
                 event.function, event.qualifier,
@@ -250,6 +268,8 @@ class AsyncInvoker:
         except ResourceNotFound:
             log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
                         event.function, event.qualifier)
+            if self.metrics is not None:
+                self.metrics.async_dropped(event.function, event.qualifier)
             self.store.delete_soon(event.id)
             return
         except TooManyRequests:
@@ -280,8 +300,10 @@ class AsyncInvoker:
             self._later(decision.next_attempt_at, event.id, event.function)
         elif decision.action == Action.DONE:
             if eic and eic.on_success:
-                await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True,
-                                                    role=self._role_of(event))
+                sent = await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts),
+                                                           success=True, role=self._role_of(event))
+                if not sent and self.metrics is not None:
+                    self.metrics.destination_failure(event.function, event.qualifier)
             await self._finish(event)
         else:
             await self._fail(event, decision.condition or "RetriesExhausted", attempts)
@@ -315,10 +337,16 @@ class AsyncInvoker:
             dlq = None
         if dlq:
             message = "Event age exceeded" if condition == "EventAgeExceeded" else _error_message(response)
-            await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message)
+            sent = await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message)
+            if not sent and self.metrics is not None:
+                self.metrics.dead_letter_error(event.function, event.qualifier)
         if eic and eic.on_failure:
-            await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False,
-                                                role=self._role_of(event))
+            sent = await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts),
+                                                       success=False, role=self._role_of(event))
+            if not sent and self.metrics is not None:
+                self.metrics.destination_failure(event.function, event.qualifier)
+        if self.metrics is not None:  # AWS: dropped, after it went to the DLQ / destination if any
+            self.metrics.async_dropped(event.function, event.qualifier)
         if not dlq and not (eic and eic.on_failure):
             log.warning("async event %s for %s discarded (%s) with no DLQ or on-failure destination",
                         event.request_id, event.function, condition)

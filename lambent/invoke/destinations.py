@@ -160,19 +160,20 @@ class Destinations:
             client = self._clients[service] = boto3.client(service, **kwargs)
         return client
 
-    async def send_record(self, target: str, record: dict[str, Any], success: bool, *, role: str | None = None) -> None:
+    async def send_record(self, target: str, record: dict[str, Any], success: bool, *, role: str | None = None) -> bool:
         """Hand an invocation record to ``target``; ``role``: the source function's execution role,
-        which a Lambda destination is invoked with."""
+        which a Lambda destination is invoked with. False if it was recorded as undeliverable."""
         body = json.dumps(record).encode()
-        await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
+        return await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
                             role=role)
 
-    async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str) -> None:
+    async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str) -> bool:
+        """False if the event could not reach the queue (recorded as undeliverable)."""
         attrs = {"RequestID": request_id, "ErrorCode": error_code, "ErrorMessage": error_message[:1000]}
-        await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs)
+        return await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs)
 
     async def _deliver(self, target: str, body: bytes, request_id: str, *, kind: str, success: bool = False,
-                       attributes: dict[str, str] | None = None, role: str | None = None) -> None:
+                       attributes: dict[str, str] | None = None, role: str | None = None) -> bool:
         failure: DeliveryFailed | None = None
         tries = 0
         for attempt in range(self.attempts):
@@ -180,7 +181,7 @@ class Destinations:
             try:
                 await self._send_once(target, body, kind=kind, success=success, attributes=attributes, role=role)
                 self.delivered += 1
-                return
+                return True
             except Exception as exc:  # noqa: BLE001 - translated here, the boundary to boto3
                 failure = translate(exc, target)
                 log.debug("delivery of %s for %s to %s failed (attempt %d): %s", kind, request_id, target, tries,
@@ -195,6 +196,7 @@ class Destinations:
         log.error("giving up delivering %s for %s to %s after %d attempt(s)%s: %s", kind, request_id, target, tries,
                   "" if failure is None or failure.retryable else " (not retryable)", last)
         await asyncio.to_thread(self.store.record_undeliverable, request_id, target, body, last)
+        return False
 
     async def _send_once(self, target: str, body: bytes, *, kind: str, success: bool,
                          attributes: dict[str, str] | None, role: str | None = None) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lambent import arns
 from lambent.control.functions import FunctionService
 from lambent.control.model import FunctionConfig, State
-from lambent.errors import ResourceConflict, ResourceNotFound, ServiceError
+from lambent.errors import ResourceConflict, ResourceNotFound, ServiceError, TooManyRequests
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.worker.assignment import StartFailed
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
@@ -52,6 +52,8 @@ class InvokeService:
         pool.hold_code_with(functions.code)
         self.in_flight = 0
         self.observers: list[OutcomeObserver] = []
+        #: Told of every request refused for concurrency: (function, qualifier, version).
+        self.on_throttle: Callable[[str, str | None, str], None] | None = None
         #: Set by drain() while it waits; resolved by the invocation that leaves none in flight
         #: (an Event cleared and set by every invocation would cost the warm path two calls).
         self._drained: asyncio.Future[None] | None = None
@@ -102,14 +104,22 @@ class InvokeService:
         cfg = self.functions.resolve(name, qualifier, draw=random.random(), invoking=True)
         self.check_invocable(cfg)
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
+        try:
+            lease = self.limiter.lease(name, self.functions.entry(name).reserved_concurrency)
+        except TooManyRequests:
+            self._throttled(name, qualifier, cfg)
+            raise
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
         # keeps or destroys the environment, whichever way the block ends.
-        with self.limiter.lease(name, self.functions.entry(name).reserved_concurrency):
+        with lease:
             self.in_flight += 1
             try:
                 try:
                     async with self.pool.environment(cfg, req.request_id, attempt) as env:
                         outcome = await env.invoke(req)
+                except TooManyRequests:  # no memory for a new environment
+                    self._throttled(name, qualifier, cfg)
+                    raise
                 except StartFailed as failed:
                     outcome = InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
                     self._observe(cfg, outcome, req.request_id, qualifier)
@@ -152,6 +162,10 @@ class InvokeService:
             f", environment {ctx['environment']}" if "environment" in ctx else "",
             f"; hint: {ctx['hint']}" if ctx.get("hint") else "",
         )
+
+    def _throttled(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> None:
+        if self.on_throttle is not None:  # Lambda's Throttles metric (sync and async requests)
+            self.on_throttle(name, qualifier, cfg.version)
 
     def _observe(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         for observer in self.observers:
