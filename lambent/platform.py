@@ -237,9 +237,10 @@ class Platform:
         )
         self.functions.on_change(self.function_policies.function_changed)
         self.invoker.observers.append(self.metrics.observe_outcome)
-        self.invoker.observers.append(self._observe_metrics)
-        self.invoker.on_throttle = self.lambda_metrics.throttle_observer
-        self.async_invoker.metrics = self.lambda_metrics
+        if settings.metrics.enabled:
+            self.invoker.observers.append(self._observe_metrics)
+            self.invoker.on_throttle = self.lambda_metrics.throttle_observer
+            self.async_invoker.metrics = self.lambda_metrics
         if settings.billing.enabled:
             self.invoker.observers.append(self._observe_usage)
         self.deployments = DeploymentService(

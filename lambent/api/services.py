@@ -32,6 +32,7 @@ _API_MODULES = (
     "lambent.api.lambda_async",
     "lambent.api.scheduler_api",
     "lambent.api.lambent_api",
+    "lambent.api.usage_api",
     "lambent.api.lambda_policy",
     "lambent.api.iam_api",
     "lambent.api.sts_api",

@@ -364,6 +364,8 @@ def _lambent() -> list[Action]:
         Action("lambent", "ListDeployments", "lambent:ListDeployments", _deployments_filter),
         Action("lambent", "GetDeployment", "lambent:GetDeployment", _deployment),
         Action("lambent", "StopDeployment", "lambent:StopDeployment", _deployment),
+        # GET /usage: on the function's ARN when filtered by one, else on "*" (like ListDeployments)
+        Action("lambent", "GetUsage", "lambent:GetUsage", _deployments_filter),
     ]
 
 
