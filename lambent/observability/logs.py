@@ -128,6 +128,8 @@ class LogStreamWriter:
         self._drop_reason = ""
         self._detached = False
         self._closed = False
+        #: told of every line an execution environment writes (EMF extraction: observability/emf.py)
+        self._hook: Callable[[str, str, int], None] | None = None
         if os.path.exists(directory / _segment_name(base, 0)):
             # Reopened (environment ids are unique, so not in a server): append a new segment.
             segs = _segments(directory, base)
@@ -141,6 +143,11 @@ class LogStreamWriter:
         # three times per invocation at least.
         self._buf += f'{{"t": {t}, "m": {_encode(message)}}}\n'.encode("utf-8", "replace")
         self._last_ms = t
+        if self._hook is not None and message[:1] == "{":
+            try:
+                self._hook(self.group, message, t)
+            except Exception:  # noqa: BLE001 - a hook never fails a log write
+                log.exception("log line hook failed")
         if len(self._buf) >= _BUF_BYTES:
             self._write_buffer()
 
@@ -268,11 +275,15 @@ class LogStore:
         self.dropped_bytes = 0
         self.rotated_bytes = 0
         self._warned_at = -_WARN_EVERY_S
+        #: handed every line of the execution environments' writers (:meth:`writer`), not
+        #: PutLogEvents' (CloudWatch extracts EMF from Lambda's logs; the API's need a header)
+        self.line_hook: Callable[[str, str, int], None] | None = None
         if quota is not None:
             self._scan()
 
     def writer(self, group: str, stream: str) -> LogStreamWriter:
         w = LogStreamWriter(self, group, self.root / _enc(group), _enc(stream))
+        w._hook = self.line_hook
         self._writers.setdefault(group, set()).add(w)
         return w
 
