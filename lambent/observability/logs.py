@@ -919,7 +919,10 @@ def _stream_info(name: str, segs: list[tuple[int, Path]]) -> StreamInfo:
 #: included): a page's cost is bounded.
 FILTER_SCAN_BUDGET = 20_000_000
 #: ... and for about this long (then the page ends with a nextToken, as CloudWatch's pages do).
-FILTER_PAGE_SECONDS = 0.15
+FILTER_PAGE_SECONDS = 0.1
+#: What one event adds to a FilterLogEvents answer beside its message and stream name (its
+#: keys, timestamps and eventId as JSON), for ``max_bytes``.
+FILTER_EVENT_OVERHEAD = 120
 #: Bytes of a file read (and searched) at once when filtering.
 _FILTER_WINDOW = 1 << 21
 _FILTER_FIRST_WINDOW = 1 << 15
@@ -1054,12 +1057,13 @@ def filter_events(
     store: LogStore, group: str, matcher: Callable[[str], bool], *, streams: list[str] | None = None,
     prefix: str = "", start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
     positions: dict[str, int] | None = None, budget: int = FILTER_SCAN_BUDGET,
-    deadline_s: float = FILTER_PAGE_SECONDS,
+    deadline_s: float = FILTER_PAGE_SECONDS, max_bytes: int | None = None,
 ) -> FilterResult:
     """Matching events of a group's streams, merged by timestamp (ties: stream name, offset),
     from ``positions``; reads at most ``budget`` events, for at most about ``deadline_s``. Each
     stream is read in append order, so a page resumes exactly where the previous one stopped even
-    if timestamps are not sorted.
+    if timestamps are not sorted. ``max_bytes``: the page ends once its events' answer would be
+    about that large (each counted as its message, its stream name and FILTER_EVENT_OVERHEAD).
 
     What makes a page cheap over a large group (benchmarks/filter_logs.py): one directory
     listing; segments' time indexes (``.tix``, written by the writer) skip chunks outside the
@@ -1120,10 +1124,13 @@ def filter_events(
             state[name] = reached.get(name, at) if exhausted else -1
             continue
         heapq.heappush(heap, (first[2], name, first[0], first[1], first[3], it))
-    while heap and len(out) < limit:
+    size = 0
+    room = (1 << 62) if max_bytes is None else max_bytes
+    while heap and len(out) < limit and size < room:
         t, name, start, end, msg, it = heapq.heappop(heap)
         if matcher(msg):
             out.append(Positioned(start, end, LogEvent(t, msg, name)))
+            size += len(msg) + len(name) + FILTER_EVENT_OVERHEAD
         if spent():
             # Out of budget: what was read already is still returned; nothing more is read.
             state[name] = end

@@ -123,3 +123,16 @@ def test_deleting_segments_deletes_their_index(tmp_path: Path) -> None:
     w.close()
     store.delete_group("g")
     assert not list((tmp_path / "+groups").rglob("*"))
+
+
+def test_a_page_stops_near_max_bytes_and_the_next_resumes_exactly(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    w = store.writer("g", "s")
+    for i in range(1000):
+        w.write(f"{i:04d}" + "z" * 96, i)
+    w.close()
+    each = 100 + 1 + logs_mod.FILTER_EVENT_OVERHEAD  # message, stream name "s", overhead
+    first = filter_events(store, "g", compile_pattern(None), max_bytes=10 * each)
+    assert len(first.events) == 10 and first.positions is not None
+    rest = filter_events(store, "g", compile_pattern(None), positions=first.positions)
+    assert [p.event.message[:4] for p in first.events + rest.events] == [f"{i:04d}" for i in range(1000)]
