@@ -42,6 +42,7 @@ from lambent.network.errors import NetworkSetupFailed
 from lambent.observability.logs import LogStore
 from lambent.observability.retention import RetentionSweeper
 from lambent.observability.metrics.cloudwatch import CloudWatch
+from lambent.observability.emf import EmfRecorder
 from lambent.observability.metrics.lambda_metrics import LambdaMetrics
 from lambent.observability.metrics.service import MetricsService
 from lambent.observability.quota import LogQuota
@@ -138,6 +139,7 @@ class Platform:
                                                  max_live_minutes=m.max_live_minutes)
         self.lambda_metrics = LambdaMetrics(self.cloudwatch_metrics)
         self.cloudwatch = CloudWatch(self.cloudwatch_metrics)
+        self.emf = EmfRecorder(self.cloudwatch_metrics)
         b = settings.billing
         self.usage_store = UsageStore(data / "usage.db", self.disk, max_queued=b.max_queued,
                                       commit_interval_s=b.commit_interval_s, retention_days=b.retention_days)
@@ -209,6 +211,9 @@ class Platform:
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
+        if settings.metrics.enabled and settings.metrics.emf_enabled:
+            # EMF documents in function logs become custom metrics (observability/emf.py)
+            self.logs.line_hook = self.emf.line
         self.log_retention = RetentionSweeper(self.logs, interval_s=settings.storage.log_retention_sweep_s)
         # One host uid per environment, from a range every server on this host shares (sandbox/uids.py).
         try:
@@ -271,7 +276,10 @@ class Platform:
         )
         self.functions.on_change(self.function_policies.function_changed)
         self.invoker.observers.append(self.metrics.observe_outcome)
-        self.invoker.observers.append(self._observe_metrics)
+        if settings.metrics.enabled:
+            self.invoker.observers.append(self._observe_metrics)
+            self.invoker.on_throttle = self.lambda_metrics.throttle_observer
+            self.async_invoker.metrics = self.lambda_metrics
         if settings.billing.enabled:
             self.invoker.observers.append(self._observe_usage)
         self.deployments = DeploymentService(

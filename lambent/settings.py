@@ -301,6 +301,10 @@ class MetricsSettings:
     concurrency_sample_s: float = 1.0
     #: Prometheus text format at GET /metrics (unauthenticated: it names every function)
     prometheus_enabled: bool = True
+    #: record AWS/Lambda metrics from the invoke path and EMF lines (off: only PutMetricData data)
+    enabled: bool = True
+    #: EMF documents in function logs become custom metrics (needs ``enabled``)
+    emf_enabled: bool = True
 
     def __post_init__(self) -> None:
         if not (self.retention_days >= 1 and self.flush_interval_s > 0 and self.max_series > 0

@@ -13,7 +13,9 @@ Behaviour follows the CloudWatch Logs API reference
 - FilterLogEvents: events of every selected stream merged by timestamp; ``nextToken`` carries each
   stream's position, so pages never repeat or skip events. A page reads at most
   :data:`lambent.observability.logs.FILTER_SCAN_BUDGET` events and may come back short or empty
-  with a ``nextToken`` (as CloudWatch's does).
+  with a ``nextToken`` (as CloudWatch's does); it holds at most 10,000 events and about 1 MB
+  (botocore's model: "Each page returned can contain up to 1 MB of log events or up to 10,000
+  log events").
 - PutLogEvents: the sequence token is ignored ("The sequence token is now ignored in PutLogEvents
   actions. PutLogEvents actions are always accepted ... even if the sequence token is not
   valid."); events must be in chronological order, a batch spans at most 24 hours, events more
@@ -422,7 +424,7 @@ async def filter_log_events(call: Call) -> dict[str, Any]:
         raise InvalidParameterValue("endTime must be greater than or equal to startTime.")
     result = await asyncio.to_thread(
         filter_events, store, group, matcher, streams=names, prefix=prefix or "", start_ms=start, end_ms=end,
-        limit=p.get("limit", _EVENTS), positions=positions,
+        limit=p.get("limit", _EVENTS), positions=positions, max_bytes=_PAGE_BYTES,
     )
     events = [{"logStreamName": pe.event.stream, "timestamp": pe.event.timestamp_ms, "message": pe.event.message,
                "ingestionTime": pe.event.timestamp_ms,

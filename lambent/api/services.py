@@ -35,6 +35,7 @@ _API_MODULES = (
     "lambent.api.scheduler_api",
     "lambent.api.lambent_api",
     "lambent.api.lambent_queue_api",
+    "lambent.api.usage_api",
     "lambent.api.lambda_policy",
     "lambent.api.iam_api",
     "lambent.api.sts_api",

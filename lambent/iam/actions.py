@@ -369,6 +369,8 @@ def _lambent() -> list[Action]:
         Action("lambent", "ListAsyncEventQueues", "lambent:ListAsyncEventQueues", _deployments_filter),
         Action("lambent", "ListUndeliverableRecords", "lambent:ListUndeliverableRecords", _deployments_filter),
         Action("lambent", "RedriveUndeliverableRecords", "lambent:RedriveUndeliverableRecords", _star),
+        # GET /usage: on the function's ARN when filtered by one, else on "*" (like ListDeployments)
+        Action("lambent", "GetUsage", "lambent:GetUsage", _deployments_filter),
     ]
 
 

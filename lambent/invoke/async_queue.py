@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from typing import Protocol
 
 from lambent import arns
 from lambent.control.event_invoke import EventInvokeConfigs
@@ -58,6 +59,16 @@ def event_trace_header(request_id: str, enqueued_at: float) -> str:
     digits = "".join(c for c in request_id.lower() if c in "0123456789abcdef")
     digits = (digits + "0" * 24)[:24]
     return f"Root=1-{int(enqueued_at) & 0xFFFFFFFF:08x}-{digits}"
+
+
+class AsyncMetrics(Protocol):
+    """Lambda's async metrics (lambent.observability.metrics.LambdaMetrics; invoke cannot import it)."""
+
+    def async_received(self, name: str, qualifier: str | None = None) -> None: ...
+    def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None: ...
+    def async_dropped(self, name: str, qualifier: str | None = None) -> None: ...
+    def dead_letter_error(self, name: str, qualifier: str | None = None) -> None: ...
+    def destination_failure(self, name: str, qualifier: str | None = None) -> None: ...
 
 
 class AsyncInvoker:
@@ -102,6 +113,9 @@ class AsyncInvoker:
         self._capacity = _LiveCapacity(self)
         #: The trace header each event was accepted with (bounded: beyond it, derived ones).
         self._traces: dict[int, str] = {}
+        #: AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped, DeadLetterErrors,
+        #: DestinationDeliveryFailures (set by the platform; None: not recorded)
+        self.metrics: AsyncMetrics | None = None
 
     # -- front ------------------------------------------------------------------------------------
     async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None,
@@ -119,6 +133,8 @@ class AsyncInvoker:
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
             self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
             self._events_bytes += len(body)
+        if self.metrics is not None:
+            self.metrics.async_received(function_name, qualifier)
         self._make_ready(function_name, event_id)
         self._wake.set()
         return rid
@@ -258,6 +274,8 @@ class AsyncInvoker:
             await self._fail(event, "EventAgeExceeded", event.attempts)
             return
         attempts = event.attempts
+        if self.metrics is not None:
+            self.metrics.async_attempt(event.function, event.qualifier, (now - event.enqueued_at) * 1000.0)
         try:
             result = await self.invoker.invoke(
                 event.function, event.qualifier,
@@ -269,6 +287,8 @@ class AsyncInvoker:
         except ResourceNotFound:
             log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
                         event.function, event.qualifier)
+            if self.metrics is not None:
+                self.metrics.async_dropped(event.function, event.qualifier)
             self.store.delete_soon(event.id)
             self._traces.pop(event.id, None)
             return
@@ -300,8 +320,10 @@ class AsyncInvoker:
             self._later(decision.next_attempt_at, event.id, event.function)
         elif decision.action == Action.DONE:
             if eic and eic.on_success:
-                await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts), success=True,
-                                                    role=self._role_of(event))
+                sent = await self.destinations.send_record(eic.on_success, self._record(event, "Success", attempts),
+                                                           success=True, role=self._role_of(event))
+                if not sent and self.metrics is not None:
+                    self.metrics.destination_failure(event.function, event.qualifier)
             await self._finish(event)
         else:
             await self._fail(event, decision.condition or "RetriesExhausted", attempts)
@@ -335,11 +357,17 @@ class AsyncInvoker:
             dlq = None
         if dlq:
             message = "Event age exceeded" if condition == "EventAgeExceeded" else _error_message(response)
-            await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message,
-                                                    function=event.function)
+            sent = await self.destinations.send_dead_letter(dlq, event.payload, event.request_id, "200", message,
+                                                           function=event.function)
+            if not sent and self.metrics is not None:
+                self.metrics.dead_letter_error(event.function, event.qualifier)
         if eic and eic.on_failure:
-            await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts), success=False,
-                                                role=self._role_of(event))
+            sent = await self.destinations.send_record(eic.on_failure, self._record(event, condition, attempts),
+                                                       success=False, role=self._role_of(event))
+            if not sent and self.metrics is not None:
+                self.metrics.destination_failure(event.function, event.qualifier)
+        if self.metrics is not None:  # AWS: dropped, after it went to the DLQ / destination if any
+            self.metrics.async_dropped(event.function, event.qualifier)
         if not dlq and not (eic and eic.on_failure):
             log.warning("async event %s for %s discarded (%s) with no DLQ or on-failure destination",
                         event.request_id, event.function, condition)

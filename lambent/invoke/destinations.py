@@ -160,19 +160,20 @@ class Destinations:
             client = self._clients[service] = boto3.client(service, **kwargs)
         return client
 
-    async def send_record(self, target: str, record: dict[str, Any], success: bool, *, role: str | None = None) -> None:
+    async def send_record(self, target: str, record: dict[str, Any], success: bool, *, role: str | None = None) -> bool:
         """Hand an invocation record to ``target``; ``role``: the source function's execution role,
-        which a Lambda destination is invoked with."""
+        which a Lambda destination is invoked with. False if it was recorded as undeliverable."""
         body = json.dumps(record).encode()
         arn = str(record["requestContext"].get("functionArn", ""))
         function = arn.split(":")[6] if arn.count(":") >= 6 else None
-        await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
-                            role=role, function=function)
+        return await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
+                                   role=role, function=function) is None
 
     async def send_dead_letter(self, target: str, payload: bytes, request_id: str, error_code: str, error_message: str,
-                               function: str | None = None) -> None:
+                               function: str | None = None) -> bool:
+        """False if the event could not reach the queue (recorded as undeliverable)."""
         attrs = {"RequestID": request_id, "ErrorCode": error_code, "ErrorMessage": error_message[:1000]}
-        await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs, function=function)
+        return await self._deliver(target, payload, request_id, kind="dlq", attributes=attrs, function=function) is None
 
     async def redrive(self, target: str, body: bytes, request_id: str, how: Redrive) -> str | None:
         """Deliver an undeliverable record again, as it was first sent (same retries); None when

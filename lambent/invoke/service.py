@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from lambent import arns
 from lambent.control.functions import FunctionService
 from lambent.control.model import FunctionConfig, State
-from lambent.errors import ResourceConflict, ResourceNotFound, ServiceError
+from lambent.errors import ResourceConflict, ResourceNotFound, ServiceError, TooManyRequests
 from lambent.invoke.concurrency import ConcurrencyLimiter
 from lambent.worker.assignment import StartFailed
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
@@ -74,6 +74,8 @@ class InvokeService:
         self.observers: list[OutcomeObserver] = []
         #: X-Ray tracing of every invocation (None: the incoming header, if any, passes unchanged)
         self.tracer: InvocationTracer | None = None
+        #: Told of every request refused for concurrency: (function, qualifier, version).
+        self.on_throttle: Callable[[str, str | None, str], None] | None = None
         #: Set by drain() while it waits; resolved by the invocation that leaves none in flight
         #: (an Event cleared and set by every invocation would cost the warm path two calls).
         self._drained: asyncio.Future[None] | None = None
@@ -128,14 +130,22 @@ class InvokeService:
             trace = tracer.begin(cfg.tracing_mode, req.trace_id, cfg.name, req.queued_at)
             req = req.with_trace(trace.header)
         attempt = _Attempt(self, name, qualifier, cfg, retry_if_changed)
+        try:
+            lease = self.limiter.lease(name, self.functions.entry(name).reserved_concurrency)
+        except TooManyRequests:
+            self._throttled(name, qualifier, cfg)
+            raise
         # Each step is owned by what holds its state: the limiter gives the slot back, the pool
         # keeps or destroys the environment, whichever way the block ends.
-        with self.limiter.lease(name, self.functions.entry(name).reserved_concurrency):
+        with lease:
             self.in_flight += 1
             try:
                 try:
                     async with self.pool.environment(cfg, req.request_id, attempt) as env:
                         outcome = await env.invoke(req)
+                except TooManyRequests:  # no memory for a new environment
+                    self._throttled(name, qualifier, cfg)
+                    raise
                 except StartFailed as failed:
                     outcome = failed.outcome or InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
                     self._observe(cfg, outcome, req.request_id, qualifier)
@@ -189,6 +199,9 @@ class InvokeService:
         self.tracer.finish(trace, function=cfg.name, version=cfg.version, arn=req.invoked_arn, request_id=req.request_id,
                            memory_mb=cfg.memory_mb, duration_ms=outcome.duration_ms, init_ms=outcome.init_duration_ms,
                            function_error=outcome.function_error, error_type=error_type)
+    def _throttled(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> None:
+        if self.on_throttle is not None:  # Lambda's Throttles metric (sync and async requests)
+            self.on_throttle(name, qualifier, cfg.version)
 
     def _observe(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         for observer in self.observers:

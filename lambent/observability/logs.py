@@ -49,6 +49,13 @@ _BUF_BYTES = 1 << 16
 _SUFFIX = ".jsonl"
 #: A failing log disk is reported in the server log at most this often.
 _WARN_EVERY_S = 60.0
+#: A segment's time index has one (offset, min ms, max ms) entry per this many bytes (or so).
+_CHUNK_BYTES = 1 << 16
+_INDEX_SUFFIX = ".tix"
+_NO_MIN = 1 << 62
+_NO_MAX = -(1 << 62)
+#: A time index file larger than this is not one the writer made: ignored.
+_INDEX_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,31 @@ def _listing(d: Path) -> dict[str, list[tuple[int, Path]]]:
     return out
 
 
+def _index_path(segment: Path) -> Path:
+    """A segment's time index: ``<root>/+groups/<encoded group>.tix/<segment name>`` (beside the
+    group's metadata, so that neither a group's directory nor the list of groups changes)."""
+    group_dir = segment.parent
+    return group_dir.parent / _META_DIR / f"{group_dir.name}{_INDEX_SUFFIX}" / segment.name
+
+
+def _read_index(segment: Path, size: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """A closed segment's time index, checked against the file (None if absent or not sound)."""
+    try:
+        with open(_index_path(segment), "rb") as f:
+            raw = f.read(_INDEX_MAX_BYTES + 1)
+        if len(raw) > _INDEX_MAX_BYTES:
+            return None
+        doc = json.loads(raw)
+        end = int(doc["end"])
+        chunks = [(int(a), int(b), int(c)) for a, b, c in doc["chunks"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if end > size or any(b[0] <= a[0] for a, b in zip(chunks, chunks[1:], strict=False)) or (
+            chunks and not 0 <= chunks[0][0] <= chunks[-1][0] < end):
+        return None  # not this file's (truncated, replaced): read it whole
+    return end, chunks
+
+
 def _segments(d: Path, base: str) -> list[tuple[int, Path]]:
     """(start offset, path) of every segment of the stream ``base`` (encoded) in ``d``, in order."""
     return _listing(d).get(base, [])
@@ -128,6 +160,13 @@ class LogStreamWriter:
         self._drop_reason = ""
         self._detached = False
         self._closed = False
+        #: told of every line an execution environment writes (EMF extraction: observability/emf.py)
+        self._hook: Callable[[str, str, int], None] | None = None
+        #: the current segment's time index: (offset in the segment, min ms, max ms) per chunk of
+        #: about _CHUNK_BYTES; chunks end where the next begins, the last at ``_seg_size``
+        self._chunks: list[tuple[int, int, int]] = []
+        self._bmin = _NO_MIN
+        self._bmax = _NO_MAX
         if os.path.exists(directory / _segment_name(base, 0)):
             # Reopened (environment ids are unique, so not in a server): append a new segment.
             segs = _segments(directory, base)
@@ -141,6 +180,15 @@ class LogStreamWriter:
         # three times per invocation at least.
         self._buf += f'{{"t": {t}, "m": {_encode(message)}}}\n'.encode("utf-8", "replace")
         self._last_ms = t
+        if t < self._bmin:
+            self._bmin = t
+        if t > self._bmax:
+            self._bmax = t
+        if self._hook is not None and message[:1] == "{":
+            try:
+                self._hook(self.group, message, t)
+            except Exception:  # noqa: BLE001 - a hook never fails a log write
+                log.exception("log line hook failed")
         if len(self._buf) >= _BUF_BYTES:
             self._write_buffer()
 
@@ -157,6 +205,7 @@ class LogStreamWriter:
                 os.fsync(self._fd)
             self._close_fd()
         if self._seg_size and not self._detached:
+            self._write_index()
             self._store._segment_closed(Segment(self._path(), self.group, self._seg_size, self._last_ms))
         self._store._forget(self)
 
@@ -192,15 +241,35 @@ class LogStreamWriter:
         at the stream's current end."""
         self._close_fd()
         if self._seg_size:
+            self._write_index()
             self._store._segment_closed(Segment(self._path(), self.group, self._seg_size, self._last_ms))
             self._start += self._seg_size
             self._seg_size = 0
+        self._chunks = []
+
+    def _write_index(self) -> None:
+        """The closed segment's time index beside it (``<segment>.tix``); best effort: a segment
+        without one is read whole."""
+        if not self._chunks:
+            return
+        doc = {"v": 1, "end": self._seg_size, "chunks": self._chunks}
+        path = _index_path(self._path())
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(doc, separators=(",", ":")))
+
+    def live_index(self) -> tuple[int, list[tuple[int, int, int]]]:
+        """(bytes indexed, chunks) of the open segment, for a reader in this process. The size is
+        read first: every byte below it is in the chunks (they are updated before it grows)."""
+        end = self._seg_size
+        return end, list(self._chunks)
 
     def _detach(self) -> None:
         """The group was deleted: write nothing more (its files are gone)."""
         self._detached = True
         self._close_fd()
         self._seg_size = 0
+        self._chunks = []
         self._buf.clear()
 
     def _write_buffer(self) -> None:
@@ -208,6 +277,8 @@ class LogStreamWriter:
         if not buf:
             return
         self._buf = bytearray()
+        bmin, bmax = self._bmin, self._bmax
+        self._bmin, self._bmax = _NO_MIN, _NO_MAX
         if self._detached or self._closed:
             return
         if self._seg_size and self._seg_size + len(buf) > self._seg_max:
@@ -223,6 +294,17 @@ class LogStreamWriter:
             # One event per line: JSON escapes newlines inside messages.
             self._failed(exc, buf.count(b"\n"), len(buf))
             return
+        if len(data) != len(buf):  # the drop note, stamped now
+            now_ms = int(time.time() * 1000)
+            bmin, bmax = min(bmin, now_ms), max(bmax, now_ms)
+        # the index first, then the size (see live_index)
+        chunks = self._chunks
+        at = self._seg_size
+        if chunks and at - chunks[-1][0] < _CHUNK_BYTES:
+            c = chunks[-1]
+            chunks[-1] = (c[0], min(c[1], bmin), max(c[2], bmax))
+        else:
+            chunks.append((at, bmin, bmax))
         self._seg_size += len(data)
         if self._dropped_events:
             self._dropped_events = self._dropped_bytes = 0
@@ -268,11 +350,15 @@ class LogStore:
         self.dropped_bytes = 0
         self.rotated_bytes = 0
         self._warned_at = -_WARN_EVERY_S
+        #: handed every line of the execution environments' writers (:meth:`writer`), not
+        #: PutLogEvents' (CloudWatch extracts EMF from Lambda's logs; the API's need a header)
+        self.line_hook: Callable[[str, str, int], None] | None = None
         if quota is not None:
             self._scan()
 
     def writer(self, group: str, stream: str) -> LogStreamWriter:
         w = LogStreamWriter(self, group, self.root / _enc(group), _enc(stream))
+        w._hook = self.line_hook
         self._writers.setdefault(group, set()).add(w)
         return w
 
@@ -327,6 +413,8 @@ class LogStore:
                 pass
             except OSError as exc:
                 log.warning("could not delete log segment %s: %s", seg.path, exc)
+            with contextlib.suppress(OSError):
+                _index_path(seg.path).unlink()
             self.rotated_bytes += seg.size
 
     def _dropped(self, w: LogStreamWriter, events: int, nbytes: int, exc: OSError) -> None:
@@ -347,6 +435,7 @@ class LogStore:
         self.usage.drop_group(group)
         d = self.group_dir(group)
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(self.root / _META_DIR / f"{d.name}{_INDEX_SUFFIX}", ignore_errors=True)
         with contextlib.suppress(OSError):
             self._meta_path(d).unlink()
 
@@ -575,6 +664,8 @@ class LogStore:
         for _, path in segs:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            with contextlib.suppress(OSError):
+                _index_path(path).unlink()
         return bool(segs)
 
     def at_boundary(self, group: str, stream: str, offset: int) -> bool:
@@ -612,6 +703,15 @@ class LogStore:
             with contextlib.suppress(OSError):
                 return start + path.stat().st_size
         return 0
+
+    def index_of(self, group: str, path: Path, size: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+        """The time index of one segment file: the open writer's (this process), else the
+        ``.tix`` file a closed segment has; None when there is none (older data dirs, a crash,
+        another process's open segment): then the segment is read whole."""
+        for w in list(self._writers.get(group, ())):
+            if not w._closed and not w._detached and w._path() == path:
+                return w.live_index()
+        return _read_index(path, size)
 
     def scan(self, group: str, stream: str, offset: int = 0) -> Iterator[Positioned]:
         """Events of one stream from stream offset ``offset``, lazily, each with its start and
@@ -815,10 +915,135 @@ def _stream_info(name: str, segs: list[tuple[int, Path]]) -> StreamInfo:
     return StreamInfo(name, created, first, last, mtime, stored)
 
 
-#: Events a FilterLogEvents page reads at most (matching or not): a page's cost is bounded.
-FILTER_SCAN_BUDGET = 200_000
+#: Events a FilterLogEvents page reads at most (matching or not, those skipped by their bytes
+#: included): a page's cost is bounded.
+FILTER_SCAN_BUDGET = 20_000_000
 #: ... and for about this long (then the page ends with a nextToken, as CloudWatch's pages do).
-FILTER_PAGE_SECONDS = 0.15
+FILTER_PAGE_SECONDS = 0.1
+#: What one event adds to a FilterLogEvents answer beside its message and stream name (its
+#: keys, timestamps and eventId as JSON), for ``max_bytes``.
+FILTER_EVENT_OVERHEAD = 120
+#: Bytes of a file read (and searched) at once when filtering.
+_FILTER_WINDOW = 1 << 21
+_FILTER_FIRST_WINDOW = 1 << 15
+#: The shortest stored line (``{"t": 0, "m": ""}`` and its newline): a stretch of n bytes holds
+#: at most n / 18 events.
+_MIN_LINE_BYTES = 18
+
+#: (start offset, end offset, timestamp ms or _SKIPPED, message, lines it accounts for): what the
+#: filter's reader yields; a _SKIPPED item only says how far the stream has been read.
+_Item = tuple[int, int, int, str, int]
+
+
+def _time_ranges(store: LogStore, group: str, segs: list[tuple[int, Path]], offset: int,
+                 start_ms: int | None, end_ms: int | None) -> Iterator[tuple[int, Path, int, int, bool]]:
+    """(segment start, path, from, to, last segment?) byte ranges of a stream, from stream
+    offset ``offset``, leaving out the chunks a segment's time index puts wholly outside
+    [start_ms, end_ms). Bytes no index covers are always read."""
+    for i, (start, path) in enumerate(segs):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        if start + size <= offset:
+            continue
+        lo = max(offset, start) - start
+        last = i == len(segs) - 1
+        index = store.index_of(group, path, size) if start_ms is not None or end_ms is not None else None
+        if index is None:
+            yield start, path, lo, size, last
+            continue
+        end, chunks = index
+        run_lo = run_hi = -1
+        for k, (c_at, c_min, c_max) in enumerate(chunks):
+            c_end = chunks[k + 1][0] if k + 1 < len(chunks) else end
+            if c_end <= lo or (start_ms is not None and c_max < start_ms) or (end_ms is not None and c_min >= end_ms):
+                continue
+            a = max(c_at, lo)
+            if a == run_hi:
+                run_hi = c_end
+                continue
+            if run_hi > run_lo:
+                yield start, path, run_lo, run_hi, False
+            run_lo, run_hi = a, c_end
+        if run_hi > run_lo:
+            yield start, path, run_lo, run_hi, False
+        if size > end:
+            yield start, path, max(end, lo), size, last
+
+
+def _scan_filtered(store: LogStore, group: str, segs: list[tuple[int, Path]], offset: int,
+                   needles: tuple[bytes, ...], start_ms: int | None, end_ms: int | None,
+                   allowed: Callable[[], int]) -> Iterator[_Item]:
+    """A stream's events for FilterLogEvents from ``offset``: the time index skips chunks out
+    of range, and with ``needles`` a window of the file is searched for them (bytes.find, no
+    copy) so that only the lines holding one are decoded. Every item says how many lines it
+    accounts for (a searched stretch counts its bytes / _MIN_LINE_BYTES, at least its lines); the
+    last item's end is how far the stream was read. A window is searched whole only while the
+    page may read that many lines (``allowed()``); else it is read line by line, so that a page
+    stops exactly at its budget."""
+    needle = max(needles, key=len) if needles else b""
+    others = tuple(n for n in needles if n is not needle)
+    buf = bytearray()
+    for seg_start, path, lo, hi, last in _time_ranges(store, group, segs, offset, start_ms, end_ms):
+        try:
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            continue
+        with f:
+            at = lo  # the file offset of buf[0]
+            f.seek(lo)
+            window = _FILTER_FIRST_WINDOW  # grows: a page that needs a few events reads a few
+            while at < hi:
+                want = min(window, hi - at)
+                window = min(2 * window, _FILTER_WINDOW)
+                if len(buf) != want:
+                    buf = bytearray(want)
+                got = f.readinto(buf)
+                if not got:
+                    break
+                cut = buf.rfind(b"\n", 0, got) + 1
+                if cut == 0:
+                    if got < want or at + got >= hi:
+                        break  # a torn last line (or an older segment's torn end): not an event
+                    # one line longer than the window: take a bigger one (bounded by the file)
+                    window = max(window, 2 * want)
+                    f.seek(at)
+                    continue
+                base = seg_start + at
+                if needle and cut // _MIN_LINE_BYTES <= allowed():
+                    done = 0  # bytes of the window accounted for
+                    i = buf.find(needle, 0, cut)
+                    while i >= 0:
+                        ls = buf.rfind(b"\n", 0, i) + 1
+                        le = buf.index(b"\n", i) + 1
+                        line = bytes(buf[ls:le])
+                        if all(n in line for n in others):
+                            parsed = _parse(line)
+                            if parsed is not None:
+                                yield base + ls, base + le, parsed[0], parsed[1], 1 + (ls - done) // _MIN_LINE_BYTES
+                                done = le
+                        i = buf.find(needle, le, cut)
+                    if done < cut:
+                        yield base + done, base + cut, _SKIPPED, "", max(1, (cut - done) // _MIN_LINE_BYTES)
+                else:
+                    p = 0
+                    while p < cut:
+                        e = buf.index(b"\n", p) + 1
+                        raw = bytes(buf[p:e])
+                        if needles and not all(n in raw for n in needles):
+                            yield base + p, base + e, _SKIPPED, "", 1
+                        else:
+                            parsed = _parse(raw)
+                            if parsed is None:
+                                yield base + p, base + e, _SKIPPED, "", 1
+                            else:
+                                yield base + p, base + e, parsed[0], parsed[1], 1
+                        p = e
+                at += cut
+                f.seek(at)
+            if at < hi and last:
+                return  # a half-written line at the stream's end: the next read gets it
 
 
 @dataclass(frozen=True)
@@ -832,29 +1057,43 @@ def filter_events(
     store: LogStore, group: str, matcher: Callable[[str], bool], *, streams: list[str] | None = None,
     prefix: str = "", start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
     positions: dict[str, int] | None = None, budget: int = FILTER_SCAN_BUDGET,
-    deadline_s: float = FILTER_PAGE_SECONDS,
+    deadline_s: float = FILTER_PAGE_SECONDS, max_bytes: int | None = None,
 ) -> FilterResult:
     """Matching events of a group's streams, merged by timestamp (ties: stream name, offset),
     from ``positions``; reads at most ``budget`` events, for at most about ``deadline_s``. Each
     stream is read in append order, so a page resumes exactly where the previous one stopped even
-    if timestamps are not sorted."""
-    names = [s for s in store.streams(group) if s.startswith(prefix)] if streams is None else list(streams)
+    if timestamps are not sorted. ``max_bytes``: the page ends once its events' answer would be
+    about that large (each counted as its message, its stream name and FILTER_EVENT_OVERHEAD).
+
+    What makes a page cheap over a large group (benchmarks/filter_logs.py): one directory
+    listing; segments' time indexes (``.tix``, written by the writer) skip chunks outside the
+    time range; the pattern's required terms are searched in the raw bytes, so only lines holding
+    them are decoded; the merge stops at the page's limit."""
+    gdir = store.group_dir(group)
+    listing = _listing(gdir)
+    all_names = sorted(unquote(b) for b in listing)
+    names = [s for s in all_names if s.startswith(prefix)] if streams is None else list(streams)
     # Substrings every matching event's stored line contains (the pattern's required terms, as
-    # JSON encodes them): a line without one is skipped unparsed.
+    # JSON encodes them): a line without one is skipped undecoded.
     needles = tuple(_encode(n)[1:-1].encode() for n in getattr(matcher, "needles", ()))
     pos = dict(positions or {})
-    heap: list[tuple[int, str, int, int, str, Iterator[_Raw]]] = []
+    heap: list[tuple[int, str, int, int, str, Iterator[_Item]]] = []
     scanned = 0
+    items = 0
     stop_at = time.monotonic() + deadline_s
     reached: dict[str, int] = {}
 
     def spent() -> bool:
-        return scanned >= budget or (scanned & 1023 == 0 and time.monotonic() >= stop_at)
+        return scanned >= budget or (items & 255 == 0 and time.monotonic() >= stop_at)
 
-    def advance(name: str, it: Iterator[_Raw]) -> _Raw | None:
-        nonlocal scanned
+    def allowed() -> int:
+        return budget - scanned if time.monotonic() < stop_at else 0
+
+    def advance(name: str, it: Iterator[_Item]) -> _Item | None:
+        nonlocal scanned, items
         for item in it:
-            scanned += 1
+            scanned += item[4]
+            items += 1
             reached[name] = item[1]
             t = item[2]
             if t != _SKIPPED and (start_ms is None or t >= start_ms) and (end_ms is None or t < end_ms):
@@ -875,19 +1114,23 @@ def filter_events(
             state[name] = at
             continue
         try:
-            it = _scan_raw(_segments(store.group_dir(group), store._stream_base(name)), at, needles)
+            segs = listing.get(store._stream_base(name), [])
         except ValueError:
             continue
+        it = _scan_filtered(store, group, segs, at, needles, start_ms, end_ms, allowed)
         first = advance(name, it)
         if first is None:
             exhausted = spent()
             state[name] = reached.get(name, at) if exhausted else -1
             continue
         heapq.heappush(heap, (first[2], name, first[0], first[1], first[3], it))
-    while heap and len(out) < limit:
+    size = 0
+    room = (1 << 62) if max_bytes is None else max_bytes
+    while heap and len(out) < limit and size < room:
         t, name, start, end, msg, it = heapq.heappop(heap)
         if matcher(msg):
             out.append(Positioned(start, end, LogEvent(t, msg, name)))
+            size += len(msg) + len(name) + FILTER_EVENT_OVERHEAD
         if spent():
             # Out of budget: what was read already is still returned; nothing more is read.
             state[name] = end

@@ -130,3 +130,91 @@ def test_a_failed_init_is_billed_as_its_report_line_says(tmp_path: Path) -> None
     finally:
         srv.stop()
         srv.cleanup()
+
+
+def _http_usage(srv: Server, query: str = "", keys: tuple[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """GET /usage signed for service ``lambent`` (by the root, or by ``keys``)."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from harness import ACCESS_KEY, SECRET_KEY
+
+    req = AWSRequest(method="GET", url=f"{srv.url}/usage{'?' + query if query else ''}")
+    SigV4Auth(Credentials(*(keys or (ACCESS_KEY, SECRET_KEY))), "lambent", "us-east-1").add_auth(req)
+    raw = urllib.request.Request(req.url, method="GET", headers=dict(req.headers))
+    try:
+        with urllib.request.urlopen(raw, timeout=30) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_get_usage_is_served_signed_and_authorised(tmp_path: Path) -> None:
+    """GET /usage answers what `lambent usage --format json` prints, within 30 s of the
+    invocations; unsigned or unauthorised callers get AWS-shaped refusals; bad parameters a 400."""
+    import urllib.error
+    import urllib.request
+
+    from lambent.api.models import client as model_client
+    from harness import ACCESS_KEY, SECRET_KEY
+
+    require_prerequisites()
+    srv = _start(tmp_path)
+    try:
+        lam = srv.client()
+        name = create_function(lam, APP, MemorySize=512)
+        lam.invoke(FunctionName=name, Payload=b"{}")  # the cold start (its INIT is billed too)
+        since = repr(time.time())
+        reports = [_report(lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")) for _ in range(4)]
+        deadline = time.monotonic() + 30
+        query = f"function={name}&since={since}"
+        status, body = _http_usage(srv, query)
+        while (status != 200 or not body["rows"] or body["rows"][0]["requests"] < 4) and time.monotonic() < deadline:
+            time.sleep(0.25)
+            status, body = _http_usage(srv, query)
+        assert status == 200, body
+        [row] = body["rows"]
+        assert row["function"] == name and row["requests"] == 4
+        assert row["billed_duration_ms"] == sum(r[2] for r in reports)
+        assert row["gb_seconds"] == float(Fraction(row["billed_duration_ms"] * 512, 1024 * 1000))
+        assert {"requests", "gb_seconds", "cost"} <= set(row) and body["total"]["requests"] == 4
+        # the same rows as the CLI's
+        assert _usage(srv.data_dir, "--function", name, "--since", since) == body["rows"]
+        # botocore's client of lambent's model calls it too, with the query members
+        cli = model_client("lambent", srv.url, ACCESS_KEY, SECRET_KEY, "us-east-1")
+        out = cli.get_usage(By="version", FunctionName=name)
+        assert [(r["version"], r["requests"]) for r in out["rows"]] == [("$LATEST", 5)]
+
+        # hostile input: a bad grouping, a bad time, a function name that is not one
+        assert _http_usage(srv, "by=account")[0] == 400
+        status, err = _http_usage(srv, "since=yesterday")
+        assert status == 400 and "not a time" in err.get("message", err.get("Message", ""))
+        assert _http_usage(srv, "function=" + "x" * 65)[0] == 400
+        # unsigned: refused before anything is read
+        try:
+            urllib.request.urlopen(f"{srv.url}/usage", timeout=30)
+            raise AssertionError("unsigned GET /usage answered")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+        # an IAM user without lambent:GetUsage is denied; granted, it reads the rows
+        iam = srv.client("iam")
+        iam.create_user(UserName="reader")
+        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        keys = (key["AccessKeyId"], key["SecretAccessKey"])
+        status, err = _http_usage(srv, "", keys)
+        assert status == 403 and "lambent:GetUsage" in json.dumps(err)
+        iam.put_user_policy(UserName="reader", PolicyName="usage", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambent:GetUsage", "Resource": "*"}]}))
+        deadline = time.monotonic() + 10
+        status, body = _http_usage(srv, "", keys)
+        while status != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, body = _http_usage(srv, "", keys)
+        assert status == 200 and body["total"]["requests"] == 5
+    finally:
+        srv.stop()
+        srv.cleanup()

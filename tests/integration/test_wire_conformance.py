@@ -35,7 +35,8 @@ SCHEDULER_OPERATIONS = {
     "ListTagsForResource",
 }
 
-LAMBENT_OPERATIONS = {"CreateDeployment", "GetDeployment", "ListDeployments", "StopDeployment"}
+LAMBENT_OPERATIONS = {"CreateDeployment", "GetDeployment", "ListDeployments", "StopDeployment",
+                      "GetUsage"}
 POLICY_OPERATIONS = {"AddPermission", "GetPolicy", "RemovePermission"}
 IAM_OPERATIONS = {
     "CreateUser", "GetUser", "ListUsers", "TagUser", "ListUserTags", "UntagUser", "CreateAccessKey", "ListAccessKeys",
@@ -373,6 +374,9 @@ def test_lambent_responses_match_the_model(server: Server) -> None:
     api.list_deployments(FunctionName=name)
     api.stop_deployment(DeploymentId=created["DeploymentId"])
     assert expect_error(api.get_deployment, DeploymentId="d-NOTTHERE") == "ResourceNotFoundException"
+    lam.invoke(FunctionName=name, Payload=b"{}")
+    api.get_usage(By="version", FunctionName=name, Since="1h")
+    assert expect_error(api.get_usage, Since="not-a-time") == "InvalidParameterValueException"
 
     assert LAMBENT_OPERATIONS <= rec.operations(), sorted(LAMBENT_OPERATIONS - rec.operations())
     problems = rec.problems()

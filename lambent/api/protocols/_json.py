@@ -69,6 +69,26 @@ def from_json(shape: Shape, value: Any, where: str = "") -> Any:
     return value  # document: any JSON
 
 
+_PLAIN = frozenset({"string", "integer", "long", "boolean"})
+_plain_cache: dict[int, tuple[Shape, frozenset[str] | None]] = {}
+
+
+def _plain_members(shape: Shape) -> frozenset[str] | None:
+    """The member names of a structure whose members all go on the wire as they are (strings,
+    integers, booleans under their own names), else None. Cached per shape (models are built once)."""
+    found = _plain_cache.get(id(shape))
+    if found is not None and found[0] is shape:
+        return found[1]
+    plain: frozenset[str] | None = None
+    if shape.type_name == "structure" and not _is_document(shape):
+        members = shape.members
+        if all(m.type_name in _PLAIN and "name" not in m.serialization for m in members.values()):
+            plain = frozenset(members)
+    if len(_plain_cache) < 4096:
+        _plain_cache[id(shape)] = (shape, plain)
+    return plain
+
+
 def to_json(shape: Shape, value: Any) -> Any:
     """A typed value of ``shape`` as the JSON value the wire carries. Unknown members are dropped."""
     if value is None:
@@ -85,7 +105,11 @@ def to_json(shape: Shape, value: Any) -> Any:
                 out[member.serialization.get("name", name)] = to_json(member, v)
         return out
     if kind == "list":
-        return [to_json(shape.member, v) for v in value]
+        member = shape.member
+        plain = _plain_members(member)
+        if plain is not None:  # a list of flat records (FilterLogEvents' events): no walk per value
+            return [{k: v for k, v in item.items() if v is not None and k in plain} for item in value]
+        return [to_json(member, v) for v in value]
     if kind == "map":
         return {k: to_json(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":

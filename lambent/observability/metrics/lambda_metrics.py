@@ -99,6 +99,17 @@ def dimension_sets(name: str, qualifier: str | None, executed: str) -> tuple[Dim
     return tuple(sets)
 
 
+@lru_cache(maxsize=4096)
+def async_dimension_sets(name: str, qualifier: str | None) -> tuple[Dimensions, ...]:
+    """The dimensions of the async metrics (AsyncEvents*, DeadLetterErrors,
+    DestinationDeliveryFailures): the function and the resource invoked; no ExecutedVersion (the
+    event, not a run, is counted)."""
+    sets: list[Dimensions] = [(), (("FunctionName", name),)]
+    if qualifier:
+        sets.append(dimensions({"FunctionName": name, "Resource": f"{name}:{qualifier}"}))
+    return tuple(sets)
+
+
 class LambdaMetrics:
     """Scope: one per server, beside its :class:`MetricsService`."""
 
@@ -172,26 +183,32 @@ class LambdaMetrics:
         self._emit("Throttles", sets, 1.0, "Count")
         self.totals_of(name, version or LATEST).throttles += 1
 
+    def throttle_observer(self, name: str, qualifier: str | None, version: str) -> None:
+        """:meth:`throttled` as ``InvokeService.on_throttle``."""
+        self.throttled(name, qualifier, version)
+
     def async_received(self, name: str, qualifier: str | None = None) -> None:
-        self._emit("AsyncEventsReceived", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        """An event accepted into the async queue (Invoke with InvocationType=Event, a schedule, a
+        Lambda destination)."""
+        self._emit("AsyncEventsReceived", async_dimension_sets(name, qualifier), 1.0, "Count")
         self.totals_of(name, qualifier or LATEST).async_received += 1
 
     def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None:
         """An async event is attempted ``age_ms`` after it was queued."""
-        self._emit("AsyncEventAge", dimension_sets(name, qualifier, qualifier or LATEST), max(0.0, age_ms),
+        self._emit("AsyncEventAge", async_dimension_sets(name, qualifier), max(0.0, age_ms),
                    "Milliseconds")
 
     def async_dropped(self, name: str, qualifier: str | None = None) -> None:
         """An event left the queue without a successful run (retries or age exhausted, function gone)."""
-        self._emit("AsyncEventsDropped", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self._emit("AsyncEventsDropped", async_dimension_sets(name, qualifier), 1.0, "Count")
         self.totals_of(name, qualifier or LATEST).async_dropped += 1
 
     def dead_letter_error(self, name: str, qualifier: str | None = None) -> None:
-        self._emit("DeadLetterErrors", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self._emit("DeadLetterErrors", async_dimension_sets(name, qualifier), 1.0, "Count")
         self.totals_of(name, qualifier or LATEST).dead_letter_errors += 1
 
     def destination_failure(self, name: str, qualifier: str | None = None) -> None:
-        self._emit("DestinationDeliveryFailures", dimension_sets(name, qualifier, qualifier or LATEST), 1.0, "Count")
+        self._emit("DestinationDeliveryFailures", async_dimension_sets(name, qualifier), 1.0, "Count")
         self.totals_of(name, qualifier or LATEST).destination_failures += 1
 
     def sample_concurrency(self, running: Mapping[str, int], unreserved: int, reserved: int = 0) -> None:

@@ -179,3 +179,30 @@ async def test_a_drain_that_times_out_does_not_cut_short_another() -> None:
     assert await patient is True
     await task
     assert svc.in_flight == 0 and await svc.drain(0.0) is True
+
+
+async def test_every_throttle_is_told_to_on_throttle_with_the_version() -> None:
+    """Lambda's Throttles metric: a refusal by the limiter and one for the memory budget (the
+    pool's TooManyRequests) are both reported, with the qualifier asked and the version resolved;
+    an invocation that ran is not."""
+    pool = Pool()
+    pool.gate.clear()
+    svc, _ = service(pool, Functions(reserved=1))
+    throttles: list[tuple[str, str | None, str]] = []
+    svc.on_throttle = lambda name, qualifier, version: throttles.append((name, qualifier, version))
+    first = asyncio.create_task(svc.invoke("f", "live", REQ))
+    await asyncio.sleep(0)
+    with pytest.raises(TooManyRequests):
+        await svc.invoke("f", "live", REQ)
+    pool.gate.set()
+    await first
+    assert throttles == [("f", "live", "$LATEST")]
+
+    async def no_memory(cfg: FunctionConfig) -> Env:
+        raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
+
+    pool.idle.clear()
+    pool.new_environment = no_memory  # type: ignore[method-assign]
+    with pytest.raises(TooManyRequests):
+        await svc.invoke("f", None, REQ)
+    assert throttles == [("f", "live", "$LATEST"), ("f", None, "$LATEST")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import botocore.session
 
 from lambent.api import lambent_api, lambent_queue_api, scheduler_api  # noqa: F401 - their decorators register the handlers
+from lambent.api import usage_api  # noqa: F401 - GetUsage
 from lambent.api.models import MODELS_DIR
 from lambent.api.protocols.model import service_model
 from lambent.api.services import LAMBENT, SCHEDULER
@@ -14,7 +15,7 @@ from lambent.api.services import LAMBENT, SCHEDULER
 def test_every_modelled_operation_has_its_handler() -> None:
     assert SCHEDULER.implemented == frozenset(service_model("scheduler").operation_names)
     assert LAMBENT.implemented == frozenset(service_model("lambent").operation_names) >= frozenset(
-        {"CreateDeployment", "ListDeployments", "GetDeployment", "StopDeployment",
+        {"CreateDeployment", "ListDeployments", "GetDeployment", "StopDeployment", "GetUsage",
          "ListAsyncEventQueues", "ListUndeliverableRecords", "RedriveUndeliverableRecords"})
 
 

@@ -1,0 +1,207 @@
+"""CloudWatch Embedded Metric Format: a function's log line that is an EMF document becomes custom
+metrics, as CloudWatch Logs extracts them from Lambda's logs.
+
+Specification: "Specification: Embedded metric format" (Amazon CloudWatch User Guide,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+A document is one JSON object (nothing before or after it on the line) with a metadata member::
+
+    {"_aws": {"Timestamp": 1700000000000,
+              "CloudWatchMetrics": [{"Namespace": "App",
+                                     "Dimensions": [["service"]],
+                                     "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]},
+     "service": "orders", "Latency": [12, 15.5]}
+
+- ``Timestamp`` (epoch milliseconds) is required; ``CloudWatchMetrics`` is an array of metric
+  directives, each with a ``Namespace``, ``Dimensions`` (an array of dimension sets: arrays of
+  names of top-level members whose values are strings; an empty set means no dimensions) and
+  ``Metrics`` (at most 100 definitions: ``Name``, optional ``Unit`` and ``StorageResolution``).
+- Every metric's value is the top-level member of its name: a number, or an array of at most 100
+  numbers (each one a datum). Every dimension set gets every metric of its directive.
+
+What lambent does with a line that is not a valid document: nothing (it stays a plain log line,
+as on CloudWatch, which counts such lines as EMF parsing/validation errors). A directive with an
+invalid part makes the whole document invalid; there are no partial extractions.
+
+Abuse case: a function prints EMF lines to create metrics without bound or to make the server
+parse huge documents. Bounded: a line over :data:`MAX_DOCUMENT_BYTES` is not parsed, a document
+has at most :data:`MAX_DIRECTIVES` directives, :data:`MAX_DIMENSION_SETS` sets per directive, 30
+names per set, 100 metrics per directive, 100 values per metric, :data:`MAX_DATA` data in all;
+names and values are length-checked like PutMetricData's; the series a server keeps are capped by
+:class:`~lambent.observability.metrics.MetricsService` (``max_series``) and the lines a function
+can print by the per-invocation log cap. A refused document is counted (``EmfRecorder.invalid``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lambent.observability.metrics.series import Series, dimensions
+from lambent.observability.metrics.service import MetricsService
+
+log = logging.getLogger(__name__)
+
+#: CloudWatch Logs' limit on one event (and so on one EMF document)
+MAX_DOCUMENT_BYTES = 1 << 20
+MAX_DIRECTIVES = 10
+MAX_DIMENSION_SETS = 30
+MAX_DIMENSIONS = 30
+MAX_METRICS = 100
+MAX_VALUES = 100
+#: data (values x dimension sets) one document may record
+MAX_DATA = 10_000
+MAX_NAME = 255
+MAX_NAMESPACE = 255
+MAX_DIMENSION_VALUE = 1024
+
+#: CloudWatch's units (StandardUnit in botocore's monitoring model)
+UNITS = frozenset({
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+    "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+    "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+})
+
+_MARK = '"_aws"'
+
+
+class InvalidDocument(ValueError):
+    """The line looked like an EMF document but is not a valid one."""
+
+
+@dataclass(frozen=True)
+class Datum:
+    """One metric of one dimension set, with its values, at ``ts`` (epoch seconds)."""
+
+    series: Series
+    values: tuple[float, ...]
+    unit: str
+    ts: float
+
+
+def looks_like(message: str) -> bool:
+    """Cheap test, before any parsing: a JSON object mentioning ``_aws``."""
+    return message[:1] == "{" and _MARK in message
+
+
+def _name(value: object, what: str, limit: int = MAX_NAME) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise InvalidDocument(f"{what} must be a string of 1 to {limit} characters")
+    return value
+
+
+def _numbers(value: object, name: str) -> tuple[float, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not 1 <= len(items) <= MAX_VALUES:
+        raise InvalidDocument(f"metric {name}: 1 to {MAX_VALUES} values")
+    out: list[float] = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InvalidDocument(f"metric {name}: values must be finite numbers")
+        out.append(float(v))
+    return tuple(out)
+
+
+def parse(message: str) -> list[Datum]:
+    """The data of one EMF document; InvalidDocument if ``message`` is not a valid one."""
+    if len(message) > MAX_DOCUMENT_BYTES or len(message.encode("utf-8", "replace")) > MAX_DOCUMENT_BYTES:
+        raise InvalidDocument("document over 1 MB")
+    try:
+        root = json.loads(message)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidDocument("not a JSON object") from exc
+    if not isinstance(root, dict):
+        raise InvalidDocument("not a JSON object")
+    meta = root.get("_aws")
+    if not isinstance(meta, dict):
+        raise InvalidDocument("_aws must be an object")
+    stamp = meta.get("Timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp) or stamp < 0:
+        raise InvalidDocument("_aws.Timestamp must be epoch milliseconds")
+    ts = float(stamp) / 1000.0
+    directives = meta.get("CloudWatchMetrics")
+    if not isinstance(directives, list) or len(directives) > MAX_DIRECTIVES:
+        raise InvalidDocument(f"_aws.CloudWatchMetrics must be an array of at most {MAX_DIRECTIVES} directives")
+    out: list[Datum] = []
+    for directive in directives:
+        if not isinstance(directive, dict):
+            raise InvalidDocument("a metric directive must be an object")
+        namespace = _name(directive.get("Namespace"), "Namespace", MAX_NAMESPACE)
+        if namespace.startswith("AWS/"):
+            raise InvalidDocument("namespaces starting with AWS/ are reserved")
+        sets = directive.get("Dimensions")
+        if not isinstance(sets, list) or len(sets) > MAX_DIMENSION_SETS:
+            raise InvalidDocument(f"Dimensions must be an array of at most {MAX_DIMENSION_SETS} dimension sets")
+        dim_sets = []
+        for names in sets or [[]]:
+            if not isinstance(names, list) or len(names) > MAX_DIMENSIONS:
+                raise InvalidDocument(f"a dimension set is an array of at most {MAX_DIMENSIONS} names")
+            pairs = []
+            for n in names:
+                key = _name(n, "a dimension name")
+                value = root.get(key)
+                if not isinstance(value, str) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
+                    raise InvalidDocument(f"dimension {key}: the member must be a string of 1 to 1024 characters")
+                pairs.append((key, value))
+            dim_sets.append(dimensions(pairs))
+        metrics = directive.get("Metrics")
+        if not isinstance(metrics, list) or len(metrics) > MAX_METRICS:
+            raise InvalidDocument(f"Metrics must be an array of at most {MAX_METRICS} definitions")
+        for definition in metrics:
+            if not isinstance(definition, dict):
+                raise InvalidDocument("a metric definition must be an object")
+            name = _name(definition.get("Name"), "a metric Name")
+            unit = definition.get("Unit", "None")
+            if unit not in UNITS:
+                raise InvalidDocument(f"metric {name}: unknown Unit")
+            resolution = definition.get("StorageResolution", 60)
+            if resolution not in (1, 60) or isinstance(resolution, bool):
+                raise InvalidDocument(f"metric {name}: StorageResolution must be 1 or 60")
+            if name not in root:
+                raise InvalidDocument(f"metric {name}: no member of that name")
+            values = _numbers(root[name], name)
+            for dims in dim_sets:
+                out.append(Datum(Series(namespace, name, dims), values, str(unit), ts))
+    if sum(len(d.values) for d in out) > MAX_DATA:
+        raise InvalidDocument(f"over {MAX_DATA} data in one document")
+    return out
+
+
+class EmfRecorder:
+    """Turns EMF lines of function logs into custom metrics. Scope: one per server, on the event
+    loop, beside its :class:`MetricsService`; :meth:`line` is the log store's line hook."""
+
+    def __init__(self, metrics: MetricsService) -> None:
+        self.metrics = metrics
+        #: documents refused as invalid, and data the metrics service refused (range, series cap)
+        self.invalid = 0
+        self.refused = 0
+        self.recorded = 0
+
+    def line(self, group: str, message: str, timestamp_ms: int) -> None:
+        """One function log line (any line: the cheap test comes first). Never raises."""
+        if not looks_like(message):
+            return
+        try:
+            data = parse(message)
+        except InvalidDocument as exc:
+            self.invalid += 1
+            log.debug("EMF line in %s not extracted: %s", group, exc)
+            return
+        if not self.metrics.has_room(len(data)):
+            self.refused += sum(len(d.values) for d in data)
+            return
+        record = self.metrics.record
+        for d in data:
+            for value in d.values:
+                if record(d.series, value, ts=d.ts, unit=d.unit):
+                    self.recorded += 1
+                else:
+                    self.refused += 1
+
+
+#: (log group, message, timestamp ms): what a log store hands each function line to
+LineHook = Callable[[str, str, int], None]
