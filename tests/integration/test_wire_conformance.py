@@ -36,7 +36,7 @@ SCHEDULER_OPERATIONS = {
 }
 
 LAMBENT_OPERATIONS = {"CreateDeployment", "GetDeployment", "ListDeployments", "StopDeployment",
-                      "GetUsage"}
+                      "GetUsage", "ListAsyncEventQueues", "ListUndeliverableRecords", "RedriveUndeliverableRecords"}
 POLICY_OPERATIONS = {"AddPermission", "GetPolicy", "RemovePermission"}
 IAM_OPERATIONS = {
     "CreateUser", "GetUser", "ListUsers", "TagUser", "ListUserTags", "UntagUser", "CreateAccessKey", "ListAccessKeys",
@@ -377,6 +377,12 @@ def test_lambent_responses_match_the_model(server: Server) -> None:
     lam.invoke(FunctionName=name, Payload=b"{}")
     api.get_usage(By="version", FunctionName=name, Since="1h")
     assert expect_error(api.get_usage, Since="not-a-time") == "InvalidParameterValueException"
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")  # waits, throttled
+    assert [q["FunctionName"] for q in api.list_async_event_queues(FunctionName=name)["Queues"]] == [name]
+    api.list_undeliverable_records(MaxItems=5)
+    assert api.redrive_undeliverable_records(RecordIds=[424242])["Failed"][0]["RecordId"] == 424242
+    assert expect_error(api.list_undeliverable_records, Marker="x") == "InvalidParameterValueException"
 
     assert LAMBENT_OPERATIONS <= rec.operations(), sorted(LAMBENT_OPERATIONS - rec.operations())
     problems = rec.problems()
