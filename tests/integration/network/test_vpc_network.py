@@ -329,3 +329,78 @@ def test_kill_9_then_restart_removes_leftovers_and_rebuilds(tmp_path: Path, spac
         VpcNetwork(NetworkSettings(), VpcService(VpcStore.open_in(tmp_path / "sweep"), region="us-east-1"),
                    data_dir=data, files_dir=tmp_path).cleanup_leftovers()
     assert traces(data) == []
+
+
+def test_function_environments_spread_over_subnets_get_dns_and_give_addresses_back(
+        plane: Plane, spaces: Namespaces) -> None:
+    """``for_function(...).attach(env, pid)`` as the worker pool calls it for a sandbox: a process
+    in its own network namespace (``unshare -n``) stands in for the sandbox's init."""
+    from hosts import dns_responder
+
+    with dns_responder({"public.test": PUBLIC}) as (host, port, asked):
+        # the forwarders were started at plane start with 127.0.0.1:53; this test's own plane
+        # relays to the responder instead
+        plane.run(plane.net.close())
+        plane.net = VpcNetwork(NetworkSettings(enabled=True, dns_upstream=f"{host}:{port}"), plane.vpcs,
+                               data_dir=plane.data_dir, files_dir=plane.data_dir / "files")
+        plane.run(plane.net.start())
+        vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+        a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/28")  # 11 usable addresses
+        b = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.2.0/24")
+        group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+        fn = plane.net.for_function(ACCOUNT, [a.subnet_id, b.subnet_id], [group])
+        plane.settle(0.2)
+        resolv = fn.resolv_conf.read_text()
+        assert "nameserver 10.231.1.1" in resolv and "nameserver 10.231.2.1" in resolv
+        procs = [subprocess.Popen(["unshare", "-n", "sleep", "60"]) for _ in range(2)]
+        try:
+            time.sleep(0.2)
+            atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, p in enumerate(procs)]
+            # the subnet with the most free addresses first: both land in b
+            assert {att.subnet_id for att in atts} == {b.subnet_id}  # type: ignore[attr-defined]
+            enis = plane.vpcs.interfaces(ACCOUNT)
+            assert {i.interface_type for i in enis} == {InterfaceType.LAMBDA}
+            assert all(i.group_ids == (group,) for i in enis)
+            pid = str(procs[0].pid)
+            # (no sandbox here to mount resolv.conf: ask subnet a's gateway, from subnet b, directly)
+            query = ("import socket,struct,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2);"
+                     "q=b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x06public\\x04test\\x00\\x00\\x01\\x00\\x01';"
+                     "s.sendto(q, (sys.argv[1], 53)); d=s.recv(512); print(socket.inet_ntoa(d[-4:]))")
+
+            async def ask(gateway: str) -> str:
+                # the forwarder runs on this loop: the probe must not block it
+                proc = await asyncio.create_subprocess_exec("nsenter", "-t", pid, "-n", sys.executable, "-c", query,
+                                                            gateway, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                out, err = await asyncio.wait_for(proc.communicate(), 20)
+                return out.decode().strip() or err.decode()[-200:]
+
+            for gateway in ("10.231.2.1", "10.231.1.1"):
+                assert plane.run(ask(gateway)) == PUBLIC, gateway
+            assert asked  # relayed by the forwarder on a gateway of the VPC (another subnet's)
+            for att in atts:
+                plane.run(fn.detach(att))
+                plane.run(fn.detach(att))  # idempotent
+            assert plane.vpcs.interfaces(ACCOUNT) == []
+            assert plane.vpcs.available_addresses(b.subnet_id) == 251
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
+def test_a_full_subnet_is_insufficient_free_addresses_and_leaves_nothing(plane: Plane) -> None:
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/28")
+    for _ in range(11):
+        plane.vpcs.lease_address(a.subnet_id)
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [])
+    with pytest.raises(ve.InsufficientFreeAddresses) as caught:
+        plane.run(fn.attach("env", 1))
+    assert caught.value.context["subnet_id"] == a.subnet_id
+    # a pid with no namespace to enter: NetworkSetupFailed, the lease given back
+    for interface in plane.vpcs.interfaces(ACCOUNT)[:1]:
+        plane.vpcs.release_address(interface.interface_id)
+    from lambent.network.errors import NetworkSetupFailed
+    with pytest.raises(NetworkSetupFailed):
+        plane.run(fn.attach("env", 2**22 + 12345))
+    assert len(plane.vpcs.interfaces(ACCOUNT)) == 10
