@@ -136,6 +136,8 @@ class VpcNetwork:
         self._never: tuple[IPv4Network, ...] = ()
         self._upstream: tuple[str, int] | None = None
         self._started = False
+        #: subnets of the model this host cannot route (logged once)
+        self._unbuilt: set[str] = set()
 
     def _ip(self, *args: str) -> list[str]:
         return [self.settings.ip_path, *args]
@@ -258,9 +260,24 @@ class VpcNetwork:
             wanted = {s.subnet_id: s for s in snap.subnets}
             for subnet_id in [b for b in self._bridges if b not in wanted]:
                 await self._remove_bridge(self._bridges.pop(subnet_id))
-            for subnet_id, subnet in wanted.items():
-                if subnet_id not in self._bridges:
-                    self._bridges[subnet_id] = await self._add_bridge(subnet)
+            missing = [s for sid, s in wanted.items() if sid not in self._bridges]
+            routes: list[IPv4Network] = []
+            if missing:
+                text = await _run(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes")
+                routes = _host_routes(text, self.prefix)
+            for subnet in missing:
+                clash = next((r for r in routes if r.overlaps(subnet.cidr)), None)
+                if clash is not None:
+                    # accepted before this host had the route (a restart on another LAN): not built
+                    if subnet.subnet_id not in self._unbuilt:
+                        log.error("subnet %s (%s) overlaps the host route %s: not built", subnet.subnet_id,
+                                  subnet.cidr, clash)
+                        self._unbuilt.add(subnet.subnet_id)
+                    continue
+                try:
+                    self._bridges[subnet.subnet_id] = await self._add_bridge(subnet)
+                except NetworkSetupFailed as exc:
+                    log.error("cannot build subnet %s: %s (%s)", subnet.subnet_id, exc.message, exc.context)
             await self._apply(snap)
 
     def _name(self, kind: str) -> str:

@@ -404,3 +404,36 @@ def test_a_full_subnet_is_insufficient_free_addresses_and_leaves_nothing(plane: 
     with pytest.raises(NetworkSetupFailed):
         plane.run(fn.attach("env", 2**22 + 12345))
     assert len(plane.vpcs.interfaces(ACCOUNT)) == 10
+
+
+def test_a_stored_subnet_the_host_now_routes_is_not_built_and_the_rest_is(tmp_path: Path, spaces: Namespaces) -> None:
+    data = tmp_path / "data"
+    first = Plane(data)
+    try:
+        first.run(first.net.start())
+        vpc = first.vpcs.create_vpc(ACCOUNT, VPC1)
+        clashing = first.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+        fine = first.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.2.0/24")
+    finally:
+        first.close()
+    dummy = f"tdum{uuid.uuid4().hex[:6]}"
+    second: Plane | None = None
+    try:
+        # the host meanwhile routes 10.231.1.0/24 itself (a LAN, a container bridge)
+        sh("ip", "link", "add", dummy, "type", "veth", "peer", "name", f"{dummy}p")
+        sh("ip", "addr", "add", "10.231.1.254/24", "dev", dummy)
+        sh("ip", "link", "set", dummy, "up")
+        second = Plane(data)
+        second.run(second.net.start())  # the server still starts
+        ns = spaces.make()
+        from lambent.network.errors import NetworkSetupFailed
+        with pytest.raises(NetworkSetupFailed):
+            second.run(second.net.attach_namespace(ACCOUNT, clashing.subnet_id, ns))
+        assert second.vpcs.interfaces(ACCOUNT) == []
+        address, _ = second.run(second.net.attach_namespace(ACCOUNT, fine.subnet_id, ns))  # type: ignore[misc]
+        assert str(address).startswith("10.231.2.")
+    finally:
+        if second is not None:
+            second.close()
+        sh("ip", "link", "del", dummy, check=False)
+    assert traces(data) == []
