@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hosts import PUBLIC, NsHost, namespace_host, sh  # noqa: E402
+from hosts import PRIVATE, PUBLIC, NsHost, namespace_host, sh  # noqa: E402
 
 from lambent.network.vpc import VpcNetwork  # noqa: E402
 from lambent.network.vpc.manager import vpc_names  # noqa: E402
@@ -126,6 +126,12 @@ def public() -> Iterator[NsHost]:
         yield host
 
 
+@pytest.fixture
+def private() -> Iterator[NsHost]:
+    with namespace_host(PRIVATE, "10.213.7.254") as host:
+        yield host
+
+
 class Plane:
     """A VpcService on SQLite and its VpcNetwork, on one event loop thread of the test."""
 
@@ -221,7 +227,7 @@ def test_another_vpc_is_never_reachable_nor_its_subnet_attachable(plane: Plane, 
 
 
 def test_public_host_reachable_only_while_a_nat_gateway_exists(plane: Plane, spaces: Namespaces,
-                                                               public: NsHost) -> None:
+                                                               public: NsHost, private: NsHost) -> None:
     vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
     s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
     ns = spaces.make()
@@ -230,10 +236,19 @@ def test_public_host_reachable_only_while_a_nat_gateway_exists(plane: Plane, spa
     nat = plane.vpcs.create_nat_gateway(ACCOUNT, s.subnet_id)
     plane.settle(0.3)
     assert connect(ns, PUBLIC, public.port).startswith("ok:")
+    # the deny list (network.deny: private ranges) holds through a NAT gateway too
+    assert connect(ns, PRIVATE, private.port).startswith("error")
     assert plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
     plane.vpcs.delete_nat_gateway(ACCOUNT, nat.nat_gateway_id)
     plane.settle(0.3)
     assert connect(ns, PUBLIC, public.port).startswith("error")
+    assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
+    # an endpoint for another service does not open lambent's Lambda API; one for lambda does
+    plane.vpcs.create_vpc_endpoint(ACCOUNT, vpc.vpc_id, "com.amazonaws.us-east-1.sts")
+    assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
+    endpoint = plane.vpcs.create_vpc_endpoint(ACCOUNT, vpc.vpc_id, "com.amazonaws.us-east-1.lambda")
+    assert plane.net.api_reachable(ACCOUNT, vpc.vpc_id) and not plane.net.api_reachable(OTHER, vpc.vpc_id)
+    plane.vpcs.delete_vpc_endpoint(ACCOUNT, endpoint.endpoint_id)
     assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
     # the host's own addresses stay out of reach (192.0.2.x, loopback services)
     assert connect(ns, "10.231.1.1", port=8080).startswith("error")
