@@ -452,3 +452,56 @@ def test_a_stored_subnet_the_host_now_routes_is_not_built_and_the_rest_is(tmp_pa
             second.close()
         sh("ip", "link", "del", dummy, check=False)
     assert traces(data) == []
+
+
+def test_a_host_attachment_is_reachable_from_its_vpc_only_and_reaches_into_it(
+        plane: Plane, spaces: Namespaces) -> None:
+    import socket
+    import threading
+
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    other = plane.vpcs.create_vpc(OTHER, VPC2)
+    s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    t = plane.vpcs.create_subnet(OTHER, other.vpc_id, "10.232.1.0/24")
+    ns_in, ns_out = spaces.make(serve=True), spaces.make()
+    member, _ = plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, ns_in))  # type: ignore[misc]
+    plane.run(plane.net.attach_namespace(OTHER, t.subnet_id, ns_out))
+    host_addr, gateway = plane.run(plane.net.attach_host(ACCOUNT, s.subnet_id))  # type: ignore[misc]
+    served = socket.socket()
+    served.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    served.bind(("0.0.0.0", 0))  # on every address of the host: only the attachment's is reachable
+    served.listen(8)
+    port = served.getsockname()[1]
+    served.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = served.accept()
+            except OSError:
+                continue
+            conn.recv(64)
+            conn.sendall(b"pong")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert connect(ns_in, str(host_addr), port) == "ok:pong"
+        assert connect(ns_in, str(gateway), port).startswith("error")  # the gateway answers DNS only
+        assert connect(ns_out, str(host_addr), port).startswith("error")  # another VPC
+        # the host reaches the VPC from its attachment's address (and from no other)
+        with socket.create_connection((str(member), 8080), timeout=2, source_address=(str(host_addr), 0)) as c:
+            c.sendall(b"ping")
+            assert c.recv(64) == b"pong"
+        with pytest.raises(OSError):
+            socket.create_connection((str(member), 8080), timeout=1).close()
+        kinds = [i.interface_type for i in plane.vpcs.interfaces(ACCOUNT)]
+        assert kinds.count(InterfaceType.ATTACHMENT) == 2
+    finally:
+        stop.set()
+        thread.join()
+        served.close()
+    plane.run(plane.net.detach_host(ACCOUNT, s.subnet_id))
+    assert str(host_addr) not in sh("ip", "-o", "addr", "show")
