@@ -505,3 +505,38 @@ def test_a_host_attachment_is_reachable_from_its_vpc_only_and_reaches_into_it(
         served.close()
     plane.run(plane.net.detach_host(ACCOUNT, s.subnet_id))
     assert str(host_addr) not in sh("ip", "-o", "addr", "show")
+
+
+SPOOF = """
+import socket, sys
+try:
+    s = socket.socket(); s.settimeout(1); s.bind((sys.argv[2], 0)); s.connect((sys.argv[1], 8080))
+    s.sendall(b"ping"); print("ok:" + s.recv(64).decode())
+except OSError as exc:
+    print("error:" + type(exc).__name__)
+"""
+
+
+def test_an_interface_cannot_borrow_another_address_to_pass_a_group(plane: Plane, spaces: Namespaces) -> None:
+    """The trusted address belongs to a real interface (so the group chains alone would let a
+    packet from it through): only the per-port source check on the bridge stops the spoof."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    trusted_ns, attacker, target = spaces.make(), spaces.make(), spaces.make(serve=True)
+    trusted, _ = plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, trusted_ns))  # type: ignore[misc]
+    locked = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "locked", "only the trusted address").group_id
+    plane.vpcs.authorize(ACCOUNT, locked, egress=False, permissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": f"{trusted}/32"}]}])
+    plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, attacker))
+    victim, _ = plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, target,  # type: ignore[misc]
+                                                     group_ids=[locked]))
+    plane.settle(0.2)
+    inner = f"v{s.subnet_id.removeprefix('subnet-')[:8]}"
+    spoof = ["ip", "netns", "exec", attacker, sys.executable, "-c", SPOOF, str(victim), str(trusted)]
+    honest = ["ip", "netns", "exec", trusted_ns, sys.executable, "-c", SPOOF, str(victim), str(trusted)]
+    assert subprocess.run(honest, capture_output=True, text=True, timeout=15, check=False).stdout.strip() == "ok:pong"
+    sh("ip", "-n", attacker, "addr", "add", f"{trusted}/32", "dev", inner)  # the trusted address, spoofed
+    done = subprocess.run(spoof, capture_output=True, text=True, timeout=15, check=False)
+    assert done.stdout.strip().startswith("error"), done.stdout
+    # its own address does not pass the group either
+    assert connect(attacker, str(victim)).startswith("error")
