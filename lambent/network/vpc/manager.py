@@ -39,9 +39,10 @@ from lambent.network.errors import NetworkSetupFailed
 from lambent.network.manager import names_for
 from lambent.settings import NetworkSettings
 from lambent.vpc import errors as ve
-from lambent.vpc.model import InterfaceType, NetworkInterface, Rule, Subnet, VpcChange
+from lambent.vpc.model import ChangeKind, InterfaceType, NetworkInterface, Rule, Subnet, VpcChange
 from lambent.vpc.service import Snapshot, VpcService
 
+from . import _nft
 from .ruleset import NetInterface, NetSubnet, NetVpc, VpcRuleset, delete_text
 
 __all__ = ["FunctionVpcNetwork", "VpcAttachment", "VpcNetwork", "vpc_names"]
@@ -182,7 +183,7 @@ class VpcNetwork:
                 name = parts[1].strip().split("@", 1)[0]
                 if name.startswith(self.prefix):
                     run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
-        run_sync([self.settings.nft_path, "-f", "-"], delete_text(self.table), what="delete tables", check=False)
+        _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
 
     async def close(self) -> None:
         """Remove everything lambent created (links, addresses, tables, DNS); attachments' leases
@@ -210,8 +211,11 @@ class VpcNetwork:
 
     # -- changes ---------------------------------------------------------------------------------
     def _changed(self, change: VpcChange) -> None:
-        # every kind matters: a lease or release changes group members (peer sets), a subnet a
-        # bridge, a NAT gateway the route chain, a group's rules its chains
+        # A lease or release comes from this class's own attach / detach, which load the ruleset
+        # themselves (with the new members); every other kind changes Linux: a subnet a bridge, a
+        # NAT gateway or endpoint the route chain, a group's rules its chains.
+        if change.kind in (ChangeKind.ADDRESS_LEASED, ChangeKind.ADDRESS_RELEASED):
+            return
         loop = self._loop
         if loop is None or not self._started:
             return
@@ -352,7 +356,7 @@ class VpcNetwork:
 
     async def _apply(self, snap: Snapshot | None = None) -> None:
         text = self.ruleset(snap or self.vpcs.snapshot()).text()
-        await _run([self.settings.nft_path, "-f", "-"], text, what="load the VPC ruleset")
+        await asyncio.to_thread(_nft.load, text, nft_path=self.settings.nft_path, what="load the VPC ruleset")
 
     # -- questions -------------------------------------------------------------------------------
     def for_function(self, account_id: str, subnet_ids: Sequence[str],
@@ -418,11 +422,11 @@ class VpcNetwork:
             if bridge is not None:
                 argv = self._ip("addr", "del", f"{live.interface.address}/32", "dev", bridge.name)
                 await asyncio.to_thread(run_sync, argv, what="remove a host address", check=False)
+        await asyncio.to_thread(self.vpcs.release_address, interface_id)
         async with self._lock:
             self._live.pop(interface_id, None)
             if self._started:
                 await self._apply()
-        await asyncio.to_thread(self.vpcs.release_address, interface_id)
 
     async def attach_env(self, account_id: str, subnet_id: str, group_ids: Sequence[str], env_id: str,
                          pid: int) -> VpcAttachment:
