@@ -128,3 +128,13 @@ def test_the_text_loads() -> None:
     if done.returncode != 0 and b"Operation not permitted" in done.stderr:
         pytest.skip("nft -c needs CAP_NET_ADMIN")
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_a_refused_text_is_network_setup_failed_with_nfts_message() -> None:
+    from lambent.network.errors import NetworkSetupFailed
+    from lambent.network.vpc import _nft
+
+    with pytest.raises(NetworkSetupFailed) as caught:
+        _nft.load("table inet lambent_vpc_test {\n  chain c { bogus }\n}\n", nft_path="/usr/sbin/nft", what="probe")
+    assert "syntax error" in str(caught.value.context.get("error"))
+    _nft.load("bogus", nft_path="/usr/sbin/nft", what="probe", check=False)  # unchecked: no error
