@@ -378,7 +378,8 @@ class VpcNetwork:
             for x in snap.endpoints)
 
     def gateways(self, subnet_ids: Sequence[str]) -> list[IPv4Address]:
-        return [self.vpcs.gateway(s) for s in subnet_ids if s in self._bridges]
+        """The subnets' gateways (network + 1, from the model: also before their bridges exist)."""
+        return [self.vpcs.gateway(s) for s in subnet_ids]
 
     def _bridge_of(self, account_id: str, subnet_id: str) -> _Bridge:
         self.vpcs.subnet(account_id, subnet_id)  # SubnetNotFound for another account's subnet
