@@ -379,7 +379,13 @@ class VpcNetwork:
 
     def gateways(self, subnet_ids: Sequence[str]) -> list[IPv4Address]:
         """The subnets' gateways (network + 1, from the model: also before their bridges exist)."""
-        return [self.vpcs.gateway(s) for s in subnet_ids]
+        out = []
+        for subnet_id in subnet_ids:
+            try:
+                out.append(self.vpcs.gateway(subnet_id))
+            except KeyError:  # deleted since the function was configured
+                continue
+        return out
 
     def _bridge_of(self, account_id: str, subnet_id: str) -> _Bridge:
         self.vpcs.subnet(account_id, subnet_id)  # SubnetNotFound for another account's subnet
@@ -562,9 +568,17 @@ class FunctionVpcNetwork:
         lambent.vpc.errors.InsufficientFreeAddresses (its subnet_id detail names one subnet);
         NetworkSetupFailed (lambent.network.errors) when Linux refuses; nothing left behind."""
         vpcs = self.network.vpcs
-        free = sorted(((vpcs.available_addresses(s), s) for s in self.subnet_ids), key=lambda x: -x[0])
-        if not free or free[0][0] <= 0:
-            subnet_id = free[0][1] if free else (self.subnet_ids[0] if self.subnet_ids else "")
+        free: list[tuple[int, str]] = []
+        for subnet_id in self.subnet_ids:
+            try:
+                free.append((vpcs.available_addresses(subnet_id), subnet_id))
+            except KeyError:  # deleted since the function was configured
+                continue
+        if not free:
+            raise ve.SubnetNotFound(f"The subnet ID '{self.subnet_ids[0] if self.subnet_ids else ''}' does not exist")
+        free.sort(key=lambda x: -x[0])
+        if free[0][0] <= 0:
+            subnet_id = free[0][1]
             raise ve.InsufficientFreeAddresses(
                 f"There are not enough free addresses in subnet '{subnet_id}' to satisfy the requested "
                 "number of instances.", subnet_id=subnet_id)

@@ -540,3 +540,14 @@ def test_an_interface_cannot_borrow_another_address_to_pass_a_group(plane: Plane
     assert done.stdout.strip().startswith("error"), done.stdout
     # its own address does not pass the group either
     assert connect(attacker, str(victim)).startswith("error")
+
+
+def test_a_function_whose_subnets_were_deleted_gets_subnet_not_found(plane: Plane) -> None:
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [])
+    plane.vpcs.delete_subnet(ACCOUNT, a.subnet_id)
+    plane.settle(0.2)
+    with pytest.raises(ve.SubnetNotFound):
+        plane.run(fn.attach("env", 1))
+    assert "nameserver" not in fn.resolv_conf.read_text()
