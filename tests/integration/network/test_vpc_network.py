@@ -551,3 +551,46 @@ def test_a_function_whose_subnets_were_deleted_gets_subnet_not_found(plane: Plan
     with pytest.raises(ve.SubnetNotFound):
         plane.run(fn.attach("env", 1))
     assert "nameserver" not in fn.resolv_conf.read_text()
+
+
+PING = """
+import os, socket, struct, sys
+def checksum(b):
+    b += b"\\0" * (len(b) % 2); s = sum(struct.unpack(f"!{len(b)//2}H", b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(1)
+ident = os.getpid() & 0xffff
+head = struct.pack("!BBHHH", 8, 0, 0, ident, 1); body = b"lambent"
+s.sendto(struct.pack("!BBHHH", 8, 0, checksum(head + body), ident, 1) + body, (sys.argv[1], 0))
+try:
+    while True:
+        data, _ = s.recvfrom(1024)
+        kind, _, _, rid, _ = struct.unpack("!BBHHH", data[20:28])
+        if kind == 0 and rid == ident:
+            print("pong"); break
+except OSError:
+    print("timeout")
+"""
+
+
+def ping(netns: str, address: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", PING, address], capture_output=True,
+                          text=True, timeout=15, check=False).stdout.strip()
+
+
+def test_icmp_rules_by_type(plane: Plane, spaces: Namespaces) -> None:
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    tcp_only = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "tcp-only", "tcp 8080 from the subnet").group_id
+    plane.vpcs.authorize(ACCOUNT, tcp_only, egress=False, permissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "10.231.1.0/24"}]}])
+    source, target = spaces.make(), spaces.make(serve=True)
+    plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, source))
+    victim, _ = plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, target,  # type: ignore[misc]
+                                                     group_ids=[tcp_only]))
+    assert connect(source, str(victim)) == "ok:pong"
+    assert ping(source, str(victim)) == "timeout"
+    plane.vpcs.authorize(ACCOUNT, tcp_only, egress=False, permissions=[
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "10.231.1.0/24"}]}])
+    plane.settle(0.3)
+    assert ping(source, str(victim)) == "pong"
