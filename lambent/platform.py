@@ -39,6 +39,7 @@ from lambent.billing.recorder import UsageRecorder
 from lambent.control.model import FunctionConfig
 from lambent.network import DefaultNetwork
 from lambent.network.errors import NetworkSetupFailed
+from lambent.network.vpc import VpcNetwork
 from lambent.observability.logs import LogStore
 from lambent.observability.retention import RetentionSweeper
 from lambent.observability.metrics.cloudwatch import CloudWatch
@@ -92,6 +93,8 @@ class Platform:
 
     #: the functions' default network (lambent/network/), when ``settings.network.enabled``
     network: DefaultNetwork | None = None
+    #: the Linux side of VPCs (lambent/network/vpc/), when ``settings.vpc_network.enabled``
+    vpc_network: VpcNetwork | None = None
     # Built by start(), in _open: CodeStore, LogStore and UidAllocator still touch the disk when
     # built, and everything else here is built on them (the registries are loaded explicitly).
     code: CodeStore
@@ -188,6 +191,9 @@ class Platform:
         # survives a restart, so no address is held by one.
         self.vpc = VpcService(VpcStore.open_in(data, self.disk), region=settings.region)
         self.vpc.release_all(InterfaceType.LAMBDA)
+        if settings.vpc_network.enabled:
+            self.vpc_network = VpcNetwork(settings.network, self.vpc, data_dir=settings.data_dir,
+                                          files_dir=self.sandbox_dir)
         try:
             self.store.open()
         except StoreUnavailable as exc:
@@ -378,6 +384,12 @@ class Platform:
                 raise StartupError(f"the functions' network: {exc.message}") from exc
             self.network = net
             self.pool.network_with(net)
+        if self.vpc_network is not None:
+            # Bridges, security groups and NAT of every VPC in vpc.db (leftovers of a crash removed).
+            try:
+                await self.vpc_network.start()
+            except NetworkSetupFailed as exc:
+                raise StartupError(f"the VPC network: {exc.message}") from exc
         self.pool.start()
         self.disk.start()
         await self.cloudwatch_metrics.start()
@@ -401,6 +413,8 @@ class Platform:
         await self.pool.shutdown()
         if self.network is not None:
             await self.network.close()
+        if self.vpc_network is not None:
+            await self.vpc_network.close()
         await self.lambda_metrics.stop_sampling()
         await self.cloudwatch_metrics.stop()
         await self.log_retention.stop()
