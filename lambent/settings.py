@@ -65,6 +65,9 @@ class WorkerSettings:
     #: by an unprivileged uid, so this path must be world-traversable (the data dir need not be).
     #: Empty: /var/lib/lambent/<server id>.
     sandbox_dir: str = ""
+    #: At most this many environments of VPC functions hold an interface in a VPC at once (the
+    #: host's links and nftables elements); one more fails with ENILimitReachedException.
+    vpc_interfaces_max: int = 1024
 
 
 @dataclass(frozen=True)
