@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lambent.store.vpc import VpcStore, Write
@@ -49,6 +50,17 @@ _MAX_NAME = 255
 _MAX_TOKENS = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    vpcs: tuple[Vpc, ...]
+    subnets: tuple[Subnet, ...]
+    groups: tuple[SecurityGroup, ...]
+    rules: tuple[Rule, ...]
+    nats: tuple[NatGateway, ...]
+    endpoints: tuple[VpcEndpoint, ...]
+    interfaces: tuple[NetworkInterface, ...]
+
+
 class VpcService:
     def __init__(self, store: VpcStore, *, region: str, quotas: VpcQuotas | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -68,6 +80,10 @@ class VpcService:
         self._interfaces = {i.interface_id: i for i in map(rows.interface_from, loaded["network_interfaces"])}
         #: (account, operation, ClientToken) -> (the request's arguments, the id it created)
         self._tokens: OrderedDict[tuple[str, str, str], tuple[object, str]] = OrderedDict()
+        #: Called (under the lock) with a subnet about to be created; raises an Ec2Error to refuse
+        #: it. The network layer sets it: a block it cannot route on this host is refused at
+        #: CreateSubnet (InvalidSubnet.Conflict), not accepted then lost.
+        self.subnet_guard: Callable[[Subnet], None] | None = None
 
     # -- listeners -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -246,6 +262,8 @@ class VpcService:
             if len(siblings) >= self.quotas.subnets_per_vpc:
                 raise ve.SubnetLimitExceeded("The maximum number of subnets has been reached.")
             subnet = Subnet(new_id("subnet"), account_id, vpc_id, net, zone, tags, self._clock())
+            if self.subnet_guard is not None:
+                self.subnet_guard(subnet)
             self.store.write([Write("insert", "subnets", rows.subnet_row(subnet))])
             self._subnets[subnet.subnet_id] = subnet
         self._notify([VpcChange(ChangeKind.SUBNET_CREATED, account_id, vpc_id, subnet.subnet_id)])
@@ -380,6 +398,13 @@ class VpcService:
         """The interfaces in ``group_id``: who a rule naming the group as its peer lets through."""
         with self._lock:
             return [i for i in self._interfaces.values() if group_id in i.group_ids]
+
+    def snapshot(self) -> Snapshot:
+        """Every account's objects at one instant (the network layer builds Linux from it)."""
+        with self._lock:
+            return Snapshot(tuple(self._vpcs.values()), tuple(self._subnets.values()), tuple(self._groups.values()),
+                            tuple(self._rules.values()), tuple(self._nats.values()),
+                            tuple(self._endpoints.values()), tuple(self._interfaces.values()))
 
     # -- addresses -------------------------------------------------------------------------------
     def _new_interface(self, subnet: Subnet, interface_type: InterfaceType, description: str,
