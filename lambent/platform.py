@@ -66,8 +66,7 @@ from lambent.vpc.model import InterfaceType
 from lambent.vpc.service import VpcService
 from lambent.worker.environment import InvokeOutcome
 from lambent.worker.pool import WorkerPool, pool_key
-from lambent.worker.vpc import VpcPlacement
-from lambent.errors import LambentError, VpcAccessFailed
+from lambent.worker.vpc import vpc_placement
 
 log = logging.getLogger(__name__)
 
@@ -391,10 +390,10 @@ class Platform:
         net: VpcNetwork | None = getattr(self, "vpc_network", None)
         if net is None:
             return
-        self.pool.vpc_with(lambda cfg: _vpc_placement(net, cfg))
+        self.pool.vpc_with(lambda cfg: vpc_placement(net, cfg))
 
         async def prepare(cfg: FunctionConfig) -> None:
-            _vpc_placement(net, cfg)  # the subnets and groups are there and routed on this host
+            vpc_placement(net, cfg)  # the subnets and groups are there and routed on this host
 
         self.functions.prepare_network = prepare
 
@@ -405,26 +404,6 @@ class Platform:
                 close_private(str(self.code.ensure_unpacked(sha)))
             except Exception:  # noqa: BLE001 - that function's environments will fail to start
                 log.exception("cannot unpack code %s", sha)
-
-
-#: Lambda's StateReasonCode for a VpcConfig whose objects went away (by the VPC model's error code).
-_VPC_REASONS = {"InvalidSubnetID.NotFound": "InvalidSubnet", "InvalidGroup.NotFound": "InvalidSecurityGroup"}
-
-
-def _vpc_placement(net: VpcNetwork, cfg: FunctionConfig) -> VpcPlacement:
-    """Where environments of ``cfg`` (an attached VpcConfig) go on ``net`` (a VpcNetwork)."""
-    vpc = cfg.vpc_config
-    if vpc is None or not vpc.attached:
-        raise VpcAccessFailed("the configuration joins no VPC", function=cfg.name)
-    try:
-        function_net = net.for_function(vpc.account_id, vpc.subnet_ids, vpc.security_group_ids)
-    except LambentError as exc:
-        failed = VpcAccessFailed(f"Lambda was not able to set up VPC access for the Lambda function: {exc.message}",
-                                 function=cfg.name)
-        failed.reason_code = _VPC_REASONS.get(str(getattr(exc, "code", "")), "InvalidConfiguration")
-        raise failed from exc
-    account, vpc_id = vpc.account_id, vpc.vpc_id
-    return VpcPlacement(function_net, lambda: net.api_reachable(account, vpc_id))
 
 
 def prepare_sandbox_dir(path: Path) -> Path:

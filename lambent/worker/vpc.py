@@ -24,16 +24,17 @@ functions keep working.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lambent.control.model import FunctionConfig
 from lambent.errors import ENILimitReached, LambentError, LimitExceeded, SubnetIPAddressLimitReached, VpcAccessFailed
 from lambent.worker.environment import EnvironmentNetwork, NetworkAttachment
 
-__all__ = ["ENI_LIMIT_MESSAGE", "InterfaceCap", "VpcEnvironmentNetwork", "VpcPlacement", "VpcPlacer",
-           "subnet_limit_message"]
+__all__ = ["ENI_LIMIT_MESSAGE", "InterfaceCap", "VpcDataPlane", "VpcEnvironmentNetwork", "VpcPlacement", "VpcPlacer",
+           "subnet_limit_message", "vpc_placement"]
 
 #: Lambda's wording (as its logs record it) for ENILimitReachedException.
 ENI_LIMIT_MESSAGE = ("Lambda was not able to create an ENI in the VPC of the Lambda function because the limit "
@@ -123,3 +124,33 @@ class VpcEnvironmentNetwork:
         if self._held:
             self._held = False
             self.cap.give()
+
+
+class VpcDataPlane(Protocol):
+    """What placing an environment needs of ``lambent.network.vpc.VpcNetwork``."""
+
+    def for_function(self, account_id: str, subnet_ids: Sequence[str],
+                     security_group_ids: Sequence[str]) -> EnvironmentNetwork: ...
+
+    def api_reachable(self, account_id: str, vpc_id: str) -> bool: ...
+
+
+#: Lambda's StateReasonCode for a VpcConfig whose objects went away (by the VPC model's error code).
+_REASONS = {"InvalidSubnetID.NotFound": "InvalidSubnet", "InvalidGroup.NotFound": "InvalidSecurityGroup"}
+
+
+def vpc_placement(plane: VpcDataPlane, cfg: FunctionConfig) -> VpcPlacement:
+    """Where environments of ``cfg`` (an attached VpcConfig) go on ``plane``; VpcAccessFailed
+    (with Lambda's reason code) when its subnets or groups no longer serve it."""
+    vpc = cfg.vpc_config
+    if vpc is None or not vpc.attached:
+        raise VpcAccessFailed("the configuration joins no VPC", function=cfg.name)
+    try:
+        network = plane.for_function(vpc.account_id, vpc.subnet_ids, vpc.security_group_ids)
+    except LambentError as exc:
+        failed = VpcAccessFailed(f"Lambda was not able to set up VPC access for the Lambda function: {exc.message}",
+                                 function=cfg.name)
+        failed.reason_code = _REASONS.get(str(getattr(exc, "code", "")), "InvalidConfiguration")
+        raise failed from exc
+    account, vpc_id = vpc.account_id, vpc.vpc_id
+    return VpcPlacement(network, lambda: plane.api_reachable(account, vpc_id))
