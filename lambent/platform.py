@@ -232,6 +232,8 @@ class Platform:
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
                                           self.event_invoke_configs)
         self.functions.on_change(self._function_changed)
+        # A subnet or group a function's VpcConfig names is in use (DependencyViolation), as on AWS.
+        self.vpc.used_elsewhere.append(self._used_by_functions)
         # Lambda's resource-based policies (AddPermission), in iam.db; a function's go with it.
         self.function_policies = FunctionPolicies(
             FunctionPolicyStore(self.iam.store.engine, self.disk), account_id=settings.account_id,
@@ -270,6 +272,14 @@ class Platform:
         if fn is None:
             return False
         return qualifier is None or qualifier in fn.versions or qualifier in fn.aliases
+
+    def _used_by_functions(self, account_id: str, resource_id: str) -> bool:
+        """Whether a configuration (``$LATEST`` or a version) of a function joins a VPC through
+        ``resource_id`` (a subnet or security group of ``account_id``)."""
+        return any(
+            cfg.vpc_config is not None and cfg.vpc_config.account_id == account_id
+            and (resource_id in cfg.vpc_config.subnet_ids or resource_id in cfg.vpc_config.security_group_ids)
+            for entry in self.functions.registry.values() for cfg in entry.versions.values())
 
     def _function_changed(self, name: str) -> None:
         try:

@@ -23,6 +23,7 @@ from lambent.errors import InvalidParameterValue, SubnetIPAddressLimitReached, V
 from lambent.settings import Settings
 from lambent.store import Store
 from lambent.store.vpc import VpcStore
+from lambent.vpc import errors as ve
 from lambent.vpc.service import VpcService
 
 A, B = "111122223333", "444455556666"
@@ -199,3 +200,20 @@ async def test_an_update_into_a_vpc_is_in_progress_until_prepared(tmp_path: Path
     assert (done.last_update_status, done.last_update_status_reason_code) == (UpdateStatus.FAILED,
                                                                               "SubnetOutOfIPAddresses")
     svc.store.close()
+
+
+def test_a_subnet_or_group_a_function_uses_cannot_be_deleted(vpcs: VpcService) -> None:
+    vpc = vpcs.create_vpc(A, "10.0.0.0/16")
+    used = vpcs.create_subnet(A, vpc.vpc_id, "10.0.1.0/24").subnet_id
+    free = vpcs.create_subnet(A, vpc.vpc_id, "10.0.2.0/24").subnet_id
+    group = vpcs.create_group(A, vpc.vpc_id, "fn", "d").group_id
+    config = resolve_vpc_config(vpcs, A, [used], [group])
+    vpcs.used_elsewhere.append(lambda account, rid: account == A and rid in config.subnet_ids + config.security_group_ids)
+    with pytest.raises(ve.DependencyViolation) as caught:
+        vpcs.delete_subnet(A, used)
+    assert caught.value.message == f"The subnet '{used}' has dependencies and cannot be deleted."
+    with pytest.raises(ve.DependencyViolation) as caught:
+        vpcs.delete_group(A, group)
+    assert caught.value.message == f"resource {group} has a dependent object"
+    vpcs.delete_subnet(A, free)  # what no function uses goes as before
+    assert [s.subnet_id for s in vpcs.subnets(A)] == [used]
