@@ -255,10 +255,46 @@ def test_a_full_subnet_fails_the_invoke_and_the_platform_keeps_serving(server: S
                             Code={"ZipFile": zip_of({"app.py": APP})})
     vpc.lam.get_waiter("function_active_v2").wait(FunctionName=plain, WaiterConfig={"Delay": 0.1, "MaxAttempts": 150})
     assert invoke_json(vpc.lam, plain, {"steps": []})[0]["StatusCode"] == 200
-    # a deleted function gives its address back: the next start gets it
+    # an event for it meanwhile is accepted and retried (a system error: backed off, not an attempt)
+    assert vpc.lam.invoke(FunctionName=one_more, InvocationType="Event", Payload=b'{"steps": []}')["StatusCode"] == 202
+    assert _until(lambda: "system error, next attempt in" in server.log(), 10)
+    # a deleted function gives its address back: the retried event gets it, then so does a new start
     vpc.lam.delete_function(FunctionName=held.pop())
-    assert _until(lambda: vpc.ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailableIpAddressCount"] == 1)
+    logs = server.client("logs")
+
+    def ran() -> bool:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{one_more}")["events"]
+        except botocore.exceptions.ClientError:
+            return False
+        return any(e["message"].startswith("REPORT") for e in events)
+
+    assert _until(ran, 20)
     assert vpc.run(one_more, {"do": "address", "via": "10.245.1.1"})[0].startswith("ok:10.245.1.")
+
+
+def test_the_hosts_cap_on_vpc_interfaces_is_enilimitreached(net_fresh: Any) -> None:
+    server: Server = net_fresh(LAMBENT_WORKER_VPC_INTERFACES_MAX="1")
+    vpc = Vpc(server, "10.247.0.0/16", ["10.247.1.0/24"])
+    group = vpc.group()
+    first, second = vpc.function(group), vpc.function(group)
+    assert vpc.run(first, {"do": "address", "via": "10.247.1.1"})[0].startswith("ok:10.247.1.")
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        vpc.run(second, {"do": "address"})
+    r = caught.value.response
+    assert (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]) == ("ENILimitReachedException", 502)
+    assert r["Error"]["Message"] == ("Lambda was not able to create an ENI in the VPC of the Lambda function because "
+                                     "the limit for Network Interfaces has been reached.")
+    vpc.lam.delete_function(FunctionName=first)  # its interface goes with its environment
+
+    def second_starts() -> bool:
+        try:
+            return vpc.run(second, {"do": "address", "via": "10.247.1.1"})[0].startswith("ok:10.247.1.")
+        except botocore.exceptions.ClientError as exc:
+            assert exc.response["Error"]["Code"] == "ENILimitReachedException"  # until the first one is gone
+            return False
+
+    assert _until(second_starts, 10)
 
 
 def test_after_deletes_and_shutdown_nothing_of_lambents_stays(server: Server) -> None:
