@@ -1,7 +1,8 @@
 """Cold start of a function in a VPC, against the same function on the default network and with
 the network off, in the same run.
 
-Two servers: one with ``LAMBENT_NETWORK_ENABLED`` off, one with it on (DNS upstream pointed at a
+Two servers: one with ``LAMBENT_NETWORK_ENABLED`` off, one with it and ``LAMBENT_VPC_NETWORK_ENABLED``
+on (DNS upstream pointed at a
 loopback port nothing answers: no packet leaves the machine). On the second, a VPC (10.240.0.0/16)
 with two /24 subnets and a security group is made through the EC2 API, and an execution role with
 AWSLambdaVPCAccessExecutionRole. Then, interleaved (so that load drifts hit every arm alike), for
@@ -48,7 +49,7 @@ VPC_ROLE = "vpc-bench"
 VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-NETWORK_ON = {"LAMBENT_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": "127.0.0.1:9"}
+NETWORK_ON = {"LAMBENT_NETWORK_ENABLED": "1", "LAMBENT_VPC_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": "127.0.0.1:9"}
 
 
 def _client(service: str, url: str) -> Any:

@@ -89,6 +89,8 @@ class Platform:
 
     #: the functions' default network (lambent/network/), when ``settings.network.enabled``
     network: DefaultNetwork | None = None
+    #: the Linux side of VPCs (lambent/network/vpc/), when ``settings.vpc_network.enabled``
+    vpc_network: VpcNetwork | None = None
     # Built by start(), in _open: CodeStore, LogStore and UidAllocator still touch the disk when
     # built, and everything else here is built on them (the registries are loaded explicitly).
     code: CodeStore
@@ -171,6 +173,9 @@ class Platform:
         # survives a restart, so no address is held by one.
         self.vpc = VpcService(VpcStore.open_in(data, self.disk), region=settings.region)
         self.vpc.release_all(InterfaceType.LAMBDA)
+        if settings.vpc_network.enabled:
+            self.vpc_network = VpcNetwork(settings.network, self.vpc, data_dir=settings.data_dir,
+                                          files_dir=self.sandbox_dir)
         try:
             self.store.open()
         except StoreUnavailable as exc:
@@ -340,6 +345,12 @@ class Platform:
                 raise StartupError(f"the functions' network: {exc.message}") from exc
             self.network = net
             self.pool.network_with(net)
+        if self.vpc_network is not None:
+            # Bridges, security groups and NAT of every VPC in vpc.db (leftovers of a crash removed).
+            try:
+                await self.vpc_network.start()
+            except NetworkSetupFailed as exc:
+                raise StartupError(f"the VPC network: {exc.message}") from exc
         self._wire_vpc_functions()
         self.pool.start()
         self.disk.start()
@@ -364,6 +375,8 @@ class Platform:
         await self.pool.shutdown()
         if self.network is not None:
             await self.network.close()
+        if self.vpc_network is not None:
+            await self.vpc_network.close()
         await self.lambda_metrics.stop_sampling()
         await self.cloudwatch_metrics.stop()
         await self.log_retention.stop()
@@ -395,9 +408,9 @@ class Platform:
 
     def _wire_vpc_functions(self) -> None:
         """Functions in a VPC: their environments join it through the VPC data plane
-        (``vpc_network``, lambent/network/vpc/, when the network is on); without it they cannot
-        start (EC2UnexpectedException, worker/pool.py)."""
-        net: VpcNetwork | None = getattr(self, "vpc_network", None)
+        (``vpc_network``, lambent/network/vpc/, when ``vpc_network.enabled``); without it they
+        cannot start (EC2UnexpectedException, worker/pool.py)."""
+        net = self.vpc_network
         if net is None:
             return
         self.pool.vpc_with(lambda cfg: vpc_placement(net, cfg))

@@ -361,6 +361,17 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class VpcNetworkSettings:
+    """VPCs as Linux networking (lambent/network/vpc/, docs/network.md "VPCs"): a bridge per
+    subnet, security groups in nftables, NAT gateways, attachments. Paths, the deny/allow lists and
+    DNS limits are ``network``'s. Env: ``LAMBENT_VPC_NETWORK_ENABLED``."""
+
+    #: Off: the EC2 API still keeps the model (vpc.db); nothing is built on Linux and a function
+    #: or attachment in a VPC cannot get an interface.
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """The root of the settings tree; see the module docstring for how it is loaded."""
 
@@ -384,6 +395,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    vpc_network: VpcNetworkSettings = field(default_factory=VpcNetworkSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
 

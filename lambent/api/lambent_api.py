@@ -22,7 +22,7 @@ from typing import Any
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBENT
 from lambent.deployments import CreateDeployment, Deployment, Event, strategies
-from lambent.errors import InvalidParameterValue
+from lambent.errors import AccessDenied, InvalidParameterValue
 from lambent.platform import Platform
 
 PREFIX = "/lambent/2026-11-27"
@@ -134,3 +134,52 @@ async def stop_deployment(call: Call) -> Output:
     p = call.platform
     d = await p.deployments.stop(call.params["DeploymentId"])
     return {"Deployment": deployment_info(p, d)}
+
+
+# -- VPC attachments (``lambent vpc attach``; lambent/network/vpc/) ------------------------------------
+def _vpc_network(call: Call) -> Any:
+    """The server's VPC network, for its operator's account only: an attachment puts a host
+    namespace (or the host itself) inside a VPC, which no tenant may do to the host."""
+    p = call.platform
+    if call.principal.account_id != p.settings.account_id:
+        raise AccessDenied("Only the server operator's account can attach subnets to the host.")
+    if p.vpc_network is None:
+        raise InvalidParameterValue("The VPC network is off on this server (LAMBENT_VPC_NETWORK_ENABLED).")
+    return p.vpc_network
+
+
+def _target(params: dict[str, Any]) -> str | None:
+    """The namespace named, None for ``Host``; exactly one of them."""
+    netns, host = params.get("NetworkNamespace"), bool(params.get("Host"))
+    if bool(netns) == host:
+        raise InvalidParameterValue("Give NetworkNamespace or Host (exactly one).")
+    return str(netns) if netns else None
+
+
+@LAMBENT.register("AttachSubnet")
+async def attach_subnet(call: Call) -> Output:
+    net = _vpc_network(call)
+    params = call.params
+    account, subnet_id = call.principal.account_id, str(params["SubnetId"])
+    netns = _target(params)
+    groups = [str(g) for g in params.get("SecurityGroupIds") or ()]
+    if netns is None:
+        address, gateway = await net.attach_host(account, subnet_id, group_ids=groups)
+    else:
+        address, gateway = await net.attach_namespace(account, subnet_id, netns, group_ids=groups)
+    interface = next((i for i in net.live_interfaces if i.address == address and i.subnet_id == subnet_id), None)
+    return {"Address": str(address), "Gateway": str(gateway), "SubnetId": subnet_id,
+            "NetworkInterfaceId": interface.interface_id if interface is not None else ""}
+
+
+@LAMBENT.register("DetachSubnet")
+async def detach_subnet(call: Call) -> Output:
+    net = _vpc_network(call)
+    params = call.params
+    account, subnet_id = call.principal.account_id, str(params["SubnetId"])
+    netns = _target(params)
+    if netns is None:
+        await net.detach_host(account, subnet_id)
+    else:
+        await net.detach_namespace(account, subnet_id, netns)
+    return {}

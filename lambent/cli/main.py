@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lambent.cli import accounts_cmd, deploy_cmd, logs_cmd, queue_cmd, server_cmd, usage_cmd
+from lambent.cli import accounts_cmd, deploy_cmd, logs_cmd, queue_cmd, server_cmd, usage_cmd, vpc_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     queue_cmd.register(sub)
     accounts_cmd.register(sub)
     usage_cmd.register(sub)
+    vpc_cmd.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -169,6 +169,10 @@ def _deployment(params: Params, region: str, account: str, caller: str) -> str:
     return f"arn:aws:lambent:{region}:{account}:deployment/{params.get('DeploymentId', '')}"
 
 
+def _subnet(params: Params, region: str, account: str, caller: str) -> str:
+    return f"arn:aws:ec2:{region}:{account}:subnet/{params.get('SubnetId', '')}"
+
+
 def _schedule(params: Params, region: str, account: str, caller: str) -> str:
     group = params.get("GroupName") or "default"
     return f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{params.get('Name', '')}"
@@ -364,6 +368,8 @@ def _lambent() -> list[Action]:
         Action("lambent", "ListDeployments", "lambent:ListDeployments", _deployments_filter),
         Action("lambent", "GetDeployment", "lambent:GetDeployment", _deployment),
         Action("lambent", "StopDeployment", "lambent:StopDeployment", _deployment),
+        Action("lambent", "AttachSubnet", "lambent:AttachSubnet", _subnet),
+        Action("lambent", "DetachSubnet", "lambent:DetachSubnet", _subnet),
     ]
 
 

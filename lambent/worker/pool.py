@@ -99,7 +99,7 @@ class WorkerPool:
     def vpc_with(self, placer: VpcPlacer | None) -> None:
         """Put every environment started from now on of a configuration with an attached
         VpcConfig in its VPC (``placer``: the platform's, over ``lambent.network.vpc``). Without
-        one, such environments cannot start (EC2UnexpectedException: the server's network is off)."""
+        one, such environments cannot start (EC2UnexpectedException: the server's VPC network is off)."""
         self._vpc = placer
 
     def _placement(self, cfg: FunctionConfig) -> tuple[EnvironmentNetwork | None, Callable[[], bool] | None]:
@@ -110,7 +110,7 @@ class WorkerPool:
         if self._vpc is None:
             raise VpcAccessFailed(
                 "Lambda was not able to set up VPC access for the Lambda function: this lambent server runs "
-                "without its network (LAMBENT_NETWORK_ENABLED), so functions cannot join a VPC.",
+                "without its VPC network (LAMBENT_VPC_NETWORK_ENABLED), so functions cannot join a VPC.",
                 function=f"{cfg.name}:{cfg.version}")
         try:
             placement = self._vpc(cfg)

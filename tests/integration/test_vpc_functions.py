@@ -211,7 +211,7 @@ def test_without_the_network_an_invoke_fails_as_lambda_fails_and_others_keep_wor
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
     code, status, message = _refusal(lam.invoke, FunctionName=name, Payload=b"{}")
     assert (code, status) == ("EC2UnexpectedException", 502)
-    assert "LAMBENT_NETWORK_ENABLED" in message
+    assert "LAMBENT_VPC_NETWORK_ENABLED" in message
     plain = create_function(lam, APP)
     resp, body = invoke_json(lam, plain)
     assert (resp["StatusCode"], body) == (200, {"ok": True})

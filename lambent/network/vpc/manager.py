@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -269,14 +270,19 @@ class VpcNetwork:
     async def _add_bridge(self, subnet: Subnet) -> _Bridge:
         bridge = _Bridge(self._name("b"), subnet)
         gateway = self.vpcs.gateway(subnet.subnet_id)
+        # A fixed address: a bridge otherwise takes its lowest port's, changing as ports come and
+        # go, and the neighbours' ARP entries for the gateway (proxy ARP answers) go stale.
+        mac = "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
         await run(self._ip("-batch", "-"), (
-            f"link add {bridge.name} type bridge\n"
+            f"link add {bridge.name} address {mac} type bridge\n"
             f"addr add {gateway}/{subnet.cidr.prefixlen} dev {bridge.name}\n"), what=f"create bridge {bridge.name}")
         try:
             for key, value in (("disable_ipv6", "1"),):
                 _write_sysctl(f"net/ipv6/conf/{bridge.name}/{key}", value)
             for key, value in (("proxy_arp", "1"), ("proxy_arp_pvlan", "1"), ("send_redirects", "0")):
                 _write_sysctl(f"net/ipv4/conf/{bridge.name}/{key}", value)
+            # proxy ARP answers at once (the default delays each answer up to 0.8 s at random)
+            _write_sysctl(f"net/ipv4/neigh/{bridge.name}/proxy_delay", "0")
             await run(self._ip("link", "set", bridge.name, "up"), what=f"bring {bridge.name} up")
             if self._upstream is not None:
                 vpc_cidr = next((v.cidr for v in self.vpcs.snapshot().vpcs if v.vpc_id == subnet.vpc_id), subnet.cidr)

@@ -159,7 +159,7 @@ def private_database(server: Server, subnet: str, ports: tuple[int, ...]) -> Ite
 @pytest.fixture
 def server(net_fresh: Any) -> Server:
     # idle environments are not frozen: a listening function keeps accepting between invocations
-    srv: Server = net_fresh(LAMBENT_WORKER_FREEZE_AFTER_MS="600000")
+    srv: Server = net_fresh(LAMBENT_VPC_NETWORK_ENABLED="1", LAMBENT_WORKER_FREEZE_AFTER_MS="600000")
     return srv
 
 
@@ -274,7 +274,7 @@ def test_a_full_subnet_fails_the_invoke_and_the_platform_keeps_serving(server: S
 
 
 def test_the_hosts_cap_on_vpc_interfaces_is_enilimitreached(net_fresh: Any) -> None:
-    server: Server = net_fresh(LAMBENT_WORKER_VPC_INTERFACES_MAX="1")
+    server: Server = net_fresh(LAMBENT_VPC_NETWORK_ENABLED="1", LAMBENT_WORKER_VPC_INTERFACES_MAX="1")
     vpc = Vpc(server, "10.247.0.0/16", ["10.247.1.0/24"])
     group = vpc.group()
     first, second = vpc.function(group), vpc.function(group)

@@ -160,7 +160,7 @@ async def test_vpc_configurations_join_their_vpc_and_the_rest_the_default_networ
 async def test_without_a_vpc_data_plane_a_vpc_environment_cannot_start(pool: WorkerPool) -> None:
     with pytest.raises(VpcAccessFailed) as caught:
         await pool.new_environment(cfg(VPC))
-    assert "LAMBENT_NETWORK_ENABLED" in caught.value.message
+    assert "LAMBENT_VPC_NETWORK_ENABLED" in caught.value.message
     assert pool.memory_in_use_mb == 0 and not pool.environments()  # refused before anything was reserved
 
 
