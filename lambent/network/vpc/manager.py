@@ -32,7 +32,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from lambent.network import _netlink
-from lambent.network._commands import run, run_sync
+from lambent.network._commands import run_sync
 from lambent.network.addresses import parse_cidrs
 from lambent.network.dns import DnsForwarder, parse_upstream
 from lambent.network.errors import NetworkSetupFailed
@@ -136,6 +136,8 @@ class VpcNetwork:
         self._never: tuple[IPv4Network, ...] = ()
         self._upstream: tuple[str, int] | None = None
         self._started = False
+        #: subnets of the model this host cannot route (logged once)
+        self._unbuilt: set[str] = set()
 
     def _ip(self, *args: str) -> list[str]:
         return [self.settings.ip_path, *args]
@@ -258,9 +260,24 @@ class VpcNetwork:
             wanted = {s.subnet_id: s for s in snap.subnets}
             for subnet_id in [b for b in self._bridges if b not in wanted]:
                 await self._remove_bridge(self._bridges.pop(subnet_id))
-            for subnet_id, subnet in wanted.items():
-                if subnet_id not in self._bridges:
-                    self._bridges[subnet_id] = await self._add_bridge(subnet)
+            missing = [s for sid, s in wanted.items() if sid not in self._bridges]
+            routes: list[IPv4Network] = []
+            if missing:
+                text = await _run(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes")
+                routes = _host_routes(text, self.prefix)
+            for subnet in missing:
+                clash = next((r for r in routes if r.overlaps(subnet.cidr)), None)
+                if clash is not None:
+                    # accepted before this host had the route (a restart on another LAN): not built
+                    if subnet.subnet_id not in self._unbuilt:
+                        log.error("subnet %s (%s) overlaps the host route %s: not built", subnet.subnet_id,
+                                  subnet.cidr, clash)
+                        self._unbuilt.add(subnet.subnet_id)
+                    continue
+                try:
+                    self._bridges[subnet.subnet_id] = await self._add_bridge(subnet)
+                except NetworkSetupFailed as exc:
+                    log.error("cannot build subnet %s: %s (%s)", subnet.subnet_id, exc.message, exc.context)
             await self._apply(snap)
 
     def _name(self, kind: str) -> str:
@@ -273,7 +290,7 @@ class VpcNetwork:
         # A fixed address: a bridge otherwise takes its lowest port's, changing as ports come and
         # go, and the neighbours' ARP entries for the gateway (proxy ARP answers) go stale.
         mac = "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
-        await run(self._ip("-batch", "-"), (
+        await _run(self._ip("-batch", "-"), (
             f"link add {bridge.name} address {mac} type bridge\n"
             f"addr add {gateway}/{subnet.cidr.prefixlen} dev {bridge.name}\n"), what=f"create bridge {bridge.name}")
         try:
@@ -283,7 +300,7 @@ class VpcNetwork:
                 _write_sysctl(f"net/ipv4/conf/{bridge.name}/{key}", value)
             # proxy ARP answers at once (the default delays each answer up to 0.8 s at random)
             _write_sysctl(f"net/ipv4/neigh/{bridge.name}/proxy_delay", "0")
-            await run(self._ip("link", "set", bridge.name, "up"), what=f"bring {bridge.name} up")
+            await _run(self._ip("link", "set", bridge.name, "up"), what=f"bring {bridge.name} up")
             if self._upstream is not None:
                 vpc_cidr = next((v.cidr for v in self.vpcs.snapshot().vpcs if v.vpc_id == subnet.vpc_id), subnet.cidr)
                 s = self.settings
@@ -335,7 +352,7 @@ class VpcNetwork:
 
     async def _apply(self, snap: Snapshot | None = None) -> None:
         text = self.ruleset(snap or self.vpcs.snapshot()).text()
-        await run([self.settings.nft_path, "-f", "-"], text, what="load the VPC ruleset")
+        await _run([self.settings.nft_path, "-f", "-"], text, what="load the VPC ruleset")
 
     # -- questions -------------------------------------------------------------------------------
     def for_function(self, account_id: str, subnet_ids: Sequence[str],
@@ -454,13 +471,13 @@ class VpcNetwork:
         live = _Live(interface, port, netns=netns)
         try:
             self._live[interface.interface_id] = live
-            await run(self._ip("link", "add", port, "type", "veth", "peer", "name", inner, "netns", netns),
+            await _run(self._ip("link", "add", port, "type", "veth", "peer", "name", inner, "netns", netns),
                       what=f"create {port}")
-            await run(self._ip("link", "set", port, "master", bridge.name, "up"), what=f"plug {port}")
-            await run(self._ip("link", "set", port, "type", "bridge_slave", "isolated", "on", "learning", "off"),
+            await _run(self._ip("link", "set", port, "master", bridge.name, "up"), what=f"plug {port}")
+            await _run(self._ip("link", "set", port, "type", "bridge_slave", "isolated", "on", "learning", "off"),
                       what=f"isolate {port}")
             await self._commit(live)
-            await run(self._ip("-n", netns, "-batch", "-"), (
+            await _run(self._ip("-n", netns, "-batch", "-"), (
                 f"addr add {interface.address}/{bridge.subnet.cidr.prefixlen} dev {inner}\n"
                 f"link set {inner} up\n"
                 f"route replace default via {gateway} dev {inner}\n"), what=f"configure {inner} in {netns}")
@@ -488,7 +505,7 @@ class VpcNetwork:
         live = _Live(interface, None)
         try:
             self._live[interface.interface_id] = live
-            await run(self._ip("addr", "add", f"{interface.address}/32", "dev", bridge.name),
+            await _run(self._ip("addr", "add", f"{interface.address}/32", "dev", bridge.name),
                       what="add a host address")
             await self._commit(live)
         except BaseException:
@@ -552,6 +569,12 @@ class FunctionVpcNetwork:
         """Idempotent, gives the address back (anything but a VpcAttachment is ignored)."""
         if isinstance(att, VpcAttachment):
             await self.network.detach_env(att)
+
+
+async def _run(argv: list[str], stdin: str = "", *, what: str) -> str:
+    """``run_sync`` on a worker thread: the event loop's subprocess pipes (uvloop's) refuse to
+    write an empty stdin to a process that already exited."""
+    return await asyncio.to_thread(run_sync, argv, stdin, what=what)
 
 
 def _base36(n: int) -> str:

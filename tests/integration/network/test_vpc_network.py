@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hosts import PUBLIC, NsHost, namespace_host, sh  # noqa: E402
+from hosts import PRIVATE, PUBLIC, NsHost, namespace_host, sh  # noqa: E402
 
 from lambent.network.vpc import VpcNetwork  # noqa: E402
 from lambent.network.vpc.manager import vpc_names  # noqa: E402
@@ -126,6 +126,12 @@ def public() -> Iterator[NsHost]:
         yield host
 
 
+@pytest.fixture
+def private() -> Iterator[NsHost]:
+    with namespace_host(PRIVATE, "10.213.7.254") as host:
+        yield host
+
+
 class Plane:
     """A VpcService on SQLite and its VpcNetwork, on one event loop thread of the test."""
 
@@ -221,7 +227,7 @@ def test_another_vpc_is_never_reachable_nor_its_subnet_attachable(plane: Plane, 
 
 
 def test_public_host_reachable_only_while_a_nat_gateway_exists(plane: Plane, spaces: Namespaces,
-                                                               public: NsHost) -> None:
+                                                               public: NsHost, private: NsHost) -> None:
     vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
     s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
     ns = spaces.make()
@@ -230,10 +236,19 @@ def test_public_host_reachable_only_while_a_nat_gateway_exists(plane: Plane, spa
     nat = plane.vpcs.create_nat_gateway(ACCOUNT, s.subnet_id)
     plane.settle(0.3)
     assert connect(ns, PUBLIC, public.port).startswith("ok:")
+    # the deny list (network.deny: private ranges) holds through a NAT gateway too
+    assert connect(ns, PRIVATE, private.port).startswith("error")
     assert plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
     plane.vpcs.delete_nat_gateway(ACCOUNT, nat.nat_gateway_id)
     plane.settle(0.3)
     assert connect(ns, PUBLIC, public.port).startswith("error")
+    assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
+    # an endpoint for another service does not open lambent's Lambda API; one for lambda does
+    plane.vpcs.create_vpc_endpoint(ACCOUNT, vpc.vpc_id, "com.amazonaws.us-east-1.sts")
+    assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
+    endpoint = plane.vpcs.create_vpc_endpoint(ACCOUNT, vpc.vpc_id, "com.amazonaws.us-east-1.lambda")
+    assert plane.net.api_reachable(ACCOUNT, vpc.vpc_id) and not plane.net.api_reachable(OTHER, vpc.vpc_id)
+    plane.vpcs.delete_vpc_endpoint(ACCOUNT, endpoint.endpoint_id)
     assert not plane.net.api_reachable(ACCOUNT, vpc.vpc_id)
     # the host's own addresses stay out of reach (192.0.2.x, loopback services)
     assert connect(ns, "10.231.1.1", port=8080).startswith("error")
@@ -404,3 +419,89 @@ def test_a_full_subnet_is_insufficient_free_addresses_and_leaves_nothing(plane: 
     with pytest.raises(NetworkSetupFailed):
         plane.run(fn.attach("env", 2**22 + 12345))
     assert len(plane.vpcs.interfaces(ACCOUNT)) == 10
+
+
+def test_a_stored_subnet_the_host_now_routes_is_not_built_and_the_rest_is(tmp_path: Path, spaces: Namespaces) -> None:
+    data = tmp_path / "data"
+    first = Plane(data)
+    try:
+        first.run(first.net.start())
+        vpc = first.vpcs.create_vpc(ACCOUNT, VPC1)
+        clashing = first.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+        fine = first.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.2.0/24")
+    finally:
+        first.close()
+    dummy = f"tdum{uuid.uuid4().hex[:6]}"
+    second: Plane | None = None
+    try:
+        # the host meanwhile routes 10.231.1.0/24 itself (a LAN, a container bridge)
+        sh("ip", "link", "add", dummy, "type", "veth", "peer", "name", f"{dummy}p")
+        sh("ip", "addr", "add", "10.231.1.254/24", "dev", dummy)
+        sh("ip", "link", "set", dummy, "up")
+        second = Plane(data)
+        second.run(second.net.start())  # the server still starts
+        ns = spaces.make()
+        from lambent.network.errors import NetworkSetupFailed
+        with pytest.raises(NetworkSetupFailed):
+            second.run(second.net.attach_namespace(ACCOUNT, clashing.subnet_id, ns))
+        assert second.vpcs.interfaces(ACCOUNT) == []
+        address, _ = second.run(second.net.attach_namespace(ACCOUNT, fine.subnet_id, ns))  # type: ignore[misc]
+        assert str(address).startswith("10.231.2.")
+    finally:
+        if second is not None:
+            second.close()
+        sh("ip", "link", "del", dummy, check=False)
+    assert traces(data) == []
+
+
+def test_a_host_attachment_is_reachable_from_its_vpc_only_and_reaches_into_it(
+        plane: Plane, spaces: Namespaces) -> None:
+    import socket
+    import threading
+
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    other = plane.vpcs.create_vpc(OTHER, VPC2)
+    s = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    t = plane.vpcs.create_subnet(OTHER, other.vpc_id, "10.232.1.0/24")
+    ns_in, ns_out = spaces.make(serve=True), spaces.make()
+    member, _ = plane.run(plane.net.attach_namespace(ACCOUNT, s.subnet_id, ns_in))  # type: ignore[misc]
+    plane.run(plane.net.attach_namespace(OTHER, t.subnet_id, ns_out))
+    host_addr, gateway = plane.run(plane.net.attach_host(ACCOUNT, s.subnet_id))  # type: ignore[misc]
+    served = socket.socket()
+    served.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    served.bind(("0.0.0.0", 0))  # on every address of the host: only the attachment's is reachable
+    served.listen(8)
+    port = served.getsockname()[1]
+    served.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = served.accept()
+            except OSError:
+                continue
+            conn.recv(64)
+            conn.sendall(b"pong")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert connect(ns_in, str(host_addr), port) == "ok:pong"
+        assert connect(ns_in, str(gateway), port).startswith("error")  # the gateway answers DNS only
+        assert connect(ns_out, str(host_addr), port).startswith("error")  # another VPC
+        # the host reaches the VPC from its attachment's address (and from no other)
+        with socket.create_connection((str(member), 8080), timeout=2, source_address=(str(host_addr), 0)) as c:
+            c.sendall(b"ping")
+            assert c.recv(64) == b"pong"
+        with pytest.raises(OSError):
+            socket.create_connection((str(member), 8080), timeout=1).close()
+        kinds = [i.interface_type for i in plane.vpcs.interfaces(ACCOUNT)]
+        assert kinds.count(InterfaceType.ATTACHMENT) == 2
+    finally:
+        stop.set()
+        thread.join()
+        served.close()
+    plane.run(plane.net.detach_host(ACCOUNT, s.subnet_id))
+    assert str(host_addr) not in sh("ip", "-o", "addr", "show")

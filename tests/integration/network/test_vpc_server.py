@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,8 +29,8 @@ from lambent.vpc.service import VpcService  # noqa: E402
 ENV = {"LAMBENT_VPC_NETWORK_ENABLED": "1", "LAMBENT_NETWORK_DNS_UPSTREAM": "127.0.0.1:53"}
 
 
-def lambent_vpc(srv: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+def lambent_vpc(srv: Server, *args: str, keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY)) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1]}
     return subprocess.run([sys.executable, "-m", "lambent.cli.main", "vpc", *args, "--endpoint-url", srv.url,
                            "--region", "us-east-1"], capture_output=True, text=True, timeout=60, env=env, check=False)
 
@@ -52,9 +53,27 @@ def test_attach_through_the_cli_groups_apply_and_restarts_leave_nothing_stale(
         tmp_path: Path, spaces: Namespaces) -> None:
     require_prerequisites()
     data = tmp_path / "data"
+    data.mkdir()
+    made = subprocess.run([sys.executable, "-m", "lambent.cli.accounts_cmd", "create", "tenant", "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("LAMBENT_")})
+    assert made.returncode == 0, made.stderr
+    tenant = json.loads(made.stdout)
+    tenant_keys = (tenant["AccessKeyId"], tenant["SecretAccessKey"])
     srv = Server(data, env_extra=ENV).start()
     try:
         ec2 = srv.client("ec2")
+        # a tenant cannot attach anything to the host, not even to its own subnet; the operator
+        # cannot name the tenant's subnet (another account's: not found)
+        tenant_ec2 = boto3.client("ec2", endpoint_url=srv.url, region_name="us-east-1",
+                                  aws_access_key_id=tenant_keys[0], aws_secret_access_key=tenant_keys[1])
+        tv = tenant_ec2.create_vpc(CidrBlock="10.234.0.0/16")["Vpc"]["VpcId"]
+        ts = tenant_ec2.create_subnet(VpcId=tv, CidrBlock="10.234.1.0/24")["Subnet"]["SubnetId"]
+        probe_ns = spaces.make()
+        denied = lambent_vpc(srv, "attach", ts, "--netns", probe_ns, keys=tenant_keys)
+        assert denied.returncode == 1 and "AccessDenied" in denied.stderr, denied.stderr
+        hidden = lambent_vpc(srv, "attach", ts, "--netns", probe_ns)
+        assert hidden.returncode == 1 and "NotFound" in hidden.stderr, hidden.stderr
         vpc = ec2.create_vpc(CidrBlock="10.233.0.0/16")["Vpc"]["VpcId"]
         a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.233.1.0/24")["Subnet"]["SubnetId"]
         b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.233.2.0/24")["Subnet"]["SubnetId"]

@@ -14,7 +14,7 @@ from lambent.api.services import LAMBENT, SCHEDULER
 def test_every_modelled_operation_has_its_handler() -> None:
     assert SCHEDULER.implemented == frozenset(service_model("scheduler").operation_names)
     assert LAMBENT.implemented == frozenset(service_model("lambent").operation_names) == frozenset(
-        {"CreateDeployment", "ListDeployments", "GetDeployment", "StopDeployment"})
+        {"CreateDeployment", "ListDeployments", "GetDeployment", "StopDeployment", "AttachSubnet", "DetachSubnet"})
 
 
 def test_the_lambent_model_is_a_documented_rest_json_model_signed_as_lambent() -> None:
