@@ -32,6 +32,9 @@ AWS error shapes (type, HTTP status, body) by walking each class's MRO, so one e
     │   ├── StorageFull                the data directory is out of space (ENOSPC)
     │   ├── ConstraintViolation        a statement broke a database constraint (lambent.store)
     │   ├── EnvironmentStartFailed     an execution environment's sandbox could not be set up
+    │   ├── VpcAccessFailed            a VPC function's environment could not join its VPC (502)
+    │   │   ├── SubnetIPAddressLimitReached  every subnet of its VpcConfig is out of addresses
+    │   │   └── ENILimitReached        the host's cap on VPC interfaces is reached
     │   └── DeliveryFailed             an async result could not reach its destination or DLQ
     └── ResourceNotReady               the function cannot run yet / any more (502)
 """
@@ -193,6 +196,26 @@ class DeliveryFailed(ServiceError):
         super().__init__(message, **context)
         self.retryable = retryable
         self.code = code
+
+
+class VpcAccessFailed(ServiceError):
+    """Lambda could not set up VPC access for an environment (EC2UnexpectedException, 502): the
+    server has no VPC data plane (its network is off), or Linux refused. ``reason_code`` is
+    Lambda's StateReasonCode for it."""
+
+    reason_code = "InternalError"
+
+
+class SubnetIPAddressLimitReached(VpcAccessFailed):
+    """Every subnet of the function's VpcConfig is out of addresses (502); ``subnet_id`` in context."""
+
+    reason_code = "SubnetOutOfIPAddresses"
+
+
+class ENILimitReached(VpcAccessFailed):
+    """The host's cap on VPC network interfaces (``worker.vpc_interfaces_max``) is reached (502)."""
+
+    reason_code = "EniLimitExceeded"
 
 
 #: What a caller is told of a service-side failure (AWS's wording of ServiceException); the cause

@@ -71,6 +71,7 @@ from lambent.vpc.model import InterfaceType
 from lambent.vpc.service import VpcService
 from lambent.worker.environment import InvokeOutcome
 from lambent.worker.pool import WorkerPool, pool_key
+from lambent.worker.vpc import vpc_placement
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,8 @@ class Platform:
                                           self.event_invoke_configs)
         self.queue_ops = QueueOperations(self.async_store, self.async_invoker.destinations)
         self.functions.on_change(self._function_changed)
+        # A subnet or group a function's VpcConfig names is in use (DependencyViolation), as on AWS.
+        self.vpc.used_elsewhere.append(self._used_by_functions)
         # Lambda's resource-based policies (AddPermission), in iam.db; a function's go with it.
         self.function_policies = FunctionPolicies(
             FunctionPolicyStore(self.iam.store.engine, self.disk), account_id=settings.account_id,
@@ -321,6 +324,14 @@ class Platform:
         if fn is None:
             return False
         return qualifier is None or qualifier in fn.versions or qualifier in fn.aliases
+
+    def _used_by_functions(self, account_id: str, resource_id: str) -> bool:
+        """Whether a configuration (``$LATEST`` or a version) of a function joins a VPC through
+        ``resource_id`` (a subnet or security group of ``account_id``)."""
+        return any(
+            cfg.vpc_config is not None and cfg.vpc_config.account_id == account_id
+            and (resource_id in cfg.vpc_config.subnet_ids or resource_id in cfg.vpc_config.security_group_ids)
+            for entry in self.functions.registry.values() for cfg in entry.versions.values())
 
     def _function_changed(self, name: str) -> None:
         try:
@@ -390,6 +401,7 @@ class Platform:
                 await self.vpc_network.start()
             except NetworkSetupFailed as exc:
                 raise StartupError(f"the VPC network: {exc.message}") from exc
+        self._wire_vpc_functions()
         self.pool.start()
         self.disk.start()
         await self.cloudwatch_metrics.start()
@@ -447,6 +459,20 @@ class Platform:
             taken = await asyncio.to_thread(self.reaper.close, trash, orderly=orderly)
         if trash is not None and not taken:
             await asyncio.to_thread(shutil.rmtree, trash, True)
+
+    def _wire_vpc_functions(self) -> None:
+        """Functions in a VPC: their environments join it through the VPC data plane
+        (``vpc_network``, lambent/network/vpc/, when ``vpc_network.enabled``); without it they
+        cannot start (EC2UnexpectedException, worker/pool.py)."""
+        net = self.vpc_network
+        if net is None:
+            return
+        self.pool.vpc_with(lambda cfg: vpc_placement(net, cfg))
+
+        async def prepare(cfg: FunctionConfig) -> None:
+            vpc_placement(net, cfg)  # the subnets and groups are there and routed on this host
+
+        self.functions.prepare_network = prepare
 
     def _unpack_code(self) -> None:
         for sha in sorted({cfg.code_hash_hex for e in self.functions.entries() for cfg in e.versions.values()}):

@@ -68,6 +68,9 @@ class WorkerSettings:
     #: Benchmark only (benchmarks/coldstart_credentials.py's baseline): environments start without
     #: execution-role credentials and none are issued. Never set it on a server that runs code.
     bench_no_role_credentials: bool = False
+    #: At most this many environments of VPC functions hold an interface in a VPC at once (the
+    #: host's links and nftables elements); one more fails with ENILimitReachedException.
+    vpc_interfaces_max: int = 1024
 
 
 @dataclass(frozen=True)

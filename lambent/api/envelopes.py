@@ -84,6 +84,10 @@ SHAPES: dict[type[e.LambentError], ErrorShape] = {
     e.DeliveryFailed: ErrorShape("ServiceException", 500, "Message"),
     # A sandbox that cannot start: AWS's Invoke errors name no more specific code for it.
     e.EnvironmentStartFailed: ErrorShape("ServiceException", 500, "Message"),
+    # Invoke's VPC errors (botocore's model: 502 faults with Type and Message)
+    e.SubnetIPAddressLimitReached: ErrorShape("SubnetIPAddressLimitReachedException", 502, "Message"),
+    e.ENILimitReached: ErrorShape("ENILimitReachedException", 502, "Message"),
+    e.VpcAccessFailed: ErrorShape("EC2UnexpectedException", 502, "Message"),
     e.ServiceError: ErrorShape("ServiceException", 500, "Message"),
     e.LambentError: ErrorShape("ServiceException", 500, "Message"),
 }

@@ -18,6 +18,11 @@ one being admitted included); the rest wait in the kernel's listen backlog, whic
 server's. Closing the
 :class:`InsideListener` (the environment is destroyed) stops listening and aborts every one of
 its connections.
+
+A VPC function's listener has a gate (``VpcNetwork.api_reachable`` of its VPC): while the VPC has
+neither an endpoint for lambent's API nor a NAT gateway, each connection is closed as soon as it is
+accepted, unread, and the open ones are aborted at the next check (every ``GATE_CHECK_S``) — the
+function's SDK sees its connection reset (AWS: it times out; docs/parity.md).
 """
 
 from __future__ import annotations
@@ -79,10 +84,16 @@ class InsideListener:
 
     #: After a failed accept (EMFILE: the server is out of descriptors), wait this long.
     RETRY_S = 0.1
+    #: How often a gated listener checks its gate for the connections it has open.
+    GATE_CHECK_S = 1.0
 
     def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol], guard: InsideGuard,
-                 label: str, on_close: Callable[[InsideListener], None] | None = None) -> None:
+                 label: str, on_close: Callable[[InsideListener], None] | None = None,
+                 gate: Callable[[], bool] | None = None) -> None:
         self._sock = sock
+        self._gate = gate
+        #: Connections closed at once because the gate was shut (for logs and tests).
+        self.refused = 0
         self._on_close = on_close
         self._factory = factory
         self.guard = guard
@@ -92,7 +103,10 @@ class InsideListener:
         self._reading = False
         self._handing: asyncio.Task[None] | None = None
         self._retry: asyncio.TimerHandle | None = None
+        self._gate_timer: asyncio.TimerHandle | None = None
         self._resume()
+        if gate is not None:
+            self._gate_timer = self._loop.call_later(self.GATE_CHECK_S, self._check_gate)
 
     @property
     def connections(self) -> int:
@@ -119,9 +133,32 @@ class InsideListener:
             self._pause()
             self._retry = self._loop.call_later(self.RETRY_S, self._resume)
             return
+        if self._gate is not None and not self._open_gate():
+            self.refused += 1
+            conn.close()
+            return
         self._pause()
         conn.setblocking(False)
         self._handing = self._loop.create_task(self._hand_over(conn))
+
+    def _open_gate(self) -> bool:
+        assert self._gate is not None  # noqa: S101 - called only when gated
+        try:
+            return bool(self._gate())
+        except Exception:  # noqa: BLE001 - a gate that cannot answer is shut
+            log.exception("inside listener of %s: its gate failed", self.label)
+            return False
+
+    def _check_gate(self) -> None:
+        """Abort the open connections while the gate is shut; check again later."""
+        self._gate_timer = None
+        if self._closed:
+            return
+        if not self._open_gate():
+            for conn in list(self.guard.live):
+                self.guard.release(conn)
+                conn.transport.abort()
+        self._gate_timer = self._loop.call_later(self.GATE_CHECK_S, self._check_gate)
 
     async def _hand_over(self, conn: socket.socket) -> None:
         try:
@@ -146,6 +183,9 @@ class InsideListener:
         self._pause()
         if self._retry is not None:
             self._retry.cancel()
+        if self._gate_timer is not None:
+            self._gate_timer.cancel()
+            self._gate_timer = None
         if self._handing is not None:
             self._handing.cancel()
         self._sock.close()
@@ -195,8 +235,9 @@ class InsideApi:
             raise TypeError("the server's http protocol must be lambent's GuardedHttpToolsProtocol")
         return cls
 
-    async def serve(self, sock: socket.socket, label: str) -> InsideListener:
-        """Serve the listening ``sock`` (created in an environment's network namespace)."""
+    async def serve(self, sock: socket.socket, label: str, gate: Callable[[], bool] | None = None) -> InsideListener:
+        """Serve the listening ``sock`` (created in an environment's network namespace); with a
+        ``gate``, only while it answers True (see the module docstring)."""
         cls = self._protocol_class()
         guard = InsideGuard(cls.guard.settings, self.max_connections)
         config, server_state, app_state = self.config, self.server_state, self.app_state
@@ -208,7 +249,7 @@ class InsideApi:
 
         sock.setblocking(False)
         sock.listen(self.listen_backlog)
-        listener = InsideListener(sock, connection, guard, label, on_close=self._open.discard)
+        listener = InsideListener(sock, connection, guard, label, on_close=self._open.discard, gate=gate)
         self._open.add(listener)
         return listener
 

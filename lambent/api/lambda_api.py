@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from lambent import arns
 from lambent.api import shapes
 from lambent.api.codeurl import presign_code_url
 from lambent.api.dispatch import Call
+from lambent.api.lambda_vpc import check_role_may_manage_interfaces, check_vpc_update, vpc_config_of
 from lambent.api.protocols.model import service_model
 from lambent.api.protocols.rest_json import EXTRA_HEADERS
 from lambent.api.pagination import paginate
@@ -182,7 +184,7 @@ async def _publish_when_ready(p: Platform, name: str) -> FunctionConfig:
 _CONFIG_HANDLED: dict[str, frozenset[str] | None] = {
     "FunctionName": None, "Role": None, "Handler": None, "Description": None, "Timeout": None, "MemorySize": None,
     "Environment": None, "Runtime": None, "DeadLetterConfig": None, "TracingConfig": None, "EphemeralStorage": None,
-    "SnapStart": None, "LoggingConfig": None,
+    "SnapStart": None, "LoggingConfig": None, "VpcConfig": None,
 }
 
 
@@ -206,6 +208,9 @@ async def create_function(call: Call) -> Output:
         raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
     _check_architectures(params.get("Architectures"))
     _check_execution_role(p, params["Role"], ref.name)
+    vpc_config = vpc_config_of(p, params, params["Role"])
+    if vpc_config is not None and vpc_config.attached:
+        check_role_may_manage_interfaces(p, params["Role"])
     zip_file = _decode_zip(params["Code"], p.settings.limits.zip_max_bytes)
     logging_cfg = params.get("LoggingConfig") or {}
     cfg = await p.functions.create(
@@ -225,6 +230,7 @@ async def create_function(call: Call) -> Output:
             system_log_level=logging_cfg.get("SystemLogLevel"),
             dead_letter_arn=_dead_letter_arn(params.get("DeadLetterConfig")),
             snap_start_apply_on=snap_start if isinstance(snap_start, str) else "None",
+            vpc_config=vpc_config,
         )
     )
     if params.get("Publish"):
@@ -353,6 +359,11 @@ async def update_function_configuration(call: Call) -> Output:
     update = config_update(params)
     if isinstance(update.role, str):
         _check_execution_role(p, update.role, name)
+    role = update.role if isinstance(update.role, str) else p.functions.entry(name).latest.role
+    vpc_config = vpc_config_of(p, params, role)
+    check_vpc_update(p, p.functions.entry(name).latest, vpc_config, update.role if isinstance(update.role, str) else None)
+    if vpc_config is not None:
+        update = dataclasses.replace(update, vpc_config=vpc_config)
     cfg = await p.functions.update_configuration(name, update, params.get("RevisionId"))
     return shapes.function_configuration(cfg, p.functions.arn(name))
 

@@ -50,6 +50,10 @@ def function_configuration(cfg: FunctionConfig, arn: str) -> dict[str, Any]:
         )
     if cfg.environment is not None:  # given empty: AWS echoes {"Variables": {}}
         out["Environment"] = {"Variables": dict(cfg.environment)}
+    if cfg.vpc_config is not None:  # given (even empty, after a removal): AWS reports the shape
+        vpc = cfg.vpc_config
+        out["VpcConfig"] = {"SubnetIds": list(vpc.subnet_ids), "SecurityGroupIds": list(vpc.security_group_ids),
+                            "VpcId": vpc.vpc_id, "Ipv6AllowedForDualStack": vpc.ipv6_allowed_for_dual_stack}
     if cfg.dead_letter_arn:
         out["DeadLetterConfig"] = {"TargetArn": cfg.dead_letter_arn}
     if cfg.state_reason:

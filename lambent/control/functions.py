@@ -16,14 +16,14 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from lambent import arns
 from lambent.control.code import CodeStore
-from lambent.control.model import CodeInfo, FunctionConfig, State, UpdateStatus
+from lambent.control.model import CodeInfo, FunctionConfig, State, UpdateStatus, VpcConfig
 from lambent.control.registry import FunctionEntry, Registry
 from lambent.control.runtimes import DEPRECATED, RuntimeCatalog, deprecated_message
 from lambent.control.updates import ConfigUpdate, given, given_members
@@ -37,6 +37,7 @@ from lambent.control.validation import (
 )
 from lambent.errors import (
     InvalidParameterValue,
+    LambentError,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
@@ -68,6 +69,7 @@ class CreateFunctionInput:
     application_log_level: str | None = None
     system_log_level: str | None = None
     snap_start_apply_on: str = "None"
+    vpc_config: VpcConfig | None = None
 
 
 def settle_log_levels(cfg: FunctionConfig, *, levels_given: bool) -> FunctionConfig:
@@ -94,6 +96,10 @@ def settle_log_levels(cfg: FunctionConfig, *, levels_given: bool) -> FunctionCon
 
 
 ChangeListener = Callable[[str], None]
+#: Prepares the network of a configuration with a VpcConfig while it is Pending / InProgress
+#: (the platform's: the VPC's Linux side must serve its subnets and groups); raising fails the
+#: transition with the error's ``reason_code`` (Lambda's StateReasonCode, e.g. InvalidSubnet).
+NetworkPreparer = Callable[[FunctionConfig], Awaitable[None]]
 
 
 class FunctionService:
@@ -113,6 +119,8 @@ class FunctionService:
         self._tasks: set[asyncio.Task[None]] = set()
         #: The latest background state transition of each function (see ``settle``).
         self._transitions: dict[str, asyncio.Task[None]] = {}
+        #: Set by the platform when VPCs have a data plane (see NetworkPreparer).
+        self.prepare_network: NetworkPreparer | None = None
         if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
             self._adopt(self.registry.read())
 
@@ -267,7 +275,7 @@ class FunctionService:
             environment=env, architectures=inp.architectures, tracing_mode=inp.tracing_mode,
             log_format=inp.log_format, log_group=inp.log_group, dead_letter_arn=inp.dead_letter_arn,
             application_log_level=inp.application_log_level, system_log_level=inp.system_log_level,
-            snap_start_apply_on=inp.snap_start_apply_on,
+            snap_start_apply_on=inp.snap_start_apply_on, vpc_config=inp.vpc_config,
         )
         cfg = settle_log_levels(cfg, levels_given=True)
         if not await self.registry.create(FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})):
@@ -283,6 +291,7 @@ class FunctionService:
             cfg = fn.latest
             try:
                 await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                await self._prepare_network(cfg)
                 # AWS gives the function a new RevisionId when it turns Active (a create's
                 # RevisionId no longer matches once the function is Active).
                 new = cfg.replace(
@@ -291,7 +300,7 @@ class FunctionService:
                 )
             except Exception as exc:  # noqa: BLE001 - any failure makes the function Failed, as on AWS
                 log.exception("activating %s failed", name)
-                new = cfg.replace(state=State.FAILED, state_reason=str(exc), state_reason_code="InternalError")
+                new = cfg.replace(state=State.FAILED, state_reason=_reason(exc), state_reason_code=_reason_code(exc))
             await self.registry.put_latest(fn, new, essential=True)
 
     async def _finish_update(self, name: str, revision_id: str) -> None:
@@ -302,6 +311,7 @@ class FunctionService:
             cfg = fn.latest
             try:
                 await asyncio.to_thread(self.code.ensure_unpacked, cfg.code_hash_hex)
+                await self._prepare_network(cfg)
                 # As on AWS, the update's completion is itself a new revision.
                 new = cfg.replace(
                     last_update_status=UpdateStatus.SUCCESSFUL, last_update_status_reason=None,
@@ -309,8 +319,8 @@ class FunctionService:
                 )
             except Exception as exc:  # noqa: BLE001
                 new = cfg.replace(
-                    last_update_status=UpdateStatus.FAILED, last_update_status_reason=str(exc),
-                    last_update_status_reason_code="InternalError", revision_id=str(uuid.uuid4()),
+                    last_update_status=UpdateStatus.FAILED, last_update_status_reason=_reason(exc),
+                    last_update_status_reason_code=_reason_code(exc), revision_id=str(uuid.uuid4()),
                 )
             await self.registry.put_latest(fn, new, essential=True)
 
@@ -342,6 +352,11 @@ class FunctionService:
         await self.registry.replace_version(fn, cfg.replace(revision_id=revision_id, extra={**cfg.extra, **kept}))
         if cfg.version == arns.LATEST and cfg.last_update_status == UpdateStatus.IN_PROGRESS:
             self._spawn(self._finish_update(fn.name, revision_id), fn.name)
+
+    async def _prepare_network(self, cfg: FunctionConfig) -> None:
+        """While Pending / InProgress: the VPC network of a configuration that joins one."""
+        if cfg.vpc_config is not None and cfg.vpc_config.attached and self.prepare_network is not None:
+            await self.prepare_network(cfg)
 
     def _check_updatable(self, cfg: FunctionConfig, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != cfg.revision_id:
@@ -470,3 +485,15 @@ class FunctionService:
         """Wait for background state transitions (tests and shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """A failed transition's StateReason: a lambent error's message (what the caller may see)."""
+    return exc.message if isinstance(exc, LambentError) else str(exc)
+
+
+def _reason_code(exc: BaseException) -> str:
+    """Lambda's StateReasonCode for a failed transition: the error's own (``reason_code``, e.g.
+    InvalidSubnet, SubnetOutOfIPAddresses), else InternalError."""
+    code = getattr(exc, "reason_code", None)
+    return code if isinstance(code, str) and code else "InternalError"

@@ -22,6 +22,31 @@ class UpdateStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class VpcConfig:
+    """A function's ``VpcConfig``: the subnets its environments take addresses in and the security
+    groups of those addresses, all of ``vpc_id`` in ``account_id`` (the function's account).
+    No subnet: the configuration was given empty (a function taken out of its VPC); AWS then
+    reports the empty shape, where a function never given one reports none."""
+
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
+    account_id: str = ""
+    ipv6_allowed_for_dual_stack: bool = False
+
+    @property
+    def attached(self) -> bool:
+        """Whether environments join the VPC (an empty configuration leaves them on the default network)."""
+        return bool(self.subnet_ids)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> VpcConfig:
+        return cls(tuple(d.get("subnet_ids") or ()), tuple(d.get("security_group_ids") or ()),
+                   str(d.get("vpc_id") or ""), str(d.get("account_id") or ""),
+                   bool(d.get("ipv6_allowed_for_dual_stack")))
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """One version's configuration (``$LATEST`` or a published number). Replaced, never mutated."""
 
@@ -52,6 +77,8 @@ class FunctionConfig:
     snap_start_apply_on: str = "None"
     #: DeadLetterConfig.TargetArn: where failed asynchronous events go (SQS queue or SNS topic).
     dead_letter_arn: str | None = None
+    #: VpcConfig (None: never given; see VpcConfig.attached). Versions keep it.
+    vpc_config: VpcConfig | None = None
     state: State = State.PENDING
     state_reason: str | None = "The function is being created."
     state_reason_code: str | None = "Creating"
@@ -89,6 +116,8 @@ class FunctionConfig:
         d = dict(d)
         d["architectures"] = tuple(d.get("architectures") or ("x86_64",))
         d["state"] = State(d["state"])
+        if d.get("vpc_config") is not None:
+            d["vpc_config"] = VpcConfig.from_json(d["vpc_config"])
         if d.get("last_update_status"):
             d["last_update_status"] = UpdateStatus(d["last_update_status"])
         if d.get("log_format") == "JSON":  # rows written before the levels were kept: AWS's defaults

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from lambent.control.model import VpcConfig
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -91,6 +93,8 @@ class ConfigUpdate:
     application_log_level: str | NotGiven = NOT_GIVEN
     system_log_level: str | NotGiven = NOT_GIVEN
     snap_start_apply_on: str | NotGiven = NOT_GIVEN
+    #: VpcConfig, resolved against the VPC model by the API (an empty one takes the function out).
+    vpc_config: VpcConfig | NotGiven = NOT_GIVEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ __all__ = ["run", "run_sync"]
 
 async def run(argv: list[str], stdin: str = "", *, what: str) -> str:
     try:
+        # No batch: no pipe (uvloop raises RuntimeError writing b"" to a command that already exited).
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
     except OSError as exc:
         raise NetworkSetupFailed(f"cannot set up the network: {what}", command=argv[0], error=str(exc)) from exc
-    out, err = await proc.communicate(stdin.encode())
+    out, err = await proc.communicate(stdin.encode() if stdin else None)
     if proc.returncode != 0:
         raise NetworkSetupFailed(f"cannot set up the network: {what}", command=" ".join(argv),
                                  error=err.decode(errors="replace").strip())

@@ -70,6 +70,10 @@ class VpcService:
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
+        #: ``(account_id, subnet or group id) -> bool``: whether something outside the model uses
+        #: it (a function's VpcConfig: Lambda's interfaces live as long as it does), so that
+        #: DeleteSubnet / DeleteSecurityGroup answer DependencyViolation meanwhile.
+        self.used_elsewhere: list[Callable[[str, str], bool]] = []
         loaded = store.load_all()
         self._vpcs = {v.vpc_id: v for v in map(rows.vpc_from, loaded["vpcs"])}
         self._subnets = {s.subnet_id: s for s in map(rows.subnet_from, loaded["subnets"])}
@@ -107,6 +111,9 @@ class VpcService:
                     listener(change)
                 except Exception:  # noqa: BLE001 - one broken listener must not undo a committed change
                     log.exception("VPC change listener failed on %s %s", change.kind, change.resource_id)
+
+    def _used_elsewhere(self, account_id: str, resource_id: str) -> bool:
+        return any(check(account_id, resource_id) for check in self.used_elsewhere)
 
     # -- look-ups (account-scoped: another account's object is "not found") ------------------------
     def vpc(self, account_id: str, vpc_id: str) -> Vpc:
@@ -273,7 +280,8 @@ class VpcService:
         with self._lock:
             subnet = self.subnet(account_id, subnet_id)
             if any(i.subnet_id == subnet_id for i in self._interfaces.values()) or any(
-                    subnet_id in x.subnet_ids for x in self._endpoints.values()):
+                    subnet_id in x.subnet_ids for x in self._endpoints.values()) or self._used_elsewhere(
+                    account_id, subnet_id):
                 raise ve.DependencyViolation(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
             self.store.write([Write("delete", "subnets", {"subnet_id": subnet_id})])
             del self._subnets[subnet_id]
@@ -311,7 +319,7 @@ class VpcService:
                     f'the specified group: "{group_id}" name: "default" cannot be deleted by a user')
             referenced = any(r.peer_group_id == group_id and r.group_id != group_id for r in self._rules.values())
             in_use = any(group_id in i.group_ids for i in self._interfaces.values()) or any(
-                group_id in x.group_ids for x in self._endpoints.values())
+                group_id in x.group_ids for x in self._endpoints.values()) or self._used_elsewhere(account_id, group_id)
             if referenced or in_use:
                 raise ve.DependencyViolation(f"resource {group_id} has a dependent object")
             self.store.write([Write("delete", "security_group_rules", {"group_id": group_id}),

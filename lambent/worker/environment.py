@@ -29,6 +29,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
 from lambent.billing.rounding import billed_duration_ms
@@ -92,7 +93,11 @@ class EnvironmentNetwork(Protocol):
 class InsideServer(Protocol):
     """Serves lambent's API on a socket created in a sandbox (``lambent.api.inside.InsideApi``)."""
 
-    async def serve(self, sock: socket.socket, label: str) -> InsideHandle: ...
+    async def serve(self, sock: socket.socket, label: str, gate: Callable[[], bool] | None = None) -> InsideHandle:
+        """``gate``: while it answers False, connections are closed as they arrive (and those open
+        are aborted within a second): a VPC function reaches lambent's API only through an
+        endpoint or a NAT gateway."""
+        ...
 
 
 class XrayDaemonServer(Protocol):
@@ -180,12 +185,15 @@ class ExecutionEnvironment(StateMachine):
         credentials_for: CredentialsFor | None = None,
         network: EnvironmentNetwork | None = None,
         xray: XrayDaemonServer | None = None,
+        inside_gate: Callable[[], bool] | None = None,
     ) -> None:
         self.env_id = env_id
         #: Serves the X-Ray daemon protocol in the sandbox (None: no daemon, no AWS_XRAY_* variables).
         self.xray = xray
         self._xray_sock: socket.socket | None = None
         self._xray_handle: InsideHandle | None = None
+        #: Whether lambent's API answers inside the sandbox (a VPC function's; None: always).
+        self.inside_gate = inside_gate
         #: The default network its sandbox joins (None: loopback only).
         self.network = network
         self._attachment: NetworkAttachment | None = None
@@ -314,7 +322,8 @@ class ExecutionEnvironment(StateMachine):
             raise self._shut_down()
         if self.inside is not None:
             try:
-                self._inside_handle = await self.inside.serve(sandbox.extra_listeners[0], self.env_id)
+                self._inside_handle = await self.inside.serve(sandbox.extra_listeners[0], self.env_id,
+                                                              gate=self.inside_gate)
             except (OSError, RuntimeError) as exc:
                 if self._destroyed:
                     raise self._shut_down() from exc

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeCatalog
-from lambent.errors import TooManyRequests
+from lambent.errors import LambentError, TooManyRequests, VpcAccessFailed
 from lambent.observability.logs import LogStore
 from lambent.sandbox import CgroupManager, SandboxOptions
 from lambent.settings import RuntimeApiSettings, WorkerSettings
 from lambent.worker.assignment import Assignment, StartGuard
 from lambent.worker.credentials import CredentialsFor
 from lambent.worker.environment import EnvironmentNetwork, EnvState, ExecutionEnvironment, InsideServer, XrayDaemonServer
+from lambent.worker.vpc import InterfaceCap, VpcEnvironmentNetwork, VpcPlacer
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class WorkerPool:
         self._credentials_for: CredentialsFor | None = None
         self._network: EnvironmentNetwork | None = None
         self._xray: XrayDaemonServer | None = None
+        self._vpc: VpcPlacer | None = None
+        #: VPC interfaces of this server's environments (worker/vpc.py).
+        self.vpc_interfaces = InterfaceCap(settings.vpc_interfaces_max)
 
     def serve_inside_with(self, inside: InsideServer | None) -> None:
         """Give every environment started from now on lambent's API inside its sandbox
@@ -97,6 +101,31 @@ class WorkerPool:
         """Put every environment started from now on on the default network
         (``lambent.network.DefaultNetwork``, started and closed by the platform)."""
         self._network = network
+
+    def vpc_with(self, placer: VpcPlacer | None) -> None:
+        """Put every environment started from now on of a configuration with an attached
+        VpcConfig in its VPC (``placer``: the platform's, over ``lambent.network.vpc``). Without
+        one, such environments cannot start (EC2UnexpectedException: the server's VPC network is off)."""
+        self._vpc = placer
+
+    def _placement(self, cfg: FunctionConfig) -> tuple[EnvironmentNetwork | None, Callable[[], bool] | None]:
+        """The network a new environment of ``cfg`` joins, and the gate of lambent's API inside it."""
+        vpc = cfg.vpc_config
+        if vpc is None or not vpc.attached:
+            return self._network, None
+        if self._vpc is None:
+            raise VpcAccessFailed(
+                "Lambda was not able to set up VPC access for the Lambda function: this lambent server runs "
+                "without its VPC network (LAMBENT_VPC_NETWORK_ENABLED), so functions cannot join a VPC.",
+                function=f"{cfg.name}:{cfg.version}")
+        try:
+            placement = self._vpc(cfg)
+        except VpcAccessFailed:
+            raise
+        except LambentError as exc:
+            raise VpcAccessFailed(f"Lambda was not able to set up VPC access for the Lambda function: {exc.message}",
+                                  function=f"{cfg.name}:{cfg.version}") from exc
+        return VpcEnvironmentNetwork(placement.network, self.vpc_interfaces, cfg.name), placement.api_reachable
 
     def credentials_with(self, credentials_for: CredentialsFor | None) -> None:
         """Give every environment started from now on its execution role's credentials
@@ -159,6 +188,7 @@ class WorkerPool:
         was already gone (an update or delete released it after ``cfg`` was resolved)."""
         if self._closing:
             raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
+        network, inside_gate = self._placement(cfg)
         # Reserve before waiting for the evicted ones to go, so that nobody else counts on the
         # memory they free.
         victims = self._make_room(cfg.memory_mb)
@@ -175,8 +205,9 @@ class WorkerPool:
             runtime_api=self.runtime_api,
             inside=self._inside,
             credentials_for=self._credentials_for,
-            network=self._network,
+            network=network,
             xray=self._xray,
+            inside_gate=inside_gate,
         )
         self._all.add(env)
         self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1

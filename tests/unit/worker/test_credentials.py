@@ -156,7 +156,7 @@ def test_a_role_that_does_not_trust_lambda_gives_no_credentials(iam: IamService)
 
 # -- what an environment does with them ---------------------------------------------------------
 class _Inside:
-    async def serve(self, sock: object, label: str) -> object:
+    async def serve(self, sock: object, label: str, gate: object = None) -> object:
         raise AssertionError("no sandbox here")
 
 
