@@ -122,6 +122,25 @@ export class Api {
     return this.lambent("POST", "/undeliverable-records/redrive", {}, JSON.stringify({ RecordIds: ids }));
   }
 
+  usage(name, since) {
+    return this.json({ service: "lambent", path: "/usage", query: { function: name, since, by: "version" } });
+  }
+
+  // -- X-Ray -------------------------------------------------------------------------------------
+  xray(path, params) {
+    return this.json({
+      service: "xray", method: "POST", path, headers: { "content-type": "application/json" }, body: JSON.stringify(params),
+    });
+  }
+
+  traceSummaries(name, startS, endS) {
+    return this.xray("/TraceSummaries", { StartTime: startS, EndTime: endS, FilterExpression: `service("${name.replace(/"/g, "")}")` });
+  }
+
+  traces(ids) {
+    return this.xray("/Traces", { TraceIds: ids });
+  }
+
   // -- CloudWatch Logs ---------------------------------------------------------------------------
   logs(op, params) {
     return this.json({

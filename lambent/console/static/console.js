@@ -205,7 +205,7 @@ async function viewFunctions() {
 
 // -- one function -----------------------------------------------------------------------------------
 const TABS = [["overview", "Overview"], ["monitoring", "Monitoring"], ["logs", "Logs"], ["versions", "Versions and aliases"],
-  ["deployments", "Deployments"], ["async", "Async queue"], ["test", "Test"]];
+  ["traces", "Traces"], ["cost", "Cost"], ["deployments", "Deployments"], ["async", "Async queue"], ["test", "Test"]];
 const WINDOWS = [["1h", 3600, 60], ["3h", 10800, 60], ["12h", 43200, 300], ["1d", 86400, 300], ["3d", 259200, 900], ["1w", 604800, 3600]];
 
 async function viewFunction(name, tab, params) {
@@ -225,7 +225,7 @@ async function viewFunction(name, tab, params) {
   const body = el("section", { id: "tab" });
   show(head, el("p", { class: "muted" }, cfg.FunctionArn), tabs, body);
   const views = { overview: tabOverview, monitoring: tabMonitoring, logs: tabLogs, versions: tabVersions,
-    deployments: tabDeployments, async: tabAsync, test: tabTest };
+    traces: tabTraces, cost: tabCost, deployments: tabDeployments, async: tabAsync, test: tabTest };
   await (views[tab] || tabOverview)(body, cfg, data, params);
 }
 
@@ -445,6 +445,96 @@ async function tabAsync(body, cfg, _data, _params, kept) {
       return el("tr", { "data-record": r.RecordId }, el("td", { class: "muted" }, when(r.FailedTime)), el("td", {}, r.RequestId), el("td", {}, r.Kind),
         el("td", {}, r.Target), el("td", { class: "muted" }, r.ErrorMessage), el("td", {}, one));
     }))) : el("p", { class: "muted" }, "None: every record was delivered."));
+}
+
+async function tabCost(body, cfg) {
+  const periods = [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
+  for (const [since, label] of periods) {
+    let r;
+    try {
+      r = await api.usage(cfg.FunctionName, since);
+    } catch (err) {
+      body.append(errorBox(err));
+      return;
+    }
+    const money = (v) => (v === undefined ? "–" : `$${Number(v).toFixed(6)}`);
+    const rows = (r.rows || []).map((u) => el("tr", { "data-version": u.version },
+      el("td", {}, u.version), el("td", {}, fmtNumber(u.requests)), el("td", {}, fmtNumber(u.billed_duration_ms)),
+      el("td", {}, fmtNumber(u.gb_seconds)), el("td", {}, money(u.cost))));
+    const t = r.total || {};
+    rows.push(el("tr", { class: "total" }, el("td", {}, el("strong", {}, "Total")), el("td", {}, fmtNumber(t.requests || 0)),
+      el("td", {}, fmtNumber(t.billed_duration_ms || 0)), el("td", {}, fmtNumber(t.gb_seconds || 0)), el("td", { "data-total-cost": since }, money(t.cost || 0))));
+    body.append(el("h2", {}, label), table(`cost-${since}`, ["Version", "Requests", "Billed ms", "GB-seconds", "Cost"], rows));
+  }
+  body.append(el("p", { class: "muted" }, "Prices from the server's price table (docs/billing.md); the figures are the sums of the REPORT lines."));
+}
+
+// One trace as a timeline: every segment and subsegment a bar on a shared time axis.
+function timeline(trace) {
+  const spans = [];
+  const walk = (doc, depth) => {
+    if (typeof doc.start_time === "number") {
+      spans.push({ name: doc.name || "?", start: doc.start_time, end: typeof doc.end_time === "number" ? doc.end_time : doc.start_time,
+        depth, error: !!(doc.error || doc.fault), origin: doc.origin || "" });
+    }
+    for (const sub of doc.subsegments || []) walk(sub, depth + 1);
+  };
+  for (const seg of trace.Segments || []) {
+    try {
+      walk(JSON.parse(seg.Document), 0);
+    } catch {
+      // a document that is not JSON: nothing to draw
+    }
+  }
+  spans.sort((a, b) => a.start - b.start || a.depth - b.depth);
+  const t0 = Math.min(...spans.map((s) => s.start)), t1 = Math.max(...spans.map((s) => s.end));
+  const W = 1000, ROW = 20, L = 260;
+  const g = svg("svg", { viewBox: `0 0 ${W} ${spans.length * ROW + 24}`, class: "timeline", role: "img", "aria-label": `trace ${trace.Id}` });
+  const x = (t) => L + ((t - t0) / Math.max(1e-6, t1 - t0)) * (W - L - 70);
+  spans.forEach((s, i) => {
+    const y = i * ROW + 4;
+    g.append(svg("text", { x: 4 + s.depth * 12, y: y + 13, fill: "#dbe4ee", "font-size": 12 }, s.name));
+    g.append(svg("rect", { x: x(s.start), y, width: Math.max(2, x(s.end) - x(s.start)), height: 14, rx: 3,
+      fill: s.error ? "#ff6b6b" : s.depth === 0 ? "#4fb3ff" : "#3fcf8e", "data-span": s.name }));
+    g.append(svg("text", { x: Math.max(2, x(s.end)) + 6, y: y + 12, fill: "#8598ab", "font-size": 11 }, `${fmtNumber((s.end - s.start) * 1000)} ms`));
+  });
+  return g;
+}
+
+async function tabTraces(body, cfg) {
+  const end = Math.floor(Date.now() / 1000) + 1, start = end - 3600;
+  let r;
+  try {
+    r = await api.traceSummaries(cfg.FunctionName, start, end);
+  } catch (err) {
+    body.append(errorBox(err));
+    return;
+  }
+  const sums = (r.TraceSummaries || []).slice(0, 50);
+  const detail = el("div", { id: "trace-detail" });
+  if (!sums.length) {
+    body.append(el("p", { class: "muted" }, cfg.TracingConfig?.Mode === "Active" ? "No traces in the last hour." :
+      "No traces in the last hour. Set TracingConfig Mode=Active to record every invocation (PassThrough records those whose caller sampled them)."));
+    return;
+  }
+  const show = async (id) => {
+    detail.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+    try {
+      const t = await api.traces([id]);
+      const trace = (t.Traces || [])[0];
+      detail.replaceChildren(el("h2", {}, `Trace ${id}`), trace ? el("div", { class: "panel" }, timeline(trace)) : el("p", { class: "muted" }, "Not found."));
+    } catch (err) {
+      detail.replaceChildren(errorBox(err));
+    }
+  };
+  body.append(el("h2", {}, "Recent invocations (last hour)"), table("traces", ["Trace", "Started", "Duration", "Result", ""], sums.map((s) => {
+    const open = el("button", { type: "button", class: "ghost", "data-trace": s.Id }, "Timeline");
+    open.addEventListener("click", () => show(s.Id));
+    const started = s.StartTime ?? s.ResponseTime;
+    return el("tr", {}, el("td", {}, s.Id), el("td", { class: "muted" }, when(started)), el("td", {}, `${fmtNumber((s.Duration || 0) * 1000)} ms`),
+      el("td", {}, s.HasError || s.HasFault ? el("span", { class: "badge bad" }, "error") : el("span", { class: "badge ok" }, "ok")), el("td", {}, open));
+  })), detail);
+  await show(sums[0].Id);
 }
 
 function tabTest(body, cfg) {
