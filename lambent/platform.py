@@ -325,7 +325,8 @@ class Platform:
             try:
                 await net.start()
             except NetworkSetupFailed as exc:
-                raise StartupError(f"the functions' network: {exc.message}") from exc
+                raise StartupError(f"the functions' network: {exc.message} ({exc.context.get('error', '')}); "
+                                   "LAMBENT_NETWORK_ENABLED=false runs without it") from exc
             self.network = net
             self.pool.network_with(net)
         self.pool.start()

@@ -100,6 +100,12 @@ class Server:
             kill_leftover_sandboxes(f"{self._sandbox_dir}/")
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
             self._sandbox_dir = None
+        if self.proc is not None and self.proc.poll() is not None:
+            # A server that was killed leaves its default network (bridge, veths, nftables tables).
+            from lambent.network import DefaultNetwork
+            from lambent.settings import NetworkSettings
+
+            DefaultNetwork(NetworkSettings(), data_dir=self.data_dir, files_dir=self.data_dir).cleanup_leftovers()
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
