@@ -109,3 +109,70 @@ async def test_invalid_settings_fail_the_start_clearly(tmp_path: Path) -> None:
     with pytest.raises(NetworkSetupFailed, match="invalid network settings: not an IPv4 network: 'bogus'"):
         await net.start()
     assert _traces(net) == []
+
+
+_START_ONE = """
+import asyncio, sys
+from pathlib import Path
+from lambent.network import DefaultNetwork
+from lambent.settings import NetworkSettings
+
+async def main() -> None:
+    net = DefaultNetwork(NetworkSettings(pool=sys.argv[2], dns_upstream="127.0.0.1:53"),
+                         data_dir=Path(sys.argv[1]), files_dir=Path(sys.argv[1]).parent)
+    await net.start()
+    try:
+        print(net.pool.subnet if net.pool else "", flush=True)
+        sys.stdin.readline()
+    finally:
+        await net.close()
+
+asyncio.run(main())
+"""
+
+
+def test_servers_starting_at_the_same_moment_never_pick_the_same_subnet(tmp_path: Path) -> None:
+    # Eight /24s for four servers started at once, each in its own process: without the host-wide
+    # lock, two seeds pointing at the same free block both take it (both see no route yet).
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = []
+    for i in range(4):
+        (tmp_path / f"s{i}").mkdir()
+        procs.append(subprocess.Popen([sys.executable, "-c", _START_ONE, str(tmp_path / f"s{i}" / "data"),
+                                       "198.19.240.0/21"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env))
+    try:
+        subnets = []
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode().strip()
+            assert line, proc.stderr.read().decode() if proc.stderr else ""
+            subnets.append(line)
+        assert len(set(subnets)) == 4, subnets
+    finally:
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        for i in range(4):
+            DefaultNetwork(NetworkSettings(), data_dir=tmp_path / f"s{i}" / "data", files_dir=tmp_path).cleanup_leftovers()
+    assert all(_traces(DefaultNetwork(NetworkSettings(), data_dir=tmp_path / f"s{i}" / "data", files_dir=tmp_path)) == []
+               for i in range(4))
+
+
+async def test_a_host_without_nft_fails_the_start_naming_the_tool(tmp_path: Path) -> None:
+    net = DefaultNetwork(NetworkSettings(nft_path=str(tmp_path / "no-nft"), dns_upstream="127.0.0.1:53"),
+                         data_dir=tmp_path, files_dir=tmp_path)
+    with pytest.raises(NetworkSetupFailed, match=f"{tmp_path / 'no-nft'} is missing"):
+        await net.start()
+    assert _traces(net) == []
