@@ -87,6 +87,8 @@ class DefaultNetwork:
         self.bridge = self.prefix
         self.port_prefix = f"{self.prefix}v"
         self._seed = str(data_dir.resolve())
+        #: Locally administered, unicast, derived from the data dir (stable across restarts).
+        self.bridge_mac = "02:" + ":".join(self.prefix[3:][i:i + 2] for i in range(0, 6, 2)) + ":00:01"
         #: Mounted as every environment's /etc/resolv.conf (its directory must be traversable
         #: by sandbox uids: the server's sandbox dir).
         self.resolv_conf = files_dir / "resolv.conf"
@@ -162,8 +164,11 @@ class DefaultNetwork:
             routes = _routes(run_sync(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes"))
             subnet = pick_subnet(pool_net, self.settings.subnet_prefix, self._seed, routes)
             gateway = next(subnet.hosts())
+            # A fixed address: a bridge without one takes its lowest port's, so each new veth
+            # could change the gateway's MAC under the sandboxes' ARP caches (their traffic then
+            # went nowhere for ~30 s: the "DNS fails after a flood" bug).
             run_sync(self._ip("-batch", "-"), (
-                f"link add {self.bridge} type bridge\n"
+                f"link add {self.bridge} address {self.bridge_mac} type bridge\n"
                 f"addr add {gateway}/{subnet.prefixlen} dev {self.bridge}\n"
                 f"link set {self.bridge} up\n"), what=f"create bridge {self.bridge}")
             return subnet

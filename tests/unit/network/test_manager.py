@@ -64,6 +64,32 @@ async def test_attach_gives_the_namespace_eth0_with_an_address_and_a_default_rou
     assert network.pool is not None and network.pool.available == network.pool.subnet.num_addresses - 3
 
 
+async def test_the_gateway_keeps_its_mac_as_sandboxes_come_and_go(network: DefaultNetwork, tmp_path: Path) -> None:
+    # A bridge without an address of its own takes its lowest port's: a new sandbox's veth could
+    # change the gateway's MAC under the others' ARP caches, and their traffic went nowhere.
+    procs = [subprocess.Popen(["unshare", "--net", "sh", "-c", "echo ready; exec sleep 60"], stdout=subprocess.PIPE)
+             for _ in range(6)]
+    mac = Path(f"/sys/class/net/{network.bridge}/address")
+    try:
+        assert mac.read_text().strip() == network.bridge_mac
+        atts = []
+        for i, proc in enumerate(procs):
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+            atts.append(await network.attach(f"env-{i}", proc.pid))
+            assert mac.read_text().strip() == network.bridge_mac
+        for att in atts[::2]:
+            await network.detach(att)
+            assert mac.read_text().strip() == network.bridge_mac
+        int(network.bridge_mac.replace(":", ""), 16)  # a valid address: locally administered, unicast
+        assert int(network.bridge_mac[:2], 16) & 0b11 == 0b10
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
 async def test_a_failed_attach_leaves_nothing_and_is_a_service_exception(network: DefaultNetwork) -> None:
     assert network.pool is not None
     free = network.pool.available
