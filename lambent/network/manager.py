@@ -12,8 +12,10 @@ and the host end up on the bridge as an isolated port; then, from a thread insid
 ``eth0`` gets its address, goes up and gets a default route via the gateway. ``detach`` deletes the host end (the pair goes with it, if the
 namespace has not already taken it) and gives the address back.
 
-Privileged steps, in order (the server runs as root): delete leftovers; ``ip link add`` the
-bridge, its address, up; ``net.ipv4.ip_forward=1`` (needed for NAT; left on at shutdown, other
+Privileged steps, in order (the server runs as root): delete leftover links; under the host-wide
+flock of ``settings.lock_path``, pick the subnet and ``ip link add`` the bridge (with a fixed MAC:
+a bridge without one takes its lowest port's, which changed under the sandboxes' ARP caches), its
+address, up; ``net.ipv4.ip_forward=1`` (needed for NAT; left on at shutdown, other
 software may rely on it); IPv6 off on the bridge; ``nft -f`` the tables; bind UDP gateway:53.
 """
 
