@@ -138,15 +138,20 @@ async def test_invalid_settings_fail_the_start_clearly(tmp_path: Path) -> None:
 
 
 _START_ONE = """
-import asyncio, sys
+import asyncio, sys, time
 from pathlib import Path
-from lambent.network import DefaultNetwork
+from lambent.network import DefaultNetwork, NetworkSetupFailed
 from lambent.settings import NetworkSettings
 
 async def main() -> None:
     net = DefaultNetwork(NetworkSettings(pool=sys.argv[2], dns_upstream="127.0.0.1:53"),
                          data_dir=Path(sys.argv[1]), files_dir=Path(sys.argv[1]).parent)
-    await net.start()
+    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # every process starts at this instant
+    try:
+        await net.start()
+    except NetworkSetupFailed as exc:
+        print("failed:", exc.message, flush=True)
+        return
     try:
         print(net.pool.subnet if net.pool else "", flush=True)
         sys.stdin.readline()
@@ -158,26 +163,31 @@ asyncio.run(main())
 
 
 def test_servers_starting_at_the_same_moment_never_pick_the_same_subnet(tmp_path: Path) -> None:
-    # Eight /24s for four servers started at once, each in its own process: without the host-wide
-    # lock, two seeds pointing at the same free block both take it (both see no route yet).
+    # Two /24s for four servers started at the same instant, each in its own process: without the
+    # host-wide lock, all four see no route yet and take the block their seed points at.
     import os
     import sys
+    import time
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    at = str(time.time() + 3.0)
     procs = []
     for i in range(4):
         (tmp_path / f"s{i}").mkdir()
         procs.append(subprocess.Popen([sys.executable, "-c", _START_ONE, str(tmp_path / f"s{i}" / "data"),
-                                       "198.19.240.0/21"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       "198.19.242.0/23", at], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, env=env))
     try:
-        subnets = []
+        lines = []
         for proc in procs:
             assert proc.stdout is not None
             line = proc.stdout.readline().decode().strip()
             assert line, proc.stderr.read().decode() if proc.stderr else ""
-            subnets.append(line)
-        assert len(set(subnets)) == 4, subnets
+            lines.append(line)
+        subnets = sorted(line for line in lines if not line.startswith("failed:"))
+        assert subnets == ["198.19.242.0/24", "198.19.243.0/24"], lines
+        assert [line for line in lines if line.startswith("failed:")] == [
+            "failed: every /24 of network.pool 198.19.242.0/23 is already routed on this host"] * 2, lines
     finally:
         for proc in procs:
             if proc.stdin is not None:
