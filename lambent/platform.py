@@ -392,7 +392,9 @@ class Platform:
             try:
                 await net.start()
             except NetworkSetupFailed as exc:
-                raise StartupError(f"the functions' network: {exc.message}") from exc
+                detail = f" ({exc.context['error']})" if exc.context.get("error") else ""
+                raise StartupError(f"the functions' network: {exc.message}{detail}; "
+                                   "LAMBENT_NETWORK_ENABLED=false runs without it") from exc
             self.network = net
             self.pool.network_with(net)
         if self.vpc_network is not None:

@@ -377,8 +377,9 @@ class NetworkSettings:
     ``LAMBENT_NETWORK_ENABLED`` etc.
     """
 
-    #: Off: every sandbox has loopback only (its Runtime API and lambent's API), as before.
-    enabled: bool = False
+    #: On by default. Off (``LAMBENT_NETWORK_ENABLED=false``, e.g. on a host without
+    #: CAP_NET_ADMIN or nftables): every sandbox has loopback only (its Runtime API and lambent's API).
+    enabled: bool = True
     #: Where each server takes its subnet: the first ``subnet_prefix`` block, from one derived
     #: from the data dir on, that no host route covers yet. 198.18.0.0/15 (RFC 2544, benchmarking)
     #: is neither routed on the internet nor used by LANs, clouds' VPCs or container tools.
@@ -396,6 +397,8 @@ class NetworkSettings:
     dns_timeout_s: float = 2.0
     ip_path: str = "/usr/sbin/ip"
     nft_path: str = "/usr/sbin/nft"
+    #: Held (flock) by every server of the host while it picks its subnet and creates its bridge.
+    lock_path: str = "/run/lambent/network.lock"
 
     def __post_init__(self) -> None:
         if not (8 <= self.subnet_prefix <= 30 and self.dns_rate_per_s > 0 and self.dns_max_in_flight > 0

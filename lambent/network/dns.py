@@ -39,7 +39,7 @@ def parse_upstream(text: str, resolv_conf: str = "/etc/resolv.conf") -> tuple[st
                         return str(IPv4Address(parts[1])), 53
         except (OSError, ValueError):
             pass
-        raise ValueError(f"no IPv4 nameserver in {resolv_conf}: set network.dns_upstream")
+        raise ValueError(f"no IPv4 nameserver in {resolv_conf}: set LAMBENT_NETWORK_DNS_UPSTREAM (network.dns_upstream)")
     host, _, port = text.partition(":")
     return str(IPv4Address(host)), int(port) if port else 53
 

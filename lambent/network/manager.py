@@ -12,17 +12,22 @@ and the host end up on the bridge as an isolated port; then, from a thread insid
 ``eth0`` gets its address, goes up and gets a default route via the gateway. ``detach`` deletes the host end (the pair goes with it, if the
 namespace has not already taken it) and gives the address back.
 
-Privileged steps, in order (the server runs as root): delete leftovers; ``ip link add`` the
-bridge, its address, up; ``net.ipv4.ip_forward=1`` (needed for NAT; left on at shutdown, other
+Privileged steps, in order (the server runs as root): delete leftover links; under the host-wide
+flock of ``settings.lock_path``, pick the subnet and ``ip link add`` the bridge (with a fixed MAC:
+a bridge without one takes its lowest port's, which changed under the sandboxes' ARP caches), its
+address, up; ``net.ipv4.ip_forward=1`` (needed for NAT; left on at shutdown, other
 software may rely on it); IPv6 off on the bridge; ``nft -f`` the tables; bind UDP gateway:53.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import logging
 import os
+import socket
+import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -84,12 +89,16 @@ class DefaultNetwork:
         self.bridge = self.prefix
         self.port_prefix = f"{self.prefix}v"
         self._seed = str(data_dir.resolve())
+        #: Locally administered, unicast, derived from the data dir (stable across restarts).
+        self.bridge_mac = "02:" + ":".join(self.prefix[3:][i:i + 2] for i in range(0, 6, 2)) + ":00:01"
         #: Mounted as every environment's /etc/resolv.conf (its directory must be traversable
         #: by sandbox uids: the server's sandbox dir).
         self.resolv_conf = files_dir / "resolv.conf"
         self.pool: AddressPool | None = None
         self.dns: DnsForwarder | None = None
         self._next = 0
+        #: How long ``start`` took (ms), for the log and the benchmarks.
+        self.start_ms = 0.0
         self._attached: dict[str, Attachment] = {}
 
     @property
@@ -112,15 +121,17 @@ class DefaultNetwork:
             upstream = parse_upstream(s.dns_upstream)
         except ValueError as exc:
             raise NetworkSetupFailed(f"invalid network settings: {exc}") from exc
-        self.cleanup_leftovers()
+        for tool in (s.ip_path, s.nft_path):
+            if not os.access(tool, os.X_OK):
+                raise NetworkSetupFailed(f"{tool} is missing (Debian: apt-get install iproute2 nftables)")
+        began = time.monotonic()
+        await asyncio.to_thread(self.cleanup_leftovers, tables=False)
         try:
-            routes = _routes(run_sync(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes"))
-            subnet = pick_subnet(pool_net, s.subnet_prefix, self._seed, routes)
+            # Picking a subnet and giving the bridge its address (which adds the route the next
+            # server's pick sees) is one step under a host-wide lock: two servers starting at the
+            # same moment never pick the same subnet.
+            subnet = await asyncio.to_thread(self._create_bridge, pool_net)
             pool = self.pool = AddressPool(subnet)
-            await run(self._ip("-batch", "-"), (
-                f"link add {self.bridge} type bridge\n"
-                f"addr add {pool.gateway}/{subnet.prefixlen} dev {self.bridge}\n"
-                f"link set {self.bridge} up\n"), what=f"create bridge {self.bridge}")
             _write_sysctl("net/ipv4/ip_forward", "1")
             _write_sysctl(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
             ruleset = Ruleset(table=self.table, bridge=self.bridge, port_prefix=self.port_prefix, subnet=subnet,
@@ -137,24 +148,51 @@ class DefaultNetwork:
         except BaseException:
             await self.close()
             raise
-        log.info("default network %s on %s (gateway %s)", self.bridge, subnet, pool.gateway)
+        self.start_ms = (time.monotonic() - began) * 1000
+        log.info("default network %s on %s (gateway %s) in %.1f ms", self.bridge, subnet, pool.gateway, self.start_ms)
 
-    def cleanup_leftovers(self) -> None:
-        """Delete this server's links and tables left by a run that did not close (idempotent)."""
+    def _create_bridge(self, pool_net: IPv4Network) -> IPv4Network:
+        """Under the host-wide allocation lock: the host's routes, a subnet none covers, the
+        bridge with the subnet's gateway address (so its route is on the host before the lock
+        goes). Blocking."""
+        lock_path = Path(self.settings.lock_path)
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise NetworkSetupFailed(f"cannot open the network allocation lock {lock_path}", error=str(exc)) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            routes = _routes(run_sync(self._ip("-4", "-o", "route", "show", "table", "all"), what="list routes"))
+            subnet = pick_subnet(pool_net, self.settings.subnet_prefix, self._seed, routes)
+            gateway = next(subnet.hosts())
+            # A fixed address: a bridge without one takes its lowest port's, so each new veth
+            # could change the gateway's MAC under the sandboxes' ARP caches (their traffic then
+            # went nowhere for ~30 s: the "DNS fails after a flood" bug).
+            run_sync(self._ip("-batch", "-"), (
+                f"link add {self.bridge} address {self.bridge_mac} type bridge\n"
+                f"addr add {gateway}/{subnet.prefixlen} dev {self.bridge}\n"
+                f"link set {self.bridge} up\n"), what=f"create bridge {self.bridge}")
+            return subnet
+        finally:
+            os.close(fd)  # releases the lock
+
+    def cleanup_leftovers(self, *, tables: bool = True) -> None:
+        """Delete this server's links and tables left by a run that did not close (idempotent).
+        ``tables=False`` (start: loading the ruleset replaces them atomically) keeps the links'
+        part only, which needs no process."""
         for name in self.own_links():
-            run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
-        run_sync([self.settings.nft_path, "-f", "-"], delete_text(self.table), what="delete tables", check=False)
+            try:
+                _netlink.delete_link(name)
+            except OSError as exc:
+                log.warning("cannot delete leftover link %s: %s", name, exc)
+        if tables:
+            run_sync([self.settings.nft_path, "-f", "-"], delete_text(self.table), what="delete tables", check=False)
 
     def own_links(self) -> list[str]:
-        text = run_sync(self._ip("-o", "link", "show"), what="list links", check=False)
-        names = []
-        for line in text.splitlines():
-            parts = line.split(":", 2)
-            if len(parts) >= 2:
-                name = parts[1].strip().split("@", 1)[0]
-                if name.startswith(self.prefix):
-                    names.append(name)
-        return names
+        """This server's links on the host (the bridge and every veth host end of its prefix)."""
+        names = [name for _, name in socket.if_nameindex() if name.startswith(self.prefix)]
+        return sorted(names, key=lambda name: name != self.bridge)
 
     async def close(self) -> None:
         """Stop DNS, delete every veth, the bridge and the tables (idempotent)."""

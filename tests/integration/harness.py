@@ -100,6 +100,21 @@ class Server:
             kill_leftover_sandboxes(f"{self._sandbox_dir}/")
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
             self._sandbox_dir = None
+        if self.proc is not None and self.proc.poll() is not None and self.data_dir.is_dir():
+            # A server that was killed leaves its default network (bridge, veths, nftables tables);
+            # swept unless a server restarted on the same data dir holds it (its lock).
+            from lambent.network import DefaultNetwork
+            from lambent.platform import StartupError, lock_data_dir
+            from lambent.settings import NetworkSettings
+
+            try:
+                fd = lock_data_dir(self.data_dir)
+            except StartupError:
+                return
+            try:
+                DefaultNetwork(NetworkSettings(), data_dir=self.data_dir, files_dir=self.data_dir).cleanup_leftovers()
+            finally:
+                os.close(fd)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

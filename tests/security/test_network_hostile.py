@@ -5,6 +5,8 @@ floods another function still resolves."""
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,17 +25,33 @@ def handler(event, context):
     if event.get("flood"):
         with open("/etc/resolv.conf") as f:
             gateway = f.read().split()[1]
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # From many source ports at once (each a flow of its own), as fast as it can.
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(32)]
+        for s in socks:
+            s.setblocking(False)
         q = bytes.fromhex("abcd01000001000000000000") + b"\x06public\x04test\x00\x00\x01\x00\x01"
         sent = 0
         end = time.monotonic() + event["flood"]
         while time.monotonic() < end:
-            try:
-                s.sendto(q, (gateway, 53))
-                sent += 1
-            except OSError:
-                pass
+            for s in socks:
+                try:
+                    s.sendto(q, (gateway, 53))
+                    sent += 1
+                except OSError:
+                    pass
         out["sent"] = sent
+        return out
+    if event.get("lookups"):
+        times = []
+        for _ in range(event["lookups"]):
+            t0 = time.monotonic()
+            try:
+                socket.gethostbyname("public.test")
+                times.append(time.monotonic() - t0)
+            except OSError as exc:
+                times.append("error:" + type(exc).__name__)
+            time.sleep(0.05)
+        out["times"] = times
         return out
     for name, argv in (("addr", ["ip", "addr", "add", "198.18.0.77/24", "dev", "eth0"]),
                        ("route", ["ip", "route", "replace", "default", "dev", "eth0"]),
@@ -92,18 +110,32 @@ def test_a_function_cannot_reconfigure_its_interface_or_open_raw_sockets(net_ser
 def test_a_dns_flood_is_bounded_and_others_still_resolve(net_server: Server,
                                                          dns: tuple[str, int, list[str]]) -> None:
     lam: Any = net_server.client()
-    flooder, other = (create_function(lam, {"app.py": HOSTILE}, Timeout=30) for _ in range(2))
-    assert invoke_json(lam, other, {})[1]["resolve"] == PUBLIC  # warm, before the flood
+    flooder = create_function(lam, {"app.py": HOSTILE}, Timeout=30, MemorySize=1769)  # a whole CPU to flood with
+    other = create_function(lam, {"app.py": HOSTILE}, Timeout=30)
+    _, normal = invoke_json(lam, other, {"lookups": 3})  # warm, before the flood: its normal time
+    assert all(isinstance(t, float) for t in normal["times"]), normal
     before = len(dns[2])
-    _, out = invoke_json(lam, flooder, {"flood": 2.0})
+    flooding: dict[str, Any] = {}
+
+    def flood() -> None:
+        flooding["out"] = invoke_json(net_server.client(), flooder, {"flood": 4.0})[1]
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    try:
+        time.sleep(1.5)  # the flood is on (cold start included)
+        _, during = invoke_json(lam, other, {"lookups": 10})
+    finally:
+        thread.join(60)
     relayed = len(dns[2]) - before
-    assert out["sent"] > 1000
-    # 20 a second plus a burst of 20, over ~2 s (and the cold start's few): far below what was sent.
-    assert relayed <= 20 + 20 * 4, (relayed, out["sent"])
-    # Another function's queries still reach the resolver through the forwarder (not starved).
-    # Known bug (docs/network.md): its lookup itself was seen to fail after the flood when this
-    # runs after other network tests (its queries are admitted and relayed, the answer does not
-    # satisfy its resolver); asserting only what holds until that is found.
-    asked = len(dns[2])
-    invoke_json(lam, other, {})
-    assert len(dns[2]) > asked
+    out = flooding["out"]
+    assert out["sent"] > 10_000, out
+    # Every lookup during the flood answered, each well within the resolver's 2 s retry timeout
+    # (a lost query or answer costs at least that): the flood denied it nothing.
+    assert all(isinstance(t, float) and t < 1.0 for t in during["times"]), (during, normal)
+    # The other's 10, and the flooder's 20 a second plus a burst of 20 (over ~4 s, and its cold
+    # start's): far below what it sent.
+    assert relayed <= 10 + 20 + 20 * 6, (relayed, out["sent"])
+    # And after the flood too.
+    _, after = invoke_json(lam, other, {"lookups": 3})
+    assert all(isinstance(t, float) and t < 1.0 for t in after["times"]), after

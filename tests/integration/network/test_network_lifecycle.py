@@ -75,3 +75,19 @@ def test_a_deleted_functions_veth_goes_and_a_crash_leaves_nothing_after_the_next
         again.stop()
         again.cleanup()
     assert lambent_traces(prefix, table) == []
+
+
+def test_a_host_that_cannot_build_the_network_refuses_to_start_naming_the_setting(tmp_path: Any) -> None:
+    srv = Server(tmp_path / "data", env_extra={"LAMBENT_NETWORK_NFT_PATH": str(tmp_path / "no-nft")})
+    try:
+        with pytest.raises(RuntimeError, match="server exited early") as caught:
+            srv.start()
+        assert "no-nft is missing" in str(caught.value)
+        assert "LAMBENT_NETWORK_ENABLED=false runs without it" in str(caught.value)
+        # Turned off, the same host serves (loopback only).
+        srv.env_extra["LAMBENT_NETWORK_ENABLED"] = "false"
+        srv.start()
+        assert srv.client().list_functions()["Functions"] == []
+    finally:
+        srv.stop()
+        srv.cleanup()
