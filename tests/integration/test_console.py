@@ -274,3 +274,51 @@ def test_deployments_and_the_async_queue_with_a_redrive_button(server: Server, b
             seen = []
     assert any("got {'keep': 1}" in m for m in seen), seen
     page.close()
+
+
+def test_recent_invocations_show_their_trace_as_a_timeline_and_the_cost_tab_the_usage(
+    server: Server, browser: Any, lam: Any, shots: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    traced = create_function(lam, CODE, TracingConfig={"Mode": "Active"}, MemorySize=256)
+    for n in range(3):  # X-Ray's default rule samples 1 a second (+5 %): one a second is each traced
+        invoke_json(lam, traced, {"n": n})
+        time.sleep(1.1)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, server)
+    page.locator("#functions").wait_for(timeout=15_000)
+    deadline = time.monotonic() + 30
+    page.goto(f"{server.url}/console/#/functions/{traced}/traces")
+    while True:  # segments are group-committed every 0.5 s
+        page.reload()
+        try:
+            page.locator("#traces").wait_for(timeout=5_000)
+            if page.locator("#traces tbody tr").count() == 3 or time.monotonic() > deadline:
+                break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+    assert page.locator("#traces tbody tr").count() == 3
+    timeline = page.locator("#trace-detail svg.timeline")
+    timeline.wait_for(timeout=15_000)
+    spans = page.locator("#trace-detail rect").evaluate_all("rs => rs.map(r => r.getAttribute('data-span'))")
+    assert traced in spans and "Invocation" in spans, spans
+    page.screenshot(path=str(shots / "console-traces.png"), full_page=True)
+
+    page.click("a[data-tab=cost]")
+    row = page.locator("#cost-24h tr[data-version='$LATEST']")
+    deadline = time.monotonic() + 30
+    while True:  # usage records are there within 30 s
+        try:
+            row.wait_for(timeout=3_000)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "3", cells
+    expect(page.locator("[data-total-cost='24h']")).to_contain_text("$0.0000")
+    page.screenshot(path=str(shots / "console-cost.png"), full_page=True)
+    page.close()
