@@ -62,9 +62,11 @@ def net(server: Server) -> Iterator[Net]:
         yield made
     finally:
         lam = server.client()
-        for fn in lam.list_functions(FunctionVersion="ALL")["Functions"]:
-            if fn.get("VpcConfig", {}).get("VpcId") == made.vpc and fn["Version"] == "$LATEST":
-                lam.delete_function(FunctionName=fn["FunctionName"])
+        # every page: the session's server holds the functions of every test module
+        for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
+            for fn in page["Functions"]:
+                if fn.get("VpcConfig", {}).get("VpcId") == made.vpc and fn["Version"] == "$LATEST":
+                    lam.delete_function(FunctionName=fn["FunctionName"])
         made.delete()
 
 
