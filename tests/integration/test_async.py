@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 from typing import Any
@@ -264,7 +265,9 @@ def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_serv
 
     lam = async_server.client()
     name = create_function(lam, FAIL_APP)
-    missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:no-such-queue"
+    # unique: moto's backends are one per process, and this test creates the queue at its end
+    queue_name = f"no-such-queue-{uuid.uuid4().hex[:8]}"
+    missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}"
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
                                          DestinationConfig={"OnFailure": {"Destination": missing}})
     request_id = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"keep": "me"}')["ResponseMetadata"]["RequestId"]
@@ -302,7 +305,7 @@ def test_a_destination_that_cannot_be_reached_is_recorded_not_dropped(async_serv
     assert api.list_undeliverable_records()["Total"] == 1
     assert api.redrive_undeliverable_records(RecordIds=[999999])["Failed"] == [{"RecordId": 999999, "ErrorMessage": "No such record."}]
     # once the queue exists, the redrive delivers the very record that was kept, and it is gone
-    url, _ = queue(moto_url, "no-such-queue")
+    url, _ = queue(moto_url, queue_name)
     out = subprocess.run([*cli, "redrive", *where, str(rec["RecordId"])], capture_output=True, text=True, timeout=120,
                          env=env)
     assert out.returncode == 0 and "redriven: 1" in out.stdout, out.stdout + out.stderr

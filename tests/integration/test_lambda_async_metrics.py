@@ -11,6 +11,7 @@ requests to a function with reserved concurrency 0.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -66,7 +67,7 @@ def test_async_and_throttle_metrics_count_exactly(fresh_server: Any, moto_url: s
     ok = create_function(lam, OK_APP)
     version = lam.publish_version(FunctionName=ok)["Version"]
     lam.create_alias(FunctionName=ok, Name="live", FunctionVersion=version)
-    missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:no-such-queue"
+    missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:no-such-queue-{uuid.uuid4().hex[:8]}"  # moto's state is per process
     bad = create_function(lam, FAIL_APP, DeadLetterConfig={"TargetArn": missing})
     lam.put_function_event_invoke_config(FunctionName=bad, MaximumRetryAttempts=0,
                                          DestinationConfig={"OnFailure": {"Destination": missing}})
