@@ -183,6 +183,8 @@ class LambdaMetrics:
             summary.add_bucketed(value, bucket)
 
     def totals_of(self, name: str, version: str) -> Totals:
+        """The Prometheus counters of one version, pending invocations included."""
+        self.settle()
         key = (name, version)
         found = self._totals.get(key)
         if found is None:
