@@ -26,7 +26,6 @@ def test_metrics_count_every_invocation_at_once(server: Any, lam: Any) -> None:
     for i in range(INVOKES):
         resp = lam.invoke(FunctionName=name, Payload=b'{"fail": true}' if i % 3 == 2 else b"{}", LogType="Tail")
         assert ("FunctionError" in resp) == (i % 3 == 2)
-
         tail = base64.b64decode(resp["LogResult"]).decode()
         found = re.search(r"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms", tail)
         assert found is not None
