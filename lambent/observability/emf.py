@@ -40,7 +40,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-from lambent.observability.metrics.series import Dimensions, Series, dimensions
+from lambent.observability.metrics.series import Dimensions, Series
 from lambent.observability.metrics.service import MetricsService
 from lambent.observability.metrics.summary import Summary
 
@@ -103,6 +103,10 @@ def _name(value: object, what: str, limit: int = MAX_NAME) -> str:
 
 
 def _numbers(value: object, name: str) -> tuple[float, ...]:
+    if isinstance(value, (int, float)) and type(value) is not bool:  # one value: the common case
+        if not math.isfinite(value):
+            raise InvalidDocument(f"metric {name}: values must be finite numbers")
+        return (float(value),)
     items = value if isinstance(value, list) else [value]
     if not 1 <= len(items) <= MAX_VALUES:
         raise InvalidDocument(f"metric {name}: 1 to {MAX_VALUES} values")
@@ -137,6 +141,7 @@ def parse(message: str) -> list[Datum]:
     if not isinstance(directives, list) or len(directives) > MAX_DIRECTIVES:
         raise InvalidDocument(f"_aws.CloudWatchMetrics must be an array of at most {MAX_DIRECTIVES} directives")
     out: list[Datum] = []
+    data = 0
     for directive in directives:
         if not isinstance(directive, dict):
             raise InvalidDocument("a metric directive must be an object")
@@ -157,7 +162,7 @@ def parse(message: str) -> list[Datum]:
                 if not isinstance(value, str) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
                     raise InvalidDocument(f"dimension {key}: the member must be a string of 1 to 1024 characters")
                 pairs.append((key, value))
-            dim_sets.append(dimensions(pairs))
+            dim_sets.append(tuple(sorted(pairs)))  # what dimensions() makes of validated strings
         metrics = directive.get("Metrics")
         if not isinstance(metrics, list) or len(metrics) > MAX_METRICS:
             raise InvalidDocument(f"Metrics must be an array of at most {MAX_METRICS} definitions")
@@ -174,10 +179,11 @@ def parse(message: str) -> list[Datum]:
             if name not in root:
                 raise InvalidDocument(f"metric {name}: no member of that name")
             values = _numbers(root[name], name)
+            data += len(values) * len(dim_sets)
+            if data > MAX_DATA:  # refused before more is built
+                raise InvalidDocument(f"over {MAX_DATA} data in one document")
             for dims in dim_sets:
                 out.append(Datum(_series(namespace, name, dims), values, str(unit), ts))
-    if sum(len(d.values) for d in out) > MAX_DATA:
-        raise InvalidDocument(f"over {MAX_DATA} data in one document")
     return out
 
 
