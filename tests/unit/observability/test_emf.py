@@ -209,3 +209,15 @@ def test_a_refused_series_is_counted_per_value_every_time() -> None:
         rec.line("/aws/lambda/f", json.dumps(_doc(d="over", m=[1, 2])), TS_MS)
     assert (rec.recorded, rec.refused) == (50, 6)
     assert svc.refused == 6  # the service's own count agrees: once per value
+
+
+def test_the_summary_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emf, "MAX_CACHED_CELLS", 4)
+    svc = service()  # max_series=50
+    rec = emf.EmfRecorder(svc)
+    for i in range(40):
+        rec.line("/aws/lambda/f", json.dumps(_doc(d=f"v{i % 20}")), TS_MS)
+        assert len(rec._cells) <= 4
+    assert rec.recorded == 40 and len(list(svc.series())) == 20
+    assert stats(svc, Series("N", "m", dimensions({"d": "v3"}))) == {
+        "SampleCount": 2, "Sum": 2.0, "Minimum": 1.0, "Maximum": 1.0}
