@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -52,3 +53,26 @@ def test_metrics_count_every_invocation_at_once(server: Any, lam: Any) -> None:
     assert f"lambent_invocations_total{{{labels}}} {INVOKES}" in body
     assert f"lambent_errors_total{{{labels}}} {INVOKES // 3}" in body
     assert f'lambent_duration_seconds_bucket{{{labels},le="+Inf"}} {INVOKES}' in body
+
+
+def test_recording_off_records_nothing_and_loses_no_invocation(fresh_server: Any) -> None:
+    # What benchmarks/observability_overhead.py's "off" server runs with: every recorder off. The
+    # function still runs and logs; no AWS/Lambda metric (not even the concurrency samples), no EMF.
+    srv = fresh_server(LAMBENT_METRICS_ENABLED="false", LAMBENT_METRICS_EMF_ENABLED="false",
+                       LAMBENT_BILLING_ENABLED="false", LAMBENT_TRACING_ENABLED="false",
+                       LAMBENT_METRICS_CONCURRENCY_SAMPLE_S="0.2")
+    lam = srv.client()
+    emf_app = {"app.py": "import json, time\n"
+                         "def handler(event, context):\n"
+                         "    print(json.dumps({'_aws': {'Timestamp': int(time.time() * 1000), 'CloudWatchMetrics': [{\n"
+                         "        'Namespace': 'Off', 'Dimensions': [[]], 'Metrics': [{'Name': 'm'}]}]}, 'm': 1}))\n"
+                         "    return {'ok': True}\n"}
+    name = create_function(lam, emf_app)
+    for _ in range(3):
+        resp = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+        assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+        assert "REPORT RequestId" in base64.b64decode(resp["LogResult"]).decode()
+    time.sleep(1.0)  # several concurrency sampling periods
+    cw = srv.client("cloudwatch")
+    assert cw.list_metrics(Namespace="AWS/Lambda")["Metrics"] == []
+    assert cw.list_metrics(Namespace="Off")["Metrics"] == []
