@@ -146,3 +146,24 @@ def test_pending_aggregates_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
         assert len(m._pending) <= 8
     assert sum(t.invocations for t in m.totals()) == 100
     assert svc.known(Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f0"})))
+
+
+async def test_the_sampler_tick_settles_without_any_read() -> None:
+    import asyncio
+
+    clock = Clock(T0 + 1)
+    m, svc = make(clock)
+    m.start_sampling(lambda: {}, lambda: 0, interval_s=0.05)
+    try:
+        await asyncio.sleep(0)  # the first sample
+        m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
+        assert m._pending
+        for _ in range(100):  # bounded: 5 s at most
+            if not m._pending:
+                break
+            await asyncio.sleep(0.05)
+        assert not m._pending
+        # in the service's memory (no read settled it: a read would)
+        assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"})) in svc._live
+    finally:
+        await m.stop_sampling()
