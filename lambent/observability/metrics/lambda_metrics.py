@@ -185,6 +185,10 @@ class LambdaMetrics:
     def totals_of(self, name: str, version: str) -> Totals:
         """The Prometheus counters of one version, pending invocations included."""
         self.settle()
+        return self._totals_for(name, version)
+
+    def _totals_for(self, name: str, version: str) -> Totals:
+        # the feeds' (and settle's) access: no settle, so an async accept never pays for one
         key = (name, version)
         found = self._totals.get(key)
         if found is None:
@@ -255,7 +259,7 @@ class LambdaMetrics:
                                        ("Duration", "Milliseconds", durations)):
                 for summary in self._cells_of(metric, sets, unit, acc.ts):
                     summary.merge(part)
-            totals = self.totals_of(name, version)
+            totals = self._totals_for(name, version)
             totals.invocations += acc.count
             totals.errors += acc.errors
             totals.duration_sum_s += acc.duration_sum / 1000.0
@@ -269,7 +273,7 @@ class LambdaMetrics:
         """A request refused for lack of concurrency (TooManyRequests from the limiter)."""
         sets = dimension_sets(name, qualifier, version or qualifier or LATEST)
         self._emit("Throttles", sets, 1.0, "Count")
-        self.totals_of(name, version or LATEST).throttles += 1
+        self._totals_for(name, version or LATEST).throttles += 1
 
     def throttle_observer(self, name: str, qualifier: str | None, version: str) -> None:
         """:meth:`throttled` as ``InvokeService.on_throttle``."""
@@ -279,7 +283,7 @@ class LambdaMetrics:
         """An event accepted into the async queue (Invoke with InvocationType=Event, a schedule, a
         Lambda destination)."""
         self._emit("AsyncEventsReceived", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self.totals_of(name, qualifier or LATEST).async_received += 1
+        self._totals_for(name, qualifier or LATEST).async_received += 1
 
     def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None:
         """An async event is attempted ``age_ms`` after it was queued."""
@@ -289,15 +293,15 @@ class LambdaMetrics:
     def async_dropped(self, name: str, qualifier: str | None = None) -> None:
         """An event left the queue without a successful run (retries or age exhausted, function gone)."""
         self._emit("AsyncEventsDropped", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self.totals_of(name, qualifier or LATEST).async_dropped += 1
+        self._totals_for(name, qualifier or LATEST).async_dropped += 1
 
     def dead_letter_error(self, name: str, qualifier: str | None = None) -> None:
         self._emit("DeadLetterErrors", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self.totals_of(name, qualifier or LATEST).dead_letter_errors += 1
+        self._totals_for(name, qualifier or LATEST).dead_letter_errors += 1
 
     def destination_failure(self, name: str, qualifier: str | None = None) -> None:
         self._emit("DestinationDeliveryFailures", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self.totals_of(name, qualifier or LATEST).destination_failures += 1
+        self._totals_for(name, qualifier or LATEST).destination_failures += 1
 
     def sample_concurrency(self, running: Mapping[str, int], unreserved: int, reserved: int = 0) -> None:
         """One sample of the limiter: environments busy per function and in the unreserved pool;
