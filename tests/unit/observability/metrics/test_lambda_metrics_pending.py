@@ -167,3 +167,17 @@ async def test_the_sampler_tick_settles_without_any_read() -> None:
         assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"})) in svc._live
     finally:
         await m.stop_sampling()
+
+
+async def test_other_feeds_do_not_settle_but_reads_count_everything() -> None:
+    clock = Clock(T0 + 1)
+    m, svc = make(clock)
+    for _ in range(3):
+        m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
+        m.async_received("f")  # an async accept between invocations: no settle on its path
+        m.async_attempt("f", None, 5.0)
+    assert m._pending
+    t = m.totals_of("f", "$LATEST")
+    assert (t.invocations, t.async_received) == (3, 3)
+    got = await minute_of(svc, "Invocations", {"FunctionName": "f"}, T0)
+    assert got is not None and got.count == 3
