@@ -409,8 +409,9 @@ class Platform:
         await self.cloudwatch_metrics.start()
         self.log_retention.start()
         limiter = self.limiter
-        self.lambda_metrics.start_sampling(limiter.snapshot, lambda: limiter.unreserved_running, limiter.total_reserved,
-                                           self.settings.metrics.concurrency_sample_s)
+        if self.settings.metrics.enabled:  # off: only PutMetricData's data (settings.MetricsSettings.enabled)
+            self.lambda_metrics.start_sampling(limiter.snapshot, lambda: limiter.unreserved_running,
+                                               limiter.total_reserved, self.settings.metrics.concurrency_sample_s)
         await self.async_invoker.start()
         await self.deployments.start()
         await self.schedule_engine.start()

@@ -149,7 +149,7 @@ class InvokeService:
                 except StartFailed as failed:
                     outcome = failed.outcome or InvokeOutcome(failed.payload, "Unhandled", b"", 0.0, 0, None)
                     self._observe(cfg, outcome, req.request_id, qualifier)
-                    if trace is not None:
+                    if trace is not None and trace.finish:
                         self._trace(trace, cfg, req, outcome)
                     return SyncResult(cfg, outcome, req.trace_id)
                 except ServiceError as exc:
@@ -158,7 +158,7 @@ class InvokeService:
                     self._log_service_failure(name, qualifier, req.request_id, exc)
                     raise
                 self._observe(cfg, outcome, req.request_id, qualifier)
-                if trace is not None:
+                if trace is not None and trace.finish:  # nothing to record: no call
                     self._trace(trace, cfg, req, outcome)
                 return SyncResult(cfg, outcome, req.trace_id)
             finally:

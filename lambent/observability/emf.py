@@ -37,10 +37,12 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from lambent.observability.metrics.series import Series, dimensions
+from lambent.observability.metrics.series import Dimensions, Series
 from lambent.observability.metrics.service import MetricsService
+from lambent.observability.metrics.summary import Summary
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ MAX_DATA = 10_000
 MAX_NAME = 255
 MAX_NAMESPACE = 255
 MAX_DIMENSION_VALUE = 1024
+#: (series, unit) summaries an EmfRecorder remembers for the current minute
+MAX_CACHED_CELLS = 4096
 
 #: CloudWatch's units (StandardUnit in botocore's monitoring model)
 UNITS = frozenset({
@@ -72,9 +76,9 @@ class InvalidDocument(ValueError):
     """The line looked like an EMF document but is not a valid one."""
 
 
-@dataclass(frozen=True)
-class Datum:
-    """One metric of one dimension set, with its values, at ``ts`` (epoch seconds)."""
+class Datum(NamedTuple):
+    """One metric of one dimension set, with its values, at ``ts`` (epoch seconds). A named
+    tuple: made for every metric of every document, it must be cheap to build."""
 
     series: Series
     values: tuple[float, ...]
@@ -87,6 +91,11 @@ def looks_like(message: str) -> bool:
     return message[:1] == "{" and _MARK in message
 
 
+@lru_cache(maxsize=4096)  # a function prints the same few series again and again; bounded anyway
+def _series(namespace: str, name: str, dims: Dimensions) -> Series:
+    return Series(namespace, name, dims)
+
+
 def _name(value: object, what: str, limit: int = MAX_NAME) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= limit:
         raise InvalidDocument(f"{what} must be a string of 1 to {limit} characters")
@@ -94,6 +103,10 @@ def _name(value: object, what: str, limit: int = MAX_NAME) -> str:
 
 
 def _numbers(value: object, name: str) -> tuple[float, ...]:
+    if isinstance(value, (int, float)) and type(value) is not bool:  # one value: the common case
+        if not math.isfinite(value):
+            raise InvalidDocument(f"metric {name}: values must be finite numbers")
+        return (float(value),)
     items = value if isinstance(value, list) else [value]
     if not 1 <= len(items) <= MAX_VALUES:
         raise InvalidDocument(f"metric {name}: 1 to {MAX_VALUES} values")
@@ -107,7 +120,9 @@ def _numbers(value: object, name: str) -> tuple[float, ...]:
 
 def parse(message: str) -> list[Datum]:
     """The data of one EMF document; InvalidDocument if ``message`` is not a valid one."""
-    if len(message) > MAX_DOCUMENT_BYTES or len(message.encode("utf-8", "replace")) > MAX_DOCUMENT_BYTES:
+    # A character is at most 4 bytes of UTF-8: shorter texts need no encoding to be measured.
+    if len(message) > MAX_DOCUMENT_BYTES or (
+            len(message) > MAX_DOCUMENT_BYTES // 4 and len(message.encode("utf-8", "replace")) > MAX_DOCUMENT_BYTES):
         raise InvalidDocument("document over 1 MB")
     try:
         root = json.loads(message)
@@ -126,6 +141,7 @@ def parse(message: str) -> list[Datum]:
     if not isinstance(directives, list) or len(directives) > MAX_DIRECTIVES:
         raise InvalidDocument(f"_aws.CloudWatchMetrics must be an array of at most {MAX_DIRECTIVES} directives")
     out: list[Datum] = []
+    data = 0
     for directive in directives:
         if not isinstance(directive, dict):
             raise InvalidDocument("a metric directive must be an object")
@@ -146,7 +162,7 @@ def parse(message: str) -> list[Datum]:
                 if not isinstance(value, str) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
                     raise InvalidDocument(f"dimension {key}: the member must be a string of 1 to 1024 characters")
                 pairs.append((key, value))
-            dim_sets.append(dimensions(pairs))
+            dim_sets.append(tuple(sorted(pairs)))  # what dimensions() makes of validated strings
         metrics = directive.get("Metrics")
         if not isinstance(metrics, list) or len(metrics) > MAX_METRICS:
             raise InvalidDocument(f"Metrics must be an array of at most {MAX_METRICS} definitions")
@@ -163,10 +179,11 @@ def parse(message: str) -> list[Datum]:
             if name not in root:
                 raise InvalidDocument(f"metric {name}: no member of that name")
             values = _numbers(root[name], name)
+            data += len(values) * len(dim_sets)
+            if data > MAX_DATA:  # refused before more is built
+                raise InvalidDocument(f"over {MAX_DATA} data in one document")
             for dims in dim_sets:
-                out.append(Datum(Series(namespace, name, dims), values, str(unit), ts))
-    if sum(len(d.values) for d in out) > MAX_DATA:
-        raise InvalidDocument(f"over {MAX_DATA} data in one document")
+                out.append(Datum(_series(namespace, name, dims), values, str(unit), ts))
     return out
 
 
@@ -180,6 +197,8 @@ class EmfRecorder:
         self.invalid = 0
         self.refused = 0
         self.recorded = 0
+        #: (series, unit) -> (minute, service epoch, its summary; None: the service refused it)
+        self._cells: dict[tuple[Series, str], tuple[int, int, Summary | None]] = {}
 
     def line(self, group: str, message: str, timestamp_ms: int) -> None:
         """One function log line (any line: the cheap test comes first). Never raises."""
@@ -191,16 +210,33 @@ class EmfRecorder:
             self.invalid += 1
             log.debug("EMF line in %s not extracted: %s", group, exc)
             return
-        if not self.metrics.has_room(len(data)):
+        metrics = self.metrics
+        if not metrics.has_room(len(data)):
             self.refused += sum(len(d.values) for d in data)
             return
-        record = self.metrics.record
+        cells = self._cells
+        epoch = metrics.epoch
         for d in data:
+            # One lookup per series, unit and minute (while the service's epoch stays): a function
+            # printing the same metrics every invocation adds to the same summary.
+            key = (d.series, d.unit)
+            minute = int(d.ts // 60)
+            cached = cells.get(key)
+            if cached is None or cached[0] != minute or cached[1] != epoch:
+                if len(cells) >= MAX_CACHED_CELLS:
+                    cells.clear()
+                found = metrics.cells((d.series,), d.unit, d.ts)  # counts a refusal once
+                cached = cells[key] = (minute, epoch, found[0] if found else None)
+                if not found:
+                    metrics.refused -= 1
+            summary = cached[2]
+            if summary is None:  # too old, too far ahead, or a new series past the cap
+                self.refused += len(d.values)
+                metrics.refused += len(d.values)
+                continue
             for value in d.values:
-                if record(d.series, value, ts=d.ts, unit=d.unit):
-                    self.recorded += 1
-                else:
-                    self.refused += 1
+                summary.add(value)
+            self.recorded += len(d.values)
 
 
 #: (log group, message, timestamp ms): what a log store hands each function line to

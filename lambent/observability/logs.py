@@ -174,7 +174,9 @@ class LogStreamWriter:
             with contextlib.suppress(OSError):
                 self._start = start + path.stat().st_size
 
-    def write(self, message: str, timestamp_ms: int | None = None) -> None:
+    def write(self, message: str, timestamp_ms: int | None = None, *, platform: bool = False) -> None:
+        """Append one event. ``platform``: a line lambent wrote itself (START/END/REPORT or its
+        JSON record), never handed to the line hook (EMF is the function's output, not Lambda's)."""
         t = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         # The same JSON as json.dumps({"t": t, "m": message}), built without a dict: this runs
         # three times per invocation at least.
@@ -184,7 +186,7 @@ class LogStreamWriter:
             self._bmin = t
         if t > self._bmax:
             self._bmax = t
-        if self._hook is not None and message[:1] == "{":
+        if self._hook is not None and message[:1] == "{" and not platform:
             try:
                 self._hook(self.group, message, t)
             except Exception:  # noqa: BLE001 - a hook never fails a log write

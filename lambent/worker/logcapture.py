@@ -50,7 +50,7 @@ class LogCapture:
         None (a record SystemLogLevel filters out) writes nothing."""
         if line is None:
             return
-        self.writer.write(line)
+        self.writer.write(line, platform=True)  # never parsed as EMF
         self._remember(line)
 
     def end(self) -> None:

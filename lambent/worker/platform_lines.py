@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["EVENT_LEVELS", "PlatformLines", "Report", "iso_time"]
@@ -56,10 +57,24 @@ EVENT_LEVELS = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: one encoder for every record (``json.dumps`` with options builds a new one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: a JSON string literal of a text, as ``json.dumps(..., ensure_ascii=False)`` writes it
+_string: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+#: (epoch second, its ``%Y-%m-%dT%H:%M:%S`` text): several records per invocation share a second
+_last_second: tuple[int, str] = (-1, "")
+
+
 def iso_time(t: float | None = None) -> str:
     """``2026-12-02T05:17:58.123Z``: the Telemetry API's ``time`` (UTC, milliseconds)."""
+    global _last_second
     t = time.time() if t is None else t
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    ms = int(t * 1000)
+    second = ms // 1000
+    cached = _last_second
+    if cached[0] != second:
+        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{ms % 1000:03d}Z"
 
 
 def _text(value: str) -> str:
@@ -90,6 +105,8 @@ class PlatformLines:
     def __init__(self, log_format: str = "Text", system_log_level: str | None = None) -> None:
         self.json = log_format == "JSON"
         self._min_rank = _SYSTEM_RANK.get((system_log_level or "INFO").upper(), 1)
+        self._start_on = self.enabled("platform.start")
+        self._report_on = self.enabled("platform.report")
 
     def enabled(self, event: str) -> bool:
         return not self.json or _SYSTEM_RANK[EVENT_LEVELS[event]] >= self._min_rank
@@ -97,8 +114,7 @@ class PlatformLines:
     def _record(self, event: str, record: dict[str, object], now: float | None) -> str | None:
         if not self.enabled(event):
             return None
-        return json.dumps({"time": iso_time(now), "type": event, "record": record}, ensure_ascii=False,
-                          separators=(",", ":"))
+        return _ENCODE({"time": iso_time(now), "type": event, "record": record})
 
     # -- init ---------------------------------------------------------------------------------
     def init_start(self, now: float | None = None) -> str | None:
@@ -130,7 +146,11 @@ class PlatformLines:
     def start(self, request_id: str, version: str, now: float | None = None) -> str | None:
         if not self.json:
             return f"START RequestId: {request_id} Version: {version}"
-        return self._record("platform.start", {"requestId": request_id, "version": version}, now)
+        if not self._start_on:
+            return None
+        # What _record makes of it, formatted directly (every invocation writes one).
+        return (f'{{"time":"{iso_time(now)}","type":"platform.start","record":{{"requestId":{_string(request_id)},'
+                f'"version":{_string(version)}}}}}')
 
     def runtime_done(self, request_id: str, status: str, duration_ms: float, produced_bytes: int,
                      error_type: str | None = None, now: float | None = None) -> str | None:
@@ -156,6 +176,14 @@ class PlatformLines:
                 if r.error_type:
                     line += f"Error Type: {_text(r.error_type)}\t"
             return line
+        if not self._report_on:
+            return None
+        if r.init_ms is None and not r.error_type:
+            # The warm invocation's record, formatted directly: byte for byte what _record makes.
+            return (f'{{"time":"{iso_time(now)}","type":"platform.report","record":{{"requestId":{_string(r.request_id)},'
+                    f'"metrics":{{"durationMs":{round(r.duration_ms, 2)!r},"billedDurationMs":{int(r.billed_ms)},'
+                    f'"memorySizeMB":{int(r.memory_mb)},"maxMemoryUsedMB":{int(r.max_memory_mb)}}},'
+                    f'"status":{_string(r.status)}}}}}')
         metrics: dict[str, object] = {
             "durationMs": round(r.duration_ms, 2), "billedDurationMs": r.billed_ms,
             "memorySizeMB": r.memory_mb, "maxMemoryUsedMB": r.max_memory_mb,

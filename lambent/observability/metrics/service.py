@@ -78,6 +78,17 @@ class MetricsService:
         self.refused = 0
         #: bumped whenever summaries leave memory: a caller caching :meth:`cells` resolves again
         self.epoch = 0
+        #: called before any read or flush: feeds that aggregate on their own first (LambdaMetrics)
+        self._settlers: list[Callable[[], None]] = []
+
+    def before_read(self, settle: Callable[[], None]) -> None:
+        """Have ``settle`` called before every read and flush, so that a feed may aggregate on its
+        hot path and hand its data over only when it is looked at (or on its own tick)."""
+        self._settlers.append(settle)
+
+    def _settle(self) -> None:
+        for settle in self._settlers:
+            settle()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -187,12 +198,14 @@ class MetricsService:
         return self.live_minutes + new_minutes <= self.max_live_minutes
 
     def known(self, series: Series) -> bool:
+        self._settle()
         return series in self._newest
 
     # -- flushing -----------------------------------------------------------------------------------
     async def flush(self, *, everything: bool = False) -> int:
         """Archive the minutes that have ended (all of them with ``everything``); returns the rows
         written. Without an archive, memory keeps them until the retention prunes them."""
+        self._settle()
         current = self._minute(self._clock())
         async with self._lock:
             if self.archive is None:
@@ -246,6 +259,7 @@ class MetricsService:
             return []
         merged: dict[int, Summary] = {}
         units: dict[int, str] = {}
+        self._settle()
         async with self._lock:
             if self.archive is not None and series in self._newest:
                 stored = await asyncio.to_thread(self.archive.read_minutes, series.namespace, series.name,
@@ -262,10 +276,12 @@ class MetricsService:
 
     def series(self, *, since: float | None = None) -> Iterable[Series]:
         """Every series with data since ``since`` (default: inside the retention)."""
+        self._settle()
         floor = self._minute(since if since is not None else self._clock() - self.retention_s)
         return (s for s, newest in self._newest.items() if newest >= floor)
 
     def unit_of(self, series: Series) -> str | None:
+        self._settle()
         return self._units.get(series)
 
     def now(self) -> float:

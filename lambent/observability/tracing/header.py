@@ -44,6 +44,13 @@ def new_segment_id() -> str:
     return f"{_bits(64):016x}"
 
 
+def new_trace_and_segment_id(now: float | None = None) -> tuple[str, str]:
+    """:func:`new_trace_id` and :func:`new_segment_id` from one draw (every untraced invocation)."""
+    seconds = int(time.time() if now is None else now)
+    bits = f"{_bits(160):040x}"
+    return f"1-{seconds & 0xFFFFFFFF:08x}-{bits[:24]}", bits[24:]
+
+
 def valid_trace_id(value: str) -> bool:
     return bool(_TRACE_ID.match(value))
 

@@ -14,7 +14,7 @@ incoming ``X-Amzn-Trace-Id`` (or creates a trace), decides ``Sampled`` per the f
 :meth:`Tracer.finish` records the segments of a sampled invocation of an Active function (queued
 to the trace store, never blocking) and hands the invocation to the span exporter, if one is
 configured (OTLP, :mod:`.otlp`). The warm path with PassThrough and no header costs one random
-draw and a string format (a few µs).
+draw and a string format (a few µs), and no ``finish`` (``TraceContext.finish`` is False).
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from lambent.observability.tracing.header import TraceHeader, new_segment_id, new_trace_id, parse
+from lambent.observability.tracing.header import (
+    TraceHeader,
+    new_segment_id,
+    new_trace_and_segment_id,
+    new_trace_id,
+    parse,
+)
 from lambent.observability.tracing.sampler import Sampler
 from lambent.observability.tracing.segments import InvocationTiming, Stored, lambda_segments
 
@@ -75,6 +81,9 @@ class TraceContext:
     caller_parent: str | None
     received: float
     queued_at: float | None = None
+    #: whether :meth:`Tracer.finish` has anything to do (segments to record or a span to export);
+    #: the invoke path skips the call otherwise
+    finish: bool = True
 
 
 def _stored(doc: dict[str, object]) -> Stored:
@@ -100,15 +109,16 @@ class Tracer:
         now = self._clock()
         parsed = parse(incoming) if incoming else None
         if mode != "Active":
-            if parsed is None:
-                root = new_trace_id(now)
-                return TraceContext(f"Root={root};Parent={new_segment_id()};Sampled=0", root, False, False,
-                                    None, None, None, now, queued_at)
+            if parsed is None:  # the common case: a header to pass on, nothing to record
+                root, parent = new_trace_and_segment_id(now)
+                return TraceContext(f"Root={root};Parent={parent};Sampled=0", root, False, False,
+                                    None, None, None, now, queued_at, self.exporter is not None)
             sampled = parsed.sampled is True
             header = parsed if parsed.parent else TraceHeader(parsed.root, new_segment_id(), parsed.sampled, parsed.extra)
             if header.sampled is None:
                 header = TraceHeader(header.root, header.parent, False, header.extra)
-            return TraceContext(header.format(), parsed.root, sampled, False, None, None, parsed.parent, now, queued_at)
+            return TraceContext(header.format(), parsed.root, sampled, False, None, None, parsed.parent, now, queued_at,
+                                self.exporter is not None)
         root = parsed.root if parsed is not None else new_trace_id(now)
         decided = parsed.sampled if parsed is not None else None
         sampled = self.sampler.sample(function) if decided is None else decided
@@ -116,7 +126,8 @@ class Tracer:
         extra = parsed.extra if parsed is not None else ()
         text = TraceHeader(root, function_id, sampled, extra).format()
         return TraceContext(text, root, sampled, sampled, new_segment_id() if sampled else None,
-                            function_id, parsed.parent if parsed is not None else None, now, queued_at)
+                            function_id, parsed.parent if parsed is not None else None, now, queued_at,
+                            sampled or self.exporter is not None)
 
     def finish(self, ctx: TraceContext, *, function: str, version: str, arn: str, request_id: str, memory_mb: int,
                duration_ms: float, init_ms: float | None, function_error: str | None,

@@ -42,6 +42,8 @@ def test_a_warm_invocation_is_billed_as_its_report_line(tmp_path: Path) -> None:
                                                            architectures=("arm64",)), outcome(12.34), "req-1")
     [r] = store.offered
     assert r == UsageRecord("req-1", "fn", "3", 1234.5, 12.34, None, max(1, math.ceil(12.34)), 256, 2048, "arm64", 1)
+    # built as a bare tuple on the hot path: still the named tuple, every field where it belongs
+    assert type(r) is UsageRecord and (r.request_id, r.billed_ms, r.architecture, r.requests) == ("req-1", 13, "arm64", 1)
 
 
 def test_a_cold_invocation_bills_its_init(tmp_path: Path) -> None:

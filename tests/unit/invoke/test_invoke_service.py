@@ -5,7 +5,7 @@ environment, and drain() waits for what is in flight."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -206,3 +206,33 @@ async def test_every_throttle_is_told_to_on_throttle_with_the_version() -> None:
     with pytest.raises(TooManyRequests):
         await svc.invoke("f", None, REQ)
     assert throttles == [("f", "live", "$LATEST"), ("f", None, "$LATEST")]
+
+
+async def test_tracing_finishes_only_invocations_with_something_to_record() -> None:
+    # issue 12: PassThrough without a header (the common case) gets its header and no finish call
+    from lambent.observability.tracing import Sampler, Tracer
+
+    finished: list[str] = []
+
+    class Counting(Tracer):
+        def finish(self, ctx: Any, **kw: Any) -> None:
+            finished.append(kw["request_id"])
+            super().finish(ctx, **kw)
+
+    tracer = Counting(lambda account, seg: True, account="123456789012", sampler=Sampler(1000, 1.0))
+    svc, _ = service(Pool())
+    svc.tracer = tracer
+    passthrough = await svc.invoke("f", None, REQ)
+    assert passthrough.trace_header is not None and passthrough.trace_header.endswith(";Sampled=0")
+    assert finished == []
+
+    class ActiveFunctions(Functions):
+        def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None,
+                    invoking: bool = False) -> FunctionConfig:
+            return replace(CFG, tracing_mode="Active")
+
+    svc, _ = service(Pool(), ActiveFunctions())
+    svc.tracer = tracer
+    traced = await svc.invoke("f", None, REQ)
+    assert traced.trace_header is not None and traced.trace_header.endswith(";Sampled=1")
+    assert finished == [REQ.request_id]

@@ -161,3 +161,63 @@ def test_a_failing_hook_never_fails_the_write(tmp_path: Path) -> None:
     w.write(POWERTOOLS, 6)
     w.close()
     assert [e.message for e in store.events("/aws/lambda/f")] == [POWERTOOLS]
+
+
+def test_platform_lines_are_never_handed_to_the_hook(tmp_path: Path) -> None:
+    # A platform record is lambent's own line (START/REPORT, JSON in LogFormat=JSON): it is never
+    # parsed as EMF, whatever it contains (issue 12: the hook costs nothing on them).
+    seen: list[str] = []
+    store = LogStore(tmp_path / "logs")
+    store.line_hook = lambda group, message, t: seen.append(message)
+    w = store.writer("/aws/lambda/f", "s")
+    w.write(POWERTOOLS, 5, platform=True)
+    w.write(POWERTOOLS, 6)
+    w.close()
+    assert seen == [POWERTOOLS]
+    assert [e.message for e in store.events("/aws/lambda/f")] == [POWERTOOLS, POWERTOOLS]  # both stored
+
+
+def test_repeated_documents_are_counted_exactly_across_minutes_and_flushes(tmp_path: Path) -> None:
+    from lambent.store.metrics import MetricsStore
+
+    store = MetricsStore.open_in(tmp_path)
+    try:
+        svc = MetricsService(store, retention_s=15 * 86400.0, max_series=50, flush_interval_s=10.0,
+                             clock=lambda: T0 + 120)
+        rec = emf.EmfRecorder(svc)
+        series = Series("ServerlessAirline", "SuccessfulBooking", dimensions({"service": "booking"}))
+        next_minute = POWERTOOLS.replace(str(TS_MS), str(TS_MS + 60_000))
+        for _ in range(5):
+            rec.line("/aws/lambda/f", POWERTOOLS, TS_MS)
+        rec.line("/aws/lambda/f", next_minute, TS_MS)
+        asyncio.run(svc.flush(everything=True))  # the cached summaries left memory
+        for _ in range(3):
+            rec.line("/aws/lambda/f", POWERTOOLS, TS_MS)
+        minutes = asyncio.run(svc.minutes(series, T0 - 60, T0 + 180))
+        assert [(m, s.count) for m, _, s in minutes] == [(int(T0 // 60), 16.0), (int(T0 // 60) + 1, 2.0)]
+        assert (rec.recorded, rec.refused, rec.invalid) == (18, 0, 0)
+    finally:
+        store.close()
+
+
+def test_a_refused_series_is_counted_per_value_every_time() -> None:
+    svc = service()  # max_series=50
+    rec = emf.EmfRecorder(svc)
+    for i in range(50):
+        rec.line("/aws/lambda/f", json.dumps(_doc(d=f"v{i}")), TS_MS)
+    for _ in range(3):  # a 51st series, three times, two values each
+        rec.line("/aws/lambda/f", json.dumps(_doc(d="over", m=[1, 2])), TS_MS)
+    assert (rec.recorded, rec.refused) == (50, 6)
+    assert svc.refused == 6  # the service's own count agrees: once per value
+
+
+def test_the_summary_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emf, "MAX_CACHED_CELLS", 4)
+    svc = service()  # max_series=50
+    rec = emf.EmfRecorder(svc)
+    for i in range(40):
+        rec.line("/aws/lambda/f", json.dumps(_doc(d=f"v{i % 20}")), TS_MS)
+        assert len(rec._cells) <= 4
+    assert rec.recorded == 40 and len(list(svc.series())) == 20
+    assert stats(svc, Series("N", "m", dimensions({"d": "v3"}))) == {
+        "SampleCount": 2, "Sum": 2.0, "Minimum": 1.0, "Maximum": 1.0}

@@ -193,3 +193,9 @@ def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
     s.close()
     assert (s.written, s.pruned) == (1, 0)
     assert read_usage(s.path, "function")[0].requests == 1
+
+
+def test_a_record_is_its_row_in_the_insert_column_order() -> None:
+    # The writer hands the records to executemany as they are (no copy per record).
+    columns = UsageStore._INSERT.split("(")[1].split(")")[0].replace(" ", "").split(",")
+    assert tuple(columns) == UsageRecord._fields

@@ -124,3 +124,24 @@ async def test_a_full_disk_never_fails_the_invocation_and_the_tail_is_kept(
     assert [e.message.split(":")[0] for e in store.read("g", "s")[0]] == [f"[lambent] 3 log events ({store.dropped_bytes} bytes) were dropped", "START 2"]
     os.close(r)
     os.close(w)
+
+
+async def test_platform_lines_never_reach_the_emf_hook(tmp_path: Path) -> None:
+    # An EMF-looking platform record is not the function's output: only what the function prints
+    # is offered to the hook (issue 12: nothing is parsed that cannot be EMF).
+    emf_like = '{"_aws": {"Timestamp": 1}, "m": 1}'
+    store = LogStore(tmp_path)
+    seen: list[str] = []
+    store.line_hook = lambda group, message, t: seen.append(message)
+    r, w = _pipe()
+    cap = LogCapture(r, store.writer("g", "s"), 1024)
+    cap.begin(want_tail=False)
+    cap.system(emf_like)
+    os.write(w, emf_like.encode() + b"\n")
+    cap.end()
+    cap.close()
+    cap.writer.close()
+    assert seen == [emf_like]
+    assert [e.message for e in store.events("g")] == [emf_like, emf_like]
+    os.close(r)
+    os.close(w)

@@ -106,3 +106,31 @@ def test_a_forged_error_type_cannot_add_a_platform_line() -> None:
     record = PlatformLines("JSON").report(Report("r", 1.0, 1, 128, 1, status="error", error_type=forged))
     assert record is not None and "\n" not in record
     assert _json(record)["record"]["errorType"] == forged  # type: ignore[index]
+
+
+@pytest.mark.parametrize("request_id", ["r-1", "8f5e0cbe-5a55-4d0a-9e0b-1e7b0b5b3c1e", 'q"uote\\back\nnew\u2028é\x00'])
+@pytest.mark.parametrize("duration_ms", [0.0, 0.004, 1.005, 2.675, 693.924, 1e7 + 0.125])
+def test_direct_start_and_report_records_are_byte_for_byte_json_dumps(request_id: str, duration_ms: float) -> None:
+    # platform.start and a warm platform.report are formatted without json.dumps (every invocation
+    # writes them): they must be exactly what the generic record formatter writes.
+    lines = PlatformLines("JSON")
+    start = lines.start(request_id, "$LATEST", NOW)
+    assert start == json.dumps({"time": iso_time(NOW), "type": "platform.start",
+                                "record": {"requestId": request_id, "version": "$LATEST"}},
+                               ensure_ascii=False, separators=(",", ":"))
+    for status in ("success", "timeout"):
+        report = lines.report(Report(request_id, duration_ms, 1092, 128, 84, status=status), NOW)
+        assert report == json.dumps({"time": iso_time(NOW), "type": "platform.report", "record": {
+            "requestId": request_id, "metrics": {"durationMs": round(duration_ms, 2), "billedDurationMs": 1092,
+                                                 "memorySizeMB": 128, "maxMemoryUsedMB": 84},
+            "status": status}}, ensure_ascii=False, separators=(",", ":"))
+    assert PlatformLines("JSON", "WARN").start(request_id, "1", NOW) is None
+    assert PlatformLines("JSON", "WARN").report(Report(request_id, duration_ms, 1, 128, 84), NOW) is None
+
+
+def test_iso_time_is_right_across_seconds() -> None:
+    # (the second's text is cached between calls)
+    assert iso_time(0.999) == "1970-01-01T00:00:00.999Z"
+    assert iso_time(1.0) == "1970-01-01T00:00:01.000Z"
+    assert iso_time(0.001) == "1970-01-01T00:00:00.001Z"
+    assert iso_time(86400 * 365.25 * 30 + 0.25).endswith(":00.250Z")

@@ -212,3 +212,32 @@ def test_invoke_request_with_trace_copies_every_field() -> None:
     assert traced == dataclasses.replace(req, trace_id="Root=x") and req.trace_id is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         traced.trace_id = "y"  # type: ignore[misc]
+
+
+class _Exporter:
+    def __init__(self) -> None:
+        self.offered: list[FinishedInvocation] = []
+
+    def offer(self, inv: FinishedInvocation) -> None:
+        self.offered.append(inv)
+
+
+def test_passthrough_without_a_header_has_nothing_to_finish() -> None:
+    # issue 12: the common warm path makes a header and nothing else (the invoke path skips finish)
+    stored: list[Stored] = []
+    tracer = Tracer(lambda account, seg: stored.append(seg) is None, account="123456789012",
+                    sampler=Sampler(1000, 1.0))
+    ids = set()
+    for _ in range(200):
+        ctx = tracer.begin("PassThrough", None, "f")
+        parsed = parse(ctx.header)
+        assert parsed is not None and parsed.sampled is False and parsed.parent is not None
+        assert parsed.root == ctx.root and not ctx.finish and not ctx.record
+        ids.add((parsed.root.split("-")[2], parsed.parent))
+    assert len(ids) == 200  # fresh ids every time
+    assert tracer.begin("PassThrough", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1", "f").finish is False
+    active = tracer.begin("Active", None, "f")
+    assert active.record and active.finish
+    tracer.exporter = _Exporter()
+    assert tracer.begin("PassThrough", None, "f").finish  # a span to export
+    assert stored == []
