@@ -34,6 +34,7 @@ import hashlib
 import logging
 import re
 import secrets
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -183,7 +184,6 @@ class VpcNetwork:
             if gone:
                 log.warning("released %d VPC addresses (%s) of a previous run", gone, kind.value)
         try:
-            _write_sysctl("net/ipv4/ip_forward", "1")
             self._started = True
             await self.sync()
         except BaseException:
@@ -194,14 +194,14 @@ class VpcNetwork:
 
     def cleanup_leftovers(self) -> None:
         """Delete this server's VPC links and tables (idempotent)."""
-        text = run_sync(self._ip("-o", "link", "show"), what="list links", check=False)
-        for line in text.splitlines():
-            parts = line.split(":", 2)
-            if len(parts) >= 2:
-                name = parts[1].strip().split("@", 1)[0]
-                if name.startswith(self.prefix):
+        for _, name in socket.if_nameindex():  # in-process: a server without VPCs pays no ``ip`` run
+            if name.startswith(self.prefix):
+                try:
+                    _netlink.delete_link(name)
+                except OSError:
                     run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
-        _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
+        if any(_nft.has_table(family, self.table) for family in ("inet", "bridge")):
+            _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
 
     async def close(self) -> None:
         """Remove everything lambent created (links, addresses, tables, DNS); attachments' leases
@@ -312,6 +312,7 @@ class VpcNetwork:
         return f"{self.prefix}{kind}{_base36(self._next)}"
 
     async def _add_bridge(self, subnet: Subnet) -> _Bridge:
+        _write_sysctl("net/ipv4/ip_forward", "1")  # with the first subnet: a server without VPCs changes nothing
         bridge = _Bridge(self._name("b"), subnet)
         gateway = self.vpcs.gateway(subnet.subnet_id)
         # A fixed address: a bridge otherwise takes its lowest port's, changing as ports come and
