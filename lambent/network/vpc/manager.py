@@ -364,7 +364,8 @@ class VpcNetwork:
         interfaces = tuple(NetInterface(live.interface.address, live.interface.vpc_id,
                                         leased.get(iid, live.interface).group_ids, live.port)
                            for iid, live in self._live.items())
-        prepared = tuple(self._prepared)
+        existing = {g.group_id for g in snap.groups}
+        prepared = tuple(groups for groups in self._prepared if set(groups) <= existing)
         wanted = {g for i in interfaces for g in i.group_ids} | {g for groups in prepared for g in groups}
         rules: dict[str, list[Rule]] = {}
         for rule in snap.rules:

@@ -647,7 +647,7 @@ def test_environments_are_added_element_wise_and_leave_what_a_whole_load_would(
     copy = plane.net.table + "_copy"
     try:
         time.sleep(0.2)
-        atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, (fn, p) in enumerate(zip((one, two, one), procs))]
+        atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, (fn, p) in enumerate(zip((one, two, one), procs, strict=True))]
         assert whole == 0
         plane.run(one.detach(atts[0]))
         assert whole == 0
