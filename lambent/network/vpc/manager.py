@@ -530,14 +530,17 @@ class VpcNetwork:
             if bridge is not None:
                 argv = self._ip("addr", "del", f"{live.interface.address}/32", "dev", bridge.name)
                 await asyncio.to_thread(run_sync, argv, what="remove a host address", check=False)
-        if live.interface.interface_type is InterfaceType.LAMBDA:
-            self.vpcs.release_address(interface_id)  # in memory now, in vpc.db at the next flush
-            if self._started:
-                self._flush_soon()
-        else:
-            await asyncio.to_thread(self.vpcs.release_address, interface_id)
+        # Under the lock, so that no whole load and no attach of the address's next holder comes
+        # between the release and the removal of the elements.
         async with self._lock:
-            if self._live.pop(interface_id, None) is not None and self._started:
+            held = self._live.pop(interface_id, None) is not None
+            if live.interface.interface_type is InterfaceType.LAMBDA:
+                self.vpcs.release_address(interface_id)  # in memory now, in vpc.db at the next flush
+                if self._started:
+                    self._flush_soon()
+            else:
+                await asyncio.to_thread(self.vpcs.release_address, interface_id)
+            if held and self._started:
                 await self._apply_interface(live, add=False)
 
     async def attach_env(self, account_id: str, subnet_id: str, group_ids: Sequence[str], env_id: str,

@@ -305,14 +305,18 @@ def interface_text(loaded: Loaded, interface: NetInterface, *, add: bool) -> str
     groups that rules name as peers. None when that cannot be done element-wise (a host address,
     or one of its groups has no chains loaded: the caller loads the whole ruleset instead).
 
-    Adding is idempotent (``add element`` of an element that exists is a no-op); removing an
-    element that is not there fails, and the caller then loads the whole ruleset."""
+    The map entries are created (refused if the address has one: the caller then loads the whole
+    ruleset); the set elements are added (a no-op if there); removing an element that is not
+    there fails, and the caller then loads the whole ruleset."""
     if interface.port is None or not set(interface.group_ids) <= loaded.groups:
         return None
     t, a, groups = loaded.table, interface.address, interface.group_ids
     if not add and groups not in loaded.group_sets:
         return None
     verb = "add" if add else "delete"
+    #: a map entry must not exist yet: ``add`` would keep an older value (a stale holder of the
+    #: address); ``create`` is refused instead, and the caller loads the whole ruleset
+    unique = "create" if add else "delete"
     lines: list[str] = []
     if add and groups not in loaded.group_sets:
         chain = set_chain(groups)
@@ -322,7 +326,7 @@ def interface_text(loaded: Loaded, interface: NetInterface, *, add: bool) -> str
             lines.append(f"add rule inet {t} {chain}_{direction} drop")
     for direction in ("eg", "in"):
         value = f" : jump {set_chain(groups)}_{direction}" if add else ""
-        lines.append(f"{verb} element inet {t} if_{direction} {{ {a}{value} }}")
+        lines.append(f"{unique} element inet {t} if_{direction} {{ {a}{value} }}")
     lines.append(f'{verb} element bridge {t} ports {{ "{interface.port}" . {a} }}')
     lines += [f"{verb} element inet {t} {_set_of(g)} {{ {a} }}" for g in sorted(set(groups) & loaded.peer_sets)]
     return "\n".join(lines) + "\n"

@@ -674,3 +674,43 @@ def test_environments_are_added_element_wise_and_leave_what_a_whole_load_would(
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_a_refused_element_step_falls_back_to_a_whole_load(plane: Plane, spaces: Namespaces) -> None:
+    """An address whose map entry exists already (a stale holder) is not silently kept with its
+    old verdict: ``create element`` is refused and the whole ruleset is loaded instead."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
+    plane.settle(0.3)
+    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
+    try:
+        time.sleep(0.2)
+        att = plane.run(fn.attach("env", proc.pid))
+        live = plane.net._live[att.interface_id]  # type: ignore[attr-defined]
+        loaded = plane.net._loaded
+        whole = 0
+        real_apply = plane.net._apply
+
+        async def counting(snap: object = None) -> None:
+            nonlocal whole
+            whole += 1
+            await real_apply(snap)  # type: ignore[arg-type]
+
+        plane.net._apply = counting  # type: ignore[method-assign]
+
+        async def again() -> None:
+            async with plane.net._lock:
+                await plane.net._apply_interface(live, add=True)
+
+        plane.run(again())
+        assert whole == 1 and plane.net._loaded is not None and plane.net._loaded is not loaded
+        elements, _ = _table_state(plane.net.table)
+        assert len(elements["inet if_eg"]) == 1 and len(elements["bridge ports"]) == 1
+        plane.run(fn.detach(att))
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+    finally:
+        proc.kill()
+        proc.wait()

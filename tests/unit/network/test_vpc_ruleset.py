@@ -154,14 +154,14 @@ def test_an_interface_is_elements_over_loaded_chains() -> None:
     assert text is not None
     chain = set_chain((SG, PEER))
     assert text.splitlines() == [
-        f"add element inet lambent_vpc_abc123 if_eg {{ 10.231.1.6 : jump {chain}_eg }}",
-        f"add element inet lambent_vpc_abc123 if_in {{ 10.231.1.6 : jump {chain}_in }}",
+        f"create element inet lambent_vpc_abc123 if_eg {{ 10.231.1.6 : jump {chain}_eg }}",
+        f"create element inet lambent_vpc_abc123 if_in {{ 10.231.1.6 : jump {chain}_in }}",
         'add element bridge lambent_vpc_abc123 ports { "lmvabc123e7" . 10.231.1.6 }',
         f"add element inet lambent_vpc_abc123 m_{PEER.replace('-', '_')} {{ 10.231.1.6 }}",
     ]
     removed = interface_text(loaded, NEW, add=False)
     assert removed is not None and removed.splitlines() == [
-        line.replace("add element", "delete element").replace(f" : jump {chain}_eg", "").replace(
+        line.replace("create element", "delete element").replace("add element", "delete element").replace(f" : jump {chain}_eg", "").replace(
             f" : jump {chain}_in", "") for line in text.splitlines()]
 
 
