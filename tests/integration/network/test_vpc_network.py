@@ -714,3 +714,30 @@ def test_a_refused_element_step_falls_back_to_a_whole_load(plane: Plane, spaces:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_attach_does_not_wait_for_a_detach_or_a_whole_load_in_progress(plane: Plane, spaces: Namespaces) -> None:
+    """A detach holds the ruleset's lock for its element removal (10-30 ms on a loaded host): an
+    environment's attach whose chains are loaded adds its elements without waiting for it."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
+    plane.settle(0.3)
+    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
+    try:
+        time.sleep(0.2)
+
+        async def while_locked() -> object:
+            async with plane.net._lock:  # as a detach or a rules change would hold it
+                return await asyncio.wait_for(fn.attach("env", proc.pid), 10)
+
+        att = plane.run(while_locked())
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] and elements["bridge ports"]
+        plane.run(fn.detach(att))
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+    finally:
+        proc.kill()
+        proc.wait()
