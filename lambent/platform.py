@@ -449,6 +449,7 @@ class Platform:
         self.store.close()
         self.iam.close()
         self.metrics_store.close()
+        self.vpc.flush()  # environments' lease writes left behind (lambent/vpc/service.py)
         self.vpc.store.close()
         # The sandbox dir is only caches: renamed away now, deleted by the reaper once we are gone.
         # If our own teardown left something, the reaper sweeps first, and we wait for that (a

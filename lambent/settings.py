@@ -413,8 +413,9 @@ class VpcNetworkSettings:
     DNS limits are ``network``'s. Env: ``LAMBENT_VPC_NETWORK_ENABLED``."""
 
     #: Off: the EC2 API still keeps the model (vpc.db); nothing is built on Linux and a function
-    #: or attachment in a VPC cannot get an interface.
-    enabled: bool = False
+    #: or attachment in a VPC cannot get an interface. On by default: a server without VPCs pays
+    #: one link listing and one empty nftables table at start (docs/network.md, "Cost").
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

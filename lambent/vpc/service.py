@@ -88,6 +88,9 @@ class VpcService:
         #: it. The network layer sets it: a block it cannot route on this host is refused at
         #: CreateSubnet (InvalidSubnet.Conflict), not accepted then lost.
         self.subnet_guard: Callable[[Subnet], None] | None = None
+        #: Writes of environments' leases not yet in vpc.db (``lease_address(..., later=True)``),
+        #: oldest first; :meth:`flush` (or the next other write, before its own) commits them.
+        self._behind: list[Write] = []
 
     # -- listeners -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -111,6 +114,43 @@ class VpcService:
                     listener(change)
                 except Exception:  # noqa: BLE001 - one broken listener must not undo a committed change
                     log.exception("VPC change listener failed on %s %s", change.kind, change.resource_id)
+
+    # -- vpc.db ----------------------------------------------------------------------------------
+    def _write(self, writes: Sequence[Write], *, later: bool = False) -> None:
+        """Commit ``writes`` after every write left behind (one transaction, in order); with
+        ``later``, leave them behind for :meth:`flush`. Under the lock."""
+        if later:
+            self._behind.extend(writes)
+            return
+        behind, self._behind = self._behind, []
+        try:
+            self.store.write([*behind, *writes])
+        except BaseException:
+            self._behind = behind + self._behind
+            raise
+
+    def flush(self) -> int:
+        """Commit the lease writes left behind (group commit: one transaction for all of them; a
+        lease given back before its commit costs nothing). Returns how many writes were committed;
+        on a store error they stay behind (and it is raised). Idempotent; any thread."""
+        with self._lock:
+            behind, self._behind = self._behind, []
+            inserted = {w.row["interface_id"] for w in behind if w.op == "insert"}
+            deleted = {w.row["interface_id"] for w in behind if w.op == "delete"}
+            both = inserted & deleted
+            batch = [w for w in behind if w.row.get("interface_id") not in both]
+            try:
+                self.store.write(batch)
+            except BaseException:
+                self._behind = batch + self._behind  # coalesced: what stays behind is bounded
+                raise
+            return len(batch)
+
+    @property
+    def unflushed(self) -> int:
+        """How many lease writes are not yet in vpc.db."""
+        with self._lock:
+            return len(self._behind)
 
     def _used_elsewhere(self, account_id: str, resource_id: str) -> bool:
         return any(check(account_id, resource_id) for check in self.used_elsewhere)
@@ -217,7 +257,7 @@ class VpcService:
                 Rule(new_id("sgr"), group.group_id, True, Protocol.ALL, None, None, ipaddress.IPv4Network("0.0.0.0/0")),
                 Rule(new_id("sgr"), group.group_id, False, Protocol.ALL, None, None, None, group.group_id, account_id),
             ]
-            self.store.write([Write("insert", "vpcs", rows.vpc_row(vpc)),
+            self._write([Write("insert", "vpcs", rows.vpc_row(vpc)),
                               Write("insert", "security_groups", rows.group_row(group)),
                               *(Write("insert", "security_group_rules", rows.rule_row(r)) for r in defaults)])
             self._vpcs[vpc.vpc_id] = vpc
@@ -240,7 +280,7 @@ class VpcService:
             if busy:
                 raise ve.DependencyViolation(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
             default = self.default_group(vpc_id)
-            self.store.write([Write("delete", "security_group_rules", {"group_id": default.group_id}),
+            self._write([Write("delete", "security_group_rules", {"group_id": default.group_id}),
                               Write("delete", "security_groups", {"group_id": default.group_id}),
                               Write("delete", "vpcs", {"vpc_id": vpc_id})])
             for rule_id in [r.rule_id for r in self._rules.values() if r.group_id == default.group_id]:
@@ -271,7 +311,7 @@ class VpcService:
             subnet = Subnet(new_id("subnet"), account_id, vpc_id, net, zone, tags, self._clock())
             if self.subnet_guard is not None:
                 self.subnet_guard(subnet)
-            self.store.write([Write("insert", "subnets", rows.subnet_row(subnet))])
+            self._write([Write("insert", "subnets", rows.subnet_row(subnet))])
             self._subnets[subnet.subnet_id] = subnet
         self._notify([VpcChange(ChangeKind.SUBNET_CREATED, account_id, vpc_id, subnet.subnet_id)])
         return subnet
@@ -283,7 +323,7 @@ class VpcService:
                     subnet_id in x.subnet_ids for x in self._endpoints.values()) or self._used_elsewhere(
                     account_id, subnet_id):
                 raise ve.DependencyViolation(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
-            self.store.write([Write("delete", "subnets", {"subnet_id": subnet_id})])
+            self._write([Write("delete", "subnets", {"subnet_id": subnet_id})])
             del self._subnets[subnet_id]
         self._notify([VpcChange(ChangeKind.SUBNET_DELETED, account_id, subnet.vpc_id, subnet_id)])
 
@@ -304,7 +344,7 @@ class VpcService:
             group = SecurityGroup(new_id("sg"), account_id, vpc_id, name, description, tags, self._clock())
             egress = Rule(new_id("sgr"), group.group_id, True, Protocol.ALL, None, None,
                           ipaddress.IPv4Network("0.0.0.0/0"))
-            self.store.write([Write("insert", "security_groups", rows.group_row(group)),
+            self._write([Write("insert", "security_groups", rows.group_row(group)),
                               Write("insert", "security_group_rules", rows.rule_row(egress))])
             self._groups[group.group_id] = group
             self._rules[egress.rule_id] = egress
@@ -322,7 +362,7 @@ class VpcService:
                 group_id in x.group_ids for x in self._endpoints.values()) or self._used_elsewhere(account_id, group_id)
             if referenced or in_use:
                 raise ve.DependencyViolation(f"resource {group_id} has a dependent object")
-            self.store.write([Write("delete", "security_group_rules", {"group_id": group_id}),
+            self._write([Write("delete", "security_group_rules", {"group_id": group_id}),
                               Write("delete", "security_groups", {"group_id": group_id})])
             for rule_id in [r.rule_id for r in self._rules.values() if r.group_id == group_id]:
                 del self._rules[rule_id]
@@ -352,7 +392,7 @@ class VpcService:
                     raise ve.PermissionDuplicate(f"the specified rule {describe(rule)} already exists")
             if len(existing) + len(new) > self.quotas.rules_per_group:
                 raise ve.RulesLimitExceeded("The maximum number of rules per security group has been reached.")
-            self.store.write([Write("insert", "security_group_rules", rows.rule_row(r)) for r in new])
+            self._write([Write("insert", "security_group_rules", rows.rule_row(r)) for r in new])
             self._rules.update((r.rule_id, r) for r in new)
         self._notify([VpcChange(ChangeKind.RULES_CHANGED, account_id, group.vpc_id, group_id)])
         return new
@@ -378,7 +418,7 @@ class VpcService:
             if not revoked:
                 raise ve.PermissionNotFound("The specified rule does not exist in this security group.")
             gone = {r.rule_id: r for r in revoked}
-            self.store.write([Write("delete", "security_group_rules", {"rule_id": rid}) for rid in gone])
+            self._write([Write("delete", "security_group_rules", {"rule_id": rid}) for rid in gone])
             for rid in gone:
                 self._rules.pop(rid, None)
         self._notify([VpcChange(ChangeKind.RULES_CHANGED, account_id, group.vpc_id, group_id)])
@@ -427,11 +467,16 @@ class VpcService:
                                 interface_type, subnet.availability_zone, description, group_ids, self._clock())
 
     def lease_address(self, subnet_id: str, *, interface_type: InterfaceType = InterfaceType.LAMBDA,
-                      description: str = "", group_ids: Sequence[str] = ()) -> NetworkInterface:
+                      description: str = "", group_ids: Sequence[str] = (), later: bool = False) -> NetworkInterface:
         """Take the subnet's lowest free address for an environment (or an attachment): an
         interface that DescribeNetworkInterfaces shows and that counts against
         ``AvailableIpAddressCount`` until :meth:`release_address`. Raises SubnetNotFound, GroupNotFound
-        (a group of another VPC) or InsufficientFreeAddresses (the subnet is full)."""
+        (a group of another VPC) or InsufficientFreeAddresses (the subnet is full).
+
+        ``later`` (an environment's lease, on a cold start's path): the lease holds in memory at
+        once (every answer of the API counts it) and reaches vpc.db at the next :meth:`flush` or
+        other write, not before this returns: a crash in between loses only a lease that the next
+        start releases anyway (``release_all(LAMBDA)``: no environment survives a restart)."""
         with self._lock:
             subnet = self._subnets.get(subnet_id)
             if subnet is None:
@@ -442,7 +487,7 @@ class VpcService:
                     raise ve.GroupNotFound(f"The security group '{group_id}' does not exist in VPC '{subnet.vpc_id}'")
             interface = self._new_interface(subnet, interface_type, check_text(description, "Description", _MAX_NAME),
                                             tuple(group_ids))
-            self.store.write([Write("insert", "network_interfaces", rows.interface_row(interface))])
+            self._write([Write("insert", "network_interfaces", rows.interface_row(interface))], later=later)
             self._interfaces[interface.interface_id] = interface
         self._notify([VpcChange(ChangeKind.ADDRESS_LEASED, interface.account_id, interface.vpc_id,
                                 interface.interface_id)])
@@ -454,7 +499,9 @@ class VpcService:
             interface = self._interfaces.get(interface_id)
             if interface is None:
                 return False
-            self.store.write([Write("delete", "network_interfaces", {"interface_id": interface_id})])
+            # an environment's lease is given back as it was taken: committed at the next flush
+            later = interface.interface_type is InterfaceType.LAMBDA
+            self._write([Write("delete", "network_interfaces", {"interface_id": interface_id})], later=later)
             del self._interfaces[interface_id]
         self._notify([VpcChange(ChangeKind.ADDRESS_RELEASED, interface.account_id, interface.vpc_id, interface_id)])
         return True
@@ -464,7 +511,9 @@ class VpcService:
         survived it, so no ``lambda`` address is in use); returns how many."""
         with self._lock:
             ids = [i.interface_id for i in self._interfaces.values() if i.interface_type is interface_type]
-        return sum(1 for interface_id in ids if self.release_address(interface_id))
+        gone = sum(1 for interface_id in ids if self.release_address(interface_id))
+        self.flush()
+        return gone
 
     # -- idempotency ------------------------------------------------------------------------------
     def _replay(self, key: tuple[str, str, str] | None, arguments: object) -> str | None:
@@ -505,7 +554,7 @@ class VpcService:
             interface = self._new_interface(subnet, InterfaceType.NAT_GATEWAY, f"Interface for NAT Gateway {nat_id}", ())
             nat = NatGateway(nat_id, account_id, subnet.vpc_id, subnet_id, connectivity, interface.interface_id,
                              interface.address, tags, self._clock())
-            self.store.write([Write("insert", "network_interfaces", rows.interface_row(interface)),
+            self._write([Write("insert", "network_interfaces", rows.interface_row(interface)),
                               Write("insert", "nat_gateways", rows.nat_row(nat))])
             self._interfaces[interface.interface_id] = interface
             self._nats[nat_id] = nat
@@ -516,7 +565,7 @@ class VpcService:
     def delete_nat_gateway(self, account_id: str, nat_id: str) -> NatGateway:
         with self._lock:
             nat = self.nat_gateway(account_id, nat_id)
-            self.store.write([Write("delete", "nat_gateways", {"nat_gateway_id": nat_id}),
+            self._write([Write("delete", "nat_gateways", {"nat_gateway_id": nat_id}),
                               Write("delete", "network_interfaces", {"interface_id": nat.interface_id})])
             del self._nats[nat_id]
             self._interfaces.pop(nat.interface_id, None)
@@ -565,7 +614,7 @@ class VpcService:
             endpoint = VpcEndpoint(endpoint_id, account_id, vpc_id, service_name, endpoint_type,
                                    tuple(s.subnet_id for s in subnets), gids,
                                    tuple(i.interface_id for i in interfaces), private_dns, policy, tags, self._clock())
-            self.store.write([*(Write("insert", "network_interfaces", rows.interface_row(i)) for i in interfaces),
+            self._write([*(Write("insert", "network_interfaces", rows.interface_row(i)) for i in interfaces),
                               Write("insert", "vpc_endpoints", rows.endpoint_row(endpoint))])
             self._interfaces.update((i.interface_id, i) for i in interfaces)
             self._endpoints[endpoint_id] = endpoint
@@ -576,7 +625,7 @@ class VpcService:
     def delete_vpc_endpoint(self, account_id: str, endpoint_id: str) -> VpcEndpoint:
         with self._lock:
             endpoint = self.vpc_endpoint(account_id, endpoint_id)
-            self.store.write([Write("delete", "vpc_endpoints", {"endpoint_id": endpoint_id}),
+            self._write([Write("delete", "vpc_endpoints", {"endpoint_id": endpoint_id}),
                               *(Write("delete", "network_interfaces", {"interface_id": i})
                                 for i in endpoint.interface_ids)])
             del self._endpoints[endpoint_id]

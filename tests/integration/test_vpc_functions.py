@@ -10,6 +10,7 @@ tests/integration/network/test_vpc_functions_network.py.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,7 +206,10 @@ def test_subnets_and_groups_in_use_by_a_function_cannot_be_deleted(server: Serve
     made.delete()  # free once the function (and its versions) are gone
 
 
-def test_without_the_network_an_invoke_fails_as_lambda_fails_and_others_keep_working(server: Server, net: Net) -> None:
+def test_without_the_network_an_invoke_fails_as_lambda_fails_and_others_keep_working(fresh_server: Any) -> None:
+    # the VPC network is on by default: an operator turns it off
+    server: Server = fresh_server(LAMBENT_VPC_NETWORK_ENABLED="0")
+    net = Net(server)
     lam = server.client()
     args = _create_args(vpc_role(server), net.config())
     lam.create_function(**args)
@@ -217,3 +221,22 @@ def test_without_the_network_an_invoke_fails_as_lambda_fails_and_others_keep_wor
     plain = create_function(lam, APP)
     resp, body = invoke_json(lam, plain)
     assert (resp["StatusCode"], body) == (200, {"ok": True})
+
+
+def test_the_vpc_network_is_on_by_default(server: Server, net: Net) -> None:
+    """A server started without any VPC setting serves VPC functions: the invoke runs in the
+    subnet (its interface shows in DescribeNetworkInterfaces while the environment lives)."""
+    lam = server.client()
+    args = _create_args(vpc_role(server), net.config())
+    lam.create_function(**args)
+    name = args["FunctionName"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    resp, body = invoke_json(lam, name)
+    assert (resp["StatusCode"], body) == (200, {"ok": True})
+    enis = net.ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["NetworkInterfaces"]
+    assert [e["InterfaceType"] for e in enis] == ["lambda"] and enis[0]["SubnetId"] in net.subnets
+    lam.delete_function(FunctionName=name)
+    deadline = time.monotonic() + 15  # the environment ends with its function and gives its address back
+    while net.ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["NetworkInterfaces"]:
+        assert time.monotonic() < deadline, "the interface outlived its function by 15 s"
+        time.sleep(0.1)

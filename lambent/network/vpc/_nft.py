@@ -15,7 +15,7 @@ import threading
 from lambent.network._commands import run_sync
 from lambent.network.errors import NetworkSetupFailed
 
-__all__ = ["load"]
+__all__ = ["has_table", "load"]
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -62,5 +62,22 @@ def load(text: str, *, nft_path: str, what: str, check: bool = True) -> None:
         if rc != 0 and check:
             error = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace").strip()
             raise NetworkSetupFailed(f"cannot set up the network: {what}", command="libnftables", error=error[-2000:])
+    finally:
+        lib.nft_ctx_free(ctx)
+
+
+def has_table(family: str, table: str) -> bool:
+    """Whether the table exists (a read of the kernel's ruleset: no transaction, a fraction of a
+    millisecond where a delete commits one). True when it cannot tell (no library)."""
+    lib = _library()
+    if lib is None:
+        return True
+    ctx = lib.nft_ctx_new(0)
+    if not ctx:
+        return True
+    try:
+        lib.nft_ctx_buffer_error(ctx)
+        lib.nft_ctx_buffer_output(ctx)
+        return bool(lib.nft_run_cmd_from_buffer(ctx, f"list table {family} {table}".encode()) == 0)
     finally:
         lib.nft_ctx_free(ctx)

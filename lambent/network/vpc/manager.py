@@ -8,9 +8,17 @@ The default network's links start with ``lmb<id>``: neither server part ever del
 Privileged steps (the server runs as root), per subnet: ``ip link add`` the bridge, the gateway
 (network + 1) on it, up; ``proxy_arp`` + ``proxy_arp_pvlan`` (the host answers ARP for the whole
 subnet, so neighbours' traffic is routed, and filtered, by the host), no IPv6, no redirects; a DNS
-forwarder on the gateway (clients: the VPC's block). Then, after any change, one ``nft -f`` of the
-whole ruleset (:mod:`.ruleset`): atomic, so a security-group change applies in one step, within
-milliseconds of the API's answer.
+forwarder on the gateway (clients: the VPC's block). Then, after any change of the model, one
+load of the whole ruleset (:mod:`.ruleset`): atomic, so a security-group change applies in one step,
+within milliseconds of the API's answer.
+
+An environment's interface is cheaper (it is on the cold start's path, docs/network.md "Cost"):
+its lease is taken in memory and reaches vpc.db in a group commit ``_FLUSH_DELAY_S`` later
+(:meth:`VpcService.flush`); its nftables part is one small transaction of set and map elements
+(:func:`.ruleset.interface_text`) over chains that exist already (per list of groups, made ahead
+of need when a function's VpcConfig is placed: :meth:`VpcNetwork.for_function`), run while the
+veth is created; a failed element-wise step falls back to the whole ruleset. Until both are done
+the interface passes nothing (no map element: dropped; no port binding: dropped on the bridge).
 
 Abuse cases (docs/security.md): another account's subnet is "not found" (every look-up is
 account-scoped); a subnet overlapping a host route lambent does not own, or another VPC's built
@@ -26,6 +34,8 @@ import hashlib
 import logging
 import re
 import secrets
+import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -43,7 +53,7 @@ from lambent.vpc.model import ChangeKind, InterfaceType, NetworkInterface, Rule,
 from lambent.vpc.service import Snapshot, VpcService
 
 from . import _nft
-from .ruleset import NetInterface, NetSubnet, NetVpc, VpcRuleset, delete_text
+from .ruleset import Loaded, NetInterface, NetSubnet, NetVpc, VpcRuleset, delete_text, interface_text
 
 __all__ = ["FunctionVpcNetwork", "VpcAttachment", "VpcNetwork", "vpc_names"]
 
@@ -52,6 +62,10 @@ log = logging.getLogger(__name__)
 _NETNS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 #: at most this many nameservers in a resolv.conf (glibc reads three)
 _MAX_NAMESERVERS = 3
+#: environments' lease writes are committed to vpc.db this long after the first one left behind
+_FLUSH_DELAY_S = 0.2
+#: at most this many lists of groups prepared ahead of need (oldest forgotten first)
+_MAX_PREPARED = 256
 
 
 def vpc_names(data_dir: Path) -> tuple[str, str]:
@@ -139,6 +153,11 @@ class VpcNetwork:
         self._started = False
         #: subnets of the model this host cannot route (logged once)
         self._unbuilt: set[str] = set()
+        #: what the last whole ruleset created (None: none loaded, e.g. a server without subnets)
+        self._loaded: Loaded | None = None
+        #: lists of groups of placed VpcConfigs: their chains are in every whole ruleset (insertion order)
+        self._prepared: dict[tuple[str, ...], None] = {}
+        self._flush_task: asyncio.Task[None] | None = None
 
     def _ip(self, *args: str) -> list[str]:
         return [self.settings.ip_path, *args]
@@ -165,7 +184,6 @@ class VpcNetwork:
             if gone:
                 log.warning("released %d VPC addresses (%s) of a previous run", gone, kind.value)
         try:
-            _write_sysctl("net/ipv4/ip_forward", "1")
             self._started = True
             await self.sync()
         except BaseException:
@@ -176,14 +194,14 @@ class VpcNetwork:
 
     def cleanup_leftovers(self) -> None:
         """Delete this server's VPC links and tables (idempotent)."""
-        text = run_sync(self._ip("-o", "link", "show"), what="list links", check=False)
-        for line in text.splitlines():
-            parts = line.split(":", 2)
-            if len(parts) >= 2:
-                name = parts[1].strip().split("@", 1)[0]
-                if name.startswith(self.prefix):
+        for _, name in socket.if_nameindex():  # in-process: a server without VPCs pays no ``ip`` run
+            if name.startswith(self.prefix):
+                try:
+                    _netlink.delete_link(name)
+                except OSError:
                     run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
-        _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
+        if any(_nft.has_table(family, self.table) for family in ("inet", "bridge")):
+            _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
 
     async def close(self) -> None:
         """Remove everything lambent created (links, addresses, tables, DNS); attachments' leases
@@ -198,6 +216,9 @@ class VpcNetwork:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            self._flush_task = None
         async with self._lock:
             for bridge in self._bridges.values():
                 if bridge.dns is not None:
@@ -207,7 +228,9 @@ class VpcNetwork:
                 if live.interface.interface_type is InterfaceType.ATTACHMENT:
                     self.vpcs.release_address(live.interface.interface_id)
             self._live.clear()
+            self._loaded = None
             await asyncio.to_thread(self.cleanup_leftovers)
+        await self._flush()
 
     # -- changes ---------------------------------------------------------------------------------
     def _changed(self, change: VpcChange) -> None:
@@ -289,6 +312,7 @@ class VpcNetwork:
         return f"{self.prefix}{kind}{_base36(self._next)}"
 
     async def _add_bridge(self, subnet: Subnet) -> _Bridge:
+        _write_sysctl("net/ipv4/ip_forward", "1")  # with the first subnet: a server without VPCs changes nothing
         bridge = _Bridge(self._name("b"), subnet)
         gateway = self.vpcs.gateway(subnet.subnet_id)
         # A fixed address: a bridge otherwise takes its lowest port's, changing as ports come and
@@ -340,7 +364,9 @@ class VpcNetwork:
         interfaces = tuple(NetInterface(live.interface.address, live.interface.vpc_id,
                                         leased.get(iid, live.interface).group_ids, live.port)
                            for iid, live in self._live.items())
-        wanted = {g for i in interfaces for g in i.group_ids}
+        existing = {g.group_id for g in snap.groups}
+        prepared = tuple(groups for groups in self._prepared if set(groups) <= existing)
+        wanted = {g for i in interfaces for g in i.group_ids} | {g for groups in prepared for g in groups}
         rules: dict[str, list[Rule]] = {}
         for rule in snap.rules:
             if rule.group_id in wanted:
@@ -352,11 +378,71 @@ class VpcNetwork:
         return VpcRuleset(table=self.table, link_prefix=self.prefix, vpcs=vpcs, subnets=subnets,
                           interfaces=interfaces, rules={g: tuple(r) for g, r in rules.items()},
                           members={g: tuple(a) for g, a in members.items()}, deny=self._deny, allow=self._allow,
-                          never=self._never)
+                          never=self._never, prepared=prepared)
 
     async def _apply(self, snap: Snapshot | None = None) -> None:
-        text = self.ruleset(snap or self.vpcs.snapshot()).text()
-        await asyncio.to_thread(_nft.load, text, nft_path=self.settings.nft_path, what="load the VPC ruleset")
+        """Load the whole ruleset (under ``_lock``). Nothing while there is nothing to filter: a
+        server without subnets pays no table (cleanup_leftovers removed any of a previous run)."""
+        ruleset = self.ruleset(snap or self.vpcs.snapshot())
+        if self._loaded is None and not ruleset.subnets and not ruleset.interfaces:
+            return
+        self._loaded = None  # unknown while the load runs (a failed load may have changed nothing)
+        await asyncio.to_thread(_nft.load, ruleset.text(), nft_path=self.settings.nft_path,
+                                what="load the VPC ruleset")
+        self._loaded = ruleset.loaded()
+
+    async def _apply_interface(self, live: _Live, *, add: bool) -> None:
+        """The ruleset with ``live`` added or removed (under ``_lock``): element-wise when the
+        chains it needs are loaded, else (or if that step is refused) the whole ruleset."""
+        loaded = self._loaded
+        if loaded is not None and live.port is not None:
+            net = NetInterface(live.interface.address, live.interface.vpc_id, self._groups_of(live), live.port)
+            text = interface_text(loaded, net, add=add)
+            if text is not None:
+                try:
+                    await asyncio.to_thread(_nft.load, text, nft_path=self.settings.nft_path,
+                                            what="update the VPC ruleset")
+                except NetworkSetupFailed as exc:
+                    log.info("element-wise VPC ruleset update refused (%s): loading the whole ruleset",
+                             exc.context.get("error", exc.message))
+                else:
+                    if add and self._loaded is loaded and net.group_ids not in loaded.group_sets:
+                        self._loaded = Loaded(loaded.table, loaded.groups, loaded.group_sets | {net.group_ids},
+                                              loaded.peer_sets)
+                    return
+        await self._apply()
+
+    def _groups_of(self, live: _Live) -> tuple[str, ...]:
+        """The interface's groups as the model has them now (what a whole ruleset would use)."""
+        try:
+            return self.vpcs.interface(live.interface.account_id, live.interface.interface_id).group_ids
+        except ve.NetworkInterfaceNotFound:  # released already (a detach)
+            return live.interface.group_ids
+
+    def _prepare(self, groups: tuple[str, ...]) -> None:
+        """Chains for ``groups`` ahead of the first environment that holds them (a whole ruleset
+        load, in the background, when they are not loaded yet)."""
+        if groups in self._prepared:
+            return
+        self._prepared[groups] = None
+        while len(self._prepared) > _MAX_PREPARED:
+            del self._prepared[next(iter(self._prepared))]
+        loaded = self._loaded
+        if loaded is None or groups not in loaded.group_sets:
+            self._schedule()
+
+    def _flush_soon(self) -> None:
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.ensure_future(self._flush(_FLUSH_DELAY_S))
+
+    async def _flush(self, delay_s: float = 0.0) -> None:
+        """Commit the environments' lease writes left behind (VpcService.flush), after ``delay_s``."""
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        try:
+            await asyncio.to_thread(self.vpcs.flush)
+        except Exception as exc:  # noqa: BLE001 - they stay behind; the next lease schedules another flush
+            log.warning("cannot write VPC leases to vpc.db yet: %s", exc)
 
     # -- questions -------------------------------------------------------------------------------
     def for_function(self, account_id: str, subnet_ids: Sequence[str],
@@ -364,6 +450,16 @@ class VpcNetwork:
         """The network of one function's ``VpcConfig`` (SubnetNotFound / GroupNotFound /
         ParameterCombination as :meth:`VpcService.vpc_of_config`)."""
         vpc_id = self.vpcs.vpc_of_config(account_id, subnet_ids, security_group_ids)
+        if self._started and self._loop is not None:
+            groups = tuple(security_group_ids) or (self.vpcs.default_group(vpc_id).group_id,)
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self._loop:
+                self._prepare(groups)
+            else:
+                self._loop.call_soon_threadsafe(self._prepare, groups)
         return FunctionVpcNetwork(self, account_id, vpc_id, tuple(subnet_ids), tuple(security_group_ids))
 
     def api_reachable(self, account_id: str, vpc_id: str) -> bool:
@@ -406,14 +502,40 @@ class VpcNetwork:
         groups = tuple(group_ids) or (self.vpcs.default_group(subnet.vpc_id).group_id,)
         for group_id in groups:
             self.vpcs.group(account_id, group_id)
-        interface = await asyncio.to_thread(self.vpcs.lease_address, subnet_id, interface_type=kind,
-                                            description=description, group_ids=groups)
+        if kind is InterfaceType.LAMBDA:  # in memory now, in vpc.db at the next flush
+            interface = self.vpcs.lease_address(subnet_id, interface_type=kind, description=description,
+                                                group_ids=groups, later=True)
+            self._flush_soon()
+        else:
+            interface = await asyncio.to_thread(self.vpcs.lease_address, subnet_id, interface_type=kind,
+                                                description=description, group_ids=groups)
         return bridge, interface
 
     async def _commit(self, live: _Live) -> None:
+        """The ruleset with ``live`` added. Without waiting for ``_lock`` (a detach holds it for
+        one element removal, 10-30 ms on a loaded host) when only elements are needed: ``live``
+        is in ``_live`` before ``_loaded`` is read, so a whole load either includes it or had
+        not finished (``_loaded`` None: the locked path); a map entry that exists (a stale
+        holder of the address whose removal has not committed) refuses the transaction whole,
+        and the locked path then loads everything after that removal."""
+        self._live[live.interface.interface_id] = live
+        loaded = self._loaded
+        if loaded is not None and live.port is not None:
+            net = NetInterface(live.interface.address, live.interface.vpc_id, self._groups_of(live), live.port)
+            text = interface_text(loaded, net, add=True) if net.group_ids in loaded.group_sets else None
+            if text is not None:
+                try:
+                    await asyncio.to_thread(_nft.load, text, nft_path=self.settings.nft_path,
+                                            what="update the VPC ruleset")
+                    return
+                except NetworkSetupFailed as exc:
+                    log.info("element-wise VPC ruleset update refused (%s): loading the whole ruleset",
+                             exc.context.get("error", exc.message))
+                    async with self._lock:
+                        await self._apply()
+                    return
         async with self._lock:
-            self._live[live.interface.interface_id] = live
-            await self._apply()
+            await self._apply_interface(live, add=True)
 
     async def _forget(self, interface_id: str) -> None:
         live = self._live.get(interface_id)
@@ -429,14 +551,22 @@ class VpcNetwork:
             if bridge is not None:
                 argv = self._ip("addr", "del", f"{live.interface.address}/32", "dev", bridge.name)
                 await asyncio.to_thread(run_sync, argv, what="remove a host address", check=False)
-        await asyncio.to_thread(self.vpcs.release_address, interface_id)
+        # Under the lock, so that no whole load and no attach of the address's next holder comes
+        # between the release and the removal of the elements.
         async with self._lock:
-            self._live.pop(interface_id, None)
-            if self._started:
-                await self._apply()
+            held = self._live.pop(interface_id, None) is not None
+            if live.interface.interface_type is InterfaceType.LAMBDA:
+                self.vpcs.release_address(interface_id)  # in memory now, in vpc.db at the next flush
+                if self._started:
+                    self._flush_soon()
+            else:
+                await asyncio.to_thread(self.vpcs.release_address, interface_id)
+            if held and self._started:
+                await self._apply_interface(live, add=False)
 
     async def attach_env(self, account_id: str, subnet_id: str, group_ids: Sequence[str], env_id: str,
                          pid: int) -> VpcAttachment:
+        started = time.perf_counter()
         bridge, interface = await self._lease(account_id, subnet_id, InterfaceType.LAMBDA,
                                               f"AWS Lambda VPC ENI-{env_id}", group_ids)
         port = self._name("e")
@@ -444,12 +574,18 @@ class VpcNetwork:
         live = _Live(interface, port, env_id=env_id)
         att = VpcAttachment(env_id, account_id, interface.vpc_id, subnet_id, interface.interface_id,
                             interface.address, gateway, port)
+        leased = time.perf_counter()
         try:
             self._live[interface.interface_id] = live
-            await asyncio.to_thread(_netlink.add_veth, port, bridge.name, pid)
-            await self._commit(live)
-            await asyncio.to_thread(_netlink.configure_inner, pid, interface.address, bridge.subnet.cidr.prefixlen,
-                                    gateway)
+            # the rules and the link at once: the interface passes nothing until both are done
+            results = await asyncio.gather(self._commit(live), asyncio.to_thread(
+                _link_env, port, bridge.name, pid, interface.address, bridge.subnet.cidr.prefixlen, gateway),
+                return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            log.debug("VPC interface of %s: lease %.2f ms, link and rules %.2f ms", env_id,
+                      (leased - started) * 1e3, (time.perf_counter() - leased) * 1e3)
         except OSError as exc:
             await self._forget(interface.interface_id)
             raise NetworkSetupFailed(f"cannot set up the VPC network of environment {env_id}", environment=env_id,
@@ -594,6 +730,12 @@ async def _run(argv: list[str], stdin: str = "", *, what: str) -> str:
     """``run_sync`` on a worker thread: the event loop's subprocess pipes (uvloop's) refuse to
     write an empty stdin to a process that already exited."""
     return await asyncio.to_thread(run_sync, argv, stdin, what=what)
+
+
+def _link_env(port: str, bridge: str, pid: int, address: IPv4Address, prefix: int, gateway: IPv4Address) -> None:
+    """An environment's veth on ``bridge`` and its inside configured (one worker-thread hop)."""
+    _netlink.add_veth(port, bridge, pid)
+    _netlink.configure_inner(pid, address, prefix, gateway)
 
 
 def _base36(n: int) -> str:

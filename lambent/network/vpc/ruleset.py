@@ -27,13 +27,15 @@ The text starts by creating then deleting both tables, so one ``nft -f`` replace
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from lambent.vpc.model import Protocol, Rule
 
-__all__ = ["LINK_LOCAL", "NetInterface", "NetSubnet", "NetVpc", "VpcRuleset", "delete_text", "rule_expr"]
+__all__ = ["LINK_LOCAL", "Loaded", "NetInterface", "NetSubnet", "NetVpc", "VpcRuleset", "delete_text", "interface_text",
+           "rule_expr", "set_chain"]
 
 LINK_LOCAL = IPv4Network("169.254.0.0/16")
 
@@ -73,8 +75,11 @@ def _set_of(group_id: str) -> str:
     return "m_" + group_id.replace("-", "_")
 
 
-def _if_chain(address: IPv4Address) -> str:
-    return "i_" + str(address).replace(".", "_")
+def set_chain(group_ids: Sequence[str]) -> str:
+    """The chain (prefix; ``_eg`` / ``_in`` follow) of one list of groups: every interface holding
+    exactly these groups jumps to it (the maps ``if_eg`` / ``if_in``), so an interface added later
+    needs map elements only, not chains of its own."""
+    return "s_" + hashlib.sha256(",".join(group_ids).encode()).hexdigest()[:16]
 
 
 def _elements(items: Iterable[str]) -> str:
@@ -125,27 +130,43 @@ class VpcRuleset:
     allow: tuple[IPv4Network, ...] = ()
     #: never reachable through a NAT gateway (the default network's pool)
     never: tuple[IPv4Network, ...] = ()
+    #: lists of groups whose chains exist ahead of need (prepared functions' VpcConfigs)
+    prepared: tuple[tuple[str, ...], ...] = ()
 
     def _group_chains(self) -> list[str]:
         out: list[str] = []
-        wanted = {g for i in self.interfaces for g in i.group_ids}
-        for group_id in sorted(wanted):
+        for group_id in sorted(self._wanted()):
             for egress in (True, False):
                 name = f"{_chain_of(group_id)}_{'eg' if egress else 'in'}"
                 body = [f"    {rule_expr(r)} accept" for r in self.rules.get(group_id, ()) if r.egress == egress]
                 out.append(f"  chain {name} {{\n" + "".join(line + "\n" for line in body) + "  }")
         return out
 
+    def group_sets(self) -> list[tuple[str, ...]]:
+        """The distinct lists of groups of the interfaces and of ``prepared`` (sorted)."""
+        return sorted({*(i.group_ids for i in self.interfaces), *self.prepared})
+
     def _interface_chains(self) -> list[str]:
         out: list[str] = []
-        for i in sorted(self.interfaces, key=lambda i: i.address):
+        for groups in self.group_sets():
             for direction in ("eg", "in"):
-                body = "".join(f"    jump {_chain_of(g)}_{direction}\n" for g in i.group_ids)
-                out.append(f"  chain {_if_chain(i.address)}_{direction} {{\n{body}    drop\n  }}")
+                body = "".join(f"    jump {_chain_of(g)}_{direction}\n" for g in groups)
+                out.append(f"  chain {set_chain(groups)}_{direction} {{\n{body}    drop\n  }}")
         return out
 
+    def loaded(self) -> Loaded:
+        """What this text creates that :func:`interface_text` builds on."""
+        return Loaded(table=self.table, groups=frozenset(self._wanted()), group_sets=frozenset(self.group_sets()),
+                      peer_sets=frozenset(self._peers()))
+
+    def _wanted(self) -> set[str]:
+        return {g for groups in self.group_sets() for g in groups}
+
+    def _peers(self) -> set[str]:
+        return {r.peer_group_id for rules in self.rules.values() for r in rules if r.peer_group_id}
+
     def _sets(self) -> list[str]:
-        peers = {r.peer_group_id for rules in self.rules.values() for r in rules if r.peer_group_id}
+        peers = self._peers()
         out = [
             f"  set all_vpcs {{ type ipv4_addr; flags interval;{_elements(str(v.cidr) for v in self.vpcs)} }}",
             f"  set deny {{ type ipv4_addr; flags interval;{_elements(str(n) for n in self.deny)} }}",
@@ -158,7 +179,7 @@ class VpcRuleset:
             addresses = (str(a) for a in self.members.get(group_id, ()))
             out.append(f"  set {_set_of(group_id)} {{ type ipv4_addr;{_elements(addresses)} }}")
         for direction in ("eg", "in"):
-            entries = (f"{i.address} : jump {_if_chain(i.address)}_{direction}" for i in self.interfaces)
+            entries = (f"{i.address} : jump {set_chain(i.group_ids)}_{direction}" for i in self.interfaces)
             out.append(f"  map if_{direction} {{ type ipv4_addr : verdict;{_elements(entries)} }}")
         return out
 
@@ -265,6 +286,50 @@ class VpcRuleset:
             "}",
             *bridge,
         ]) + "\n"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the last whole ruleset loaded created: group chains, group-list chains, peer sets."""
+
+    table: str
+    groups: frozenset[str]
+    group_sets: frozenset[tuple[str, ...]]
+    peer_sets: frozenset[str]
+
+
+def interface_text(loaded: Loaded, interface: NetInterface, *, add: bool) -> str | None:
+    """One small transaction adding (``add``) or removing an interface with a port over the
+    ruleset ``loaded`` describes: its map elements (``if_eg`` / ``if_in``: address -> its groups'
+    chain), its bridge port binding (anti-spoofing) and its addresses in the member sets of its
+    groups that rules name as peers. None when that cannot be done element-wise (a host address,
+    or one of its groups has no chains loaded: the caller loads the whole ruleset instead).
+
+    The map entries are created (refused if the address has one: the caller then loads the whole
+    ruleset); the set elements are added (a no-op if there); removing an element that is not
+    there fails, and the caller then loads the whole ruleset."""
+    if interface.port is None or not set(interface.group_ids) <= loaded.groups:
+        return None
+    t, a, groups = loaded.table, interface.address, interface.group_ids
+    if not add and groups not in loaded.group_sets:
+        return None
+    verb = "add" if add else "delete"
+    #: a map entry must not exist yet: ``add`` would keep an older value (a stale holder of the
+    #: address); ``create`` is refused instead, and the caller loads the whole ruleset
+    unique = "create" if add else "delete"
+    lines: list[str] = []
+    if add and groups not in loaded.group_sets:
+        chain = set_chain(groups)
+        for direction in ("eg", "in"):
+            lines.append(f"add chain inet {t} {chain}_{direction}")
+            lines += [f"add rule inet {t} {chain}_{direction} jump {_chain_of(g)}_{direction}" for g in groups]
+            lines.append(f"add rule inet {t} {chain}_{direction} drop")
+    for direction in ("eg", "in"):
+        value = f" : jump {set_chain(groups)}_{direction}" if add else ""
+        lines.append(f"{unique} element inet {t} if_{direction} {{ {a}{value} }}")
+    lines.append(f'{verb} element bridge {t} ports {{ "{interface.port}" . {a} }}')
+    lines += [f"{verb} element inet {t} {_set_of(g)} {{ {a} }}" for g in sorted(set(groups) & loaded.peer_sets)]
+    return "\n".join(lines) + "\n"
 
 
 def _chain(name: str, lines: list[str]) -> str:

@@ -21,6 +21,7 @@ from hosts import PRIVATE, PUBLIC, NsHost, namespace_host, sh  # noqa: E402
 
 from lambent.network.vpc import VpcNetwork  # noqa: E402
 from lambent.network.vpc.manager import vpc_names  # noqa: E402
+from lambent.network.vpc.ruleset import delete_text  # noqa: E402
 from lambent.settings import NetworkSettings  # noqa: E402
 from lambent.store.vpc import VpcStore  # noqa: E402
 from lambent.vpc import errors as ve  # noqa: E402
@@ -594,3 +595,149 @@ def test_icmp_rules_by_type(plane: Plane, spaces: Namespaces) -> None:
         {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "10.231.1.0/24"}]}])
     plane.settle(0.3)
     assert ping(source, str(victim)) == "pong"
+
+
+def _table_state(table: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(sets and maps -> sorted elements, chains -> their rules) of both families of ``table``."""
+    import json
+
+    elements: dict[str, list[str]] = {}
+    chains: dict[str, list[str]] = {}
+    for family in ("inet", "bridge"):
+        listed = json.loads(sh("nft", "-j", "list", "table", family, table))["nftables"]
+        for item in listed:
+            kind, body = next(iter(item.items()))
+            if kind in ("set", "map"):
+                elements[f"{family} {body['name']}"] = sorted(json.dumps(e, sort_keys=True) for e in body.get("elem", []))
+            elif kind == "chain":
+                chains.setdefault(f"{family} {body['name']}", [])
+            elif kind == "rule":
+                chains.setdefault(f"{family} {body['chain']}", []).append(json.dumps(body["expr"], sort_keys=True))
+    return elements, chains
+
+
+def test_environments_are_added_element_wise_and_leave_what_a_whole_load_would(
+        plane: Plane, spaces: Namespaces) -> None:
+    """An environment's interface costs one small transaction of elements (no whole ruleset load:
+    its groups' chains were prepared when the function was placed); after attaches and detaches
+    the kernel holds exactly the elements and chains a whole load of the same model would."""
+    import dataclasses
+
+    from lambent.network.vpc import _nft
+
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    fn_group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    db_group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "db", "database").group_id
+    plane.vpcs.authorize(ACCOUNT, db_group, egress=False, permissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": fn_group}]}])
+    one = plane.net.for_function(ACCOUNT, [a.subnet_id], [fn_group])
+    two = plane.net.for_function(ACCOUNT, [a.subnet_id], [fn_group, db_group])
+    plane.settle(0.3)  # the prepared chains' load
+    whole = 0
+    real_apply = plane.net._apply
+
+    async def counting(snap: object = None) -> None:
+        nonlocal whole
+        whole += 1
+        await real_apply(snap)  # type: ignore[arg-type]
+
+    plane.net._apply = counting  # type: ignore[method-assign]
+    procs = [subprocess.Popen(["unshare", "-n", "sleep", "60"]) for _ in range(3)]
+    copy = plane.net.table + "_copy"
+    try:
+        time.sleep(0.2)
+        atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, (fn, p) in enumerate(zip((one, two, one), procs, strict=True))]
+        assert whole == 0
+        plane.run(one.detach(atts[0]))
+        assert whole == 0
+        rebuilt = dataclasses.replace(plane.net.ruleset(plane.vpcs.snapshot()), table=copy)
+        _nft.load(rebuilt.text(), nft_path="/usr/sbin/nft", what="a copy")
+        got_elements, got_chains = _table_state(plane.net.table)
+        want_elements, want_chains = _table_state(copy)
+        assert got_elements == want_elements
+        assert len(got_elements["inet if_eg"]) == 2 and len(got_elements[f"inet m_{fn_group.replace('-', '_')}"]) == 2
+        for name, rules in want_chains.items():
+            assert got_chains.get(name) == rules, name
+        for att in atts[1:]:
+            plane.run(one.detach(att))
+        assert whole == 0 and plane.vpcs.interfaces(ACCOUNT) == []
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+        assert elements[f"inet m_{fn_group.replace('-', '_')}"] == []
+        # a rules change is still a whole load
+        plane.vpcs.authorize(ACCOUNT, fn_group, egress=False, permissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.231.0.0/16"}]}])
+        eventually(lambda: (plane.settle(0.05), whole)[1] >= 1, 1.0)
+    finally:
+        _nft.load(delete_text(copy), nft_path="/usr/sbin/nft", what="delete the copy", check=False)
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_a_refused_element_step_falls_back_to_a_whole_load(plane: Plane, spaces: Namespaces) -> None:
+    """An address whose map entry exists already (a stale holder) is not silently kept with its
+    old verdict: ``create element`` is refused and the whole ruleset is loaded instead."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
+    plane.settle(0.3)
+    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
+    try:
+        time.sleep(0.2)
+        att = plane.run(fn.attach("env", proc.pid))
+        live = plane.net._live[att.interface_id]  # type: ignore[attr-defined]
+        loaded = plane.net._loaded
+        whole = 0
+        real_apply = plane.net._apply
+
+        async def counting(snap: object = None) -> None:
+            nonlocal whole
+            whole += 1
+            await real_apply(snap)  # type: ignore[arg-type]
+
+        plane.net._apply = counting  # type: ignore[method-assign]
+
+        async def again() -> None:
+            async with plane.net._lock:
+                await plane.net._apply_interface(live, add=True)
+
+        plane.run(again())
+        assert whole == 1 and plane.net._loaded is not None and plane.net._loaded is not loaded
+        elements, _ = _table_state(plane.net.table)
+        assert len(elements["inet if_eg"]) == 1 and len(elements["bridge ports"]) == 1
+        plane.run(fn.detach(att))
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_attach_does_not_wait_for_a_detach_or_a_whole_load_in_progress(plane: Plane, spaces: Namespaces) -> None:
+    """A detach holds the ruleset's lock for its element removal (10-30 ms on a loaded host): an
+    environment's attach whose chains are loaded adds its elements without waiting for it."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
+    plane.settle(0.3)
+    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
+    try:
+        time.sleep(0.2)
+
+        async def while_locked() -> object:
+            async with plane.net._lock:  # as a detach or a rules change would hold it
+                return await asyncio.wait_for(fn.attach("env", proc.pid), 10)
+
+        att = plane.run(while_locked())
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] and elements["bridge ports"]
+        plane.run(fn.detach(att))
+        elements, _ = _table_state(plane.net.table)
+        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+    finally:
+        proc.kill()
+        proc.wait()

@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from lambent.network.vpc.manager import _host_routes
-from lambent.network.vpc.ruleset import NetInterface, NetSubnet, NetVpc, VpcRuleset, rule_expr
+from lambent.network.vpc.ruleset import NetInterface, NetSubnet, NetVpc, VpcRuleset, interface_text, rule_expr, set_chain
 from lambent.vpc.model import Protocol, Rule
 
 SG, PEER = "sg-0123456789abcdef0", "sg-0fedcba9876543210"
@@ -64,7 +64,11 @@ def test_group_and_interface_chains_accept_on_any_group_and_drop_the_rest() -> N
     assert _chain(text, f"g_{g}_eg") == ["meta nfproto ipv4 accept"]
     assert _chain(text, f"g_{g}_in") == [f"ip saddr @m_{PEER.replace('-', '_')} tcp dport 443 accept",
                                          "ip saddr 10.0.0.0/8 udp dport 1000-2000 accept"]
-    assert _chain(text, "i_10_231_1_5_in") == [f"jump g_{g}_in", f"jump g_{PEER.replace('-', '_')}_in", "drop"]
+    assert _chain(text, f"{set_chain((SG, PEER))}_in") == [f"jump g_{g}_in", f"jump g_{PEER.replace('-', '_')}_in",
+                                                            "drop"]
+    # an interface's address jumps to the chain of its list of groups, shared by every holder
+    assert f"10.231.1.5 : jump {set_chain((SG, PEER))}_in" in text
+    assert f"10.231.1.4 : jump {set_chain((SG,))}_eg" in text
     # stateful: replies pass before any group is asked, both ways
     for chain in ("sg_out", "sg_in"):
         body = _chain(text, chain)
@@ -138,3 +142,50 @@ def test_a_refused_text_is_network_setup_failed_with_nfts_message() -> None:
         _nft.load("table inet lambent_vpc_test {\n  chain c { bogus }\n}\n", nft_path="/usr/sbin/nft", what="probe")
     assert "syntax error" in str(caught.value.context.get("error"))
     _nft.load("bogus", nft_path="/usr/sbin/nft", what="probe", check=False)  # unchecked: no error
+
+
+NEW = NetInterface(IPv4Address("10.231.1.6"), "vpc-1", (SG, PEER), "lmvabc123e7")
+
+
+def test_an_interface_is_elements_over_loaded_chains() -> None:
+    loaded = RULES.loaded()
+    assert loaded.groups == {SG, PEER} and loaded.peer_sets == {PEER}
+    text = interface_text(loaded, NEW, add=True)
+    assert text is not None
+    chain = set_chain((SG, PEER))
+    assert text.splitlines() == [
+        f"create element inet lambent_vpc_abc123 if_eg {{ 10.231.1.6 : jump {chain}_eg }}",
+        f"create element inet lambent_vpc_abc123 if_in {{ 10.231.1.6 : jump {chain}_in }}",
+        'add element bridge lambent_vpc_abc123 ports { "lmvabc123e7" . 10.231.1.6 }',
+        f"add element inet lambent_vpc_abc123 m_{PEER.replace('-', '_')} {{ 10.231.1.6 }}",
+    ]
+    removed = interface_text(loaded, NEW, add=False)
+    assert removed is not None and removed.splitlines() == [
+        line.replace("create element", "delete element").replace("add element", "delete element").replace(f" : jump {chain}_eg", "").replace(
+            f" : jump {chain}_in", "") for line in text.splitlines()]
+
+
+def test_a_new_list_of_groups_gets_its_chain_in_the_same_transaction() -> None:
+    only_peer = NetInterface(IPv4Address("10.231.1.7"), "vpc-1", (PEER,), "lmvabc123e8")
+    text = interface_text(RULES.loaded(), only_peer, add=True)
+    assert text is not None
+    chain = set_chain((PEER,))
+    lines = text.splitlines()
+    assert lines[:3] == [f"add chain inet lambent_vpc_abc123 {chain}_eg",
+                         f"add rule inet lambent_vpc_abc123 {chain}_eg jump g_{PEER.replace('-', '_')}_eg",
+                         f"add rule inet lambent_vpc_abc123 {chain}_eg drop"]
+    # removing an interface whose chain this load did not make: the caller reloads everything
+    assert interface_text(RULES.loaded(), only_peer, add=False) is None
+
+
+def test_what_cannot_be_elements_is_left_to_a_whole_load() -> None:
+    loaded = RULES.loaded()
+    host = NetInterface(IPv4Address("10.231.1.8"), "vpc-1", (SG,), None)
+    assert interface_text(loaded, host, add=True) is None  # a host address: the hosts set and input chains
+    stranger = NetInterface(IPv4Address("10.231.1.9"), "vpc-1", ("sg-00000000000000001",), "lmvabc123e9")
+    assert interface_text(loaded, stranger, add=True) is None  # its group's chains are not loaded
+    prepared = VpcRuleset(table=RULES.table, link_prefix=RULES.link_prefix, vpcs=RULES.vpcs, subnets=RULES.subnets,
+                          interfaces=RULES.interfaces, rules=RULES.rules, members=RULES.members,
+                          prepared=(("sg-00000000000000001",),))
+    assert interface_text(prepared.loaded(), stranger, add=True) is not None  # prepared ahead of need
+    assert f"chain {set_chain(('sg-00000000000000001',))}_eg" in prepared.text()

@@ -242,3 +242,76 @@ def test_describing_while_another_thread_leases_is_safe(store: VpcStore) -> None
         done.set()
         worker.join(timeout=30)
     assert errors == [] and svc.available_addresses(subnet.subnet_id) == 251
+
+
+def _rows(store: VpcStore) -> set[str]:
+    return {r["interface_id"] for r in store.load_all()["network_interfaces"]}
+
+
+def test_environment_leases_are_group_committed_and_counted_at_once(store: VpcStore) -> None:
+    """An environment's lease (``later``: a cold start's path) counts at once in every answer and
+    reaches vpc.db at the next flush or other write, in order; one given back before that costs
+    no write at all."""
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.1.0/28")
+    kept = svc.lease_address(subnet.subnet_id, later=True)
+    gone = svc.lease_address(subnet.subnet_id, later=True)
+    assert svc.available_addresses(subnet.subnet_id) == 11 - 2
+    assert {i.interface_id for i in svc.interfaces(A)} == {kept.interface_id, gone.interface_id}
+    assert _rows(store) == set() and svc.unflushed == 2
+    svc.release_address(gone.interface_id)
+    assert svc.available_addresses(subnet.subnet_id) == 11 - 1
+    assert svc.flush() == 1  # the insert of ``kept``; ``gone``'s insert and delete cancel out
+    assert _rows(store) == {kept.interface_id} and svc.unflushed == 0 and svc.flush() == 0
+    # any other write commits what is behind first, in the same transaction
+    svc.release_address(kept.interface_id)
+    assert _rows(store) == {kept.interface_id}
+    svc.create_group(A, vpc.vpc_id, "g", "d")
+    assert _rows(store) == set() and svc.unflushed == 0
+
+
+def test_a_full_subnet_is_full_also_before_the_flush(store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.1.0/28")
+    for _ in range(11):
+        svc.lease_address(subnet.subnet_id, later=True)
+    with pytest.raises(ve.InsufficientFreeAddresses) as caught:
+        svc.lease_address(subnet.subnet_id, later=True)
+    assert caught.value.context["subnet_id"] == subnet.subnet_id
+    assert svc.available_addresses(subnet.subnet_id) == 0
+
+
+def test_a_refused_flush_keeps_the_writes_behind(store: VpcStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.1.0/24")
+    lease = svc.lease_address(subnet.subnet_id, later=True)
+    real = store.write
+
+    def full(writes: Sequence[Write]) -> None:
+        raise StorageFull("disk full")
+
+    monkeypatch.setattr(store, "write", full)
+    with pytest.raises(StorageFull):
+        svc.flush()
+    assert svc.unflushed == 1
+    monkeypatch.setattr(store, "write", real)
+    assert svc.flush() == 1 and _rows(store) == {lease.interface_id}
+
+
+def test_a_restart_releases_environment_leases_left_in_vpc_db(tmp_path: Path, store: VpcStore) -> None:
+    svc = VpcService(store, region="us-east-1")
+    vpc = svc.create_vpc(A, "10.0.0.0/16")
+    subnet = svc.create_subnet(A, vpc.vpc_id, "10.0.1.0/24")
+    svc.lease_address(subnet.subnet_id, later=True)
+    svc.flush()
+    svc.lease_address(subnet.subnet_id, later=True)  # lost with the "crash": never in vpc.db
+    again = VpcService(VpcStore.open_in(tmp_path), region="us-east-1")
+    try:
+        assert len(again.interfaces(A)) == 1
+        assert again.release_all(InterfaceType.LAMBDA) == 1
+        assert again.interfaces(A) == [] and _rows(again.store) == set()
+    finally:
+        again.store.close()
