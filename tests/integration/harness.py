@@ -69,6 +69,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Every server a test started (sweep_servers at the end of the session).
+STARTED: list[Server] = []
+
+
+def sweep_servers() -> None:
+    """At the end of a session: stop every server a test left running and remove what any left
+    behind (sandbox dirs, blocked inits, its networks' links and tables), also after failures."""
+    for srv in STARTED:
+        try:
+            srv.stop(timeout_s=10)
+            srv.cleanup()
+        except Exception:  # noqa: BLE001 - best effort, one server must not keep the others' leftovers
+            continue
+    STARTED.clear()
+
+
 @dataclass
 class Server:
     """A running ``lambent server`` subprocess."""
@@ -113,6 +129,10 @@ class Server:
                 return
             try:
                 DefaultNetwork(NetworkSettings(), data_dir=self.data_dir, files_dir=self.data_dir).cleanup_leftovers()
+                from lambent.network.vpc import VpcNetwork
+
+                VpcNetwork(NetworkSettings(), None, data_dir=self.data_dir,  # type: ignore[arg-type]
+                           files_dir=self.data_dir).cleanup_leftovers()
             finally:
                 os.close(fd)
 
@@ -130,6 +150,7 @@ class Server:
         return env
 
     def start(self, timeout_s: float = 30) -> Server:
+        STARTED.append(self)
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         logf = open(self.log_path, "ab")  # noqa: SIM115 - kept for the process lifetime
         self.proc = subprocess.Popen(

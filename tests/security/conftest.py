@@ -3,3 +3,10 @@ hostile function or an unauthenticated client would and asserts the exact refusa
 integration suite's real server (fixtures.py and harness.py in tests/integration)."""
 
 from fixtures import fresh_server, lam, server  # noqa: F401
+
+
+def pytest_sessionfinish(session: object, exitstatus: object) -> None:
+    """Whatever a test left (a server it did not stop, a killed one's network) is swept."""
+    from harness import sweep_servers
+
+    sweep_servers()
