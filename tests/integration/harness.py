@@ -116,17 +116,20 @@ class Server:
             kill_leftover_sandboxes(f"{self._sandbox_dir}/")
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
             self._sandbox_dir = None
-        if self.proc is not None and self.proc.poll() is not None and self.data_dir.is_dir():
+        if self.proc is not None and self.proc.poll() is not None:
             # A server that was killed leaves its default network (bridge, veths, nftables tables);
-            # swept unless a server restarted on the same data dir holds it (its lock).
+            # swept unless a server restarted on the same data dir holds it (its lock). Names derive
+            # from the data dir's path: one a test deleted is swept without a lock (none can hold it).
             from lambent.network import DefaultNetwork
             from lambent.platform import StartupError, lock_data_dir
             from lambent.settings import NetworkSettings
 
-            try:
-                fd = lock_data_dir(self.data_dir)
-            except StartupError:
-                return
+            fd = -1
+            if self.data_dir.is_dir():
+                try:
+                    fd = lock_data_dir(self.data_dir)
+                except StartupError:
+                    return
             try:
                 DefaultNetwork(NetworkSettings(), data_dir=self.data_dir, files_dir=self.data_dir).cleanup_leftovers()
                 from lambent.network.vpc import VpcNetwork
@@ -134,7 +137,8 @@ class Server:
                 VpcNetwork(NetworkSettings(), None, data_dir=self.data_dir,  # type: ignore[arg-type]
                            files_dir=self.data_dir).cleanup_leftovers()
             finally:
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -95,7 +95,8 @@ def test_create_goes_pending_then_active_and_reports_the_vpc(server: Server, net
     got = lam.get_function_configuration(FunctionName=name)
     assert got["State"] == "Active" and "StateReasonCode" not in got
     assert got["VpcConfig"]["VpcId"] == net.vpc
-    listed = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]
+    listed = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
+              if f["FunctionName"] == name]
     assert listed[0]["VpcConfig"]["SubnetIds"] == net.subnets
 
 

@@ -385,8 +385,8 @@ def test_lambent_responses_match_the_model(server: Server) -> None:
     assert api.redrive_undeliverable_records(RecordIds=[424242])["Failed"][0]["RecordId"] == 424242
     assert expect_error(api.list_undeliverable_records, Marker="x") == "InvalidParameterValueException"
     # a subnet that does not exist (attachments themselves: tests/integration/network/test_vpc_server.py)
-    assert expect_error(api.attach_subnet, SubnetId="subnet-0123456789abcdef0", Host=True) == "InvalidParameterValueException"
-    assert expect_error(api.detach_subnet, SubnetId="subnet-0123456789abcdef0", Host=True) == "InvalidParameterValueException"
+    assert expect_error(api.attach_subnet, SubnetId="subnet-0123456789abcdef0", Host=True) == "ResourceNotFoundException"
+    assert expect_error(api.detach_subnet, SubnetId="subnet-0123456789abcdef0", Host=True) == "ResourceNotFoundException"
 
     assert LAMBENT_OPERATIONS <= rec.operations(), sorted(LAMBENT_OPERATIONS - rec.operations())
     problems = rec.problems()
