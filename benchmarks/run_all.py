@@ -20,7 +20,10 @@ from typing import Any
 
 from _common import BENCH_DIR, arg_parser
 
-BENCHMARKS = ("warm_invoke", "cold_start", "throughput", "idle_memory", "alias_overhead", "async_accept")
+BENCHMARKS = ("warm_invoke", "cold_start", "throughput", "idle_memory", "alias_overhead", "async_accept",
+              "authz_overhead", "coldstart_credentials", "network_coldstart", "network_throughput", "vpc_coldstart",
+              "vpc_attach", "vpc_throughput", "filter_logs", "observability_overhead", "observability_micro",
+              "tracing_overhead")
 EXTERNAL = ("runtime_api_roundtrip",)  # maintained elsewhere; no --json
 TIMEOUT_S = 1200
 
