@@ -102,6 +102,7 @@ class InsideListener:
         self._closed = False
         self._reading = False
         self._handing: asyncio.Task[None] | None = None
+        self._pending: socket.socket | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._gate_timer: asyncio.TimerHandle | None = None
         self._resume()
@@ -139,6 +140,9 @@ class InsideListener:
             return
         self._pause()
         conn.setblocking(False)
+        # Ours until the task has started (a task cancelled before its first step never runs its
+        # own cleanup: close() closes it then).
+        self._pending = conn
         self._handing = self._loop.create_task(self._hand_over(conn))
 
     def _open_gate(self) -> bool:
@@ -161,6 +165,7 @@ class InsideListener:
         self._gate_timer = self._loop.call_later(self.GATE_CHECK_S, self._check_gate)
 
     async def _hand_over(self, conn: socket.socket) -> None:
+        self._pending = None  # the task owns it now
         try:
             await self._loop.connect_accepted_socket(self._factory, conn)
         except asyncio.CancelledError:
@@ -188,6 +193,9 @@ class InsideListener:
             self._gate_timer = None
         if self._handing is not None:
             self._handing.cancel()
+        if self._pending is not None:  # accepted, its hand-over task cancelled before it ran
+            self._pending.close()
+            self._pending = None
         self._sock.close()
         for conn in list(self.guard.live):
             self.guard.release(conn)
