@@ -17,9 +17,7 @@ Reads (:meth:`summaries`, :meth:`segments`) are blocking: the API runs them in a
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import sqlalchemy as sa
 
 from lambent.errors import LambentError
 from lambent.store import errors as store_errors
+from lambent.store._writer import GroupWriter
 from lambent.store.reserve import DiskGuard, is_disk_full
 from lambent.store.traces_schema import migrate_traces, segments
 
@@ -35,7 +34,6 @@ __all__ = ["SegmentRow", "TraceStore", "TraceSummaryRow"]
 
 log = logging.getLogger(__name__)
 
-_LOG_EVERY_S = 10.0
 _MAX_BATCH = 2048
 _PRUNE_EVERY_S = 60.0
 
@@ -87,20 +85,31 @@ class TraceStore:
         self._clock = clock
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         store_errors.install(self.engine, path.name)
-        self._inbox: deque[tuple[SegmentRow, float]] = deque()
-        self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="trace-writer", daemon=True)
-        self._lock = threading.Lock()
-        self._settled = threading.Condition(self._lock)
-        self._pruned_at = -_PRUNE_EVERY_S
-        #: segments dropped since start (full queue, full disk, database errors)
-        self.dropped = 0
-        #: segments committed since start
-        self.written = 0
+        self._writer: GroupWriter[tuple[SegmentRow, float]] = GroupWriter(
+            name="trace-writer",
+            what="trace segments",
+            log=log,
+            commit=self._commit,
+            prune=self.prune,
+            max_queued=max_queued,
+            max_batch=_MAX_BATCH,
+            commit_interval_s=commit_interval_s,
+            prune_every_s=_PRUNE_EVERY_S,
+            disk=disk,
+            doing="recording traces",
+        )
         #: segments deleted by the retention or the size cap since start
         self.pruned = 0
-        self._last_log: dict[str, float] = {}
-        self._closed = False
+
+    @property
+    def dropped(self) -> int:
+        """Segments dropped since start (full queue, full disk, database errors)."""
+        return self._writer.dropped
+
+    @property
+    def written(self) -> int:
+        """Segments committed since start."""
+        return self._writer.written
 
     def open(self) -> TraceStore:
         try:
@@ -115,54 +124,15 @@ class TraceStore:
     # -- the write side (event loop) -----------------------------------------------------------
     def offer(self, row: SegmentRow) -> bool:
         """Queue one segment; never blocks. False (and counted) if dropped."""
-        if self._closed:
-            self._drop(1, "the trace store is closed")
-            return False
-        if len(self._inbox) >= self.max_queued:
-            self._drop(1, "the in-memory queue is full")
-            return False
-        self._inbox.append((row, self._clock()))
-        return True
+        return self._writer.offer((row, self._clock()), "trace")
 
     def wait_settled(self, count: int, timeout_s: float) -> bool:
         """Wait until ``count`` segments were written or dropped since start (tests, tools)."""
-        with self._settled:
-            return self._settled.wait_for(lambda: self.written + self.dropped >= count, timeout_s)
-
-    def _drop(self, n: int, cause: str) -> None:
-        with self._lock:
-            self.dropped += n
-            self._settled.notify_all()
-            total = self.dropped
-            now = time.monotonic()
-            due = now - self._last_log.get(cause, -_LOG_EVERY_S) >= _LOG_EVERY_S
-            if due:
-                self._last_log[cause] = now
-        if due:
-            log.warning("trace segments dropped: %d (%s); %d dropped since start", n, cause, total)
-
-    def _write_loop(self) -> None:
-        while True:
-            stopping = self._stop.wait(self.commit_interval_s)
-            inbox = self._inbox
-            while inbox:
-                batch: list[tuple[SegmentRow, float]] = []
-                while inbox and len(batch) < _MAX_BATCH:
-                    batch.append(inbox.popleft())
-                self._commit(batch)
-            if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
-                self._pruned_at = time.monotonic()
-                self.prune()
-            if stopping:
-                return
+        return self._writer.wait_settled(count, timeout_s)
 
     def _commit(self, batch: list[tuple[SegmentRow, float]]) -> None:
-        if self.disk is not None and self.disk.full:
-            try:
-                self.disk.check_room("recording traces")
-            except LambentError:
-                self._drop(len(batch), "the data directory is full")
-                return
+        if not self._writer.room(len(batch)):
+            return
         rows = [{"account": r.account, "trace_id": r.trace_id, "segment_id": r.segment_id, "parent_id": r.parent_id,
                  "is_subsegment": r.is_subsegment, "start": r.start, "end": r.end, "received": at, "fault": r.fault,
                  "error": r.error, "throttle": r.throttle, "document": r.document} for r, at in batch]
@@ -170,16 +140,9 @@ class TraceStore:
             with self.engine.begin() as conn:
                 conn.execute(segments.insert(), rows)
         except (LambentError, sa.exc.SQLAlchemyError, OSError) as exc:
-            if is_disk_full(exc) or is_disk_full(exc.__cause__):
-                if self.disk is not None:
-                    self.disk.note_full()
-                self._drop(len(batch), "the data directory is full")
-            else:
-                self._drop(len(batch), f"database error: {exc}")
+            self._writer.failed(len(batch), exc, disk_full=is_disk_full(exc) or is_disk_full(exc.__cause__))
             return
-        with self._lock:
-            self.written += len(batch)
-            self._settled.notify_all()
+        self._writer.committed(len(batch))
 
     def prune(self) -> int:
         """Delete what is past the retention, then the oldest beyond ``max_segments``. Best effort."""
@@ -195,18 +158,15 @@ class TraceStore:
                     deleted += conn.execute(segments.delete().where(segments.c.id.in_(oldest))).rowcount
         except (LambentError, sa.exc.SQLAlchemyError) as exc:
             log.warning("traces: could not prune: %s", exc)
-        with self._lock:
+        with self._writer.lock:
             self.pruned += deleted
         return deleted
 
     def close(self, timeout_s: float = 10) -> None:
         """Write what is queued, then stop the writer. Idempotent."""
-        if self._closed:
+        if self._writer.closed:
             return
-        self._closed = True
-        if self._writer.ident is not None:
-            self._stop.set()
-            self._writer.join(timeout=timeout_s)
+        self._writer.close(timeout_s)
         self.engine.dispose()
 
     # -- reads ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ bill is not worth an fsync per invocation). Nothing here can fail an invocation:
 - any other database error drops the batch.
 
 Every drop is counted (:attr:`UsageStore.dropped`) and logged, at most once per
-``_LOG_EVERY_S`` per cause, with the running total.
+10 s per cause (:mod:`lambent.store._writer`), with the running total.
 
 The read side (:func:`read_usage`) opens the file read-only, safe while a server writes.
 """
@@ -19,9 +19,7 @@ The read side (:func:`read_usage`) opens the file read-only, safe while a server
 from __future__ import annotations
 
 import logging
-from collections import deque
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -32,6 +30,7 @@ import sqlalchemy as sa
 
 from lambent.errors import LambentError
 from lambent.store import errors as store_errors
+from lambent.store._writer import GroupWriter
 from lambent.store.reserve import DiskGuard, is_disk_full
 from lambent.store.usage_schema import invocations, migrate_usage
 
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 Grouping = Literal["function", "version", "day"]
 GROUPINGS: tuple[Grouping, ...] = ("function", "version", "day")
 
-_LOG_EVERY_S = 10.0
 _MAX_BATCH = 4096
 #: Records older than the retention are deleted this often, this many per transaction.
 _PRUNE_EVERY_S = 3600.0
@@ -101,26 +99,37 @@ class UsageStore:
             raise ValueError("retention_days cannot be negative")
         self.retention_days = retention_days
         self._clock = clock
-        self._pruned_at = -_PRUNE_EVERY_S
         #: Records deleted by the retention since start.
         self.pruned = 0
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         store_errors.install(self.engine, path.name)
         self.max_queued = max_queued
-        # One producer (the event loop) appends, one consumer (the writer) pops: deque's append
-        # and popleft are atomic, so neither needs a lock.
-        self._inbox: deque[UsageRecord] = deque()
-        self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="usage-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-        self._settled = threading.Condition(self._lock)
-        #: Records dropped since start (full queue, full disk, database errors).
-        self.dropped = 0
-        #: Records committed since start.
-        self.written = 0
-        self._last_log: dict[str, float] = {}
-        self._closed = False
+        self._writer: GroupWriter[UsageRecord] = GroupWriter(
+            name="usage-writer",
+            what="usage records",
+            log=log,
+            commit=self._commit,
+            prune=self.prune,
+            max_queued=max_queued,
+            max_batch=_MAX_BATCH,
+            commit_interval_s=commit_interval_s,
+            prune_every_s=_PRUNE_EVERY_S,
+            disk=disk,
+            doing="recording usage",
+            on_exit=self._close_conn,
+        )
+        self._inbox = self._writer.inbox  # the queue itself (benchmarks look at its length)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped since start (full queue, full disk, database errors)."""
+        return self._writer.dropped
+
+    @property
+    def written(self) -> int:
+        """Records committed since start."""
+        return self._writer.written
 
     def open(self) -> UsageStore:
         """Migrate and start the writer. Blocking; once. A database that cannot be opened fails
@@ -140,31 +149,11 @@ class UsageStore:
     # -- the invoke path --------------------------------------------------------------------------
     def offer(self, record: UsageRecord) -> bool:
         """Queue one record for the writer; never blocks. False (and counted) if it was dropped."""
-        if self._closed:
-            self._drop(1, "the usage store is closed")
-            return False
-        if len(self._inbox) >= self.max_queued:
-            self._drop(1, "the in-memory queue is full")
-            return False
-        self._inbox.append(record)
-        return True
+        return self._writer.offer(record, "usage")
 
     def wait_settled(self, count: int, timeout_s: float) -> bool:
         """Wait until ``count`` records were written or dropped since start (tests, tools)."""
-        with self._settled:
-            return self._settled.wait_for(lambda: self.written + self.dropped >= count, timeout_s)
-
-    def _drop(self, n: int, cause: str) -> None:
-        with self._lock:
-            self.dropped += n
-            self._settled.notify_all()
-            total = self.dropped
-            now = time.monotonic()
-            due = now - self._last_log.get(cause, -_LOG_EVERY_S) >= _LOG_EVERY_S
-            if due:
-                self._last_log[cause] = now
-        if due:
-            log.warning("usage records dropped: %d (%s); %d dropped since start", n, cause, total)
+        return self._writer.wait_settled(count, timeout_s)
 
     # -- the writer -------------------------------------------------------------------------------
     _INSERT = (
@@ -172,28 +161,10 @@ class UsageStore:
         "memory_mb, ephemeral_mb, architecture, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
 
-    def _write_loop(self) -> None:
-        try:
-            while True:
-                stopping = self._stop.wait(self.commit_interval_s)
-                self._drain()
-                if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
-                    self._pruned_at = time.monotonic()
-                    self.prune()
-                if stopping:
-                    return
-        finally:
-            if self._conn is not None:
-                self._conn.close()
-
-    def _drain(self) -> None:
-        """Commit what is queued now, in transactions of at most ``_MAX_BATCH`` records."""
-        inbox = self._inbox
-        while inbox:
-            batch: list[UsageRecord] = []
-            while inbox and len(batch) < _MAX_BATCH:
-                batch.append(inbox.popleft())
-            self._commit(batch)
+    def _close_conn(self) -> None:
+        """The writer thread's last act."""
+        if self._conn is not None:
+            self._conn.close()
 
     _PRUNE = ("DELETE FROM invocations WHERE id IN "
               "(SELECT id FROM invocations WHERE at < ? ORDER BY at LIMIT ?)")
@@ -213,17 +184,13 @@ class UsageStore:
                     break
         except sqlite3.Error as exc:
             log.warning("usage: could not delete records older than %d days: %s", self.retention_days, exc)
-        with self._lock:
+        with self._writer.lock:
             self.pruned += deleted
         return deleted
 
     def _commit(self, batch: list[UsageRecord]) -> None:
-        if self.disk is not None and self.disk.full:
-            try:
-                self.disk.check_room("recording usage")
-            except LambentError:
-                self._drop(len(batch), "the data directory is full")
-                return
+        if not self._writer.room(len(batch)):
+            return
         # A record is the row, in _INSERT's column order: no copy per record (this thread shares
         # the GIL with the event loop).
         rows = batch
@@ -239,27 +206,16 @@ class UsageStore:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.debug("usage: rollback failed", exc_info=True)
-            if is_disk_full(exc):
-                if self.disk is not None:
-                    self.disk.note_full()
-                self._drop(len(batch), "the data directory is full")
-            else:
-                self._drop(len(batch), f"database error: {exc}")
+            self._writer.failed(len(batch), exc, disk_full=is_disk_full(exc))
             return
-        with self._lock:
-            self.written += len(batch)
-            self._settled.notify_all()
+        self._writer.committed(len(batch))
 
     def close(self, timeout_s: float = 10) -> None:
         """Write what is queued, then stop the writer. Idempotent."""
-        if self._closed:
+        if self._writer.closed:
             return
-        self._closed = True
-        if self._writer.ident is not None:
-            self._stop.set()
-            self._writer.join(timeout=timeout_s)
-            if self._writer.is_alive():
-                log.warning("usage writer did not drain its queue in %.0f s", timeout_s)
+        if not self._writer.close(timeout_s):
+            log.warning("usage writer did not drain its queue in %.0f s", timeout_s)
         self.engine.dispose()
 
 
