@@ -1,4 +1,4 @@
-"""Create a listening TCP socket inside another process's network namespace.
+"""Create a listening TCP socket, or a bound UDP one, inside another process's network namespace.
 
 A socket belongs to the namespace it was created in, for its whole life, whichever thread later
 uses it. So a thread enters the sandbox's namespace (``setns`` is per thread), creates and binds
@@ -33,8 +33,10 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _create_listener(pid: int, host: str, port: int, backlog: int) -> socket.socket:
-    """Runs in the dedicated thread."""
+def _create_in_netns(pid: int, kind: socket.SocketKind, host: str, port: int, backlog: int) -> socket.socket:
+    """Runs in the dedicated thread: a socket of ``kind`` bound in ``pid``'s netns; a TCP one
+    (``SOCK_STREAM``) also listens, with ``backlog``."""
+    stream = kind == socket.SOCK_STREAM
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -43,12 +45,14 @@ def _create_listener(pid: int, host: str, port: int, backlog: int) -> socket.soc
         finally:
             os.close(target)
         try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(socket.AF_INET, kind)
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if stream:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.setsockopt(socket.SOL_IP, _IP_FREEBIND, 1)
                 sock.bind((host, port))
-                sock.listen(backlog)
+                if stream:
+                    sock.listen(backlog)
                 sock.setblocking(False)
             except BaseException:
                 sock.close()
@@ -61,15 +65,11 @@ def _create_listener(pid: int, host: str, port: int, backlog: int) -> socket.soc
     return sock
 
 
-def listen_in_netns(
-    pid: int, *, port: int, host: str = "127.0.0.1", backlog: int = 64
+def _socket_in_netns(
+    pid: int, kind: socket.SocketKind, *, host: str, port: int, backlog: int, failure: str, thread: str
 ) -> asyncio.Future[socket.socket]:
-    """Start creating a non-blocking listening socket on ``host:port`` in ``pid``'s netns.
-
-    Returns at once (the work runs on its own thread) so the caller can do other setup
-    meanwhile. The caller bounds the wait; if it cancels the future, the socket is closed
-    once created.
-    """
+    """Start creating a socket of ``kind`` in ``pid``'s netns on a thread named ``thread``; a
+    failure is a :class:`SandboxError` reading ``failure`` followed by the cause."""
     loop = asyncio.get_running_loop()
     result: asyncio.Future[socket.socket] = loop.create_future()
 
@@ -81,15 +81,13 @@ def listen_in_netns(
         if sock is not None:
             result.set_result(sock)
         else:
-            result.set_exception(
-                SandboxError(f"cannot listen on {host}:{port} in the sandbox network: {error}")
-            )
+            result.set_exception(SandboxError(f"{failure}: {error}"))
 
     def work() -> None:
         sock: socket.socket | None = None
         error: BaseException | None = None
         try:
-            sock = _create_listener(pid, host, port, backlog)
+            sock = _create_in_netns(pid, kind, host, port, backlog)
         except BaseException as exc:
             error = exc
         try:
@@ -98,62 +96,36 @@ def listen_in_netns(
             if sock is not None:
                 sock.close()
 
-    threading.Thread(target=work, name=f"netns-listen-{pid}", daemon=True).start()
+    threading.Thread(target=work, name=thread, daemon=True).start()
     return result
 
 
-def _create_udp(pid: int, host: str, port: int) -> socket.socket:
-    """Runs in the dedicated thread: a bound UDP socket in ``pid``'s netns."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                sock.setsockopt(socket.SOL_IP, _IP_FREEBIND, 1)
-                sock.bind((host, port))
-                sock.setblocking(False)
-            except BaseException:
-                sock.close()
-                raise
-        finally:
-            _setns(own)
-    finally:
-        os.close(own)
-    return sock
+def listen_in_netns(pid: int, *, port: int, host: str = "127.0.0.1", backlog: int = 64) -> asyncio.Future[socket.socket]:
+    """Start creating a non-blocking listening socket on ``host:port`` in ``pid``'s netns.
+
+    Returns at once (the work runs on its own thread) so the caller can do other setup
+    meanwhile. The caller bounds the wait; if it cancels the future, the socket is closed
+    once created.
+    """
+    return _socket_in_netns(
+        pid,
+        socket.SOCK_STREAM,
+        host=host,
+        port=port,
+        backlog=backlog,
+        failure=f"cannot listen on {host}:{port} in the sandbox network",
+        thread=f"netns-listen-{pid}",
+    )
 
 
 def udp_in_netns(pid: int, *, port: int, host: str = "127.0.0.1") -> asyncio.Future[socket.socket]:
     """Like :func:`listen_in_netns`, for a bound UDP socket (the X-Ray daemon's)."""
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[socket.socket] = loop.create_future()
-
-    def deliver(sock: socket.socket | None, error: BaseException | None) -> None:
-        if result.done():
-            if sock is not None:
-                sock.close()
-            return
-        if sock is not None:
-            result.set_result(sock)
-        else:
-            result.set_exception(SandboxError(f"cannot bind udp {host}:{port} in the sandbox network: {error}"))
-
-    def work() -> None:
-        sock: socket.socket | None = None
-        error: BaseException | None = None
-        try:
-            sock = _create_udp(pid, host, port)
-        except BaseException as exc:
-            error = exc
-        try:
-            loop.call_soon_threadsafe(deliver, sock, error)
-        except RuntimeError:
-            if sock is not None:
-                sock.close()
-
-    threading.Thread(target=work, name=f"netns-udp-{pid}", daemon=True).start()
-    return result
+    return _socket_in_netns(
+        pid,
+        socket.SOCK_DGRAM,
+        host=host,
+        port=port,
+        backlog=0,
+        failure=f"cannot bind udp {host}:{port} in the sandbox network",
+        thread=f"netns-udp-{pid}",
+    )
