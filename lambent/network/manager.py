@@ -26,7 +26,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import socket
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
@@ -36,6 +35,7 @@ from lambent.settings import NetworkSettings
 
 from . import _netlink
 from ._commands import run, run_sync
+from ._host import base36, delete_links, links_with_prefix, write_sysctl
 from .addresses import AddressPool, parse_cidrs, pick_subnet
 from .dns import DnsForwarder, parse_upstream
 from .errors import NetworkSetupFailed
@@ -132,8 +132,8 @@ class DefaultNetwork:
             # same moment never pick the same subnet.
             subnet = await asyncio.to_thread(self._create_bridge, pool_net)
             pool = self.pool = AddressPool(subnet)
-            _write_sysctl("net/ipv4/ip_forward", "1")
-            _write_sysctl(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
+            write_sysctl("net/ipv4/ip_forward", "1")
+            write_sysctl(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
             ruleset = Ruleset(table=self.table, bridge=self.bridge, port_prefix=self.port_prefix, subnet=subnet,
                               gateway=pool.gateway, deny=deny, allow=allow, dns_rate_per_s=s.dns_rate_per_s)
             await run([s.nft_path, "-f", "-"], ruleset.text(), what="load the nftables ruleset")
@@ -181,17 +181,13 @@ class DefaultNetwork:
         """Delete this server's links and tables left by a run that did not close (idempotent).
         ``tables=False`` (start: loading the ruleset replaces them atomically) keeps the links'
         part only, which needs no process."""
-        for name in self.own_links():
-            try:
-                _netlink.delete_link(name)
-            except OSError as exc:
-                log.warning("cannot delete leftover link %s: %s", name, exc)
+        delete_links(self.own_links(), lambda name, exc: log.warning("cannot delete leftover link %s: %s", name, exc))
         if tables:
             run_sync([self.settings.nft_path, "-f", "-"], delete_text(self.table), what="delete tables", check=False)
 
     def own_links(self) -> list[str]:
         """This server's links on the host (the bridge and every veth host end of its prefix)."""
-        names = [name for _, name in socket.if_nameindex() if name.startswith(self.prefix)]
+        names = links_with_prefix(self.prefix)
         return sorted(names, key=lambda name: name != self.bridge)
 
     async def close(self) -> None:
@@ -212,7 +208,7 @@ class DefaultNetwork:
             raise NetworkSetupFailed("the default network is not started", environment=env_id)
         address = pool.lease()
         self._next = (self._next + 1) % (36**5)
-        link = f"{self.port_prefix}{_base36(self._next)}"
+        link = f"{self.port_prefix}{base36(self._next)}"
         att = Attachment(env_id, address, pool.gateway, link)
         try:
             await asyncio.to_thread(self._attach_sync, att, pid, pool.subnet.prefixlen)
@@ -251,22 +247,3 @@ class DefaultNetwork:
     @property
     def attached(self) -> list[Attachment]:
         return list(self._attached.values())
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
-
-
-def _write_sysctl(key: str, value: str) -> None:
-    path = Path("/proc/sys") / key
-    try:
-        if path.read_text().strip() != value:
-            path.write_text(value)
-    except OSError as exc:
-        raise NetworkSetupFailed(f"cannot set {key.replace('/', '.')}={value}", error=str(exc)) from exc

@@ -34,7 +34,6 @@ import hashlib
 import logging
 import re
 import secrets
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from pathlib import Path
 
 from lambent.network import _netlink
 from lambent.network._commands import run_sync
+from lambent.network._host import base36, delete_links, links_with_prefix, write_sysctl
 from lambent.network.addresses import parse_cidrs
 from lambent.network.dns import DnsForwarder, parse_upstream
 from lambent.network.errors import NetworkSetupFailed
@@ -194,12 +194,11 @@ class VpcNetwork:
 
     def cleanup_leftovers(self) -> None:
         """Delete this server's VPC links and tables (idempotent)."""
-        for _, name in socket.if_nameindex():  # in-process: a server without VPCs pays no ``ip`` run
-            if name.startswith(self.prefix):
-                try:
-                    _netlink.delete_link(name)
-                except OSError:
-                    run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False)
+        # in-process: a server without VPCs pays no ``ip`` run
+        delete_links(
+            links_with_prefix(self.prefix),
+            lambda name, _exc: run_sync(self._ip("link", "del", name), what=f"delete {name}", check=False),
+        )
         if any(_nft.has_table(family, self.table) for family in ("inet", "bridge")):
             _nft.load(delete_text(self.table), nft_path=self.settings.nft_path, what="delete tables", check=False)
 
@@ -309,10 +308,10 @@ class VpcNetwork:
 
     def _name(self, kind: str) -> str:
         self._next = (self._next + 1) % (36**5)
-        return f"{self.prefix}{kind}{_base36(self._next)}"
+        return f"{self.prefix}{kind}{base36(self._next)}"
 
     async def _add_bridge(self, subnet: Subnet) -> _Bridge:
-        _write_sysctl("net/ipv4/ip_forward", "1")  # with the first subnet: a server without VPCs changes nothing
+        write_sysctl("net/ipv4/ip_forward", "1")  # with the first subnet: a server without VPCs changes nothing
         bridge = _Bridge(self._name("b"), subnet)
         gateway = self.vpcs.gateway(subnet.subnet_id)
         # A fixed address: a bridge otherwise takes its lowest port's, changing as ports come and
@@ -323,11 +322,11 @@ class VpcNetwork:
             f"addr add {gateway}/{subnet.cidr.prefixlen} dev {bridge.name}\n"), what=f"create bridge {bridge.name}")
         try:
             for key, value in (("disable_ipv6", "1"),):
-                _write_sysctl(f"net/ipv6/conf/{bridge.name}/{key}", value)
+                write_sysctl(f"net/ipv6/conf/{bridge.name}/{key}", value)
             for key, value in (("proxy_arp", "1"), ("proxy_arp_pvlan", "1"), ("send_redirects", "0")):
-                _write_sysctl(f"net/ipv4/conf/{bridge.name}/{key}", value)
+                write_sysctl(f"net/ipv4/conf/{bridge.name}/{key}", value)
             # proxy ARP answers at once (the default delays each answer up to 0.8 s at random)
-            _write_sysctl(f"net/ipv4/neigh/{bridge.name}/proxy_delay", "0")
+            write_sysctl(f"net/ipv4/neigh/{bridge.name}/proxy_delay", "0")
             await _run(self._ip("link", "set", bridge.name, "up"), what=f"bring {bridge.name} up")
             if self._upstream is not None:
                 vpc_cidr = next((v.cidr for v in self.vpcs.snapshot().vpcs if v.vpc_id == subnet.vpc_id), subnet.cidr)
@@ -736,22 +735,3 @@ def _link_env(port: str, bridge: str, pid: int, address: IPv4Address, prefix: in
     """An environment's veth on ``bridge`` and its inside configured (one worker-thread hop)."""
     _netlink.add_veth(port, bridge, pid)
     _netlink.configure_inner(pid, address, prefix, gateway)
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
-
-
-def _write_sysctl(key: str, value: str) -> None:
-    path = Path("/proc/sys") / key
-    try:
-        if path.read_text().strip() != value:
-            path.write_text(value)
-    except OSError as exc:
-        raise NetworkSetupFailed(f"cannot set {key.replace('/', '.')}={value}", error=str(exc)) from exc
