@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hosts import PRIVATE, PUBLIC, NsHost, namespace_host, sh  # noqa: E402
 
 from lambent.network.vpc import VpcNetwork  # noqa: E402
-from lambent.network.vpc.manager import vpc_names  # noqa: E402
+from lambent.network.vpc.manager import FunctionVpcNetwork, vpc_names  # noqa: E402
 from lambent.network.vpc.ruleset import delete_text  # noqa: E402
 from lambent.settings import NetworkSettings  # noqa: E402
 from lambent.store.vpc import VpcStore  # noqa: E402
@@ -171,6 +172,44 @@ def plane(tmp_path: Path) -> Iterator[Plane]:
         p.close()
         p.net.cleanup_leftovers()
     assert traces(tmp_path / "data") == []
+
+
+@contextmanager
+def stand_ins(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` processes, each in its own network namespace (``unshare -n``), standing in for
+    sandboxes' init; killed at exit."""
+    procs = [subprocess.Popen(["unshare", "-n", "sleep", "60"]) for _ in range(count)]
+    try:
+        time.sleep(0.2)
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+class WholeLoads:
+    """Counts ``plane.net``'s whole ruleset loads from now on (wraps its ``_apply``)."""
+
+    def __init__(self, plane: Plane) -> None:
+        self.count = 0
+        real_apply = plane.net._apply
+
+        async def counting(snap: object = None) -> None:
+            self.count += 1
+            await real_apply(snap)  # type: ignore[arg-type]
+
+        plane.net._apply = counting  # type: ignore[method-assign]
+
+
+def one_function(plane: Plane) -> FunctionVpcNetwork:
+    """A function in one subnet (10.231.1.0/24) with one group, its prepared chains loaded."""
+    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
+    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
+    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
+    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
+    plane.settle(0.3)
+    return fn
 
 
 def test_same_vpc_reachable_when_groups_allow_and_a_rules_change_applies_within_1s(
@@ -368,9 +407,7 @@ def test_function_environments_spread_over_subnets_get_dns_and_give_addresses_ba
         plane.settle(0.2)
         resolv = fn.resolv_conf.read_text()
         assert "nameserver 10.231.1.1" in resolv and "nameserver 10.231.2.1" in resolv
-        procs = [subprocess.Popen(["unshare", "-n", "sleep", "60"]) for _ in range(2)]
-        try:
-            time.sleep(0.2)
+        with stand_ins(2) as procs:
             atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, p in enumerate(procs)]
             # the subnet with the most free addresses first: both land in b
             assert {att.subnet_id for att in atts} == {b.subnet_id}  # type: ignore[attr-defined]
@@ -398,10 +435,6 @@ def test_function_environments_spread_over_subnets_get_dns_and_give_addresses_ba
                 plane.run(fn.detach(att))  # idempotent
             assert plane.vpcs.interfaces(ACCOUNT) == []
             assert plane.vpcs.available_addresses(b.subnet_id) == 251
-        finally:
-            for p in procs:
-                p.kill()
-                p.wait()
 
 
 def test_a_full_subnet_is_insufficient_free_addresses_and_leaves_nothing(plane: Plane) -> None:
@@ -634,100 +667,64 @@ def test_environments_are_added_element_wise_and_leave_what_a_whole_load_would(
     one = plane.net.for_function(ACCOUNT, [a.subnet_id], [fn_group])
     two = plane.net.for_function(ACCOUNT, [a.subnet_id], [fn_group, db_group])
     plane.settle(0.3)  # the prepared chains' load
-    whole = 0
-    real_apply = plane.net._apply
-
-    async def counting(snap: object = None) -> None:
-        nonlocal whole
-        whole += 1
-        await real_apply(snap)  # type: ignore[arg-type]
-
-    plane.net._apply = counting  # type: ignore[method-assign]
-    procs = [subprocess.Popen(["unshare", "-n", "sleep", "60"]) for _ in range(3)]
+    whole = WholeLoads(plane)
     copy = plane.net.table + "_copy"
-    try:
-        time.sleep(0.2)
-        atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, (fn, p) in enumerate(zip((one, two, one), procs, strict=True))]
-        assert whole == 0
-        plane.run(one.detach(atts[0]))
-        assert whole == 0
-        rebuilt = dataclasses.replace(plane.net.ruleset(plane.vpcs.snapshot()), table=copy)
-        _nft.load(rebuilt.text(), nft_path="/usr/sbin/nft", what="a copy")
-        got_elements, got_chains = _table_state(plane.net.table)
-        want_elements, want_chains = _table_state(copy)
-        assert got_elements == want_elements
-        assert len(got_elements["inet if_eg"]) == 2 and len(got_elements[f"inet m_{fn_group.replace('-', '_')}"]) == 2
-        for name, rules in want_chains.items():
-            assert got_chains.get(name) == rules, name
-        for att in atts[1:]:
-            plane.run(one.detach(att))
-        assert whole == 0 and plane.vpcs.interfaces(ACCOUNT) == []
-        elements, _ = _table_state(plane.net.table)
-        assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
-        assert elements[f"inet m_{fn_group.replace('-', '_')}"] == []
-        # a rules change is still a whole load
-        plane.vpcs.authorize(ACCOUNT, fn_group, egress=False, permissions=[
-            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.231.0.0/16"}]}])
-        eventually(lambda: (plane.settle(0.05), whole)[1] >= 1, 1.0)
-    finally:
-        _nft.load(delete_text(copy), nft_path="/usr/sbin/nft", what="delete the copy", check=False)
-        for p in procs:
-            p.kill()
-            p.wait()
+    with stand_ins(3) as procs:
+        try:
+            atts = [plane.run(fn.attach(f"env{i}", p.pid)) for i, (fn, p) in enumerate(zip((one, two, one), procs, strict=True))]
+            assert whole.count == 0
+            plane.run(one.detach(atts[0]))
+            assert whole.count == 0
+            rebuilt = dataclasses.replace(plane.net.ruleset(plane.vpcs.snapshot()), table=copy)
+            _nft.load(rebuilt.text(), nft_path="/usr/sbin/nft", what="a copy")
+            got_elements, got_chains = _table_state(plane.net.table)
+            want_elements, want_chains = _table_state(copy)
+            assert got_elements == want_elements
+            assert len(got_elements["inet if_eg"]) == 2 and len(got_elements[f"inet m_{fn_group.replace('-', '_')}"]) == 2
+            for name, rules in want_chains.items():
+                assert got_chains.get(name) == rules, name
+            for att in atts[1:]:
+                plane.run(one.detach(att))
+            assert whole.count == 0 and plane.vpcs.interfaces(ACCOUNT) == []
+            elements, _ = _table_state(plane.net.table)
+            assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
+            assert elements[f"inet m_{fn_group.replace('-', '_')}"] == []
+            # a rules change is still a whole load
+            plane.vpcs.authorize(ACCOUNT, fn_group, egress=False, permissions=[
+                {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.231.0.0/16"}]}])
+            eventually(lambda: (plane.settle(0.05), whole.count)[1] >= 1, 1.0)
+        finally:
+            _nft.load(delete_text(copy), nft_path="/usr/sbin/nft", what="delete the copy", check=False)
 
 
 def test_a_refused_element_step_falls_back_to_a_whole_load(plane: Plane, spaces: Namespaces) -> None:
     """An address whose map entry exists already (a stale holder) is not silently kept with its
     old verdict: ``create element`` is refused and the whole ruleset is loaded instead."""
-    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
-    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
-    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
-    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
-    plane.settle(0.3)
-    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
-    try:
-        time.sleep(0.2)
+    fn = one_function(plane)
+    with stand_ins(1) as (proc,):
         att = plane.run(fn.attach("env", proc.pid))
         live = plane.net._live[att.interface_id]  # type: ignore[attr-defined]
         loaded = plane.net._loaded
-        whole = 0
-        real_apply = plane.net._apply
-
-        async def counting(snap: object = None) -> None:
-            nonlocal whole
-            whole += 1
-            await real_apply(snap)  # type: ignore[arg-type]
-
-        plane.net._apply = counting  # type: ignore[method-assign]
+        whole = WholeLoads(plane)
 
         async def again() -> None:
             async with plane.net._lock:
                 await plane.net._apply_interface(live, add=True)
 
         plane.run(again())
-        assert whole == 1 and plane.net._loaded is not None and plane.net._loaded is not loaded
+        assert whole.count == 1 and plane.net._loaded is not None and plane.net._loaded is not loaded
         elements, _ = _table_state(plane.net.table)
         assert len(elements["inet if_eg"]) == 1 and len(elements["bridge ports"]) == 1
         plane.run(fn.detach(att))
         elements, _ = _table_state(plane.net.table)
         assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_an_attach_does_not_wait_for_a_detach_or_a_whole_load_in_progress(plane: Plane, spaces: Namespaces) -> None:
     """A detach holds the ruleset's lock for its element removal (10-30 ms on a loaded host): an
     environment's attach whose chains are loaded adds its elements without waiting for it."""
-    vpc = plane.vpcs.create_vpc(ACCOUNT, VPC1)
-    a = plane.vpcs.create_subnet(ACCOUNT, vpc.vpc_id, "10.231.1.0/24")
-    group = plane.vpcs.create_group(ACCOUNT, vpc.vpc_id, "fn", "function").group_id
-    fn = plane.net.for_function(ACCOUNT, [a.subnet_id], [group])
-    plane.settle(0.3)
-    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
-    try:
-        time.sleep(0.2)
-
+    fn = one_function(plane)
+    with stand_ins(1) as (proc,):
         async def while_locked() -> object:
             async with plane.net._lock:  # as a detach or a rules change would hold it
                 return await asyncio.wait_for(fn.attach("env", proc.pid), 10)
@@ -738,6 +735,3 @@ def test_an_attach_does_not_wait_for_a_detach_or_a_whole_load_in_progress(plane:
         plane.run(fn.detach(att))
         elements, _ = _table_state(plane.net.table)
         assert elements["inet if_eg"] == [] and elements["bridge ports"] == []
-    finally:
-        proc.kill()
-        proc.wait()
