@@ -424,6 +424,24 @@ def report_duration_ms(log_text: str) -> float | None:
     return None
 
 
+def cold_invoke(srv: LambentServer, lam: Any, client: SigningClient, name: str, problems: list[str]) -> tuple[float, bool]:
+    """One cold invoke of the existing function ``name`` on ``srv``: once no sandbox of ``srv`` is
+    left (a problem is noted if one still is after 10 s), timed on the client over ``client``'s open
+    keep-alive connection; the function is then deleted. Returns (seconds, whether it succeeded);
+    a failed invoke is noted in ``problems``."""
+    if not wait_until(lambda: not srv.sandboxes(), 10):
+        problems.append(f"{name}: previous sandbox still alive after 10 s")
+    client.request("GET", "/2015-03-31/functions/")  # the connection is open and warm: time the invoke only
+    t0 = time.perf_counter()
+    result = client.invoke(name, b"{}")
+    elapsed = time.perf_counter() - t0
+    ok = result.status == 200 and "x-amz-function-error" not in result.headers
+    if not ok:
+        problems.append(f"{name}: {result.status} {result.body[:200]!r}")
+    lam.delete_function(FunctionName=name)
+    return elapsed, ok
+
+
 # ------------------------------------------------------------------------------------ /proc and cgroups
 
 

@@ -16,7 +16,6 @@ Usage: python benchmarks/coldstart_credentials.py [--functions 10] [--json PATH]
 
 from __future__ import annotations
 
-import time
 
 from _common import (
     FULL_CPU_MEMORY_MB,
@@ -27,10 +26,10 @@ from _common import (
     Report,
     SigningClient,
     arg_parser,
+    cold_invoke,
     create_function,
     lambda_client,
     unique_names,
-    wait_until,
 )
 
 #: What credentials may add to a cold start's p50 (the session issuing is off the start's path).
@@ -41,16 +40,7 @@ BYPASS_ENV = {"LAMBENT_WORKER_BENCH_NO_ROLE_CREDENTIALS": "1"}
 def _cold_start(srv: LambentServer, lam: object, client: SigningClient, name: str, i: int, problems: list[str]) -> float:
     create_function(lam, name, f"# function {i}: distinct code per function\n{HELLO_HANDLER}",
                     memory_mb=FULL_CPU_MEMORY_MB)
-    if not wait_until(lambda: not srv.sandboxes(), 10):
-        problems.append(f"{name}: previous sandbox still alive after 10 s")
-    client.request("GET", "/2015-03-31/functions/")  # the connection is open and warm: time the invoke only
-    t0 = time.perf_counter()
-    result = client.invoke(name, b"{}")
-    elapsed = time.perf_counter() - t0
-    if result.status != 200 or "x-amz-function-error" in result.headers:
-        problems.append(f"{name}: {result.status} {result.body[:200]!r}")
-    lam.delete_function(FunctionName=name)  # type: ignore[attr-defined]
-    return elapsed
+    return cold_invoke(srv, lam, client, name, problems)[0]
 
 
 def main() -> None:

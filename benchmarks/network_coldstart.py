@@ -32,10 +32,10 @@ from _common import (
     Report,
     SigningClient,
     arg_parser,
+    cold_invoke,
     create_function,
     lambda_client,
     unique_names,
-    wait_until,
 )
 
 COLD_DELTA_MAX_MS = 3.0
@@ -44,16 +44,7 @@ WARM_MAX_RATIO = 1.03
 
 def _cold(srv: LambentServer, lam: Any, client: SigningClient, name: str, source: str, problems: list[str]) -> float:
     create_function(lam, name, source)
-    if not wait_until(lambda: not srv.sandboxes(), 10):
-        problems.append(f"{name}: previous sandbox still alive after 10 s")
-    client.request("GET", "/2015-03-31/functions/")  # the connection is open and warm
-    t0 = time.perf_counter()
-    result = client.invoke(name, b"{}")
-    elapsed = time.perf_counter() - t0
-    if result.status != 200 or "x-amz-function-error" in result.headers:
-        problems.append(f"{name}: {result.status} {result.body[:200]!r}")
-    lam.delete_function(FunctionName=name)
-    return elapsed
+    return cold_invoke(srv, lam, client, name, problems)[0]
 
 
 def _warm(client: SigningClient, name: str, problems: list[str]) -> float:

@@ -20,7 +20,6 @@ Usage: python benchmarks/vpc_coldstart.py [--functions 15] [--json PATH]
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
@@ -38,10 +37,10 @@ from _common import (
     Report,
     SigningClient,
     arg_parser,
+    cold_invoke,
     create_function,
     lambda_client,
     unique_names,
-    wait_until,
     zip_bytes,
 )
 
@@ -81,17 +80,8 @@ def _create_vpc_function(lam: Any, name: str, source: str, role: str, vpc: dict[
 def _one_cold_start(srv: LambentServer, lam: Any, client: SigningClient, name: str,
                     problems: list[str]) -> float | None:
     """Seconds of one cold invoke of ``name`` (None, and a problem noted, if it failed)."""
-    if not wait_until(lambda: not srv.sandboxes(), 10):
-        problems.append(f"{name}: previous sandbox still alive after 10 s")
-    client.request("GET", "/2015-03-31/functions/")  # the connection is open and warm: time the invoke only
-    t0 = time.perf_counter()
-    result = client.invoke(name, b"{}")
-    elapsed = time.perf_counter() - t0
-    lam.delete_function(FunctionName=name)
-    if result.status != 200 or "x-amz-function-error" in result.headers:
-        problems.append(f"{name}: {result.status} {result.body[:200]!r}")
-        return None
-    return elapsed
+    elapsed, ok = cold_invoke(srv, lam, client, name, problems)
+    return elapsed if ok else None
 
 
 def main() -> None:
