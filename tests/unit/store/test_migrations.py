@@ -1,7 +1,9 @@
-"""Numbered migrations of both database files (``lambent.db``: store/schema.py; ``async-queue.db``:
-store/queue_schema.py). An applied migration is never edited: the schema each one produces is
-pinned in ``migrations_ddl.json``, so a change to a released step (or to a table it creates)
-fails here, and a new step must be appended and pinned in the same change. Databases made by the
+"""Numbered migrations of the database files (``lambent.db``: store/schema.py; ``async-queue.db``:
+store/queue_schema.py; ``iam.db``: store/iam_schema.py; ``vpc.db``: store/vpc_schema.py). An
+applied migration is never edited: the schema each one produces is pinned (``migrations_ddl.json``;
+iam.db's and vpc.db's beside their own tests, ``iam_ddl.json`` and ``vpc_ddl.json``), so a change to
+a released step (or to a table it creates) fails here, and a new step must be appended and pinned
+in the same change. Databases made by the
 previous release (tables, but no version table in the queue file) still open, data intact."""
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lambent.store import queue_schema, schema
+from lambent.store import iam_schema, queue_schema, schema, vpc_schema
 from lambent.store.async_queue import AsyncEventStore, NewEvent
 from lambent.store.db import Store
 from lambent.store.invoke_configs import InvokeConfigStore
 
 PINNED = Path(__file__).with_name("migrations_ddl.json")
-CHAINS: dict[str, tuple[sa.Table, list[Callable[[sa.Connection], None]]]] = {
-    "lambent.db": (schema.schema_version, schema.MIGRATIONS),
-    "async-queue.db": (queue_schema.schema_version, queue_schema.MIGRATIONS),
+_UNIT = Path(__file__).parent.parent
+#: database file -> (its version table, its migrations, the file its steps' schemas are pinned in)
+CHAINS: dict[str, tuple[sa.Table, list[Callable[[sa.Connection], None]], Path]] = {
+    "lambent.db": (schema.schema_version, schema.MIGRATIONS, PINNED),
+    "async-queue.db": (queue_schema.schema_version, queue_schema.MIGRATIONS, PINNED),
+    "iam.db": (iam_schema.schema_version, iam_schema.MIGRATIONS, _UNIT / "iam" / "iam_ddl.json"),
+    "vpc.db": (vpc_schema.schema_version, vpc_schema.MIGRATIONS, _UNIT / "vpc" / "vpc_ddl.json"),
 }
+
+
+def _pinned(chain: str) -> list[list[str]]:
+    """The pinned schemas of ``chain``: its entry in a file pinning several, or a file of its own."""
+    pins = json.loads(CHAINS[chain][2].read_text())
+    return pins[chain] if isinstance(pins, dict) else pins  # type: ignore[no-any-return]
 
 
 def _ddl(path: Path) -> list[str]:
@@ -35,7 +47,7 @@ def _ddl(path: Path) -> list[str]:
 
 
 def _schemas_after_each_step(tmp_path: Path, chain: str) -> list[list[str]]:
-    version_table, migrations = CHAINS[chain]
+    version_table, migrations, _ = CHAINS[chain]
     path = tmp_path / chain
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
@@ -49,11 +61,11 @@ def _schemas_after_each_step(tmp_path: Path, chain: str) -> list[list[str]]:
 
 
 def test_applied_migrations_are_never_edited(tmp_path: Path) -> None:
-    pinned = json.loads(PINNED.read_text())
-    for chain in CHAINS:
+    for chain, (_, _, pin_file) in CHAINS.items():
+        pinned = _pinned(chain)
         got = _schemas_after_each_step(tmp_path, chain)
-        assert got[: len(pinned[chain])] == pinned[chain], f"{chain}: an applied migration changed"
-        assert len(got) == len(pinned[chain]), f"{chain}: pin the new migration's schema in {PINNED.name}"
+        assert got[: len(pinned)] == pinned, f"{chain}: an applied migration changed"
+        assert len(got) == len(pinned), f"{chain}: pin the new migration's schema in {pin_file.name}"
 
 
 def test_migrating_again_is_a_no_op(tmp_path: Path) -> None:

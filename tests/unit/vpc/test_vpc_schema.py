@@ -1,22 +1,16 @@
-"""vpc.db's numbered migrations (store/vpc_schema.py). An applied migration is never edited: the
-schema each step produces is pinned in ``vpc_ddl.json``, so a change to a released step fails
-here and a new step must be appended and pinned in the same change."""
+"""vpc.db (store/vpc_schema.py, store/vpc.py). That no applied migration is edited (the schema each
+step produces is pinned in ``vpc_ddl.json``) is checked with the other databases' chains, by
+``CHAINS`` in tests/unit/store/test_migrations.py."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from lambent.errors import ServiceError
-from lambent.store import vpc_schema
-from lambent.store.schema import run_migrations
 from lambent.store.vpc import VpcStore, Write
-
-PINNED = Path(__file__).with_name("vpc_ddl.json")
 
 
 def _ddl(path: Path) -> list[str]:
@@ -25,25 +19,6 @@ def _ddl(path: Path) -> list[str]:
         return sorted(r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
     finally:
         db.close()
-
-
-def schemas_after_each_step(path: Path) -> list[list[str]]:
-    engine = sa.create_engine(f"sqlite:///{path}")
-    try:
-        out = []
-        for n in range(1, len(vpc_schema.MIGRATIONS) + 1):
-            assert run_migrations(engine, vpc_schema.schema_version, vpc_schema.MIGRATIONS[:n]) == n
-            out.append(_ddl(path))
-        return out
-    finally:
-        engine.dispose()
-
-
-def test_applied_migrations_are_never_edited(tmp_path: Path) -> None:
-    pinned = json.loads(PINNED.read_text())
-    got = schemas_after_each_step(tmp_path / "vpc.db")
-    assert got[: len(pinned)] == pinned, "vpc.db: an applied migration changed"
-    assert len(got) == len(pinned), f"vpc.db: pin the new migration's schema in {PINNED.name}"
 
 
 def test_reopening_is_a_no_op_and_keeps_rows(tmp_path: Path) -> None:
