@@ -15,12 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lambent.errors import LambentError
 from lambent.store.reserve import DiskGuard
 
-__all__ = ["GroupWriter"]
+__all__ = ["GroupWriter", "WriterCounters"]
 
 T = TypeVar("T")
 
@@ -166,3 +166,23 @@ class GroupWriter(Generic[T]):
         self._stop.set()
         self._thread.join(timeout=timeout_s)
         return not self._thread.is_alive()
+
+
+class WriterCounters:
+    """What a store whose ``_writer`` is a :class:`GroupWriter` shows of it."""
+
+    _writer: GroupWriter[Any]
+
+    @property
+    def dropped(self) -> int:
+        """Items dropped since start (closed store, full queue, full disk, database errors)."""
+        return self._writer.dropped
+
+    @property
+    def written(self) -> int:
+        """Items committed since start."""
+        return self._writer.written
+
+    def wait_settled(self, count: int, timeout_s: float) -> bool:
+        """Wait until ``count`` items were written or dropped since start (tests, tools)."""
+        return self._writer.wait_settled(count, timeout_s)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from lambent.errors import LambentError
 from lambent.store import errors as store_errors
-from lambent.store._writer import GroupWriter
+from lambent.store._writer import GroupWriter, WriterCounters
 from lambent.store.reserve import DiskGuard, is_disk_full
 from lambent.store.traces_schema import migrate_traces, segments
 
@@ -68,7 +68,7 @@ class TraceSummaryRow:
     in_progress: bool
 
 
-class TraceStore:
+class TraceStore(WriterCounters):
     """Scope: one per server. :meth:`offer` on the event loop; reads from any thread."""
 
     def __init__(self, path: Path, disk: DiskGuard | None = None, *, max_queued: int = 50_000,
@@ -86,30 +86,11 @@ class TraceStore:
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True)
         store_errors.install(self.engine, path.name)
         self._writer: GroupWriter[tuple[SegmentRow, float]] = GroupWriter(
-            name="trace-writer",
-            what="trace segments",
-            log=log,
-            commit=self._commit,
-            prune=self.prune,
-            max_queued=max_queued,
-            max_batch=_MAX_BATCH,
-            commit_interval_s=commit_interval_s,
-            prune_every_s=_PRUNE_EVERY_S,
-            disk=disk,
-            doing="recording traces",
-        )
+            name="trace-writer", what="trace segments", log=log, commit=self._commit, prune=self.prune,
+            max_queued=max_queued, max_batch=_MAX_BATCH, commit_interval_s=commit_interval_s,
+            prune_every_s=_PRUNE_EVERY_S, disk=disk, doing="recording traces")
         #: segments deleted by the retention or the size cap since start
         self.pruned = 0
-
-    @property
-    def dropped(self) -> int:
-        """Segments dropped since start (full queue, full disk, database errors)."""
-        return self._writer.dropped
-
-    @property
-    def written(self) -> int:
-        """Segments committed since start."""
-        return self._writer.written
 
     def open(self) -> TraceStore:
         try:
@@ -125,10 +106,6 @@ class TraceStore:
     def offer(self, row: SegmentRow) -> bool:
         """Queue one segment; never blocks. False (and counted) if dropped."""
         return self._writer.offer((row, self._clock()), "trace")
-
-    def wait_settled(self, count: int, timeout_s: float) -> bool:
-        """Wait until ``count`` segments were written or dropped since start (tests, tools)."""
-        return self._writer.wait_settled(count, timeout_s)
 
     def _commit(self, batch: list[tuple[SegmentRow, float]]) -> None:
         if not self._writer.room(len(batch)):

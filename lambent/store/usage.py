@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from lambent.errors import LambentError
 from lambent.store import errors as store_errors
-from lambent.store._writer import GroupWriter
+from lambent.store._writer import GroupWriter, WriterCounters
 from lambent.store.reserve import DiskGuard, is_disk_full
 from lambent.store.usage_schema import invocations, migrate_usage
 
@@ -79,7 +79,7 @@ class UsageSum:
 
 
 
-class UsageStore:
+class UsageStore(WriterCounters):
     """Scope: one per server. :meth:`offer` is called on the event loop; everything else from
     the thread that opens and closes it."""
 
@@ -106,30 +106,10 @@ class UsageStore:
         self.max_queued = max_queued
         self._conn: sqlite3.Connection | None = None
         self._writer: GroupWriter[UsageRecord] = GroupWriter(
-            name="usage-writer",
-            what="usage records",
-            log=log,
-            commit=self._commit,
-            prune=self.prune,
-            max_queued=max_queued,
-            max_batch=_MAX_BATCH,
-            commit_interval_s=commit_interval_s,
-            prune_every_s=_PRUNE_EVERY_S,
-            disk=disk,
-            doing="recording usage",
-            on_exit=self._close_conn,
-        )
+            name="usage-writer", what="usage records", log=log, commit=self._commit, prune=self.prune,
+            max_queued=max_queued, max_batch=_MAX_BATCH, commit_interval_s=commit_interval_s,
+            prune_every_s=_PRUNE_EVERY_S, disk=disk, doing="recording usage", on_exit=self._close_conn)
         self._inbox = self._writer.inbox  # the queue itself (benchmarks look at its length)
-
-    @property
-    def dropped(self) -> int:
-        """Records dropped since start (full queue, full disk, database errors)."""
-        return self._writer.dropped
-
-    @property
-    def written(self) -> int:
-        """Records committed since start."""
-        return self._writer.written
 
     def open(self) -> UsageStore:
         """Migrate and start the writer. Blocking; once. A database that cannot be opened fails
@@ -150,10 +130,6 @@ class UsageStore:
     def offer(self, record: UsageRecord) -> bool:
         """Queue one record for the writer; never blocks. False (and counted) if it was dropped."""
         return self._writer.offer(record, "usage")
-
-    def wait_settled(self, count: int, timeout_s: float) -> bool:
-        """Wait until ``count`` records were written or dropped since start (tests, tools)."""
-        return self._writer.wait_settled(count, timeout_s)
 
     # -- the writer -------------------------------------------------------------------------------
     _INSERT = (
