@@ -39,8 +39,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 @pytest.fixture
 def inside() -> Iterator[InsideApi]:
-    config = uvicorn.Config(app, interface="asgi3", http=protocol_class(ConnectionGuard(HttpSettings(), 10_000), 1 << 20),
-                            ws="none", lifespan="off", loop="asyncio", access_log=False)
+    config = uvicorn.Config(
+        app,
+        interface="asgi3",
+        http=protocol_class(ConnectionGuard(HttpSettings(), 10_000), 1 << 20),
+        ws="none",
+        lifespan="off",
+        loop="asyncio",
+        access_log=False,
+    )
     config.load()
     yield InsideApi(config, ServerState(), max_connections=CAP, listen_backlog=1024)
 
@@ -112,20 +119,23 @@ async def test_the_sandbox_reaches_the_inside_api_and_nothing_else(kit: SandboxK
     assert lines[4:] == [str(errno.EADDRINUSE), str(errno.EADDRINUSE)]
 
 
-async def test_the_inside_listener_is_not_reachable_from_the_host_or_another_sandbox(
-    kit: SandboxKit, inside: InsideApi
-) -> None:
+async def test_the_inside_listener_is_not_reachable_from_the_host_or_another_sandbox(kit: SandboxKit, inside: InsideApi) -> None:
     # Given one sandbox with the inside listener, served
     a = await _start(kit, "import signal; signal.pause()")
     served = await inside.serve(a.extra_listeners[0], a.sandbox_id)
     try:
         # When another sandbox (without one) and the host try 127.0.0.1:9002
-        out, status = await kit.run(("/usr/bin/python3.11", "-c",
-                                     "import socket\n"
-                                     "try:\n"
-                                     f"    socket.create_connection(('127.0.0.1', {PORT}), timeout=2); print('connected')\n"
-                                     "except OSError as e:\n"
-                                     "    print(e.errno)\n"))
+        out, status = await kit.run(
+            (
+                "/usr/bin/python3.11",
+                "-c",
+                "import socket\n"
+                "try:\n"
+                f"    socket.create_connection(('127.0.0.1', {PORT}), timeout=2); print('connected')\n"
+                "except OSError as e:\n"
+                "    print(e.errno)\n",
+            )
+        )
         assert out.strip() == str(errno.ECONNREFUSED)
         try:
             with socket.create_connection(("127.0.0.1", PORT), timeout=1):
