@@ -48,9 +48,12 @@ def test_tmp_is_limited_to_ephemeral_storage(lam: Any) -> None:
         "                written += 1\n"
         "    except OSError as exc:\n"
         "        return {'written': written, 'errno': errno.errorcode[exc.errno]}\n"
-        "    return {'written': written, 'errno': None}\n")}, MemorySize=1024, EphemeralStorage={"Size": 512})
+        "    return {'written': written, 'errno': None}\n")}, MemorySize=1024, EphemeralStorage={"Size": 512},
+        # Writing 512 MB with a flush per MB can outlast Lambda's default 3 s on a loaded host (the
+        # likely cause of a body without "errno" in two loaded runs); the limit under test is the space.
+        Timeout=60)
     _, body = invoke_json(lam, name, {"mb": 600})
-    assert body["errno"] == "ENOSPC"
+    assert body.get("errno") == "ENOSPC", body
     assert 500 <= body["written"] <= 512
 
 
