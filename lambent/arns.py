@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NewType
 
 from lambent.errors import AccessDenied, InvalidParameterValue, ResourceNotFound, ValidationError
 
@@ -107,9 +108,47 @@ def resolve_qualifier(ref: FunctionRef, qualifier: str | None) -> str | None:
     return qualifier if qualifier is not None else ref.qualifier
 
 
+#: The identity of a function: its account and its name, as AWS's partial ARN
+#: ``ACCOUNT:function:NAME``. Every map and store row keyed by a function is keyed by this (two
+#: accounts may each have a function ``f``); a bare name is never a key. Made by :func:`function_key`.
+FunctionKey = NewType("FunctionKey", str)
+_KEY_RE = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_\.]+)$")
+
+
+def function_key(account_id: str, name: str) -> FunctionKey:
+    return FunctionKey(f"{account_id}:function:{name}")
+
+
+def parse_key(key: str) -> FunctionKey | None:
+    """``key`` as a FunctionKey if it is one (a store row, a target), else None."""
+    return FunctionKey(key) if _KEY_RE.match(key) else None
+
+
+def key_account(key: FunctionKey) -> str:
+    return key.split(":", 1)[0]
+
+
+def key_name(key: FunctionKey) -> str:
+    return key.rsplit(":", 1)[1]
+
+
+def key_arn(region: str, key: FunctionKey, qualifier: str | None = None) -> str:
+    """The function ARN of ``key`` (with ``:qualifier`` if given)."""
+    base = f"arn:aws:lambda:{region}:{key}"
+    return f"{base}:{qualifier}" if qualifier else base
+
+
 def function_arn(region: str, account_id: str, name: str, qualifier: str | None = None) -> str:
     base = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
     return f"{base}:{qualifier}" if qualifier else base
+
+
+def key_of(ref: FunctionRef, region: str, caller_account: str) -> FunctionKey:
+    """The function ``ref`` names: in the ARN's account if it gives one, else in the caller's
+    (a bare name is always the caller's own function). A foreign region is AWS's 404."""
+    if ref.region and ref.region != region:
+        raise ResourceNotFound(f"Functions from '{ref.region}' are not reachable in this region ('{region}')")
+    return function_key(ref.account_id or caller_account, ref.name)
 
 
 def check_account(ref: FunctionRef, region: str, account_id: str) -> None:

@@ -36,11 +36,12 @@ from lambent.invoke.redrive import QueueOperations
 from lambent.invoke.service import InvokeService
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.billing.recorder import UsageRecorder
+from lambent.arns import FunctionKey, key_account, key_name
 from lambent.control.model import FunctionConfig
 from lambent.network import DefaultNetwork
 from lambent.network.errors import NetworkSetupFailed
 from lambent.network.vpc import VpcNetwork
-from lambent.observability.logs import LogStore
+from lambent.observability.logs import LogStore, account_group, own_unowned_groups
 from lambent.observability.retention import RetentionSweeper
 from lambent.observability.metrics.cloudwatch import CloudWatch
 from lambent.observability.emf import EmfRecorder
@@ -199,6 +200,10 @@ class Platform:
             self.store.open()
         except StoreUnavailable as exc:
             raise StartupError(exc.message) from exc
+        # Rows written before accounts (functions, deployments named by a bare name) are the
+        # server account's: keyed by the function key from now on (lambent.arns.FunctionKey).
+        self.store.own_unkeyed(settings.account_id)
+        DeploymentStore(self.store.engine).own_unkeyed(settings.account_id)
         prepare_sandbox_dir(self.sandbox_dir)
         # Locked for the life of this server (and of its reaper's sweep after it): waits for a
         # killed predecessor's reaper, and no other server removes the dir meanwhile.
@@ -217,6 +222,8 @@ class Platform:
         self.functions = FunctionService(settings, self.store, self.code, self.runtimes, load=False)
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
+        # Log groups are per account; groups written before accounts are the server account's.
+        own_unowned_groups(data / "logs", settings.account_id)
         self.logs = LogStore(data / "logs", LogQuota.from_settings(settings.storage, self.disk.filesystem_bytes()))
         if settings.metrics.enabled and settings.metrics.emf_enabled:
             # EMF documents in function logs become custom metrics (observability/emf.py)
@@ -270,6 +277,8 @@ class Platform:
             self.async_store.open()
         except StoreUnavailable as exc:
             raise StartupError(exc.message) from exc
+        self.async_store.own_unkeyed(settings.account_id)
+        InvokeConfigStore(self.async_store.engine).own_unkeyed(settings.account_id)
         self.event_invoke_configs = EventInvokeConfigs(self.functions, InvokeConfigStore(self.async_store.engine, self.disk),
                                                        load=False)
         self.async_invoker = AsyncInvoker(settings, self.functions, self.invoker, self.async_store,
@@ -280,7 +289,7 @@ class Platform:
         self.vpc.used_elsewhere.append(self._used_by_functions)
         # Lambda's resource-based policies (AddPermission), in iam.db; a function's go with it.
         self.function_policies = FunctionPolicies(
-            FunctionPolicyStore(self.iam.store.engine, self.disk), account_id=settings.account_id,
+            FunctionPolicyStore(self.iam.store.engine, self.disk),
             region=settings.region, exists=self._function_exists,
         )
         self.functions.on_change(self.function_policies.function_changed)
@@ -319,7 +328,7 @@ class Platform:
     def _assume_for_lambda(self, role_arn: str, function_name: str) -> IssuedCredentials:
         return assume_role_for_service(self.iam, "lambda.amazonaws.com", role_arn, function_name)
 
-    def _function_exists(self, name: str, qualifier: str | None) -> bool:
+    def _function_exists(self, name: FunctionKey, qualifier: str | None) -> bool:
         fn = self.functions.registry.get(name)
         if fn is None:
             return False
@@ -333,7 +342,7 @@ class Platform:
             and (resource_id in cfg.vpc_config.subnet_ids or resource_id in cfg.vpc_config.security_group_ids)
             for entry in self.functions.registry.values() for cfg in entry.versions.values())
 
-    def _function_changed(self, name: str) -> None:
+    def _function_changed(self, name: FunctionKey) -> None:
         try:
             latest = self.functions.resolve(name)
             keep = pool_key(latest)
@@ -344,10 +353,10 @@ class Platform:
             self.role_credentials.prefetch(latest)  # created or changed: its next cold start finds them
         if keep is None:
             self.role_credentials.forget(function_name=name)
-            self.lambda_metrics.forget(name)
+            self.lambda_metrics.forget(key_name(name))
             # DeleteFunction frees the function's logs as well (on a full disk that is what makes
-            # room again; AWS keeps the log group: docs/parity.md).
-            self.logs.delete_group(f"/aws/lambda/{name}")
+            # room again; AWS keeps the log group: docs/parity.md), in its own account.
+            self.logs.delete_group(account_group(key_account(name), f"/aws/lambda/{key_name(name)}"))
 
     async def start(self) -> None:
         """Start-up I/O and the background work; StartupError if this host or data dir cannot
@@ -384,8 +393,8 @@ class Platform:
         # An orderly stop removed the unpacked code with the sandbox dir (a cache): unpack again.
         await asyncio.to_thread(self._unpack_code)
         # Functions left Pending / InProgress by a crash finish their transition now.
-        for entry in self.functions.entries():
-            self.functions.resume_transitions(entry.name)
+        for entry in self.functions.registry.values():
+            self.functions.resume_transitions(entry.key)
         if self.settings.network.enabled:
             # A bridge, NAT and the deny list for every environment started from now on.
             net = DefaultNetwork(self.settings.network, data_dir=self.settings.data_dir, files_dir=self.sandbox_dir)
@@ -410,7 +419,7 @@ class Platform:
         self.log_retention.start()
         limiter = self.limiter
         if self.settings.metrics.enabled:  # off: only PutMetricData's data (settings.MetricsSettings.enabled)
-            self.lambda_metrics.start_sampling(limiter.snapshot, lambda: limiter.unreserved_running,
+            self.lambda_metrics.start_sampling(limiter.snapshot_by_name, lambda: limiter.unreserved_running,
                                                limiter.total_reserved, self.settings.metrics.concurrency_sample_s)
         await self.async_invoker.start()
         await self.deployments.start()
@@ -479,7 +488,7 @@ class Platform:
         self.functions.prepare_network = prepare
 
     def _unpack_code(self) -> None:
-        for sha in sorted({cfg.code_hash_hex for e in self.functions.entries() for cfg in e.versions.values()}):
+        for sha in sorted({cfg.code_hash_hex for e in self.functions.registry.values() for cfg in e.versions.values()}):
             try:
                 # No environment mounts it yet: root-only, whatever a crash left on it (uids.py).
                 close_private(str(self.code.ensure_unpacked(sha)))

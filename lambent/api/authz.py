@@ -7,36 +7,39 @@ lambent/api/iam_api.py, lambent/iam/sts.py). The action and resource ARNs of eac
 :mod:`lambent.iam.actions`'; the evaluation (identity policies, the function's resource-based
 policy, cross-account rules) is :func:`lambent.iam.enforce.authorize`.
 
-- The root of the server's account may do everything in it: no evaluation (the hot path).
-- This server hosts Lambda, Scheduler and deployment resources of one account (the server's,
-  ``LAMBENT_ACCOUNT_ID``). A principal of another account reaches them only by ARN and only
-  where the resource's policy and its own identity policies allow (AWS's cross-account rule);
-  a call that would act on resources of its own account (a bare function name, a list, a
-  create) is refused with AccessDenied saying so (docs/parity.md), so nothing of the server
-  account leaks to it through a name.
+- The root of the server's account may do everything in it: no evaluation (the hot path), unless
+  the call names another account's resource by ARN.
+- Every account has its own functions, schedules, deployments and log groups: a bare name or a
+  list acts on the caller's own. A principal reaches another account's function only by its ARN
+  and only where the resource's policy and its own identity policies allow (AWS's cross-account
+  rule, :func:`lambent.iam.enforce.authorize`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from lambent.errors import AccessDenied
-from lambent.iam.enforce import authorize, checks_for
+from lambent.iam.enforce import authorize
 from lambent.iam.model import Principal, PrincipalKind
 from lambent.platform import Platform
 
 #: Services whose handlers authorise each call themselves.
 SELF_AUTHORISED = frozenset({"iam", "sts"})
-#: Services whose resources every account has of its own (VPCs; CloudWatch metrics): the
-#: one-host-account rule below does not apply to them.
-PER_ACCOUNT = frozenset({"ec2", "monitoring"})
+#: An account id in an ARN or partial ARN (``...:123456789012:function:f``).
+_ACCOUNT_IN = re.compile(r"(?:^|:)(\d{12}):")
 
 
-def _account_of(arn: str) -> str | None:
-    """The account field of an ARN (``arn:partition:service:region:account:...``); None for ``*``."""
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) > 4 else None
+def _names_other_account(params: Mapping[str, Any], home: str) -> bool:
+    """Whether a top-level member names a resource of an account other than ``home`` (an ARN or
+    a partial ARN): then even ``home``'s root is evaluated (cross-account rules apply to it)."""
+    for value in params.values():
+        if isinstance(value, str) and ":" in value:
+            for account in _ACCOUNT_IN.findall(value):
+                if account != home:
+                    return True
+    return False
 
 
 def authorize_call(
@@ -53,17 +56,9 @@ def authorize_call(
     home = platform.settings.account_id
     if service in SELF_AUTHORISED:
         return
-    if principal.kind is PrincipalKind.ROOT and principal.account_id == home:
+    if principal.kind is PrincipalKind.ROOT and principal.account_id == home and not _names_other_account(params, home):
         return
     region = platform.settings.region
-    if principal.account_id != home and service not in PER_ACCOUNT:
-        for check in checks_for(principal, service, operation, params, region=region, account=principal.account_id):
-            if _account_of(check.resource) in (None, "", principal.account_id):
-                raise AccessDenied(
-                    f"User: {principal.arn} is not authorized to perform: {check.action} on resource: "
-                    f"{check.resource} because this lambent server hosts {service} resources of account "
-                    f"{home} only; other accounts reach them by ARN where their policies allow."
-                )
     authorize(
         platform.authorizer, principal, service, operation, params,
         region=region, account=principal.account_id,

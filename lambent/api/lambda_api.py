@@ -145,13 +145,13 @@ LAMBDA_SERVICE = "lambda.amazonaws.com"
 ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 
 
-def _check_execution_role(p: Platform, role_arn: str, function_name: str) -> None:
+def _check_execution_role(p: Platform, role_arn: str, function_name: str, account_id: str) -> None:
     """CreateFunction / UpdateFunctionConfiguration's Role: a role of the function's own account
     (AWS: "Cross-account pass role is not allowed.") that exists and whose trust policy lets
     Lambda assume it, evaluated as STS does when the function's credentials are issued (same
     session name). Nothing is issued here: a CreateFunction costs no session. The caller's
     ``iam:PassRole`` on the role was checked by the authorisation step before the handler."""
-    if role_arn.split(":")[4:5] != [p.settings.account_id]:
+    if role_arn.split(":")[4:5] != [account_id]:
         raise AccessDenied("Cross-account pass role is not allowed.", role=role_arn)
     if not service_may_assume(p.iam, LAMBDA_SERVICE, role_arn, function_name):
         raise InvalidParameterValue(ROLE_NOT_ASSUMABLE, role=role_arn)
@@ -162,18 +162,20 @@ def _check_architectures(archs: list[str] | None) -> None:
         raise InvalidParameterValue(f"Architecture {archs[0]} is not supported on this lambent host (x86_64).")
 
 
-def _target(call: Call) -> tuple[Platform, str, str | None]:
+def _target(call: Call) -> tuple[Platform, arns.FunctionKey, str | None]:
+    """The function a call names: by a bare name the caller's own, by an ARN that account's."""
     p = call.platform
-    name, qualifier = p.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"))
+    name, qualifier = p.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"),
+                                      account_id=call.principal.account_id)
     return p, name, qualifier
 
 
-def _config_out(p: Platform, name: str, qualifier: str | None) -> Output:
+def _config_out(p: Platform, name: arns.FunctionKey, qualifier: str | None) -> Output:
     cfg = p.functions.resolve(name, qualifier)
     return shapes.function_configuration(cfg, p.functions.arn(name, qualifier))
 
 
-async def _publish_when_ready(p: Platform, name: str) -> FunctionConfig:
+async def _publish_when_ready(p: Platform, name: arns.FunctionKey) -> FunctionConfig:
     """``Publish: true`` on CreateFunction / UpdateFunctionCode: publish once the code is ready."""
     await p.functions.settle(name)
     return await p.versions.publish(name)
@@ -198,7 +200,9 @@ async def create_function(call: Call) -> Output:
     _check_domain(params, name_required=True)
     snap_start = _snap_start(params)
     ref = arns.parse_function_name(params["FunctionName"])
-    arns.check_account(ref, p.settings.region, p.settings.account_id)
+    # A function is created in the caller's account (an ARN naming another is AWS's 403).
+    account = call.principal.account_id
+    arns.check_account(ref, p.settings.region, account)
     if ref.qualifier:
         raise InvalidParameterValue("Unsupported: function name with a qualifier in CreateFunction.")
     if params.get("PackageType", "Zip") != "Zip":
@@ -207,7 +211,7 @@ async def create_function(call: Call) -> Output:
     if not runtime or not handler:
         raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
     _check_architectures(params.get("Architectures"))
-    _check_execution_role(p, params["Role"], ref.name)
+    _check_execution_role(p, params["Role"], ref.name, account)
     vpc_config = vpc_config_of(p, params, params["Role"])
     if vpc_config is not None and vpc_config.attached:
         check_role_may_manage_interfaces(p, params["Role"])
@@ -215,7 +219,7 @@ async def create_function(call: Call) -> Output:
     logging_cfg = params.get("LoggingConfig") or {}
     cfg = await p.functions.create(
         CreateFunctionInput(
-            name=ref.name, runtime=runtime, role=params["Role"], handler=handler, zip_file=zip_file,
+            account_id=account, name=ref.name, runtime=runtime, role=params["Role"], handler=handler, zip_file=zip_file,
             description=params.get("Description") or "",
             timeout_s=params.get("Timeout") or 3,
             memory_mb=params.get("MemorySize") or 128,
@@ -235,8 +239,8 @@ async def create_function(call: Call) -> Output:
     )
     if params.get("Publish"):
         # AWS answers with version 1's configuration under the unqualified ARN.
-        cfg = await _publish_when_ready(p, cfg.name)
-    return shapes.function_configuration(cfg, p.functions.arn(cfg.name))
+        cfg = await _publish_when_ready(p, cfg.key)
+    return shapes.function_configuration(cfg, p.functions.arn(cfg.key))
 
 
 def _env_vars(params: Mapping[str, Any]) -> dict[str, str] | None:
@@ -277,14 +281,15 @@ async def get_function_configuration(call: Call) -> Output:
 @LAMBDA.register("ListFunctions", handled=dict.fromkeys(["FunctionVersion", "Marker", "MaxItems"]))
 async def list_functions(call: Call) -> Output:
     p, params = call.platform, call.params
+    entries = p.functions.entries(call.principal.account_id)  # the caller's own functions only
     if params.get("FunctionVersion") == "ALL":
-        configs = [c for e in p.functions.entries() for c in [e.latest, *published(e)]]
+        configs = [c for e in entries for c in [e.latest, *published(e)]]
     else:
-        configs = [e.latest for e in p.functions.entries()]
+        configs = [e.latest for e in entries]
     items, nxt = paginate(configs, lambda c: f"{c.name}:{c.version}", params.get("Marker"), params.get("MaxItems"))
     out: Output = {
         "Functions": [
-            shapes.list_entry(c, p.functions.arn(c.name, None if c.version == arns.LATEST else c.version))
+            shapes.list_entry(c, p.functions.arn(c.key, None if c.version == arns.LATEST else c.version))
             for c in items
         ]
     }
@@ -358,7 +363,7 @@ async def update_function_configuration(call: Call) -> Output:
     p.functions.entry(name)  # 404 before anything else
     update = config_update(params)
     if isinstance(update.role, str):
-        _check_execution_role(p, update.role, name)
+        _check_execution_role(p, update.role, arns.key_name(name), arns.key_account(name))
     role = update.role if isinstance(update.role, str) else p.functions.entry(name).latest.role
     vpc_config = vpc_config_of(p, params, role)
     check_vpc_update(p, p.functions.entry(name).latest, vpc_config, update.role if isinstance(update.role, str) else None)
@@ -382,8 +387,8 @@ async def delete_function(call: Call) -> Output:
 @LAMBDA.register("Invoke", skip=_NAMED, handled=dict.fromkeys(
     ["FunctionName", "InvocationType", "LogType", "ClientContext", "Payload", "Qualifier"]))
 async def invoke(call: Call) -> Output:
-    p, params = call.platform, call.params
-    name, qualifier = p.functions.ref(params["FunctionName"], params.get("Qualifier"))
+    p, name, qualifier = _target(call)
+    params = call.params
     invocation_type = params.get("InvocationType") or "RequestResponse"
     payload: bytes = params.get("Payload") or b""
     limits = p.settings.limits
@@ -444,7 +449,7 @@ def _client_context(raw: str | None) -> str | None:
 async def invoke_async(call: Call) -> Output:
     """The deprecated InvokeAsync (2014-11-13): queue the body as an event, answer 202."""
     p = call.platform
-    name, qualifier = p.functions.ref(call.params["FunctionName"])
+    name, qualifier = p.functions.ref(call.params["FunctionName"], account_id=call.principal.account_id)
     payload: bytes = call.params.get("InvokeArgs") or b""
     limit = p.settings.limits.invoke_async_max_bytes
     if len(payload) > limit:
@@ -464,17 +469,19 @@ async def invoke_async(call: Call) -> Output:
 async def get_account_settings(call: Call) -> Output:
     p = call.platform
     limits = p.settings.limits
+    account = call.principal.account_id  # each account's own limits and usage
+    entries = p.functions.entries(account)
     # AWS counts the code of $LATEST and of every published version, also when versions share it.
-    total_code = sum(cfg.code_size for e in p.functions.entries() for cfg in e.versions.values())
+    total_code = sum(cfg.code_size for e in entries for cfg in e.versions.values())
     return {
         "AccountLimit": {
             "TotalCodeSize": 80_530_636_800,
             "CodeSizeUnzipped": limits.unzipped_max_bytes,
             "CodeSizeZipped": limits.zip_max_bytes,
             "ConcurrentExecutions": limits.account_concurrency,
-            "UnreservedConcurrentExecutions": limits.account_concurrency - p.functions.total_reserved(),
+            "UnreservedConcurrentExecutions": limits.account_concurrency - p.functions.total_reserved(account),
         },
-        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(p.functions.entries())},
+        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(entries)},
     }
 
 
@@ -503,17 +510,19 @@ async def delete_function_concurrency(call: Call) -> None:
 
 @LAMBDA.register("TagResource", handled=dict.fromkeys(["Resource", "Tags"]))
 async def tag_resource(call: Call) -> None:
-    await call.platform.functions.tag(call.params["Resource"], dict(call.params["Tags"]))
+    await call.platform.functions.tag(call.params["Resource"], dict(call.params["Tags"]),
+                                      account_id=call.principal.account_id)
 
 
 @LAMBDA.register("UntagResource", handled=dict.fromkeys(["Resource", "TagKeys"]))
 async def untag_resource(call: Call) -> None:
-    await call.platform.functions.untag(call.params["Resource"], list(call.params["TagKeys"]))
+    await call.platform.functions.untag(call.params["Resource"], list(call.params["TagKeys"]),
+                                        account_id=call.principal.account_id)
 
 
 @LAMBDA.register("ListTags", handled={"Resource": None})
 async def list_tags(call: Call) -> Output:
-    return {"Tags": call.platform.functions.tags(call.params["Resource"])}
+    return {"Tags": call.platform.functions.tags(call.params["Resource"], account_id=call.principal.account_id)}
 
 
 def max_body_bytes(method: str, path: str) -> int:

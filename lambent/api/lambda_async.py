@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from lambent import arns
 from lambent.api.dispatch import Call
 from lambent.api.pagination import paginate
 from lambent.api.services import LAMBDA
@@ -74,9 +75,10 @@ def invoke_config_update(params: Mapping[str, Any]) -> InvokeConfigUpdate:
     )
 
 
-def _target(call: Call) -> tuple[Platform, str, str | None]:
+def _target(call: Call) -> tuple[Platform, arns.FunctionKey, str | None]:
     p = call.platform
-    name, qualifier = p.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"))
+    name, qualifier = p.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"),
+                                      account_id=call.principal.account_id)
     return p, name, qualifier
 
 
@@ -111,7 +113,7 @@ async def delete_function_event_invoke_config(call: Call) -> None:
 )
 async def list_function_event_invoke_configs(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name, qualifier = p.functions.ref(params["FunctionName"])
+    name, qualifier = p.functions.ref(params["FunctionName"], account_id=call.principal.account_id)
     if qualifier is not None:
         raise InvalidParameterValue("ListFunctionEventInvokeConfigs takes an unqualified function name.")
     configs = p.event_invoke_configs.list(name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from lambent import arns
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBDA
 from lambent.errors import InvalidParameterValue, ResourceNotFound
@@ -42,8 +43,9 @@ def policies_of(p: Platform) -> FunctionPolicies:
     return p.function_policies
 
 
-def _name_and_qualifier(call: Call) -> tuple[str, str | None]:
-    return call.platform.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"))
+def _name_and_qualifier(call: Call) -> tuple[arns.FunctionKey, str | None]:
+    return call.platform.functions.ref(call.params["FunctionName"], call.params.get("Qualifier"),
+                                       account_id=call.principal.account_id)
 
 
 @LAMBDA.register("AddPermission", skip=FUNCTION_NAME, handled=dict.fromkeys(_ADD_MEMBERS))

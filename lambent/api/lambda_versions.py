@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lambent import arns
 from lambent.api import shapes
 from lambent.api.dispatch import Call
 from lambent.api.pagination import paginate
@@ -20,7 +21,6 @@ from lambent.control.model import Alias
 from lambent.control.updates import NOT_GIVEN, AliasUpdate
 from lambent.control.versions import published
 from lambent.errors import InvalidParameterValue
-from lambent.platform import Platform
 
 #: Member paths the domain validates itself (FunctionService.ref: AWS's path pattern and answers).
 FUNCTION_NAME = frozenset({"functionName"})
@@ -45,9 +45,11 @@ def alias_configuration(alias: Alias, arn: str) -> dict[str, Any]:
     return out
 
 
-def unqualified(p: Platform, raw: str) -> str:
-    """The name of an existing function addressed without a qualifier (404 if it does not exist)."""
-    name, qualifier = p.functions.ref(raw)
+def unqualified(call: Call, raw: str) -> arns.FunctionKey:
+    """The key of an existing function addressed without a qualifier (404 if it does not exist):
+    by a bare name the caller's own, by an ARN that account's."""
+    p = call.platform
+    name, qualifier = p.functions.ref(raw, account_id=call.principal.account_id)
     if qualifier is not None:
         raise InvalidParameterValue("This operation does not accept a qualified function name.")
     p.functions.entry(name)
@@ -80,7 +82,7 @@ def alias_update(params: Mapping[str, Any]) -> AliasUpdate:
 )
 async def publish_version(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name = unqualified(p, params["FunctionName"])
+    name = unqualified(call, params["FunctionName"])
     cfg = await p.versions.publish(
         name, code_sha256=params.get("CodeSha256"), description=params.get("Description"),
         revision_id=params.get("RevisionId"),
@@ -91,7 +93,7 @@ async def publish_version(call: Call) -> dict[str, Any]:
 @LAMBDA.register("ListVersionsByFunction", skip=FUNCTION_NAME, handled=_handles("FunctionName", "Marker", "MaxItems"))
 async def list_versions_by_function(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name = unqualified(p, params["FunctionName"])
+    name = unqualified(call, params["FunctionName"])
     fn = p.functions.entry(name)
     page, nxt = paginate([fn.latest, *published(fn)], lambda c: c.version, params.get("Marker"), params.get("MaxItems"))
     out: dict[str, Any] = {"Versions": [shapes.list_entry(c, p.functions.arn(name, c.version)) for c in page]}
@@ -105,19 +107,19 @@ async def list_versions_by_function(call: Call) -> dict[str, Any]:
 )
 async def create_alias(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name = unqualified(p, params["FunctionName"])
+    name = unqualified(call, params["FunctionName"])
     alias = await p.aliases.create(
         name, params["Name"], params["FunctionVersion"], params.get("Description") or "", routing_weights(params)
     )
-    return alias_configuration(alias, p.aliases.arn(alias))
+    return alias_configuration(alias, p.aliases.arn(name, alias))
 
 
 @LAMBDA.register("GetAlias", skip=FUNCTION_NAME, handled=_handles("FunctionName", "Name"))
 async def get_alias(call: Call) -> dict[str, Any]:
     p = call.platform
-    name = unqualified(p, call.params["FunctionName"])
+    name = unqualified(call, call.params["FunctionName"])
     alias = p.aliases.get(name, call.params["Name"])
-    return alias_configuration(alias, p.aliases.arn(alias))
+    return alias_configuration(alias, p.aliases.arn(name, alias))
 
 
 @LAMBDA.register(
@@ -127,15 +129,15 @@ async def get_alias(call: Call) -> dict[str, Any]:
 )
 async def update_alias(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name = unqualified(p, params["FunctionName"])
+    name = unqualified(call, params["FunctionName"])
     alias = await p.aliases.update(name, params["Name"], alias_update(params), params.get("RevisionId"))
-    return alias_configuration(alias, p.aliases.arn(alias))
+    return alias_configuration(alias, p.aliases.arn(name, alias))
 
 
 @LAMBDA.register("DeleteAlias", skip=FUNCTION_NAME, handled=_handles("FunctionName", "Name"))
 async def delete_alias(call: Call) -> None:
     p = call.platform
-    name = unqualified(p, call.params["FunctionName"])
+    name = unqualified(call, call.params["FunctionName"])
     await p.aliases.delete(name, call.params["Name"])
 
 
@@ -144,10 +146,10 @@ async def delete_alias(call: Call) -> None:
 )
 async def list_aliases(call: Call) -> dict[str, Any]:
     p, params = call.platform, call.params
-    name = unqualified(p, params["FunctionName"])
+    name = unqualified(call, params["FunctionName"])
     aliases = p.aliases.list(name, params.get("FunctionVersion"))
     page, nxt = paginate(aliases, lambda a: a.name, params.get("Marker"), params.get("MaxItems"))
-    out: dict[str, Any] = {"Aliases": [alias_configuration(a, p.aliases.arn(a)) for a in page]}
+    out: dict[str, Any] = {"Aliases": [alias_configuration(a, p.aliases.arn(name, a)) for a in page]}
     if nxt:
         out["NextMarker"] = nxt
     return out

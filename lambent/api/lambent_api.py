@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from lambent import arns
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBENT
 from lambent.deployments import CreateDeployment, Deployment, Event, strategies
@@ -38,7 +39,7 @@ def deployment_info(p: Platform, d: Deployment, events: list[Event] | None = Non
     """The model's ``DeploymentInfo`` (members that are None are left out on the wire)."""
     out: Output = {
         "DeploymentId": d.id,
-        "FunctionName": d.function_name,
+        "FunctionName": arns.key_name(d.function_name),
         "Alias": d.alias,
         "AliasArn": p.functions.arn(d.function_name, d.alias),
         "CurrentVersion": d.from_version,
@@ -94,7 +95,7 @@ async def create_deployment(call: Call) -> Output:
     p, params = call.platform, call.params
     hooks: dict[str, str] = params.get("Hooks") or {}
     alarm: dict[str, Any] = params.get("AlarmConfiguration") or {}
-    name, qualifier = p.functions.ref(params["FunctionName"])
+    name, qualifier = p.functions.ref(params["FunctionName"], account_id=call.principal.account_id)
     if qualifier is not None:
         raise InvalidParameterValue("FunctionName must not be qualified: give the alias in Alias.")
     rate = alarm.get("ErrorRateThreshold")
@@ -112,9 +113,10 @@ async def create_deployment(call: Call) -> Output:
 async def list_deployments(call: Call) -> Output:
     p = call.platform
     raw = call.params.get("FunctionName")
-    name = p.functions.ref(raw)[0] if raw else None
+    account = call.principal.account_id  # the caller's own deployments only
+    name = p.functions.ref(raw, account_id=account)[0] if raw else None
     status = call.params.get("Status")
-    found = await p.deployments.find(name)
+    found = await p.deployments.find(name, account_id=account)
     if status:
         found = [d for d in found if d.status.value == status]
     return {"Deployments": [deployment_info(p, d) for d in found]}
@@ -124,15 +126,15 @@ async def list_deployments(call: Call) -> Output:
 async def get_deployment(call: Call) -> Output:
     p = call.platform
     deployment_id: str = call.params["DeploymentId"]
-    d = await p.deployments.get(deployment_id)
-    events = await p.deployments.events(deployment_id)
+    d = await p.deployments.get(deployment_id, account_id=call.principal.account_id)
+    events = await p.deployments.events(deployment_id, account_id=call.principal.account_id)
     return {"Deployment": deployment_info(p, d, events)}
 
 
 @LAMBENT.register("StopDeployment")
 async def stop_deployment(call: Call) -> Output:
     p = call.platform
-    d = await p.deployments.stop(call.params["DeploymentId"])
+    d = await p.deployments.stop(call.params["DeploymentId"], account_id=call.principal.account_id)
     return {"Deployment": deployment_info(p, d)}
 
 

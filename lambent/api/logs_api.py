@@ -22,8 +22,9 @@ Behaviour follows the CloudWatch Logs API reference
   than 2 hours ahead or older than 14 days / the retention are rejected and reported in
   ``rejectedLogEventsInfo``.
 
-One log namespace per server: the server's account (``Settings.account_id``) is the only one the
-Logs API answers; another account's callers are refused (its function logs are not theirs).
+Each account has its own log groups (its functions' ``/aws/lambda/NAME`` among them): a caller
+sees, names and writes only its account's (stored as ``ACCOUNT:GROUP``:
+:func:`lambent.observability.logs.account_group`); a log group ARN of another account names none.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from typing import Any
 
 from lambent.api.dispatch import Call
 from lambent.api.services import LOGS
-from lambent.errors import AccessDenied, EntityAlreadyExists, InvalidParameterValue, ResourceNotFound
+from lambent.errors import EntityAlreadyExists, InvalidParameterValue, ResourceNotFound
 from lambent.observability.filter_pattern import FilterPatternError, compile_pattern
-from lambent.observability.logs import LogNameError, LogStore, StreamInfo, filter_events
+from lambent.observability.logs import LogNameError, LogStore, StreamInfo, account_group, filter_events
 from lambent.observability.retention import check_days
 
 
@@ -58,23 +59,36 @@ _DAY_MS = 24 * _HOUR_MS
 # -- helpers ---------------------------------------------------------------------------------------
 
 def _store(call: Call) -> LogStore:
-    p = call.platform
-    if call.principal.account_id != p.settings.account_id:
-        raise AccessDenied(
-            f"This lambent server's CloudWatch Logs serves account {p.settings.account_id} only; "
-            f"{call.principal.arn} belongs to another account."
-        )
-    return p.logs
+    return call.platform.logs
+
+
+def _own(call: Call, group: str) -> str:
+    """The stored name of the caller's account's log group ``group``."""
+    try:
+        return account_group(call.principal.account_id, group)
+    except LogNameError as exc:
+        raise InvalidParameterValue(str(exc)) from None
+
+
+def _named(call: Call) -> str:
+    """The stored name of the group ``logGroupName`` names (the caller's account's)."""
+    return _own(call, str(call.params["logGroupName"]))
 
 
 def _arn(call: Call, group: str) -> str:
+    """The ARN of stored group ``group`` (one of the caller's account's)."""
     s = call.platform.settings
-    return f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{group}"
+    prefix = f"{call.principal.account_id}:"  # account_group's form
+    return f"arn:aws:logs:{s.region}:{call.principal.account_id}:log-group:{group.removeprefix(prefix)}"
 
 
 def _group(call: Call) -> str:
-    """logGroupName, or the name in logGroupIdentifier (a name, or a log group ARN of this
-    server's account and region: another's names no group here)."""
+    """The stored name of logGroupName, or of the name in logGroupIdentifier (a name, or a log
+    group ARN of the caller's account and this region: another's names no group here)."""
+    return _own(call, _group_name(call))
+
+
+def _group_name(call: Call) -> str:
     params = call.params
     name = params.get("logGroupName")
     ident = params.get("logGroupIdentifier")
@@ -86,7 +100,7 @@ def _group(call: Call) -> str:
             if len(parts) < 7 or parts[5] != "log-group":
                 raise InvalidParameterValue(f"Invalid log group identifier {ident!r}.")
             s = call.platform.settings
-            if parts[3] != s.region or parts[4] != s.account_id:
+            if parts[3] != s.region or parts[4] != call.principal.account_id:
                 raise ResourceNotFound(_NO_GROUP)
             ident = parts[6].removesuffix(":*")
         return str(ident)
@@ -130,7 +144,7 @@ def _read_page_token(token: str | None) -> Any:
 @LOGS.register("CreateLogGroup", handled={"logGroupName": None, "logGroupClass": None})
 async def create_log_group(call: Call) -> None:
     store = _store(call)
-    group = call.params["logGroupName"]
+    group = _named(call)
     cls = call.params.get("logGroupClass", "STANDARD")
     if cls != "STANDARD":
         raise InvalidParameterValue(f"Log group class {cls} is not supported by this lambent server (STANDARD only).")
@@ -144,7 +158,7 @@ async def create_log_group(call: Call) -> None:
 @LOGS.register("DeleteLogGroup")
 async def delete_log_group(call: Call) -> None:
     store = _store(call)
-    group = call.params["logGroupName"]
+    group = _named(call)
     _existing_group(store, group)
     # On the event loop, as DeleteFunction does: the store's writers and quota accounts live there.
     store.delete_group(group)
@@ -162,7 +176,8 @@ async def describe_log_groups(call: Call) -> dict[str, Any]:
     if after is not None and not isinstance(after, str):
         raise InvalidParameterValue(_BAD_TOKEN)
     limit = p.get("limit", _PAGE)
-    names = [g for g in store.groups()
+    mine = f"{call.principal.account_id}:"  # the caller's account's groups only (account_group's form)
+    names = [g for g in (s.removeprefix(mine) for s in store.groups() if s.startswith(mine))
              if (prefix is None or g.startswith(prefix))
              and (pattern is None or pattern.lower() in g.lower())
              and (after is None or g > after)]
@@ -170,12 +185,12 @@ async def describe_log_groups(call: Call) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
     for name in page:
         try:
-            info = store.group_info(name)
+            info = store.group_info(_own(call, name))
         except LogNameError:
             continue
         if info is None:
             continue
-        arn = _arn(call, name)
+        arn = _arn(call, _own(call, name))
         entry: dict[str, Any] = {"logGroupName": name, "creationTime": info.creation_ms, "metricFilterCount": 0,
                                  "arn": f"{arn}:*", "logGroupArn": arn, "storedBytes": info.stored_bytes,
                                  "logGroupClass": "STANDARD"}
@@ -191,7 +206,7 @@ async def describe_log_groups(call: Call) -> dict[str, Any]:
 @LOGS.register("PutRetentionPolicy", skip=frozenset({"retentionInDays"}))
 async def put_retention_policy(call: Call) -> None:
     store = _store(call)
-    group, days = call.params["logGroupName"], call.params["retentionInDays"]
+    group, days = _named(call), call.params["retentionInDays"]
     try:
         check_days(days)
     except ValueError as exc:
@@ -203,7 +218,7 @@ async def put_retention_policy(call: Call) -> None:
 @LOGS.register("DeleteRetentionPolicy")
 async def delete_retention_policy(call: Call) -> None:
     store = _store(call)
-    group = call.params["logGroupName"]
+    group = _named(call)
     _existing_group(store, group)
     store.set_retention(group, None)
 
@@ -213,7 +228,7 @@ async def delete_retention_policy(call: Call) -> None:
 @LOGS.register("CreateLogStream")
 async def create_log_stream(call: Call) -> None:
     store = _store(call)
-    group, stream = call.params["logGroupName"], call.params["logStreamName"]
+    group, stream = _named(call), call.params["logStreamName"]
     _existing_group(store, group)
     try:
         if not store.create_stream(group, stream):
@@ -225,7 +240,7 @@ async def create_log_stream(call: Call) -> None:
 @LOGS.register("DeleteLogStream")
 async def delete_log_stream(call: Call) -> None:
     store = _store(call)
-    group, stream = call.params["logGroupName"], call.params["logStreamName"]
+    group, stream = _named(call), call.params["logStreamName"]
     _existing_stream(store, group, stream)
     store.delete_stream(group, stream)  # on the event loop: writers and quota accounts live there
 
@@ -441,7 +456,7 @@ async def filter_log_events(call: Call) -> dict[str, Any]:
 async def put_log_events(call: Call) -> dict[str, Any]:
     store = _store(call)
     p = call.params
-    group, stream = p["logGroupName"], p["logStreamName"]
+    group, stream = _named(call), p["logStreamName"]
     _existing_stream(store, group, stream)
     events: list[dict[str, Any]] = p["logEvents"]
     stamps = [int(e["timestamp"]) for e in events]

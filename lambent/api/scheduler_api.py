@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from lambent.api.dispatch import Call
 from lambent.api.services import SCHEDULER
-from lambent.errors import ValidationError
+from lambent.errors import AccessDenied, ValidationError
 from lambent.schedules.model import (
     DEFAULT_GROUP,
     ActionAfterCompletion,
@@ -59,7 +59,15 @@ DEFAULT_MAX_RESULTS = 100
 
 
 def _service(call: Call) -> SchedulerService:
-    return call.platform.schedules
+    """The schedules, which are still one namespace, the server account's (docs/parity.md): a
+    caller of another account is refused, so it neither sees nor changes them."""
+    service = call.platform.schedules
+    if call.principal.account_id != service.account_id:
+        raise AccessDenied(
+            f"This lambent server's EventBridge Scheduler serves account {service.account_id} only; "
+            f"{call.principal.arn} belongs to another account."
+        )
+    return service
 
 
 # -- request values ---------------------------------------------------------------------------------

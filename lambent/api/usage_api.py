@@ -33,5 +33,5 @@ async def get_usage(call: Call) -> dict[str, Any]:
         raise AccessDenied("usage is reported to the server's own account only", resource="usage")
     query = {_QUERY[k]: str(v) for k, v in call.params.items() if k in _QUERY and v is not None}
     if "function" in query:
-        query["function"] = p.functions.ref(query["function"])[0]
+        query["function"] = p.functions.ref(query["function"], account_id=call.principal.account_id)[0]
     return await asyncio.to_thread(usage_json, p.usage_store.path, query, p.prices, time.time())

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lambent.observability.filter_pattern import FilterPatternError, compile_pattern
-from lambent.observability.logs import LogStore
+from lambent.observability.logs import LogStore, account_group
 from lambent.settings import Settings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--filter", default=None, help="a CloudWatch Logs filter pattern, e.g. ERROR or '{ $.level = \"ERROR\" }'")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--log-group", default=None, help="log group (default /aws/lambda/FUNCTION)")
+    p.add_argument("--account", default=None, help="the function's account (default the server's, LAMBENT_ACCOUNT_ID)")
     p.set_defaults(func=run)
 
 
@@ -72,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
                   "point at the server's with --data-dir DIR or LAMBENT_DATA_DIR=DIR", style="yellow")
         return 2
     store = LogStore(settings.data_dir / "logs", create=False)
-    group = args.log_group or f"/aws/lambda/{args.function}"
+    # the group of an account (the server's by default): log groups are per account
+    shown = args.log_group or f"/aws/lambda/{args.function}"
     try:
+        group = account_group(args.account or settings.account_id, shown)
         store.group_dir(group)
     except ValueError as exc:
         err.print(escape(str(exc)), style="red")
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 if matcher(ev.message):
                     console.print(f"[cyan]{_fmt(ev.timestamp_ms)}[/cyan] {_style(ev.message)}")
             if first and not batch and not store.streams(group) and not args.follow:
-                console.print(f"no log streams in {escape(group)}", style="yellow")
+                console.print(f"no log streams in {escape(shown)}", style="yellow")
                 return 1
             first = False
             if not args.follow:

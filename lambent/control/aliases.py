@@ -26,26 +26,26 @@ class AliasService:
     def __init__(self, functions: FunctionService) -> None:
         self.functions = functions
 
-    def arn(self, alias: Alias) -> str:
-        return self.functions.arn(alias.function, alias.name)
+    def arn(self, key: arns.FunctionKey, alias: Alias) -> str:
+        return self.functions.arn(key, alias.name)
 
-    def get(self, name: str, alias: str) -> Alias:
+    def get(self, name: arns.FunctionKey, alias: str) -> Alias:
         found = self.functions.entry(name).aliases.get(alias)
         if found is None:
             raise ResourceNotFound(f"Alias not found: {self.functions.arn(name, alias)}")
         return found
 
-    def list(self, name: str, function_version: str | None = None) -> list[Alias]:
+    def list(self, name: arns.FunctionKey, function_version: str | None = None) -> list[Alias]:
         aliases = sorted(self.functions.entry(name).aliases.values(), key=lambda a: a.name)
         if function_version is not None:
             aliases = [a for a in aliases if function_version in (a.function_version, a.additional_version)]
         return aliases
 
-    def _check_version(self, name: str, version: str) -> None:
+    def _check_version(self, name: arns.FunctionKey, version: str) -> None:
         if version not in self.functions.entry(name).versions:
             raise ResourceNotFound(f"Function not found: {self.functions.arn(name, version)}")
 
-    def _routing(self, name: str, primary: str, weights: Mapping[str, Any] | None) -> tuple[str | None, float]:
+    def _routing(self, name: arns.FunctionKey, primary: str, weights: Mapping[str, Any] | None) -> tuple[str | None, float]:
         if not weights:
             return None, 0.0
         if len(weights) > 1:
@@ -63,7 +63,7 @@ class AliasService:
         return version, float(weight)
 
     async def create(
-        self, name: str, alias: str, function_version: str, description: str = "", weights: Mapping[str, Any] | None = None
+        self, name: arns.FunctionKey, alias: str, function_version: str, description: str = "", weights: Mapping[str, Any] | None = None
     ) -> Alias:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
@@ -72,13 +72,13 @@ class AliasService:
                 raise ResourceConflict(f"Alias already exists: {f.arn(name, alias)}")
             self._check_version(name, function_version)
             extra, weight = self._routing(name, function_version, weights)
-            new = Alias(name, alias, function_version, str(uuid.uuid4()), description, extra, weight)
+            new = Alias(arns.key_name(name), alias, function_version, str(uuid.uuid4()), description, extra, weight)
             await f.registry.put_alias(fn, new)
         return new
 
     async def update(
         self,
-        name: str,
+        name: arns.FunctionKey,
         alias: str,
         update: AliasUpdate,
         revision_id: str | None = None,
@@ -105,7 +105,7 @@ class AliasService:
             await f.registry.put_alias(fn, new)
         return new
 
-    async def delete(self, name: str, alias: str) -> None:
+    async def delete(self, name: arns.FunctionKey, alias: str) -> None:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         async with f.locked(name) as fn:

@@ -29,7 +29,8 @@ _LAMBDA_DESTINATION = re.compile(
 
 @dataclass(frozen=True)
 class EventInvokeConfig:
-    function: str
+    #: The function's key (``ACCOUNT:function:NAME``).
+    function: arns.FunctionKey
     qualifier: str
     last_modified: float
     max_retry_attempts: int | None = None
@@ -53,7 +54,7 @@ class EventInvokeConfigs:
         """No I/O when ``load=False``: no configuration is known until :meth:`load`."""
         self.functions = functions
         self.store = store
-        self._configs: dict[tuple[str, str], EventInvokeConfig] = {}
+        self._configs: dict[tuple[arns.FunctionKey, str], EventInvokeConfig] = {}
         self._loaded = False
         functions.on_change(self._function_changed)
         if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
@@ -64,44 +65,46 @@ class EventInvokeConfigs:
         if not self._loaded:
             self._adopt(await asyncio.to_thread(self._read))
 
-    def _read(self) -> dict[tuple[str, str], EventInvokeConfig]:
-        return {(f, q): EventInvokeConfig(**c) for f, q, c in self.store.all()}
+    def _read(self) -> dict[tuple[arns.FunctionKey, str], EventInvokeConfig]:
+        # The row's key is the function's (a config written before accounts names it by its name).
+        return {(arns.FunctionKey(f), q): EventInvokeConfig(**{**c, "function": f}) for f, q, c in self.store.all()}
 
-    def _adopt(self, configs: dict[tuple[str, str], EventInvokeConfig]) -> None:
+    def _adopt(self, configs: dict[tuple[arns.FunctionKey, str], EventInvokeConfig]) -> None:
         if not self._loaded:
             self._configs, self._loaded = configs, True
 
-    def _function_changed(self, name: str) -> None:
-        if name not in {e.name for e in self.functions.entries()}:
+    def _function_changed(self, name: arns.FunctionKey) -> None:
+        if self.functions.registry.get(name) is None:
             for key in [k for k in self._configs if k[0] == name]:
                 del self._configs[key]
             self.store.delete(name)
 
-    def _target(self, name: str, qualifier: str | None) -> str:
+    def _target(self, name: arns.FunctionKey, qualifier: str | None) -> str:
         q = qualifier or arns.LATEST
         self.functions.resolve(name, q)  # 404 for an unknown version or alias
         return q
 
-    def _check_lambda_destination(self, name: str, arn: str | None) -> None:
+    def _check_lambda_destination(self, name: arns.FunctionKey, arn: str | None) -> None:
         """A Lambda destination must be a function of this account and region that exists, and
         not the function itself; AWS refuses others at Put time with these messages."""
         m = _LAMBDA_DESTINATION.match(arn or "")
         if m is None:
             return
         settings = self.functions.settings
-        target = m.group("name")
-        if (m.group("region"), m.group("account")) != (settings.region, settings.account_id) or not any(
-            e.name == target for e in self.functions.entries()
+        account = arns.key_account(name)
+        target = arns.function_key(account, m.group("name"))
+        if (m.group("region"), m.group("account")) != (settings.region, account) or (
+            self.functions.registry.get(target) is None
         ):
             raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
         if target == name:
             raise InvalidParameterValue("You can't specify the function as a destination for itself.")
 
-    def lookup(self, name: str, qualifier: str | None) -> EventInvokeConfig | None:
+    def lookup(self, name: arns.FunctionKey, qualifier: str | None) -> EventInvokeConfig | None:
         """The configuration an asynchronous invoke with this qualifier uses (hot path)."""
         return self._configs.get((name, qualifier or arns.LATEST))
 
-    def get(self, name: str, qualifier: str | None) -> EventInvokeConfig:
+    def get(self, name: arns.FunctionKey, qualifier: str | None) -> EventInvokeConfig:
         q = self._target(name, qualifier)
         cfg = self._configs.get((name, q))
         if cfg is None:
@@ -110,11 +113,11 @@ class EventInvokeConfigs:
             )
         return cfg
 
-    def list(self, name: str) -> list[EventInvokeConfig]:
+    def list(self, name: arns.FunctionKey) -> list[EventInvokeConfig]:
         self.functions.entry(name)
         return sorted((c for (f, _), c in self._configs.items() if f == name), key=lambda c: c.qualifier)
 
-    async def put(self, name: str, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
+    async def put(self, name: arns.FunctionKey, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
         """PutFunctionEventInvokeConfig: replace the qualifier's configuration; a member not given is unset."""
         q = self._target(name, qualifier)
         self._check_destinations(name, update)
@@ -127,7 +130,7 @@ class EventInvokeConfigs:
         )
         return await self._write(cfg)
 
-    async def update(self, name: str, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
+    async def update(self, name: arns.FunctionKey, qualifier: str | None, update: InvokeConfigUpdate) -> EventInvokeConfig:
         """UpdateFunctionEventInvokeConfig: merge into the existing configuration (404 if none);
         a member not given is kept, one given as None is unset."""
         q = self._target(name, qualifier)
@@ -144,7 +147,7 @@ class EventInvokeConfigs:
         )
         return await self._write(cfg)
 
-    def _check_destinations(self, name: str, update: InvokeConfigUpdate) -> None:
+    def _check_destinations(self, name: arns.FunctionKey, update: InvokeConfigUpdate) -> None:
         for destination in (update.on_success, update.on_failure):
             if isinstance(destination, str):
                 check_destination(destination)
@@ -155,7 +158,7 @@ class EventInvokeConfigs:
         self._configs[(cfg.function, cfg.qualifier)] = cfg
         return cfg
 
-    async def delete(self, name: str, qualifier: str | None) -> None:
+    async def delete(self, name: arns.FunctionKey, qualifier: str | None) -> None:
         cfg = self.get(name, qualifier)
         await asyncio.to_thread(self.store.delete, name, cfg.qualifier)
         del self._configs[(name, cfg.qualifier)]

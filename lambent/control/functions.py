@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CreateFunctionInput:
+    account_id: str
     name: str
     runtime: str
     role: str
@@ -95,7 +96,7 @@ def settle_log_levels(cfg: FunctionConfig, *, levels_given: bool) -> FunctionCon
     return dataclasses.replace(cfg, application_log_level=None, system_log_level=None)
 
 
-ChangeListener = Callable[[str], None]
+ChangeListener = Callable[[arns.FunctionKey], None]
 #: Prepares the network of a configuration with a VpcConfig while it is Pending / InProgress
 #: (the platform's: the VPC's Linux side must serve its subnets and groups); raising fails the
 #: transition with the error's ``reason_code`` (Lambda's StateReasonCode, e.g. InvalidSubnet).
@@ -118,7 +119,7 @@ class FunctionService:
         self._listeners: list[ChangeListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         #: The latest background state transition of each function (see ``settle``).
-        self._transitions: dict[str, asyncio.Task[None]] = {}
+        self._transitions: dict[arns.FunctionKey, asyncio.Task[None]] = {}
         #: Set by the platform when VPCs have a data plane (see NetworkPreparer).
         self.prepare_network: NetworkPreparer | None = None
         if load:  # transitional: remove (and the flag) when Platform.start() awaits load()
@@ -130,25 +131,26 @@ class FunctionService:
         if not self._loaded:
             self._adopt(await asyncio.to_thread(self.registry.read))
 
-    def _adopt(self, fns: dict[str, FunctionEntry]) -> None:
+    def _adopt(self, fns: dict[arns.FunctionKey, FunctionEntry]) -> None:
         if not self._loaded:
             self.registry.adopt(fns)
             self._loaded = True
 
     # -- helpers ---------------------------------------------------------------------------------
     def on_change(self, listener: ChangeListener) -> None:
-        """``listener(name)`` runs after a function's code/config changes or it is deleted."""
+        """``listener(key)`` runs after a function's code/config changes or it is deleted."""
         self._listeners.append(listener)
 
-    def notify(self, name: str) -> None:
+    def notify(self, name: arns.FunctionKey) -> None:
         for listener in self._listeners:
             listener(name)
 
-    def arn(self, name: str, qualifier: str | None = None) -> str:
-        return arns.function_arn(self.settings.region, self.settings.account_id, name, qualifier)
+    def arn(self, name: arns.FunctionKey, qualifier: str | None = None) -> str:
+        """The function ARN of ``name`` (a key: it carries the owning account)."""
+        return arns.key_arn(self.settings.region, name, qualifier)
 
     @contextlib.asynccontextmanager
-    async def locked(self, name: str) -> AsyncIterator[FunctionEntry]:
+    async def locked(self, name: arns.FunctionKey) -> AsyncIterator[FunctionEntry]:
         """Hold ``name``'s lock and yield its entry as it is once the lock is held: a delete (or a
         delete and re-create) that happened while waiting is seen, as ResourceNotFound or as the
         new entry, never written over through a stale one."""
@@ -161,7 +163,7 @@ class FunctionService:
         if not self._loaded:
             raise RuntimeError("FunctionService changed before load()")
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: arns.FunctionKey) -> None:
         """Run ``name``'s state transition (Pending -> Active, InProgress -> Successful) in the background."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -174,33 +176,34 @@ class FunctionService:
 
         task.add_done_callback(forget)
 
-    async def settle(self, name: str) -> None:
+    async def settle(self, name: arns.FunctionKey) -> None:
         """Wait until ``name``'s latest state transition has finished (for ``Publish`` on create and
         code updates, which publish the version once the code is ready)."""
         task = self._transitions.get(name)
         if task is not None:
             await asyncio.shield(task)
 
-    def not_found(self, name: str, qualifier: str | None = None, *, invoking: bool = False) -> ResourceNotFound:
+    def not_found(self, name: arns.FunctionKey, qualifier: str | None = None, *, invoking: bool = False) -> ResourceNotFound:
         """AWS names the qualifier it looked for. For Invoke and PutFunctionConcurrency an
         unqualified name is ``…:function:NAME:$LATEST`` (``invoking``); for the other operations
         it is the bare function ARN (AWS's answers as recorded in November 2025, LocalStack's
         validated snapshots test_invoke_exceptions and test_function_concurrency_exceptions)."""
         return ResourceNotFound(f"Function not found: {self.arn(name, qualifier or (arns.LATEST if invoking else None))}")
 
-    def entry(self, name: str) -> FunctionEntry:
+    def entry(self, name: arns.FunctionKey) -> FunctionEntry:
         fn = self.registry.get(name)
         if fn is None:
             raise self.not_found(name)
         return fn
 
-    def ref(self, raw: str, qualifier: str | None = None) -> tuple[str, str | None]:
-        """Parse a FunctionName path parameter (+ ?Qualifier) into (name, qualifier)."""
+    def ref(self, raw: str, qualifier: str | None = None, *, account_id: str) -> tuple[arns.FunctionKey, str | None]:
+        """Parse a FunctionName path parameter (+ ?Qualifier) into (key, qualifier): a bare name
+        is the caller's (``account_id``) function, an ARN names its own account's (whether the
+        caller may reach it is authorisation's: api/authz.py)."""
         ref = arns.parse_function_name(raw, max_len=256, create=False, qualifier=qualifier)
-        arns.check_account(ref, self.settings.region, self.settings.account_id)
-        return ref.name, arns.resolve_qualifier(ref, qualifier)
+        return arns.key_of(ref, self.settings.region, account_id), arns.resolve_qualifier(ref, qualifier)
 
-    def resolve(self, name: str, qualifier: str | None = None, draw: float | None = None, *,
+    def resolve(self, name: arns.FunctionKey, qualifier: str | None = None, draw: float | None = None, *,
                 invoking: bool = False) -> FunctionConfig:
         """The configuration a read or an invoke with this qualifier addresses. Hot path.
 
@@ -222,8 +225,9 @@ class FunctionService:
                 raise self.not_found(name, version)
         return cfg
 
-    def entries(self) -> list[FunctionEntry]:
-        return self.registry.entries()
+    def entries(self, account_id: str) -> list[FunctionEntry]:
+        """The functions of one account, by name."""
+        return self.registry.entries(account_id)
 
     def _check_runtime(self, runtime: str) -> None:
         if runtime in DEPRECATED:
@@ -252,8 +256,9 @@ class FunctionService:
         env = (None if inp.environment is None
                else check_environment(inp.environment, self.settings.limits.env_vars_max_bytes))
         self._require_loaded()
-        async with self.registry.hold(inp.name):
-            if self.registry.get(inp.name) is not None:
+        key = arns.function_key(inp.account_id, inp.name)
+        async with self.registry.hold(key):
+            if self.registry.get(key) is not None:
                 raise ResourceConflict(f"Function already exist: {inp.name}")
             # guarded: a full data dir answers StorageFull (ServiceException naming ENOSPC).
             info: CodeInfo = await asyncio.to_thread(self.store.guarded, "CreateFunction", self.code.put, inp.zip_file)
@@ -261,14 +266,14 @@ class FunctionService:
                 cfg = await self._record_new(inp, info, env)
             finally:
                 await asyncio.to_thread(self.code.unpin, info.sha256_hex)
-        self._spawn(self._activate(inp.name), inp.name)
-        self.notify(inp.name)  # the change hooks see a new function too (its credentials are issued ahead)
+        self._spawn(self._activate(key), key)
+        self.notify(key)  # the change hooks see a new function too (its credentials are issued ahead)
         return cfg
 
     async def _record_new(self, inp: CreateFunctionInput, info: CodeInfo, env: dict[str, str] | None) -> FunctionConfig:
         """Write a new function's $LATEST (create()'s work under its lock, with the code pinned)."""
         cfg = FunctionConfig(
-            name=inp.name, runtime=inp.runtime, role=inp.role, handler=inp.handler,
+            name=inp.name, account_id=inp.account_id, runtime=inp.runtime, role=inp.role, handler=inp.handler,
             code_hash_hex=info.sha256_hex, code_sha256_b64=info.sha256_b64, code_size=info.size,
             last_modified=self.now(), revision_id=str(uuid.uuid4()), description=inp.description,
             timeout_s=inp.timeout_s, memory_mb=inp.memory_mb, ephemeral_storage_mb=inp.ephemeral_storage_mb,
@@ -278,11 +283,11 @@ class FunctionService:
             snap_start_apply_on=inp.snap_start_apply_on, vpc_config=inp.vpc_config,
         )
         cfg = settle_log_levels(cfg, levels_given=True)
-        if not await self.registry.create(FunctionEntry(inp.name, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})):
+        if not await self.registry.create(FunctionEntry(cfg.key, time.time(), dict(inp.tags), None, {arns.LATEST: cfg})):
             raise ResourceConflict(f"Function already exist: {inp.name}")
         return cfg
 
-    async def _activate(self, name: str) -> None:
+    async def _activate(self, name: arns.FunctionKey) -> None:
         """The Pending -> Active transition: make sure the code tree is there, then go Active."""
         async with self.registry.hold(name):
             fn = self.registry.get(name)
@@ -303,7 +308,7 @@ class FunctionService:
                 new = cfg.replace(state=State.FAILED, state_reason=_reason(exc), state_reason_code=_reason_code(exc))
             await self.registry.put_latest(fn, new, essential=True)
 
-    async def _finish_update(self, name: str, revision_id: str) -> None:
+    async def _finish_update(self, name: arns.FunctionKey, revision_id: str) -> None:
         async with self.registry.hold(name):
             fn = self.registry.get(name)
             if fn is None or fn.latest.revision_id != revision_id:
@@ -333,7 +338,7 @@ class FunctionService:
             return alias.revision_id
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
-            raise self.not_found(fn.name, qualifier)
+            raise self.not_found(fn.key, qualifier)
         return cfg.revision_id
 
     async def set_revision(self, fn: FunctionEntry, qualifier: str | None, revision_id: str) -> None:
@@ -347,11 +352,11 @@ class FunctionService:
             return
         cfg = fn.versions.get(qualifier or arns.LATEST)
         if cfg is None:
-            raise self.not_found(fn.name, qualifier)
+            raise self.not_found(fn.key, qualifier)
         kept = {"permission_revision": revision_id, "environment_revision": cfg.environment_revision}
         await self.registry.replace_version(fn, cfg.replace(revision_id=revision_id, extra={**cfg.extra, **kept}))
         if cfg.version == arns.LATEST and cfg.last_update_status == UpdateStatus.IN_PROGRESS:
-            self._spawn(self._finish_update(fn.name, revision_id), fn.name)
+            self._spawn(self._finish_update(fn.key, revision_id), fn.key)
 
     async def _prepare_network(self, cfg: FunctionConfig) -> None:
         """While Pending / InProgress: the VPC network of a configuration that joins one."""
@@ -366,10 +371,10 @@ class FunctionService:
         if cfg.last_update_status == UpdateStatus.IN_PROGRESS:
             raise ResourceConflict(
                 "The operation cannot be performed at this time. An update is in progress for resource: "
-                + self.arn(cfg.name)
+                + self.arn(cfg.key)
             )
 
-    async def update_code(self, name: str, zip_file: bytes, revision_id: str | None = None) -> FunctionConfig:
+    async def update_code(self, name: arns.FunctionKey, zip_file: bytes, revision_id: str | None = None) -> FunctionConfig:
         self.entry(name)  # ResourceNotFound before anything else
         async with self.locked(name) as fn:
             self._check_updatable(fn.latest, revision_id)
@@ -392,7 +397,7 @@ class FunctionService:
         self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
-    async def update_configuration(self, name: str, update: ConfigUpdate, revision_id: str | None = None) -> FunctionConfig:
+    async def update_configuration(self, name: arns.FunctionKey, update: ConfigUpdate, revision_id: str | None = None) -> FunctionConfig:
         """Apply a partial update: the members ``update`` gives replace $LATEST's, the rest stay
         (SnapStart's ApplyOn, the log levels, the dead-letter queue... as they were)."""
         self.entry(name)  # ResourceNotFound before anything else
@@ -417,7 +422,7 @@ class FunctionService:
         self._spawn(self._finish_update(name, cfg.revision_id), name)
         return cfg
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: arns.FunctionKey) -> None:
         """Delete the function with all its versions and aliases (versions: VersionService)."""
         self.entry(name)  # ResourceNotFound before anything else
         async with self.locked(name) as fn:
@@ -426,7 +431,7 @@ class FunctionService:
                 await asyncio.to_thread(self.code.release, cfg.code_hash_hex)
         self.notify(name)
 
-    def resume_transitions(self, name: str) -> None:
+    def resume_transitions(self, name: arns.FunctionKey) -> None:
         """After a restart: finish a Pending -> Active or InProgress -> Successful transition."""
         cfg = self.entry(name).latest
         if cfg.state == State.PENDING:
@@ -435,39 +440,41 @@ class FunctionService:
             self._spawn(self._finish_update(name, cfg.revision_id), name)
 
     # -- tags --------------------------------------------------------------------------------------
-    def _tag_target(self, resource: str) -> FunctionEntry:
+    def _tag_target(self, resource: str, account_id: str) -> FunctionEntry:
         ref = arns.parse_function_name(resource, field="resource", max_len=256, create=False)
         if not resource.startswith("arn:"):
             raise InvalidParameterValue(f"Invalid resource ARN: {resource}")
-        arns.check_account(ref, self.settings.region, self.settings.account_id)
-        return self.entry(ref.name)
+        return self.entry(arns.key_of(ref, self.settings.region, account_id))
 
-    async def tag(self, resource: str, tags: dict[str, str]) -> None:
-        target = self._tag_target(resource)
-        async with self.locked(target.name) as fn:
+    async def tag(self, resource: str, tags: dict[str, str], *, account_id: str) -> None:
+        target = self._tag_target(resource, account_id)
+        async with self.locked(target.key) as fn:
             merged = {**fn.tags, **tags}
             if len(merged) > 50:
                 raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
             await self.registry.set_tags(fn, merged)
 
-    async def untag(self, resource: str, keys: list[str]) -> None:
-        target = self._tag_target(resource)
-        async with self.locked(target.name) as fn:
+    async def untag(self, resource: str, keys: list[str], *, account_id: str) -> None:
+        target = self._tag_target(resource, account_id)
+        async with self.locked(target.key) as fn:
             await self.registry.set_tags(fn, {k: v for k, v in fn.tags.items() if k not in set(keys)})
 
-    def tags(self, resource: str) -> dict[str, str]:
-        return dict(self._tag_target(resource).tags)
+    def tags(self, resource: str, *, account_id: str) -> dict[str, str]:
+        return dict(self._tag_target(resource, account_id).tags)
 
     # -- concurrency ------------------------------------------------------------------------------
-    def total_reserved(self, excluding: str | None = None) -> int:
-        return sum(f.reserved_concurrency or 0 for f in self.registry.values() if f.name != excluding)
+    def total_reserved(self, account_id: str, excluding: arns.FunctionKey | None = None) -> int:
+        """The concurrency reserved by the functions of ``account_id`` (each account has its own
+        limit: settings' account concurrency)."""
+        return sum(f.reserved_concurrency or 0 for f in self.registry.values()
+                   if f.account_id == account_id and f.key != excluding)
 
-    async def put_concurrency(self, name: str, value: int) -> int:
+    async def put_concurrency(self, name: arns.FunctionKey, value: int) -> int:
         if self.registry.get(name) is None:  # ResourceNotFound before anything else, naming $LATEST as AWS
             raise self.not_found(name, invoking=True)
         async with self.locked(name) as fn:
             limits = self.settings.limits
-            unreserved = limits.account_concurrency - self.total_reserved(excluding=name) - value
+            unreserved = limits.account_concurrency - self.total_reserved(arns.key_account(name), excluding=name) - value
             if unreserved < limits.min_unreserved_concurrency:
                 raise InvalidParameterValue(
                     "Specified ReservedConcurrentExecutions for function decreases account's "
@@ -476,7 +483,7 @@ class FunctionService:
             await self.registry.set_reserved_concurrency(fn, value)
         return value
 
-    async def delete_concurrency(self, name: str) -> None:
+    async def delete_concurrency(self, name: arns.FunctionKey) -> None:
         self.entry(name)  # ResourceNotFound before anything else
         async with self.locked(name) as fn:
             await self.registry.set_reserved_concurrency(fn, None)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from lambent.arns import FunctionKey as FunctionKey
+from lambent.arns import function_key
+
 
 class State(StrEnum):
     PENDING = "Pending"
@@ -60,6 +63,8 @@ class FunctionConfig:
     last_modified: str
     revision_id: str
     version: str = "$LATEST"
+    #: The owning account (with ``name``, the function's identity: :attr:`key`).
+    account_id: str = ""
     description: str = ""
     timeout_s: int = 3
     memory_mb: int = 128
@@ -87,6 +92,11 @@ class FunctionConfig:
     last_update_status_reason_code: str | None = None
     package_type: str = "Zip"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> FunctionKey:
+        """The function's identity (account and name): what every map of functions is keyed by."""
+        return function_key(self.account_id, self.name)
 
     @property
     def log_group_name(self) -> str:

@@ -44,7 +44,7 @@ class VersionService:
         self.functions = functions
 
     async def publish(
-        self, name: str, *, code_sha256: str | None = None, description: str | None = None, revision_id: str | None = None
+        self, name: arns.FunctionKey, *, code_sha256: str | None = None, description: str | None = None, revision_id: str | None = None
     ) -> FunctionConfig:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
@@ -82,7 +82,7 @@ class VersionService:
             await f.registry.add_version(fn, cfg)
         return cfg
 
-    async def delete(self, name: str, version: str) -> None:
+    async def delete(self, name: arns.FunctionKey, version: str) -> None:
         f = self.functions
         f.entry(name)  # ResourceNotFound before anything else
         if version == arns.LATEST:

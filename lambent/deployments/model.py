@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from lambent.arns import FunctionKey
 from lambent.control.model import Alias
 from lambent.deployments.strategies import Step, TrafficRouting
 from lambent.errors import (
@@ -99,7 +100,8 @@ class Deployment:
     """One deployment and its progress. Replaced, never mutated."""
 
     id: str
-    function_name: str
+    #: The function's key (``ACCOUNT:function:NAME``): the deployment is that account's.
+    function_name: FunctionKey
     alias: str
     from_version: str
     to_version: str
@@ -171,7 +173,7 @@ class Deployment:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Deployment:
         return cls(
-            id=d["id"], function_name=d["function_name"], alias=d["alias"],
+            id=d["id"], function_name=FunctionKey(d["function_name"]), alias=d["alias"],
             from_version=d["from_version"], to_version=d["to_version"],
             routing=TrafficRouting.from_wire(d["routing"]), steps=tuple(Step(w, o) for w, o in d["steps"]),
             time_scale=d["time_scale"], created_at=d["created_at"], pre_hook=d.get("pre_hook"),

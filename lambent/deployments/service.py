@@ -82,12 +82,13 @@ class SystemClock:
 class HookInvoker(Protocol):
     """The invoke path hooks go through (``InvokeService``)."""
 
-    async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult: ...
+    async def invoke(self, name: arns.FunctionKey, qualifier: str | None, req: InvokeRequest) -> SyncResult: ...
 
 
 @dataclass(frozen=True)
 class CreateDeployment:
-    function_name: str
+    #: The function's key: a deployment belongs to the function's account.
+    function_name: arns.FunctionKey
     alias: str
     to_version: str
     routing: TrafficRouting
@@ -176,30 +177,30 @@ class DeploymentService:
         f = self.functions
         fn = f.entry(req.function_name)
         alias = self.aliases.get(req.function_name, req.alias)
+        alias_arn = self.aliases.arn(req.function_name, alias)
         active = self._active_for(req.function_name, req.alias)
         if active is not None:
-            raise ResourceConflict(f"Deployment {active} is already in progress for alias {self.aliases.arn(alias)}.")
+            raise ResourceConflict(f"Deployment {active} is already in progress for alias {alias_arn}.")
         if not req.to_version.isdigit():
             raise InvalidParameterValue(f"The target version must be a published version number, not {req.to_version!r}.")
         if req.to_version not in fn.versions:
             raise f.not_found(req.function_name, req.to_version)
         if alias.additional_version is not None:
             raise ResourceConflict(
-                f"Alias {self.aliases.arn(alias)} already routes {alias.additional_weight:.0%} of its traffic to version "
+                f"Alias {alias_arn} already routes {alias.additional_weight:.0%} of its traffic to version "
                 f"{alias.additional_version}; clear its RoutingConfig (UpdateAlias) before deploying."
             )
         if alias.function_version == req.to_version:
-            raise InvalidParameterValue(f"Alias {self.aliases.arn(alias)} already points to version {req.to_version}.")
+            raise InvalidParameterValue(f"Alias {alias_arn} already points to version {req.to_version}.")
         steps = req.routing.steps()
         if alias.function_version == arns.LATEST and len(steps) > 1:
             raise InvalidParameterValue(
-                f"Alias {self.aliases.arn(alias)} points to $LATEST, which weighted routing cannot use; "
+                f"Alias {alias_arn} points to $LATEST, which weighted routing cannot use; "
                 "point it at a published version first, or deploy with LambdaAllAtOnce."
             )
         for hook in (req.pre_hook, req.post_hook):
             if hook:
-                name, qualifier = f.ref(hook)
-                f.resolve(name, qualifier)
+                self._hook_target(req.function_name, hook)
         alarm = None
         if req.error_rate_threshold is not None:
             alarm = Alarm(req.error_rate_threshold, req.alarm_min_invocations or self.settings.alarm_min_invocations)
@@ -216,21 +217,40 @@ class DeploymentService:
         async with self._create_lock:
             active = self._active_for(d.function_name, d.alias)
             if active is not None:
-                raise ResourceConflict(f"Deployment {active} is already in progress for alias {self.aliases.arn(alias)}.")
+                raise ResourceConflict(f"Deployment {active} is already in progress for alias {alias_arn}.")
             try:
                 await asyncio.to_thread(self.store.insert, d.to_json(), [created])
             except ActiveDeploymentExists:
-                raise ResourceConflict(f"A deployment is already in progress for alias {self.aliases.arn(alias)}.") from None
+                raise ResourceConflict(f"A deployment is already in progress for alias {alias_arn}.") from None
             self._launch(d)
         return d
 
-    def _active_for(self, function_name: str, alias: str) -> str | None:
+    def _hook_target(self, function: arns.FunctionKey, hook: str) -> tuple[arns.FunctionKey, str | None]:
+        """The hook function ``hook`` names (a name or an ARN), which must exist and be of the
+        deployed function's account: a deployment never invokes another account's function."""
+        account = arns.key_account(function)
+        name, qualifier = self.functions.ref(hook, account_id=account)
+        if arns.key_account(name) != account:
+            raise InvalidParameterValue(f"The hook {hook} is not a function of account {account}.")
+        self.functions.resolve(name, qualifier)
+        return name, qualifier
+
+    def _active_for(self, function_name: arns.FunctionKey, alias: str) -> str | None:
         for r in self._runners.values():
             if r.d.function_name == function_name and r.d.alias == alias and r.d.status == Status.IN_PROGRESS:
                 return r.d.id
         return None
 
-    async def get(self, deployment_id: str) -> Deployment:
+    async def get(self, deployment_id: str, *, account_id: str) -> Deployment:
+        """The deployment, if it is one of ``account_id``'s functions' (else, as for an unknown
+        id, ResourceNotFound: another account's deployments are invisible)."""
+        d = await self._get(deployment_id)
+        if arns.key_account(d.function_name) != account_id:
+            raise ResourceNotFound(f"Deployment not found: {deployment_id}")
+        return d
+
+    async def _get(self, deployment_id: str) -> Deployment:
+        """The deployment, whichever account's (the runner's own reads)."""
         runner = self._runners.get(deployment_id)
         if runner is not None:
             return runner.d.replace(stop_requested=runner.d.stop_requested or runner.stop_requested)
@@ -240,24 +260,27 @@ class DeploymentService:
         d = Deployment.from_json(row.doc)
         return d.replace(stop_requested=d.stop_requested or row.stop_requested)
 
-    async def events(self, deployment_id: str) -> list[Event]:
-        await self.get(deployment_id)
+    async def events(self, deployment_id: str, *, account_id: str) -> list[Event]:
+        await self.get(deployment_id, account_id=account_id)
         return await asyncio.to_thread(self.store.events, deployment_id)
 
-    async def find(self, function_name: str | None = None) -> list[Deployment]:
-        """Newest first."""
+    async def find(self, function_name: arns.FunctionKey | None = None, *, account_id: str) -> list[Deployment]:
+        """Newest first: the deployments of ``account_id``'s functions (of one, if given)."""
         rows = await asyncio.to_thread(self.store.find, function_name, False)
         out = []
         for row in rows:
             runner = self._runners.get(row.doc["id"])
-            out.append(runner.d if runner is not None else Deployment.from_json(row.doc))
+            d = runner.d if runner is not None else Deployment.from_json(row.doc)
+            if arns.key_account(d.function_name) == account_id:
+                out.append(d)
         return out
 
-    async def stop(self, deployment_id: str, wait_s: float = 5.0) -> Deployment:
+    async def stop(self, deployment_id: str, wait_s: float = 5.0, *, account_id: str) -> Deployment:
         """Ask a deployment to stop and roll back; waits up to ``wait_s`` for it to finish."""
+        await self.get(deployment_id, account_id=account_id)  # another account's: not found
         runner = self._runners.get(deployment_id)
         if runner is None or runner.d.status in TERMINAL:
-            d = await self.get(deployment_id)
+            d = await self.get(deployment_id, account_id=account_id)
             if d.status == Status.IN_PROGRESS:
                 raise ResourceConflict(f"Deployment {deployment_id} is not running: the server is shutting down.")
             raise ResourceConflict(f"Deployment {deployment_id} is already completed ({d.status.value}).")
@@ -267,7 +290,7 @@ class DeploymentService:
             runner.request_stop()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(runner.done.wait(), wait_s)
-        return await self.get(deployment_id)
+        return await self.get(deployment_id, account_id=account_id)
 
     async def wait(self, deployment_id: str, timeout_s: float) -> Deployment:
         """Wait until the deployment is no longer InProgress (or the timeout passes)."""
@@ -275,7 +298,7 @@ class DeploymentService:
         if runner is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(runner.done.wait(), timeout_s)
-        return await self.get(deployment_id)
+        return await self._get(deployment_id)
 
 
 class _Runner:
@@ -419,7 +442,7 @@ class _Runner:
         """One UpdateAlias, exactly as the API would do it, guarded by the alias's RevisionId."""
         weights = {target.additional_version: target.additional_weight} if target.additional_version else {}
         await self.svc.aliases.update(
-            alias.function, alias.name, AliasUpdate(function_version=target.function_version, routing_config=weights),
+            self.d.function_name, alias.name, AliasUpdate(function_version=target.function_version, routing_config=weights),
             revision_id=alias.revision_id,
         )
 
@@ -460,7 +483,7 @@ class _Runner:
         }
         details: dict[str, Any] = {"Function": action.function, "LifecycleEventHookExecutionId": execution_id}
         try:
-            name, qualifier = svc.functions.ref(action.function)
+            name, qualifier = svc._hook_target(d.function_name, action.function)
             request = InvokeRequest(
                 request_id=str(uuid.uuid4()), payload=json.dumps(payload).encode(),
                 invoked_arn=svc.functions.arn(name, qualifier),

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambent.arns import FunctionKey, function_key, key_account, key_name
 from lambent.errors import InvalidParameterValue, PolicyLengthExceeded, PreconditionFailed, ResourceConflict, ResourceNotFound
 from lambent.iam.policy import CompiledPolicy, MalformedPolicy, PolicyKind, compile_policy
 from lambent.store.iam import IamStore
@@ -80,9 +81,9 @@ _IAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:(root|(user|role)/[^\s*?]+
 # or amazon.com (alexa-appkit.amazon.com, alexa-connectedhome.amazon.com).
 _SERVICE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.amazon(aws)?\.com")
 
-#: exists(function name, None) -> whether the function exists; exists(name, qualifier) -> whether
+#: exists(function key, None) -> whether the function exists; exists(name, qualifier) -> whether
 #: it has that version or alias. In memory: it is asked on every read.
-Exists = Callable[[str, "str | None"], bool]
+Exists = Callable[[FunctionKey, "str | None"], bool]
 
 
 
@@ -184,26 +185,26 @@ def make_policy(statements: tuple[Mapping[str, Any], ...], revision_id: str) -> 
 
 
 class FunctionPolicies:
-    """The resource-based policies of one account's functions, in memory, written through to
-    ``iam.db`` (:class:`~lambent.store.iam_function_policies.FunctionPolicyStore`)."""
+    """The resource-based policies of every account's functions, in memory, written through to
+    ``iam.db`` (:class:`~lambent.store.iam_function_policies.FunctionPolicyStore`). Functions are
+    named by their key (account and name: :data:`lambent.arns.FunctionKey`)."""
 
-    def __init__(self, store: FunctionPolicyStore, *, account_id: str, region: str, exists: Exists,
+    def __init__(self, store: FunctionPolicyStore, *, region: str, exists: Exists,
                  partition: str = "aws") -> None:
         """No I/O: the policies are read by :meth:`load`."""
         self.store = store
-        self.account_id = account_id
         self.region = region
         self.partition = partition
         self._exists_in_registry = exists
-        self._policies: dict[tuple[str, str], FunctionPolicy] = {}
+        self._policies: dict[tuple[FunctionKey, str], FunctionPolicy] = {}
         self._lock = asyncio.Lock()
         self._loaded = False
 
     @classmethod
-    def open_in(cls, data_dir: Path, disk: DiskGuard | None, *, account_id: str, region: str,
+    def open_in(cls, data_dir: Path, disk: DiskGuard | None, *, region: str,
                 exists: Exists) -> FunctionPolicies:
         """Open ``<data dir>/iam.db`` (migrating it) and read every policy, on the calling thread."""
-        made = cls(FunctionPolicyStore(IamStore.open_in(data_dir, disk).engine, disk), account_id=account_id,
+        made = cls(FunctionPolicyStore(IamStore.open_in(data_dir, disk).engine, disk),
                    region=region, exists=exists)
         made.load_now()
         return made
@@ -222,11 +223,9 @@ class FunctionPolicies:
             self._adopt(self.store.all())
 
     def _adopt(self, rows: list[dict[str, Any]]) -> None:
-        stale: list[tuple[str, str]] = []
+        stale: list[tuple[FunctionKey, str]] = []
         for row in rows:
-            if row["account_id"] != self.account_id:
-                continue
-            key = (str(row["function_name"]), str(row["qualifier"]))
+            key = (function_key(str(row["account_id"]), str(row["function_name"])), str(row["qualifier"]))
             if not self._exists(*key):
                 stale.append(key)
                 continue
@@ -237,24 +236,24 @@ class FunctionPolicies:
                 # A row that no longer compiles grants nothing: fail closed, say so once.
                 log.warning("function policy %s:%s not loaded: %s", key[0], key[1] or "(unqualified)", exc)
         for name, qualifier in stale:
-            self.store.delete(self.account_id, name, qualifier)
+            self.store.delete(key_account(name), key_name(name), qualifier)
         self._loaded = True
 
     # -- reads ------------------------------------------------------------------------------------
-    def arn(self, name: str, qualifier: str) -> str:
-        base = f"arn:{self.partition}:lambda:{self.region}:{self.account_id}:function:{name}"
+    def arn(self, name: FunctionKey, qualifier: str) -> str:
+        base = f"arn:{self.partition}:lambda:{self.region}:{name}"
         return f"{base}:{qualifier}" if qualifier else base
 
-    def _exists(self, name: str, qualifier: str) -> bool:
+    def _exists(self, name: FunctionKey, qualifier: str) -> bool:
         return self._exists_in_registry(name, qualifier or None)
 
-    def _live(self, name: str, qualifier: str) -> FunctionPolicy | None:
+    def _live(self, name: FunctionKey, qualifier: str) -> FunctionPolicy | None:
         policy = self._policies.get((name, qualifier))
         if policy is None or not self._exists(name, qualifier):
             return None
         return policy
 
-    def get(self, name: str, qualifier: str | None) -> FunctionPolicy:
+    def get(self, name: FunctionKey, qualifier: str | None) -> FunctionPolicy:
         """GetPolicy: the policy, or ResourceNotFound with AWS's text (no function, no such
         version or alias, or no policy all answer the same)."""
         policy = self._live(name, qualifier_key(qualifier))
@@ -265,9 +264,9 @@ class FunctionPolicies:
     def compiled(self, account: str, function: str, qualifier: str | None) -> CompiledPolicy | None:
         """The compiled policy of ``function`` (``qualifier``: None/$LATEST, a version or an
         alias) in ``account``, for the authoriser; None when it has none. Hot path: dict lookups."""
-        if account != self.account_id or not self._policies:
+        if not self._policies:
             return None
-        policy = self._live(function, qualifier_key(qualifier))
+        policy = self._live(function_key(account, function), qualifier_key(qualifier))
         return policy.compiled if policy is not None else None
 
     def for_arn(self, resource_arn: str) -> CompiledPolicy | None:
@@ -280,7 +279,7 @@ class FunctionPolicies:
         return self.compiled(parts[4], parts[6], parts[7] if len(parts) == 8 else None)
 
     # -- changes ----------------------------------------------------------------------------------
-    async def add(self, name: str, qualifier: str | None, permission: Permission, *, revision_id: str | None,
+    async def add(self, name: FunctionKey, qualifier: str | None, permission: Permission, *, revision_id: str | None,
                   target_revision_id: str, new_revision_id: str | None = None) -> str:
         """AddPermission on an existing function/version/alias (the caller checked it exists and
         that the qualifier is not $LATEST); returns the statement's JSON text.
@@ -301,7 +300,7 @@ class FunctionPolicies:
             await self._write(name, key, policy)
         return _dumps(statement)
 
-    async def remove(self, name: str, qualifier: str | None, statement_id: str, *, revision_id: str | None,
+    async def remove(self, name: FunctionKey, qualifier: str | None, statement_id: str, *, revision_id: str | None,
                      target_revision_id: str | None = None, new_revision_id: str | None = None) -> None:
         """RemovePermission on an existing function/version/alias; ``target_revision_id`` and
         ``new_revision_id`` as for :meth:`add` (without a target, a given ``revision_id`` is
@@ -320,23 +319,23 @@ class FunctionPolicies:
             if rest:
                 await self._write(name, key, make_policy(rest, new_revision_id or str(uuid.uuid4())))
             else:
-                await asyncio.to_thread(self.store.delete, self.account_id, name, key)
+                await asyncio.to_thread(self.store.delete, key_account(name), key_name(name), key)
                 self._policies.pop((name, key), None)
 
-    async def _write(self, name: str, key: str, policy: FunctionPolicy) -> None:
-        row = {"account_id": self.account_id, "function_name": name, "qualifier": key,
+    async def _write(self, name: FunctionKey, key: str, policy: FunctionPolicy) -> None:
+        row = {"account_id": key_account(name), "function_name": key_name(name), "qualifier": key,
                "revision_id": policy.revision_id, "document": policy.document, "updated_at": time.time()}
         await asyncio.to_thread(self.store.put, row)
         self._policies[(name, key)] = policy  # memory after the store: a failed write changes nothing
 
-    def forget_function(self, name: str) -> None:
+    def forget_function(self, name: FunctionKey) -> None:
         """Drop every policy of a deleted function (memory first: it stops applying at once)."""
         keys = [k for k in self._policies if k[0] == name]
         for k in keys:
             del self._policies[k]
-        self.store.delete_function(self.account_id, name)
+        self.store.delete_function(key_account(name), key_name(name))
 
-    def function_changed(self, name: str) -> None:
+    def function_changed(self, name: FunctionKey) -> None:
         """The function registry's change hook (``FunctionService.on_change``): a deleted function
         loses every policy, a deleted version or alias its own."""
         if not self._exists_in_registry(name, None):
@@ -345,4 +344,4 @@ class FunctionPolicies:
         for fn, q in [k for k in self._policies if k[0] == name]:
             if q != UNQUALIFIED and not self._exists_in_registry(name, q):
                 del self._policies[(fn, q)]
-                self.store.delete(self.account_id, fn, q)
+                self.store.delete(key_account(fn), key_name(fn), q)

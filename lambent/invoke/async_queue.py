@@ -118,8 +118,8 @@ class AsyncInvoker:
         self.metrics: AsyncMetrics | None = None
 
     # -- front ------------------------------------------------------------------------------------
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None,
-                      trace_id: str | None = None) -> str:
+    async def enqueue(self, function_name: arns.FunctionKey, qualifier: str | None, payload: bytes, *,
+                      request_id: str | None = None, trace_id: str | None = None) -> str:
         """Durably queue one event and return its request id (the function must exist).
         ``trace_id``: the X-Ray trace header it was accepted with; its attempts run in that trace
         (kept in memory: after a restart an event's trace is derived from its request id)."""
@@ -138,6 +138,15 @@ class AsyncInvoker:
         self._make_ready(function_name, event_id)
         self._wake.set()
         return rid
+
+    async def enqueue_target(self, function_arn: str, qualifier: str | None, payload: bytes, *,
+                             request_id: str | None = None) -> str:
+        """:meth:`enqueue` for a function named by its ARN (a schedule's target): the function of
+        the ARN's account; an ARN without one names none (ResourceNotFound)."""
+        ref = arns.parse_function_name(function_arn, field="Arn", max_len=256, create=False)
+        key = arns.key_of(ref, self.functions.settings.region, ref.account_id or "")
+        return await self.enqueue(key, qualifier if qualifier is not None else ref.qualifier, payload,
+                                  request_id=request_id)
 
     def _make_ready(self, function: str, event_id: int) -> None:
         ready = self._ready.get(function)
@@ -266,7 +275,7 @@ class AsyncInvoker:
             self._wake.set()
 
     async def _attempt(self, event: QueuedEvent) -> None:
-        eic = self.configs.lookup(event.function, event.qualifier)
+        eic = self.configs.lookup(arns.FunctionKey(event.function), event.qualifier)
         max_retries = eic.max_retry_attempts if eic and eic.max_retry_attempts is not None else DEFAULT_MAX_RETRIES
         max_age = eic.max_event_age_s if eic and eic.max_event_age_s is not None else DEFAULT_MAX_AGE_S
         now = time.time()
@@ -278,9 +287,9 @@ class AsyncInvoker:
             self.metrics.async_attempt(event.function, event.qualifier, (now - event.enqueued_at) * 1000.0)
         try:
             result = await self.invoker.invoke(
-                event.function, event.qualifier,
+                arns.FunctionKey(event.function), event.qualifier,
                 InvokeRequest(request_id=event.request_id, payload=event.payload,
-                              invoked_arn=self.functions.arn(event.function, event.qualifier),
+                              invoked_arn=self.functions.arn(arns.FunctionKey(event.function), event.qualifier),
                               trace_id=self._traces.get(event.id) or event_trace_header(event.request_id, event.enqueued_at),
                               queued_at=event.enqueued_at),
             )
@@ -334,7 +343,7 @@ class AsyncInvoker:
         executed = self._last_response.get(event.id, (None, None, None))[0]
         qualifier = executed if executed is not None and executed != arns.LATEST else event.qualifier
         try:
-            return self.functions.resolve(event.function, qualifier).role
+            return self.functions.resolve(arns.FunctionKey(event.function), qualifier).role
         except ResourceNotFound:
             return None
 
@@ -342,16 +351,16 @@ class AsyncInvoker:
         version, function_error, response = self._last_response.get(event.id, (None, None, None))
         qualifier = event.qualifier or arns.LATEST
         return invocation_record(
-            request_id=event.request_id, function_arn=self.functions.arn(event.function, qualifier),
+            request_id=event.request_id, function_arn=self.functions.arn(arns.FunctionKey(event.function), qualifier),
             condition=condition, invoke_count=max(1, attempts), request_payload=event.payload,
             executed_version=version, function_error=function_error, response_payload=response,
         )
 
     async def _fail(self, event: QueuedEvent, condition: str, attempts: int) -> None:
-        eic = self.configs.lookup(event.function, event.qualifier)
+        eic = self.configs.lookup(arns.FunctionKey(event.function), event.qualifier)
         response = self._last_response.get(event.id, (None, None, None))[2]
         try:
-            cfg = self.functions.resolve(event.function, event.qualifier)
+            cfg = self.functions.resolve(arns.FunctionKey(event.function), event.qualifier)
             dlq = cfg.dead_letter_arn
         except ResourceNotFound:
             dlq = None
@@ -392,14 +401,14 @@ class _LiveCapacity:
         return self._owner.invoker.pool.count(function)
 
     def has_concurrency(self, function: str) -> bool:
-        return self._owner.invoker.has_concurrency(function)
+        return self._owner.invoker.has_concurrency(arns.FunctionKey(function))
 
     def has_room(self, function: str) -> bool:
         owner = self._owner
-        return owner.invoker.has_room(function, owner._pass_claims, owner._pass_new_mb)
+        return owner.invoker.has_room(arns.FunctionKey(function), owner._pass_claims, owner._pass_new_mb)
 
     def memory_mb(self, function: str) -> int:
-        return self._owner.invoker.memory_of(function)
+        return self._owner.invoker.memory_of(arns.FunctionKey(function))
 
 
 def _error_message(response: bytes | None) -> str:

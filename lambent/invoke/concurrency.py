@@ -1,7 +1,9 @@
 """Concurrency accounting: the account limit, reserved concurrency, and throttling.
 
 A function with reserved concurrency N may run N at once, drawn from its own reservation; every
-other function shares what is left of the account limit. Over the limit the invoke is throttled
+other function of its account shares what is left of the account limit. Each account has its own
+limit (the settings' account concurrency), as on AWS: one account's load never throttles another's.
+Functions are named by their key (``ACCOUNT:function:NAME``, lambent.arns.FunctionKey). Over the limit the invoke is throttled
 with 429 TooManyRequestsException and AWS's Reason, as documented at
 https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
+from lambent.arns import FunctionKey, key_account, key_name
 from lambent.errors import TooManyRequests
 
 
@@ -23,7 +26,7 @@ class Lease:
 
     __slots__ = ("name", "unreserved", "_limiter")
 
-    def __init__(self, name: str, unreserved: bool, limiter: ConcurrencyLimiter | None = None) -> None:
+    def __init__(self, name: FunctionKey, unreserved: bool, limiter: ConcurrencyLimiter | None = None) -> None:
         self.name = name
         self.unreserved = unreserved
         self._limiter = limiter
@@ -51,33 +54,51 @@ class Lease:
 class ConcurrencyLimiter:
     """Counts running invocations. Scope: one per server; event-loop only (no locking needed)."""
 
-    def __init__(self, account_limit: int, total_reserved: Callable[[], int]) -> None:
+    def __init__(self, account_limit: int, total_reserved: Callable[[str], int]) -> None:
+        """``total_reserved(account)``: the concurrency the functions of that account reserve."""
         self.account_limit = account_limit
         self._total_reserved = total_reserved
-        self._running: dict[str, int] = {}
-        self._unreserved_running = 0
+        self._running: dict[FunctionKey, int] = {}
+        #: Running invocations without a reservation, per account.
+        self._unreserved: dict[str, int] = {}
+        self._accounts_seen: set[str] = set()
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[FunctionKey, int]:
         """Running invocations per function (a copy: the ConcurrentExecutions sampler's)."""
         return dict(self._running)
 
+    def snapshot_by_name(self) -> dict[str, int]:
+        """Running invocations per function name, the accounts' functions of one name summed
+        (AWS/Lambda's FunctionName dimension and Prometheus: metrics are host-wide, docs/parity.md)."""
+        out: dict[str, int] = {}
+        for key, n in self._running.items():
+            name = key_name(key)
+            out[name] = out.get(name, 0) + n
+        return out
+
     @property
     def unreserved_running(self) -> int:
-        return self._unreserved_running
+        """Over every account (the host's figure)."""
+        return sum(self._unreserved.values())
+
+    def unreserved_running_in(self, account_id: str) -> int:
+        return self._unreserved.get(account_id, 0)
 
     def total_reserved(self) -> int:
-        return self._total_reserved()
+        """Over every account that has invoked since start (the host's figure, for the sampler)."""
+        return sum(self._total_reserved(a) for a in self._accounts_seen)
 
-    def running(self, name: str | None = None) -> int:
+    def running(self, name: FunctionKey | None = None) -> int:
         return sum(self._running.values()) if name is None else self._running.get(name, 0)
 
-    def can_acquire(self, name: str, reserved: int | None) -> bool:
+    def can_acquire(self, name: FunctionKey, reserved: int | None) -> bool:
         """Whether :meth:`acquire` would succeed now."""
         if reserved is not None:
             return self._running.get(name, 0) < reserved
-        return self._unreserved_running < self.account_limit - self._total_reserved()
+        account = key_account(name)
+        return self._unreserved.get(account, 0) < self.account_limit - self._total_reserved(account)
 
-    def acquire(self, name: str, reserved: int | None) -> Lease:
+    def acquire(self, name: FunctionKey, reserved: int | None) -> Lease:
         """Take one slot for ``name`` or raise TooManyRequests. Pair with :meth:`release`."""
         current = self._running.get(name, 0)
         if reserved is not None:
@@ -85,15 +106,18 @@ class ConcurrencyLimiter:
                 raise TooManyRequests(
                     "Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded", function=name
                 )
+            self._accounts_seen.add(key_account(name))
         else:
-            unreserved_limit = self.account_limit - self._total_reserved()
-            if self._unreserved_running >= unreserved_limit:
+            account = key_account(name)
+            running = self._unreserved.get(account, 0)
+            if running >= self.account_limit - self._total_reserved(account):
                 raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded", function=name)
-            self._unreserved_running += 1
+            self._unreserved[account] = running + 1
+            self._accounts_seen.add(account)
         self._running[name] = current + 1
         return Lease(name, reserved is None)
 
-    def lease(self, name: str, reserved: int | None) -> Lease:
+    def lease(self, name: FunctionKey, reserved: int | None) -> Lease:
         """``with limiter.lease(name, reserved) as lease`` (or ``async with``): one slot for the
         block, given back however it ends. Takes the slot at once (raising TooManyRequests when
         over the limit), so use it only as the expression of a ``with``."""
@@ -107,6 +131,11 @@ class ConcurrencyLimiter:
             self._running.pop(lease.name, None)
         else:
             self._running[lease.name] = current - 1
-        if lease.unreserved and self._unreserved_running > 0:
-            self._unreserved_running -= 1
+        if lease.unreserved:
+            account = key_account(lease.name)
+            left = self._unreserved.get(account, 0) - 1
+            if left > 0:
+                self._unreserved[account] = left
+            else:
+                self._unreserved.pop(account, None)
 

@@ -81,8 +81,8 @@ def translate(exc: BaseException, target: str) -> DeliveryFailed:
     return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True, target=target)
 
 
-#: (function name, qualifier, payload) -> request id; lambent's own async invoke.
-LambdaEnqueue = Callable[[str, "str | None", bytes], Awaitable[str]]
+#: (function key, qualifier, payload) -> request id; lambent's own async invoke.
+LambdaEnqueue = Callable[[arns.FunctionKey, "str | None", bytes], Awaitable[str]]
 #: (role ARN, function ARN) -> nothing if that role may invoke the function; AccessDenied otherwise
 #: (``lambent.iam.service_calls.InvokeCheck``).
 InvokeCheck = Callable[[str, str], None]
@@ -225,7 +225,8 @@ class Destinations:
                     raise AccessDenied(f"the execution role of the function that sent {kind} to {target} is unknown",
                                        resource=target)
                 self.invoke_check(role, target)
-            await self.enqueue(ref.name, ref.qualifier, body)
+            # the destination's own account (a Put accepts full ARNs only; none: no such function)
+            await self.enqueue(arns.function_key(ref.account_id or "", ref.name), ref.qualifier, body)
         elif service == "sqs":
             name, account = target.split(":")[5], target.split(":")[4]
             msg_attrs = {k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()}

@@ -85,7 +85,7 @@ class ErrorRateWindow:
 
     def observe_outcome(self, cfg: FunctionConfig, outcome: InvokeOutcome, request_id: str, qualifier: str | None) -> None:
         """:meth:`observe` as an ``InvokeService`` observer."""
-        self.observe(cfg.name, cfg.version, outcome.function_error is not None)
+        self.observe(cfg.key, cfg.version, outcome.function_error is not None)
 
     def observe(self, name: str, version: str, failed: bool) -> None:
         """Record one invocation. Hot path: runs after every invocation."""

@@ -35,17 +35,20 @@ class QueueOperations:
         self.store = store
         self.destinations = destinations
 
-    async def queues(self, function: str | None = None) -> list[QueueSummary]:
-        return await asyncio.to_thread(undeliverable.queue_summary, self.store.engine, time.time(), function)
+    async def queues(self, account: str, function: str | None = None) -> list[QueueSummary]:
+        """``account``'s queued events (of ``function``, a key, when given)."""
+        return await asyncio.to_thread(undeliverable.queue_summary, self.store.engine, time.time(), account, function)
 
-    async def records(self, function: str | None, before_id: int | None, limit: int) -> tuple[list[StoredRecord], int]:
-        return await asyncio.to_thread(undeliverable.page, self.store.engine, function=function, before_id=before_id,
-                                       limit=limit)
+    async def records(self, account: str, function: str | None, before_id: int | None,
+                      limit: int) -> tuple[list[StoredRecord], int]:
+        return await asyncio.to_thread(undeliverable.page, self.store.engine, account=account, function=function,
+                                       before_id=before_id, limit=limit)
 
-    async def redrive(self, record_ids: list[int]) -> RedriveResult:
+    async def redrive(self, account: str, record_ids: list[int]) -> RedriveResult:
+        """Send ``account``'s records with these ids again (another account's are "No such record.")."""
         ids = list(dict.fromkeys(record_ids))
         engine = self.store.engine
-        found = await asyncio.to_thread(undeliverable.get, engine, ids)
+        found = await asyncio.to_thread(undeliverable.get, engine, ids, account)
         known = {r.record_id for r in found}
         result = RedriveResult([], [(i, "No such record.") for i in ids if i not in known])
         for rec in found:

@@ -88,7 +88,7 @@ class InvokeService:
             )
 
     # What the async dispatcher asks before it starts an event, so as to wait rather than be throttled.
-    def has_concurrency(self, name: str) -> bool:
+    def has_concurrency(self, name: arns.FunctionKey) -> bool:
         """Whether an invocation of ``name`` would get a concurrency slot now."""
         try:
             entry = self.functions.entry(name)
@@ -96,20 +96,20 @@ class InvokeService:
             return True  # the invoke reports it
         return self.limiter.can_acquire(name, entry.reserved_concurrency)
 
-    def memory_of(self, name: str) -> int:
+    def memory_of(self, name: arns.FunctionKey) -> int:
         """MemorySize of a new environment of ``name`` (its $LATEST; 0 if it no longer exists)."""
         try:
             return self.functions.entry(name).latest.memory_mb
         except ResourceNotFound:
             return 0
 
-    def has_room(self, name: str, claimed: Mapping[str, int] | None = None, pending_mb: int = 0) -> bool:
+    def has_room(self, name: arns.FunctionKey, claimed: Mapping[str, int] | None = None, pending_mb: int = 0) -> bool:
         """Whether the memory budget has room for one more environment of ``name``; see
         :meth:`WorkerPool.has_room` for ``claimed`` and ``pending_mb``."""
         memory_mb = self.memory_of(name)
         return memory_mb == 0 or self.pool.has_room(memory_mb, name, claimed, pending_mb)
 
-    async def invoke(self, name: str, qualifier: str | None, req: InvokeRequest) -> SyncResult:
+    async def invoke(self, name: arns.FunctionKey, qualifier: str | None, req: InvokeRequest) -> SyncResult:
         starts = 1
         while True:
             try:
@@ -120,7 +120,7 @@ class InvokeService:
                 # never reports the vanished code's failure as the function's error.
                 starts += 1
 
-    async def _invoke_once(self, name: str, qualifier: str | None, req: InvokeRequest,
+    async def _invoke_once(self, name: arns.FunctionKey, qualifier: str | None, req: InvokeRequest,
                            retry_if_changed: bool = True) -> SyncResult:
         # An alias with routing weights picks its version here, per invocation.
         cfg = self.functions.resolve(name, qualifier, draw=random.random(), invoking=True)
@@ -168,14 +168,14 @@ class InvokeService:
                         self._drained.set_result(None)
                     self._drained = None
 
-    def _changed(self, name: str, qualifier: str | None, cfg: FunctionConfig) -> bool:
+    def _changed(self, name: arns.FunctionKey, qualifier: str | None, cfg: FunctionConfig) -> bool:
         """Whether the version ``cfg`` started for was replaced or deleted since. Its own version
         is looked up, not ``qualifier``: a weighted alias may have picked the other version, and
         an alias moved meanwhile leaves the version it picked as it was."""
         current = self._current(name, cfg.version)
         return current is None or pool_key(current) != pool_key(cfg)
 
-    def _retry_or_not_found(self, name: str, qualifier: str | None, retry: bool,
+    def _retry_or_not_found(self, name: arns.FunctionKey, qualifier: str | None, retry: bool,
                             cause: BaseException | None = None) -> None:
         """A start failed and the configuration changed meanwhile: start again on the current one
         (``retry``), or, out of attempts, answer 404 if the function is gone (else return: the
@@ -184,7 +184,7 @@ class InvokeService:
             raise _ChangedDuringStart from cause
         self.functions.resolve(name, qualifier, invoking=True)
 
-    def _log_service_failure(self, name: str, qualifier: str | None, request_id: str, exc: ServiceError) -> None:
+    def _log_service_failure(self, name: arns.FunctionKey, qualifier: str | None, request_id: str, exc: ServiceError) -> None:
         ctx = exc.context
         log.error(
             "invocation %s of %s failed in lambent: %s (%s%s)%s", request_id, self.functions.arn(name, qualifier),
@@ -207,7 +207,7 @@ class InvokeService:
         for observer in self.observers:
             observer(cfg, outcome, request_id, qualifier)
 
-    def _current(self, name: str, version: str) -> FunctionConfig | None:
+    def _current(self, name: arns.FunctionKey, version: str) -> FunctionConfig | None:
         try:
             return self.functions.resolve(name, version if version != arns.LATEST else None)
         except ResourceNotFound:
@@ -248,7 +248,7 @@ class _Attempt:
 
     __slots__ = ("_service", "_name", "_qualifier", "_cfg", "_retry")
 
-    def __init__(self, service: InvokeService, name: str, qualifier: str | None, cfg: FunctionConfig,
+    def __init__(self, service: InvokeService, name: arns.FunctionKey, qualifier: str | None, cfg: FunctionConfig,
                  retry: bool) -> None:
         self._service = service
         self._name = name

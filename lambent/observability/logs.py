@@ -77,6 +77,41 @@ def _enc(name: str) -> str:
     return quote(name, safe="")
 
 
+def account_group(account_id: str, group: str) -> str:
+    """The stored name of account ``account_id``'s log group ``group``: every account has its own
+    groups (two accounts' functions ``f`` each log to their own ``/aws/lambda/f``). ``:`` is in
+    no CloudWatch log group name (letters, digits and ``._-/#``), so the two parts never blur.
+    LogNameError for a name that is no group's (empty, ``.``, ``..``), as :meth:`LogStore.group_dir`."""
+    if not group or group in (".", ".."):
+        raise LogNameError(f"The log group name {group!r} is not valid on this lambent server.")
+    return f"{account_id}:{group}"
+
+
+def own_unowned_groups(root: Path, account_id: str) -> int:
+    """Give the log groups written before accounts (stored names without ``ACCOUNT:``) to
+    ``account_id``, their metadata with them. Server start-up, before the :class:`LogStore` is
+    built (its quota scan charges the groups by stored name). Returns how many moved."""
+    moved = 0
+    try:
+        dirs = [d for d in root.iterdir() if d.is_dir() and d.name != _META_DIR]
+    except FileNotFoundError:
+        return 0
+    for d in dirs:
+        group = unquote(d.name)
+        if ":" in group:
+            continue
+        target = root / _enc(account_group(account_id, group))
+        if target.exists():
+            log.warning("log group %s is not moved to account %s: %s exists", group, account_id, target.name)
+            continue
+        os.rename(d, target)
+        meta = root / _META_DIR / f"{d.name}.json"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(meta, root / _META_DIR / f"{target.name}.json")
+        moved += 1
+    return moved
+
+
 def _segment_name(base: str, start: int) -> str:
     return f"{base}{_SUFFIX}" if start == 0 else f"{base}+{start}{_SUFFIX}"
 

@@ -54,7 +54,8 @@ MIN_SLEEP_REAL_S = 0.005
 class Enqueuer(Protocol):
     """lambent's async invoke (``lambent.invoke.async_queue.AsyncInvoker``)."""
 
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
+    async def enqueue_target(self, function_arn: str, qualifier: str | None, payload: bytes, *,
+                             request_id: str | None = None) -> str:
         """Durably queue one event; returns its request id. Raises lambent errors."""
         ...
 
@@ -200,7 +201,7 @@ class ScheduleEngine:
             request_id = await asyncio.wait_for(
                 # The execution id as request id: a redelivered occurrence is recognisable by the
                 # function (context.aws_request_id), as it is on every retry of a Lambda event.
-                self.enqueuer.enqueue(d.target.function_name, d.target.qualifier, payload, request_id=d.execution_id),
+                self.enqueuer.enqueue_target(d.target.arn, d.target.qualifier, payload, request_id=d.execution_id),
                 self.settings.call_timeout_real_s,
             )
         except Exception as exc:  # noqa: BLE001 - every failure goes through the retry policy

@@ -228,6 +228,15 @@ class AsyncEventStore:
         engine's listener does for everything else."""
         return store_errors.translate(exc, database=self.path.name, operation="COMMIT", table=events.name)
 
+    def own_unkeyed(self, account_id: str) -> int:
+        """Give the events queued before accounts (``function`` a bare name) to ``account_id``:
+        ``function`` becomes the key ``ACCOUNT:function:NAME``. At start-up, before dispatching."""
+        c = events.c
+        with self.engine.begin() as conn:
+            moved = conn.execute(events.update().where(sa.func.instr(c.function, ":") == 0)
+                                 .values(function=f"{account_id}:function:" + c.function))
+        return int(moved.rowcount or 0)
+
     # -- dispatcher side ------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int, str]]:
         """(next_attempt_at, id, function) of every queued event, for the dispatcher."""

@@ -74,6 +74,24 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def own_unkeyed(self, account_id: str) -> int:
+        """Give the functions of a database written before accounts (rows named by a bare name)
+        to ``account_id``: their ``name`` becomes the function key ``ACCOUNT:function:NAME``
+        (lambent.arns.FunctionKey), as every row written since. Blocking; at start-up, before the
+        registry loads. Returns how many functions moved (0 once done)."""
+        prefix = f"{account_id}:function:"
+        bare = sa.func.instr(t.functions.c.name, ":") == 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(t.functions).where(bare)).all()
+            for r in rows:  # parent first, children moved, old parent last: no foreign key broken
+                conn.execute(t.functions.insert().values(
+                    name=prefix + r.name, created_at=r.created_at, tags=r.tags,
+                    reserved_concurrency=r.reserved_concurrency, last_version=r.last_version))
+                for child in (t.function_versions, t.aliases):
+                    conn.execute(child.update().where(child.c.name == r.name).values(name=prefix + r.name))
+                conn.execute(t.functions.delete().where(t.functions.c.name == r.name))
+        return len(rows)
+
     # -- the disk ------------------------------------------------------------------------------
     def guarded(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run a write that grows state (SQL here, or files such as a code package, for the

@@ -45,6 +45,20 @@ class DeploymentStore:
         #: A full data dir refuses new deployments; a running one's transitions use the reserve.
         self.disk = disk
 
+    def own_unkeyed(self, account_id: str) -> int:
+        """Give the deployments recorded before accounts (``function_name`` a bare name) to
+        ``account_id``: the column and the record's ``function_name`` become the function key
+        ``ACCOUNT:function:NAME``. At start-up, before the runners resume."""
+        c = t.deployments.c
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(c.id, c.doc).where(sa.func.instr(c.function_name, ":") == 0)).all()
+            for r in rows:
+                doc = json.loads(r.doc)
+                doc["function_name"] = f"{account_id}:function:{doc['function_name']}"
+                conn.execute(t.deployments.update().where(c.id == r.id)
+                             .values(function_name=doc["function_name"], doc=json.dumps(doc)))
+        return len(rows)
+
     def insert(self, doc: dict[str, Any], events: Sequence[StoredEvent]) -> None:
         """Insert a new InProgress deployment; :class:`ActiveDeploymentExists` if its alias has one."""
         if self.disk is not None:

@@ -45,6 +45,15 @@ class InvokeConfigStore:
         with self.engine.begin() as conn:
             conn.execute(event_invoke_configs.delete().where(cond))
 
+    def own_unkeyed(self, account_id: str) -> int:
+        """Give the configurations written before accounts (``function`` a bare name) to
+        ``account_id``: ``function`` becomes the key ``ACCOUNT:function:NAME``. At start-up."""
+        c = event_invoke_configs.c
+        with self.engine.begin() as conn:
+            moved = conn.execute(event_invoke_configs.update().where(sa.func.instr(c.function, ":") == 0)
+                                 .values(function=f"{account_id}:function:" + c.function))
+        return int(moved.rowcount or 0)
+
     def all(self) -> list[tuple[str, str, dict[str, Any]]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(event_invoke_configs)).all()

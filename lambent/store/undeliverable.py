@@ -46,12 +46,24 @@ class QueueSummary:
 
 
 def _function_of(body: bytes) -> str | None:
-    """The source function of a record written before the ``function`` column existed."""
+    """The source function (its key, ``ACCOUNT:function:NAME``) of a record written before the
+    ``function`` column existed, from the function ARN in its body."""
     try:
-        arn = json.loads(body)["requestContext"]["functionArn"]
-        return str(arn).split(":")[6]
+        parts = str(json.loads(body)["requestContext"]["functionArn"]).split(":")
+        return f"{parts[4]}:function:{parts[6]}"
     except (ValueError, KeyError, TypeError, IndexError):
         return None
+
+
+def _of_account(column: sa.ColumnElement[str], account: str) -> sa.ColumnElement[bool]:
+    """``column`` holds a function key of ``account`` (keys are ``ACCOUNT:function:NAME``)."""
+    return column.startswith(f"{account}:function:", autoescape=True)
+
+
+def _mine(rec: StoredRecord, account: str, function: str | None) -> bool:
+    if function is not None:
+        return rec.function == function
+    return rec.function is not None and rec.function.startswith(f"{account}:function:")
 
 
 def _row(r: sa.Row[tuple[object, ...]]) -> StoredRecord:
@@ -67,36 +79,36 @@ def _row(r: sa.Row[tuple[object, ...]]) -> StoredRecord:
     )
 
 
-def page(engine: sa.Engine, *, function: str | None, before_id: int | None, limit: int) -> tuple[list[StoredRecord], int]:
-    """Up to ``limit`` (≤ MAX_PAGE) records older than ``before_id``, newest first, and how many
-    there are in all (of ``function``, when given: records of old files without the column are
-    matched by their body's function ARN)."""
+def page(engine: sa.Engine, *, account: str, function: str | None, before_id: int | None,
+         limit: int) -> tuple[list[StoredRecord], int]:
+    """Up to ``limit`` (≤ MAX_PAGE) records of ``account``'s functions (of ``function``, a key,
+    when given) older than ``before_id``, newest first, and how many there are in all. Records of
+    old files without the column are matched by their body's function ARN."""
     limit = max(1, min(limit, MAX_PAGE))
+    col = undeliverable.c.function
     q = sa.select(undeliverable).order_by(undeliverable.c.id.desc())
     if before_id is not None:
         q = q.where(undeliverable.c.id < before_id)
+    q = q.where(sa.or_(col == function if function is not None else _of_account(col, account), col.is_(None)))
+    found: list[StoredRecord] = []
+    total = 0
     with engine.connect() as conn:
-        if function is None:
-            rows = [_row(r) for r in conn.execute(q.limit(limit))]
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(undeliverable)).scalar() or 0)
-            return rows, total
-        # Filtered: the column, or (old rows) the body; scanned in bounded batches.
-        found: list[StoredRecord] = []
-        total = 0
-        for r in conn.execute(q.where(sa.or_(undeliverable.c.function == function, undeliverable.c.function.is_(None)))):
+        for r in conn.execute(q):
             rec = _row(r)
-            if rec.function != function:
+            if not _mine(rec, account, function):
                 continue
             total += 1
             if len(found) < limit:
                 found.append(rec)
-        return found, total
+    return found, total
 
 
-def get(engine: sa.Engine, record_ids: list[int]) -> list[StoredRecord]:
+def get(engine: sa.Engine, record_ids: list[int], account: str) -> list[StoredRecord]:
+    """The records with these ids that are ``account``'s (another account's are not found)."""
     with engine.connect() as conn:
-        return [_row(r) for r in conn.execute(sa.select(undeliverable).where(undeliverable.c.id.in_(record_ids))
+        rows = [_row(r) for r in conn.execute(sa.select(undeliverable).where(undeliverable.c.id.in_(record_ids))
                                               .order_by(undeliverable.c.id))]
+    return [r for r in rows if _mine(r, account, None)]
 
 
 def delete(engine: sa.Engine, record_id: int) -> None:
@@ -111,15 +123,14 @@ def still_failing(engine: sa.Engine, record_id: int, error: str) -> None:
                                                                                           failed_at=time.time()))
 
 
-def queue_summary(engine: sa.Engine, now: float, function: str | None = None) -> list[QueueSummary]:
-    """Queued events per function and qualifier (one row each; GROUP BY keeps it bounded by the
-    number of functions)."""
+def queue_summary(engine: sa.Engine, now: float, account: str, function: str | None = None) -> list[QueueSummary]:
+    """Queued events of ``account``'s functions (of ``function``, a key, when given) per function
+    and qualifier (one row each; GROUP BY keeps it bounded by the number of functions)."""
     q = (sa.select(events.c.function, events.c.qualifier, sa.func.count(),
                    sa.func.sum(sa.case((events.c.next_attempt_at <= now, 1), else_=0)),
                    sa.func.sum(sa.case(((events.c.attempts > 0) | (events.c.backoff_step > 0), 1), else_=0)),
                    sa.func.min(events.c.enqueued_at))
          .group_by(events.c.function, events.c.qualifier).order_by(events.c.function, events.c.qualifier))
-    if function is not None:
-        q = q.where(events.c.function == function)
+    q = q.where(events.c.function == function if function is not None else _of_account(events.c.function, account))
     with engine.connect() as conn:
         return [QueueSummary(r[0], r[1], int(r[2]), int(r[3] or 0), int(r[4] or 0), float(r[5])) for r in conn.execute(q)]

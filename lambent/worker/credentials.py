@@ -189,7 +189,7 @@ class CredentialCache:
             self._still_valid is None or self._still_valid(creds))
 
     def __call__(self, cfg: FunctionConfig) -> Credentials | None:
-        key = (cfg.name, cfg.role)
+        key = (cfg.key, cfg.role)
         now = self._clock()
         held = self._held.get(key)
         if held is not None and self._usable(held, now):
@@ -210,7 +210,7 @@ class CredentialCache:
         ``max_in_flight`` are. Without a running event loop: nothing."""
         if not cfg.role:
             return
-        key = (cfg.name, cfg.role)
+        key = (cfg.key, cfg.role)
         held = self._held.get(key)
         if key in self._in_flight or len(self._in_flight) >= self._max_in_flight:
             return

@@ -35,7 +35,7 @@ from typing import Protocol
 from lambent.billing.rounding import billed_duration_ms
 from lambent.control.model import FunctionConfig
 from lambent.control.runtimes import RuntimeLaunch
-from lambent.observability.logs import LogStore, stream_name
+from lambent.observability.logs import LogStore, account_group, stream_name
 from lambent.errors import SERVICE_FAILURE_MESSAGE, EnvironmentStartFailed, ServiceError, TooManyRequests
 from lambent.runtime_api import EndpointBusy, EndpointClosed, Invocation, RuntimeApiEndpoint, RuntimeInitError
 from lambent.sandbox import (
@@ -210,7 +210,7 @@ class ExecutionEnvironment(StateMachine):
         self.cfg = cfg
         #: The pool's key for it (WorkerPool.pool_key), computed once: the pool looks it up on
         #: every warm invoke.
-        self.pool_key = (cfg.name, cfg.version, cfg.environment_revision)
+        self.pool_key = (cfg.key, cfg.version, cfg.environment_revision)
         self.launch = launch
         self.code_dir = code_dir
         self.cgroups = cgroups
@@ -219,7 +219,7 @@ class ExecutionEnvironment(StateMachine):
         self._init_state()
         self.last_used = time.monotonic()
         self.log_stream = stream_name(cfg.version, env_id)
-        self._writer = logs.writer(cfg.log_group_name, self.log_stream)
+        self._writer = logs.writer(account_group(cfg.account_id, cfg.log_group_name), self.log_stream)
         #: START/END/REPORT... in the function's LogFormat, filtered by its SystemLogLevel.
         self._lines = PlatformLines(cfg.log_format, cfg.system_log_level)
         #: A cold start whose init failed: what its invocation reports (logged, with its tail).

@@ -33,7 +33,7 @@ PoolKey = tuple[str, str, str]
 
 
 def pool_key(cfg: FunctionConfig) -> PoolKey:
-    return (cfg.name, cfg.version, cfg.environment_revision)
+    return (cfg.key, cfg.version, cfg.environment_revision)
 
 
 class CodeHolder(Protocol):
@@ -161,7 +161,7 @@ class WorkerPool:
         return list(self._all)
 
     def count(self, name: str) -> int:
-        """Live environments of a function (all versions)."""
+        """Live environments of a function (its key: ``FunctionConfig.key``; all versions)."""
         return self._per_function.get(name, 0)
 
     # -- acquire / release ---------------------------------------------------------------------
@@ -210,7 +210,7 @@ class WorkerPool:
             inside_gate=inside_gate,
         )
         self._all.add(env)
-        self._per_function[cfg.name] = self._per_function.get(cfg.name, 0) + 1
+        self._per_function[cfg.key] = self._per_function.get(cfg.key, 0) + 1
         self._reserved_mb += cfg.memory_mb
         if self._code is not None:
             # At once if the code store's lock is free (a cold start has no time for a thread
@@ -268,11 +268,11 @@ class WorkerPool:
     def _forget(self, env: ExecutionEnvironment) -> None:
         if env in self._all:
             self._all.discard(env)
-            left = self._per_function.get(env.cfg.name, 1) - 1
+            left = self._per_function.get(env.cfg.key, 1) - 1
             if left > 0:
-                self._per_function[env.cfg.name] = left
+                self._per_function[env.cfg.key] = left
             else:
-                self._per_function.pop(env.cfg.name, None)
+                self._per_function.pop(env.cfg.key, None)
             self._reserved_mb -= env.memory_mb
         idle = self._idle.get(env.pool_key)
         if idle and env in idle:
@@ -296,7 +296,7 @@ class WorkerPool:
         skip = dict(claimed or {})
         idle_mb = 0
         for e in self._all:
-            name = e.cfg.name
+            name = e.cfg.key
             if e.state != EnvState.IDLE or name == for_function:
                 continue
             if skip.get(name, 0) > 0:

@@ -72,9 +72,9 @@ def drain(moto_url: str, url: str, want: int, timeout_s: float = 30) -> list[dic
 
 
 def log_lines(srv: Any, name: str) -> list[str]:
-    from lambent.observability.logs import LogStore
+    from lambent.observability.logs import LogStore, account_group
 
-    return [e.message for e in LogStore(srv.data_dir / "logs").events(f"/aws/lambda/{name}")]
+    return [e.message for e in LogStore(srv.data_dir / "logs").events(account_group("000000000000", f"/aws/lambda/{name}"))]
 
 
 OK_APP = {"app.py": "def handler(e, c):\n    print('ran', c.aws_request_id)\n    return {'ok': e.get('n')}\n"}

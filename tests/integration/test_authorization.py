@@ -113,9 +113,9 @@ def test_another_account_is_denied_allowed_by_add_permission_and_denied_after_re
     assert ident["Account"] == tenant["AccountId"] and ident["Arn"] == f"arn:aws:iam::{tenant['AccountId']}:root"
     # Then, without a resource policy, it is denied
     assert _error(other.invoke, FunctionName=fn_arn)[:2] == ("AccessDeniedException", 403)
-    # and nothing of this account is reachable by a bare name or a list
-    assert _error(other.invoke, FunctionName=name)[:2] == ("AccessDeniedException", 403)
-    assert _error(other.list_functions)[:2] == ("AccessDeniedException", 403)
+    # and a bare name or a list acts on its own account (which has no such function)
+    assert _error(other.invoke, FunctionName=name)[:2] == ("ResourceNotFoundException", 404)
+    assert other.list_functions()["Functions"] == []
     # When the function's owner allows that account
     lam.add_permission(FunctionName=name, StatementId="tenant", Action="lambda:InvokeFunction",
                        Principal=tenant["AccountId"])

@@ -40,10 +40,10 @@ def target(name: str, **extra: Any) -> dict[str, Any]:
 
 def ticks(srv: Server, fn: str) -> list[tuple[str, str, str]]:
     """(scheduled time, execution id, request id) of every run of ``fn``, in log order."""
-    from lambent.observability.logs import LogStore
+    from lambent.observability.logs import LogStore, account_group
 
     out = []
-    for e in LogStore(srv.data_dir / "logs").events(f"/aws/lambda/{fn}"):
+    for e in LogStore(srv.data_dir / "logs").events(account_group("000000000000", f"/aws/lambda/{fn}")):
         m = re.match(r"TICK (\S+) (\S+) (\S+)", e.message)
         if m:
             out.append((m.group(1), m.group(2), m.group(3)))

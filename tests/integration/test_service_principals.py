@@ -53,9 +53,9 @@ def _role(srv: Server, service: str, may_invoke: str | None) -> tuple[str, str]:
 
 def runs(srv: Server, fn: str) -> list[str]:
     """Request ids of every run of ``fn`` (TICK_APP), in log order."""
-    from lambent.observability.logs import LogStore
+    from lambent.observability.logs import LogStore, account_group
 
-    found = (re.match(r"TICK (\S+)", e.message) for e in LogStore(srv.data_dir / "logs").events(f"/aws/lambda/{fn}"))
+    found = (re.match(r"TICK (\S+)", e.message) for e in LogStore(srv.data_dir / "logs").events(account_group("000000000000", f"/aws/lambda/{fn}")))
     return [m.group(1) for m in found if m]
 
 

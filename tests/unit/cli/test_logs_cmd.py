@@ -9,7 +9,7 @@ import pytest
 
 from lambent.cli.logs_cmd import parse_since
 from lambent.cli.main import main
-from lambent.observability.logs import LogStore
+from lambent.observability.logs import LogStore, account_group
 
 
 def _now() -> int:
@@ -19,7 +19,8 @@ def _now() -> int:
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     store = LogStore(tmp_path / "logs")
-    w = store.writer("/aws/lambda/fn", "2026/12/02/[$LATEST]e1")
+    # the server account's (LAMBENT_ACCOUNT_ID's default) function fn
+    w = store.writer(account_group("000000000000", "/aws/lambda/fn"), "2026/12/02/[$LATEST]e1")
     w.write("old line ERROR", _now() - 3_600_000)
     w.write('{"level": "ERROR", "msg": "boom"}', _now() - 1000)
     w.write("START RequestId: r1", _now() - 500)

@@ -14,6 +14,17 @@ from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
 from tests.unit.control.test_functions import inp, service
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:q"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:t"
 
@@ -29,31 +40,31 @@ async def configs(tmp_path: Path) -> tuple[EventInvokeConfigs, InvokeConfigStore
 async def test_put_replaces_and_update_merges(tmp_path: Path) -> None:
     eic, _ = await configs(tmp_path)
     with pytest.raises(ResourceNotFound):
-        await eic.update("fn", None, InvokeConfigUpdate(maximum_retry_attempts=1))
-    first = await eic.put("fn", None, InvokeConfigUpdate(maximum_retry_attempts=1, on_success=QUEUE))
+        await eic.update(K("fn"), None, InvokeConfigUpdate(maximum_retry_attempts=1))
+    first = await eic.put(K("fn"), None, InvokeConfigUpdate(maximum_retry_attempts=1, on_success=QUEUE))
     assert (first.qualifier, first.max_retry_attempts, first.on_success) == ("$LATEST", 1, QUEUE)
-    merged = await eic.update("fn", None, InvokeConfigUpdate(maximum_event_age_s=120, on_failure=TOPIC))
+    merged = await eic.update(K("fn"), None, InvokeConfigUpdate(maximum_event_age_s=120, on_failure=TOPIC))
     assert (merged.max_retry_attempts, merged.max_event_age_s, merged.on_success, merged.on_failure) == (1, 120, QUEUE, TOPIC)
-    cleared = await eic.update("fn", None, InvokeConfigUpdate(on_success=None))
+    cleared = await eic.update(K("fn"), None, InvokeConfigUpdate(on_success=None))
     assert (cleared.on_success, cleared.on_failure) == (None, TOPIC)
-    replaced = await eic.put("fn", None, InvokeConfigUpdate(maximum_event_age_s=60))
+    replaced = await eic.put(K("fn"), None, InvokeConfigUpdate(maximum_event_age_s=60))
     assert (replaced.max_retry_attempts, replaced.max_event_age_s, replaced.on_failure) == (None, 60, None)
 
 
 async def test_destinations_are_checked_on_update_too(tmp_path: Path) -> None:
     eic, _ = await configs(tmp_path)
-    await eic.put("fn", None, InvokeConfigUpdate())
+    await eic.put(K("fn"), None, InvokeConfigUpdate())
     with pytest.raises(InvalidParameterValue, match="itself"):
-        await eic.update("fn", None, InvokeConfigUpdate(on_failure="arn:aws:lambda:us-east-1:000000000000:function:fn"))
+        await eic.update(K("fn"), None, InvokeConfigUpdate(on_failure="arn:aws:lambda:us-east-1:000000000000:function:fn"))
     with pytest.raises(InvalidParameterValue, match="invalid"):
-        await eic.update("fn", None, InvokeConfigUpdate(on_success="arn:aws:s3:::bucket"))
+        await eic.update(K("fn"), None, InvokeConfigUpdate(on_success="arn:aws:s3:::bucket"))
 
 
 async def test_constructor_reads_nothing_until_load(tmp_path: Path) -> None:
     eic, store = await configs(tmp_path)
-    await eic.put("fn", None, InvokeConfigUpdate(maximum_retry_attempts=0))
+    await eic.put(K("fn"), None, InvokeConfigUpdate(maximum_retry_attempts=0))
     again = EventInvokeConfigs(eic.functions, store, load=False)
-    assert again.lookup("fn", None) is None
+    assert again.lookup(K("fn"), None) is None
     await again.load()
-    found = again.lookup("fn", None)
+    found = again.lookup(K("fn"), None)
     assert found is not None and found.max_retry_attempts == 0

@@ -18,6 +18,17 @@ from lambent.errors import InvalidParameterValue, PreconditionFailed, ResourceCo
 from lambent.settings import Settings
 from lambent.store import Store
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 
 def zip_bytes(text: str = "def handler(e, c):\n    return 1\n") -> bytes:
     buf = io.BytesIO()
@@ -33,7 +44,7 @@ def service(tmp_path: Path) -> FunctionService:
 
 
 def inp(name: str = "fn", **kw: object) -> CreateFunctionInput:
-    base: dict[str, object] = dict(name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler", zip_file=zip_bytes())
+    base: dict[str, object] = dict(account_id="000000000000", name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler", zip_file=zip_bytes())
     base.update(kw)
     return CreateFunctionInput(**base)  # type: ignore[arg-type]
 
@@ -43,11 +54,11 @@ async def test_create_goes_pending_then_active_and_persists(tmp_path: Path) -> N
     cfg = await svc.create(inp())
     assert cfg.state == State.PENDING
     await svc.wait_idle()
-    assert svc.resolve("fn").state == State.ACTIVE
-    assert svc.resolve("fn").last_update_status == UpdateStatus.SUCCESSFUL
+    assert svc.resolve(K("fn")).state == State.ACTIVE
+    assert svc.resolve(K("fn")).last_update_status == UpdateStatus.SUCCESSFUL
     svc.store.close()
     again = service(tmp_path)
-    assert again.resolve("fn").code_sha256_b64 == cfg.code_sha256_b64
+    assert again.resolve(K("fn")).code_sha256_b64 == cfg.code_sha256_b64
     assert (tmp_path / "code" / cfg.code_hash_hex / "app.py").exists()
 
 
@@ -58,9 +69,9 @@ async def test_same_code_is_stored_once(tmp_path: Path) -> None:
     await svc.wait_idle()
     assert a.code_hash_hex == b.code_hash_hex
     assert len(list((tmp_path / "code").glob("*.zip"))) == 1
-    await svc.delete("a")
+    await svc.delete(K("a"))
     assert (tmp_path / "code" / f"{a.code_hash_hex}.zip").exists()  # still used by b
-    await svc.delete("b")
+    await svc.delete(K("b"))
     assert not (tmp_path / "code" / f"{a.code_hash_hex}.zip").exists()
 
 
@@ -70,7 +81,7 @@ async def test_conflicts_and_not_found(tmp_path: Path) -> None:
     with pytest.raises(ResourceConflict):
         await svc.create(inp())
     with pytest.raises(ResourceNotFound):
-        svc.resolve("nope")
+        svc.resolve(K("nope"))
     with pytest.raises(InvalidParameterValue, match="not supported by this lambent server"):
         await svc.create(inp("other", runtime="java21"))
 
@@ -79,15 +90,15 @@ async def test_update_while_in_progress_conflicts_and_revision_is_checked(tmp_pa
     svc = service(tmp_path)
     await svc.create(inp())
     await svc.wait_idle()
-    rev = svc.resolve("fn").revision_id
+    rev = svc.resolve(K("fn")).revision_id
     with pytest.raises(PreconditionFailed):
-        await svc.update_configuration("fn", ConfigUpdate(timeout_s=9), revision_id="stale")
-    cfg = await svc.update_configuration("fn", ConfigUpdate(timeout_s=9), revision_id=rev)
+        await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=9), revision_id="stale")
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=9), revision_id=rev)
     assert cfg.last_update_status == UpdateStatus.IN_PROGRESS
     with pytest.raises(ResourceConflict, match="update is in progress"):
-        await svc.update_configuration("fn", ConfigUpdate(timeout_s=10))
+        await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=10))
     await svc.wait_idle()
-    assert svc.resolve("fn").timeout_s == 9
+    assert svc.resolve(K("fn")).timeout_s == 9
 
 
 async def test_change_listeners_run_on_create_update_and_delete(tmp_path: Path) -> None:
@@ -96,19 +107,19 @@ async def test_change_listeners_run_on_create_update_and_delete(tmp_path: Path) 
     svc.on_change(seen.append)
     await svc.create(inp())
     await svc.wait_idle()
-    await svc.update_code("fn", zip_bytes("def handler(e, c):\n    return 2\n"))
+    await svc.update_code(K("fn"), zip_bytes("def handler(e, c):\n    return 2\n"))
     await svc.wait_idle()
-    await svc.delete("fn")
-    assert seen == ["fn", "fn", "fn"]
+    await svc.delete(K("fn"))
+    assert seen == [K("fn"), K("fn"), K("fn")]  # listeners are told the key
 
 
 async def test_reserved_concurrency_keeps_100_unreserved(tmp_path: Path) -> None:
     svc = service(tmp_path)
     await svc.create(inp())
-    assert await svc.put_concurrency("fn", 900) == 900
+    assert await svc.put_concurrency(K("fn"), 900) == 900
     with pytest.raises(InvalidParameterValue, match=r"minimum value of \[100\]"):
-        await svc.put_concurrency("fn", 901)
-    assert svc.total_reserved() == 900
+        await svc.put_concurrency(K("fn"), 901)
+    assert svc.total_reserved(ACCOUNT_ID) == 900 and svc.total_reserved("111111111111") == 0
 
 
 async def test_set_revision_gives_latest_a_new_revision_that_persists_and_keeps_its_environment_key(
@@ -116,29 +127,29 @@ async def test_set_revision_gives_latest_a_new_revision_that_persists_and_keeps_
     svc = service(tmp_path)
     await svc.create(inp())
     await svc.wait_idle()
-    before = svc.resolve("fn")
-    async with svc.locked("fn") as fn:
+    before = svc.resolve(K("fn"))
+    async with svc.locked(K("fn")) as fn:
         await svc.set_revision(fn, None, "rev-perm-1")
-    async with svc.locked("fn") as fn:
+    async with svc.locked(K("fn")) as fn:
         await svc.set_revision(fn, None, "rev-perm-2")
         assert svc.revision_of(fn, None) == "rev-perm-2"
-    after = svc.resolve("fn")
+    after = svc.resolve(K("fn"))
     assert after.revision_id == "rev-perm-2"
     assert after.environment_revision == before.revision_id == before.environment_revision
     # a real change afterwards: a new RevisionId and a new environment key
-    updated = await svc.update_configuration("fn", ConfigUpdate(description="x"), revision_id="rev-perm-2")
+    updated = await svc.update_configuration(K("fn"), ConfigUpdate(description="x"), revision_id="rev-perm-2")
     assert updated.environment_revision == updated.revision_id != before.revision_id
     await svc.wait_idle()
     svc.store.close()
     again = service(tmp_path)
-    assert again.resolve("fn").environment_revision == again.resolve("fn").revision_id
+    assert again.resolve(K("fn")).environment_revision == again.resolve(K("fn")).revision_id
 
 
 async def test_revision_of_an_unknown_qualifier_is_not_found(tmp_path: Path) -> None:
     svc = service(tmp_path)
     await svc.create(inp())
     await svc.wait_idle()
-    async with svc.locked("fn") as fn:
+    async with svc.locked(K("fn")) as fn:
         with pytest.raises(ResourceNotFound, match="function:fn:7"):
             svc.revision_of(fn, "7")
         with pytest.raises(ResourceNotFound):

@@ -14,29 +14,40 @@ from lambent.control.registry import FunctionEntry, Registry
 from lambent.store import Store
 from lambent.store.errors import ConstraintViolation
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 
 def config(name: str = "fn", version: str = arns.LATEST, revision: str = "r1") -> FunctionConfig:
-    return FunctionConfig(name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler",
+    return FunctionConfig(account_id="000000000000", name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler",
                           code_hash_hex="ab" * 32, code_sha256_b64="x", code_size=1, last_modified="now",
                           revision_id=revision, version=version)
 
 
 def entry(name: str = "fn") -> FunctionEntry:
-    return FunctionEntry(name, 1.0, {"team": "a"}, None, {arns.LATEST: config(name)})
+    return FunctionEntry(K(name), 1.0, {"team": "a"}, None, {arns.LATEST: config(name)})
 
 
 async def created(tmp_path: Path) -> tuple[Store, Registry, FunctionEntry]:
     store = Store.open_in(tmp_path)
     registry = Registry(store)
     fn = entry()
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         assert await registry.create(fn)
     return store, registry, fn
 
 
 async def test_every_write_reaches_the_store_and_a_new_registry_reads_it_back(tmp_path: Path) -> None:
     store, registry, fn = await created(tmp_path)
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         await registry.put_latest(fn, config(revision="r2"))
         await registry.add_version(fn, config(version="1", revision="v1"))
         await registry.add_version(fn, config(version="2", revision="v2"))
@@ -50,7 +61,7 @@ async def test_every_write_reaches_the_store_and_a_new_registry_reads_it_back(tm
         await registry.set_reserved_concurrency(fn, 3)
     again = Registry(store)
     again.adopt(again.read())
-    got = again.get("fn")
+    got = again.get(K("fn"))
     assert got is not None
     assert got.latest.revision_id == "r2"
     assert sorted(got.versions) == ["$LATEST", "1"] and got.last_version == 2  # numbers are never reused
@@ -59,9 +70,9 @@ async def test_every_write_reaches_the_store_and_a_new_registry_reads_it_back(tm
     # memory says the same as the store
     assert (sorted(fn.versions), list(fn.aliases), fn.tags, fn.reserved_concurrency) == (
         sorted(got.versions), list(got.aliases), got.tags, got.reserved_concurrency)
-    async with again.hold("fn"):
+    async with again.hold(K("fn")):
         await again.delete(got)
-    assert again.get("fn") is None
+    assert again.get(K("fn")) is None
     fresh = Registry(store)
     assert fresh.read() == {}
 
@@ -70,13 +81,13 @@ async def test_a_write_without_the_lock_or_through_a_replaced_entry_is_refused(t
     _, registry, fn = await created(tmp_path)
     with pytest.raises(RuntimeError, match="without its lock"):
         await registry.put_latest(fn, config(revision="r2"))
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         await registry.delete(fn)
         assert await registry.create(entry())  # deleted and re-created meanwhile
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         with pytest.raises(RuntimeError, match="replaced entry"):
             await registry.put_alias(fn, Alias("fn", "live", "$LATEST", "a"))
-    assert registry.get("fn") is not fn and registry.get("fn").aliases == {}  # type: ignore[union-attr]
+    assert registry.get(K("fn")) is not fn and registry.get(K("fn")).aliases == {}  # type: ignore[union-attr]
     with pytest.raises(RuntimeError, match="without its lock"):
         await registry.create(entry("other"))
 
@@ -84,9 +95,9 @@ async def test_a_write_without_the_lock_or_through_a_replaced_entry_is_refused(t
 async def test_a_refused_store_write_leaves_memory_as_it_was(tmp_path: Path) -> None:
     store, registry, fn = await created(tmp_path)
     # Given version 1 already in the store behind the registry's back
-    store.add_version("fn", 1, config(version="1").to_json())
+    store.add_version(K("fn"), 1, config(version="1").to_json())
     # When the registry publishes its version 1, the store refuses it (primary key)
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         with pytest.raises(ConstraintViolation):
             await registry.add_version(fn, config(version="1", revision="mine"))
     # Then memory shows nothing of it
@@ -95,7 +106,7 @@ async def test_a_refused_store_write_leaves_memory_as_it_was(tmp_path: Path) -> 
 
 async def test_only_the_next_number_and_the_entrys_own_values_are_written(tmp_path: Path) -> None:
     _, registry, fn = await created(tmp_path)
-    async with registry.hold("fn"):
+    async with registry.hold(K("fn")):
         with pytest.raises(ValueError, match="next version"):
             await registry.add_version(fn, config(version="2"))
         with pytest.raises(ValueError, match="LATEST"):
@@ -112,7 +123,7 @@ async def test_the_lock_serialises_and_names_merely_tried_leave_no_lock(tmp_path
     inside = asyncio.Event()
 
     async def first() -> None:
-        async with registry.hold("fn"):
+        async with registry.hold(K("fn")):
             order.append("first in")
             inside.set()
             await asyncio.sleep(0)
@@ -120,7 +131,7 @@ async def test_the_lock_serialises_and_names_merely_tried_leave_no_lock(tmp_path
 
     async def second() -> None:
         await inside.wait()
-        async with registry.hold("fn"):
+        async with registry.hold(K("fn")):
             order.append("second in")
 
     await asyncio.gather(first(), second())

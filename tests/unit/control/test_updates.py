@@ -25,6 +25,17 @@ from lambent.control.versions import VersionService
 from lambent.errors import InvalidParameterValue, ResourceNotFound
 from tests.unit.control.test_functions import inp, service
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 
 def test_not_given_is_one_falsy_instance_distinct_from_none() -> None:
     assert NotGiven() is NOT_GIVEN
@@ -56,50 +67,50 @@ async def _active(tmp_path: Path, **kw: object) -> FunctionService:
 async def test_config_update_changes_only_given_members_and_not_the_callers_map(tmp_path: Path) -> None:
     svc = await _active(tmp_path, dead_letter_arn="arn:aws:sqs:us-east-1:000000000000:dlq", snap_start_apply_on="None",
                         environment={"AA": "1"})
-    before = svc.resolve("fn")
+    before = svc.resolve(K("fn"))
     env = {"BB": "2"}
-    cfg = await svc.update_configuration("fn", ConfigUpdate(timeout_s=9, environment=env))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=9, environment=env))
     env["CC"] = "3"  # the caller's map is theirs: the config holds its own copy
     assert (cfg.timeout_s, cfg.environment) == (9, {"BB": "2"})
     assert (cfg.memory_mb, cfg.handler, cfg.dead_letter_arn) == (before.memory_mb, before.handler, before.dead_letter_arn)
     await svc.wait_idle()
-    cfg = await svc.update_configuration("fn", ConfigUpdate(dead_letter_arn=None))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(dead_letter_arn=None))
     assert cfg.dead_letter_arn is None and cfg.timeout_s == 9
 
 
 async def test_snap_start_apply_on_is_kept_when_an_update_does_not_give_it(tmp_path: Path) -> None:
     svc = await _active(tmp_path, snap_start_apply_on="PublishedVersions")
-    cfg = await svc.update_configuration("fn", ConfigUpdate(description="d"))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(description="d"))
     assert cfg.snap_start_apply_on == "PublishedVersions"
     await svc.wait_idle()
-    cfg = await svc.update_configuration("fn", ConfigUpdate(snap_start_apply_on="None"))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(snap_start_apply_on="None"))
     assert cfg.snap_start_apply_on == "None"
     await svc.wait_idle()
     svc.store.close()
-    assert service(tmp_path).resolve("fn").snap_start_apply_on == "None"
+    assert service(tmp_path).resolve(K("fn")).snap_start_apply_on == "None"
     with pytest.raises(InvalidParameterValue, match="ApplyOn"):
-        await service(tmp_path).update_configuration("fn", ConfigUpdate(snap_start_apply_on="Always"))
+        await service(tmp_path).update_configuration(K("fn"), ConfigUpdate(snap_start_apply_on="Always"))
 
 
 async def test_log_levels_exist_only_for_json_and_default_to_info(tmp_path: Path) -> None:
     svc = await _active(tmp_path)
-    assert (svc.resolve("fn").application_log_level, svc.resolve("fn").system_log_level) == (None, None)
+    assert (svc.resolve(K("fn")).application_log_level, svc.resolve(K("fn")).system_log_level) == (None, None)
     with pytest.raises(InvalidParameterValue, match="only with LogFormat JSON"):
-        await svc.update_configuration("fn", ConfigUpdate(application_log_level="DEBUG"))
-    cfg = await svc.update_configuration("fn", ConfigUpdate(log_format="JSON"))
+        await svc.update_configuration(K("fn"), ConfigUpdate(application_log_level="DEBUG"))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(log_format="JSON"))
     assert (cfg.application_log_level, cfg.system_log_level) == ("INFO", "INFO")
     await svc.wait_idle()
-    cfg = await svc.update_configuration("fn", ConfigUpdate(application_log_level="DEBUG"))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(application_log_level="DEBUG"))
     assert (cfg.application_log_level, cfg.system_log_level) == ("DEBUG", "INFO")
     await svc.wait_idle()
     with pytest.raises(InvalidParameterValue, match="SystemLogLevel"):
-        await svc.update_configuration("fn", ConfigUpdate(system_log_level="TRACE"))  # TRACE is application-only
+        await svc.update_configuration(K("fn"), ConfigUpdate(system_log_level="TRACE"))  # TRACE is application-only
     # a level reaches the sandbox's environment (AWS_LAMBDA_LOG_LEVEL): only the documented words pass
     with pytest.raises(InvalidParameterValue, match="ApplicationLogLevel"):
-        await svc.update_configuration("fn", ConfigUpdate(application_log_level="INFO\nAWS_LAMBDA_RUNTIME_API=evil"))
+        await svc.update_configuration(K("fn"), ConfigUpdate(application_log_level="INFO\nAWS_LAMBDA_RUNTIME_API=evil"))
     with pytest.raises(InvalidParameterValue, match="LogFormat"):
-        await svc.update_configuration("fn", ConfigUpdate(log_format="json"))
-    cfg = await svc.update_configuration("fn", ConfigUpdate(log_format="Text"))
+        await svc.update_configuration(K("fn"), ConfigUpdate(log_format="json"))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(log_format="Text"))
     assert (cfg.application_log_level, cfg.system_log_level) == (None, None)
     with pytest.raises(InvalidParameterValue, match="only with LogFormat JSON"):
         await svc.create(inp("other", application_log_level="WARN"))
@@ -111,27 +122,27 @@ async def test_revision_changes_when_the_function_turns_active_and_when_an_updat
     svc = service(tmp_path)
     created = await svc.create(inp())
     await svc.wait_idle()
-    active = svc.resolve("fn")
+    active = svc.resolve(K("fn"))
     assert active.revision_id != created.revision_id
-    updated = await svc.update_configuration("fn", ConfigUpdate(timeout_s=5), revision_id=active.revision_id)
+    updated = await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=5), revision_id=active.revision_id)
     await svc.wait_idle()
-    done = svc.resolve("fn").revision_id
+    done = svc.resolve(K("fn")).revision_id
     assert done not in (active.revision_id, updated.revision_id)
 
 
 async def test_alias_update_keeps_what_is_not_given(tmp_path: Path) -> None:
     svc = await _active(tmp_path)
     versions, aliases = VersionService(svc), AliasService(svc)
-    await versions.publish("fn")
-    await svc.update_configuration("fn", ConfigUpdate(timeout_s=4))
+    await versions.publish(K("fn"))
+    await svc.update_configuration(K("fn"), ConfigUpdate(timeout_s=4))
     await svc.wait_idle()
-    await versions.publish("fn")
-    a = await aliases.create("fn", "live", "2", "d", {"1": 0.25})
-    b = await aliases.update("fn", "live", AliasUpdate(description="e"), a.revision_id)
+    await versions.publish(K("fn"))
+    a = await aliases.create(K("fn"), "live", "2", "d", {"1": 0.25})
+    b = await aliases.update(K("fn"), "live", AliasUpdate(description="e"), a.revision_id)
     assert (b.function_version, b.description, b.additional_version, b.additional_weight) == ("2", "e", "1", 0.25)
-    c = await aliases.update("fn", "live", AliasUpdate(routing_config={}))
+    c = await aliases.update(K("fn"), "live", AliasUpdate(routing_config={}))
     assert (c.additional_version, c.description) == (None, "e")
-    d = await aliases.update("fn", "live", AliasUpdate(function_version="1"))
+    d = await aliases.update(K("fn"), "live", AliasUpdate(function_version="1"))
     assert (d.function_version, d.description, d.additional_version) == ("1", "e", None)
 
 
@@ -139,14 +150,14 @@ async def test_not_found_names_latest_only_for_invoke_and_put_concurrency(tmp_pa
     svc = service(tmp_path)
     arn = "arn:aws:lambda:us-east-1:000000000000:function:nope"
     with pytest.raises(ResourceNotFound) as read:
-        svc.resolve("nope")
+        svc.resolve(K("nope"))
     assert str(read.value) == f"Function not found: {arn}"
     with pytest.raises(ResourceNotFound) as invoked:
-        svc.resolve("nope", draw=0.5, invoking=True)
+        svc.resolve(K("nope"), draw=0.5, invoking=True)
     assert str(invoked.value) == f"Function not found: {arn}:$LATEST"
     with pytest.raises(ResourceNotFound) as qualified:
-        svc.resolve("nope", "live", invoking=True)
+        svc.resolve(K("nope"), "live", invoking=True)
     assert str(qualified.value) == f"Function not found: {arn}:live"
     with pytest.raises(ResourceNotFound) as concurrency:
-        await svc.put_concurrency("nope", 1)
+        await svc.put_concurrency(K("nope"), 1)
     assert str(concurrency.value) == f"Function not found: {arn}:$LATEST"

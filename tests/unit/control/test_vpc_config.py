@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lambent.arns import FunctionKey, function_key
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
 from lambent.control.functions import CreateFunctionInput, FunctionService
@@ -108,6 +109,10 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
+def K(name: str) -> FunctionKey:
+    return function_key(A, name)
+
+
 def _service(tmp_path: Path) -> FunctionService:
     store = Store.open_in(tmp_path)
     return FunctionService(Settings(data_dir=tmp_path), store, CodeStore(tmp_path / "code", store, ZipLimits()),
@@ -118,7 +123,7 @@ VPC = VpcConfig(("subnet-0123456789abcdef0",), ("sg-0123456789abcdef0",), "vpc-0
 
 
 def _inp(name: str, vpc: VpcConfig | None) -> CreateFunctionInput:
-    return CreateFunctionInput(name=name, runtime="python3.11", role=f"arn:aws:iam::{A}:role/r", handler="app.handler",
+    return CreateFunctionInput(account_id=A, name=name, runtime="python3.11", role=f"arn:aws:iam::{A}:role/r", handler="app.handler",
                                zip_file=_zip(), vpc_config=vpc)
 
 
@@ -137,16 +142,16 @@ async def test_stored_reloaded_kept_by_versions_and_removed_by_an_empty_update(t
     svc = _service(tmp_path)
     await svc.create(_inp("fn", VPC))
     await svc.wait_idle()
-    assert svc.resolve("fn").vpc_config == VPC
-    version = await VersionService(svc).publish("fn")
-    await svc.update_configuration("fn", ConfigUpdate(vpc_config=VpcConfig(account_id=A)))
+    assert svc.resolve(K("fn")).vpc_config == VPC
+    version = await VersionService(svc).publish(K("fn"))
+    await svc.update_configuration(K("fn"), ConfigUpdate(vpc_config=VpcConfig(account_id=A)))
     await svc.wait_idle()
-    assert svc.resolve("fn").vpc_config == VpcConfig(account_id=A)
-    assert svc.resolve("fn", version.version).vpc_config == VPC  # a version keeps what it was published with
+    assert svc.resolve(K("fn")).vpc_config == VpcConfig(account_id=A)
+    assert svc.resolve(K("fn"), version.version).vpc_config == VPC  # a version keeps what it was published with
     svc.store.close()
     again = _service(tmp_path)
-    assert again.resolve("fn", version.version).vpc_config == VPC
-    assert again.resolve("fn").vpc_config == VpcConfig(account_id=A)
+    assert again.resolve(K("fn"), version.version).vpc_config == VPC
+    assert again.resolve(K("fn")).vpc_config == VpcConfig(account_id=A)
     again.store.close()
 
 
@@ -155,7 +160,7 @@ async def test_pending_until_the_network_is_prepared_then_active(tmp_path: Path)
     prepared: list[str] = []
 
     async def prepare(cfg: FunctionConfig) -> None:
-        assert svc.resolve(cfg.name).state == State.PENDING  # still Pending while it runs
+        assert svc.resolve(cfg.key).state == State.PENDING  # still Pending while it runs
         prepared.append(cfg.name)
 
     svc.prepare_network = prepare
@@ -164,7 +169,7 @@ async def test_pending_until_the_network_is_prepared_then_active(tmp_path: Path)
     await svc.create(_inp("left", VpcConfig(account_id=A)))
     await svc.wait_idle()
     assert prepared == ["in-vpc"]  # only a configuration that joins a VPC has a network to prepare
-    assert all(svc.resolve(n).state == State.ACTIVE for n in ("in-vpc", "plain", "left"))
+    assert all(svc.resolve(K(n)).state == State.ACTIVE for n in ("in-vpc", "plain", "left"))
     svc.store.close()
 
 
@@ -179,7 +184,7 @@ async def test_a_network_that_cannot_be_prepared_fails_with_its_reason_code(tmp_
     svc.prepare_network = prepare
     await svc.create(_inp("fn", VPC))
     await svc.wait_idle()
-    cfg = svc.resolve("fn")
+    cfg = svc.resolve(K("fn"))
     assert (cfg.state, cfg.state_reason_code) == (State.FAILED, "InvalidSubnet")
     assert cfg.state_reason == "Lambda was not able to set up VPC access for the Lambda function: gone"
 
@@ -193,10 +198,10 @@ async def test_an_update_into_a_vpc_is_in_progress_until_prepared(tmp_path: Path
         raise SubnetIPAddressLimitReached("full")
 
     svc.prepare_network = prepare
-    cfg = await svc.update_configuration("fn", ConfigUpdate(vpc_config=VPC))
+    cfg = await svc.update_configuration(K("fn"), ConfigUpdate(vpc_config=VPC))
     assert (cfg.last_update_status, cfg.last_update_status_reason_code) == (UpdateStatus.IN_PROGRESS, "Creating")
     await svc.wait_idle()
-    done = svc.resolve("fn")
+    done = svc.resolve(K("fn"))
     assert (done.last_update_status, done.last_update_status_reason_code) == (UpdateStatus.FAILED,
                                                                               "SubnetOutOfIPAddresses")
     svc.store.close()

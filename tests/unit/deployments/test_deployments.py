@@ -49,6 +49,17 @@ from lambent.store import Store
 from lambent.store.deployments import DeploymentStore, StoredEvent
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 T0 = 1_800_000_000.0
 
 
@@ -290,13 +301,14 @@ class FakeInvoker:
         cfg = self.functions.resolve(name, qualifier)
         event = json.loads(req.payload)
         self.calls.append((name, event))
-        if name in self.gates:
+        short = name.rsplit(":", 1)[-1]  # behaviours and gates by the hook's function name
+        if short in self.gates:
             try:
-                await self.gates[name].wait()
+                await self.gates[short].wait()
             except asyncio.CancelledError:
-                self.cancelled.append(name)
+                self.cancelled.append(short)
                 raise
-        payload, error = self.behaviour.get(name, succeeded)(event)
+        payload, error = self.behaviour.get(short, succeeded)(event)
         return SyncResult(cfg, InvokeOutcome(payload, error, b"", 1.0, 128, None))
 
 
@@ -319,7 +331,7 @@ class World:
     svc: DeploymentService
 
     def alias(self) -> tuple[str, str | None, float]:
-        a = self.aliases.get("fn", "live")
+        a = self.aliases.get(K("fn"), "live")
         return a.function_version, a.additional_version, a.additional_weight
 
     async def weights(self, deployment_id: str) -> list[float]:
@@ -347,14 +359,14 @@ async def world(tmp_path: Path, clock: FakeClock | None = None, **settings: Any)
     fns, versions = w.functions, VersionService(w.functions)
     role = "arn:aws:iam::000000000000:role/r"
     for name in ("fn", "pre", "post"):
-        await fns.create(CreateFunctionInput(name=name, runtime="python3.11", role=role, handler="app.handler",
+        await fns.create(CreateFunctionInput(account_id="000000000000", name=name, runtime="python3.11", role=role, handler="app.handler",
                                              zip_file=zip_bytes("def handler(e, c):\n    return 1\n")))
     await fns.wait_idle()
-    await versions.publish("fn")
-    await fns.update_code("fn", zip_bytes("def handler(e, c):\n    return 2\n"))
+    await versions.publish(K("fn"))
+    await fns.update_code(K("fn"), zip_bytes("def handler(e, c):\n    return 2\n"))
     await fns.wait_idle()
-    await versions.publish("fn")
-    await w.aliases.create("fn", "live", "1")
+    await versions.publish(K("fn"))
+    await w.aliases.create(K("fn"), "live", "1")
     await w.svc.start()
     return w
 
@@ -368,7 +380,7 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 
 def req(config: str = "LambdaCanary10Percent5Minutes", **kw: Any) -> CreateDeployment:
-    return CreateDeployment(function_name="fn", alias="live", to_version="2", routing=parse(config), **kw)
+    return CreateDeployment(function_name=K("fn"), alias="live", to_version="2", routing=parse(config), **kw)
 
 
 async def test_linear_deployment_runs_on_schedule_to_success(tmp_path: Path) -> None:
@@ -388,11 +400,11 @@ async def test_linear_deployment_runs_on_schedule_to_success(tmp_path: Path) -> 
     assert types[-3:] == ["HookStarted", "HookSucceeded", "Succeeded"]
     # And the hooks got CodeDeploy's payload
     (pre_name, pre_event), (post_name, _) = w.invoker.calls
-    assert (pre_name, post_name) == ("pre", "post")
+    assert (pre_name, post_name) == (K("pre"), K("post"))
     assert pre_event["DeploymentId"] == d.id and pre_event["LifecycleEventHookExecutionId"]
     assert pre_event["LifecycleEvent"] == "BeforeAllowTraffic"
     # And the alias is free for the next deployment
-    assert w.metrics.reading("fn", "2").invocations == 0
+    assert w.metrics.reading(K("fn"), "2").invocations == 0
     await w.svc.shutdown()
 
 
@@ -424,12 +436,12 @@ async def test_stop_during_the_canary_wait_rolls_back(tmp_path: Path) -> None:
     d = await w.svc.create(req())
     runner = w.svc._runners[d.id]
     await until(lambda: w.alias() == ("1", "2", 0.1) and bool(runner.d.applied))
-    d = await w.svc.stop(d.id)
+    d = await w.svc.stop(d.id, account_id=ACCOUNT_ID)
     assert (d.status, d.error_code) == (Status.STOPPED, ErrorCode.MANUAL_STOP)
     assert w.alias() == ("1", None, 0.0)
     assert (await w.event_types(d.id))[-4:] == ["StopRequested", "RollbackStarted", "RollbackCompleted", "Stopped"]
     with pytest.raises(ResourceConflict, match="already completed"):
-        await w.svc.stop(d.id)
+        await w.svc.stop(d.id, account_id=ACCOUNT_ID)
     await w.svc.shutdown()
 
 
@@ -438,7 +450,7 @@ async def test_stop_during_a_hook_abandons_it(tmp_path: Path) -> None:
     w.invoker.gates["pre"] = asyncio.Event()
     d = await w.svc.create(req(pre_hook="pre"))
     await until(lambda: bool(w.invoker.calls))
-    d = await w.svc.stop(d.id)
+    d = await w.svc.stop(d.id, account_id=ACCOUNT_ID)
     assert d.status == Status.STOPPED
     assert w.invoker.cancelled == ["pre"]
     assert "HookAbandoned" in await w.event_types(d.id)
@@ -454,15 +466,15 @@ async def test_error_rate_alarm_rolls_back(tmp_path: Path) -> None:
     await until(lambda: bool(runner.d.applied) and clock.sleeping)
     # Given 9 invocations of version 2, 3 of them failed: fewer than the minimum
     for i in range(9):
-        w.metrics.observe("fn", "2", i % 3 == 0)
+        w.metrics.observe(K("fn"), "2", i % 3 == 0)
     for _ in range(50):
-        w.metrics.observe("fn", "1", True)  # the old version's errors do not count
+        w.metrics.observe(K("fn"), "1", True)  # the old version's errors do not count
     clock.advance(1)
     await asyncio.sleep(0.05)
     await until(lambda: clock.sleeping)
-    assert (await w.svc.get(d.id)).status == Status.IN_PROGRESS
+    assert (await w.svc.get(d.id, account_id=ACCOUNT_ID)).status == Status.IN_PROGRESS
     # When the 10th arrives (4 errors of 10 > 5 %) and the alarm is next evaluated
-    w.metrics.observe("fn", "2", True)
+    w.metrics.observe(K("fn"), "2", True)
     clock.advance(1)
     d = await w.svc.wait(d.id, 5)
     # Then the deployment rolls back
@@ -479,7 +491,7 @@ async def test_alias_changed_outside_the_deployment_fails_it_without_touching_th
     d = await w.svc.create(req())
     runner = w.svc._runners[d.id]
     await until(lambda: bool(runner.d.applied) and clock.sleeping)
-    await w.aliases.update("fn", "live", AliasUpdate(routing_config={"2": 0.5}))
+    await w.aliases.update(K("fn"), "live", AliasUpdate(routing_config={"2": 0.5}))
     clock.advance(300)
     d = await w.svc.wait(d.id, 5)
     assert (d.status, d.error_code) == (Status.FAILED, ErrorCode.ALIAS_MODIFIED)
@@ -490,11 +502,11 @@ async def test_alias_changed_outside_the_deployment_fails_it_without_touching_th
 async def test_validation(tmp_path: Path) -> None:
     w = await world(tmp_path)
     cases: list[tuple[CreateDeployment, type[Exception], str]] = [
-        (CreateDeployment("fn", "live", "1", parse("LambdaAllAtOnce")), InvalidParameterValue, "already points"),
-        (CreateDeployment("fn", "live", "$LATEST", parse("LambdaAllAtOnce")), InvalidParameterValue, "published"),
-        (CreateDeployment("fn", "live", "9", parse("LambdaAllAtOnce")), ResourceNotFound, ":9"),
-        (CreateDeployment("fn", "nope", "2", parse("LambdaAllAtOnce")), ResourceNotFound, "Alias not found"),
-        (CreateDeployment("nofn", "live", "2", parse("LambdaAllAtOnce")), ResourceNotFound, "nofn"),
+        (CreateDeployment(K("fn"), "live", "1", parse("LambdaAllAtOnce")), InvalidParameterValue, "already points"),
+        (CreateDeployment(K("fn"), "live", "$LATEST", parse("LambdaAllAtOnce")), InvalidParameterValue, "published"),
+        (CreateDeployment(K("fn"), "live", "9", parse("LambdaAllAtOnce")), ResourceNotFound, ":9"),
+        (CreateDeployment(K("fn"), "nope", "2", parse("LambdaAllAtOnce")), ResourceNotFound, "Alias not found"),
+        (CreateDeployment(K("nofn"), "live", "2", parse("LambdaAllAtOnce")), ResourceNotFound, "nofn"),
         (req(pre_hook="missing"), ResourceNotFound, "missing"),
         (req(error_rate_threshold=1.5), InvalidParameterValue, "threshold"),
     ]
@@ -502,11 +514,11 @@ async def test_validation(tmp_path: Path) -> None:
         with pytest.raises(error, match=match):
             await w.svc.create(request)
     # an alias that already splits traffic is refused
-    await w.aliases.update("fn", "live", AliasUpdate(routing_config={"2": 0.2}))
+    await w.aliases.update(K("fn"), "live", AliasUpdate(routing_config={"2": 0.2}))
     with pytest.raises(ResourceConflict, match="RoutingConfig"):
         await w.svc.create(req())
-    await w.aliases.update("fn", "live", AliasUpdate(routing_config={}))
-    assert await w.svc.find("fn") == []
+    await w.aliases.update(K("fn"), "live", AliasUpdate(routing_config={}))
+    assert await w.svc.find(K("fn"), account_id=ACCOUNT_ID) == []
     await w.svc.shutdown()
 
 
@@ -516,11 +528,11 @@ async def test_one_active_deployment_per_alias(tmp_path: Path) -> None:
     first = await w.svc.create(req())
     with pytest.raises(ResourceConflict, match=first.id):
         await w.svc.create(req("LambdaAllAtOnce"))
-    await w.svc.stop(first.id)
+    await w.svc.stop(first.id, account_id=ACCOUNT_ID)
     clock.advance(1)
     second = await w.svc.create(req("LambdaAllAtOnce"))
     assert (await w.svc.wait(second.id, 5)).status == Status.SUCCEEDED
-    assert [d.id for d in await w.svc.find("fn")] == [second.id, first.id]
+    assert [d.id for d in await w.svc.find(K("fn"), account_id=ACCOUNT_ID)] == [second.id, first.id]
     await w.svc.shutdown()
 
 
@@ -532,7 +544,7 @@ async def test_restart_resumes_at_the_original_schedule(tmp_path: Path) -> None:
     await until(lambda: w.alias() == ("1", "2", 0.1) and bool(w.svc._runners[d.id].d.applied))
     # When the server shuts down and comes back 100 s later
     await w.svc.shutdown()
-    assert (await w.svc.get(d.id)).status == Status.IN_PROGRESS
+    assert (await w.svc.get(d.id, account_id=ACCOUNT_ID)).status == Status.IN_PROGRESS
     clock2 = FakeClock(T0 + 100, auto=False)
     w2 = build(w.store, tmp_path, clock2, DeploySettings())
     await w2.svc.start()
@@ -542,7 +554,7 @@ async def test_restart_resumes_at_the_original_schedule(tmp_path: Path) -> None:
     clock2.advance(150)
     await asyncio.sleep(0.05)
     await until(lambda: clock2.sleeping)
-    assert (await w2.svc.get(d.id)).applied_steps == 1
+    assert (await w2.svc.get(d.id, account_id=ACCOUNT_ID)).applied_steps == 1
     # And the promotion happens once it has passed
     clock2.advance(60)
     d = await w2.svc.wait(d.id, 5)
@@ -560,15 +572,15 @@ async def test_a_step_written_just_before_a_crash_is_only_recorded(tmp_path: Pat
     d = await w.svc.create(req())
     await until(lambda: bool(w.svc._runners[d.id].d.applied))
     await w.svc.shutdown()
-    await w.aliases.update("fn", "live", AliasUpdate(function_version="2", routing_config={}))
-    revision = w.aliases.get("fn", "live").revision_id
+    await w.aliases.update(K("fn"), "live", AliasUpdate(function_version="2", routing_config={}))
+    revision = w.aliases.get(K("fn"), "live").revision_id
     # When the server resumes it after the due time
     w2 = build(w.store, tmp_path, FakeClock(T0 + 400, auto=False), DeploySettings())
     await w2.svc.start()
     d = await w2.svc.wait(d.id, 5)
     # Then the step is recorded without another UpdateAlias
     assert d.status == Status.SUCCEEDED
-    assert w2.aliases.get("fn", "live").revision_id == revision
+    assert w2.aliases.get(K("fn"), "live").revision_id == revision
     assert await w2.weights(d.id) == [0.1, 1.0]
     await w2.svc.shutdown()
 

@@ -25,15 +25,26 @@ from lambent.iam.policy import Caller, PolicyKind, PrincipalType, Request, compi
 from lambent.store.iam import IamStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 ACCOUNT = "000000000000"
 ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
 
 
 class Registry:
-    """The function registry as FunctionPolicies sees it: names -> versions and aliases."""
+    """The function registry as FunctionPolicies sees it: keys -> versions and aliases."""
 
     def __init__(self) -> None:
-        self.functions: dict[str, set[str]] = {"fn": {"$LATEST", "1", "live"}}
+        self.functions: dict[str, set[str]] = {K("fn"): {"$LATEST", "1", "live"}}
 
     def exists(self, name: str, qualifier: str | None) -> bool:
         quals = self.functions.get(name)
@@ -53,7 +64,7 @@ def iam_store(tmp_path: Path) -> Iterator[IamStore]:
 
 
 def make(iam_store: IamStore, registry: Registry) -> FunctionPolicies:
-    p = FunctionPolicies(FunctionPolicyStore(iam_store.engine), account_id=ACCOUNT, region="us-east-1",
+    p = FunctionPolicies(FunctionPolicyStore(iam_store.engine), region="us-east-1",
                          exists=registry.exists)
     p.load_now()
     return p
@@ -119,66 +130,66 @@ def test_every_condition_member_lands_where_aws_puts_it() -> None:
 
 # -- add / get / remove ----------------------------------------------------------------------------
 async def test_add_returns_the_statement_text_and_get_the_whole_policy(policies: FunctionPolicies) -> None:
-    text = await policies.add("fn", None, perm(source_arn="arn:aws:s3:::b"), revision_id=None, target_revision_id="r0")
+    text = await policies.add(K("fn"), None, perm(source_arn="arn:aws:s3:::b"), revision_id=None, target_revision_id="r0")
     assert json.loads(text) == {"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
                                 "Action": "lambda:InvokeFunction", "Resource": f"{ARN}fn",
                                 "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::b"}}}
-    await policies.add("fn", None, perm("sqs", "sqs.amazonaws.com"), revision_id=None, target_revision_id="r0")
-    got = policies.get("fn", None)
+    await policies.add(K("fn"), None, perm("sqs", "sqs.amazonaws.com"), revision_id=None, target_revision_id="r0")
+    got = policies.get(K("fn"), None)
     doc = json.loads(got.document)
     assert (doc["Version"], doc["Id"]) == ("2012-10-17", "default")
     assert [s["Sid"] for s in doc["Statement"]] == ["s3", "sqs"]
     assert list(doc) == ["Version", "Id", "Statement"]
-    assert policies.get("fn", "$LATEST") is got  # $LATEST is the unqualified function's policy
+    assert policies.get(K("fn"), "$LATEST") is got  # $LATEST is the unqualified function's policy
 
 
 async def test_a_repeated_statement_id_is_a_conflict_per_qualifier(policies: FunctionPolicies) -> None:
-    await policies.add("fn", None, perm(), revision_id=None, target_revision_id="r0")
+    await policies.add(K("fn"), None, perm(), revision_id=None, target_revision_id="r0")
     with pytest.raises(ResourceConflict) as caught:
-        await policies.add("fn", None, perm(principal="*"), revision_id=None, target_revision_id="r0")
+        await policies.add(K("fn"), None, perm(principal="*"), revision_id=None, target_revision_id="r0")
     assert caught.value.message == ("The statement id (s3) provided already exists. Please provide a new statement "
                                     "id, or remove the existing statement.")
     # the same id is free on a version and on an alias, each with its own qualified Resource
-    v1 = json.loads(await policies.add("fn", "1", perm(), revision_id=None, target_revision_id="r1"))
-    live = json.loads(await policies.add("fn", "live", perm(), revision_id=None, target_revision_id="ra"))
+    v1 = json.loads(await policies.add(K("fn"), "1", perm(), revision_id=None, target_revision_id="r1"))
+    live = json.loads(await policies.add(K("fn"), "live", perm(), revision_id=None, target_revision_id="ra"))
     assert (v1["Resource"], live["Resource"]) == (f"{ARN}fn:1", f"{ARN}fn:live")
-    assert len(json.loads(policies.get("fn", None).document)["Statement"]) == 1
+    assert len(json.loads(policies.get(K("fn"), None).document)["Statement"]) == 1
 
 
 async def test_the_revision_id_guarded_is_the_resources_and_the_change_sets_the_new_one(policies: FunctionPolicies) -> None:
     # The precondition is always the function version's/alias's RevisionId (AWS: the policy has none of its own)
     with pytest.raises(PreconditionFailed) as caught:
-        await policies.add("fn", None, perm(), revision_id="wrong", target_revision_id="r0")
+        await policies.add(K("fn"), None, perm(), revision_id="wrong", target_revision_id="r0")
     assert caught.value.message == ("The Revision Id provided does not match the latest Revision Id. Call the "
                                     "GetPolicy API to retrieve the latest Revision Id")
-    await policies.add("fn", None, perm(), revision_id="r0", target_revision_id="r0", new_revision_id="r1")
-    assert policies.get("fn", None).revision_id == "r1"
+    await policies.add(K("fn"), None, perm(), revision_id="r0", target_revision_id="r0", new_revision_id="r1")
+    assert policies.get(K("fn"), None).revision_id == "r1"
     # Then the resource's new RevisionId, which the caller passes as the target
     with pytest.raises(PreconditionFailed):
-        await policies.add("fn", None, perm("b"), revision_id="r0", target_revision_id="r1")
-    await policies.add("fn", None, perm("b"), revision_id="r1", target_revision_id="r1", new_revision_id="r2")
+        await policies.add(K("fn"), None, perm("b"), revision_id="r0", target_revision_id="r1")
+    await policies.add(K("fn"), None, perm("b"), revision_id="r1", target_revision_id="r1", new_revision_id="r2")
     with pytest.raises(PreconditionFailed) as removing:
-        await policies.remove("fn", None, "b", revision_id="r1", target_revision_id="r2")
+        await policies.remove(K("fn"), None, "b", revision_id="r1", target_revision_id="r2")
     assert removing.value.message.endswith("Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-    await policies.remove("fn", None, "b", revision_id="r2", target_revision_id="r2", new_revision_id="r3")
-    assert policies.get("fn", None).revision_id == "r3"
-    assert policies.get("fn", None).sids() == {"s3"}
+    await policies.remove(K("fn"), None, "b", revision_id="r2", target_revision_id="r2", new_revision_id="r3")
+    assert policies.get(K("fn"), None).revision_id == "r3"
+    assert policies.get(K("fn"), None).sids() == {"s3"}
     # Without a target, a given RevisionId is checked against the one the policy was written with
     with pytest.raises(PreconditionFailed):
-        await policies.remove("fn", None, "s3", revision_id="r2")
+        await policies.remove(K("fn"), None, "s3", revision_id="r2")
 
 
 async def test_remove_answers_as_aws_and_the_last_statement_takes_the_policy(policies: FunctionPolicies) -> None:
     with pytest.raises(ResourceNotFound) as none:
-        await policies.remove("fn", None, "s3", revision_id=None)
+        await policies.remove(K("fn"), None, "s3", revision_id=None)
     assert none.value.message == "No policy is associated with the given resource."
-    await policies.add("fn", None, perm(), revision_id=None, target_revision_id="r0")
+    await policies.add(K("fn"), None, perm(), revision_id=None, target_revision_id="r0")
     with pytest.raises(ResourceNotFound) as missing:
-        await policies.remove("fn", None, "non-existent", revision_id=None)
+        await policies.remove(K("fn"), None, "non-existent", revision_id=None)
     assert missing.value.message == "Statement non-existent is not found in resource policy."
-    await policies.remove("fn", None, "s3", revision_id=None)
+    await policies.remove(K("fn"), None, "s3", revision_id=None)
     with pytest.raises(ResourceNotFound) as gone:
-        policies.get("fn", None)
+        policies.get(K("fn"), None)
     assert gone.value.message == "The resource you requested does not exist."
     assert policies.compiled(ACCOUNT, "fn", None) is None
 
@@ -188,9 +199,9 @@ async def test_a_policy_over_20_kb_is_refused_and_nothing_changes(policies: Func
     n = 0
     with pytest.raises(PolicyLengthExceeded) as caught:
         while n < 100:
-            await policies.add("fn", None, perm(f"s{n}", source_arn=arn), revision_id=None, target_revision_id="r0")
+            await policies.add(K("fn"), None, perm(f"s{n}", source_arn=arn), revision_id=None, target_revision_id="r0")
             n += 1
-    before = policies.get("fn", None)
+    before = policies.get(K("fn"), None)
     assert len(before.document.encode()) <= POLICY_LIMIT_BYTES
     size = int(caught.value.message.split("(")[1].split(")")[0])
     assert size > POLICY_LIMIT_BYTES
@@ -201,50 +212,50 @@ async def test_a_policy_over_20_kb_is_refused_and_nothing_changes(policies: Func
 # -- durability and lifetime -----------------------------------------------------------------------
 async def test_policies_survive_a_restart(iam_store: IamStore, registry: Registry,
                                           policies: FunctionPolicies) -> None:
-    await policies.add("fn", "live", perm(), revision_id=None, target_revision_id="ra")
-    before = policies.get("fn", "live")
+    await policies.add(K("fn"), "live", perm(), revision_id=None, target_revision_id="ra")
+    before = policies.get(K("fn"), "live")
     again = make(iam_store, registry)
-    after = again.get("fn", "live")
+    after = again.get(K("fn"), "live")
     assert (after.document, after.revision_id) == (before.document, before.revision_id)
 
 
 async def test_a_deleted_function_loses_its_policies_and_a_namesake_starts_empty(
         iam_store: IamStore, registry: Registry, policies: FunctionPolicies) -> None:
-    await policies.add("fn", None, perm(principal="*"), revision_id=None, target_revision_id="r0")
-    await policies.add("fn", "1", perm(principal="*"), revision_id=None, target_revision_id="r1")
+    await policies.add(K("fn"), None, perm(principal="*"), revision_id=None, target_revision_id="r0")
+    await policies.add(K("fn"), "1", perm(principal="*"), revision_id=None, target_revision_id="r1")
     # When the function is deleted (the registry's change hook runs) and re-created
-    del registry.functions["fn"]
-    policies.function_changed("fn")
-    registry.functions["fn"] = {"$LATEST", "1"}
+    del registry.functions[K("fn")]
+    policies.function_changed(K("fn"))
+    registry.functions[K("fn")] = {"$LATEST", "1"}
     # Then neither it nor a restarted server has any policy for it
     for p in (policies, make(iam_store, registry)):
         assert p.compiled(ACCOUNT, "fn", None) is None and p.compiled(ACCOUNT, "fn", "1") is None
         with pytest.raises(ResourceNotFound):
-            p.get("fn", None)
+            p.get(K("fn"), None)
 
 
 async def test_a_policy_never_applies_without_its_alias_even_before_the_hook(
         iam_store: IamStore, registry: Registry, policies: FunctionPolicies) -> None:
-    await policies.add("fn", "live", perm(principal="*"), revision_id=None, target_revision_id="ra")
-    registry.functions["fn"].discard("live")  # the alias is deleted; no change hook has run
+    await policies.add(K("fn"), "live", perm(principal="*"), revision_id=None, target_revision_id="ra")
+    registry.functions[K("fn")].discard("live")  # the alias is deleted; no change hook has run
     assert policies.compiled(ACCOUNT, "fn", "live") is None
-    registry.functions["fn"].add("live")  # a new alias of that name: still nothing once the hook ran
-    registry.functions["fn"].discard("live")
-    policies.function_changed("fn")
-    registry.functions["fn"].add("live")
+    registry.functions[K("fn")].add("live")  # a new alias of that name: still nothing once the hook ran
+    registry.functions[K("fn")].discard("live")
+    policies.function_changed(K("fn"))
+    registry.functions[K("fn")].add("live")
     assert policies.compiled(ACCOUNT, "fn", "live") is None
     # and a server that restarts after a crash between the delete and the hook drops the row
-    await policies.add("fn", "live", perm(principal="*"), revision_id=None, target_revision_id="ra")
-    registry.functions["fn"].discard("live")
+    await policies.add(K("fn"), "live", perm(principal="*"), revision_id=None, target_revision_id="ra")
+    registry.functions[K("fn")].discard("live")
     make(iam_store, registry)
-    registry.functions["fn"].add("live")
+    registry.functions[K("fn")].add("live")
     assert make(iam_store, registry).compiled(ACCOUNT, "fn", "live") is None
 
 
 # -- the authoriser's view -------------------------------------------------------------------------
 async def test_compiled_policy_allows_exactly_what_it_says(policies: FunctionPolicies) -> None:
-    await policies.add("fn", None, perm("acct", "123456789012"), revision_id=None, target_revision_id="r0")
-    await policies.add("fn", None, perm("svc", "s3.amazonaws.com", source_arn="arn:aws:s3:::mine"),
+    await policies.add(K("fn"), None, perm("acct", "123456789012"), revision_id=None, target_revision_id="r0")
+    await policies.add(K("fn"), None, perm("svc", "s3.amazonaws.com", source_arn="arn:aws:s3:::mine"),
                        revision_id=None, target_revision_id="r0")
     compiled = policies.compiled(ACCOUNT, "fn", None)
     assert compiled is not None and policies.for_arn(f"{ARN}fn") is compiled
@@ -272,13 +283,13 @@ async def test_compiled_policy_allows_exactly_what_it_says(policies: FunctionPol
 
 async def test_concurrent_adds_of_one_statement_id_leave_exactly_one(policies: FunctionPolicies) -> None:
     results = await asyncio.gather(
-        *(policies.add("fn", None, perm(principal=f"{n:012d}"), revision_id=None, target_revision_id="r0")
+        *(policies.add(K("fn"), None, perm(principal=f"{n:012d}"), revision_id=None, target_revision_id="r0")
           for n in range(5)),
         return_exceptions=True,
     )
     assert sum(isinstance(r, str) for r in results) == 1
     assert sum(isinstance(r, ResourceConflict) for r in results) == 4
-    assert len(json.loads(policies.get("fn", None).document)["Statement"]) == 1
+    assert len(json.loads(policies.get(K("fn"), None).document)["Statement"]) == 1
 
 
 class FailingStore(FunctionPolicyStore):
@@ -288,10 +299,10 @@ class FailingStore(FunctionPolicyStore):
 
 async def test_a_write_the_store_refuses_changes_nothing(iam_store: IamStore, registry: Registry,
                                                         policies: FunctionPolicies) -> None:
-    await policies.add("fn", None, perm(), revision_id=None, target_revision_id="r0")
-    before = policies.get("fn", None)
+    await policies.add(K("fn"), None, perm(), revision_id=None, target_revision_id="r0")
+    before = policies.get(K("fn"), None)
     policies.store = FailingStore(iam_store.engine)
     with pytest.raises(StorageFull):
-        await policies.add("fn", None, perm("other"), revision_id=None, target_revision_id="r0")
-    assert policies.get("fn", None) is before
-    assert make(iam_store, registry).get("fn", None).document == before.document
+        await policies.add(K("fn"), None, perm("other"), revision_id=None, target_revision_id="r0")
+    assert policies.get(K("fn"), None) is before
+    assert make(iam_store, registry).get(K("fn"), None).document == before.document

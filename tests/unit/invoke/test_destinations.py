@@ -156,7 +156,7 @@ async def test_a_lambda_destination_the_source_role_may_invoke_is_delivered() ->
     d, enqueue = checked(check, store)
     await d.send_record(DEST + ":live", {"requestContext": {"requestId": "r5"}}, success=True, role=SOURCE_ROLE)
     assert check.asked == [(SOURCE_ROLE, DEST + ":live")]  # the destination as it is named
-    assert enqueue.calls == [("dest", "live")]
+    assert enqueue.calls == [("000000000000:function:dest", "live")]  # the destination ARN's account
     assert (d.delivered, d.failed, store.undeliverable) == (1, 0, [])
 
 

@@ -17,8 +17,19 @@ from lambent.invoke.service import InvokeService
 from lambent.worker.assignment import Assignment
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 IMPORT_ERROR = b'{"errorType": "Runtime.ImportModuleError"}'
-CFG = FunctionConfig(name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
+CFG = FunctionConfig(account_id="000000000000", name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
                      code_sha256_b64="x", code_size=1, last_modified="now", revision_id="r1", state=State.ACTIVE)
 REQ = InvokeRequest(request_id="r1", payload=b"{}", invoked_arn="arn")
 
@@ -94,7 +105,7 @@ class Pool:
 
 
 def service(pool: Pool, functions: Functions | None = None, limit: int = 10) -> tuple[InvokeService, ConcurrencyLimiter]:
-    limiter = ConcurrencyLimiter(limit, lambda: 0)
+    limiter = ConcurrencyLimiter(limit, lambda _account: 0)
     svc = InvokeService(functions or Functions(), pool, limiter)  # type: ignore[arg-type]
     return svc, limiter
 
@@ -105,7 +116,7 @@ async def test_a_warm_environment_serves_the_second_invocation_and_everything_is
     seen: list[tuple[str, str, bool]] = []
     svc.observers.append(lambda cfg, out, rid, q: seen.append((cfg.name, cfg.version, out.function_error is not None)))
     for _ in range(2):
-        result = await svc.invoke("f", None, REQ)
+        result = await svc.invoke(K("f"), None, REQ)
         assert result.outcome.payload == b"ok" and result.config is CFG
     assert pool.started == 1 and pool.kept == 2 and pool.discarded == 0
     assert limiter.running() == 0 and svc.in_flight == 0
@@ -117,7 +128,7 @@ async def test_a_function_error_keeps_the_environment_and_is_observed() -> None:
     svc, limiter = service(pool)
     seen: list[tuple[str, str, bool]] = []
     svc.observers.append(lambda cfg, out, rid, q: seen.append((cfg.name, cfg.version, out.function_error is not None)))
-    result = await svc.invoke("f", None, REQ)
+    result = await svc.invoke(K("f"), None, REQ)
     assert result.outcome.function_error == "Unhandled" and pool.kept == 1
     assert seen == [("f", "$LATEST", True)] and limiter.running() == 0
 
@@ -125,7 +136,7 @@ async def test_a_function_error_keeps_the_environment_and_is_observed() -> None:
 async def test_an_init_failure_is_the_unhandled_payload_and_frees_the_slot() -> None:
     pool = Pool(init_error=IMPORT_ERROR)
     svc, limiter = service(pool)
-    result = await svc.invoke("f", None, REQ)
+    result = await svc.invoke(K("f"), None, REQ)
     assert result.outcome == InvokeOutcome(IMPORT_ERROR, "Unhandled", b"", 0.0, 0, None)
     assert pool.discarded == 1 and pool.kept == 0 and limiter.running() == 0 and svc.in_flight == 0
 
@@ -134,7 +145,7 @@ async def test_an_exception_during_the_invoke_destroys_the_environment_and_frees
     pool = Pool(crash=True)
     svc, limiter = service(pool)
     with pytest.raises(RuntimeError, match="runtime api broke"):
-        await svc.invoke("f", None, REQ)
+        await svc.invoke(K("f"), None, REQ)
     assert pool.discarded == 1 and pool.kept == 0 and limiter.running() == 0 and svc.in_flight == 0
 
 
@@ -142,11 +153,11 @@ async def test_a_throttled_invocation_takes_no_environment() -> None:
     pool = Pool()
     pool.gate.clear()
     svc, limiter = service(pool, Functions(reserved=1))
-    first = asyncio.create_task(svc.invoke("f", None, REQ))
+    first = asyncio.create_task(svc.invoke(K("f"), None, REQ))
     await asyncio.sleep(0)
-    assert limiter.running("f") == 1 and svc.in_flight == 1
+    assert limiter.running(K("f")) == 1 and svc.in_flight == 1
     with pytest.raises(TooManyRequests) as exc:
-        await svc.invoke("f", None, REQ)
+        await svc.invoke(K("f"), None, REQ)
     assert exc.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert pool.started == 1 and svc.in_flight == 1
     pool.gate.set()
@@ -158,7 +169,7 @@ async def test_drain_waits_for_in_flight_invocations() -> None:
     pool = Pool()
     pool.gate.clear()
     svc, _ = service(pool)
-    task = asyncio.create_task(svc.invoke("f", None, REQ))
+    task = asyncio.create_task(svc.invoke(K("f"), None, REQ))
     await asyncio.sleep(0)
     assert await svc.drain(0.01) is False
     pool.gate.set()
@@ -171,7 +182,7 @@ async def test_a_drain_that_times_out_does_not_cut_short_another() -> None:
     pool.gate.clear()
     svc, _ = service(pool)
     assert await svc.drain(0.0) is True  # nothing in flight
-    task = asyncio.create_task(svc.invoke("f", None, REQ))
+    task = asyncio.create_task(svc.invoke(K("f"), None, REQ))
     await asyncio.sleep(0)
     patient = asyncio.create_task(svc.drain(5.0))
     assert await svc.drain(0.01) is False

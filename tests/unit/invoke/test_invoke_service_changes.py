@@ -16,11 +16,22 @@ from lambent.invoke.service import MAX_STARTS, InvokeService
 from lambent.worker.assignment import Assignment
 from lambent.worker.environment import InvokeOutcome, InvokeRequest
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 IMPORT_ERROR = b'{"errorType": "Runtime.ImportModuleError"}'
 
 
 def cfg(rev: str) -> FunctionConfig:
-    return FunctionConfig(name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex=rev * 64,
+    return FunctionConfig(account_id="000000000000", name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex=rev * 64,
                           code_sha256_b64="x", code_size=1, last_modified="now", revision_id=rev,
                           state=State.ACTIVE)
 
@@ -90,7 +101,7 @@ class FakePool:
 
 
 def service(functions: FakeFunctions, pool: FakePool) -> InvokeService:
-    return InvokeService(functions, pool, ConcurrencyLimiter(1000, lambda: 0))  # type: ignore[arg-type]
+    return InvokeService(functions, pool, ConcurrencyLimiter(1000, lambda _account: 0))  # type: ignore[arg-type]
 
 
 REQ = InvokeRequest(request_id="r1", payload=b"{}", invoked_arn="arn")
@@ -105,7 +116,7 @@ async def test_an_init_failure_of_code_deleted_meanwhile_answers_not_found() -> 
 
     pool = FakePool(delete_during_start)
     with pytest.raises(ResourceNotFound, match="Function not found"):
-        await service(functions, pool).invoke("f", None, REQ)
+        await service(functions, pool).invoke(K("f"), None, REQ)
     assert pool.started == ["a"] and pool.discarded == 1
 
 
@@ -119,7 +130,7 @@ async def test_an_init_failure_of_code_replaced_meanwhile_runs_the_new_code() ->
         return None
 
     pool = FakePool(update_during_first_start)
-    result = await service(functions, pool).invoke("f", None, REQ)
+    result = await service(functions, pool).invoke(K("f"), None, REQ)
     assert result.outcome.payload == b"ran b" and result.outcome.function_error is None
     assert result.config.revision_id == "b"
     assert pool.started == ["a", "b"]
@@ -127,7 +138,7 @@ async def test_an_init_failure_of_code_replaced_meanwhile_runs_the_new_code() ->
 
 async def test_an_init_failure_of_the_current_code_is_the_functions_error() -> None:
     pool = FakePool(lambda env: IMPORT_ERROR)
-    result = await service(FakeFunctions(cfg("a")), pool).invoke("f", None, REQ)
+    result = await service(FakeFunctions(cfg("a")), pool).invoke(K("f"), None, REQ)
     assert result.outcome.function_error == "Unhandled" and result.outcome.payload == IMPORT_ERROR
     assert pool.started == ["a"]
 
@@ -140,7 +151,7 @@ async def test_starts_are_bounded_when_every_start_sees_a_new_update() -> None:
         return IMPORT_ERROR
 
     pool = FakePool(always_updated)
-    result = await service(functions, pool).invoke("f", None, REQ)
+    result = await service(functions, pool).invoke(K("f"), None, REQ)
     assert len(pool.started) == MAX_STARTS
     assert result.outcome.function_error == "Unhandled"  # the last start's failure stands
 
@@ -159,7 +170,7 @@ async def test_a_tree_released_before_the_pin_is_not_started_on() -> None:
 
     pool = FakePool(lambda env: None)
     pool.new_environment = new_environment  # type: ignore[method-assign]
-    result = await service(functions, pool).invoke("f", None, REQ)
+    result = await service(functions, pool).invoke(K("f"), None, REQ)
     assert pool.started == ["b"] and result.outcome.payload == b"ran b"
     assert pool.discarded == 1
 
@@ -176,7 +187,7 @@ async def test_a_weighted_alias_picking_its_other_version_does_not_look_like_a_c
 
     pool = FakePool(lambda env: IMPORT_ERROR)
     # When version 2 fails its init and nothing changed
-    result = await service(AliasFunctions(v2), pool).invoke("f", "live", REQ)
+    result = await service(AliasFunctions(v2), pool).invoke(K("f"), "live", REQ)
     # Then that is version 2's own error, after one start
     assert pool.started == ["2"]
     assert result.outcome.function_error == "Unhandled" and result.config.version == "2"

@@ -16,7 +16,18 @@ from lambent.invoke.service import InvokeService
 from lambent.worker.assignment import Assignment
 from lambent.worker.environment import InvokeRequest
 
-CFG = FunctionConfig(name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
+CFG = FunctionConfig(account_id="000000000000", name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
                      code_sha256_b64="x", code_size=1, last_modified="now", revision_id="r1", state=State.ACTIVE)
 REQ = InvokeRequest(request_id="req-77", payload=b"{}", invoked_arn="arn")
 
@@ -35,7 +46,8 @@ class Arns:
         return Entry()
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{name}" + (f":{qualifier}" if qualifier else "")
+        # as FunctionService.arn: ``name`` is the key (ACCOUNT:function:NAME)
+        return f"arn:aws:lambda:us-east-1:{name}" + (f":{qualifier}" if qualifier else "")
 
 
 class Env:
@@ -71,10 +83,10 @@ class Pool:
 
 async def test_a_start_failure_is_logged_once_with_its_context_and_raised_on(caplog: pytest.LogCaptureFixture) -> None:
     pool = Pool()
-    limiter = ConcurrencyLimiter(10, lambda: 0)
+    limiter = ConcurrencyLimiter(10, lambda _account: 0)
     svc = InvokeService(Arns(), pool, limiter)  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR), pytest.raises(EnvironmentStartFailed) as caught:
-        await svc.invoke("f", "live", REQ)
+        await svc.invoke(K("f"), "live", REQ)
     assert caught.value.message == SERVICE_FAILURE_MESSAGE
     lines = [r.getMessage() for r in caplog.records if "req-77" in r.getMessage()]
     assert len(lines) == 1

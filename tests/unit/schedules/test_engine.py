@@ -37,11 +37,12 @@ class FakeQueue:
     failures: list[Exception] = field(default_factory=list)
     calls: int = 0
 
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *, request_id: str | None = None) -> str:
+    async def enqueue_target(self, function_arn: str, qualifier: str | None, payload: bytes, *,
+                             request_id: str | None = None) -> str:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
-        self.events.append((function_name, qualifier, json.loads(payload)))
+        self.events.append((function_arn.split(":")[6], qualifier, json.loads(payload)))
         assert request_id  # the execution id, so that a redelivery is recognisable
         return request_id
 

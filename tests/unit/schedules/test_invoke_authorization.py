@@ -188,9 +188,9 @@ class _Queue:
     def __init__(self) -> None:
         self.events: list[tuple[str, str | None]] = []
 
-    async def enqueue(self, function_name: str, qualifier: str | None, payload: bytes, *,
-                      request_id: str | None = None) -> str:
-        self.events.append((function_name, qualifier))
+    async def enqueue_target(self, function_arn: str, qualifier: str | None, payload: bytes, *,
+                             request_id: str | None = None) -> str:
+        self.events.append((function_arn.split(":")[6], qualifier))
         return request_id or "rid"
 
 

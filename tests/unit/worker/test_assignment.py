@@ -18,6 +18,17 @@ from lambent.worker.assignment import StartFailed
 from lambent.worker.environment import EnvState, ExecutionEnvironment
 from lambent.worker.pool import WorkerPool
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 IMPORT_ERROR = b'{"errorType": "Runtime.ImportModuleError"}'
 
 
@@ -71,7 +82,7 @@ class Guard:
 
 
 def cfg(rev: str = "r1") -> FunctionConfig:
-    return FunctionConfig(name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
+    return FunctionConfig(account_id="000000000000", name="f", runtime="python3.11", role="r", handler="app.handler", code_hash_hex="a" * 64,
                           code_sha256_b64="x", code_size=1, last_modified="now", revision_id=rev)
 
 
@@ -116,7 +127,7 @@ async def test_a_cold_environment_is_started_held_busy_and_kept_warm(pool: Worke
     c = cfg()
     guard = Guard(c)
     async with pool.environment(c, "req1", guard) as env:
-        assert env.state is EnvState.BUSY and pool.count("f") == 1
+        assert env.state is EnvState.BUSY and pool.count(K("f")) == 1
     assert env.state is EnvState.IDLE and guard.calls == ["current"]
     # The next invocation of the same configuration gets the same environment, without a start.
     starts.append(RuntimeError("must not start again"))
@@ -133,7 +144,7 @@ async def test_an_init_failure_raises_start_failed_with_the_payload(pool: Worker
             pytest.fail("the block must not run")
     assert exc.value.payload == IMPORT_ERROR
     assert guard.calls == [("start_failed", None)]
-    assert pool.environments() == [] and pool.count("f") == 0 and pool.memory_in_use_mb == 0
+    assert pool.environments() == [] and pool.count(K("f")) == 0 and pool.memory_in_use_mb == 0
 
 
 async def test_a_start_that_raises_discards_the_environment_and_keeps_the_error(pool: WorkerPool,

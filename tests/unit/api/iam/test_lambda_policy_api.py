@@ -30,6 +30,17 @@ from lambent.store import Store
 from lambent.store.iam import IamStore
 from lambent.store.iam_function_policies import FunctionPolicyStore
 
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
+
+ACCOUNT_ID = "000000000000"
+
+
+def K(name: str, account: str = ACCOUNT_ID) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key(account, name)
+
+
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 FN = "/2015-03-31/functions"
 
@@ -65,7 +76,7 @@ class Api:
         self.iam_store = IamStore.open_in(tmp_path)
         self.platform = FakePlatform(tmp_path, self.store)
         # as Platform wires it: Platform.function_policies
-        fp = FunctionPolicies(FunctionPolicyStore(self.iam_store.engine), account_id="000000000000",
+        fp = FunctionPolicies(FunctionPolicyStore(self.iam_store.engine),
                               region="us-east-1", exists=registry_exists(self.platform))
         fp.load_now()
         self.platform.functions.on_change(fp.function_changed)
@@ -76,7 +87,7 @@ class Api:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             zf.writestr("app.py", "def handler(e, c):\n    return 1\n")
-        await self.platform.functions.create(CreateFunctionInput(
+        await self.platform.functions.create(CreateFunctionInput(account_id="000000000000",
             name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler",
             zip_file=buf.getvalue()))
         await self.platform.functions.wait_idle()

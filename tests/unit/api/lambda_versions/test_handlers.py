@@ -18,6 +18,8 @@ from starlette.datastructures import Headers
 
 from lambent.api.dispatch import Dispatcher
 from lambent.api.services import table
+from lambent.arns import FunctionKey as _FunctionKey
+from lambent.arns import function_key as _function_key
 from lambent.control.aliases import AliasService
 from lambent.control.code import CodeStore
 from lambent.control.codezip import ZipLimits
@@ -25,7 +27,9 @@ from lambent.control.event_invoke import EventInvokeConfigs
 from lambent.control.functions import CreateFunctionInput, FunctionService
 from lambent.control.runtimes import RuntimeCatalog
 from lambent.control.versions import VersionService
+from lambent.iam.authorize import Authorizer
 from lambent.iam.model import Principal, PrincipalKind
+from lambent.iam.service import IamService
 from lambent.platform import Platform
 from lambent.settings import Settings
 from lambent.store import Store
@@ -33,6 +37,12 @@ from lambent.store.async_queue import AsyncEventStore
 from lambent.store.invoke_configs import InvokeConfigStore
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+def K(name: str) -> _FunctionKey:
+    """The key of the test account's function ``name``."""
+    return _function_key("000000000000", name)
+
+
 FN = "/2015-03-31/functions"
 EIC = "/2019-09-25/functions"
 
@@ -64,6 +74,10 @@ class Api:
         platform = SimpleNamespace(
             settings=settings, functions=self.functions, versions=VersionService(self.functions), aliases=AliasService(self.functions),
             event_invoke_configs=EventInvokeConfigs(self.functions, InvokeConfigStore(self.queue.engine)),
+            # what the authorisation step needs for a call naming another account's ARN (even the
+            # server root is evaluated then): the real evaluation, no function policies
+            authorizer=Authorizer(IamService.open_in(tmp_path, "000000000000", ("AKIDROOT", "secret"))),
+            function_policies=SimpleNamespace(for_arn=lambda arn: None),
         )
         self.dispatcher = Dispatcher(cast(Platform, platform), table())
 
@@ -71,7 +85,7 @@ class Api:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             zf.writestr("app.py", "def handler(e, c):\n    return 1\n")
-        await self.functions.create(CreateFunctionInput(
+        await self.functions.create(CreateFunctionInput(account_id="000000000000",
             name=name, runtime="python3.11", role="arn:aws:iam::000000000000:role/r", handler="app.handler",
             zip_file=buf.getvalue(), description=description))
         await self.functions.wait_idle()
@@ -80,7 +94,7 @@ class Api:
         """Change $LATEST (so a new version is due) and publish it."""
         from lambent.control.updates import ConfigUpdate
 
-        await self.functions.update_configuration(name, ConfigUpdate(description=description))
+        await self.functions.update_configuration(K(name), ConfigUpdate(description=description))
         await self.functions.wait_idle()
         answer = await self("POST", f"{FN}/{name}/versions", {})
         assert answer.status == 201, answer

@@ -10,6 +10,8 @@ import zlib
 from typing import Any
 
 import pytest
+
+from lambent.observability.logs import account_group
 from botocore.exceptions import ClientError
 from logs_wire import Server
 
@@ -130,7 +132,7 @@ def test_put_log_events_rejects_too_old_too_new_and_expired(group: Any) -> None:
 
 
 def test_put_log_events_shares_the_environments_writer(server: Server, group: Any) -> None:
-    env = server.logs.writer(G, "env")
+    env = server.logs.writer(account_group("000000000000", G), "env")
     env.write("from the function", _now() - 10)
     env.flush()
     group.put_log_events(logGroupName=G, logStreamName="env", logEvents=[{"timestamp": _now(), "message": "from a tool"}])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from lambent.observability.logs import account_group
 from botocore.exceptions import ClientError
 from logs_wire import Server
 
@@ -47,7 +49,7 @@ def test_describe_log_groups_pages_with_next_token(logs: Any) -> None:
 
 
 def test_function_logs_written_by_the_platform_appear(server: Server, logs: Any) -> None:
-    w = server.logs.writer("/aws/lambda/fn", "2026/12/02/[$LATEST]abc")
+    w = server.logs.writer(account_group("000000000000", "/aws/lambda/fn"), "2026/12/02/[$LATEST]abc")
     w.write("START RequestId: 1", 1_000)
     w.write("hello", 2_000)
     w.close()
@@ -132,10 +134,15 @@ def test_another_accounts_callers_see_no_logs(server: Server, logs: Any) -> None
     logs.create_log_group(logGroupName="/aws/lambda/secret")
     server.principal = Principal(kind=PrincipalKind.ROOT, account_id="111111111111", arn="arn:aws:iam::111111111111:root",
                                  user_id="111111111111", name="", access_key_id="AKIDOTHER", secret_access_key="s")
+    # its own account has no groups, and the other account's group is not found by its name
+    assert logs.describe_log_groups()["logGroups"] == []
     with pytest.raises(ClientError) as exc:
-        logs.describe_log_groups()
-    code, message = _code(exc)
-    assert code == "AccessDeniedException" and "000000000000" in message
+        logs.describe_log_streams(logGroupName="/aws/lambda/secret")
+    assert _code(exc)[0] == "ResourceNotFoundException"
+    # nor by its ARN
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_streams(logGroupIdentifier="arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/secret")
+    assert _code(exc)[0] == "ResourceNotFoundException"
 
 
 def _now() -> int:
