@@ -124,6 +124,13 @@ def parse_key(key: str) -> FunctionKey | None:
     return FunctionKey(key) if _KEY_RE.match(key) else None
 
 
+def arn_key(arn: str) -> FunctionKey | None:
+    """The key of the function a function ARN (``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]``)
+    names, or None if ``arn`` is not one."""
+    parts = arn.split(":")
+    return parse_key(":".join(parts[4:7])) if len(parts) >= 7 and parts[2] == "lambda" else None
+
+
 def key_account(key: FunctionKey) -> str:
     return key.split(":", 1)[0]
 

@@ -6,9 +6,10 @@ query parameters (``by``, ``since``, ``until``, ``function``) are bounded by the
 again by :func:`lambent.billing.http.usage_json` (400 InvalidParameterValueException for a bad
 one). The rows are read from ``usage.db`` in a worker thread, read-only.
 
-Abuse case: usage records carry no account yet, so a principal of another account than the
-server's (one made with ``lambent accounts create``) would read every tenant's usage: it is refused
-(AccessDeniedException) whatever its policies say (docs/parity.md).
+Each account reads its own usage: records carry the account that owns the function, and a caller
+sees its account's (records made before accounts are the server account's). A ``FunctionName``
+that is another account's ARN reads that account's records of it, once authorisation (the
+function's resource policy and the caller's identity policy) let the caller name it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import asyncio
 import time
 from typing import Any
 
+from lambent import arns
 from lambent.api.dispatch import Call
 from lambent.api.services import LAMBENT
 from lambent.billing.http import usage_json
-from lambent.errors import AccessDenied
+from lambent.billing.aggregate import AccountScope
 
 #: model member -> the endpoint's query parameter
 _QUERY = {"By": "by", "Since": "since", "Until": "until", "FunctionName": "function"}
@@ -29,9 +31,10 @@ _QUERY = {"By": "by", "Since": "since", "Until": "until", "FunctionName": "funct
 @LAMBENT.register("GetUsage")
 async def get_usage(call: Call) -> dict[str, Any]:
     p = call.platform
-    if call.principal.account_id != p.settings.account_id:
-        raise AccessDenied("usage is reported to the server's own account only", resource="usage")
+    account = call.principal.account_id
     query = {_QUERY[k]: str(v) for k, v in call.params.items() if k in _QUERY and v is not None}
     if "function" in query:
-        query["function"] = p.functions.ref(query["function"], account_id=call.principal.account_id)[0]
-    return await asyncio.to_thread(usage_json, p.usage_store.path, query, p.prices, time.time())
+        key = p.functions.ref(query["function"], account_id=account)[0]
+        query["function"], account = arns.key_name(key), arns.key_account(key)
+    scope = AccountScope(account=account, unowned=p.settings.account_id)
+    return await asyncio.to_thread(usage_json, p.usage_store.path, query, p.prices, time.time(), scope)

@@ -13,6 +13,7 @@ from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.billing.rounding import ephemeral_gb_seconds, gb_seconds
 from lambent.errors import InvalidParameterValue
 from lambent.store.usage import GROUPINGS, Grouping, UsageSum, read_usage
+from lambent.store.usage import AccountScope as AccountScope  # the scope of a report, for its callers
 
 #: Decimal places of the cost in rendered rows (a millionth of a cent).
 COST_PLACES = 8
@@ -85,13 +86,14 @@ def totals(rows: list[UsageRow]) -> UsageRow:
 
 def usage_report(usage_db: Path, by: Grouping = "function", since: float | None = None,
                  until: float | None = None, prices: PriceTable = DEFAULT_PRICES,
-                 function: str | None = None) -> list[UsageRow]:
-    """The usage rows of ``usage_db`` with ``since <= time < until`` (epoch seconds)."""
+                 function: str | None = None, scope: AccountScope | None = None) -> list[UsageRow]:
+    """The usage rows of ``usage_db`` with ``since <= time < until`` (epoch seconds), of
+    ``scope``'s account (None: all records)."""
     if by not in GROUPINGS:
         raise InvalidParameterValue(f"by must be one of {', '.join(GROUPINGS)}")
     if since is not None and until is not None and until < since:
         raise InvalidParameterValue("until is before since")
-    return aggregate(read_usage(usage_db, by, since, until, function), prices)
+    return aggregate(read_usage(usage_db, by, since, until, function, scope), prices)
 
 
 # -- time bounds, as the CLI and the HTTP endpoint take them --------------------------------------

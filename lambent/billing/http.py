@@ -17,23 +17,25 @@ from pathlib import Path
 from lambent.billing.aggregate import parse_time, totals, usage_report
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.errors import InvalidParameterValue
-from lambent.store.usage import GROUPINGS
+from lambent.store.usage import GROUPINGS, AccountScope
 
 _PARAMS = frozenset({"by", "since", "until", "function"})
 _MAX_FUNCTION_NAME = 64
 
 
 def usage_endpoint(usage_db: Path, query: Mapping[str, str], prices: PriceTable = DEFAULT_PRICES,
-                   now: float | None = None) -> tuple[int, bytes]:
+                   now: float | None = None, scope: AccountScope | None = None) -> tuple[int, bytes]:
     """(HTTP status, JSON body) for one request with query parameters ``query``."""
     try:
-        body = usage_json(usage_db, query, prices, time.time() if now is None else now)
+        body = usage_json(usage_db, query, prices, time.time() if now is None else now, scope)
     except InvalidParameterValue as exc:
         return 400, json.dumps({"message": exc.message}).encode()
     return 200, json.dumps(body).encode()
 
 
-def usage_json(usage_db: Path, query: Mapping[str, str], prices: PriceTable, now: float) -> dict[str, object]:
+def usage_json(usage_db: Path, query: Mapping[str, str], prices: PriceTable, now: float,
+               scope: AccountScope | None = None) -> dict[str, object]:
+    """The report of ``scope``'s account (None: every record)."""
     unknown = set(query) - _PARAMS
     if unknown:
         raise InvalidParameterValue(f"unknown parameter(s): {', '.join(sorted(unknown))[:200]}")
@@ -45,7 +47,7 @@ def usage_json(usage_db: Path, query: Mapping[str, str], prices: PriceTable, now
     function = query.get("function")
     if function is not None and not 1 <= len(function) <= _MAX_FUNCTION_NAME:
         raise InvalidParameterValue("function must be a function name")
-    rows = usage_report(usage_db, by, since, until, prices, function)
+    rows = usage_report(usage_db, by, since, until, prices, function, scope)
     return {
         "by": by, "since": since, "until": until, "currency": prices.currency,
         "rows": [r.as_json(prices.currency) for r in rows],

@@ -48,7 +48,7 @@ class UsageRecorder:
         # the billed duration is the REPORT line's, from the same function and the same floats.
         return _new_record(UsageRecord, (
             request_id, config.name, config.version, self._clock(), duration, init, billed_duration_ms(duration, init),
-            config.memory_mb, config.ephemeral_storage_mb, arch[0] if arch else "x86_64", 1,
+            config.memory_mb, config.ephemeral_storage_mb, arch[0] if arch else "x86_64", 1, config.account_id,
         ))
 
     def observe(self, config: FunctionConfig, outcome: Outcome, request_id: str = "") -> None:

@@ -19,6 +19,7 @@ from lambent.billing.aggregate import UsageRow, parse_time, totals, usage_report
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
 from lambent.errors import LambentError
 from lambent.settings import Settings
+from lambent.store.usage import AccountScope
 
 USAGE_DB = "usage.db"
 
@@ -29,6 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--since", default=None, help="start: 30m, 2h, 7d (ago), epoch seconds or ISO 8601 (UTC)")
     p.add_argument("--until", default=None, help="end (exclusive), same forms as --since")
     p.add_argument("--function", default=None, help="only this function")
+    p.add_argument("--account", default=None, help="the account whose usage is shown (default: the server's)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--prices", type=Path, default=None,
                    help="JSON price table (default: AWS us-east-1 on-demand prices, docs/billing.md)")
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         now = time.time()
         since = parse_time(args.since, now) if args.since is not None else None
         until = parse_time(args.until, now) if args.until is not None else None
-        rows = usage_report(settings.data_dir / USAGE_DB, args.by, since, until, prices, args.function)
+        scope = AccountScope(account=args.account or settings.account_id, unowned=settings.account_id)
+        rows = usage_report(settings.data_dir / USAGE_DB, args.by, since, until, prices, args.function, scope)
     except LambentError as exc:
         err.print(f"lambent usage: {exc.message}")
         return 2

@@ -164,9 +164,9 @@ class Registry:
         """Overwrite an existing version's config, ``$LATEST`` or a published one (a new
         RevisionId after a permission change: FunctionService.set_revision)."""
         self._check(fn)
-        if cfg.name != fn.name or cfg.version not in fn.versions:
-            raise ValueError(f"{cfg.name}:{cfg.version} is not an existing version of {fn.name}")
-        await asyncio.to_thread(self.store.put_version_config, fn.name, cfg.version, cfg.to_json())
+        if cfg.key != fn.key or cfg.version not in fn.versions:
+            raise ValueError(f"{cfg.name}:{cfg.version} is not an existing version of {fn.key}")
+        await asyncio.to_thread(self.store.put_version_config, fn.key, cfg.version, cfg.to_json())
         fn.versions[cfg.version] = cfg
 
     async def add_version(self, fn: FunctionEntry, cfg: FunctionConfig) -> None:

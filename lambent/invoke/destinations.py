@@ -164,8 +164,7 @@ class Destinations:
         """Hand an invocation record to ``target``; ``role``: the source function's execution role,
         which a Lambda destination is invoked with. False if it was recorded as undeliverable."""
         body = json.dumps(record).encode()
-        arn = str(record["requestContext"].get("functionArn", ""))
-        function = arn.split(":")[6] if arn.count(":") >= 6 else None
+        function = arns.arn_key(str(record["requestContext"].get("functionArn", "")))
         return await self._deliver(target, body, record["requestContext"]["requestId"], kind="record", success=success,
                                    role=role, function=function) is None
 

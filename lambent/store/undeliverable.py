@@ -50,9 +50,9 @@ def _function_of(body: bytes) -> str | None:
     ``function`` column existed, from the function ARN in its body."""
     try:
         parts = str(json.loads(body)["requestContext"]["functionArn"]).split(":")
-        return f"{parts[4]}:function:{parts[6]}"
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError):
         return None
+    return f"{parts[4]}:function:{parts[6]}" if len(parts) >= 7 and parts[5] == "function" else None
 
 
 def _of_account(column: sa.ColumnElement[str], account: str) -> sa.ColumnElement[bool]:

@@ -61,6 +61,9 @@ class UsageRecord(NamedTuple):
     ephemeral_mb: int
     architecture: str
     requests: int = 1
+    #: The account that owns the function ("": a record of a caller that named none; such rows,
+    #: like those of releases before accounts, are the server account's).
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ class UsageStore(WriterCounters):
     # -- the writer -------------------------------------------------------------------------------
     _INSERT = (
         "INSERT INTO invocations (request_id, function, version, at, duration_ms, init_ms, billed_ms, "
-        "memory_mb, ephemeral_mb, architecture, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "memory_mb, ephemeral_mb, architecture, requests, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))"
     )
 
     def _close_conn(self) -> None:
@@ -204,22 +207,40 @@ _GROUP_SQL: dict[Grouping, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class AccountScope:
+    """Whose records a read sums: ``account``'s; records without an account (made before
+    accounts) are ``unowned``'s, the server account."""
+
+    account: str
+    unowned: str
+
+
 def read_usage(path: Path, by: Grouping, since: float | None = None, until: float | None = None,
-               function: str | None = None) -> list[UsageSum]:
-    """Sums of the records with ``since <= at < until`` (epoch seconds; None: unbounded), grouped
-    by ``by`` and by configuration, ordered by the group key. An absent file has no usage."""
+               function: str | None = None, scope: AccountScope | None = None) -> list[UsageSum]:
+    """Sums of the records with ``since <= at < until`` (epoch seconds; None: unbounded) of
+    ``scope``'s account (None: every record, a single-account file), grouped by ``by`` and by
+    configuration, ordered by the group key. An absent file has no usage."""
     if by not in _GROUP_SQL:
         raise ValueError(f"unknown grouping {by!r}")
     if not path.exists():
         return []
     try:
-        return _read_usage(path, by, since, until, function)
+        return _read_usage(path, by, since, until, function, scope)
     except sqlite3.Error as exc:
         raise store_errors.translate(exc, database=path.name, operation="SELECT", table=invocations.name) from exc
 
 
+def _select(key: str, group: str, where: list[str]) -> str:
+    return (
+        f"SELECT {key}, memory_mb, ephemeral_mb, architecture, sum(requests), sum(billed_ms) FROM invocations"  # noqa: S608 - fixed fragments
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" GROUP BY {group}, memory_mb, ephemeral_mb, architecture ORDER BY {group}, memory_mb, ephemeral_mb, architecture"
+    )
+
+
 def _read_usage(path: Path, by: Grouping, since: float | None, until: float | None,
-                function: str | None) -> list[UsageSum]:
+                function: str | None, scope: AccountScope | None) -> list[UsageSum]:
     key, group = _GROUP_SQL[by]
     where: list[str] = []
     params: list[object] = []
@@ -232,13 +253,19 @@ def _read_usage(path: Path, by: Grouping, since: float | None, until: float | No
     if function is not None:
         where.append("function = ?")
         params.append(function)
-    sql = (
-        f"SELECT {key}, memory_mb, ephemeral_mb, architecture, sum(requests), sum(billed_ms) FROM invocations"  # noqa: S608 - fixed fragments
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" GROUP BY {group}, memory_mb, ephemeral_mb, architecture ORDER BY {group}, memory_mb, ephemeral_mb, architecture"
-    )
+    if scope is not None:
+        where.append("coalesce(account, ?) = ?")
+        params.extend((scope.unowned, scope.account))
+    sql = _select(key, group, where)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
+        if scope is not None and "account" not in {r[1] for r in db.execute("PRAGMA table_info(invocations)")}:
+            # A file no server of this release has opened yet: every record is the server account's.
+            if scope.account != scope.unowned:
+                return []
+            where.pop()
+            del params[-2:]
+            sql = _select(key, group, where)
         return [UsageSum(r[0], r[1], r[2], int(r[3]), int(r[4]), str(r[5]), int(r[6]), int(r[7]))
                 for r in db.execute(sql, params)]
     finally:

@@ -21,10 +21,32 @@ schema_version = sa.Table(
 
 #: One invocation each. ``at`` is the end of the invocation (epoch seconds, UTC); ``billed_ms``
 #: the billed duration (init included, see lambent.billing.rounding); ``memory_mb`` and
-#: ``ephemeral_mb`` the configuration the invocation ran with.
+#: ``ephemeral_mb`` the configuration the invocation ran with; ``account`` the account that owns
+#: the function (``function`` is its bare name; NULL: a record made before accounts, the server
+#: account's).
 invocations = sa.Table(
     "invocations",
     metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("function", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("init_ms", sa.Float, nullable=True),
+    sa.Column("billed_ms", sa.Integer, nullable=False),
+    sa.Column("memory_mb", sa.Integer, nullable=False),
+    sa.Column("ephemeral_mb", sa.Integer, nullable=False),
+    sa.Column("architecture", sa.String(16), nullable=False),
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("account", sa.String(12), nullable=True),
+)
+
+#: ``invocations`` as version 1 created it (``_u1`` must never change; ``_u2`` adds the account).
+_v1 = sa.MetaData()
+_invocations_v1 = sa.Table(
+    "invocations",
+    _v1,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(64), nullable=False),
     sa.Column("function", sa.String(64), nullable=False),
@@ -43,11 +65,17 @@ invocations = sa.Table(
 
 
 def _u1(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[invocations])
+    _v1.create_all(conn, tables=[_invocations_v1])
+
+
+def _u2(conn: sa.Connection) -> None:
+    """The owning account of each record (a nullable column: no rewrite of a large table)."""
+    if "account" not in {c["name"] for c in sa.inspect(conn).get_columns("invocations")}:
+        conn.execute(sa.text("ALTER TABLE invocations ADD COLUMN account VARCHAR(12)"))
 
 
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_u1]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_u1, _u2]
 
 
 def migrate_usage(engine: sa.Engine) -> int:

@@ -107,3 +107,39 @@ def test_log_groups_are_per_account(server: Server) -> None:
     assert groups_b == [group]
     arn = logs_b.describe_log_groups()["logGroups"][0]["logGroupArn"]
     assert arn == f"arn:aws:logs:us-east-1:{tenant['AccountId']}:log-group:{group}"
+
+
+def test_usage_is_reported_per_account(server: Server) -> None:
+    from lambent.api.models import client as model_client
+
+    from harness import ACCESS_KEY, SECRET_KEY
+
+    # Given a function of one name in each account, A's invoked twice and B's three times
+    a = server.client()
+    name = create_function(a, _code("A"))
+    tenant, b, role_b = _tenant(server)
+    b.create_function(FunctionName=name, Runtime="python3.11", Role=role_b, Handler="app.handler",
+                      Code={"ZipFile": zip_of(_code("B"))})
+    b.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    for _ in range(2):
+        invoke_json(a, name)
+    for _ in range(3):
+        invoke_json(b, name)
+    usage_a = model_client("lambent", server.url, ACCESS_KEY, SECRET_KEY, "us-east-1")
+    usage_b = model_client("lambent", server.url, tenant["AccessKeyId"], tenant["SecretAccessKey"], "us-east-1")
+
+    def requests(client: Any, **params: str) -> list[tuple[str, int]]:
+        deadline = time.monotonic() + 30  # usage is visible within 30 s
+        while True:
+            rows = [(r["function"], r["requests"]) for r in client.get_usage(**params)["rows"]]
+            if sum(n for _, n in rows) >= 2 or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.25)
+
+    # Then each account's report holds its own invocations only, under the bare name
+    assert requests(usage_a, FunctionName=name) == [(name, 2)]
+    assert requests(usage_b) == [(name, 3)]  # B's whole account: its one function
+    assert requests(usage_b, FunctionName=name) == [(name, 3)]
+    # And A cannot read B's usage by naming B's function ARN
+    arn_b = f"arn:aws:lambda:us-east-1:{tenant['AccountId']}:function:{name}"
+    assert _error(usage_a.get_usage, FunctionName=arn_b)[:2] == ("AccessDeniedException", 403)

@@ -68,3 +68,14 @@ def test_settings_from_env_uses_documented_names(tmp_path: Path) -> None:
 def test_bad_setting_value_names_the_variable() -> None:
     with pytest.raises(ValueError, match="LAMBENT_PORT"):
         Settings.from_env({"LAMBENT_PORT": "abc"})
+
+
+def test_a_function_arn_names_its_key_and_anything_else_none() -> None:
+    from lambent.arns import arn_key
+
+    assert arn_key("arn:aws:lambda:us-east-1:111122223333:function:f") == "111122223333:function:f"
+    assert arn_key("arn:aws:lambda:us-east-1:111122223333:function:f:$LATEST") == "111122223333:function:f"
+    assert arn_key("arn:aws:lambda:us-east-1:111122223333:function:f:live") == "111122223333:function:f"
+    for other in ("", "f", "arn:aws:sqs:us-east-1:111122223333:function:f", "arn:aws:lambda:us-east-1:1:function:f",
+                  "arn:aws:lambda:us-east-1:111122223333:layer:f"):
+        assert arn_key(other) is None

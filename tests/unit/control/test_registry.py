@@ -51,6 +51,7 @@ async def test_every_write_reaches_the_store_and_a_new_registry_reads_it_back(tm
         await registry.put_latest(fn, config(revision="r2"))
         await registry.add_version(fn, config(version="1", revision="v1"))
         await registry.add_version(fn, config(version="2", revision="v2"))
+        await registry.replace_version(fn, config(version="1", revision="v1b"))  # AddPermission's new RevisionId
         await registry.put_alias(fn, Alias("fn", "live", "1", "a1"))
         await registry.put_alias(fn, Alias("fn", "old", "2", "a2"))
         assert await registry.delete_alias(fn, "old")
@@ -65,6 +66,7 @@ async def test_every_write_reaches_the_store_and_a_new_registry_reads_it_back(tm
     assert got is not None
     assert got.latest.revision_id == "r2"
     assert sorted(got.versions) == ["$LATEST", "1"] and got.last_version == 2  # numbers are never reused
+    assert got.versions["1"].revision_id == "v1b"
     assert list(got.aliases) == ["live"] and got.aliases["live"].function_version == "1"
     assert (got.tags, got.reserved_concurrency) == ({"team": "b"}, 3)
     # memory says the same as the store

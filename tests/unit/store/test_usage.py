@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,16 +15,17 @@ import sqlalchemy as sa
 
 from lambent.settings import StorageSettings
 from lambent.store.reserve import DiskGuard
-from lambent.store.usage import UsageRecord, UsageStore, read_usage
-from lambent.store.usage_schema import MIGRATIONS, migrate_usage
+from lambent.store.usage import AccountScope, UsageRecord, UsageStore, read_usage
+from lambent.store.usage_schema import MIGRATIONS, _u1, migrate_usage
 
 DAY1 = datetime(2026, 11, 30, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 DAY2 = datetime(2026, 12, 1, 0, 0, 0, tzinfo=timezone.utc).timestamp()
 
 
 def rec(function: str = "f", version: str = "$LATEST", at: float = DAY1, billed: int = 10, memory: int = 128,
-        ephemeral: int = 512, arch: str = "x86_64", request_id: str = "r") -> UsageRecord:
-    return UsageRecord(request_id, function, version, at, billed - 0.5, None, billed, memory, ephemeral, arch)
+        ephemeral: int = 512, arch: str = "x86_64", request_id: str = "r", account: str = "") -> UsageRecord:
+    return UsageRecord(request_id, function, version, at, billed - 0.5, None, billed, memory, ephemeral, arch,
+                       account=account)
 
 
 @pytest.fixture
@@ -146,17 +148,47 @@ def test_settings_are_bounded(tmp_path: Path) -> None:
 
 def test_migrations_are_numbered_and_idempotent(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
-    assert migrate_usage(engine) == len(MIGRATIONS) == 1
-    assert migrate_usage(engine) == 1
+    assert migrate_usage(engine) == len(MIGRATIONS) == 2
+    assert migrate_usage(engine) == 2
     with engine.connect() as conn:
         versions = [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version"))]
-    assert versions == [1]
+    assert versions == [1, 2]
     engine.dispose()
     db = sqlite3.connect(tmp_path / "usage.db")
     cols = [r[1] for r in db.execute("PRAGMA table_info(invocations)")]
     db.close()
     assert cols == ["id", "request_id", "function", "version", "at", "duration_ms", "init_ms", "billed_ms",
-                    "memory_mb", "ephemeral_mb", "architecture", "requests"]
+                    "memory_mb", "ephemeral_mb", "architecture", "requests", "account"]
+
+
+def test_each_account_reads_its_own_records_and_old_ones_are_the_server_accounts(tmp_path: Path) -> None:
+    # Given a file of the release before accounts, with one record
+    path = tmp_path / "usage.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        _u1(conn)
+        conn.execute(sa.text("INSERT INTO invocations (request_id, function, version, at, duration_ms, billed_ms, "
+                             "memory_mb, ephemeral_mb, architecture, requests) "
+                             "VALUES ('old', 'f', '$LATEST', :at, 1, 1, 128, 512, 'x86_64', 1)"), {"at": time.time()})
+    engine.dispose()
+    server, tenant = AccountScope("000000000000", "000000000000"), AccountScope("111122223333", "000000000000")
+    # (read before any server of this release opened it: the record is the server account's)
+    assert [s.requests for s in read_usage(path, "function", scope=server)] == [1]
+    assert read_usage(path, "function", scope=tenant) == []
+    # When this release records one invocation of each account's function f
+    store = UsageStore(path, commit_interval_s=0.05).open()
+    try:
+        store.offer(rec(account="000000000000", billed=5))
+        store.offer(rec(account="111122223333", billed=7))
+        store.offer(rec("g", account="111122223333", billed=2))
+        assert store.wait_settled(3, 10)
+    finally:
+        store.close()
+    # Then each account sums its own, the old record being the server's
+    assert [(s.function, s.requests, s.billed_ms) for s in read_usage(path, "function", scope=server)] == [("f", 2, 6)]
+    assert [(s.function, s.requests, s.billed_ms) for s in read_usage(path, "function", scope=tenant)] == [
+        ("f", 1, 7), ("g", 1, 2)]
+    assert [s.billed_ms for s in read_usage(path, "function", function="f", scope=tenant)] == [7]
 
 
 def test_reading_an_absent_file_finds_no_usage_and_creates_nothing(tmp_path: Path) -> None:
