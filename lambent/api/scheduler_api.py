@@ -12,6 +12,10 @@ Defaults GetSchedule returns, and the error messages, copy AWS as recorded by Lo
 snapshot tests (``ScheduleExpressionTimezone`` "UTC", ``ActionAfterCompletion`` "NONE",
 RetryPolicy 185 / 86400, ``Schedule <name> does not exist.``).
 
+Per account, as on AWS: every operation acts in the caller's account (``call.principal.account_id``)
+and its own groups, ``default`` included; ARNs carry that account, and a schedule's target and
+role must be of it too. Authorisation is the dispatcher's (``scheduler:*`` actions).
+
 ``ClientToken`` (botocore fills it in on every create) is accepted; a retried create answers
 ConflictException rather than the first answer, which is what a retry needs to know.
 """
@@ -28,7 +32,7 @@ from typing import Any, TypeVar
 
 from lambent.api.dispatch import Call
 from lambent.api.services import SCHEDULER
-from lambent.errors import AccessDenied, ValidationError
+from lambent.errors import ValidationError
 from lambent.schedules.model import (
     DEFAULT_GROUP,
     ActionAfterCompletion,
@@ -49,6 +53,8 @@ _LAMBDA_ARN_RE = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]{1,128}))?$"
 )
+#: The account of an IAM role ARN (the model has checked the ARN's pattern already).
+_ROLE_ACCOUNT_RE = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(?P<account>\d{12}):role/")
 #: Templated-target parameters of targets lambent does not run.
 _OTHER_TARGET_PARAMETERS = (
     "EcsParameters", "EventBridgeParameters", "EventBridgePutEventsV2Parameters",
@@ -58,16 +64,13 @@ _OTHER_TARGET_PARAMETERS = (
 DEFAULT_MAX_RESULTS = 100
 
 
-def _service(call: Call) -> SchedulerService:
-    """The schedules, which are still one namespace, the server account's (docs/parity.md): a
-    caller of another account is refused, so it neither sees nor changes them."""
-    service = call.platform.schedules
-    if call.principal.account_id != service.account_id:
-        raise AccessDenied(
-            f"This lambent server's EventBridge Scheduler serves account {service.account_id} only; "
-            f"{call.principal.arn} belongs to another account."
-        )
-    return service
+async def _scope(call: Call) -> tuple[SchedulerService, str]:
+    """The scheduler and the caller's account, which every operation acts in (its ``default``
+    group made the first time the account uses the Scheduler)."""
+    service: SchedulerService = call.platform.schedules
+    account = call.principal.account_id
+    await service.open_account(account)
+    return service, account
 
 
 # -- request values ---------------------------------------------------------------------------------
@@ -79,16 +82,24 @@ def _when(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
 
 
-def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
+def _target(raw: dict[str, Any], service: SchedulerService, account: str) -> Target:
+    """The Lambda target of a schedule of ``account``: a function of that account (the engine
+    invokes the ARN's function, so this is what keeps a schedule to its own account's functions),
+    with an execution role of that account."""
     for key in _OTHER_TARGET_PARAMETERS:
         if raw.get(key) is not None:
             raise ValidationError(f"{key} is not supported: lambent schedules invoke Lambda functions only.")
     arn: str = raw["Arn"]
     m = _LAMBDA_ARN_RE.match(arn)
-    expected = f"arn:aws:lambda:{service.region}:{service.account_id}:function:<name>[:<version or alias>]"
-    if m is None or (m.group("region"), m.group("account")) != (service.region, service.account_id):
+    expected = f"arn:aws:lambda:{service.region}:{account}:function:<name>[:<version or alias>]"
+    if m is None or (m.group("region"), m.group("account")) != (service.region, account):
         raise ValidationError(f"Invalid target ARN {arn}: lambent schedules invoke a Lambda function of this "
                               f"server, {expected}.")
+    role: str = raw["RoleArn"]
+    r = _ROLE_ACCOUNT_RE.match(role)
+    if r is None or r.group("account") != account:
+        raise ValidationError(f"Invalid RoleArn {role}: the execution role must be a role of the schedule's "
+                              f"account, arn:aws:iam::{account}:role/<name>.")
     text = raw.get("Input")
     if text is not None:
         try:
@@ -98,7 +109,7 @@ def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
     retry = raw.get("RetryPolicy") or {}
     defaults = RetryPolicy()
     return Target(
-        arn=arn, role_arn=raw["RoleArn"], function_name=m.group("name"), qualifier=m.group("qualifier"),
+        arn=arn, role_arn=role, function_name=m.group("name"), qualifier=m.group("qualifier"),
         input=text,
         retry_policy=RetryPolicy(
             retry.get("MaximumRetryAttempts", defaults.max_retry_attempts),
@@ -108,9 +119,9 @@ def _target(raw: dict[str, Any], service: SchedulerService) -> Target:
     )
 
 
-def schedule_spec(params: dict[str, Any], service: SchedulerService) -> tuple[str, ScheduleSpec]:
-    """(group, spec) of a CreateSchedule / UpdateSchedule request, its model constraints already
-    checked. UpdateSchedule replaces the whole definition (AWS: "all the parameters not given go
+def schedule_spec(params: dict[str, Any], service: SchedulerService, account: str) -> tuple[str, ScheduleSpec]:
+    """(group, spec) of a CreateSchedule / UpdateSchedule request of a caller of ``account``, its
+    model constraints already checked. UpdateSchedule replaces the whole definition (AWS: "all the parameters not given go
     back to their defaults"), so both build the complete spec the same way."""
     flex: dict[str, Any] = params["FlexibleTimeWindow"]
     window = flex.get("MaximumWindowInMinutes")
@@ -120,7 +131,7 @@ def schedule_spec(params: dict[str, Any], service: SchedulerService) -> tuple[st
         raise ValidationError("MaximumWindowInMinutes must not be set when FlexibleTimeWindow Mode is OFF.")
     spec = ScheduleSpec(
         expression=params["ScheduleExpression"],
-        target=_target(params["Target"], service),
+        target=_target(params["Target"], service, account),
         timezone=params.get("ScheduleExpressionTimezone") or "UTC",
         start_date=_epoch(params.get("StartDate")),
         end_date=_epoch(params.get("EndDate")),
@@ -169,7 +180,7 @@ def schedule_shape(service: SchedulerService, s: Schedule) -> Output:
     }
     return {
         "ActionAfterCompletion": spec.action_after_completion.value,
-        "Arn": service.schedule_arn(s.group, s.name),
+        "Arn": service.schedule_arn(s.group, s.name, s.account),
         "CreationDate": _when(s.created_at),
         "FlexibleTimeWindow": (
             {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": spec.flexible_window_min}
@@ -192,7 +203,7 @@ def schedule_shape(service: SchedulerService, s: Schedule) -> Output:
 def schedule_summary(service: SchedulerService, s: Schedule) -> Output:
     """ScheduleSummary (ListSchedules)."""
     return {
-        "Arn": service.schedule_arn(s.group, s.name),
+        "Arn": service.schedule_arn(s.group, s.name, s.account),
         "CreationDate": _when(s.created_at),
         "GroupName": s.group,
         "LastModificationDate": _when(s.modified_at),
@@ -205,7 +216,7 @@ def schedule_summary(service: SchedulerService, s: Schedule) -> Output:
 def group_shape(service: SchedulerService, g: ScheduleGroup) -> Output:
     """GetScheduleGroupOutput and ScheduleGroupSummary."""
     return {
-        "Arn": service.group_arn(g.name),
+        "Arn": service.group_arn(g.name, g.account),
         "CreationDate": _when(g.created_at),
         "LastModificationDate": _when(g.modified_at),
         "Name": g.name,
@@ -216,40 +227,42 @@ def group_shape(service: SchedulerService, g: ScheduleGroup) -> Output:
 # -- schedules ----------------------------------------------------------------------------------------
 @SCHEDULER.register("CreateSchedule")
 async def create_schedule(call: Call) -> Output:
-    service = _service(call)
-    group, spec = schedule_spec(call.params, service)
+    service, account = await _scope(call)
+    group, spec = schedule_spec(call.params, service, account)
     name: str = call.params["Name"]
-    await service.create(group, name, spec)
-    return {"ScheduleArn": service.schedule_arn(group, name)}
+    await service.create(group, name, spec, account=account)
+    return {"ScheduleArn": service.schedule_arn(group, name, account)}
 
 
 @SCHEDULER.register("UpdateSchedule")
 async def update_schedule(call: Call) -> Output:
-    service = _service(call)
-    group, spec = schedule_spec(call.params, service)
+    service, account = await _scope(call)
+    group, spec = schedule_spec(call.params, service, account)
     name: str = call.params["Name"]
-    await service.update(group, name, spec)
-    return {"ScheduleArn": service.schedule_arn(group, name)}
+    await service.update(group, name, spec, account=account)
+    return {"ScheduleArn": service.schedule_arn(group, name, account)}
 
 
 @SCHEDULER.register("GetSchedule")
 async def get_schedule(call: Call) -> Output:
-    service = _service(call)
-    return schedule_shape(service, service.get(call.params.get("GroupName") or DEFAULT_GROUP, call.params["Name"]))
+    service, account = await _scope(call)
+    group = call.params.get("GroupName") or DEFAULT_GROUP
+    return schedule_shape(service, service.get(group, call.params["Name"], account=account))
 
 
 @SCHEDULER.register("DeleteSchedule")
 async def delete_schedule(call: Call) -> Output:
-    await _service(call).delete(call.params.get("GroupName") or DEFAULT_GROUP, call.params["Name"])
+    service, account = await _scope(call)
+    await service.delete(call.params.get("GroupName") or DEFAULT_GROUP, call.params["Name"], account=account)
     return {}
 
 
 @SCHEDULER.register("ListSchedules")
 async def list_schedules(call: Call) -> Output:
-    service = _service(call)
+    service, account = await _scope(call)
     p = call.params
     state = ScheduleState(p["State"]) if p.get("State") else None
-    items = service.list_schedules(p.get("GroupName"), p.get("NamePrefix"), state)
+    items = service.list_schedules(p.get("GroupName"), p.get("NamePrefix"), state, account=account)
     found, nxt = page(items, lambda s: f"{s.group}\x00{s.name}", p.get("NextToken"), p.get("MaxResults"))
     return {"Schedules": [schedule_summary(service, s) for s in found], "NextToken": nxt}
 
@@ -257,47 +270,51 @@ async def list_schedules(call: Call) -> Output:
 # -- schedule groups ----------------------------------------------------------------------------------
 @SCHEDULER.register("CreateScheduleGroup")
 async def create_schedule_group(call: Call) -> Output:
-    service = _service(call)
+    service, account = await _scope(call)
     name: str = call.params["Name"]
-    await service.create_group(name, _tags(call.params.get("Tags")))
-    return {"ScheduleGroupArn": service.group_arn(name)}
+    await service.create_group(name, _tags(call.params.get("Tags")), account=account)
+    return {"ScheduleGroupArn": service.group_arn(name, account)}
 
 
 @SCHEDULER.register("GetScheduleGroup")
 async def get_schedule_group(call: Call) -> Output:
-    service = _service(call)
-    return group_shape(service, service.get_group(call.params["Name"]))
+    service, account = await _scope(call)
+    return group_shape(service, service.get_group(call.params["Name"], account=account))
 
 
 @SCHEDULER.register("DeleteScheduleGroup")
 async def delete_schedule_group(call: Call) -> Output:
-    await _service(call).delete_group(call.params["Name"])
+    service, account = await _scope(call)
+    await service.delete_group(call.params["Name"], account=account)
     return {}
 
 
 @SCHEDULER.register("ListScheduleGroups")
 async def list_schedule_groups(call: Call) -> Output:
-    service = _service(call)
+    service, account = await _scope(call)
     p = call.params
-    groups = service.list_groups(p.get("NamePrefix"))
+    groups = service.list_groups(p.get("NamePrefix"), account=account)
     found, nxt = page(groups, lambda g: g.name, p.get("NextToken"), p.get("MaxResults"))
     return {"ScheduleGroups": [group_shape(service, g) for g in found], "NextToken": nxt}
 
 
-# -- tags (schedule groups only, as in AWS) ----------------------------------------------------------------
+# -- tags (schedule groups only, as in AWS; the caller's own groups only) ------------------------------------
 @SCHEDULER.register("ListTagsForResource")
 async def list_tags_for_resource(call: Call) -> Output:
-    tags = _service(call).tags(call.params["ResourceArn"])
+    service, account = await _scope(call)
+    tags = service.tags(call.params["ResourceArn"], account=account)
     return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
 
 @SCHEDULER.register("TagResource")
 async def tag_resource(call: Call) -> Output:
-    await _service(call).tag(call.params["ResourceArn"], _tags(call.params["Tags"]))
+    service, account = await _scope(call)
+    await service.tag(call.params["ResourceArn"], _tags(call.params["Tags"]), account=account)
     return {}
 
 
 @SCHEDULER.register("UntagResource")
 async def untag_resource(call: Call) -> Output:
-    await _service(call).untag(call.params["ResourceArn"], list(call.params["TagKeys"]))
+    service, account = await _scope(call)
+    await service.untag(call.params["ResourceArn"], list(call.params["TagKeys"]), account=account)
     return {}

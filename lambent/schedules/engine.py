@@ -171,12 +171,12 @@ class ScheduleEngine:
                 try:
                     delivery = await self.service.fire(key, now)
                 except Exception:  # noqa: BLE001 - one bad schedule must not stop the others
-                    log.exception("schedule %s/%s failed to fire", *key)
+                    log.exception("schedule %s:%s/%s failed to fire", *key)
                     break
                 if delivery is None:
                     break
                 self._deliveries[delivery.id] = delivery
-                log.debug("schedule %s/%s fired occurrence %s (execution %s)", key[0], key[1],
+                log.debug("schedule %s:%s/%s fired occurrence %s (execution %s)", *key,
                           iso_time(delivery.scheduled_time), delivery.execution_id)
         now = self.clock.now()
         for d in self.pending:

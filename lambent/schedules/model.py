@@ -82,18 +82,25 @@ class ScheduleSpec:
 
 @dataclass(frozen=True)
 class Schedule:
+    """A schedule of one account: ``(account, group, name)`` identifies it (two accounts may each
+    have ``default/nightly``); its ARN carries ``account``."""
+
     group: str
     name: str
     spec: ScheduleSpec
     created_at: float
     modified_at: float
+    account: str
 
 
 @dataclass(frozen=True)
 class ScheduleGroup:
+    """A schedule group of one account (every account has its own ``default``)."""
+
     name: str
     created_at: float
     modified_at: float
+    account: str
     tags: tuple[tuple[str, str], ...] = ()
 
 

@@ -5,6 +5,11 @@ engine reads it to know what is due and calls :meth:`SchedulerService.fire`, whi
 occurrence into one delivery atomically. Every mutation — API or engine — holds one asyncio lock,
 so an update never races a firing. Messages copy AWS where known (LocalStack's snapshot tests,
 recorded against AWS): ``Schedule <name> does not exist.``, ``Schedule <name> already exists.``.
+
+Per account, as on AWS: a schedule is ``(account, group, name)`` and a group ``(account, name)``;
+every account has its own ``default`` group (the server's made at load, another's the first time
+it uses the Scheduler: :meth:`SchedulerService.open_account`), and every operation takes the
+account it acts in (``account=None``: the server's), so one account never sees another's.
 """
 
 from __future__ import annotations
@@ -42,7 +47,10 @@ log = logging.getLogger(__name__)
 START_DATE_PAST_LIMIT_S = 300.0
 _GROUP_ARN_RE = re.compile(r"^arn:aws[a-z-]*:scheduler:([a-z0-9\-]+):(\d{12}):schedule-group/([0-9a-zA-Z-_.]+)$")
 
-Key = tuple[str, str]
+#: A schedule's identity: (account, group, name).
+Key = tuple[str, str, str]
+#: A group's identity: (account, name).
+GroupKey = tuple[str, str]
 
 
 @dataclass
@@ -67,7 +75,7 @@ class SchedulerService:
         self.rng = rng
         self.lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self._groups: dict[str, ScheduleGroup] = {}
+        self._groups: dict[GroupKey, ScheduleGroup] = {}
         self._schedules: dict[Key, _Entry] = {}
         self._loaded = False
 
@@ -101,14 +109,38 @@ class SchedulerService:
             return
         if isinstance(self.clock, ResumableClock) and not self.clock.resumed:
             self.store.save_clock(self.clock.resume(self.store.load_clock()))
-        groups = {g.name: g for g in self.store.load_groups()}
-        if DEFAULT_GROUP not in groups:
+        adopted = self.store.adopt_unowned(self.account_id)
+        if adopted:
+            log.info("%d schedule(s) and group(s) stored before schedules were per account now belong to "
+                     "the server's account %s", adopted, self.account_id)
+        groups = {(g.account, g.name): g for g in self.store.load_groups(self.account_id)}
+        if (self.account_id, DEFAULT_GROUP) not in groups:
             now = self._wall_now()
-            groups[DEFAULT_GROUP] = ScheduleGroup(DEFAULT_GROUP, now, now)
-            self.store.put_group(groups[DEFAULT_GROUP])
-        schedules = {(schedule.group, schedule.name): _Entry(schedule, plan, self._timing_or_none(schedule))
-                     for schedule, plan in self.store.load_schedules()}
+            groups[(self.account_id, DEFAULT_GROUP)] = default = ScheduleGroup(DEFAULT_GROUP, now, now, self.account_id)
+            self.store.put_group(default)
+        schedules = {(schedule.account, schedule.group, schedule.name):
+                     _Entry(schedule, plan, self._timing_or_none(schedule))
+                     for schedule, plan in self.store.load_schedules(self.account_id)}
         self._groups, self._schedules, self._loaded = groups, schedules, True
+
+    def _acct(self, account: str | None) -> str:
+        return self.account_id if account is None else account
+
+    async def open_account(self, account: str) -> None:
+        """Make sure ``account`` has its ``default`` group (AWS gives every account one): the
+        Scheduler API calls this before any operation of a caller; once per account, then free."""
+        if (account, DEFAULT_GROUP) in self._groups:
+            return
+        async with self._changing():
+            await self._ensure_default(account)
+
+    async def _ensure_default(self, account: str) -> None:
+        """Caller holds the lock."""
+        if (account, DEFAULT_GROUP) not in self._groups:
+            wall = self._wall_now()
+            group = ScheduleGroup(DEFAULT_GROUP, wall, wall, account)
+            await asyncio.to_thread(self.store.put_group, group)
+            self._groups[(account, DEFAULT_GROUP)] = group
 
     @contextlib.asynccontextmanager
     async def _changing(self) -> AsyncIterator[None]:
@@ -134,44 +166,47 @@ class SchedulerService:
         try:
             return tm.Timing.of(schedule.spec, self.clock.from_wall)
         except ValidationError as exc:
-            log.error("schedule %s/%s cannot run: %s (%s)", schedule.group, schedule.name, exc.message,
+            log.error("schedule %s:%s/%s cannot run: %s (%s)", schedule.account, schedule.group, schedule.name,
+                      exc.message,
                       exc.context.get("hint", ""))
             return None
 
     # -- ARNs ---------------------------------------------------------------------------------------
-    def schedule_arn(self, group: str, name: str) -> str:
-        return f"arn:aws:scheduler:{self.region}:{self.account_id}:schedule/{group}/{name}"
+    def schedule_arn(self, group: str, name: str, account: str | None = None) -> str:
+        return f"arn:aws:scheduler:{self.region}:{self._acct(account)}:schedule/{group}/{name}"
 
-    def group_arn(self, name: str) -> str:
-        return f"arn:aws:scheduler:{self.region}:{self.account_id}:schedule-group/{name}"
+    def group_arn(self, name: str, account: str | None = None) -> str:
+        return f"arn:aws:scheduler:{self.region}:{self._acct(account)}:schedule-group/{name}"
 
     # -- schedules ----------------------------------------------------------------------------------
-    def _group(self, name: str) -> ScheduleGroup:
-        group = self._groups.get(name)
+    def _group(self, account: str, name: str) -> ScheduleGroup:
+        group = self._groups.get((account, name))
         if group is None:
             raise ResourceNotFound(f"Schedule group {name} does not exist.")
         return group
 
-    def _entry(self, group: str, name: str) -> _Entry:
-        self._group(group)
-        entry = self._schedules.get((group, name))
+    def _entry(self, account: str, group: str, name: str) -> _Entry:
+        self._group(account, group)
+        entry = self._schedules.get((account, group, name))
         if entry is None:
             raise ResourceNotFound(f"Schedule {name} does not exist.")
         return entry
 
-    def get(self, group: str, name: str) -> Schedule:
-        return self._entry(group, name).schedule
+    def get(self, group: str, name: str, *, account: str | None = None) -> Schedule:
+        return self._entry(self._acct(account), group, name).schedule
 
-    def plan(self, group: str, name: str) -> Plan:
-        return self._entry(group, name).plan
+    def plan(self, group: str, name: str, *, account: str | None = None) -> Plan:
+        return self._entry(self._acct(account), group, name).plan
 
     def list_schedules(self, group: str | None = None, prefix: str | None = None,
-             state: ScheduleState | None = None) -> list[Schedule]:
+                       state: ScheduleState | None = None, *, account: str | None = None) -> list[Schedule]:
+        """``account``'s schedules (of ``group`` if given), by group then name."""
+        acct = self._acct(account)
         if group is not None:
-            self._group(group)
+            self._group(acct, group)
         return [
             e.schedule for k, e in sorted(self._schedules.items())
-            if (group is None or k[0] == group) and (not prefix or k[1].startswith(prefix))
+            if k[0] == acct and (group is None or k[1] == group) and (not prefix or k[2].startswith(prefix))
             and (state is None or e.schedule.spec.state == state)
         ]
 
@@ -198,25 +233,30 @@ class SchedulerService:
         after = now - tm.grace_s(timing, self.missed_grace_s) if timing.one_time else now
         return tm.replan(timing, plan, now=after, rng=self.rng)
 
-    async def create(self, group: str, name: str, spec: ScheduleSpec) -> Schedule:
+    async def create(self, group: str, name: str, spec: ScheduleSpec, *, account: str | None = None) -> Schedule:
+        acct = self._acct(account)
+        key = (acct, group, name)
         async with self._changing():
-            self._group(group)
-            if (group, name) in self._schedules:
+            await self._ensure_default(acct)
+            self._group(acct, group)
+            if key in self._schedules:
                 raise ResourceConflict(f"Schedule {name} already exists.")
             timing = tm.Timing.of(spec, self.clock.from_wall)
             self._check_dates(spec, timing)
             wall = self._wall_now()
-            schedule = Schedule(group, name, spec, wall, wall)
+            schedule = Schedule(group, name, spec, wall, wall, acct)
             plan = self._first_plan(spec, timing, None, self.clock.now())
             await asyncio.to_thread(self.store.insert_schedule, schedule, plan)
-            self._schedules[(group, name)] = _Entry(schedule, plan, timing)
-            await self._complete_if_done((group, name))
+            self._schedules[key] = _Entry(schedule, plan, timing)
+            await self._complete_if_done(key)
         self._changed()
         return schedule
 
-    async def update(self, group: str, name: str, spec: ScheduleSpec) -> Schedule:
+    async def update(self, group: str, name: str, spec: ScheduleSpec, *, account: str | None = None) -> Schedule:
+        acct = self._acct(account)
+        key = (acct, group, name)
         async with self._changing():
-            entry = self._entry(group, name)
+            entry = self._entry(acct, group, name)
             old = entry.schedule.spec
             timing = tm.Timing.of(spec, self.clock.from_wall)
             self._check_dates(spec, timing, old)
@@ -226,69 +266,78 @@ class SchedulerService:
             ) == (spec.expression, spec.timezone, spec.start_date, spec.end_date, spec.flexible_window_min, spec.state)
             plan = entry.plan if same_timing else self._first_plan(spec, timing, entry.plan, self.clock.now())
             await asyncio.to_thread(self.store.update_schedule, schedule, plan)
-            self._schedules[(group, name)] = _Entry(schedule, plan, timing)
-            await self._complete_if_done((group, name))
+            self._schedules[key] = _Entry(schedule, plan, timing)
+            await self._complete_if_done(key)
         self._changed()
         return schedule
 
-    async def delete(self, group: str, name: str) -> None:
+    async def delete(self, group: str, name: str, *, account: str | None = None) -> None:
+        acct = self._acct(account)
         async with self._changing():
-            self._entry(group, name)
-            await asyncio.to_thread(self.store.delete_schedule, group, name)
-            del self._schedules[(group, name)]
+            self._entry(acct, group, name)
+            await asyncio.to_thread(self.store.delete_schedule, acct, group, name)
+            del self._schedules[(acct, group, name)]
         self._changed()
 
     # -- groups -------------------------------------------------------------------------------------
-    def get_group(self, name: str) -> ScheduleGroup:
-        return self._group(name)
+    def get_group(self, name: str, *, account: str | None = None) -> ScheduleGroup:
+        return self._group(self._acct(account), name)
 
-    def list_groups(self, prefix: str | None = None) -> list[ScheduleGroup]:
-        return [g for n, g in sorted(self._groups.items()) if not prefix or n.startswith(prefix)]
+    def list_groups(self, prefix: str | None = None, *, account: str | None = None) -> list[ScheduleGroup]:
+        """``account``'s groups, by name."""
+        acct = self._acct(account)
+        return [g for (a, n), g in sorted(self._groups.items()) if a == acct and (not prefix or n.startswith(prefix))]
 
-    async def create_group(self, name: str, tags: dict[str, str]) -> ScheduleGroup:
+    async def create_group(self, name: str, tags: dict[str, str], *, account: str | None = None) -> ScheduleGroup:
+        acct = self._acct(account)
         async with self._changing():
-            if name in self._groups:
+            await self._ensure_default(acct)
+            if (acct, name) in self._groups:
                 raise ResourceConflict(f"Schedule group {name} already exists.")
             wall = self._wall_now()
-            group = ScheduleGroup(name, wall, wall, tuple(sorted(tags.items())))
+            group = ScheduleGroup(name, wall, wall, acct, tuple(sorted(tags.items())))
             await asyncio.to_thread(self.store.put_group, group)
-            self._groups[name] = group
+            self._groups[(acct, name)] = group
         return group
 
-    async def delete_group(self, name: str) -> None:
+    async def delete_group(self, name: str, *, account: str | None = None) -> None:
         """Delete a group and all its schedules (AWS does the same, asynchronously)."""
+        acct = self._acct(account)
         async with self._changing():
             if name == DEFAULT_GROUP:
                 raise ValidationError("The default schedule group cannot be deleted.")
-            self._group(name)
-            await asyncio.to_thread(self.store.delete_group, name)
-            del self._groups[name]
-            for key in [k for k in self._schedules if k[0] == name]:
+            self._group(acct, name)
+            await asyncio.to_thread(self.store.delete_group, acct, name)
+            del self._groups[(acct, name)]
+            for key in [k for k in self._schedules if k[:2] == (acct, name)]:
                 del self._schedules[key]
         self._changed()
 
-    def _tagged_group(self, arn: str) -> ScheduleGroup:
+    def _tagged_group(self, arn: str, account: str) -> ScheduleGroup:
+        """``account``'s group the ARN names; another account's group is as absent as a missing one."""
         m = _GROUP_ARN_RE.match(arn)
-        if m is None or (m.group(1), m.group(2)) != (self.region, self.account_id) or m.group(3) not in self._groups:
+        found = None if m is None or (m.group(1), m.group(2)) != (self.region, account) else (
+            self._groups.get((account, m.group(3))))
+        if found is None:
             raise ResourceNotFound(f"Resource {arn} does not exist.")
-        return self._groups[m.group(3)]
+        return found
 
-    def tags(self, arn: str) -> dict[str, str]:
-        return dict(self._tagged_group(arn).tags)
+    def tags(self, arn: str, *, account: str | None = None) -> dict[str, str]:
+        return dict(self._tagged_group(arn, self._acct(account)).tags)
 
-    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+    async def tag(self, arn: str, tags: dict[str, str], *, account: str | None = None) -> None:
         async with self._changing():
-            group = self._tagged_group(arn)
+            group = self._tagged_group(arn, self._acct(account))
             group = replace(group, tags=tuple(sorted({**dict(group.tags), **tags}.items())))
             await asyncio.to_thread(self.store.put_group, group)
-            self._groups[group.name] = group
+            self._groups[(group.account, group.name)] = group
 
-    async def untag(self, arn: str, keys: list[str]) -> None:
+    async def untag(self, arn: str, keys: list[str], *, account: str | None = None) -> None:
         async with self._changing():
-            group = self._tagged_group(arn)
+            group = self._tagged_group(arn, self._acct(account))
             group = replace(group, tags=tuple((k, v) for k, v in group.tags if k not in keys))
             await asyncio.to_thread(self.store.put_group, group)
-            self._groups[group.name] = group
+            self._groups[(group.account, group.name)] = group
 
     # -- engine side ----------------------------------------------------------------------------------
     def due_keys(self, now: float) -> list[Key]:
@@ -316,15 +365,15 @@ class SchedulerService:
             caught = tm.catch_up(timing, plan, now=now, missed_grace_s=self.missed_grace_s, rng=self.rng)
             if caught.skipped:
                 log.warning(
-                    "schedule %s/%s: skipped %s%d missed occurrence(s) from %s to %s, more than %.0f s late",
-                    key[0], key[1], "at least " if caught.more else "", caught.skipped,
+                    "schedule %s:%s/%s: skipped %s%d missed occurrence(s) from %s to %s, more than %.0f s late",
+                    key[0], key[1], key[2], "at least " if caught.more else "", caught.skipped,
                     iso_time(caught.first_skipped or 0), iso_time(caught.last_skipped or 0),
                     tm.grace_s(timing, self.missed_grace_s),
                 )
             plan = caught.plan
             if plan.next_occurrence is None or plan.fire_at is None or plan.fire_at > now:
                 if plan != entry.plan:
-                    await asyncio.to_thread(self.store.save_plan, key[0], key[1], plan)
+                    await asyncio.to_thread(self.store.save_plan, *key, plan)
                     entry.plan = plan
                     await self._complete_if_done(key)
                 return None
@@ -332,11 +381,13 @@ class SchedulerService:
             after = tm.schedule_next(timing, replace(plan, last_occurrence=occurrence), after=occurrence, rng=self.rng)
             spec = entry.schedule.spec
             delete = after.next_occurrence is None and spec.action_after_completion == ActionAfterCompletion.DELETE
-            new = NewDelivery(secrets.token_hex(8), self.schedule_arn(*key), occurrence, now, spec.target)
-            delivery = await asyncio.to_thread(self.store.fire, key[0], key[1], None if delete else after, new)
+            account, group, name = key
+            new = NewDelivery(secrets.token_hex(8), self.schedule_arn(group, name, account), occurrence, now,
+                              spec.target)
+            delivery = await asyncio.to_thread(self.store.fire, account, group, name, None if delete else after, new)
             if delete:
                 del self._schedules[key]
-                log.info("schedule %s/%s completed and was deleted (ActionAfterCompletion DELETE)", *key)
+                log.info("schedule %s:%s/%s completed and was deleted (ActionAfterCompletion DELETE)", *key)
             else:
                 entry.plan = after
         return delivery
@@ -351,4 +402,4 @@ class SchedulerService:
             return
         await asyncio.to_thread(self.store.delete_schedule, *key)
         del self._schedules[key]
-        log.info("schedule %s/%s has no occurrences left and was deleted (ActionAfterCompletion DELETE)", *key)
+        log.info("schedule %s:%s/%s has no occurrences left and was deleted (ActionAfterCompletion DELETE)", *key)

@@ -23,7 +23,7 @@ from lambent.schedules.model import (
     ScheduleState,
     Target,
 )
-from lambent.store.schedules import Engine, ScheduleTables
+from lambent.store.schedules import Engine, ScheduleTables, owned_group, split_group
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,20 @@ class NewDelivery:
 
 class ScheduleStore:
     """Scope: one per server (shares the server's engine). The scheduler's values to and from the
-    rows of :class:`lambent.store.schedules.ScheduleTables` (which holds the SQL)."""
+    rows of :class:`lambent.store.schedules.ScheduleTables` (which holds the SQL). Groups are
+    ``(account, group)`` here and ``ACCOUNT:GROUP`` in the rows. Rows stored before schedules were
+    per account belong to the server's account: :meth:`adopt_unowned` stores them as such, and a
+    load reads any still bare as ``unowned_account``'s."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.tables = ScheduleTables(engine)
+
+    # -- accounts ---------------------------------------------------------------------------------
+    def adopt_unowned(self, account: str) -> int:
+        """Rows written before schedules were per account become ``account``'s (the server's),
+        stored as such; how many rows changed."""
+        return self.tables.adopt_unowned(account)
 
     # -- clock ------------------------------------------------------------------------------------
     def load_clock(self) -> tuple[float, float, float] | None:
@@ -51,47 +60,50 @@ class ScheduleStore:
         self.tables.save_clock(saved)
 
     # -- groups -----------------------------------------------------------------------------------
-    def load_groups(self) -> list[ScheduleGroup]:
+    def load_groups(self, unowned_account: str) -> list[ScheduleGroup]:
         return [
-            ScheduleGroup(r["name"], r["created_at"], r["modified_at"], tuple((k, v) for k, v in json.loads(r["tags"])))
+            ScheduleGroup(group, r["created_at"], r["modified_at"], account,
+                          tuple((k, v) for k, v in json.loads(r["tags"])))
             for r in self.tables.load_groups()
+            for account, group in [split_group(r["name"], unowned_account)]
         ]
 
     def put_group(self, group: ScheduleGroup) -> None:
-        self.tables.put_group({"name": group.name, "created_at": group.created_at, "modified_at": group.modified_at,
+        self.tables.put_group({"name": owned_group(group.account, group.name), "created_at": group.created_at, "modified_at": group.modified_at,
                                "tags": json.dumps([list(kv) for kv in group.tags])})
 
-    def delete_group(self, name: str) -> None:
-        """Delete a group and every schedule in it."""
-        self.tables.delete_group(name)
+    def delete_group(self, account: str, name: str) -> None:
+        """Delete ``account``'s group and every schedule in it."""
+        self.tables.delete_group(owned_group(account, name))
 
     # -- schedules --------------------------------------------------------------------------------
-    def load_schedules(self) -> list[tuple[Schedule, Plan]]:
+    def load_schedules(self, unowned_account: str) -> list[tuple[Schedule, Plan]]:
         return [
             (
-                Schedule(r["group_name"], r["name"], spec_from_json(json.loads(r["spec"])), r["created_at"],
-                         r["modified_at"]),
+                Schedule(group, r["name"], spec_from_json(json.loads(r["spec"])), r["created_at"],
+                         r["modified_at"], account),
                 Plan(r["anchor"], r["next_occurrence"], r["fire_at"], r["last_occurrence"]),
             )
             for r in self.tables.load_schedules()
+            for account, group in [split_group(r["group_name"], unowned_account)]
         ]
 
     def insert_schedule(self, schedule: Schedule, plan: Plan) -> None:
-        self.tables.insert_schedule(schedule.group, schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
+        self.tables.insert_schedule(owned_group(schedule.account, schedule.group), schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
 
     def update_schedule(self, schedule: Schedule, plan: Plan) -> None:
-        self.tables.update_schedule(schedule.group, schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
+        self.tables.update_schedule(owned_group(schedule.account, schedule.group), schedule.name, {**_schedule_values(schedule), **_plan_values(plan)})
 
-    def save_plan(self, group: str, name: str, plan: Plan) -> None:
-        self.tables.update_schedule(group, name, _plan_values(plan))
+    def save_plan(self, account: str, group: str, name: str, plan: Plan) -> None:
+        self.tables.update_schedule(owned_group(account, group), name, _plan_values(plan))
 
-    def delete_schedule(self, group: str, name: str) -> None:
-        self.tables.delete_schedule(group, name)
+    def delete_schedule(self, account: str, group: str, name: str) -> None:
+        self.tables.delete_schedule(owned_group(account, group), name)
 
-    def fire(self, group: str, name: str, plan: Plan | None, new: NewDelivery) -> Delivery | None:
+    def fire(self, account: str, group: str, name: str, plan: Plan | None, new: NewDelivery) -> Delivery | None:
         """Atomically: record the schedule's plan after this occurrence (``plan`` None: delete the
         schedule, it is complete) and add the delivery. None if the schedule is gone."""
-        delivery_id = self.tables.fire(group, name, None if plan is None else _plan_values(plan), {
+        delivery_id = self.tables.fire(owned_group(account, group), name, None if plan is None else _plan_values(plan), {
             "execution_id": new.execution_id, "schedule_arn": new.schedule_arn, "scheduled_time": new.scheduled_time,
             "created_at": new.created_at, "target": json.dumps(target_to_json(new.target)), "attempts": 0,
             "next_attempt_at": new.created_at, "last_error_code": "", "last_error_message": "",

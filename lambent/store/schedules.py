@@ -3,6 +3,12 @@
 Knows columns, not the scheduler's types: rows come back as dicts, and the mapping to and from
 :mod:`lambent.schedules.model` (JSON of specs and targets) is :mod:`lambent.schedules.store`'s.
 Synchronous, like :class:`lambent.store.Store`; async callers run it in a thread.
+
+Accounts without a table rebuild: the ``group_name`` column of ``schedules`` and the ``name``
+column of ``schedule_groups`` hold ``ACCOUNT:GROUP`` (an *owned group*, :func:`owned_group`). A
+Scheduler group name matches ``[0-9a-zA-Z-_.]+``, so the ``:`` cannot collide with a name; rows an
+earlier release wrote hold the bare group name and are given to the server's account by
+:meth:`ScheduleTables.adopt_unowned` when the scheduler loads.
 """
 
 from __future__ import annotations
@@ -18,8 +24,20 @@ Row = dict[str, Any]
 Engine = sa.Engine
 
 
+def owned_group(account: str, group: str) -> str:
+    """The stored group of ``account``'s group ``group``: ``ACCOUNT:GROUP``."""
+    return f"{account}:{group}"
+
+
+def split_group(stored: str, unowned_account: str) -> tuple[str, str]:
+    """(account, group) of a stored group; a bare one (not adopted yet) is ``unowned_account``'s."""
+    account, sep, group = stored.partition(":")
+    return (account, group) if sep else (unowned_account, stored)
+
+
 class ScheduleTables:
-    """Scope: one per server (shares the server's engine)."""
+    """Scope: one per server (shares the server's engine). Groups are named by their stored,
+    owned form (:func:`owned_group`) here."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -36,6 +54,25 @@ class ScheduleTables:
             conn.execute(t.schedule_clock.delete())
             conn.execute(t.schedule_clock.insert().values(id=1, real_anchor=real_anchor,
                                                           virtual_anchor=virtual_anchor, scale=scale))
+
+    # -- accounts ---------------------------------------------------------------------------------
+    def adopt_unowned(self, account: str) -> int:
+        """Give every group and schedule stored with a bare group name (written before schedules
+        were per account) to ``account``, in one transaction; how many rows changed. A bare group
+        whose owned twin already exists (only an older release running on a newer database can
+        write one) is dropped: a group is just a name, tags and dates, its schedules are kept."""
+        g, s = t.schedule_groups, t.schedules
+        with self.engine.begin() as conn:
+            owned = {r.name for r in conn.execute(sa.select(g.c.name).where(g.c.name.contains(":")))}
+            bare = [r.name for r in conn.execute(sa.select(g.c.name).where(sa.not_(g.c.name.contains(":"))))]
+            twins = [n for n in bare if owned_group(account, n) in owned]
+            if twins:
+                conn.execute(g.delete().where(g.c.name.in_(twins)))
+            prefix = sa.literal(f"{account}:")
+            changed = conn.execute(g.update().where(sa.not_(g.c.name.contains(":"))).values(name=prefix + g.c.name))
+            moved = conn.execute(s.update().where(sa.not_(s.c.group_name.contains(":")))
+                                 .values(group_name=prefix + s.c.group_name))
+            return int(changed.rowcount) + int(moved.rowcount)
 
     # -- groups -----------------------------------------------------------------------------------
     def load_groups(self) -> list[Row]:

@@ -322,7 +322,7 @@ def test_occurrences_missed_beyond_the_grace_are_skipped_and_logged(scaled: Call
     wait_for(lambda: len(ticks(srv, fn)) >= 4, what="runs after the restart")
     times = sorted({r[0] for r in ticks(srv, fn)})
     assert max(minutes_apart(times)) >= 3  # the gap of the skipped occurrences
-    assert re.search(r"WARNING lambent\.schedules\.service: schedule default/strict: skipped \d+ missed", srv.log())
+    assert re.search(r"WARNING lambent\.schedules\.service: schedule 000000000000:default/strict: skipped \d+ missed", srv.log())
 
 
 @pytest.fixture(scope="module")

@@ -300,7 +300,7 @@ async def test_an_event_too_old_after_downtime_is_dead_lettered_without_an_attem
 async def test_a_fired_occurrence_left_in_the_outbox_is_delivered_once_after_a_crash(world: World) -> None:
     # Given an occurrence that fired (plan advanced, outbox row written) just before a crash
     await world.service.create("default", "s", spec("rate(1 minute)"))
-    delivery = await world.service.fire(("default", "s"), T0)
+    delivery = await world.service.fire(("000000000000", "default", "s"), T0)
     assert delivery is not None and world.queue.events == []
     # When the server comes back, Then it is delivered, and the occurrence does not fire again
     await world.restart()
@@ -323,7 +323,7 @@ async def test_a_schedule_that_no_longer_parses_is_logged_and_skipped(
         await world.restart()
     await world.at(0)
     assert len(world.queue.events) == 1
-    assert any("schedule default/broken cannot run" in r.getMessage() for r in caplog.records)
+    assert any("schedule 000000000000:default/broken cannot run" in r.getMessage() for r in caplog.records)
 
 
 async def test_groups_hold_schedules_and_deleting_one_deletes_its_schedules(world: World) -> None:

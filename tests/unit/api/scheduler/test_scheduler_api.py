@@ -30,8 +30,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tick"
 SERVICE = cast(SchedulerService, SimpleNamespace(
     region=REGION, account_id=ACCOUNT,
-    schedule_arn=lambda g, n: f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{g}/{n}",
-    group_arn=lambda n: f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{n}",
+    schedule_arn=lambda g, n, a=ACCOUNT: f"arn:aws:scheduler:{REGION}:{a}:schedule/{g}/{n}",
+    group_arn=lambda n, a=ACCOUNT: f"arn:aws:scheduler:{REGION}:{a}:schedule-group/{n}",
 ))
 
 
@@ -48,7 +48,7 @@ def minimal(**extra: Any) -> dict[str, Any]:
 def test_update_is_a_full_replacement_what_is_not_given_takes_its_default() -> None:
     op, params = parsed("PUT", minimal())
     assert op == "UpdateSchedule"
-    group, spec = schedule_spec(params, SERVICE)
+    group, spec = schedule_spec(params, SERVICE, ACCOUNT)
     assert group == "default"
     assert spec == ScheduleSpec(
         expression="rate(5 minutes)", target=Target(arn=FN, role_arn=ROLE, function_name="tick"),
@@ -68,7 +68,7 @@ def test_every_member_lands_typed_in_the_spec() -> None:
                 "RetryPolicy": {"MaximumRetryAttempts": 3}},
     ))
     assert op == "CreateSchedule"
-    group, spec = schedule_spec(params, SERVICE)
+    group, spec = schedule_spec(params, SERVICE, ACCOUNT)
     assert group == "ops"
     assert (spec.start_date, spec.end_date) == (start.timestamp(), datetime(2030, 2, 1, tzinfo=timezone.utc).timestamp())
     assert (spec.timezone, spec.description, spec.state, spec.action_after_completion) == (
@@ -89,6 +89,10 @@ def test_every_member_lands_typed_in_the_spec() -> None:
     # another account's or region's function is not this server's to invoke
     (minimal(Target={"Arn": "arn:aws:lambda:us-east-1:999999999999:function:f", "RoleArn": ROLE}), None),
     (minimal(Target={"Arn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:f", "RoleArn": ROLE}), None),
+    # the execution role must be of the schedule's account too
+    (minimal(Target={"Arn": FN, "RoleArn": "arn:aws:iam::999999999999:role/scheduler"}),
+     "Invalid RoleArn arn:aws:iam::999999999999:role/scheduler: the execution role must be a role of the "
+     f"schedule's account, arn:aws:iam::{ACCOUNT}:role/<name>."),
     (minimal(Target={"Arn": FN, "RoleArn": ROLE, "SqsParameters": {"MessageGroupId": "g"}}),
      "SqsParameters is not supported: lambent schedules invoke Lambda functions only."),
     (minimal(Target={"Arn": FN, "RoleArn": ROLE, "Input": "not json"}),
@@ -100,7 +104,7 @@ def test_every_member_lands_typed_in_the_spec() -> None:
 def test_what_the_model_cannot_say_is_refused_as_validation(body: dict[str, Any], message: str | None) -> None:
     _, params = parsed("POST", body)
     with pytest.raises(ValidationError) as err:
-        schedule_spec(params, SERVICE)
+        schedule_spec(params, SERVICE, ACCOUNT)
     if message is not None:
         assert err.value.message == message
     else:
@@ -134,7 +138,7 @@ def test_a_forged_token_is_a_validation_error(token: str) -> None:
 def test_outputs_serialise_as_aws_epoch_seconds_and_no_null_members() -> None:
     spec = ScheduleSpec(expression="rate(1 hour)", target=Target(arn=FN, role_arn=ROLE, function_name="tick"),
                         start_date=1_900_000_000.0)
-    s = Schedule("default", "nightly", spec, created_at=1_800_000_000.5, modified_at=1_800_000_001.0)
+    s = Schedule("default", "nightly", spec, created_at=1_800_000_000.5, modified_at=1_800_000_001.0, account=ACCOUNT)
     status, _, body = handler("scheduler").serialise("GetSchedule", schedule_shape(SERVICE, s))
     doc = json.loads(body)
     assert status == 200
@@ -143,7 +147,33 @@ def test_outputs_serialise_as_aws_epoch_seconds_and_no_null_members() -> None:
     assert doc["Target"] == {"Arn": FN, "RoleArn": ROLE,
                              "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}}
     assert doc["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    g = ScheduleGroup("ops", 1_800_000_000.0, 1_800_000_000.0)
+    g = ScheduleGroup("ops", 1_800_000_000.0, 1_800_000_000.0, ACCOUNT)
     _, _, body = handler("scheduler").serialise("GetScheduleGroup", group_shape(SERVICE, g))
     assert json.loads(body) == {"Arn": SERVICE.group_arn("ops"), "CreationDate": 1_800_000_000,
                                 "LastModificationDate": 1_800_000_000, "Name": "ops", "State": "ACTIVE"}
+
+
+def test_a_target_and_role_are_checked_against_the_callers_account_not_the_servers() -> None:
+    # Given a caller of account B (not the server's)
+    other = "111122223333"
+    fn_b, role_b = f"arn:aws:lambda:{REGION}:{other}:function:tick", f"arn:aws:iam::{other}:role/r"
+    # When it names its own function and role, the spec holds them
+    _, params = parsed("POST", minimal(Target={"Arn": fn_b, "RoleArn": role_b}))
+    _, spec = schedule_spec(params, SERVICE, other)
+    assert (spec.target.arn, spec.target.role_arn) == (fn_b, role_b)
+    # And the server account's function is not B's to target (AWS's message, naming B's account)
+    _, params = parsed("POST", minimal(Target={"Arn": FN, "RoleArn": role_b}))
+    with pytest.raises(ValidationError) as err:
+        schedule_spec(params, SERVICE, other)
+    assert err.value.message == (
+        f"Invalid target ARN {FN}: lambent schedules invoke a Lambda function of this server, "
+        f"arn:aws:lambda:{REGION}:{other}:function:<name>[:<version or alias>].")
+    # Nor the server account's role
+    _, params = parsed("POST", minimal(Target={"Arn": fn_b, "RoleArn": ROLE}))
+    with pytest.raises(ValidationError, match="the execution role must be a role of the schedule's account"):
+        schedule_spec(params, SERVICE, other)
+    # And the shapes carry the owner's account
+    s = Schedule("default", "n", spec, 1.0, 1.0, other)
+    assert schedule_shape(SERVICE, s)["Arn"] == f"arn:aws:scheduler:{REGION}:{other}:schedule/default/n"
+    assert group_shape(SERVICE, ScheduleGroup("g", 1.0, 1.0, other))["Arn"] == (
+        f"arn:aws:scheduler:{REGION}:{other}:schedule-group/g")
