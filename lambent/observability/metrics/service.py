@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from lambent.observability.metrics.series import UNSET_ACCOUNT, Series, dims_from_text
-from lambent.settings import Settings
 from lambent.observability.metrics.summary import Summary
+from lambent.settings import Settings
 
 log = logging.getLogger(__name__)
 
