@@ -83,9 +83,10 @@ class _OldLambdaMetrics(LambdaMetrics):
         sets = dimension_sets(cfg.name, qualifier, cfg.version)
         failed = outcome.function_error is not None
         now = self.metrics.now()
-        self._emit("Invocations", sets, 1.0, "Count", now)
-        self._emit("Errors", sets, 1.0 if failed else 0.0, "Count", now)
-        self._emit("Duration", sets, outcome.duration_ms, "Milliseconds", now)
+        account = self.metrics.account  # the server's (the bench function is)
+        self._emit(account, "Invocations", sets, 1.0, "Count", now)
+        self._emit(account, "Errors", sets, 1.0 if failed else 0.0, "Count", now)
+        self._emit(account, "Duration", sets, outcome.duration_ms, "Milliseconds", now)
         totals = self.totals_of(cfg.name, cfg.version)
         totals.invocations += 1
         totals.errors += failed

@@ -15,6 +15,10 @@ The rules are the domain's (:mod:`lambent.observability.metrics.cloudwatch`, rea
 below, which the layer renders in the query envelope (lambent/api/envelopes.py's ``cloudwatch``
 table). Members lambent does not act on (cross-account observability, entity metadata, label
 time zones) are refused by name.
+
+Every operation acts in the caller's account (``call.principal.account_id``): a function's
+AWS/Lambda metrics are its own account's, PutMetricData writes into the caller's account, and
+the reads answer with the caller's series only.
 """
 
 from __future__ import annotations
@@ -42,13 +46,13 @@ SIGV4_SERVICE = "monitoring"
 class _Domain(Protocol):
     """lambent.observability.metrics.cloudwatch.CloudWatch, as the handlers use it."""
 
-    async def get_metric_statistics(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def get_metric_statistics(self, p: Mapping[str, Any], account: str) -> dict[str, Any]: ...
 
-    async def get_metric_data(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def get_metric_data(self, p: Mapping[str, Any], account: str) -> dict[str, Any]: ...
 
-    async def list_metrics(self, p: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def list_metrics(self, p: Mapping[str, Any], account: str) -> dict[str, Any]: ...
 
-    async def put_metric_data(self, p: Mapping[str, Any]) -> None: ...
+    async def put_metric_data(self, p: Mapping[str, Any], account: str) -> None: ...
 
 
 _BY_CODE: Mapping[str, Callable[[str], LambentError]] = {
@@ -79,7 +83,7 @@ async def _run(work: Awaitable[Any]) -> Any:
 
 @CLOUDWATCH.register("GetMetricStatistics")
 async def get_metric_statistics(call: Call) -> dict[str, Any]:
-    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_statistics(call.params)))
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_statistics(call.params, call.principal.account_id)))
 
 
 @CLOUDWATCH.register("GetMetricData", handled={
@@ -87,16 +91,16 @@ async def get_metric_statistics(call: Call) -> dict[str, Any]:
     "MaxDatapoints": None,
 })
 async def get_metric_data(call: Call) -> dict[str, Any]:
-    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_data(call.params)))
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).get_metric_data(call.params, call.principal.account_id)))
 
 
 @CLOUDWATCH.register("ListMetrics", handled={
     "Namespace": None, "MetricName": None, "Dimensions": None, "NextToken": None, "RecentlyActive": None,
 })
 async def list_metrics(call: Call) -> dict[str, Any]:
-    return cast(dict[str, Any], await _run(cloudwatch_of(call).list_metrics(call.params)))
+    return cast(dict[str, Any], await _run(cloudwatch_of(call).list_metrics(call.params, call.principal.account_id)))
 
 
 @CLOUDWATCH.register("PutMetricData", handled={"Namespace": None, "MetricData": None})
 async def put_metric_data(call: Call) -> None:
-    await _run(cloudwatch_of(call).put_metric_data(call.params))
+    await _run(cloudwatch_of(call).put_metric_data(call.params, call.principal.account_id))

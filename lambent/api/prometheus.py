@@ -3,7 +3,9 @@
 Served without a signature (scrapers do not sign) on the server's port, and can be turned off
 (settings ``metrics.prometheus_enabled``): it shows function names and versions and their
 counts, nothing else — no payloads, no configuration, no account data. The figures are cumulative
-since the server started (Prometheus computes rates), per function version:
+since the server started (Prometheus computes rates), per function version, labelled
+``account`` (the AWS account owning the function: two accounts' functions of one name are two
+series), ``function`` (the bare name) and ``version``:
 
 - ``lambent_invocations_total``, ``lambent_errors_total``, ``lambent_throttles_total`` (counters)
 - ``lambent_duration_seconds`` (histogram of handler durations: ``_bucket{le=...}``, ``_sum``, ``_count``)
@@ -20,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from lambent.arns import key_account, key_name, parse_key
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -31,6 +35,9 @@ class TotalsLike(Protocol):
 
     @property
     def version(self) -> str: ...
+
+    @property
+    def account(self) -> str: ...
 
     @property
     def invocations(self) -> int: ...
@@ -85,21 +92,25 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
+def _labels(t: TotalsLike) -> str:
+    own = f'account="{escape(t.account)}",' if t.account else ""
+    return f'{own}function="{escape(t.function)}",version="{escape(t.version)}"'
+
+
 def render(totals: Iterable[TotalsLike], buckets_s: Sequence[float], *,
            concurrency: Mapping[str, int] | None = None, unreserved: int | None = None) -> str:
     """The body of ``GET /metrics``; ``buckets_s``: the histogram's upper bounds (seconds),
     LambdaMetrics' ``DURATION_BUCKETS_S``."""
-    rows = sorted(totals, key=lambda t: (t.function, t.version))
+    rows = sorted(totals, key=lambda t: (t.account, t.function, t.version))
     lines: list[str] = []
     for metric, attr, help_text in _COUNTERS:
         lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
         for t in rows:
-            lines.append(f'{metric}{{function="{escape(t.function)}",version="{escape(t.version)}"}} '
-                         f"{getattr(t, attr)}")
+            lines.append(f"{metric}{{{_labels(t)}}} {getattr(t, attr)}")
     name = "lambent_duration_seconds"
     lines += [f"# HELP {name} Time spent in the function's handler.", f"# TYPE {name} histogram"]
     for t in rows:
-        labels = f'function="{escape(t.function)}",version="{escape(t.version)}"'
+        labels = _labels(t)
         for bound, count in zip(buckets_s, t.duration_buckets, strict=True):
             lines.append(f'{name}_bucket{{{labels},le="{_le(bound)}"}} {count}')
         lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {t.invocations}')
@@ -109,7 +120,10 @@ def render(totals: Iterable[TotalsLike], buckets_s: Sequence[float], *,
         gauge = "lambent_concurrent_executions"
         lines += [f"# HELP {gauge} Environments processing an event now.", f"# TYPE {gauge} gauge"]
         for function, count in sorted(concurrency.items()):
-            lines.append(f'{gauge}{{function="{escape(function)}"}} {count}')
+            key = parse_key(function)  # keyed by function key (account labelled) or by bare name
+            labels = (f'account="{key_account(key)}",function="{escape(key_name(key))}"' if key is not None
+                      else f'function="{escape(function)}"')
+            lines.append(f"{gauge}{{{labels}}} {count}")
     if unreserved is not None:
         gauge = "lambent_unreserved_concurrent_executions"
         lines += [f"# HELP {gauge} Executions using the account's unreserved concurrency.", f"# TYPE {gauge} gauge",

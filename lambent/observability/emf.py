@@ -40,7 +40,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-from lambent.observability.metrics.series import Dimensions, Series
+from lambent.observability.metrics.series import UNSET_ACCOUNT, Dimensions, Series
 from lambent.observability.metrics.service import MetricsService
 from lambent.observability.metrics.summary import Summary
 
@@ -201,7 +201,10 @@ class EmfRecorder:
         self._cells: dict[tuple[Series, str], tuple[int, int, Summary | None]] = {}
 
     def line(self, group: str, message: str, timestamp_ms: int) -> None:
-        """One function log line (any line: the cheap test comes first). Never raises."""
+        """One function log line (any line: the cheap test comes first). Never raises. ``group``
+        is the stored group name, ``ACCOUNT:/aws/lambda/NAME`` (lambent.observability.logs.account_group):
+        the metrics go to that account, the function's, as CloudWatch puts EMF metrics in the log
+        group's account; a group without an account is the server's."""
         if not looks_like(message):
             return
         try:
@@ -216,16 +219,18 @@ class EmfRecorder:
             return
         cells = self._cells
         epoch = metrics.epoch
+        account = _account_of(group)
         for d in data:
+            series = d.series.in_account(account)
             # One lookup per series, unit and minute (while the service's epoch stays): a function
             # printing the same metrics every invocation adds to the same summary.
-            key = (d.series, d.unit)
+            key = (series, d.unit)
             minute = int(d.ts // 60)
             cached = cells.get(key)
             if cached is None or cached[0] != minute or cached[1] != epoch:
                 if len(cells) >= MAX_CACHED_CELLS:
                     cells.clear()
-                found = metrics.cells((d.series,), d.unit, d.ts)  # counts a refusal once
+                found = metrics.cells((series,), d.unit, d.ts)  # counts a refusal once
                 cached = cells[key] = (minute, epoch, found[0] if found else None)
                 if not found:
                     metrics.refused -= 1
@@ -237,6 +242,13 @@ class EmfRecorder:
             for value in d.values:
                 summary.add(value)
             self.recorded += len(d.values)
+
+
+def _account_of(group: str) -> str:
+    """The account part of a stored group name (``ACCOUNT:GROUP``); UNSET_ACCOUNT (the server's)
+    for a name without one (``:`` is in no CloudWatch group name)."""
+    account, sep, _ = group.partition(":")
+    return account if sep and len(account) == 12 and account.isdigit() else UNSET_ACCOUNT
 
 
 #: (log group, message, timestamp ms): what a log store hands each function line to

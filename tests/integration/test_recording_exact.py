@@ -49,7 +49,7 @@ def test_metrics_count_every_invocation_at_once(server: Any, lam: Any) -> None:
     assert abs(stat("Duration", "Sum") - sum(durations)) <= 0.005 * INVOKES + 1e-6
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as res:
         body = res.read().decode()
-    labels = f'function="{name}",version="$LATEST"'
+    labels = f'account="000000000000",function="{name}",version="$LATEST"'  # the function's account (issue 10)
     assert f"lambent_invocations_total{{{labels}}} {INVOKES}" in body
     assert f"lambent_errors_total{{{labels}}} {INVOKES // 3}" in body
     assert f'lambent_duration_seconds_bucket{{{labels},le="+Inf"}} {INVOKES}' in body

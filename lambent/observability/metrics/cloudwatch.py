@@ -11,6 +11,11 @@ no datapoint, GetMetricData answers up to MaxDatapoints (default 100,800) per pa
 unless ``ScanBy=TimestampAscending``, ListMetrics pages by 500, and PutMetricData refuses the
 ``AWS/`` namespaces, non-finite values and timestamps outside [now - retention, now + 2 h].
 Metric math (``Expression``) is not served: such a query is refused, naming it.
+
+Every operation acts in the caller's account (``account``: the principal's), as on AWS: reads see
+that account's series only (AWS/Lambda's of its own functions, its own custom metrics) and
+PutMetricData writes into it. A GetMetricData query naming another ``AccountId`` (cross-account
+observability) is refused.
 """
 
 from __future__ import annotations
@@ -60,11 +65,11 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
 
-def _series(namespace: str, name: str, dims: Sequence[Mapping[str, str]] | None, where: str) -> Series:
+def _series(account: str, namespace: str, name: str, dims: Sequence[Mapping[str, str]] | None, where: str) -> Series:
     pairs = [(d["Name"], d["Value"]) for d in dims or ()]
     if len({n for n, _ in pairs}) != len(pairs):
         raise _invalid(f"The collection {where}Dimensions must not contain duplicate dimension names.")
-    return Series(namespace, name, dimensions(pairs))
+    return Series(namespace, name, dimensions(pairs), account)
 
 
 def _check_period(period: int, where: str) -> None:
@@ -103,7 +108,7 @@ class CloudWatch:
         self.metrics = metrics
 
     # -- GetMetricStatistics ------------------------------------------------------------------------
-    async def get_metric_statistics(self, p: Mapping[str, Any]) -> dict[str, Any]:
+    async def get_metric_statistics(self, p: Mapping[str, Any], account: str) -> dict[str, Any]:
         stats: list[str] = list(p.get("Statistics") or ())
         extended: list[str] = list(p.get("ExtendedStatistics") or ())
         if not stats and not extended:
@@ -126,7 +131,7 @@ class CloudWatch:
                 f"You have requested up to {count:,} datapoints, which exceeds the limit of 1,440. You may reduce "
                 "the datapoints requested by increasing Period, or decreasing the time range.",
             )
-        series = _series(p["Namespace"], p["MetricName"], p.get("Dimensions"), "")
+        series = _series(account, p["Namespace"], p["MetricName"], p.get("Dimensions"), "")
         points = await datapoints(self.metrics, series, start, end, period, p.get("Unit"))
         out: list[dict[str, Any]] = []
         for point in points:
@@ -139,7 +144,7 @@ class CloudWatch:
         return {"Label": p["MetricName"], "Datapoints": out}
 
     # -- GetMetricData ------------------------------------------------------------------------------
-    async def get_metric_data(self, p: Mapping[str, Any]) -> dict[str, Any]:
+    async def get_metric_data(self, p: Mapping[str, Any], account: str) -> dict[str, Any]:
         queries: list[Mapping[str, Any]] = list(p["MetricDataQueries"])
         if not queries or len(queries) > MAX_QUERIES:
             raise _invalid(f"The collection MetricDataQueries must contain between 1 and {MAX_QUERIES} elements.")
@@ -160,9 +165,9 @@ class CloudWatch:
             if qid in seen:
                 raise _invalid(f"The value {qid} for parameter MetricDataQueries.Id is duplicated.")
             seen.add(qid)
-            if q.get("AccountId") is not None:
-                raise _invalid(f"{where}AccountId is not supported by this lambent server yet (GetMetricData); "
-                               "remove it from the request.")
+            if q.get("AccountId") is not None and q["AccountId"] != account:
+                raise _invalid(f"{where}AccountId: cross-account observability is not supported by this lambent "
+                               "server yet (GetMetricData); a caller reads its own account's metrics.")
             if q.get("Expression") is not None:
                 raise _invalid(f"Metric math ({where}Expression) is not supported by this lambent server yet "
                                "(GetMetricData); remove it from the request.")
@@ -179,7 +184,7 @@ class CloudWatch:
             if not metric.get("Namespace") or not metric.get("MetricName"):
                 raise MetricsRequestError("MissingParameter",
                                           f"The parameters {where}MetricStat.Metric.Namespace and MetricName are required.")
-            series = _series(metric["Namespace"], metric["MetricName"], metric.get("Dimensions"),
+            series = _series(account, metric["Namespace"], metric["MetricName"], metric.get("Dimensions"),
                              f"{where}MetricStat.Metric.")
             points: list[Datapoint] = await datapoints(self.metrics, series, start, end, period, stat_q.get("Unit"))
             values = [(pt.start, pt.summary.statistic(stat)) for pt in points]
@@ -205,14 +210,14 @@ class CloudWatch:
         return out
 
     # -- ListMetrics --------------------------------------------------------------------------------
-    async def list_metrics(self, p: Mapping[str, Any]) -> dict[str, Any]:
+    async def list_metrics(self, p: Mapping[str, Any], account: str) -> dict[str, Any]:
         recently = p.get("RecentlyActive")
         if recently is not None and recently != "PT3H":
             raise _invalid(f"The value {recently} for parameter RecentlyActive is invalid.")
         since = self.metrics.now() - RECENTLY_ACTIVE_S if recently else None
         filters = [(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
         found = sorted(
-            (s for s in self.metrics.series(since=since) if s.matches(p.get("Namespace"), p.get("MetricName"), filters)),
+            (s for s in self.metrics.series(since=since, account=account) if s.matches(p.get("Namespace"), p.get("MetricName"), filters)),
             key=lambda s: (s.namespace, s.name, s.dims),
         )
         offset = _offset(p.get("NextToken"), len(found))
@@ -226,7 +231,7 @@ class CloudWatch:
         return out
 
     # -- PutMetricData ------------------------------------------------------------------------------
-    async def put_metric_data(self, p: Mapping[str, Any]) -> None:
+    async def put_metric_data(self, p: Mapping[str, Any], account: str) -> None:
         namespace: str = p["Namespace"]
         if namespace.startswith("AWS/"):
             raise _invalid(f"The value {namespace} for parameter Namespace is invalid.")
@@ -239,7 +244,7 @@ class CloudWatch:
         planned: list[tuple[Series, float, str, Summary]] = []
         for i, d in enumerate(data, start=1):
             where = f"MetricData.member.{i}."
-            series = _series(namespace, d["MetricName"], d.get("Dimensions"), where)
+            series = _series(account, namespace, d["MetricName"], d.get("Dimensions"), where)
             ts = _epoch(d["Timestamp"]) if d.get("Timestamp") is not None else now
             if ts > now + FUTURE_S:
                 raise _invalid(f"The parameter {where}Timestamp must specify a time no more than two hours in the future.")

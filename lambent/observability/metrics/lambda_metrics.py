@@ -29,6 +29,12 @@ second. Each is a few dict updates on the event loop; :meth:`observe` (every inv
 to a pending aggregate per (function, qualifier, version) and minute, which :meth:`settle` moves
 into the service every second and before anything reads the service or the Prometheus totals, so
 counts stay exact and queryable at once.
+
+Accounts: every metric is recorded in the account that owns the function, with the bare name
+as its ``FunctionName`` (two accounts' functions ``f`` have two series, each read by its own
+account only); the dimensionless ones are per account too (an account's own total). The feeds
+take the function's key (``ACCOUNT:function:NAME``, lambent.arns) — :meth:`observe` reads
+``cfg.key`` — or a bare name, which is the server account's (:attr:`MetricsService.account`).
 """
 
 from __future__ import annotations
@@ -60,6 +66,11 @@ class ConfigLike(Protocol):
     def name(self) -> str: ...
 
     @property
+    def key(self) -> str:
+        """``ACCOUNT:function:NAME`` (lambent.arns.FunctionKey)."""
+        ...
+
+    @property
     def version(self) -> str: ...
 
 
@@ -79,6 +90,8 @@ class Totals:
 
     function: str
     version: str
+    #: the account owning the function
+    account: str = ""
     invocations: int = 0
     errors: int = 0
     throttles: int = 0
@@ -117,6 +130,19 @@ class _Pending:
         self.prometheus = [0] * (len(DURATION_BUCKETS_S) + 1)
 
 
+_KEY_MARK = ":function:"
+
+
+def split_key(function: str, home: str) -> tuple[str, str]:
+    """(account, bare name) of a function key ``ACCOUNT:function:NAME``; a bare name is
+    ``home``'s (the server's account). lambent.arns' format, parsed here (observability does not
+    import arns: docs/architecture.md)."""
+    account, mark, name = function.partition(_KEY_MARK)
+    if mark and len(account) == 12 and account.isdigit() and name:
+        return account, name
+    return home, function
+
+
 @lru_cache(maxsize=4096)  # names come from the function registry; bounded anyway
 def dimension_sets(name: str, qualifier: str | None, executed: str) -> tuple[Dimensions, ...]:
     """Lambda's dimension combinations for one request of ``name`` (qualified as the request
@@ -146,63 +172,75 @@ class LambdaMetrics:
 
     def __init__(self, metrics: MetricsService) -> None:
         self.metrics = metrics
-        self._totals: dict[tuple[str, str], Totals] = {}
-        self._series: dict[tuple[str, tuple[Dimensions, ...]], tuple[Series, ...]] = {}
-        #: (metric, dimension sets) -> (minute, service epoch, the summaries to add to)
-        self._cells: dict[tuple[str, tuple[Dimensions, ...]], tuple[int, int, list[Summary]]] = {}
+        self._totals: dict[tuple[str, str, str], Totals] = {}
+        self._series: dict[tuple[str, str, tuple[Dimensions, ...]], tuple[Series, ...]] = {}
+        #: (account, metric, dimension sets) -> (minute, service epoch, the summaries to add to)
+        self._cells: dict[tuple[str, str, tuple[Dimensions, ...]], tuple[int, int, list[Summary]]] = {}
         self._sampler: asyncio.Task[None] | None = None
         self._clock = metrics.now
-        #: (function, qualifier, version) -> this minute's invocations not yet in the service
+        #: (function key, qualifier, version) -> this minute's invocations not yet in the service
         self._pending: dict[tuple[str, str | None, str], _Pending] = {}
         metrics.before_read(self.settle)
 
-    def _each(self, metric: str, sets: tuple[Dimensions, ...]) -> tuple[Series, ...]:
-        key = (metric, sets)
+    def _split(self, function: str) -> tuple[str, str]:
+        return split_key(function, self.metrics.account)
+
+    def _each(self, account: str, metric: str, sets: tuple[Dimensions, ...]) -> tuple[Series, ...]:
+        key = (account, metric, sets)
         found = self._series.get(key)
         if found is None:
             if len(self._series) > 65536:  # names come from the function registry; stay bounded anyway
                 self._series.clear()
-            found = self._series[key] = tuple(Series(NAMESPACE, metric, dims) for dims in sets)
+            found = self._series[key] = tuple(Series(NAMESPACE, metric, dims, account) for dims in sets)
         return found
 
-    def _cells_of(self, metric: str, sets: tuple[Dimensions, ...], unit: str, ts: float) -> list[Summary]:
-        """The summaries of ``metric`` in ``sets`` for the minute of ``ts`` (looked up once per
-        series and minute, while the service's epoch stays the same)."""
+    def _cells_of(self, account: str, metric: str, sets: tuple[Dimensions, ...], unit: str,
+                  ts: float) -> list[Summary]:
+        """The summaries of ``metric`` in ``sets`` of ``account`` for the minute of ``ts`` (looked
+        up once per series and minute, while the service's epoch stays the same)."""
         minute = int(ts // 60)
-        key = (metric, sets)
+        key = (account, metric, sets)
         cached = self._cells.get(key)
         if cached is None or cached[0] != minute or cached[1] != self.metrics.epoch:
             if len(self._cells) > 65536:
                 self._cells.clear()
-            cached = self._cells[key] = (minute, self.metrics.epoch, self.metrics.cells(self._each(metric, sets), unit, ts))
+            cached = self._cells[key] = (minute, self.metrics.epoch,
+                                         self.metrics.cells(self._each(account, metric, sets), unit, ts))
         return cached[2]
 
-    def _emit(self, metric: str, sets: tuple[Dimensions, ...], value: float, unit: str, now: float | None = None) -> None:
+    def _emit(self, account: str, metric: str, sets: tuple[Dimensions, ...], value: float, unit: str,
+              now: float | None = None) -> None:
         bucket = bucket_of(value)
-        for summary in self._cells_of(metric, sets, unit, self.metrics.now() if now is None else now):
+        for summary in self._cells_of(account, metric, sets, unit, self.metrics.now() if now is None else now):
             summary.add_bucketed(value, bucket)
 
-    def totals_of(self, name: str, version: str) -> Totals:
-        """The Prometheus counters of one version, pending invocations included."""
+    def totals_of(self, function: str, version: str) -> Totals:
+        """The Prometheus counters of one version (``function``: its key, or a bare name of the
+        server's account), pending invocations included."""
         self.settle()
-        return self._totals_for(name, version)
+        account, name = self._split(function)
+        return self._totals_for(account, name, version)
 
-    def _totals_for(self, name: str, version: str) -> Totals:
+    def _totals_for(self, account: str, name: str, version: str) -> Totals:
         # the feeds' (and settle's) access: no settle, so an async accept never pays for one
-        key = (name, version)
+        key = (account, name, version)
         found = self._totals.get(key)
         if found is None:
-            found = self._totals[key] = Totals(name, version)
+            found = self._totals[key] = Totals(name, version, account)
         return found
 
     def totals(self) -> Iterator[Totals]:
         self.settle()
         return iter(list(self._totals.values()))
 
-    def forget(self, name: str) -> None:
-        """The function was deleted: its Prometheus counters go (CloudWatch's data stays)."""
+    def forget(self, function: str) -> None:
+        """The function was deleted: its Prometheus counters go (CloudWatch's data stays).
+        ``function``: its key (that account's only); a bare name forgets the functions of that
+        name in every account (what a caller holding only the name can mean)."""
         self.settle()
-        for key in [k for k in self._totals if k[0] == name]:
+        account, name = self._split(function)
+        everywhere = account == self.metrics.account and function == name
+        for key in [k for k in self._totals if k[1] == name and (everywhere or k[0] == account)]:
             del self._totals[key]
 
     # -- feeds --------------------------------------------------------------------------------------
@@ -211,7 +249,7 @@ class LambdaMetrics:
         additions to the pending aggregate of (function, qualifier, version) for this minute;
         :meth:`settle` moves the aggregates into the metrics service (every second, and before
         any read of it), so what the CloudWatch API and Prometheus show is exact."""
-        key = (cfg.name, qualifier, cfg.version)
+        key = (cfg.key, qualifier, cfg.version)
         now = self._clock()
         minute = int(now // 60)
         acc = self._pending.get(key)
@@ -241,7 +279,8 @@ class LambdaMetrics:
         if not pending:
             return
         self._pending = {}
-        for (name, qualifier, version), acc in pending.items():
+        for (function, qualifier, version), acc in pending.items():
+            account, name = self._split(function)
             sets = dimension_sets(name, qualifier, version)
             count = float(acc.count)
             errors = float(acc.errors)
@@ -257,9 +296,9 @@ class LambdaMetrics:
                                 {b: float(n) for b, n in acc.buckets.items()})
             for metric, unit, part in (("Invocations", "Count", invocations), ("Errors", "Count", failures),
                                        ("Duration", "Milliseconds", durations)):
-                for summary in self._cells_of(metric, sets, unit, acc.ts):
+                for summary in self._cells_of(account, metric, sets, unit, acc.ts):
                     summary.merge(part)
-            totals = self._totals_for(name, version)
+            totals = self._totals_for(account, name, version)
             totals.invocations += acc.count
             totals.errors += acc.errors
             totals.duration_sum_s += acc.duration_sum / 1000.0
@@ -269,61 +308,87 @@ class LambdaMetrics:
                 running += n
                 cumulative[i] += running
 
-    def throttled(self, name: str, qualifier: str | None = None, version: str | None = None) -> None:
-        """A request refused for lack of concurrency (TooManyRequests from the limiter)."""
+    def throttled(self, function: str, qualifier: str | None = None, version: str | None = None) -> None:
+        """A request refused for lack of concurrency (TooManyRequests from the limiter);
+        ``function``: the function's key (or a bare name of the server's account)."""
+        account, name = self._split(function)
         sets = dimension_sets(name, qualifier, version or qualifier or LATEST)
-        self._emit("Throttles", sets, 1.0, "Count")
-        self._totals_for(name, version or LATEST).throttles += 1
+        self._emit(account, "Throttles", sets, 1.0, "Count")
+        self._totals_for(account, name, version or LATEST).throttles += 1
 
-    def throttle_observer(self, name: str, qualifier: str | None, version: str) -> None:
+    def throttle_observer(self, function: str, qualifier: str | None, version: str) -> None:
         """:meth:`throttled` as ``InvokeService.on_throttle``."""
-        self.throttled(name, qualifier, version)
+        self.throttled(function, qualifier, version)
 
-    def async_received(self, name: str, qualifier: str | None = None) -> None:
+    def _async(self, metric: str, function: str, qualifier: str | None, value: float, unit: str) -> Totals:
+        account, name = self._split(function)
+        self._emit(account, metric, async_dimension_sets(name, qualifier), value, unit)
+        return self._totals_for(account, name, qualifier or LATEST)
+
+    def async_received(self, function: str, qualifier: str | None = None) -> None:
         """An event accepted into the async queue (Invoke with InvocationType=Event, a schedule, a
-        Lambda destination)."""
-        self._emit("AsyncEventsReceived", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self._totals_for(name, qualifier or LATEST).async_received += 1
+        Lambda destination). ``function`` (here and in the other ``async_*``): the queue's
+        function key."""
+        self._async("AsyncEventsReceived", function, qualifier, 1.0, "Count").async_received += 1
 
-    def async_attempt(self, name: str, qualifier: str | None, age_ms: float) -> None:
+    def async_attempt(self, function: str, qualifier: str | None, age_ms: float) -> None:
         """An async event is attempted ``age_ms`` after it was queued."""
-        self._emit("AsyncEventAge", async_dimension_sets(name, qualifier), max(0.0, age_ms),
-                   "Milliseconds")
+        account, name = self._split(function)
+        self._emit(account, "AsyncEventAge", async_dimension_sets(name, qualifier), max(0.0, age_ms), "Milliseconds")
 
-    def async_dropped(self, name: str, qualifier: str | None = None) -> None:
+    def async_dropped(self, function: str, qualifier: str | None = None) -> None:
         """An event left the queue without a successful run (retries or age exhausted, function gone)."""
-        self._emit("AsyncEventsDropped", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self._totals_for(name, qualifier or LATEST).async_dropped += 1
+        self._async("AsyncEventsDropped", function, qualifier, 1.0, "Count").async_dropped += 1
 
-    def dead_letter_error(self, name: str, qualifier: str | None = None) -> None:
-        self._emit("DeadLetterErrors", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self._totals_for(name, qualifier or LATEST).dead_letter_errors += 1
+    def dead_letter_error(self, function: str, qualifier: str | None = None) -> None:
+        self._async("DeadLetterErrors", function, qualifier, 1.0, "Count").dead_letter_errors += 1
 
-    def destination_failure(self, name: str, qualifier: str | None = None) -> None:
-        self._emit("DestinationDeliveryFailures", async_dimension_sets(name, qualifier), 1.0, "Count")
-        self._totals_for(name, qualifier or LATEST).destination_failures += 1
+    def destination_failure(self, function: str, qualifier: str | None = None) -> None:
+        self._async("DestinationDeliveryFailures", function, qualifier, 1.0, "Count").destination_failures += 1
 
-    def sample_concurrency(self, running: Mapping[str, int], unreserved: int, reserved: int = 0) -> None:
-        """One sample of the limiter: environments busy per function and in the unreserved pool;
-        ``reserved``: the account's reserved concurrency (ClaimedAccountConcurrency is what on-demand
-        invocations cannot have: the unreserved executions plus every reservation; lambent has no
-        provisioned concurrency)."""
+    def sample_concurrency(self, running: Mapping[str, int], unreserved: int, reserved: int = 0, *,
+                           unreserved_in: Callable[[str], int] | None = None,
+                           reserved_in: Callable[[str], int] | None = None) -> None:
+        """One sample of the limiter: environments busy per function (keyed by function key, or
+        by bare name for the server's account) and in the unreserved pool; ``reserved``: the
+        reserved concurrency (ClaimedAccountConcurrency is what on-demand invocations cannot have:
+        the unreserved executions plus every reservation; lambent has no provisioned concurrency).
+
+        Per account: every account with a running function, and the server's, gets its own
+        ConcurrentExecutions total; UnreservedConcurrentExecutions and ClaimedAccountConcurrency
+        come from ``unreserved_in(account)`` / ``reserved_in(account)`` when given, else
+        ``unreserved`` / ``reserved`` are the server account's."""
         now = self.metrics.now()
-        total = 0
-        for name, count in running.items():
-            total += count
-            self._emit("ConcurrentExecutions", ((("FunctionName", name),),), float(count), "Count", now)
-        self._emit("ConcurrentExecutions", ((),), float(total), "Count", now)
-        self._emit("UnreservedConcurrentExecutions", ((),), float(unreserved), "Count", now)
-        self._emit("ClaimedAccountConcurrency", ((),), float(unreserved + reserved), "Count", now)
+        home = self.metrics.account
+        totals: dict[str, int] = {home: 0}
+        for function, count in running.items():
+            account, name = self._split(function)
+            totals[account] = totals.get(account, 0) + count
+            self._emit(account, "ConcurrentExecutions", ((("FunctionName", name),),), float(count), "Count", now)
+        for account, total in totals.items():
+            self._emit(account, "ConcurrentExecutions", ((),), float(total), "Count", now)
+            if unreserved_in is not None:
+                free = unreserved_in(account)
+                claimed = free + (reserved_in(account) if reserved_in is not None else 0)
+            elif account == home:
+                free, claimed = unreserved, unreserved + reserved
+            else:
+                continue
+            self._emit(account, "UnreservedConcurrentExecutions", ((),), float(free), "Count", now)
+            self._emit(account, "ClaimedAccountConcurrency", ((),), float(claimed), "Count", now)
 
     # -- the concurrency sampler --------------------------------------------------------------------
     def start_sampling(self, running: Callable[[], Mapping[str, int]], unreserved: Callable[[], int],
-                       reserved: Callable[[], int] = lambda: 0, interval_s: float = 1.0) -> None:
+                       reserved: Callable[[], int] = lambda: 0, interval_s: float = 1.0, *,
+                       unreserved_in: Callable[[str], int] | None = None,
+                       reserved_in: Callable[[str], int] | None = None) -> None:
+        """Sample every ``interval_s``; ``running`` per function key (the limiter's ``snapshot``)
+        records each account's own figures (see :meth:`sample_concurrency`)."""
         async def sample() -> None:
             while True:
                 self.settle()
-                self.sample_concurrency(running(), unreserved(), reserved())
+                self.sample_concurrency(running(), unreserved(), reserved(), unreserved_in=unreserved_in,
+                                        reserved_in=reserved_in)
                 await asyncio.sleep(interval_s)
 
         self._sampler = asyncio.create_task(sample(), name="lambda-concurrency-sampler")

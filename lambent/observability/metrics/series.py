@@ -1,4 +1,6 @@
-"""A metric series' identity: namespace, metric name and dimension set (CloudWatch's "metric").
+"""A metric series' identity: account, namespace, metric name and dimension set (CloudWatch's
+"metric", which lives in one AWS account: two accounts' ``AWS/Lambda Invocations FunctionName=f``
+are two series, and each account reads only its own).
 
 Dimensions are kept sorted by name, so ``{"b": 1, "a": 2}`` and ``{"a": 2, "b": 1}`` are the same
 series, as on CloudWatch; their text form (JSON list of ``[name, value]`` pairs) is the key the
@@ -19,11 +21,24 @@ def dimensions(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> Dimensio
     return tuple(sorted((str(k), str(v)) for k, v in items))
 
 
+#: The account of a series built without one: the server's account (MetricsService.account),
+#: which the service puts in its place (:meth:`Series.in_account`).
+UNSET_ACCOUNT = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     namespace: str
     name: str
     dims: Dimensions = ()
+    #: the AWS account the series belongs to (12 digits); UNSET_ACCOUNT: the server's
+    account: str = UNSET_ACCOUNT
+
+    def in_account(self, account: str) -> Series:
+        """This series in ``account`` if it has none yet (else itself)."""
+        if self.account != UNSET_ACCOUNT:
+            return self
+        return Series(self.namespace, self.name, self.dims, account)
 
     @property
     def dims_key(self) -> str:

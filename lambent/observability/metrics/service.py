@@ -12,6 +12,11 @@ Minutes older than ``retention_s`` are pruned (hourly); data older than that, or
 hours in the future, is refused as CloudWatch refuses it. The number of series is capped
 (``max_series``): a client putting a new dimension value per datum cannot grow memory or the
 archive without bound; :meth:`MetricsService.record` answers False for a refused datum.
+
+Every series belongs to one account (:attr:`Series.account`), as a CloudWatch metric does: what
+a function of account A records is A's, and every read names the account it reads. A series made
+without an account is the server's (:attr:`MetricsService.account`), and so are the series a
+release before accounts archived (adopted by :meth:`MetricsService.start`).
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from lambent.observability.metrics.series import Series, dims_from_text
+from lambent.observability.metrics.series import UNSET_ACCOUNT, Series, dims_from_text
 from lambent.observability.metrics.summary import Summary
+from lambent.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: (namespace, metric name, dims text, minute, unit, summary JSON): one archived series-minute
-MinuteRow = tuple[str, str, str, int, str, str]
+#: (account, namespace, metric name, dims text, minute, unit, summary JSON): one archived series-minute
+MinuteRow = tuple[str, str, str, str, int, str, str]
+#: the server's account when none is given (the settings' default)
+DEFAULT_ACCOUNT: str = Settings.account_id
 #: CloudWatch accepts data up to two hours ahead of its clock
 FUTURE_S = 2 * 3600.0
 _PRUNE_EVERY_S = 3600.0
@@ -41,13 +49,18 @@ class Archive(Protocol):
 
     def write_minutes(self, rows: Sequence[MinuteRow]) -> None: ...
 
-    def read_minutes(self, namespace: str, name: str, dims: str, start_minute: int,
+    def read_minutes(self, account: str, namespace: str, name: str, dims: str, start_minute: int,
                      end_minute: int) -> list[tuple[int, str, str]]:
-        """(minute, unit, summary JSON) of one series in [start_minute, end_minute)."""
+        """(minute, unit, summary JSON) of one series of ``account`` in [start_minute, end_minute)."""
         ...
 
-    def list_series(self, since_minute: int) -> list[tuple[str, str, str, int]]:
-        """(namespace, name, dims text, newest minute) of every series with data since then."""
+    def list_series(self, since_minute: int) -> list[tuple[str | None, str, str, str, int]]:
+        """(account, namespace, name, dims text, newest minute) of every series with data since
+        then; account None: archived before accounts and not adopted yet."""
+        ...
+
+    def adopt(self, account: str) -> int:
+        """Give the series archived without an account to ``account``; returns how many."""
         ...
 
     def prune(self, before_minute: int) -> int: ...
@@ -58,8 +71,10 @@ class MetricsService:
 
     def __init__(self, archive: Archive | None, *, retention_s: float, max_series: int,
                  flush_interval_s: float, max_live_minutes: int = 200_000,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, account: str = DEFAULT_ACCOUNT) -> None:
         self.archive = archive
+        #: the server's account: series made without one, and those archived before accounts
+        self.account = account
         #: series-minutes memory may hold before PutMetricData is throttled (:meth:`has_room`); a
         #: client spreading timestamps over two weeks creates one per datum until the next flush
         self.max_live_minutes = max_live_minutes
@@ -95,8 +110,9 @@ class MetricsService:
         """Learn the archived series (ListMetrics, the series cap), then flush periodically."""
         if self.archive is not None:
             since = self._minute(self._clock() - self.retention_s)
-            for namespace, name, dims, newest in await asyncio.to_thread(self.archive.list_series, since):
-                series = Series(namespace, name, dims_from_text(dims))
+            await asyncio.to_thread(self.archive.adopt, self.account)
+            for account, namespace, name, dims, newest in await asyncio.to_thread(self.archive.list_series, since):
+                series = Series(namespace, name, dims_from_text(dims), account or self.account)
                 self._newest[series] = max(newest, self._newest.get(series, newest))
         self._task = asyncio.create_task(self._run(), name="metrics-flush")
 
@@ -127,7 +143,13 @@ class MetricsService:
         now = self._clock()
         return now - self.retention_s <= ts <= now + FUTURE_S
 
+    def own(self, series: Series) -> Series:
+        """``series`` in the server's account if it names none."""
+        return series if series.account != UNSET_ACCOUNT else series.in_account(self.account)
+
     def _summary(self, series: Series, ts: float, unit: str) -> Summary | None:
+        if series.account == UNSET_ACCOUNT:
+            series = series.in_account(self.account)
         if not math.isfinite(ts) or not self.accepts(ts):
             self.refused += 1
             return None
@@ -199,7 +221,7 @@ class MetricsService:
 
     def known(self, series: Series) -> bool:
         self._settle()
-        return series in self._newest
+        return self.own(series) in self._newest
 
     # -- flushing -----------------------------------------------------------------------------------
     async def flush(self, *, everything: bool = False) -> int:
@@ -217,7 +239,8 @@ class MetricsService:
                 unit = self._units.get(series, "None")
                 for minute, summary in minutes.items():
                     if everything or minute < current:
-                        rows.append((series.namespace, series.name, series.dims_key, minute, unit, summary.to_json()))
+                        rows.append((series.account, series.namespace, series.name, series.dims_key, minute, unit,
+                                     summary.to_json()))
                         taken.append((series, minute))
             if rows:
                 await asyncio.to_thread(self.archive.write_minutes, rows)
@@ -252,6 +275,7 @@ class MetricsService:
     async def minutes(self, series: Series, start: float, end: float) -> list[tuple[int, str, Summary]]:
         """(minute, unit, summary) of every minute of ``series`` with data in [start, end),
         archive and memory merged, oldest first."""
+        series = self.own(series)
         first, last = self._minute(start), self._minute(end - 1e-9) + 1
         oldest = self._minute(self._clock() - self.retention_s)
         first = max(first, oldest)
@@ -262,7 +286,7 @@ class MetricsService:
         self._settle()
         async with self._lock:
             if self.archive is not None and series in self._newest:
-                stored = await asyncio.to_thread(self.archive.read_minutes, series.namespace, series.name,
+                stored = await asyncio.to_thread(self.archive.read_minutes, series.account, series.namespace, series.name,
                                                  series.dims_key, first, last)
                 for minute, unit, text in stored:
                     merged.setdefault(minute, Summary()).merge(Summary.from_json(text))
@@ -274,15 +298,17 @@ class MetricsService:
                     units[minute] = live_unit
         return [(m, units[m], merged[m]) for m in sorted(merged)]
 
-    def series(self, *, since: float | None = None) -> Iterable[Series]:
-        """Every series with data since ``since`` (default: inside the retention)."""
+    def series(self, *, since: float | None = None, account: str | None = None) -> Iterable[Series]:
+        """Every series with data since ``since`` (default: inside the retention); of ``account``
+        only when given (ListMetrics: the caller's)."""
         self._settle()
         floor = self._minute(since if since is not None else self._clock() - self.retention_s)
-        return (s for s, newest in self._newest.items() if newest >= floor)
+        return (s for s, newest in list(self._newest.items())
+                if newest >= floor and (account is None or s.account == account))
 
     def unit_of(self, series: Series) -> str | None:
         self._settle()
-        return self._units.get(series)
+        return self._units.get(self.own(series))
 
     def now(self) -> float:
         return self._clock()

@@ -35,7 +35,7 @@ from lambent.observability.tracing.header import (
 from lambent.observability.tracing.sampler import Sampler
 from lambent.observability.tracing.segments import InvocationTiming, Stored, lambda_segments
 
-__all__ = ["FinishedInvocation", "SegmentSink", "SpanExporter", "TraceContext", "Tracer"]
+__all__ = ["FinishedInvocation", "SegmentSink", "SpanExporter", "TraceContext", "Tracer", "account_of_arn"]
 
 
 #: Where validated segments go (the trace store, with their account); False: dropped.
@@ -94,8 +94,18 @@ def _stored(doc: dict[str, object]) -> Stored:
                   False)
 
 
+def account_of_arn(arn: str, default: str) -> str:
+    """The account of a function ARN (``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]``),
+    ``default`` if ``arn`` is not one."""
+    parts = arn.split(":", 6)
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "lambda" and len(parts[4]) == 12 and parts[4].isdigit():
+        return parts[4]
+    return default
+
+
 class Tracer:
-    """Scope: one per server."""
+    """Scope: one per server. ``account``: the server's, for an invocation whose ARN names none;
+    Lambda's segments of an invocation belong to the account owning the function (its ARN's)."""
 
     def __init__(self, sink: SegmentSink | None, *, account: str, sampler: Sampler | None = None,
                  exporter: SpanExporter | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -138,10 +148,11 @@ class Tracer:
         end = self._clock()
         if ctx.record and self.sink is not None and ctx.service_id and ctx.function_id:
             timing = InvocationTiming(ctx.received, end, duration_ms, init_ms, ctx.queued_at)
+            account = account_of_arn(arn, self.account)
             for doc in lambda_segments(trace_id=ctx.root, service_id=ctx.service_id, function_id=ctx.function_id,
-                                       caller_parent=ctx.caller_parent, function=function, arn=arn, account=self.account,
+                                       caller_parent=ctx.caller_parent, function=function, arn=arn, account=account,
                                        request_id=request_id, timing=timing, function_error=function_error):
-                self.sink(self.account, _stored(doc))
+                self.sink(account, _stored(doc))
         if self.exporter is not None:
             self.exporter.offer(FinishedInvocation(
                 trace_id=ctx.root, span_id=ctx.function_id or new_segment_id(), parent_span_id=ctx.caller_parent,

@@ -1,5 +1,6 @@
 """Numbered migrations of the database files (``lambent.db``: store/schema.py; ``async-queue.db``:
-store/queue_schema.py; ``iam.db``: store/iam_schema.py; ``vpc.db``: store/vpc_schema.py). An
+store/queue_schema.py; ``iam.db``: store/iam_schema.py; ``vpc.db``: store/vpc_schema.py;
+``metrics.db``: store/metrics_schema.py; ``traces.db``: store/traces_schema.py). An
 applied migration is never edited: the schema each one produces is pinned (``migrations_ddl.json``;
 iam.db's and vpc.db's beside their own tests, ``iam_ddl.json`` and ``vpc_ddl.json``), so a change to
 a released step (or to a table it creates) fails here, and a new step must be appended and pinned
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lambent.store import iam_schema, queue_schema, schema, vpc_schema
+from lambent.store import iam_schema, metrics_schema, queue_schema, schema, traces_schema, vpc_schema
 from lambent.store.async_queue import AsyncEventStore, NewEvent
 from lambent.store.db import Store
 from lambent.store.invoke_configs import InvokeConfigStore
@@ -29,6 +30,8 @@ CHAINS: dict[str, tuple[sa.Table, list[Callable[[sa.Connection], None]], Path]] 
     "async-queue.db": (queue_schema.schema_version, queue_schema.MIGRATIONS, PINNED),
     "iam.db": (iam_schema.schema_version, iam_schema.MIGRATIONS, _UNIT / "iam" / "iam_ddl.json"),
     "vpc.db": (vpc_schema.schema_version, vpc_schema.MIGRATIONS, _UNIT / "vpc" / "vpc_ddl.json"),
+    "metrics.db": (metrics_schema.schema_version, metrics_schema.MIGRATIONS, PINNED),
+    "traces.db": (traces_schema.schema_version, traces_schema.MIGRATIONS, PINNED),
 }
 
 

@@ -21,6 +21,11 @@ FN = {"Name": "FunctionName", "Value": "orders"}
 class Cfg:
     name: str
     version: str
+    account: str = "000000000000"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}:function:{self.name}"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ _SAMPLE = re.compile(r'^([a-z_]+)(\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9
 class Cfg:
     name: str
     version: str
+    account: str = "000000000000"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}:function:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,11 @@ def test_counters_and_histogram_after_a_mix() -> None:
     m.async_received("orders")
     body = render(m.totals(), DURATION_BUCKETS_S, concurrency={"orders": 1}, unreserved=1)
     got = samples(body)
-    labels = 'function="orders",version="2"'
+    labels = 'account="000000000000",function="orders",version="2"'
     assert got[f"lambent_invocations_total{{{labels}}}"] == 3
     assert got[f"lambent_errors_total{{{labels}}}"] == 1
     assert got[f"lambent_throttles_total{{{labels}}}"] == 1
-    assert got['lambent_async_events_received_total{function="orders",version="$LATEST"}'] == 1
+    assert got['lambent_async_events_received_total{account="000000000000",function="orders",version="$LATEST"}'] == 1
     assert got[f'lambent_duration_seconds_bucket{{{labels},le="0.005"}}'] == 1
     assert got[f'lambent_duration_seconds_bucket{{{labels},le="0.05"}}'] == 2
     assert got[f'lambent_duration_seconds_bucket{{{labels},le="1.0"}}'] == 3
@@ -79,3 +84,23 @@ def test_forgotten_function_leaves_the_exposition() -> None:
     m.observe(Cfg("gone", "$LATEST"), Outcome(None, 1.0))
     m.forget("gone")
     assert "gone" not in render(m.totals(), DURATION_BUCKETS_S)
+
+
+def test_two_accounts_functions_of_one_name_are_two_series() -> None:
+    """Issue 10: counters are per account (labelled ``account``, the function's bare name as
+    ``function``); concurrency keyed by function key is labelled the same way."""
+    m = metrics()
+    m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
+    for _ in range(3):
+        m.observe(Cfg("f", "$LATEST", "111122223333"), Outcome(None, 1.0))
+    m.async_dropped("111122223333:function:f")
+    body = render(m.totals(), DURATION_BUCKETS_S, concurrency={"111122223333:function:f": 2, "g": 1})
+    got = samples(body)
+    assert got['lambent_invocations_total{account="000000000000",function="f",version="$LATEST"}'] == 1
+    assert got['lambent_invocations_total{account="111122223333",function="f",version="$LATEST"}'] == 3
+    assert got['lambent_async_events_dropped_total{account="111122223333",function="f",version="$LATEST"}'] == 1
+    assert got['lambent_async_events_dropped_total{account="000000000000",function="f",version="$LATEST"}'] == 0
+    assert got['lambent_concurrent_executions{account="111122223333",function="f"}'] == 2
+    assert got['lambent_concurrent_executions{function="g"}'] == 1
+    m.forget("111122223333:function:f")  # a key forgets that account's function only
+    assert [(t.account, t.function) for t in m.totals()] == [("000000000000", "f")]

@@ -18,6 +18,11 @@ T0 = 1_800_000_000.0
 class Cfg:
     name: str
     version: str
+    account: str = "000000000000"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}:function:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,6 @@ async def test_nothing_is_lost_when_a_flush_takes_the_current_minute(tmp_path: P
         assert await total(svc, "Invocations", {"FunctionName": "f"}) == 2
         await svc.flush(everything=True)
         assert await total(svc, "Invocations", {"FunctionName": "f"}) == 2
-        assert len(store.read_minutes("AWS/Lambda", "Invocations", '[["FunctionName","f"]]', 0, 2**40)) == 2
+        assert len(store.read_minutes("000000000000", "AWS/Lambda", "Invocations", '[["FunctionName","f"]]', 0, 2**40)) == 2
     finally:
         store.close()

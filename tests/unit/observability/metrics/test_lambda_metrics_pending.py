@@ -25,6 +25,11 @@ T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)
 class Cfg:
     name: str
     version: str
+    account: str = "000000000000"
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}:function:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ async def test_listing_reads_and_archive_flushes_see_pending_invocations(tmp_pat
     try:
         m, svc = make(clock, store)
         m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
-        assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"})) in set(svc.series())
+        assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"}), "000000000000") in set(svc.series())
         m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
         assert await svc.flush(everything=True) > 0  # pending invocations are archived too
         m.observe(Cfg("f", "$LATEST"), Outcome(None, 1.0))
@@ -164,7 +169,7 @@ async def test_the_sampler_tick_settles_without_any_read() -> None:
             await asyncio.sleep(0.05)
         assert not m._pending
         # in the service's memory (no read settled it: a read would)
-        assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"})) in svc._live
+        assert Series("AWS/Lambda", "Invocations", dimensions({"FunctionName": "f"}), "000000000000") in svc._live
     finally:
         await m.stop_sampling()
 

@@ -35,7 +35,7 @@ def service(store: MetricsStore | None, clock: Clock, *, max_series: int = 100) 
     return MetricsService(store, retention_s=15 * DAY, max_series=max_series, flush_interval_s=10.0, clock=clock)
 
 
-S = Series("Custom", "Latency", dimensions({"Api": "orders"}))
+S = Series("Custom", "Latency", dimensions({"Api": "orders"}), "000000000000")
 
 
 async def sums(svc: MetricsService, series: Series, start: float, end: float, period: int = 60) -> list[float]:
@@ -51,7 +51,7 @@ async def test_queryable_before_and_after_flush_counted_once(store: MetricsStore
     clock.now = T0 + 65  # the minute ended: the flush archives it
     assert await svc.flush() == 1
     assert await sums(svc, S, T0, T0 + 60) == [6.0]
-    assert store.read_minutes(S.namespace, S.name, S.dims_key, 0, 2**40)[0][0] == int(T0 // 60)
+    assert store.read_minutes(S.account, S.namespace, S.name, S.dims_key, 0, 2**40)[0][0] == int(T0 // 60)
 
 
 async def test_late_data_for_an_archived_minute_merges(store: MetricsStore) -> None:
@@ -64,7 +64,7 @@ async def test_late_data_for_an_archived_minute_merges(store: MetricsStore) -> N
     assert await sums(svc, S, T0, T0 + 60) == [15.0]
     clock.now = T0 + 200
     await svc.flush()
-    assert len(store.read_minutes(S.namespace, S.name, S.dims_key, 0, 2**40)) == 2
+    assert len(store.read_minutes(S.account, S.namespace, S.name, S.dims_key, 0, 2**40)) == 2
     points = await datapoints(svc, S, T0, T0 + 60, 60)
     assert [(p.summary.count, p.summary.minimum, p.summary.maximum) for p in points] == [(2, 5.0, 10.0)]
 
@@ -102,7 +102,7 @@ async def test_retention_refuses_old_and_far_future_data_and_prunes(store: Metri
     svc._last_prune = 0.0
     await svc.flush()
     assert await sums(svc, S, T0 - 15 * DAY, T0 + 60) == [2.0]
-    assert [m for m, _, _ in store.read_minutes(S.namespace, S.name, S.dims_key, 0, 2**40)] == [int(T0 // 60)]
+    assert [m for m, _, _ in store.read_minutes(S.account, S.namespace, S.name, S.dims_key, 0, 2**40)] == [int(T0 // 60)]
 
 
 async def test_series_cap_bounds_new_series_only(store: MetricsStore) -> None:

@@ -61,3 +61,27 @@ async def test_daemon_accepts_drops_malformed_and_bounds_a_flood() -> None:
         client.close()
         listener.close()
         listener.close()  # idempotent
+
+
+async def test_an_accounts_daemons_store_in_that_account() -> None:
+    """Issue 10: the environments of another account's functions are served through
+    ``for_account``; what their daemons receive is that account's, whatever the server's."""
+    got: list[tuple[str, Stored]] = []
+    server = DaemonServer(lambda a, s: got.append((a, s)) is None, "123456789012", rate_per_s=100.0, burst=10)
+    listeners = []
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for i, serving in enumerate((server.for_account("444455556666"), server)):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            listeners.append(await serving.serve(sock, f"env-{i}"))
+            client.sendto(HEADER + doc(i + 1), sock.getsockname())
+            for _ in range(100):
+                if len(got) > i:
+                    break
+                await asyncio.sleep(0.02)
+        assert [(a, s.segment_id) for a, s in got] == [("444455556666", f"{1:016x}"), ("123456789012", f"{2:016x}")]
+    finally:
+        client.close()
+        for listener in listeners:
+            listener.close()

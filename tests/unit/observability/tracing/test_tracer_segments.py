@@ -10,7 +10,7 @@ from lambent.observability.tracing.header import parse
 from lambent.observability.tracing.query import FilterError, assemble, compile_filter, summarise
 from lambent.observability.tracing.sampler import Sampler
 from lambent.observability.tracing.segments import MAX_DEPTH, SegmentError, Stored, check
-from lambent.observability.tracing.tracer import FinishedInvocation, Tracer
+from lambent.observability.tracing.tracer import FinishedInvocation, Tracer, account_of_arn
 from lambent.store.traces import SegmentRow
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -74,7 +74,7 @@ def test_active_records_lambdas_two_segments_with_subsegments() -> None:
     ctx.received = 999.0
     t.finish(ctx, function="fn", version="$LATEST", arn=ARN, request_id="req-1", memory_mb=128, duration_ms=200.0,
              init_ms=300.0, function_error="Unhandled")
-    assert [a for a, _ in sink.got] == ["111122223333"] * 2
+    assert [a for a, _ in sink.got] == ["000000000000"] * 2  # the function's account (its ARN's)
     service, fn = (json.loads(s.document) for _, s in sink.got)
     assert service["origin"] == "AWS::Lambda" and service["name"] == "fn" and service["parent_id"] == "53995c3f42cd8ad8"
     assert service["trace_id"] == ROOT and service["aws"]["request_id"] == "req-1"
@@ -85,6 +85,21 @@ def test_active_records_lambdas_two_segments_with_subsegments() -> None:
     init, inv, over = fn["subsegments"]
     assert init["end_time"] == pytest.approx(inv["start_time"]) and inv["end_time"] - inv["start_time"] == pytest.approx(0.2)
     assert over["end_time"] == pytest.approx(1000.0) and len({s["id"] for s in fn["subsegments"]} | {fn["id"]}) == 4
+
+
+def test_segments_belong_to_the_account_owning_the_function() -> None:
+    """Lambda's segments of an invocation go to the account in the function's ARN (issue 10),
+    whatever the server's account; an ARN naming no account falls back to the server's."""
+    sink = Sink()
+    t = tracer(sink)
+    other = "arn:aws:lambda:us-east-1:444455556666:function:fn:live"
+    for arn in (other, "not-an-arn"):
+        ctx = t.begin("Active", f"Root={ROOT};Sampled=1", "fn")
+        t.finish(ctx, function="fn", version="1", arn=arn, request_id="r", memory_mb=128, duration_ms=5, init_ms=None,
+                 function_error=None)
+    assert [a for a, _ in sink.got] == ["444455556666"] * 2 + ["111122223333"] * 2
+    assert json.loads(sink.got[0][1].document)["aws"]["account_id"] == "444455556666"
+    assert account_of_arn("arn:aws:lambda:us-east-1:12345:function:f", "d") == "d"
 
 
 def test_async_invocations_show_their_queue_time() -> None:
