@@ -140,8 +140,9 @@ class Platform:
         m = settings.metrics
         self.metrics_store = MetricsStore(data / "metrics.db", self.disk)
         self.cloudwatch_metrics = MetricsService(self.metrics_store, retention_s=m.retention_days * 86400,
-                                                 max_series=m.max_series, flush_interval_s=m.flush_interval_s,
-                                                 max_live_minutes=m.max_live_minutes)
+                                                 max_series=m.max_series, max_series_per_account=m.max_series_per_account,
+                                                 flush_interval_s=m.flush_interval_s,
+                                                 max_live_minutes=m.max_live_minutes, account=settings.account_id)
         self.lambda_metrics = LambdaMetrics(self.cloudwatch_metrics)
         self.cloudwatch = CloudWatch(self.cloudwatch_metrics)
         self.emf = EmfRecorder(self.cloudwatch_metrics)
@@ -353,7 +354,7 @@ class Platform:
             self.role_credentials.prefetch(latest)  # created or changed: its next cold start finds them
         if keep is None:
             self.role_credentials.forget(function_name=name)
-            self.lambda_metrics.forget(key_name(name))
+            self.lambda_metrics.forget(name)
             # DeleteFunction frees the function's logs as well (on a full disk that is what makes
             # room again; AWS keeps the log group: docs/parity.md), in its own account.
             self.logs.delete_group(account_group(key_account(name), f"/aws/lambda/{key_name(name)}"))
@@ -419,8 +420,10 @@ class Platform:
         self.log_retention.start()
         limiter = self.limiter
         if self.settings.metrics.enabled:  # off: only PutMetricData's data (settings.MetricsSettings.enabled)
-            self.lambda_metrics.start_sampling(limiter.snapshot_by_name, lambda: limiter.unreserved_running,
-                                               limiter.total_reserved, self.settings.metrics.concurrency_sample_s)
+            self.lambda_metrics.start_sampling(limiter.snapshot, lambda: limiter.unreserved_running,
+                                               limiter.total_reserved, self.settings.metrics.concurrency_sample_s,
+                                               unreserved_in=limiter.unreserved_running_in,
+                                               reserved_in=self.functions.total_reserved)
         await self.async_invoker.start()
         await self.deployments.start()
         await self.schedule_engine.start()

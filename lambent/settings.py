@@ -298,6 +298,9 @@ class MetricsSettings:
     flush_interval_s: float = 10.0
     #: metric + dimension sets kept (PutMetricData beyond it is refused)
     max_series: int = 10_000
+    #: of which one account's series may be at most this many (its PutMetricData, EMF lines and
+    #: functions' metrics beyond it are refused): no tenant fills the host's cap for the others
+    max_series_per_account: int = 5_000
     #: unwritten (series, minute) cells held in memory before PutMetricData is throttled
     max_live_minutes: int = 200_000
     #: how often ConcurrentExecutions is sampled
@@ -311,7 +314,7 @@ class MetricsSettings:
 
     def __post_init__(self) -> None:
         if not (self.retention_days >= 1 and self.flush_interval_s > 0 and self.max_series > 0
-                and self.max_live_minutes > 0 and self.concurrency_sample_s > 0):
+                and self.max_series_per_account > 0 and self.max_live_minutes > 0 and self.concurrency_sample_s > 0):
             raise ValueError(f"invalid metrics settings: {self}")
 
 

@@ -92,7 +92,7 @@ class LambentApp:
             # turn it off with LAMBENT_METRICS_PROMETHEUS_ENABLED=false where that matters).
             p = self.platform
             exposition = prometheus.render(p.lambda_metrics.totals(), DURATION_BUCKETS_S,
-                                           concurrency=p.limiter.snapshot_by_name(), unreserved=p.limiter.unreserved_running)
+                                           concurrency=p.limiter.snapshot(), unreserved=p.limiter.unreserved_running)
             await Response(exposition, 200, media_type=prometheus.CONTENT_TYPE)(scope, receive, send)
             return
         if self.console is not None and (path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")):

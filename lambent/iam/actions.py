@@ -78,6 +78,9 @@ class Check:
     resource: str
     context: Mapping[str, Value] = field(default_factory=dict)
     resource_policy: bool = False
+    #: the service's answer when ``resource`` is another account's, whatever the policies say
+    #: (Lambda's for a role of another account: "Cross-account pass role is not allowed.")
+    cross_account_refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,14 +268,15 @@ def _policy_arn(params: Params) -> dict[str, Value]:
 
 
 # -- dependent actions -----------------------------------------------------------------------------
-def _pass_role(role: object, service: str) -> tuple[Check, ...]:
+def _pass_role(role: object, service: str, cross_account_refusal: str | None = None) -> tuple[Check, ...]:
     if not role:
         return ()
-    return (Check("iam:PassRole", str(role), {"iam:PassedToService": service}),)
+    return (Check("iam:PassRole", str(role), {"iam:PassedToService": service},
+                  cross_account_refusal=cross_account_refusal),)
 
 
 def _lambda_role(params: Params, region: str, account: str) -> tuple[Check, ...]:
-    return _pass_role(params.get("Role"), "lambda.amazonaws.com")
+    return _pass_role(params.get("Role"), "lambda.amazonaws.com", "Cross-account pass role is not allowed.")
 
 
 def _schedule_role(params: Params, region: str, account: str) -> tuple[Check, ...]:

@@ -84,6 +84,12 @@ def checks_for(principal: Principal, service: str, operation: str, params: Mappi
     return spec.checks(params, region, account, principal.arn)
 
 
+def _account_of(arn: str) -> str | None:
+    """The account field of ``arn`` (None if it has none)."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
 def authorize(
     authorizer: Authorizer,
     principal: Principal,
@@ -108,6 +114,9 @@ def authorize(
     ``aws:ResourceTag/${TagKey}`` (Lambda's "Function actions" table lists it for every function
     action)."""
     for check in checks_for(principal, service, operation, params, region=region, account=account):
+        if check.cross_account_refusal is not None and _account_of(check.resource) not in (None, account):
+            raise AccessDenied(check.cross_account_refusal, caller=principal.arn, action=check.action,
+                               resource=check.resource)
         policy = tags = None
         if check.resource_policy:
             if resource_policy_of is not None:

@@ -294,8 +294,8 @@ class AsyncInvoker:
                               queued_at=event.enqueued_at),
             )
         except ResourceNotFound:
-            log.warning("dropping async event %s: function %s:%s no longer exists", event.request_id,
-                        event.function, event.qualifier)
+            log.warning("dropping async event %s: function %s no longer exists", event.request_id,
+                        self.functions.arn(arns.FunctionKey(event.function), event.qualifier))
             if self.metrics is not None:
                 self.metrics.async_dropped(event.function, event.qualifier)
             self.store.delete_soon(event.id)

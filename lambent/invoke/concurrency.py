@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from lambent.arns import FunctionKey, key_account, key_name
+from lambent.arns import FunctionKey, key_account
 from lambent.errors import TooManyRequests
 
 
@@ -63,18 +63,10 @@ class ConcurrencyLimiter:
         self._unreserved: dict[str, int] = {}
         self._accounts_seen: set[str] = set()
 
-    def snapshot(self) -> dict[FunctionKey, int]:
-        """Running invocations per function (a copy: the ConcurrentExecutions sampler's)."""
-        return dict(self._running)
-
-    def snapshot_by_name(self) -> dict[str, int]:
-        """Running invocations per function name, the accounts' functions of one name summed
-        (AWS/Lambda's FunctionName dimension and Prometheus: metrics are host-wide, docs/parity.md)."""
-        out: dict[str, int] = {}
-        for key, n in self._running.items():
-            name = key_name(key)
-            out[name] = out.get(name, 0) + n
-        return out
+    def snapshot(self) -> dict[str, int]:
+        """Running invocations per function key (a copy: the ConcurrentExecutions sampler's and
+        Prometheus's, which file each in its account)."""
+        return {key: n for key, n in self._running.items()}
 
     @property
     def unreserved_running(self) -> int:

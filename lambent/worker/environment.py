@@ -104,7 +104,9 @@ class XrayDaemonServer(Protocol):
     """Serves the X-Ray daemon protocol on a UDP socket bound in a sandbox at 127.0.0.1:2000
     (``lambent.observability.tracing.daemon``, through the platform's tracing)."""
 
-    async def serve(self, sock: socket.socket, label: str) -> InsideHandle: ...
+    async def serve(self, sock: socket.socket, label: str, account: str | None = None) -> InsideHandle:
+        """``account``: the function's, whose traces the daemon's segments are (None: the server's)."""
+        ...
 
 #: Lambda's CPU model: 1,769 MB of memory is one vCPU; at most 6 vCPUs.
 MB_PER_VCPU = 1769
@@ -335,7 +337,7 @@ class ExecutionEnvironment(StateMachine):
         if self.xray is not None and self._xray_sock is not None:
             sock, self._xray_sock = self._xray_sock, None
             try:
-                self._xray_handle = await self.xray.serve(sock, self.env_id)
+                self._xray_handle = await self.xray.serve(sock, self.env_id, self.cfg.account_id or None)
             except (OSError, RuntimeError) as exc:
                 sock.close()
                 await self.destroy("x-ray daemon failed to start")

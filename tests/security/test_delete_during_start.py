@@ -22,6 +22,9 @@ from botocore.exceptions import ClientError
 from harness import Server, create_function, zip_of
 from lambent.store.async_queue import read_queue
 
+#: The server account (the harness default), which owns these tests' functions and log groups.
+ACCOUNT = "000000000000"
+
 ROUNDS = 30
 INVOKES_PER_ROUND = 3
 ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -191,9 +194,10 @@ def test_async_events_of_a_function_deleted_during_a_start_run_or_are_dropped(fr
     # (the old code did that with Runtime.ImportModuleError); the other function's event is delivered.
     def settled() -> tuple[list[str], bool, bool]:
         log = srv.log()
-        dropped = [i for i in ids if f"dropping async event {i}: function {doomed}" in log]
+        arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{doomed}"
+        dropped = [i for i in ids if f"dropping async event {i}: function {arn}" in log]
         rows, _, _ = read_queue(srv.data_dir / "async-queue.db", time.time())
-        return dropped, any(r.function == doomed for r in rows), kept_id in ran_ids(srv, kept)
+        return dropped, any(r.function == f"{ACCOUNT}:function:{doomed}" for r in rows), kept_id in ran_ids(srv, kept)
 
     deadline = time.monotonic() + 10
     dropped, queued, kept_ran = settled()
@@ -207,10 +211,10 @@ def test_async_events_of_a_function_deleted_during_a_start_run_or_are_dropped(fr
 
 
 def ran_ids(srv: Server, name: str) -> list[str]:
-    from lambent.observability.logs import LogStore
+    from lambent.observability.logs import LogStore, account_group
 
     try:
-        events = list(LogStore(srv.data_dir / "logs").events(f"/aws/lambda/{name}"))
+        events = list(LogStore(srv.data_dir / "logs").events(account_group(ACCOUNT, f"/aws/lambda/{name}")))
     except FileNotFoundError:
         return []
     return [e.message.split()[-1] for e in events if e.message.startswith("ran ")]

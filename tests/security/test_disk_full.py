@@ -17,11 +17,15 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
 
 from harness import ROLE, Server, create_function, invoke_json, require_prerequisites, zip_of
+
+#: The server account (the harness default), which owns these tests' functions and log groups.
+ACCOUNT = "000000000000"
 
 MB = 1024 * 1024
 DISK_MB = 80
@@ -56,13 +60,16 @@ def du(path: Path) -> int:
 
 
 def group_dir(srv: Server, name: str) -> Path:
-    return srv.data_dir / "logs" / f"%2Faws%2Flambda%2F{name}"
+    from lambent.observability.logs import account_group
+
+    # log groups are stored per account (``ACCOUNT:GROUP``, quoted): the server account's here
+    return srv.data_dir / "logs" / quote(account_group(ACCOUNT, f"/aws/lambda/{name}"), safe="")
 
 
 def log_lines(srv: Server, name: str) -> list[str]:
-    from lambent.observability.logs import LogStore
+    from lambent.observability.logs import LogStore, account_group
 
-    return [e.message for e in LogStore(srv.data_dir / "logs").events(f"/aws/lambda/{name}")]
+    return [e.message for e in LogStore(srv.data_dir / "logs").events(account_group(ACCOUNT, f"/aws/lambda/{name}"))]
 
 
 def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
@@ -252,7 +259,7 @@ def test_accepted_async_events_stay_queued_through_a_full_disk(small_disk: Calla
 
     def queued() -> int:
         rows, _, _ = read_queue(srv.data_dir / "async-queue.db", time.time())
-        return sum(r.events for r in rows if r.function == name)
+        return sum(r.events for r in rows if r.function == f"{ACCOUNT}:function:{name}")  # rows hold the function key
 
     filler = Filler(srv)
     try:

@@ -257,10 +257,10 @@ class CloudWatch:
                                "it must be 1 or 60.")
             planned.append((series, ts, d.get("Unit") or "None", _summary_of(d, where)))
         new = {s for s, _, _, _ in planned if not self.metrics.known(s)}
-        if not self.metrics.can_add(len(new)):
+        if not self.metrics.can_add(len(new), account):
             raise MetricsRequestError(
-                "LimitExceeded", f"This lambent server keeps at most {self.metrics.max_series} metrics; "
-                "the request would add more.")
+                "LimitExceeded", f"This lambent server keeps at most {self.metrics.max_series} metrics, "
+                f"{self.metrics.max_series_per_account} of one account; the request would add more.")
         if not self.metrics.has_room(len(planned)):
             raise MetricsRequestError("Throttling", "Rate exceeded: metrics not yet stored exceed what this lambent "
                                       "server holds in memory; retry after a few seconds.")

@@ -71,7 +71,10 @@ class MetricsService:
 
     def __init__(self, archive: Archive | None, *, retention_s: float, max_series: int,
                  flush_interval_s: float, max_live_minutes: int = 200_000,
-                 clock: Callable[[], float] = time.time, account: str = DEFAULT_ACCOUNT) -> None:
+                 clock: Callable[[], float] = time.time, account: str = DEFAULT_ACCOUNT,
+                 max_series_per_account: int | None = None) -> None:
+        """``max_series``: the series kept in all; ``max_series_per_account`` (default: the same)
+        of them one account's at most."""
         self.archive = archive
         #: the server's account: series made without one, and those archived before accounts
         self.account = account
@@ -81,12 +84,15 @@ class MetricsService:
         self.live_minutes = 0
         self.retention_s = retention_s
         self.max_series = max_series
+        self.max_series_per_account = max_series if max_series_per_account is None else max_series_per_account
         self.flush_interval_s = flush_interval_s
         self._clock = clock
         self._live: dict[Series, dict[int, Summary]] = {}
         self._units: dict[Series, str] = {}
         #: every series with data inside the retention: its newest minute
         self._newest: dict[Series, int] = {}
+        #: how many of them each account has
+        self._per_account: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
@@ -113,6 +119,8 @@ class MetricsService:
             await asyncio.to_thread(self.archive.adopt, self.account)
             for account, namespace, name, dims, newest in await asyncio.to_thread(self.archive.list_series, since):
                 series = Series(namespace, name, dims_from_text(dims), account or self.account)
+                if series not in self._newest:
+                    self._per_account[series.account] = self._per_account.get(series.account, 0) + 1
                 self._newest[series] = max(newest, self._newest.get(series, newest))
         self._task = asyncio.create_task(self._run(), name="metrics-flush")
 
@@ -156,10 +164,12 @@ class MetricsService:
         minute = self._minute(ts)
         newest = self._newest.get(series)
         if newest is None:
-            if len(self._newest) >= self.max_series:
+            held = self._per_account.get(series.account, 0)
+            if len(self._newest) >= self.max_series or held >= self.max_series_per_account:
                 self.refused += 1
                 return None
             self._newest[series] = minute
+            self._per_account[series.account] = held + 1
         elif minute > newest:
             self._newest[series] = minute
         self._units[series] = unit
@@ -209,10 +219,12 @@ class MetricsService:
         summary.merge(part)
         return True
 
-    def can_add(self, new_series: int) -> bool:
-        """Whether ``new_series`` more series fit under the cap (PutMetricData asks first, so a
-        request is taken whole or refused whole)."""
-        return len(self._newest) + new_series <= self.max_series
+    def can_add(self, new_series: int, account: str | None = None) -> bool:
+        """Whether ``new_series`` more series (of ``account``) fit under the caps (PutMetricData
+        asks first, so a request is taken whole or refused whole)."""
+        in_account = self._per_account.get(account or self.account, 0)
+        return (len(self._newest) + new_series <= self.max_series
+                and in_account + new_series <= self.max_series_per_account)
 
     def has_room(self, new_minutes: int) -> bool:
         """Whether memory may take ``new_minutes`` more series-minutes (PutMetricData asks first;
@@ -264,6 +276,11 @@ class MetricsService:
         for series in [s for s, newest in self._newest.items() if newest < oldest]:
             del self._newest[series]
             self._units.pop(series, None)
+            left = self._per_account[series.account] - 1
+            if left:
+                self._per_account[series.account] = left
+            else:
+                del self._per_account[series.account]
         for series, minutes in list(self._live.items()):
             for minute in [m for m in minutes if m < oldest]:
                 del minutes[minute]

@@ -161,18 +161,3 @@ class DaemonServer:
         return await serve_daemon(sock, self.sink, account or self.account, rate_per_s=self.rate_per_s,
                                   burst=self.burst, stats=self.stats)
 
-    def for_account(self, account: str) -> AccountDaemons:
-        """This server as ``XrayDaemonServer`` for the environments of one account's functions:
-        what their daemons receive is stored in ``account``."""
-        return AccountDaemons(self, account)
-
-
-class AccountDaemons:
-    """:class:`DaemonServer` bound to one account (``lambent.worker.environment.XrayDaemonServer``)."""
-
-    def __init__(self, server: DaemonServer, account: str) -> None:
-        self.server = server
-        self.account = account
-
-    async def serve(self, sock: socket.socket, label: str) -> DaemonListener:
-        return await self.server.serve(sock, label, self.account)

@@ -148,7 +148,8 @@ def test_create_function_needs_pass_role_on_its_role_with_condition_keys() -> No
     assert (first.action, first.resource, first.resource_policy) == ("lambda:CreateFunction", FN, True)
     assert first.context == {"lambda:Layer": ("arn:l:1",), "lambda:SubnetIds": ("s1",),
                              "lambda:SecurityGroupIds": ("g1",), "aws:RequestTag/team": "a", "aws:TagKeys": ("team",)}
-    assert second == Check("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert second == Check("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"},
+                           cross_account_refusal="Cross-account pass role is not allowed.")
 
 
 def test_updating_the_configuration_without_a_role_passes_none() -> None:

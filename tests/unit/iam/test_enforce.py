@@ -199,6 +199,12 @@ def test_create_function_also_needs_pass_role(iam: IamService) -> None:
     ivy = _user(iam, "ivy", _allow("lambda:CreateFunction"),
                 _allow("iam:PassRole", role, Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
     _call(iam, ivy, "lambda", "CreateFunction", params=params)
+    # a role of another account: Lambda's own refusal, even for a user allowed every PassRole
+    other = "arn:aws:iam::111122223333:role/theirs"
+    zed = _user(iam, "zed", _allow("lambda:CreateFunction"), _allow("iam:PassRole"))
+    _call(iam, zed, "lambda", "CreateFunction", params=params)
+    assert _denied(iam, zed, "lambda", "CreateFunction", params={"FunctionName": "f", "Role": other}) == (
+        "Cross-account pass role is not allowed.")
 
 
 def test_global_keys_come_from_the_request(iam: IamService) -> None:

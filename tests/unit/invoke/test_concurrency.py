@@ -84,5 +84,5 @@ def test_each_account_has_its_own_limit_and_reservations() -> None:
     with pytest.raises(TooManyRequests):
         lim.acquire(k("h", b), None)
     assert lim.running(k("f", a)) == 1 and lim.running(k("f", b)) == 1
-    assert lim.snapshot_by_name() == {"f": 2, "g": 1}
+    assert lim.snapshot() == {f"{a}:function:f": 1, f"{b}:function:f": 1, f"{b}:function:g": 1}  # A's g was refused
     assert lim.unreserved_running_in(a) == 1 and lim.unreserved_running_in(b) == 2

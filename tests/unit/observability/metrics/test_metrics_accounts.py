@@ -181,3 +181,29 @@ async def test_emf_metrics_go_to_the_log_groups_account() -> None:
     assert await total(cw, HOME, "Orders", [], "Shop") == 4.0
     assert await total(cw, A, "Orders", [], "Shop") is None
     assert svc.known(Series("Shop", "Orders", dimensions({}), B))
+
+
+async def test_one_account_cannot_fill_the_series_cap_for_the_others() -> None:
+    # Given a host cap of 10 series, at most 4 of one account
+    svc = MetricsService(None, retention_s=86400.0, max_series=10, flush_interval_s=10.0, clock=lambda: T0 + 30,
+                         account=HOME, max_series_per_account=4)
+    cw = CloudWatch(svc)
+
+    def put(n: int, first: int = 0) -> dict[str, Any]:
+        return {"Namespace": "Spam", "MetricData": [
+            {"MetricName": "M", "Dimensions": [{"Name": "id", "Value": str(first + i)}], "Value": 1.0,
+             "Timestamp": at(T0 + 10)} for i in range(n)]}
+
+    # When account A puts 4 series, then tries a fifth (and a request of several past its share)
+    await cw.put_metric_data(put(4), A)
+    for extra in (put(1, 4), put(3, 10)):
+        with pytest.raises(MetricsRequestError) as refused:
+            await cw.put_metric_data(extra, A)
+        assert refused.value.code == "LimitExceeded" and "4 of one account" in refused.value.message
+    # Then its known series still record, A's direct records past its share are refused, and
+    # account B (and the server's functions) still have room
+    await cw.put_metric_data(put(1), A)
+    assert not svc.record(Series("Spam", "M", dimensions({"id": "direct"}), A), 1.0)
+    await cw.put_metric_data(put(4), B)
+    assert svc.record(Series("AWS/Lambda", "Invocations", (), HOME), 1.0)
+    assert len(list(svc.series(account=A))) == 4 and len(list(svc.series(account=B))) == 4

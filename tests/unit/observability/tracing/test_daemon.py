@@ -64,17 +64,17 @@ async def test_daemon_accepts_drops_malformed_and_bounds_a_flood() -> None:
 
 
 async def test_an_accounts_daemons_store_in_that_account() -> None:
-    """Issue 10: the environments of another account's functions are served through
-    ``for_account``; what their daemons receive is that account's, whatever the server's."""
+    """Issue 10: an environment's daemon is served with its function's account; what it receives
+    is that account's (the server's when none is given)."""
     got: list[tuple[str, Stored]] = []
     server = DaemonServer(lambda a, s: got.append((a, s)) is None, "123456789012", rate_per_s=100.0, burst=10)
     listeners = []
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        for i, serving in enumerate((server.for_account("444455556666"), server)):
+        for i, account in enumerate(("444455556666", None)):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
-            listeners.append(await serving.serve(sock, f"env-{i}"))
+            listeners.append(await server.serve(sock, f"env-{i}", account))
             client.sendto(HEADER + doc(i + 1), sock.getsockname())
             for _ in range(100):
                 if len(got) > i:
