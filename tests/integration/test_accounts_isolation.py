@@ -46,14 +46,21 @@ def _tenant(server: Server) -> tuple[dict[str, str], Any, str]:
     return tenant, _client(server, key, secret), role
 
 
-def test_two_accounts_each_have_their_own_function_of_one_name(server: Server) -> None:
-    # Given account A (the server's) and a new account B, each with a function of the same name
+def _one_name_in_two_accounts(server: Server) -> tuple[Any, Any, dict[str, str], str]:
+    """Account A's (the server's) Lambda client, a new account B's, B's keys, and the name of a
+    function each of them has (answering "A" and "B")."""
     a = server.client()
     name = create_function(a, _code("A"))
     tenant, b, role_b = _tenant(server)
     b.create_function(FunctionName=name, Runtime="python3.11", Role=role_b, Handler="app.handler",
                       Code={"ZipFile": zip_of(_code("B"))})
     b.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    return a, b, tenant, name
+
+
+def test_two_accounts_each_have_their_own_function_of_one_name(server: Server) -> None:
+    # Given account A (the server's) and a new account B, each with a function of the same name
+    a, b, tenant, name = _one_name_in_two_accounts(server)
     # When each invokes it by name, each runs its own code
     assert invoke_json(a, name)[1] == {"who": "A"}
     assert invoke_json(b, name)[1] == {"who": "B"}
@@ -79,12 +86,7 @@ def test_two_accounts_each_have_their_own_function_of_one_name(server: Server) -
 
 def test_log_groups_are_per_account(server: Server) -> None:
     # Given a function of one name in each account, each invoked once
-    a = server.client()
-    name = create_function(a, _code("A"))
-    tenant, b, role_b = _tenant(server)
-    b.create_function(FunctionName=name, Runtime="python3.11", Role=role_b, Handler="app.handler",
-                      Code={"ZipFile": zip_of(_code("B"))})
-    b.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    a, b, tenant, name = _one_name_in_two_accounts(server)
     invoke_json(a, name)
     invoke_json(b, name)
     logs_a = server.client("logs")
@@ -115,12 +117,7 @@ def test_usage_is_reported_per_account(server: Server) -> None:
     from harness import ACCESS_KEY, SECRET_KEY
 
     # Given a function of one name in each account, A's invoked twice and B's three times
-    a = server.client()
-    name = create_function(a, _code("A"))
-    tenant, b, role_b = _tenant(server)
-    b.create_function(FunctionName=name, Runtime="python3.11", Role=role_b, Handler="app.handler",
-                      Code={"ZipFile": zip_of(_code("B"))})
-    b.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    a, b, tenant, name = _one_name_in_two_accounts(server)
     for _ in range(2):
         invoke_json(a, name)
     for _ in range(3):
