@@ -49,8 +49,9 @@ _STARVED_POLL_S = 0.05
 #: memory never frees up (synchronous load, a function larger than the budget) it is throttled,
 #: backs off and ages out as on AWS instead of waiting without end.
 _STARVED_MAX_WAIT_S = 5.0
-#: Trace headers of queued events kept in memory.
-_MAX_TRACES = 100_000
+#: The longest trace header stored with an event (async_events.trace_header); a longer one
+#: (lambent's own are under 100 bytes) is not kept and the event's trace is derived.
+_MAX_TRACE_HEADER = 256
 
 
 def event_trace_header(request_id: str, enqueued_at: float) -> str:
@@ -111,8 +112,6 @@ class AsyncInvoker:
         self._delivery_failures: dict[int, int] = {}
         #: Every capacity question the dispatcher asks goes through this one view.
         self._capacity = _LiveCapacity(self)
-        #: The trace header each event was accepted with (bounded: beyond it, derived ones).
-        self._traces: dict[int, str] = {}
         #: AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped, DeadLetterErrors,
         #: DestinationDeliveryFailures (set by the platform; None: not recorded)
         self.metrics: AsyncMetrics | None = None
@@ -122,16 +121,15 @@ class AsyncInvoker:
                       request_id: str | None = None, trace_id: str | None = None) -> str:
         """Durably queue one event and return its request id (the function must exist).
         ``trace_id``: the X-Ray trace header it was accepted with; its attempts run in that trace
-        (kept in memory: after a restart an event's trace is derived from its request id)."""
+        (stored with the event: also after a restart)."""
         self.functions.resolve(function_name, qualifier, invoking=True)
         rid = request_id or str(uuid.uuid4())
         now = time.time()
         body = payload or b"{}"
-        event_id = await self.store.add(NewEvent(rid, function_name, qualifier, body, now))
-        if trace_id is not None and len(self._traces) < _MAX_TRACES:
-            self._traces[event_id] = trace_id
+        trace = trace_id if trace_id is not None and len(trace_id) <= _MAX_TRACE_HEADER else None
+        event_id = await self.store.add(NewEvent(rid, function_name, qualifier, body, now, trace))
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
-            self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0)
+            self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0, trace)
             self._events_bytes += len(body)
         if self.metrics is not None:
             self.metrics.async_received(function_name, qualifier)
@@ -290,7 +288,7 @@ class AsyncInvoker:
                 arns.FunctionKey(event.function), event.qualifier,
                 InvokeRequest(request_id=event.request_id, payload=event.payload,
                               invoked_arn=self.functions.arn(arns.FunctionKey(event.function), event.qualifier),
-                              trace_id=self._traces.get(event.id) or event_trace_header(event.request_id, event.enqueued_at),
+                              trace_id=event.trace_header or event_trace_header(event.request_id, event.enqueued_at),
                               queued_at=event.enqueued_at),
             )
         except ResourceNotFound:
@@ -299,7 +297,6 @@ class AsyncInvoker:
             if self.metrics is not None:
                 self.metrics.async_dropped(event.function, event.qualifier)
             self.store.delete_soon(event.id)
-            self._traces.pop(event.id, None)
             return
         except TooManyRequests:
             outcome = Outcome.THROTTLED
@@ -385,7 +382,6 @@ class AsyncInvoker:
     async def _finish(self, event: QueuedEvent) -> None:
         self.store.delete_soon(event.id)
         self._last_response.pop(event.id, None)
-        self._traces.pop(event.id, None)
 
 
 class _LiveCapacity:

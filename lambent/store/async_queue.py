@@ -52,6 +52,8 @@ class QueuedEvent:
     attempts: int
     next_attempt_at: float
     backoff_step: int
+    #: the X-Ray trace header it was accepted with (None: derived from the request id)
+    trace_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class NewEvent:
     qualifier: str | None
     payload: bytes
     enqueued_at: float
+    trace_header: str | None = None
 
 
 _STOP = object()
@@ -135,7 +138,7 @@ class AsyncEventStore:
 
     _INSERT = (
         "INSERT INTO async_events (id, request_id, function, qualifier, payload, enqueued_at, attempts, "
-        "next_attempt_at, backoff_step) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0)"
+        "next_attempt_at, backoff_step, trace_header) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?)"
     )
     _RESCHEDULE = "UPDATE async_events SET next_attempt_at = ?, attempts = ?, backoff_step = ? WHERE id = ?"
     _DELETE = "DELETE FROM async_events WHERE id = ?"
@@ -143,7 +146,8 @@ class AsyncEventStore:
     def _commit(self, ops: list[tuple[object, ...]]) -> None:
         """One transaction for a whole batch, one executemany per kind of operation."""
         adds = [(op[1], op[2].request_id, op[2].function, op[2].qualifier, op[2].payload,  # type: ignore[attr-defined]
-                 op[2].enqueued_at, op[2].enqueued_at) for op in ops if op[0] == "add"]  # type: ignore[attr-defined]
+                 op[2].enqueued_at, op[2].enqueued_at, op[2].trace_header)  # type: ignore[attr-defined]
+                for op in ops if op[0] == "add"]
         moves = [(op[2], op[3], op[4], op[1]) for op in ops if op[0] == "reschedule"]
         deletes = [(op[1],) for op in ops if op[0] == "delete"]
         # A batch of nothing but deletes need not reach the disk before it returns: losing it in
@@ -250,7 +254,7 @@ class AsyncEventStore:
         if row is None:
             return None
         return QueuedEvent(row.id, row.request_id, row.function, row.qualifier, row.payload, row.enqueued_at,
-                           row.attempts, row.next_attempt_at, row.backoff_step)
+                           row.attempts, row.next_attempt_at, row.backoff_step, row.trace_header)
 
     def count(self) -> int:
         with self.engine.connect() as conn:

@@ -38,6 +38,9 @@ events = sa.Table(
     sa.Column("next_attempt_at", sa.Float, nullable=False),
     #: throttle/system-error backoff step, for the exponential delay
     sa.Column("backoff_step", sa.Integer, nullable=False, default=0),
+    #: since version 4: the X-Ray trace header the event was accepted with (its attempts run in
+    #: that trace, also after a restart); None: none came, the trace is derived from the request id
+    sa.Column("trace_header", sa.String(256), nullable=True),
 )
 
 undeliverable = sa.Table(
@@ -73,8 +76,22 @@ event_invoke_configs = sa.Table(
 )
 
 
-#: ``undeliverable`` as version 1 created it (``_q1`` must never change; ``_q3`` adds the rest).
+#: ``async_events`` and ``undeliverable`` as version 1 created them (``_q1`` must never change;
+#: ``_q3`` and ``_q4`` add the rest).
 _v1 = sa.MetaData()
+_events_v1 = sa.Table(
+    "async_events",
+    _v1,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("function", sa.String(64), nullable=False),
+    sa.Column("qualifier", sa.String(128), nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("enqueued_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("backoff_step", sa.Integer, nullable=False, default=0),
+)
 _undeliverable_v1 = sa.Table(
     "undeliverable",
     _v1,
@@ -88,8 +105,7 @@ _undeliverable_v1 = sa.Table(
 
 
 def _q1(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[events])
-    _v1.create_all(conn, tables=[_undeliverable_v1])
+    _v1.create_all(conn, tables=[_events_v1, _undeliverable_v1])
 
 
 def _q2(conn: sa.Connection) -> None:
@@ -104,8 +120,14 @@ def _q3(conn: sa.Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE undeliverable ADD COLUMN {column}"))
 
 
+def _q4(conn: sa.Connection) -> None:
+    """An event's trace header (a nullable column: no rewrite of the queue)."""
+    if "trace_header" not in {c["name"] for c in sa.inspect(conn).get_columns("async_events")}:
+        conn.execute(sa.text("ALTER TABLE async_events ADD COLUMN trace_header VARCHAR(256)"))
+
+
 #: Migrations in order; index + 1 is the schema version they produce. Append only.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_q1, _q2, _q3]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_q1, _q2, _q3, _q4]
 
 
 def migrate_queue(engine: sa.Engine) -> int:

@@ -421,6 +421,26 @@ def test_an_event_runs_in_the_trace_it_was_accepted_with(server: Server, lam: An
     assert _fields(_returned(plain))["Root"].startswith("1-")
 
 
+def test_a_queued_event_keeps_its_trace_across_a_restart(fresh_server: Any) -> None:
+    # Given an event accepted with a trace header for a function that cannot run it yet
+    srv = fresh_server()
+    lam = srv.client()
+    name = create_function(lam, {"app.py": ECHO}, TracingConfig={"Mode": "Active"})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    client = srv.client()
+    _with_trace_header(client, f"Root={root};Sampled=1")
+    assert client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    # When the server restarts before the event runs
+    srv.stop()
+    srv.start()
+    lam = srv.client()
+    lam.delete_function_concurrency(FunctionName=name)
+    # Then the event still runs in the trace it was accepted with (async-queue.db keeps it)
+    segments = _wait_trace(srv.client("xray"), root, 2, timeout_s=60)
+    assert any(s.get("origin") == "AWS::Lambda" for s in segments), segments
+
+
 def test_tracing_off_keeps_headers_and_gives_no_daemon(fresh_server: Any) -> None:
     srv = fresh_server(LAMBENT_TRACING_ENABLED="0")
     lam = srv.client()

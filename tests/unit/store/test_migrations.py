@@ -119,7 +119,7 @@ def test_a_queue_file_of_the_previous_release_opens_with_its_data(tmp_path: Path
     asyncio.run(use())
     db = sqlite3.connect(path)
     try:
-        assert [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
     finally:
         db.close()
 
