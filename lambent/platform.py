@@ -427,6 +427,8 @@ class Platform:
         await self.async_invoker.start()
         await self.deployments.start()
         await self.schedule_engine.start()
+        if self._issue_credentials:  # the first cold start after a restart finds its credentials
+            self.role_credentials.prefetch_all(fn.latest for fn in self.functions.registry.values())
         self.ready.set()
 
     async def stop(self) -> None:
@@ -456,6 +458,7 @@ class Platform:
             log.warning("killed %d sandbox processes left by aborted starts", left)
         cgroups_gone = await asyncio.to_thread(self.cgroups.remove_parents)
         await self.functions.wait_idle()
+        self.role_credentials.stop_prefetch_all()
         await self.role_credentials.wait_prefetches()  # their iam.db writes end before iam.db closes
         await self.disk.stop()
         self.store.close()

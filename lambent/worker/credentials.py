@@ -20,8 +20,9 @@ of a lifetime of use. Issuing (STS: the secret sealed with AES-GCM, a row writte
 kept off the cold-start path: :meth:`CredentialCache.prefetch` issues in a worker thread, ahead
 of need — when a function is created or changed (the platform's change hook) and, for a function
 still starting environments, once its shared session is a quarter into its lifetime, so the
-session that replaces it at a third is ready. Only a start that finds nothing young (a prefetch
-not finished yet, or refused) issues inline, as before. A deleted role gets no new credentials
+session that replaces it at a third is ready; at server start, for the functions it loaded
+(:meth:`CredentialCache.prefetch_all`), so the first cold starts after a restart find theirs. Only a
+start that finds nothing young (a prefetch not finished yet, or refused) issues inline, as before. A deleted role gets no new credentials
 (the issuer refuses; see :func:`credentials_via`) and its old ones stop working because IAM's
 lookup refuses a deleted role's sessions; a held session is handed out only while ``still_valid``
 says IAM still knows it (a dict lookup), so an environment never starts with revoked credentials;
@@ -43,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -183,6 +184,8 @@ class CredentialCache:
         #: Issues made inline on a start (a miss) and in the background (for tests and benchmarks).
         self.inline_issues = 0
         self.prefetched = 0
+        #: The start-up prefetch of every loaded function (prefetch_all), while it runs.
+        self._warming: asyncio.Task[None] | None = None
 
     def _usable(self, creds: Credentials, now: float, fraction: float = SHARE_FRACTION) -> bool:
         return now < creds.issued_at + creds.lifetime_s * fraction and (
@@ -236,6 +239,31 @@ class CredentialCache:
 
         task.add_done_callback(done)
 
+    def _window_spent(self) -> bool:
+        minute, started = self._window
+        return int(self._clock() // 60) == minute and started >= self._max_per_minute
+
+    def prefetch_all(self, cfgs: Iterable[FunctionConfig]) -> None:
+        """Prefetch each of ``cfgs`` in the background (a server start: the functions it loaded),
+        ``max_in_flight`` at a time and within the per-minute bound: past it the rest issue
+        inline at their first start, as before. Without a running event loop: nothing."""
+        todo = [c for c in cfgs if c.role]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        async def run() -> None:
+            for cfg in todo:
+                while len(self._in_flight) >= self._max_in_flight:
+                    await asyncio.wait(list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
+                if self._window_spent():
+                    return
+                self.prefetch(cfg)
+
+        if todo:
+            self._warming = loop.create_task(run(), name="credentials-prefetch-all")
+
     async def _fetch(self, key: tuple[str, str], cfg: FunctionConfig, generation: int) -> None:
         try:
             creds = await asyncio.to_thread(self._issue, cfg)
@@ -250,8 +278,16 @@ class CredentialCache:
             return
         self._keep(key, creds, self._clock())
 
+    def stop_prefetch_all(self) -> None:
+        """Start no more of :meth:`prefetch_all`'s issues (shutdown; those under way finish)."""
+        if self._warming is not None:
+            self._warming.cancel()
+
     async def wait_prefetches(self) -> None:
         """Wait for the background issues under way (tests, benchmarks, shutdown)."""
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+            self._warming = None
         while self._in_flight:
             await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
 

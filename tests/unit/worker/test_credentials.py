@@ -346,3 +346,34 @@ async def test_prefetches_are_bounded_per_minute() -> None:
     cache.prefetch(cfg(name="later"))
     await cache.wait_prefetches()
     assert cache.prefetched == 4
+
+
+async def test_a_server_start_prefetches_its_functions_within_the_bounds() -> None:
+    # Given 50 loaded functions (one without a role), 4 issues at a time and 30 a minute
+    clock = Clock()
+    issued: list[str] = []
+
+    def issue(c: FunctionConfig) -> Credentials:
+        issued.append(c.name)
+        return creds(clock.now, key=f"ASIA{c.name}")
+
+    cache = CredentialCache(issue, clock=clock, max_in_flight=4, max_prefetch_per_minute=30)
+    loaded = [cfg(f"f{i}") for i in range(49)] + [cfg("norole", role="")]
+    # When the server starts
+    cache.prefetch_all(loaded)
+    await cache.wait_prefetches()
+    # Then the first 30 have their credentials ahead of their first start, the rest issue inline
+    assert issued == [f"f{i}" for i in range(30)]
+    assert cache(cfg("f0")).access_key_id == "ASIAf0" and cache(cfg("f29")).access_key_id == "ASIAf29"
+    assert cache.inline_issues == 0
+    cache(cfg("f30"))
+    assert cache.inline_issues == 1
+
+
+async def test_shutdown_stops_the_start_up_prefetch() -> None:
+    clock = Clock()
+    issued, cache = _counting(clock)
+    cache.prefetch_all([cfg(f"f{i}") for i in range(100)])
+    cache.stop_prefetch_all()
+    await cache.wait_prefetches()
+    assert issued == []
