@@ -156,7 +156,7 @@ class Platform:
         t = settings.tracing
         self.trace_store = TraceStore(data / "traces.db", self.disk, max_queued=t.max_queued,
                                       commit_interval_s=t.commit_interval_s, retention_days=t.retention_days,
-                                      max_segments=t.max_segments)
+                                      max_segments=t.max_segments, max_segments_per_account=t.max_segments_per_account)
         self.otlp: OtlpExporterLike | None = None
         self.xray_daemons: DaemonServer | None = None
         self.tracer = Tracer(self.record_segment if t.enabled else None, account=settings.account_id,

@@ -346,6 +346,9 @@ class TracingSettings:
     retention_days: int = 30
     #: segments kept in total; beyond it the oldest go
     max_segments: int = 1_000_000
+    #: segments kept of one account; beyond it that account's oldest go (a tenant's flood does not
+    #: push the others' traces out)
+    max_segments_per_account: int = 500_000
     #: segments waiting for the writer; beyond it they are dropped (counted)
     max_queued: int = 50_000
     commit_interval_s: float = 0.5

@@ -7,8 +7,9 @@ full data directory or a database error drops the segments, counted in :attr:`Tr
 and logged at most once per 10 s per cause.
 
 Bounds: segments older than ``retention_days`` (X-Ray keeps traces 30 days) are deleted, and so
-are the oldest beyond ``max_segments`` in total, so neither a busy server nor a function
-flooding its daemon grows ``traces.db`` without end. Every row carries its account; reads are
+are the oldest beyond ``max_segments`` in total and beyond ``max_segments_per_account`` of one
+account, so neither a busy server nor a function flooding its daemon grows ``traces.db`` without
+end, and no tenant's flood pushes the other accounts' traces out. Every row carries its account; reads are
 per account.
 
 Reads (:meth:`summaries`, :meth:`segments`) are blocking: the API runs them in a thread.
@@ -73,9 +74,12 @@ class TraceStore(WriterCounters):
 
     def __init__(self, path: Path, disk: DiskGuard | None = None, *, max_queued: int = 50_000,
                  commit_interval_s: float = 0.5, retention_days: int = 30, max_segments: int = 1_000_000,
-                 clock: Callable[[], float] = time.time) -> None:
-        if max_queued < 1 or max_segments < 1 or retention_days < 1 or not 0 < commit_interval_s <= 30:
+                 max_segments_per_account: int | None = None, clock: Callable[[], float] = time.time) -> None:
+        """``max_segments_per_account``: default ``max_segments`` (no share of its own)."""
+        per_account = max_segments if max_segments_per_account is None else max_segments_per_account
+        if max_queued < 1 or max_segments < 1 or per_account < 1 or retention_days < 1 or not 0 < commit_interval_s <= 30:
             raise ValueError("invalid trace store bounds")
+        self.max_segments_per_account = per_account
         self.path = path
         self.disk = disk
         self.max_queued = max_queued
@@ -122,7 +126,8 @@ class TraceStore(WriterCounters):
         self._writer.committed(len(batch))
 
     def prune(self) -> int:
-        """Delete what is past the retention, then the oldest beyond ``max_segments``. Best effort."""
+        """Delete what is past the retention, then the oldest beyond ``max_segments`` and, of each
+        account, beyond ``max_segments_per_account``. Best effort."""
         cutoff = self._clock() - self.retention_days * 86400
         deleted = 0
         try:
@@ -133,6 +138,14 @@ class TraceStore(WriterCounters):
                 if excess > 0:
                     oldest = sa.select(segments.c.id).order_by(segments.c.id).limit(excess).scalar_subquery()
                     deleted += conn.execute(segments.delete().where(segments.c.id.in_(oldest))).rowcount
+                cap = self.max_segments_per_account
+                if cap < self.max_segments:
+                    over = conn.execute(sa.select(segments.c.account, sa.func.count()).group_by(segments.c.account)
+                                        .having(sa.func.count() > cap)).all()
+                    for account, n in over:
+                        oldest = (sa.select(segments.c.id).where(segments.c.account == account)
+                                  .order_by(segments.c.id).limit(n - cap).scalar_subquery())
+                        deleted += conn.execute(segments.delete().where(segments.c.id.in_(oldest))).rowcount
         except (LambentError, sa.exc.SQLAlchemyError) as exc:
             log.warning("traces: could not prune: %s", exc)
         with self._writer.lock:

@@ -53,6 +53,24 @@ def test_retention_and_size_cap(tmp_path: Path) -> None:
         store.close()
 
 
+def test_one_account_cannot_push_the_others_traces_out(tmp_path: Path) -> None:
+    # Given 10 segments in all, at most 4 of one account
+    store = TraceStore(tmp_path / "traces.db", commit_interval_s=0.05, max_segments=10,
+                       max_segments_per_account=4).open()
+    try:
+        store.offer(row("2", ROOT, "b" * 16, 1.0))  # the other account's, the oldest of all
+        for i in range(8):  # account 1 floods
+            store.offer(row("1", OTHER, f"{i:016x}", float(i)))
+        assert store.wait_settled(9, 5)
+        # When the store prunes (its writer may have already), only the flooder's oldest go
+        store.prune()
+        assert store.pruned == 4
+        assert [r.segment_id for r in store.segments("1", [OTHER])[OTHER]] == [f"{i:016x}" for i in range(4, 8)]
+        assert [r.segment_id for r in store.segments("2", [ROOT])[ROOT]] == ["b" * 16]
+    finally:
+        store.close()
+
+
 def test_a_full_queue_drops_and_counts(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "traces.db", max_queued=2, commit_interval_s=30)
     try:  # not opened: nothing drains the queue
