@@ -236,6 +236,9 @@ class StorageSettings:
     #: this fraction of the data dir's filesystem (0: no fraction cap).
     logs_max_bytes: int = 1024 * 1024 * 1024
     logs_max_fs_fraction: float = 0.25
+    #: Of those, one account's groups keep at most this fraction (its oldest segments go first):
+    #: one tenant's log flood cannot push the other accounts' logs out.
+    logs_account_max_fraction: float = 0.5
     #: A stream is written in segments of at most this size (and at most a quarter of the group
     #: quota): the unit of rotation.
     log_segment_max_bytes: int = 8 * 1024 * 1024
@@ -257,6 +260,7 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         if not (self.log_group_max_bytes > 0 and self.logs_max_bytes > 0 and 0 <= self.logs_max_fs_fraction <= 1
+                and 0 < self.logs_account_max_fraction <= 1
                 and self.log_segment_max_bytes > 0 and self.log_group_max_files > 0 and self.logs_max_files > 0
                 and self.reserve_bytes >= 0 and self.min_free_bytes >= 0
                 and self.check_interval_s > 0):

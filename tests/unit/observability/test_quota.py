@@ -110,3 +110,31 @@ def test_too_many_small_segment_files_go_oldest_first_too() -> None:
         usage.closed(s)
     assert usage.victims("h") == [segs[1]]  # 6 files > 5: the oldest of any group
     assert usage.files == 5 and usage.total == 5
+
+
+def test_an_account_alone_uses_the_whole_total_and_shares_it_once_another_logs() -> None:
+    # Given 1000 bytes in all, 400 of one account while others log too
+    usage = LogUsage(LogQuota(1000, 1000, 100, account_max_bytes=400))
+    for i in range(7):  # account A alone: 700 bytes over three groups, within the total
+        assert usage.charge(f"111111111111:/aws/lambda/f{i % 3}", 100) is False
+        usage.closed(seg(f"111111111111:/aws/lambda/f{i % 3}", 100, name=f"a{i}"))
+    assert usage.victims("111111111111:/aws/lambda/f0") == []
+    # When account B writes, A is over its share
+    assert usage.charge("222222222222:/aws/lambda/f0", 100) is False  # B itself is within its share
+    usage.closed(seg("222222222222:/aws/lambda/f0", 100, name="b0"))
+    assert usage.over("111111111111:/aws/lambda/f1")
+    # Then A's next write makes A lose its own oldest segments, down to its share; B keeps its own
+    assert usage.charge("111111111111:/aws/lambda/f1", 0) is True
+    gone = usage.victims("111111111111:/aws/lambda/f1")
+    assert [s.path.name for s in gone] == ["a0", "a1", "a2"]
+    assert usage.account_bytes("111111111111") == 400 and usage.account_bytes("222222222222") == 100
+    assert usage.total == 500
+    # and a dropped group is uncharged from its account too
+    usage.drop_group("222222222222:/aws/lambda/f0")
+    assert usage.account_bytes("222222222222") == 0 and usage.total == 400
+
+
+def test_the_account_share_comes_from_the_settings() -> None:
+    q = LogQuota.from_settings(StorageSettings(), filesystem_bytes=100 * 1024 * MB)
+    assert q.account_bytes == 512 * MB
+    assert LogQuota(100, 1000, 25).account_bytes == 1000
