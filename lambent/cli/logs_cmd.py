@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from lambent.cli._args import account_id
 from lambent.observability.filter_pattern import FilterPatternError, compile_pattern
 from lambent.observability.logs import LogStore, account_group
 from lambent.settings import Settings
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("--filter", default=None, help="a CloudWatch Logs filter pattern, e.g. ERROR or '{ $.level = \"ERROR\" }'")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--log-group", default=None, help="log group (default /aws/lambda/FUNCTION)")
-    p.add_argument("--account", default=None, help="the function's account (default the server's, LAMBENT_ACCOUNT_ID)")
+    p.add_argument("--account", default=None, type=account_id, help="the function's account (default the server's, LAMBENT_ACCOUNT_ID)")
     p.set_defaults(func=run)
 
 

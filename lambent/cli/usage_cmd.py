@@ -17,6 +17,7 @@ from rich.table import Table
 
 from lambent.billing.aggregate import UsageRow, parse_time, totals, usage_report
 from lambent.billing.prices import DEFAULT_PRICES, PriceTable
+from lambent.cli._args import account_id
 from lambent.errors import LambentError
 from lambent.settings import Settings
 from lambent.store.usage import AccountScope
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--since", default=None, help="start: 30m, 2h, 7d (ago), epoch seconds or ISO 8601 (UTC)")
     p.add_argument("--until", default=None, help="end (exclusive), same forms as --since")
     p.add_argument("--function", default=None, help="only this function")
-    p.add_argument("--account", default=None, help="the account whose usage is shown (default: the server's)")
+    p.add_argument("--account", default=None, type=account_id, help="the account whose usage is shown (default: the server's)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--prices", type=Path, default=None,
                    help="JSON price table (default: AWS us-east-1 on-demand prices, docs/billing.md)")

@@ -86,3 +86,23 @@ def test_an_empty_data_dir_has_no_usage(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["usage", "--data-dir", str(tmp_path)]) == 0
     assert "no usage recorded" in capsys.readouterr().out
     assert not (tmp_path / "usage.db").exists()
+
+
+def test_account_selects_whose_usage_and_must_be_an_account_id(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAMBENT_ACCOUNT_ID", raising=False)
+    store = UsageStore(tmp_path / "usage.db", commit_interval_s=0.05).open()
+    store.offer(UsageRecord("r", "f", "$LATEST", 1764583200.0, 1.5, None, 2, 128, 512, "x86_64",
+                            account="000000000000"))
+    store.offer(UsageRecord("r", "f", "$LATEST", 1764583200.0, 6.5, None, 7, 128, 512, "x86_64",
+                            account="111122223333"))
+    assert store.wait_settled(2, 10)
+    store.close()
+    base = ["usage", "--format", "json", "--data-dir", str(tmp_path)]
+    assert main(base) == 0  # the server's account by default
+    assert [r["billed_duration_ms"] for r in json.loads(capsys.readouterr().out)] == [2]
+    assert main([*base, "--account", "111122223333"]) == 0
+    assert [r["billed_duration_ms"] for r in json.loads(capsys.readouterr().out)] == [7]
+    with pytest.raises(SystemExit) as bad:
+        main([*base, "--account", "../../etc"])
+    assert bad.value.code == 2 and "not a 12-digit account id" in capsys.readouterr().err

@@ -81,3 +81,11 @@ def test_bad_since_or_filter_or_group(data: Path, capsys: pytest.CaptureFixture[
 
 def test_parse_since_units() -> None:
     assert [parse_since(s) for s in ("30s", "10m", "2h", "1d", "1w")] == [30, 600, 7200, 86400, 604800]
+
+
+def test_account_must_be_an_account_id(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["logs", "fn", "--account", "000000000000", "--data-dir", str(data)]) == 0
+    assert "boom" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["logs", "fn", "--account", "../x", "--data-dir", str(data)])
+    assert bad.value.code == 2 and "not a 12-digit account id" in capsys.readouterr().err
