@@ -110,6 +110,9 @@ class AsyncSettings:
     max_in_flight: int = 64
     #: Attempts to hand a record to a destination or DLQ before it is recorded as undeliverable.
     delivery_attempts: int = 5
+    #: Payload bytes one account's queued events may hold; past it an async accept is throttled
+    #: (429) until some have run: one tenant cannot fill the queue and the disk for the others.
+    max_queued_bytes_per_account: int = 1 << 30
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ class AsyncInvoker:
         self._pass_claims: dict[str, int] = {}
         self._pass_new_mb = 0
         self._in_flight: set[int] = set()
+        #: Payload bytes of the queued events per account (max_queued_bytes_per_account).
+        self._account_bytes: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -126,8 +128,17 @@ class AsyncInvoker:
         rid = request_id or str(uuid.uuid4())
         now = time.time()
         body = payload or b"{}"
+        account = arns.key_account(function_name)
+        held = self._account_bytes.get(account, 0)
+        cap = self.settings.max_queued_bytes_per_account
+        if held + len(body) > cap:
+            raise TooManyRequests(
+                f"Rate Exceeded. The account's queued asynchronous events hold {held} bytes; this lambent server "
+                f"queues at most {cap} bytes per account, retry once some have run.",
+                reason="CallerRateLimitExceeded", function=function_name)
         trace = trace_id if trace_id is not None and len(trace_id) <= _MAX_TRACE_HEADER else None
         event_id = await self.store.add(NewEvent(rid, function_name, qualifier, body, now, trace))
+        self._account_bytes[account] = self._account_bytes.get(account, 0) + len(body)
         if self._events_bytes + len(body) <= _MEMORY_CACHE_BYTES:
             self._events[event_id] = QueuedEvent(event_id, rid, function_name, qualifier, body, now, 0, now, 0, trace)
             self._events_bytes += len(body)
@@ -158,6 +169,9 @@ class AsyncInvoker:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
+        for function, n in await asyncio.to_thread(self.store.queued_bytes):
+            account = arns.key_account(arns.FunctionKey(function))
+            self._account_bytes[account] = self._account_bytes.get(account, 0) + n
         self._timers = await asyncio.to_thread(self.store.schedule)
         heapq.heapify(self._timers)
         if self._timers:
@@ -296,7 +310,7 @@ class AsyncInvoker:
                         self.functions.arn(arns.FunctionKey(event.function), event.qualifier))
             if self.metrics is not None:
                 self.metrics.async_dropped(event.function, event.qualifier)
-            self.store.delete_soon(event.id)
+            self._dequeued(event)
             return
         except TooManyRequests:
             outcome = Outcome.THROTTLED
@@ -380,8 +394,18 @@ class AsyncInvoker:
         await self._finish(event)
 
     async def _finish(self, event: QueuedEvent) -> None:
-        self.store.delete_soon(event.id)
+        self._dequeued(event)
         self._last_response.pop(event.id, None)
+
+    def _dequeued(self, event: QueuedEvent) -> None:
+        """``event`` leaves the queue (delivered, dropped or failed for good)."""
+        self.store.delete_soon(event.id)
+        account = arns.key_account(arns.FunctionKey(event.function))
+        left = self._account_bytes.get(account, 0) - len(event.payload)
+        if left > 0:
+            self._account_bytes[account] = left
+        else:
+            self._account_bytes.pop(account, None)
 
 
 class _LiveCapacity:

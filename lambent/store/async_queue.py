@@ -248,6 +248,14 @@ class AsyncEventStore:
             rows = conn.execute(sa.select(events.c.next_attempt_at, events.c.id, events.c.function))
             return [(r.next_attempt_at, r.id, r.function) for r in rows]
 
+    def queued_bytes(self) -> list[tuple[str, int]]:
+        """(function, payload bytes) of the queued events, per function (the accept-side bound's
+        start-up figure; GROUP BY keeps it one row per function)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(events.c.function, sa.func.sum(sa.func.length(events.c.payload)))
+                                .group_by(events.c.function))
+            return [(str(r[0]), int(r[1] or 0)) for r in rows]
+
     def get(self, event_id: int) -> QueuedEvent | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()

@@ -337,3 +337,31 @@ def test_a_burst_beyond_the_memory_budget_waits_for_environments_without_throttl
     assert worst_backoff == 0
     ran = {line.split()[1] for line in log_lines(srv, name) if line.startswith("ran ")}
     assert ran == ids
+
+
+def test_an_account_cannot_queue_beyond_its_share(fresh_server: Any) -> None:
+    # Given a server queueing at most 1,000 payload bytes per account, and a function that cannot run
+    srv = fresh_server(LAMBENT_ASYNC_MAX_QUEUED_BYTES_PER_ACCOUNT="1000")
+    lam = srv.client()
+    name = create_function(lam, OK_APP)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    payload = json.dumps({"n": 1, "pad": "x" * 280}).encode()  # ~300 bytes
+    # When it accepts three events, the fourth is throttled with Lambda's error, and nothing is stored
+    for _ in range(3):
+        assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)["StatusCode"] == 202
+    with pytest.raises(ClientError) as refused:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
+    err = refused.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("TooManyRequestsException", 429)
+    assert err["Reason"] == "CallerRateLimitExceeded" and "per account" in err["Error"]["Message"]
+    # Then once the queued events run, the account has room again
+    lam.delete_function_concurrency(FunctionName=name)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)["StatusCode"] == 202
+            break
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TooManyRequestsException" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -233,3 +233,39 @@ async def test_starvation_is_bounded_for_everyone(tmp_path: Path, monkeypatch: p
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(var, raising=False)
+
+
+async def test_an_account_cannot_queue_more_than_its_bytes_and_gets_room_back_as_events_run(tmp_path: Path) -> None:
+    # Given a cap of 10 bytes of queued payload per account, and an invoke side that cannot run yet
+    fake = FakeInvoker(max_envs=1, concurrency_left=False)
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    settings = Settings(**{**settings.__dict__,
+                           "async_": AsyncSettings(time_scale=0.001, max_queued_bytes_per_account=10)})
+    store = AsyncEventStore(tmp_path / "async-queue.db")
+    invoker = AsyncInvoker(settings, FakeFunctions(), fake, store, NoConfigs())  # type: ignore[arg-type]
+    a, b = "111111111111:function:f", "222222222222:function:f"
+    await invoker.start()
+    try:
+        # When account A queues 8 bytes, a 4-byte event more is refused (429) and B is not affected
+        await invoker.enqueue(a, None, b'"12345"')  # 7 bytes
+        await invoker.enqueue(a, None, b"1")
+        with pytest.raises(TooManyRequests) as refused:
+            await invoker.enqueue(a, None, b'"ab"')
+        assert refused.value.reason == "CallerRateLimitExceeded" and "at most 10 bytes per account" in refused.value.message
+        await invoker.enqueue(b, None, b'"123456"')
+        assert len(queued_rows(tmp_path / "async-queue.db")) == 3  # the refused one was not stored
+    finally:
+        await invoker.stop()
+    # Then a restart counts what is queued again
+    store = AsyncEventStore(tmp_path / "async-queue.db")
+    again = AsyncInvoker(settings, FakeFunctions(), fake, store, NoConfigs())  # type: ignore[arg-type]
+    await again.start()
+    try:
+        with pytest.raises(TooManyRequests):
+            await again.enqueue(a, None, b'"ab"')
+        # and events that ran give their room back
+        fake.concurrency_left = True
+        await wait_until(lambda: again.queued == 0 and len(fake.delivered) == 3)
+        await again.enqueue(a, None, b'"12345678"')  # 10 bytes: the whole share again
+    finally:
+        await again.stop()
