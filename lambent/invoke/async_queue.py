@@ -251,9 +251,13 @@ class AsyncInvoker:
             timeout = max(0.0, timers[0][0] - time.time()) if timers else None
             if self._starved:
                 timeout = _STARVED_POLL_S if timeout is None else min(timeout, _STARVED_POLL_S)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+            # arrives as the wake-up completes (stop() right after an accept), and stop() then
+            # waited for the loop until its next timer, or for ever.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     async def _deliver(self, event_id: int, function: str) -> None:

@@ -240,7 +240,8 @@ async def test_an_account_cannot_queue_more_than_its_bytes_and_gets_room_back_as
     fake = FakeInvoker(max_envs=1, concurrency_left=False)
     settings = Settings.from_env({}, data_dir=tmp_path)
     settings = Settings(**{**settings.__dict__,
-                           "async_": AsyncSettings(time_scale=0.001, max_queued_bytes_per_account=10)})
+                           # real-time backoff (1 s first): no event can age out while the test runs
+                           "async_": AsyncSettings(time_scale=1.0, max_queued_bytes_per_account=10)})
     store = AsyncEventStore(tmp_path / "async-queue.db")
     invoker = AsyncInvoker(settings, FakeFunctions(), fake, store, NoConfigs())  # type: ignore[arg-type]
     a, b = "111111111111:function:f", "222222222222:function:f"
@@ -265,7 +266,22 @@ async def test_an_account_cannot_queue_more_than_its_bytes_and_gets_room_back_as
             await again.enqueue(a, None, b'"ab"')
         # and events that ran give their room back
         fake.concurrency_left = True
-        await wait_until(lambda: again.queued == 0 and len(fake.delivered) == 3)
+        await wait_until(lambda: again.queued == 0 and len(fake.delivered) == 3, timeout_s=60)
         await again.enqueue(a, None, b'"12345678"')  # 10 bytes: the whole share again
     finally:
         await again.stop()
+
+
+async def test_stop_right_after_an_accept_does_not_hang(tmp_path: Path) -> None:
+    # Python 3.11's wait_for swallowed the stop's cancellation when it met the accept's wake-up; the
+    # dispatcher then slept until its next timer (a throttled event's 1 s, 2 s ... backoff) or for ever.
+    fake = FakeInvoker(max_envs=1, concurrency_left=False)
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    settings = Settings(**{**settings.__dict__, "async_": AsyncSettings(time_scale=1.0)})
+    store = AsyncEventStore(tmp_path / "async-queue.db")
+    invoker = AsyncInvoker(settings, FakeFunctions(), fake, store, NoConfigs())  # type: ignore[arg-type]
+    await invoker.start()
+    for _ in range(3):
+        await invoker.enqueue("000000000000:function:f", None, b"{}")
+    await asyncio.wait_for(invoker.stop(), 10)  # raises TimeoutError if the dispatcher ignores the stop
+    assert len(queued_rows(tmp_path / "async-queue.db")) == 3  # the events stay queued for the next start
