@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lambent import arns
 from lambent.store.async_queue import Redrive
 from lambent.store.queue_schema import events, undeliverable
 
@@ -49,10 +50,9 @@ def _function_of(body: bytes) -> str | None:
     """The source function (its key, ``ACCOUNT:function:NAME``) of a record written before the
     ``function`` column existed, from the function ARN in its body."""
     try:
-        parts = str(json.loads(body)["requestContext"]["functionArn"]).split(":")
+        return arns.arn_key(str(json.loads(body)["requestContext"]["functionArn"]))
     except (ValueError, KeyError, TypeError):
         return None
-    return f"{parts[4]}:function:{parts[6]}" if len(parts) >= 7 and parts[5] == "function" else None
 
 
 def _of_account(column: sa.ColumnElement[str], account: str) -> sa.ColumnElement[bool]:
